@@ -1,0 +1,2 @@
+import { CONTRACTS_VERSION } from '@zoom-pipeline/contracts';
+export const X = CONTRACTS_VERSION;

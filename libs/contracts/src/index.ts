@@ -1,0 +1,5 @@
+export * from './topics';
+export * from './validate';
+export * from './raw-delivery';
+export * from './canonical-event';
+export * from './recording-file';

@@ -1,0 +1,31 @@
+/** Topic names (SPEC §5). The embedded file log uses the same names. */
+export const TOPICS = {
+  raw: 'zoom.webhooks.raw',
+  events: 'zoom.events',
+  duplicates: 'zoom.webhooks.duplicates',
+  files: 'zoom.recording.files',
+  uploaded: 'zoom.recording.uploaded',
+  failed: 'zoom.recording.failed',
+} as const;
+
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+
+/** Default partition counts; the Helm chart and the infra scripts create topics with these. */
+export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
+  'zoom.webhooks.raw': 12,
+  'zoom.events': 12,
+  'zoom.webhooks.duplicates': 6,
+  'zoom.recording.files': 12,
+  'zoom.recording.uploaded': 6,
+  'zoom.recording.failed': 3,
+};
+
+/** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */
+export const HEADERS = {
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  contentType: 'content-type',
+  deliveryId: 'zp-delivery-id',
+  canonicalId: 'zp-canonical-id',
+  event: 'zp-event',
+} as const;

@@ -1,0 +1,98 @@
+/**
+ * The event-bus port. Narrow on purpose: publish, consume-with-atomic-commit, topics, health.
+ * Adapters: Kafka (kafkajs), file log (standalone, fsync before resolve), memory (unit tests).
+ * This file imports no client library.
+ */
+
+export interface BusMessage {
+  /** Record key: routes to a partition (all messages of one key go to one partition, in order). */
+  key: string | null;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface OutgoingMessage extends BusMessage {
+  topic: string;
+}
+
+export interface ConsumedMessage extends BusMessage {
+  topic: string;
+  partition: number;
+  /** Offset as a decimal string (Kafka offsets exceed 2^53 in theory). */
+  offset: string;
+  /** Append time, epoch ms. */
+  timestamp: number;
+  headers: Record<string, string>;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  messages: ConsumedMessage[];
+  /** Keep group membership alive during long work; adapters also do it on a timer. */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping or lost the partition: stop work, return what is done. */
+  isActive(): boolean;
+}
+
+/**
+ * What a batch handler returns: messages to publish, and how far to commit.
+ * The adapter publishes `outputs` and commits the source offsets up to `commitThrough` (inclusive)
+ * ATOMICALLY (Kafka transaction / one fsynced journal record): after a crash either both happened or
+ * neither did. Omit `commitThrough` to commit the whole batch.
+ */
+export interface BatchResult {
+  outputs: OutgoingMessage[];
+  /** Offset of the last message processed; later messages are redelivered. */
+  commitThrough?: string;
+}
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group without committed offsets starts. Default: earliest (nothing is skipped). */
+  fromBeginning?: boolean;
+  /**
+   * Handles one batch of one partition. Throwing means "not processed": nothing is committed, the
+   * adapter backs off (exponential, capped) and redelivers the same messages. The handler owns its
+   * retry policy and sends terminal failures to a dead-letter topic through `outputs`.
+   */
+  eachBatch(batch: Batch): Promise<BatchResult>;
+  /** Upper bound on messages handed to one eachBatch call. */
+  maxBatchSize?: number;
+}
+
+export interface ConsumerHandle {
+  stop(): Promise<void>;
+  /** True while the loop makes progress or is idle waiting for data. */
+  isHealthy(): boolean;
+  /** Lag per topic-partition (latest offset - committed), for metrics. */
+  lag(): Promise<Array<{ topic: string; partition: number; lag: number }>>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+}
+
+export interface EventBus {
+  /** Resolves only when every message is durably appended (Kafka acks=all; file log fsynced). */
+  publish(messages: OutgoingMessage[]): Promise<void>;
+  consume(options: ConsumeOptions): Promise<ConsumerHandle>;
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /** Cheap reachability check for /readyz. */
+  isReady(): Promise<boolean>;
+  /** Flush pending publishes, stop consumers, disconnect. */
+  close(): Promise<void>;
+}
+
+export const EVENT_BUS = Symbol('EVENT_BUS');
+
+/** Thrown by publish when the log cannot take the append (broker down, deadline passed). */
+export class BusUnavailableError extends Error {
+  readonly code = 'bus_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BusUnavailableError';
+  }
+}

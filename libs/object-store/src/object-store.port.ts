@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The object-store port. Adapters: S3 (lib-storage multipart Upload), filesystem (standalone:
+ * temp file, fsync, atomic rename), memory (unit tests). This file imports no client library.
+ */
+
+export interface PutObjectInput {
+  key: string;
+  body: Readable;
+  /** Expected size; a stream that ends with another byte count fails and stores nothing. */
+  contentLength: number;
+  contentType?: string;
+  /** User metadata (ASCII keys/values); the adapter adds `sha256`. */
+  metadata: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface PutObjectResult {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  /** Hex SHA-256 of the bytes, computed while streaming. */
+  sha256: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  metadata: Record<string, string>;
+}
+
+export interface ObjectStore {
+  /** Location label used in results (bucket name, or the directory for the filesystem). */
+  readonly bucket: string;
+  /**
+   * Streams `body` to `key`. All or nothing: on any error (stream error, size mismatch, abort)
+   * no object is visible and any multipart upload is aborted.
+   */
+  put(input: PutObjectInput): Promise<PutObjectResult>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Incomplete multipart uploads under a prefix (always empty for the filesystem). */
+  listIncompleteUploads(prefix?: string): Promise<Array<{ key: string; uploadId: string; initiated?: Date }>>;
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const OBJECT_STORE = Symbol('OBJECT_STORE');
+
+export class ObjectStoreError extends Error {
+  readonly code = 'store_failed';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ObjectStoreError';
+  }
+}
