@@ -35,7 +35,7 @@ export default tseslint.config(
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:adapter', 'type:platform', 'type:domain'], bannedExternalImports: clients },
             { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:adapter', 'type:platform', 'type:domain'], bannedExternalImports: [...clients, 'undici'] },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:platform', 'type:domain'] },
-            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:domain'], bannedExternalImports: clients },
+            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:platform', 'type:domain'], bannedExternalImports: clients },
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'], bannedExternalImports: ['@nestjs/*', ...clients, 'undici'] },
             { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:test', 'type:app', 'type:feature', 'type:adapter', 'type:platform', 'type:domain'] },
           ],

@@ -1,0 +1,4 @@
+import { startService } from '@zoom-pipeline/service-kit';
+import { DedupAppModule } from './dedup-app.module';
+
+void startService('dedup', (ctx) => DedupAppModule.forRoot(ctx), { requires: { webhookSecrets: false, objectStore: false } });

@@ -1,0 +1,4 @@
+import { startService } from '@zoom-pipeline/service-kit';
+import { IngressAppModule } from './ingress-app.module';
+
+void startService('ingress', (ctx) => IngressAppModule.forRoot(ctx), { requires: { dedupStore: false, objectStore: false } });

@@ -1,0 +1,65 @@
+/** The typed, frozen configuration every app receives (SPEC §4), provided under the CONFIG token. */
+
+export type BusSettings =
+  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs: number }
+  | { kind: 'file'; dir: string }
+  | { kind: 'memory' };
+
+export type DedupStoreSettings = { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'embedded'; dir: string } | { kind: 'memory' };
+
+export type ObjectStoreSettings =
+  | {
+      kind: 's3';
+      bucket: string;
+      endpoint?: string;
+      region: string;
+      forcePathStyle: boolean;
+      partSizeBytes: number;
+      queueSize: number;
+      createBucketIfMissing: boolean;
+    }
+  | { kind: 'filesystem'; dir: string }
+  | { kind: 'memory' };
+
+export interface WebhookSettings {
+  /** Secret tokens per Zoom app; `default` serves `POST /webhooks/zoom`, others `POST /webhooks/zoom/:app`. */
+  secretsByApp: Readonly<Record<string, readonly string[]>>;
+  signatureToleranceMs: number;
+  maxBodyBytes: number;
+  ackDeadlineMs: number;
+}
+
+export interface DownloadSettings {
+  allowedHosts: readonly string[];
+  s2s?: { accountId: string; clientId: string; clientSecret: string };
+  /** Base URL of Zoom's OAuth server (tests point it at zoom-sim). */
+  oauthUrl: string;
+  maxAttempts: number;
+}
+
+export interface UploadSettings {
+  fileTypes?: string;
+  objectKeyTemplate: string;
+  concurrency: number;
+  leaseTtlMs: number;
+}
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How long /readyz reports 503 before the server stops taking connections on SIGTERM. */
+  shutdownDelayMs: number;
+  webhook: WebhookSettings;
+  dedupWindowMs: number;
+  bus: BusSettings;
+  dedupStore: DedupStoreSettings;
+  objectStore: ObjectStoreSettings;
+  download: DownloadSettings;
+  upload: UploadSettings;
+  /** Test-only fault hooks (e.g. `dedup.crash_after_claim`), armed through ZP_FAULTS. Empty in production. */
+  faults: readonly string[];
+}
+
+export const CONFIG = Symbol('CONFIG');

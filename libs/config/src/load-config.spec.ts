@@ -1,0 +1,65 @@
+import { ConfigError, loadConfig } from './load-config';
+
+const base = { ZOOM_WEBHOOK_SECRET_TOKEN: 'super-secret-a,super-secret-b' };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, { cwd: '/srv' });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('gives the SPEC §4 defaults with embedded adapters when no cluster variable is set', () => {
+    const c = loadConfig(base, { cwd: '/srv' });
+    expect(c.port).toBe(8080);
+    expect(c.dataDir).toBe('/srv/data');
+    expect(c.webhook.secretsByApp.default).toEqual(['super-secret-a', 'super-secret-b']);
+    expect(c.webhook.maxBodyBytes).toBe(512 * 1024);
+    expect(c.webhook.signatureToleranceMs).toBe(2 * 3_600_000);
+    expect(c.webhook.ackDeadlineMs).toBe(2_500);
+    expect(c.dedupWindowMs).toBe(24 * 3_600_000);
+    expect(c.bus).toEqual({ kind: 'file', dir: '/srv/data/log' });
+    expect(c.dedupStore).toEqual({ kind: 'embedded', dir: '/srv/data/dedup' });
+    expect(c.objectStore).toEqual({ kind: 'filesystem', dir: '/srv/data/objects' });
+    expect(Object.isFrozen(c.webhook)).toBe(true);
+  });
+
+  it('swaps in Kafka, Redis and S3 when their variables are set', () => {
+    const c = loadConfig({ ...base, KAFKA_BROKERS: 'k1:9092, k2:9092', REDIS_URL: 'redis://r:6379', S3_BUCKET: 'rec', S3_FORCE_PATH_STYLE: 'true' });
+    expect(c.bus).toMatchObject({ kind: 'kafka', brokers: ['k1:9092', 'k2:9092'] });
+    expect(c.dedupStore).toMatchObject({ kind: 'redis', url: 'redis://r:6379' });
+    expect(c.objectStore).toMatchObject({ kind: 's3', bucket: 'rec', forcePathStyle: true, region: 'us-east-1' });
+  });
+
+  it('reads per-app secrets for /webhooks/zoom/:app', () => {
+    const c = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU: 's1' });
+    expect(c.webhook.secretsByApp).toEqual({ 'sales-eu': ['s1'] });
+  });
+
+  it('names every bad variable on its own line and never prints a value', () => {
+    const problems = problemsOf({ PORT: 'eighty', DEDUP_WINDOW: '60m', MAX_BODY_BYTES: 'lots', ACK_DEADLINE: '5s', REDIS_URL: 'tcp://secret-host' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(
+      ['ACK_DEADLINE', 'DEDUP_WINDOW', 'MAX_BODY_BYTES', 'PORT', 'REDIS_URL', 'SIGNATURE_TOLERANCE', 'ZOOM_WEBHOOK_SECRET_TOKEN'].sort(),
+    );
+    expect(problems.join('\n')).not.toMatch(/eighty|lots|secret-host/);
+  });
+
+  it('refuses a signature tolerance that is not below the dedup window', () => {
+    expect(problemsOf({ ...base, SIGNATURE_TOLERANCE: '3h', DEDUP_WINDOW: '2h' })).toEqual([expect.stringMatching(/^SIGNATURE_TOLERANCE: must be below DEDUP_WINDOW/)]);
+  });
+
+  it('requires all three S2S OAuth variables together', () => {
+    expect(problemsOf({ ...base, ZOOM_CLIENT_ID: 'abc' })[0]).toMatch(/^ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET/);
+  });
+
+  it('accepts durations and sizes with units', () => {
+    const c = loadConfig({ ...base, SIGNATURE_TOLERANCE: '90m', ACK_DEADLINE: '2000ms', MAX_BODY_BYTES: '1MiB' });
+    expect(c.webhook.signatureToleranceMs).toBe(90 * 60_000);
+    expect(c.webhook.ackDeadlineMs).toBe(2000);
+    expect(c.webhook.maxBodyBytes).toBe(1024 * 1024);
+  });
+});

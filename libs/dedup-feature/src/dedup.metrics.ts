@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export class DedupMetrics {
+  readonly canonical: Counter<'event'>;
+  readonly duplicates: Counter<'event'>;
+  readonly claimSeconds: Histogram;
+  readonly storeErrors: Counter;
+  readonly deadLetters: Counter<'reason'>;
+  readonly lag: Gauge<'topic' | 'partition' | 'group'>;
+
+  constructor(registry: Registry, lagCollector: () => Promise<Array<{ topic: string; partition: number; lag: number }>>, group: string) {
+    this.canonical = new Counter({ name: 'zoom_dedup_canonical_events_total', help: 'Canonical events emitted to zoom.events', labelNames: ['event'], registers: [registry] });
+    this.duplicates = new Counter({ name: 'zoom_dedup_duplicates_total', help: 'Deliveries suppressed as repeats of an occurrence', labelNames: ['event'], registers: [registry] });
+    this.claimSeconds = new Histogram({
+      name: 'zoom_dedup_claim_seconds',
+      help: 'Latency of one pipelined claim round trip for a fetched batch',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers: [registry],
+    });
+    this.storeErrors = new Counter({ name: 'zoom_dedup_store_errors_total', help: 'Dedup store (Redis) errors; the batch is retried', registers: [registry] });
+    this.deadLetters = new Counter({ name: 'zoom_dedup_dead_letters_total', help: 'Raw records that could not be processed and went to the dead-letter topic', labelNames: ['reason'], registers: [registry] });
+    this.lag = new Gauge({
+      name: 'zoom_consumer_lag',
+      help: 'Messages not yet committed per topic partition',
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [registry],
+      async collect() {
+        try {
+          for (const l of await lagCollector()) this.set({ group, topic: l.topic, partition: String(l.partition) }, l.lag);
+        } catch {
+          /* lag is best effort: a scrape must not fail because the broker is slow */
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,182 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
+import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
+import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
+import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
+import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
+import type { Logger } from '@zoom-pipeline/telemetry';
+import { type ZoomEnvelope, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
+import type { Registry } from 'prom-client';
+import { DedupMetrics } from './dedup.metrics';
+
+export const DEDUP_GROUP_ID = 'zoom-pipeline-dedup';
+/** Raw records that cannot be decoded (never produced by our ingress) are parked here, not dropped. */
+export const RAW_DEAD_LETTER_TOPIC = 'zoom.webhooks.dead';
+
+interface Prepared {
+  msg: ConsumedMessage;
+  delivery: RawDelivery;
+  envelope: ZoomEnvelope;
+  id: string;
+}
+
+/**
+ * Exactly one canonical event per occurrence (SPEC §6, invariant 3).
+ *
+ * Crash safety: a claim's value is the source coordinates (`topic/partition/offset`) of the delivery that
+ * won it. Outputs and the source offset are committed atomically by the bus (a Kafka transaction; one
+ * fsynced journal record in standalone). So after a crash between claim and commit, the record comes back,
+ * finds a claim that names itself (`owned`) and is emitted again; the aborted attempt was never visible.
+ * A different delivery of the same occurrence finds someone else's claim and is a duplicate.
+ */
+@Injectable()
+export class DedupService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private consumer?: ConsumerHandle;
+  private readonly metrics: DedupMetrics;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(DEDUP_STORE) private readonly store: DedupStore,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly health: HealthService,
+  ) {
+    this.metrics = new DedupMetrics(registry, async () => (this.consumer ? this.consumer.lag() : []), DEDUP_GROUP_ID);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
+    this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
+    this.health.addLiveness({ name: 'dedup-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
+    await this.bus.ensureTopics(
+      [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })).concat([{ topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }]),
+    );
+    this.consumer = await this.bus.consume({
+      groupId: DEDUP_GROUP_ID,
+      topics: [TOPICS.raw],
+      fromBeginning: true,
+      maxBatchSize: 500,
+      eachBatch: (batch) => this.handleBatch(batch),
+    });
+    this.logger.info({ group: DEDUP_GROUP_ID }, 'dedup consuming zoom.webhooks.raw');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  /** Public for tests: one fetched batch of one partition → outputs, committed atomically by the bus. */
+  async handleBatch(batch: Batch): Promise<BatchResult> {
+    const outputs: OutgoingMessage[] = [];
+    const prepared: Prepared[] = [];
+    for (const msg of batch.messages) {
+      const p = this.prepare(msg, outputs);
+      if (p) prepared.push(p);
+    }
+    if (prepared.length === 0) return { outputs };
+
+    const started = process.hrtime.bigint();
+    let results;
+    try {
+      // One pipelined round trip for the whole batch (SET NX PX per key).
+      results = await this.store.claimMany(prepared.map((p) => ({ key: p.id, owner: `${p.msg.topic}/${p.msg.partition}/${p.msg.offset}`, ttlMs: this.config.dedupWindowMs })));
+      await Promise.all(
+        prepared
+          .filter((p) => typeof p.envelope.download_token === 'string' && p.envelope.download_token.length > 0)
+          .map((p) => this.store.offerToken(p.id, { token: p.envelope.download_token as string, receivedAt: Date.parse(p.delivery.receivedAt) }, this.config.dedupWindowMs)),
+      );
+    } catch (err) {
+      this.metrics.storeErrors.inc();
+      this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
+      throw err; // the bus backs off and redelivers the same batch: nothing emitted, nothing committed
+    }
+    this.metrics.claimSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+
+    if (this.config.faults.includes('dedup.crash_after_claim')) {
+      // Test hook: die between claiming and emitting, the window invariant 3 must survive.
+      this.logger.warn('fault hook dedup.crash_after_claim: exiting');
+      this.logger.flush?.();
+      process.kill(process.pid, 'SIGKILL');
+    }
+
+    // Copies of one occurrence inside this batch, for the CloudEvent's delivery count.
+    const copiesInBatch = new Map<string, number>();
+    for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
+
+    prepared.forEach((p, i) => {
+      const r = results[i];
+      const headers = traceHeaders(p.msg);
+      if (r.status === 'duplicate') {
+        this.metrics.duplicates.inc({ event: p.delivery.event });
+        const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
+        outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: Buffer.from(JSON.stringify(dup)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+        return;
+      }
+      const event = buildCanonicalEvent({
+        envelope: p.envelope,
+        canonicalId: p.id,
+        app: p.delivery.app,
+        deliveryId: p.delivery.id,
+        deliveryCount: copiesInBatch.get(p.id) ?? 1,
+        receivedAt: p.delivery.receivedAt,
+        freshestDownloadToken: freshestInBatch(prepared, p.id),
+      });
+      this.metrics.canonical.inc({ event: p.delivery.event });
+      outputs.push({
+        topic: TOPICS.events,
+        key: partitionKey(p.envelope),
+        value: Buffer.from(JSON.stringify(event)),
+        headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
+      });
+      const { items, skipped } = fileWorkItems({
+        envelope: p.envelope,
+        canonicalId: p.id,
+        app: p.delivery.app,
+        tokenReceivedAt: p.delivery.receivedAt,
+        downloadToken: freshestInBatch(prepared, p.id),
+      });
+      for (const item of items) {
+        outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      }
+      if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
+      this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
+    });
+    return { outputs };
+  }
+
+  private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[]): Prepared | undefined {
+    try {
+      const delivery = decodeRawDelivery(msg.value);
+      const parsed = parseEnvelope(Buffer.from(delivery.body, 'utf8'));
+      if (!parsed.ok) throw new Error(`raw body is not a Zoom envelope (${parsed.reason})`);
+      return { msg, delivery, envelope: parsed.envelope, id: canonicalId(canonicalKey(parsed.envelope)) };
+    } catch (err) {
+      // Invalid records are never retried forever nor dropped: park them with the reason.
+      this.metrics.deadLetters.inc({ reason: 'invalid_raw_record' });
+      this.logger.error({ partition: msg.partition, offset: msg.offset, cause: (err as Error).message }, 'invalid raw record sent to the dead-letter topic');
+      outputs.push({ topic: RAW_DEAD_LETTER_TOPIC, key: msg.key, value: msg.value, headers: { ...msg.headers, 'zp-error': (err as Error).message.slice(0, 200) } });
+      return undefined;
+    }
+  }
+}
+
+function traceHeaders(msg: ConsumedMessage): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (msg.headers[HEADERS.traceparent]) h[HEADERS.traceparent] = msg.headers[HEADERS.traceparent];
+  if (msg.headers[HEADERS.tracestate]) h[HEADERS.tracestate] = msg.headers[HEADERS.tracestate];
+  return h;
+}
+
+/** The latest download token among this batch's copies of one occurrence (the store keeps it across batches). */
+function freshestInBatch(prepared: Prepared[], id: string): string | undefined {
+  let best: { token: string; at: number } | undefined;
+  for (const p of prepared) {
+    const t = p.envelope.download_token;
+    if (p.id !== id || typeof t !== 'string' || t.length === 0) continue;
+    const at = Date.parse(p.delivery.receivedAt);
+    if (!best || at >= best.at) best = { token: t, at };
+  }
+  return best?.token;
+}

@@ -1,0 +1,2 @@
+export * from './dedup-feature.module';
+export * from './dedup.service';

@@ -1,0 +1,3 @@
+export * from './ingress-feature.module';
+export * from './ingress.service';
+export * from './ingress.metrics';

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
+import { DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
+import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
+import type { Logger } from '@zoom-pipeline/telemetry';
+import { answerUrlValidation, describeVerifyFailure, parseEnvelope, partitionKey, plainTokenOf, verifySignature } from '@zoom-pipeline/zoom-webhook';
+import type { Registry } from 'prom-client';
+import { type DeliveryOutcome, IngressMetrics, eventLabel } from './ingress.metrics';
+
+export interface IncomingRequest {
+  app: string;
+  rawBody: Buffer | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  sourceIp: string;
+  /** hrtime-free wall clock of arrival, epoch ms. */
+  receivedAtMs: number;
+}
+
+export type IngressResult = { ok: true; body: Record<string, unknown> } | { ok: false; error: HttpError };
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+function header(h: IncomingRequest['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Verify, append durably, then acknowledge (SPEC §3). The 200 is sent only after the log has the
+ * delivery; if the append cannot finish before the ack deadline we answer 503 and Zoom retries later.
+ */
+@Injectable()
+export class IngressService implements OnModuleInit {
+  private readonly metrics: IngressMetrics;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly health: HealthService,
+  ) {
+    this.metrics = new IngressMetrics(registry);
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
+    try {
+      await this.bus.ensureTopics([{ topic: TOPICS.raw, partitions: DEFAULT_PARTITIONS[TOPICS.raw] }]);
+    } catch (err) {
+      // Topics may be managed outside (Strimzi KafkaTopic, ACLs): not fatal, readiness tells the rest.
+      this.logger.warn({ cause: (err as Error).message }, `could not ensure topic ${TOPICS.raw}`);
+    }
+  }
+
+  async receive(req: IncomingRequest): Promise<IngressResult> {
+    const started = process.hrtime.bigint();
+    const result = await this.handle(req);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.ackSeconds.observe({ outcome: result.outcome }, seconds);
+    this.metrics.deliveries.inc({ app: result.appLabel, event: eventLabel(result.event), outcome: result.outcome });
+    return result.result;
+  }
+
+  private async handle(req: IncomingRequest): Promise<{ result: IngressResult; outcome: DeliveryOutcome; event?: string; appLabel: string }> {
+    const secrets = this.config.webhook.secretsByApp[req.app];
+    if (!secrets) {
+      return fail('unknown_app', 'other', new HttpError(404, 'unknown_app', 'no secret token is configured for this webhook path'));
+    }
+    const app = req.app;
+    const contentType = header(req.headers, 'content-type');
+    if (!contentType || !JSON_TYPE.test(contentType)) {
+      return fail('unsupported_media_type', app, new HttpError(415, 'unsupported_media_type', 'the content type must be application/json'));
+    }
+    const rawBody = req.rawBody ?? Buffer.alloc(0);
+    const timestamp = header(req.headers, 'x-zm-request-timestamp');
+    const verdict = verifySignature({
+      rawBody,
+      signature: header(req.headers, 'x-zm-signature'),
+      timestamp,
+      secrets,
+      nowMs: req.receivedAtMs,
+      toleranceMs: this.config.webhook.signatureToleranceMs,
+    });
+    if (!verdict.ok) {
+      if (verdict.reason === 'timestamp_stale') {
+        this.metrics.staleSignatures.inc({ app });
+        // Lengths and the reason only: never the signature, the secret or anything derived from them.
+        this.logger.warn({ app, reason: verdict.reason, bodyBytes: rawBody.length }, 'correctly signed delivery outside the signature tolerance');
+        return fail('timestamp_stale', app, new HttpError(401, verdict.reason, describeVerifyFailure(verdict.reason, this.config.webhook.signatureToleranceMs)));
+      }
+      this.logger.info({ app, reason: verdict.reason, bodyBytes: rawBody.length, sourceIp: req.sourceIp }, 'webhook refused: signature check failed');
+      return fail('signature_rejected', app, new HttpError(401, verdict.reason, describeVerifyFailure(verdict.reason, this.config.webhook.signatureToleranceMs)));
+    }
+
+    const parsed = parseEnvelope(rawBody);
+    if (!parsed.ok) {
+      const message = parsed.reason === 'body_not_json' ? 'the body is not a JSON object' : 'the body has no "event" string';
+      return fail('bad_body', app, new HttpError(400, parsed.reason, message));
+    }
+    const envelope = parsed.envelope;
+
+    if (envelope.event === 'endpoint.url_validation') {
+      const plainToken = plainTokenOf(envelope);
+      if (!plainToken) {
+        return fail('bad_body', app, new HttpError(400, 'plain_token_missing', 'endpoint.url_validation needs payload.plainToken'), envelope.event);
+      }
+      // Answer with the secret that verified this request (rotation: old and new secrets both work).
+      return { result: { ok: true, body: answerUrlValidation(plainToken, secrets[verdict.secretIndex]) }, outcome: 'url_validation', event: envelope.event, appLabel: app };
+    }
+
+    const delivery: RawDelivery = {
+      v: 1,
+      id: randomUUID(),
+      receivedAt: new Date(req.receivedAtMs).toISOString(),
+      app,
+      sourceIp: req.sourceIp,
+      event: envelope.event,
+      headers: {
+        timestamp: timestamp as string,
+        trackingId: header(req.headers, 'x-zm-trackingid'),
+        requestId: header(req.headers, 'x-zm-request-id'),
+        traceparent: header(req.headers, 'traceparent'),
+        tracestate: header(req.headers, 'tracestate'),
+      },
+      body: rawBody.toString('utf8'),
+    };
+    const headers: Record<string, string> = { [HEADERS.deliveryId]: delivery.id, [HEADERS.event]: envelope.event };
+    if (delivery.headers.traceparent) headers[HEADERS.traceparent] = delivery.headers.traceparent;
+    if (delivery.headers.tracestate) headers[HEADERS.tracestate] = delivery.headers.tracestate;
+
+    try {
+      await this.appendWithin(
+        { topic: TOPICS.raw, key: partitionKey(envelope), value: encodeRawDelivery(delivery), headers },
+        req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now(),
+      );
+    } catch (err) {
+      const reason = err instanceof BusUnavailableError ? 'unavailable' : 'error';
+      this.metrics.busErrors.inc({ reason });
+      this.logger.warn({ app, event: envelope.event, deliveryId: delivery.id, reason, cause: (err as Error).message }, 'append failed; answering 503 so Zoom retries');
+      return fail(
+        'unavailable',
+        app,
+        new HttpError(503, 'log_unavailable', 'the delivery could not be stored durably in time; retry later', { 'retry-after': '5' }),
+        envelope.event,
+      );
+    }
+    return { result: { ok: true, body: { status: 'accepted', id: delivery.id } }, outcome: 'accepted', event: envelope.event, appLabel: app };
+  }
+
+  private async appendWithin(message: Parameters<EventBus['publish']>[0][number], budgetMs: number): Promise<void> {
+    if (budgetMs <= 0) throw new BusUnavailableError('ack deadline passed before the append started');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BusUnavailableError(`append not acknowledged within the ack deadline`)), budgetMs);
+    });
+    try {
+      await Promise.race([this.bus.publish([message]), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function fail(outcome: DeliveryOutcome, appLabel: string, error: HttpError, event?: string) {
+  return { result: { ok: false as const, error }, outcome, event, appLabel };
+}

@@ -1,0 +1,6 @@
+export * from './http-error';
+export * from './health';
+export * from './metrics';
+export * from './service-kit.module';
+export * from './run-app';
+export * from './start-service';

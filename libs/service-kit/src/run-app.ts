@@ -1,0 +1,99 @@
+import { type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger } from '@zoom-pipeline/telemetry';
+import { HealthService } from './health';
+import { HttpErrorFilter, mapFastifyError, sendError } from './http-error';
+
+export interface RunAppOptions {
+  name: string;
+  port: number;
+  host: string;
+  maxBodyBytes: number;
+  /** /readyz answers 503 this long before the server stops accepting, so load balancers drain first. */
+  shutdownDelayMs: number;
+  logger: Logger;
+  trustProxy?: boolean;
+  /** Handle SIGTERM/SIGINT (off in tests that close the app themselves). */
+  handleSignals?: boolean;
+}
+
+class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string): void {
+    this.logger.debug({ context }, String(message));
+  }
+  error(message: unknown, _trace?: string, context?: string): void {
+    this.logger.error({ context }, String(message));
+  }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn({ context }, String(message));
+  }
+}
+
+/**
+ * Builds a Nest app on Fastify with the body kept as raw bytes: Zoom signs the exact bytes it sent, and
+ * any framework that parses and re-serialises JSON breaks verification (USERS.md #3, #4). Nest's own
+ * body parser is off; one content-type parser hands every body over as a Buffer, and the controller
+ * checks the content type itself so a 415 has our JSON error shape.
+ */
+export async function createApp(module: unknown, options: RunAppOptions): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.maxBodyBytes,
+    trustProxy: options.trustProxy ?? false,
+    logger: false,
+    // While closing, new requests get 503 instead of hanging (Zoom retries them).
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    keepAliveTimeout: 65_000,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
+    bodyParser: false,
+    logger: new PinoNestLogger(options.logger),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  fastify.setErrorHandler((error, _req, reply) => {
+    const mapped = mapFastifyError(error as { statusCode?: number; code?: string }, options.maxBodyBytes);
+    if (mapped.status >= 500) options.logger.error({ err: { message: (error as Error).message, code: (error as { code?: string }).code } }, 'request failed');
+    void sendError(reply, mapped);
+  });
+  app.useGlobalFilters(new HttpErrorFilter());
+  return app;
+}
+
+/** Creates, listens, and wires graceful shutdown: readyz 503 → delay → drain in-flight → close hooks → exit. */
+export async function runApp(module: unknown, options: RunAppOptions): Promise<NestFastifyApplication> {
+  const app = await createApp(module, options);
+  await app.listen(options.port, options.host);
+  options.logger.info({ port: options.port }, `${options.name} listening`);
+  if (options.handleSignals !== false) installShutdown(app, options);
+  return app;
+}
+
+export function installShutdown(app: NestFastifyApplication, options: Pick<RunAppOptions, 'shutdownDelayMs' | 'logger' | 'name'>): void {
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    options.logger.info({ signal }, 'shutting down: readiness off, draining');
+    app.get(HealthService).startDraining();
+    await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
+    try {
+      // Fastify stops accepting, waits for in-flight requests; Nest then runs shutdown hooks
+      // (producer flush, consumers commit and leave their groups).
+      await app.close();
+      options.logger.info('stopped');
+      options.logger.flush?.();
+      setTimeout(() => process.exit(0), 50).unref();
+    } catch (err) {
+      options.logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+      options.logger.flush?.();
+      setTimeout(() => process.exit(1), 50).unref();
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
