@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 // Readiness probe for the test broker: exits 0 once a real Kafka API round trip succeeds.
-// Usage: node wait-kafka.cjs HOST:PORT [timeoutSeconds]
+// Usage: node wait-kafka.cjs HOST:PORT [timeoutSeconds] [--warm]   (timeout 0 = a single attempt; default 90)
+//   --warm  after the broker answers, make it create and load __consumer_offsets and __transaction_state
+//           (a group offset fetch and a transactional producer's InitProducerId), so that the first test on a
+//           fresh broker does not meet "The coordinator is loading" retries.
 // Uses kafkajs (admin.describeCluster) when the repo's node_modules has it; otherwise falls back to a raw
 // ApiVersions v0 request over TCP so that `infra.sh up` also works before `npm ci`.
 'use strict';
 const net = require('node:net');
 
-const [hostPort, timeoutArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const warm = args.includes('--warm');
+const [hostPort, timeoutArg] = args.filter((a) => a !== '--warm');
 if (!hostPort) {
   console.error('usage: wait-kafka.cjs HOST:PORT [timeoutSeconds]');
   process.exit(2);
 }
 const [host, portText] = hostPort.split(':');
 const port = Number(portText);
-const deadline = Date.now() + Number(timeoutArg || 90) * 1000;
+const deadline = Date.now() + Number(timeoutArg ?? 90) * 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function loadKafkajs() {
@@ -43,6 +48,30 @@ async function probeKafkajs(kafkajs) {
     return `cluster ${cluster.clusterId}, brokers ${cluster.brokers.map((b) => `${b.host}:${b.port}`).join(',')}`;
   } finally {
     await admin.disconnect().catch(() => {});
+  }
+}
+
+async function warmUp(kafkajs) {
+  const kafka = new kafkajs.Kafka({
+    clientId: 'zp-infra-warmup',
+    brokers: [hostPort],
+    retry: { retries: 20, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.describeGroups(['zp-infra-warmup']); // FindCoordinator creates __consumer_offsets
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+  const producer = kafka.producer({ transactionalId: 'zp-infra-warmup', maxInFlightRequests: 1, idempotent: true });
+  await producer.connect();
+  try {
+    const tx = await producer.transaction(); // FindCoordinator + InitProducerId: creates and loads __transaction_state
+    await tx.abort();
+  } finally {
+    await producer.disconnect().catch(() => {});
   }
 }
 
@@ -80,16 +109,17 @@ function probeRaw() {
 (async () => {
   const kafkajs = loadKafkajs();
   let lastError;
-  while (Date.now() < deadline) {
+  do {
     try {
       const what = kafkajs ? await probeKafkajs(kafkajs) : await probeRaw();
-      console.log(`kafka answers on ${hostPort}: ${what}`);
+      if (warm && kafkajs) await warmUp(kafkajs);
+      console.log(`kafka answers on ${hostPort}: ${what}${warm && kafkajs ? ' (group and transaction coordinators loaded)' : ''}`);
       process.exit(0);
     } catch (err) {
       lastError = err;
-      await sleep(500);
+      if (Date.now() < deadline) await sleep(500);
     }
-  }
+  } while (Date.now() < deadline);
   console.error(`kafka did not answer on ${hostPort}: ${lastError && lastError.message}`);
   process.exit(1);
 })();

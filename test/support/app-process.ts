@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+
+export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
+
+export interface AppProcess {
+  name: AppName;
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far (JSON log lines). */
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
+ * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
+ */
+export async function startApp(name: AppName, env: Record<string, string>, options: { waitFor?: 'healthz' | 'readyz'; timeoutMs?: number } = {}): Promise<AppProcess> {
+  const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  let out = '';
+  const child = spawn(process.execPath, [main], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const app: AppProcess = {
+    name,
+    url,
+    port,
+    child,
+    output: () => out,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const probe = options.waitFor ?? 'healthz';
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was up:\n${out.slice(-4000)}`);
+    try {
+      const res = await fetch(`${url}/${probe}`);
+      if (res.ok) return app;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await app.kill('SIGKILL');
+      throw new Error(`${name} did not answer /${probe} within ${options.timeoutMs ?? 30_000} ms:\n${out.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
