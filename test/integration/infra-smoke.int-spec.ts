@@ -19,7 +19,6 @@ import { Upload } from '@aws-sdk/lib-storage';
 import Redis from 'ioredis';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Admin, Consumer, EachMessagePayload, logCreator, Producer } from 'kafkajs';
-// Relative on purpose (test/support has no index.ts behind @zoom-pipeline/test-support yet).
 import { type Endpoints, loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
 
 jest.setTimeout(120_000);

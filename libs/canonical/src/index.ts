@@ -1,2 +1,25 @@
-import { CONTRACTS_VERSION } from '@zoom-pipeline/contracts';
-export const X = CONTRACTS_VERSION;
+export { canonicalKey, canonicalId } from './canonical-key';
+export { VOLATILE_FIELDS, canonicalJson, withoutVolatile } from './canonical-json';
+export { type CanonicalEventInput, UNKNOWN_SUBJECT, buildCanonicalEvent } from './canonical-event';
+export {
+  type FileSkipReason,
+  type SkippedFile,
+  type FileWorkItemsInput,
+  type FileWorkItems,
+  FILE_EVENTS,
+  fileWorkItems,
+} from './file-work-items';
+export {
+  type ObjectKeyPlaceholder,
+  DEFAULT_OBJECT_KEY_TEMPLATE,
+  OBJECT_KEY_PLACEHOLDERS,
+  MAX_KEY_VALUE_LENGTH,
+  MAX_OBJECT_KEY_LENGTH,
+  ObjectKeyTemplateError,
+  validateObjectKeyTemplate,
+  compileObjectKeyTemplate,
+  objectKey,
+  findObjectKeyCollisions,
+  sanitiseKeyValue,
+} from './object-key';
+export { uploadFileTypeFilter } from './file-type-filter';

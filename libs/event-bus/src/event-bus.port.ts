@@ -96,3 +96,16 @@ export class BusUnavailableError extends Error {
     this.name = 'BusUnavailableError';
   }
 }
+
+/**
+ * Thrown by publish (and consume) when a topic does not exist. Topics are created up front with explicit
+ * partition counts (ensureTopics, the Helm chart); auto-creation would pick an arbitrary count and break
+ * key routing, so adapters refuse instead of creating.
+ */
+export class UnknownTopicError extends Error {
+  readonly code = 'unknown_topic';
+  constructor(readonly topic: string) {
+    super(`topic "${topic}" does not exist; create it with ensureTopics before publishing or consuming`);
+    this.name = 'UnknownTopicError';
+  }
+}
