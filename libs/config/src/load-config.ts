@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { validateObjectKeyTemplate } from '@zoom-pipeline/canonical';
 import type { AppConfig, BusSettings, DedupStoreSettings, ObjectStoreSettings } from './app-config';
 import { isError, parseBool, parseDuration, parseList, parsePort, parseSize } from './parse';
 
@@ -11,7 +12,11 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_OBJECT_KEY_TEMPLATE = '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}.{ext}';
+/**
+ * SPEC §6's default plus `-{file_id}`: Zoom's speaker, gallery and shared-screen MP4s of one segment share
+ * file_type and recording_start, so the SPEC pattern alone would make one view overwrite another.
+ */
+export const DEFAULT_OBJECT_KEY_TEMPLATE = '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}-{file_id}.{ext}';
 /** Zoom's last retry comes ~85 min after the first attempt (ZOOM.md §3). */
 const ZOOM_RETRY_SPAN_MS = 85 * 60_000;
 
@@ -119,6 +124,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     if (!/^(\*\.)?[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i.test(h)) problems.push('ZOOM_DOWNLOAD_ALLOWED_HOSTS: each entry must be a host name, *.domain, or an IP address (no scheme, no port)');
   }
 
+  const objectKeyTemplate = get('OBJECT_KEY_TEMPLATE') ?? DEFAULT_OBJECT_KEY_TEMPLATE;
+  for (const p of validateObjectKeyTemplate(objectKeyTemplate)) problems.push(`OBJECT_KEY_TEMPLATE: ${p}`);
+
   const logLevel = (get('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
@@ -148,7 +156,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     },
     upload: {
       fileTypes: get('UPLOAD_FILE_TYPES'),
-      objectKeyTemplate: get('OBJECT_KEY_TEMPLATE') ?? DEFAULT_OBJECT_KEY_TEMPLATE,
+      objectKeyTemplate,
       concurrency: read('UPLOAD_CONCURRENCY', (t) => positiveInt(t, 64), 2),
       leaseTtlMs: read('UPLOAD_LEASE_TTL', parseDuration, 60_000),
     },

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { type ZoomEnvelope, meetingUuidOf } from '@zoom-pipeline/zoom-webhook';
+import { canonicalJson, withStringObjectId, withoutVolatile } from './canonical-json';
+import { asRecord, idString, nonEmptyString } from './normalise';
+
+/*
+ * The canonical key is a JSON array: [event, rule, ...identity parts]. JSON quoting makes the join unambiguous
+ * (no separator a value could contain), and the rule name keeps a key built by one rule from ever equalling a key
+ * built by another, e.g. the payload-digest fallback of a meeting.started that lacks its UUID.
+ *
+ * The dedup store holds claims on canonicalId(key) for DEDUP_WINDOW. Changing what goes into a key, or its
+ * format, means that copies arriving after a deploy no longer match claims made before it and become second
+ * canonical events: treat the format as a versioned contract and pin it in the tests.
+ */
+
+const MEETING_LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['meeting.started', 'meeting.ended', 'webinar.started', 'webinar.ended']);
+
+const PARTICIPANT_EVENTS: ReadonlyMap<string, 'join_time' | 'leave_time'> = new Map([
+  ['meeting.participant_joined', 'join_time'],
+  ['meeting.participant_left', 'leave_time'],
+  ['webinar.participant_joined', 'join_time'],
+  ['webinar.participant_left', 'leave_time'],
+]);
+
+const RTMS_EVENTS: ReadonlySet<string> = new Set([
+  'meeting.rtms_started',
+  'meeting.rtms_stopped',
+  'webinar.rtms_started',
+  'webinar.rtms_stopped',
+  'session.rtms_started',
+  'session.rtms_stopped',
+]);
+
+type KeyPart = string | readonly string[];
+
+/**
+ * The identity of the real occurrence behind a delivery (SPEC §6): every retry and simultaneous copy of it gives
+ * the same key, built from stable fields only (never tokens, URLs, `event_ts` or tracking headers).
+ *
+ * When an event lacks the fields its rule needs, the key falls back to the digest of the whole body without
+ * volatile fields. That fallback can only fail to merge copies that differ in some other field (a duplicate
+ * event downstream); it can never merge two different occurrences, which would silently lose one.
+ */
+export function canonicalKey(envelope: ZoomEnvelope): string {
+  return JSON.stringify(ruleKey(envelope) ?? [envelope.event, 'payload', payloadDigest(envelope)]);
+}
+
+/** The CloudEvent `id` and dedup claim for a key: the full 64-hex-character SHA-256 of the key's UTF-8 bytes. */
+export function canonicalId(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+function ruleKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
+  const { event } = envelope;
+  if (MEETING_LIFECYCLE_EVENTS.has(event)) return meetingKey(envelope);
+  const timeField = PARTICIPANT_EVENTS.get(event);
+  if (timeField !== undefined) return participantKey(envelope, timeField);
+  if (RTMS_EVENTS.has(event)) return rtmsKey(envelope);
+  if (event.startsWith('recording.')) return recordingKey(envelope);
+  return undefined;
+}
+
+/** A meeting instance starts and ends once: its UUID is the occurrence. */
+function meetingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
+  const uuid = meetingUuidOf(envelope);
+  return uuid === undefined ? undefined : [envelope.event, 'meeting', uuid];
+}
+
+/**
+ * One join or leave of one person. `user_id` changes between a join and a leave of the same person and is
+ * reused, so the join/leave time is always part of the key: a rejoin is a new occurrence, a late retry of the old
+ * `participant_left` is not (USERS.md #2). Which identity field was used is part of the key too.
+ */
+function participantKey(envelope: ZoomEnvelope, timeField: 'join_time' | 'leave_time'): KeyPart[] | undefined {
+  const uuid = meetingUuidOf(envelope);
+  const participant = asRecord(asRecord(envelope.payload.object)?.participant);
+  const time = nonEmptyString(participant?.[timeField]);
+  if (uuid === undefined || participant === undefined || time === undefined) return undefined;
+  for (const field of ['participant_uuid', 'id', 'user_id'] as const) {
+    const identity = idString(participant[field]);
+    if (identity !== undefined) return [envelope.event, 'participant', uuid, field, identity, time];
+  }
+  return undefined;
+}
+
+/** A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection (ZOOM.md §6). */
+function rtmsKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
+  const { payload } = envelope;
+  const streamId = nonEmptyString(payload.rtms_stream_id);
+  const meetingUuid = nonEmptyString(payload.meeting_uuid);
+  const sessionId = nonEmptyString(payload.session_id);
+  if (streamId === undefined) return undefined;
+  if (meetingUuid !== undefined) return [envelope.event, 'rtms', 'meeting_uuid', meetingUuid, streamId];
+  if (sessionId !== undefined) return [envelope.event, 'rtms', 'session_id', sessionId, streamId];
+  return undefined;
+}
+
+/**
+ * A recording event is identified by its meeting instance and the set of files it carries (the simultaneous
+ * copies of S10 differ only in URLs and tokens). Zoom documents CC/TIMELINE entries without an `id`; such a file
+ * is represented by its non-volatile fields so that a different set of id-less files is still a different set.
+ */
+function recordingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
+  const object = asRecord(envelope.payload.object);
+  const uuid = meetingUuidOf(envelope);
+  const recordingFiles = object?.recording_files;
+  if (uuid === undefined || object === undefined || !Array.isArray(recordingFiles)) return undefined;
+  const audioFiles = Array.isArray(object.participant_audio_files) ? (object.participant_audio_files as unknown[]) : [];
+
+  const ids = new Set<string>();
+  const idless = new Set<string>();
+  for (const file of [...(recordingFiles as unknown[]), ...audioFiles]) {
+    const id = idString(asRecord(file)?.id);
+    if (id !== undefined) ids.add(id);
+    else idless.add(canonicalJson(withoutVolatile(file)));
+  }
+  return [envelope.event, 'recording', uuid, sortedByCodeUnit(ids), sortedByCodeUnit(idless)];
+}
+
+function payloadDigest(envelope: ZoomEnvelope): string {
+  return createHash('sha256')
+    .update(canonicalJson(withoutVolatile(withStringObjectId(envelope))), 'utf8')
+    .digest('hex');
+}
+
+function sortedByCodeUnit(values: Iterable<string>): string[] {
+  // Default sort compares UTF-16 code units: the same order on every runtime and locale.
+  return [...values].sort();
+}

@@ -1,0 +1,18 @@
+export {
+  type VerifyFailure,
+  type VerifyInput,
+  type VerifyResult,
+  verifySignature,
+  signDelivery,
+  describeVerifyFailure,
+} from './verify-signature';
+export { URL_VALIDATION_EVENT, MAX_PLAIN_TOKEN_LENGTH, type UrlValidationAnswer, answerUrlValidation, plainTokenOf } from './url-validation';
+export {
+  type ZoomEnvelope,
+  type EnvelopeFailure,
+  type ParseEnvelopeResult,
+  parseEnvelope,
+  meetingUuidOf,
+  accountIdOf,
+} from './envelope';
+export { UNKEYED_PARTITION, partitionKey } from './partition-key';

@@ -1,0 +1,12 @@
+import { type ZoomEnvelope, accountIdOf, meetingUuidOf } from './envelope';
+
+/** Key for `zoom.webhooks.raw`, `zoom.events` and `zoom.webhooks.duplicates` when an envelope has neither. */
+export const UNKEYED_PARTITION = 'unkeyed';
+
+/**
+ * Kafka key (SPEC §5): the meeting instance UUID, else the account id. Every event of one meeting instance,
+ * including its RTMS events (same UUID under `meeting_uuid`), lands in one partition and keeps its order.
+ */
+export function partitionKey(envelope: ZoomEnvelope): string {
+  return meetingUuidOf(envelope) ?? accountIdOf(envelope) ?? UNKEYED_PARTITION;
+}
