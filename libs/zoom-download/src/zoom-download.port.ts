@@ -1,0 +1,55 @@
+import type { Readable } from 'node:stream';
+
+/*
+ * The download port the uploader depends on. ZoomDownloader (zoom-downloader.ts) is the adapter; tests of
+ * the uploader can provide any object with `open`. This file imports no client library.
+ */
+
+export type DownloadTokenSource = 'webhook' | 'fresher_copy';
+export type TokenSource = 's2s' | DownloadTokenSource;
+
+export interface DownloadToken {
+  token: string;
+  /** `webhook`: the delivery that produced the work item; `fresher_copy`: a later duplicate's token. */
+  source: DownloadTokenSource;
+  /** When the delivery carrying this token arrived (Zoom: valid for 24 h after that). */
+  receivedAtMs: number;
+}
+
+export interface DownloadRequest {
+  /** `download_url` from the webhook. */
+  url: string;
+  /** `file_size` from the webhook: a different byte count is a failure, never a stored recording. */
+  expectedSize: number;
+  /** Best first. */
+  tokens: readonly DownloadToken[];
+  signal?: AbortSignal;
+}
+
+export interface DownloadStats {
+  /** Requests started (first hop or resume), including the ones that failed. */
+  attempts: number;
+  /** Requests that asked for `Range: bytes=<n>-` after a break. */
+  resumes: number;
+  /** Bytes handed to the body so far (exactly expectedSize after a successful end). */
+  bytes: number;
+  /** The credential of the last accepted first-hop answer. */
+  tokenSource: TokenSource;
+}
+
+export interface DownloadStream {
+  /** Exactly expectedSize bytes, then end; or an error. Never a short success. */
+  body: Readable;
+  contentType: string;
+  stats(): DownloadStats;
+}
+
+export interface RecordingDownloader {
+  /**
+   * Resolves once a first answer was accepted (status, content type and declared size checked); rejects
+   * with a DownloadError when no download could start. Later failures error `body`.
+   */
+  open(req: DownloadRequest): Promise<DownloadStream>;
+}
+
+export const RECORDING_DOWNLOADER = Symbol('RECORDING_DOWNLOADER');
