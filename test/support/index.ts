@@ -1,2 +1,3 @@
 export * from './endpoints';
 export * from './app-process';
+export * from './kafka';

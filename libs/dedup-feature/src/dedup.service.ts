@@ -3,7 +3,7 @@ import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
-import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import type { Logger } from '@zoom-pipeline/telemetry';
 import { type ZoomEnvelope, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
@@ -50,9 +50,8 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
     this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
     this.health.addLiveness({ name: 'dedup-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
-    await this.bus.ensureTopics(
-      [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })).concat([{ topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }]),
-    );
+    const topics: TopicSpec[] = [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }));
+    await this.bus.ensureTopics([...topics, { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }]);
     this.consumer = await this.bus.consume({
       groupId: DEDUP_GROUP_ID,
       topics: [TOPICS.raw],
