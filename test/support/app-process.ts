@@ -33,7 +33,7 @@ export async function freePort(): Promise<number> {
  * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
  * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
  */
-export async function startApp(name: AppName, env: Record<string, string>, options: { waitFor?: 'healthz' | 'readyz'; timeoutMs?: number } = {}): Promise<AppProcess> {
+export async function startApp(name: AppName, env: Record<string, string>, options: { waitFor?: 'healthz' | 'readyz' | 'nothing'; timeoutMs?: number } = {}): Promise<AppProcess> {
   const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const port = env.PORT ? Number(env.PORT) : await freePort();
@@ -62,8 +62,9 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
   };
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const probe = options.waitFor ?? 'healthz';
+  if (probe === 'nothing') return app;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was up:\n${out.slice(-4000)}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was up:\n${out.slice(-4000)}`);
     try {
       const res = await fetch(`${url}/${probe}`);
       if (res.ok) return app;
