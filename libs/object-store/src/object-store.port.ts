@@ -37,7 +37,8 @@ export interface ObjectStore {
   readonly bucket: string;
   /**
    * Streams `body` to `key`. All or nothing: on any error (stream error, size mismatch, abort)
-   * no object is visible and any multipart upload is aborted.
+   * no object is visible and any multipart upload is aborted. `body` is always consumed or destroyed,
+   * also when the call fails before reading it (so a download connection is never left open).
    */
   put(input: PutObjectInput): Promise<PutObjectResult>;
   head(key: string): Promise<ObjectInfo | null>;

@@ -1,0 +1,56 @@
+// Lua scripts of the Redis adapter. Each runs atomically on the server, which is what makes "claim or
+// tell me who owns it" and "replace only if fresher / only if mine" single steps without WATCH/MULTI.
+// ioredis sends them with EVALSHA (EVAL the first time on each connection, so a restarted Redis that lost
+// its script cache is handled without a NOSCRIPT round trip).
+
+/**
+ * KEYS[1] claim key; ARGV[1] owner; ARGV[2] ttl ms.
+ * Returns 1 when this call claimed the key, else the current owner (a bulk string).
+ */
+export const CLAIM_SCRIPT = `
+local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if ok then return 1 end
+return redis.call('GET', KEYS[1])
+`;
+
+/**
+ * KEYS[1] token hash; ARGV[1] token; ARGV[2] receivedAt (epoch ms); ARGV[3] ttl ms.
+ * Keeps the record with the greater receivedAt (a tie replaces). Returns 1 when stored, 0 when older.
+ */
+export const OFFER_TOKEN_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], 'r')
+if current and tonumber(current) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 't', ARGV[1], 'r', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/**
+ * KEYS[1] lease key; ARGV[1] owner; ARGV[2] ttl ms.
+ * Takes a free lease, or extends it when ARGV[1] already holds it. Returns 1 when held by ARGV[1].
+ */
+export const ACQUIRE_LEASE_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** KEYS[1] lease key; ARGV[1] owner; ARGV[2] ttl ms. Extends only the owner's own lease. */
+export const RENEW_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** KEYS[1] lease key; ARGV[1] owner. Deletes the lease only while ARGV[1] holds it. */
+export const RELEASE_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;

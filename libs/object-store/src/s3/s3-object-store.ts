@@ -1,0 +1,312 @@
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { pipeline } from 'node:stream/promises';
+import type { ObjectInfo, ObjectStore, PutObjectInput, PutObjectResult } from '../object-store.port';
+import { ObjectStoreError } from '../object-store.port';
+import { firstError, MeteredStream, putFailure } from '../internal/metered-stream';
+import { assertObjectKey, checkPutInput, SHA256_METADATA, SIZE_METADATA } from '../internal/put-input';
+
+export interface S3ObjectStoreOptions {
+  bucket: string;
+  /** S3-compatible endpoint (S3Proxy, MinIO, ...); unset = AWS. */
+  endpoint?: string;
+  region: string;
+  /** Path-style URLs (`endpoint/bucket/key`), needed by most S3-compatible servers. */
+  forcePathStyle?: boolean;
+  /** Static credentials; unset = the SDK's default provider chain (env, profile, IRSA, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Multipart part size. Default 16 MiB, minimum 5 MiB (S3's limit). Memory per upload ~ part x (queue+1). */
+  partSizeBytes?: number;
+  /** Parts uploaded concurrently per object. Default 4. */
+  queueSize?: number;
+  /** Create the bucket on first use when it does not exist (tests, first deployment). Default false. */
+  createBucketIfMissing?: boolean;
+  /**
+   * Request checksums. `when-supported` (the SDK default) sends CRC32 in aws-chunked trailers;
+   * `when-required` is for servers that reject those (aws-sdk-js-v3#6810). S3Proxy 4 accepts the default.
+   */
+  checksums?: 'when-supported' | 'when-required';
+  /** Attempts per request, including the first; the SDK retries 5xx, throttling and network errors. Default 3. */
+  maxAttempts?: number;
+}
+
+const MIB = 1024 * 1024;
+const MIN_PART_SIZE = 5 * MIB;
+/** Largest object CopyObject can copy in one request; see `put` for what happens above it. */
+const MAX_COPY_BYTES = 5 * 1024 * MIB;
+
+/**
+ * Object store on S3 (cluster mode, or standalone with `S3_BUCKET`).
+ *
+ * `put` streams the body through a `MeteredStream` (byte count + SHA-256) into lib-storage's multipart
+ * `Upload`, which pulls parts from it as it needs them: memory stays near partSize x (queueSize + 1)
+ * whatever the object size (SPEC invariant 5), because nothing here reads ahead of lib-storage.
+ *
+ * All or nothing: a short or long body, a failing source or an abort destroys the metered stream; lib-storage
+ * then aborts the multipart upload itself (leavePartsOnError: false) before `done()` rejects, and we send
+ * AbortMultipartUpload once more in case its own attempt failed. Small objects (one part) are sent with a
+ * single PutObject only after the whole body has been read and checked, so they are never partial either.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly bucket: string;
+  private readonly client: S3Client;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  private readonly createBucketIfMissing: boolean;
+  private bucketChecked: Promise<void> | undefined;
+
+  constructor(options: S3ObjectStoreOptions) {
+    if (typeof options.bucket !== 'string' || options.bucket.length === 0) {
+      throw new ObjectStoreError('S3 object store needs a bucket', false);
+    }
+    this.bucket = options.bucket;
+    this.partSize = options.partSizeBytes ?? 16 * MIB;
+    this.queueSize = options.queueSize ?? 4;
+    if (!Number.isSafeInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
+      throw new ObjectStoreError(`partSizeBytes must be an integer of at least ${MIN_PART_SIZE} (5 MiB)`, false);
+    }
+    if (!Number.isSafeInteger(this.queueSize) || this.queueSize < 1) {
+      throw new ObjectStoreError('queueSize must be a positive integer', false);
+    }
+    this.createBucketIfMissing = options.createBucketIfMissing ?? false;
+    const checksum = options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+    const config: S3ClientConfig = {
+      region: options.region,
+      endpoint: options.endpoint,
+      forcePathStyle: options.forcePathStyle,
+      credentials: options.credentials,
+      maxAttempts: options.maxAttempts ?? 3,
+      requestChecksumCalculation: checksum,
+      responseChecksumValidation: checksum,
+      // Without timeouts a dead connection would hold a part (and the abort cleanup) forever.
+      // requestTimeout is per socket inactivity, not per request, so slow large parts are fine.
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+    };
+    this.client = new S3Client(config);
+  }
+
+  async put(input: PutObjectInput): Promise<PutObjectResult> {
+    let userMetadata: Record<string, string>;
+    try {
+      userMetadata = checkPutInput(input);
+      await this.ensureBucket();
+    } catch (err) {
+      input.body.destroy();
+      throw err;
+    }
+
+    const meter = new MeteredStream(input.contentLength);
+    const failed = firstError({ body: input.body, meter });
+    // pipeline() forwards source errors into the meter (and from there into lib-storage's reader) and
+    // destroys the source when the meter fails, which releases the download connection.
+    const piping = pipeline(input.body, meter).catch(() => undefined);
+    // An abort destroys the meter. We deliberately do not call upload.abort(): it makes done() reject at
+    // once, while parts are still in flight and before AbortMultipartUpload was sent. Failing the stream
+    // instead lets lib-storage finish its in-flight parts, abort the multipart upload, and only then reject.
+    // An abort that arrives after the whole body was read and checked no longer stops the upload: the
+    // object is then complete and correct, and put resolves with it.
+    const onAbort = (): void => {
+      meter.destroy(new ObjectStoreError('put aborted', true));
+    };
+    input.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const contentType = input.contentType ?? 'application/octet-stream';
+    const upload = new Upload({
+      client: this.client,
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.bucket,
+        Key: input.key,
+        Body: meter,
+        ContentLength: input.contentLength,
+        ContentType: contentType,
+        Metadata: { ...userMetadata, [SIZE_METADATA]: String(input.contentLength) },
+      },
+    });
+
+    let uploadedEtag: string | undefined;
+    try {
+      const output = await upload.done();
+      uploadedEtag = output.ETag;
+    } catch (err) {
+      // Read the origin before tearing the streams down ourselves (that would add errors of its own).
+      const origin = failed();
+      // An S3 failure leaves the body half read: destroy it, which also ends `piping` below.
+      meter.destroy();
+      await this.abortMultipart(input.key, upload.uploadId);
+      throw putFailure(err, {
+        what: `put ${input.key}`,
+        signal: input.signal,
+        sourceError: origin?.origin === 'body' ? origin.error : undefined,
+        storageError: (e) => s3Error(`put ${input.key}`, e),
+      });
+    } finally {
+      input.signal?.removeEventListener('abort', onAbort);
+      await piping;
+    }
+
+    const size = meter.bytes;
+    const sha256 = meter.sha256;
+    let etag = uploadedEtag ?? '';
+    // S3 fixes metadata at CreateMultipartUpload, before the SHA-256 is known. A server-side copy onto the
+    // same key replaces the metadata without moving bytes through us. CopyObject is limited to 5 GiB;
+    // larger objects keep their metadata without sha256 (the upload result event still carries it).
+    if (size <= MAX_COPY_BYTES) {
+      try {
+        const copied = await this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: input.key,
+            CopySource: copySource(this.bucket, input.key),
+            // Only the bytes we just wrote: never stamp our hash on an object someone replaced meanwhile.
+            CopySourceIfMatch: uploadedEtag,
+            MetadataDirective: 'REPLACE',
+            ContentType: contentType,
+            Metadata: { ...userMetadata, [SIZE_METADATA]: String(size), [SHA256_METADATA]: sha256 },
+          }),
+        );
+        etag = copied.CopyObjectResult?.ETag ?? etag;
+      } catch (err) {
+        // An object without its sha256 would break the contract; remove it so the retry starts clean.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: input.key })).catch(() => undefined);
+        throw s3Error(`put ${input.key} (metadata copy)`, err);
+      }
+    }
+    return { bucket: this.bucket, key: input.key, size, etag, sha256 };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    assertObjectKey(key);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
+    } catch (err) {
+      if (httpStatus(err) === 404) {
+        return null;
+      }
+      throw s3Error(`head ${key}`, err);
+    }
+  }
+
+  async listIncompleteUploads(prefix?: string): Promise<Array<{ key: string; uploadId: string; initiated?: Date }>> {
+    const uploads: Array<{ key: string; uploadId: string; initiated?: Date }> = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (u.Key && u.UploadId) {
+            uploads.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+          }
+        }
+        if (!page.IsTruncated) {
+          return uploads;
+        }
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+      }
+    } catch (err) {
+      throw s3Error('list multipart uploads', err);
+    }
+  }
+
+  /** HeadBucket: reachable, credentials accepted, bucket present. Never throws. */
+  async isReady(): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** Once per instance when `createBucketIfMissing`; a failure is retried by the next put. */
+  private ensureBucket(): Promise<void> {
+    if (!this.createBucketIfMissing) {
+      return Promise.resolve();
+    }
+    this.bucketChecked ??= (async () => {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+        return;
+      } catch (err) {
+        if (httpStatus(err) !== 404) {
+          throw s3Error('head bucket', err);
+        }
+      }
+      try {
+        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') {
+          throw s3Error('create bucket', err);
+        }
+      }
+    })().catch((err: unknown) => {
+      this.bucketChecked = undefined;
+      throw err;
+    });
+    return this.bucketChecked;
+  }
+
+  /** Backstop behind lib-storage's own abort; NoSuchUpload (already aborted) is the expected answer. */
+  private async abortMultipart(key: string, uploadId: string | undefined): Promise<void> {
+    if (!uploadId) {
+      return;
+    }
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+      .catch(() => undefined);
+  }
+}
+
+/** `bucket/key` with each key segment URL-encoded, as CopySource requires (unicode, spaces, `+`, `&`). */
+function copySource(bucket: string, key: string): string {
+  return `${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/**
+ * Retryable unless S3 answered a definite client error (403 credentials, 404 bucket, 400 request):
+ * network errors, timeouts, 5xx and throttling (429/503 SlowDown) may pass. SDK messages carry no
+ * credentials (requests are signed, the secret is never sent), so they are kept.
+ */
+function s3Error(what: string, err: unknown): ObjectStoreError {
+  if (err instanceof ObjectStoreError) {
+    return err;
+  }
+  const status = httpStatus(err);
+  const name = err instanceof Error ? err.name : 'Error';
+  const message = err instanceof Error ? err.message : String(err);
+  const retryable = status === undefined || status >= 500 || status === 408 || status === 429;
+  return new ObjectStoreError(`s3 ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message}`, retryable, {
+    cause: err,
+  });
+}

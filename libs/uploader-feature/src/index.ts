@@ -1,0 +1,3 @@
+export * from './uploader-feature.module';
+export * from './upload.service';
+export * from './semaphore';

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { objectKey, uploadFileTypeFilter } from '@zoom-pipeline/canonical';
+import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
+import {
+  ContractViolation,
+  DEFAULT_PARTITIONS,
+  type FileWorkItem,
+  TOPICS,
+  type UploadFailure,
+  type UploadFailureReason,
+  type UploadResult,
+  decodeFileWorkItem,
+} from '@zoom-pipeline/contracts';
+import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
+import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline/object-store';
+import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
+import type { Logger } from '@zoom-pipeline/telemetry';
+import { DownloadError, ZoomDownloader } from '@zoom-pipeline/zoom-download';
+import type { Registry } from 'prom-client';
+import { Semaphore } from './semaphore';
+import { UploaderMetrics } from './uploader.metrics';
+
+export const UPLOADER_GROUP_ID = 'zoom-pipeline-uploader';
+export const ZOOM_DOWNLOADER = Symbol('ZOOM_DOWNLOADER');
+
+/** The file is being uploaded by another pod right now: retry the batch later (it will find the object). */
+class LeaseBusy extends Error {}
+
+type Outcome = { kind: 'stored'; result: UploadResult } | { kind: 'skipped' } | { kind: 'failed'; failure: UploadFailure };
+
+/**
+ * Stores every selected file of every canonical recording exactly once (SPEC invariants 4-6).
+ * - An object that already exists with the same Zoom file id and size is not uploaded again (idempotent
+ *   redelivery after a crash, or a second pod that lost the race).
+ * - A lease per file id in the dedup store, renewed while the transfer runs, keeps two pods from
+ *   uploading one file at once.
+ * - The offset is committed (by the bus) only once each item of the batch is stored, skipped or
+ *   dead-lettered on zoom.recording.failed; infrastructure errors (object store down) throw, so the
+ *   batch is retried with backoff and nothing is lost.
+ */
+@Injectable()
+export class UploadService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private consumer?: ConsumerHandle;
+  private readonly metrics: UploaderMetrics;
+  private readonly semaphore: Semaphore;
+  private readonly selected: (fileType: string) => boolean;
+  private readonly podId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly abort = new AbortController();
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(DEDUP_STORE) private readonly store: DedupStore,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
+    @Inject(ZOOM_DOWNLOADER) private readonly downloader: ZoomDownloader,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly health: HealthService,
+  ) {
+    this.metrics = new UploaderMetrics(registry, async () => (this.consumer ? this.consumer.lag() : []), UPLOADER_GROUP_ID);
+    this.semaphore = new Semaphore(config.upload.concurrency);
+    this.selected = uploadFileTypeFilter(config.upload.fileTypes);
+    // Every in-flight transfer listens for shutdown on this one signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.health.addReadiness({ name: 'object-store', check: () => this.objects.isReady() });
+    this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
+    this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
+    this.health.addLiveness({ name: 'uploader-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
+    await this.bus.ensureTopics([TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })));
+    this.consumer = await this.bus.consume({
+      groupId: UPLOADER_GROUP_ID,
+      topics: [TOPICS.files],
+      fromBeginning: true,
+      // Small batches: a batch is committed when all its files are done, so keep it near the concurrency.
+      maxBatchSize: Math.max(1, this.config.upload.concurrency * 2),
+      eachBatch: (batch) => this.handleBatch(batch),
+    });
+    this.logger.info({ group: UPLOADER_GROUP_ID, concurrency: this.config.upload.concurrency }, 'uploader consuming zoom.recording.files');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Stop taking work; in-flight uploads are aborted (their multipart uploads too) and their offsets
+    // stay uncommitted, so another pod or the next start picks them up.
+    this.abort.abort();
+    await this.consumer?.stop();
+  }
+
+  async handleBatch(batch: Batch): Promise<BatchResult> {
+    const results = await Promise.all(batch.messages.map((msg) => this.semaphore.run(() => this.processMessage(msg, batch))));
+    const outputs: OutgoingMessage[] = [];
+    results.forEach((outcome, i) => {
+      const key = batch.messages[i].key;
+      const headers = traceHeaders(batch.messages[i]);
+      if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
+      if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
+    });
+    return { outputs };
+  }
+
+  private async processMessage(msg: ConsumedMessage, batch: Batch): Promise<Outcome> {
+    let item: FileWorkItem;
+    try {
+      item = decodeFileWorkItem(msg.value);
+    } catch (err) {
+      const message = err instanceof ContractViolation ? err.message : 'work item is not valid JSON';
+      this.metrics.failures.inc({ reason: 'invalid_work_item' });
+      return { kind: 'failed', failure: { v: 1, fileId: msg.key ?? 'unknown', canonicalId: 'unknown', reason: 'invalid_work_item', message, attempts: 0, failedAt: new Date().toISOString() } };
+    }
+    if (!this.selected(item.fileType)) {
+      this.metrics.files.inc({ outcome: 'skipped_type', file_type: item.fileType });
+      return { kind: 'skipped' };
+    }
+    return this.processItem(item, batch);
+  }
+
+  private async processItem(item: FileWorkItem, batch: Batch): Promise<Outcome> {
+    const key = objectKey(this.config.upload.objectKeyTemplate, item);
+    const started = Date.now();
+    const existing = await this.headOrThrow(key);
+    if (existing && existing.metadata['zoom-file-id'] === item.fileId && existing.size === item.fileSize) {
+      this.metrics.files.inc({ outcome: 'already_stored', file_type: item.fileType });
+      return { kind: 'stored', result: this.result(item, key, existing.size, existing.metadata.sha256 ?? '', existing.etag, started, true) };
+    }
+
+    const lease = `upload:${item.fileId}`;
+    if (!(await this.store.acquireLease(lease, this.podId, this.config.upload.leaseTtlMs))) {
+      throw new LeaseBusy(`file ${item.fileId} is being uploaded by another pod`);
+    }
+    const transfer = new AbortController();
+    const onShutdown = () => transfer.abort();
+    this.abort.signal.addEventListener('abort', onShutdown);
+    const renew = setInterval(() => {
+      void batch.heartbeat().catch(() => undefined);
+      this.store.renewLease(lease, this.podId, this.config.upload.leaseTtlMs).then(
+        (held) => {
+          if (!held) {
+            this.logger.warn({ fileId: item.fileId }, 'upload lease lost; aborting this transfer');
+            transfer.abort();
+          }
+        },
+        () => undefined, // a store blip: the lease TTL covers a few missed renewals
+      );
+    }, Math.max(1_000, Math.floor(this.config.upload.leaseTtlMs / 3)));
+    this.metrics.inFlight.inc();
+    try {
+      return await this.transfer(item, key, started, transfer.signal);
+    } finally {
+      clearInterval(renew);
+      this.metrics.inFlight.dec();
+      this.abort.signal.removeEventListener('abort', onShutdown);
+      await this.store.releaseLease(lease, this.podId).catch(() => undefined);
+    }
+  }
+
+  private async transfer(item: FileWorkItem, key: string, started: number, signal: AbortSignal): Promise<Outcome> {
+    const maxStoreAttempts = 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const tokens = await this.tokensFor(item);
+        const download = await this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal });
+        const stored = await this.objects.put({
+          key,
+          body: download.body,
+          contentLength: item.fileSize,
+          contentType: download.contentType,
+          metadata: { 'zoom-file-id': item.fileId, 'zoom-meeting-uuid': asciiSafe(item.meetingUuid), 'zoom-canonical-id': item.canonicalId, 'zoom-file-type': item.fileType },
+          signal,
+        });
+        this.metrics.bytes.inc(stored.size);
+        this.metrics.files.inc({ outcome: 'uploaded', file_type: item.fileType });
+        this.metrics.seconds.observe({ outcome: 'uploaded' }, (Date.now() - started) / 1000);
+        this.logger.info({ fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started }, 'recording file stored');
+        return { kind: 'stored', result: this.result(item, key, stored.size, stored.sha256, stored.etag, started, false) };
+      } catch (err) {
+        if (signal.aborted) throw new Error('transfer aborted (shutdown or lease lost)');
+        if (err instanceof DownloadError) {
+          // The downloader already retried with backoff and resumed; what reaches here is final.
+          return this.fail(item, err.code, err.message, attempt);
+        }
+        if (err instanceof ObjectStoreError && err.retryable && attempt < maxStoreAttempts) {
+          this.metrics.retries.inc({ reason: 'store_failed' });
+          await sleep(Math.min(30_000, 500 * 2 ** attempt) * Math.random());
+          continue;
+        }
+        // Object store down for long: do not dead-letter our own outage; the batch is retried later.
+        this.logger.warn({ fileId: item.fileId, cause: (err as Error).message }, 'store failed; the work item will be retried');
+        throw err;
+      }
+    }
+  }
+
+  private fail(item: FileWorkItem, reason: UploadFailureReason, message: string, attempts: number): Outcome {
+    this.metrics.failures.inc({ reason });
+    this.metrics.files.inc({ outcome: 'failed', file_type: item.fileType });
+    this.logger.error({ fileId: item.fileId, canonicalId: item.canonicalId, reason, message }, 'recording file failed; sent to zoom.recording.failed');
+    const { downloadToken: _omit, ...rest } = item;
+    return { kind: 'failed', failure: { v: 1, fileId: item.fileId, canonicalId: item.canonicalId, reason, message, attempts, failedAt: new Date().toISOString(), item: rest } };
+  }
+
+  /** The freshest token any copy of this occurrence carried (dedup keeps it), then the work item's own. */
+  private async tokensFor(item: FileWorkItem): Promise<Array<{ token: string; source: 'webhook' | 'fresher_copy'; receivedAtMs: number }>> {
+    const tokens: Array<{ token: string; source: 'webhook' | 'fresher_copy'; receivedAtMs: number }> = [];
+    const own = item.downloadToken ? { token: item.downloadToken, source: 'webhook' as const, receivedAtMs: Date.parse(item.tokenReceivedAt) } : undefined;
+    const fresher = await this.store.getToken(item.canonicalId).catch(() => null);
+    if (fresher && fresher.token !== own?.token && (!own || fresher.receivedAt > own.receivedAtMs)) {
+      tokens.push({ token: fresher.token, source: 'fresher_copy', receivedAtMs: fresher.receivedAt });
+    }
+    if (own) tokens.push(own);
+    return tokens;
+  }
+
+  private async headOrThrow(key: string) {
+    return this.objects.head(key);
+  }
+
+  private result(item: FileWorkItem, key: string, size: number, sha256: string, etag: string, started: number, alreadyStored: boolean): UploadResult {
+    return {
+      v: 1,
+      fileId: item.fileId,
+      canonicalId: item.canonicalId,
+      meetingUuid: item.meetingUuid,
+      bucket: this.objects.bucket,
+      key,
+      size,
+      sha256,
+      etag,
+      durationMs: Date.now() - started,
+      alreadyStored,
+      uploadedAt: new Date().toISOString(),
+    };
+  }
+}
+
+function traceHeaders(msg: ConsumedMessage): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const k of ['traceparent', 'tracestate']) if (msg.headers[k]) h[k] = msg.headers[k];
+  return h;
+}
+
+/** S3 user metadata must be ASCII: meeting UUIDs are, but be strict anyway. */
+function asciiSafe(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '_');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

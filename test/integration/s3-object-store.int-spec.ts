@@ -1,0 +1,181 @@
+// ObjectStore contract against the real S3-compatible server (S3Proxy) started by scripts/infra.sh, plus
+// what only S3 can show: bounded memory on a large streamed object, and no multipart upload left open.
+import {
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ObjectStoreError, S3ObjectStore, type S3ObjectStoreOptions } from '@zoom-pipeline/object-store';
+import { describeObjectStoreContract, testBody } from '@zoom-pipeline/object-store/testing';
+import { loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
+
+jest.setTimeout(120_000);
+
+const { s3 } = loadEndpoints();
+const bucket = uniqueName('object-store-int');
+const MIB = 1024 * 1024;
+
+function options(extra: Partial<S3ObjectStoreOptions> = {}): S3ObjectStoreOptions {
+  return {
+    bucket,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: s3.forcePathStyle,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    partSizeBytes: 5 * MIB,
+    queueSize: 2,
+    createBucketIfMissing: true,
+    ...extra,
+  };
+}
+
+/** A plain SDK client, to look at the bucket without going through the adapter under test. */
+const raw = new S3Client({
+  endpoint: s3.endpoint,
+  region: s3.region,
+  forcePathStyle: s3.forcePathStyle,
+  credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+});
+
+afterAll(async () => {
+  // Empty and drop the bucket: a 100 MiB object per run would otherwise pile up in S3Proxy's data dir.
+  try {
+    let token: string | undefined;
+    do {
+      const page = await raw.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length > 0) {
+        await raw.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    await raw.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } finally {
+    raw.destroy();
+  }
+});
+
+describeObjectStoreContract('s3 (S3Proxy)', { create: async () => new S3ObjectStore(options()) });
+
+describe('S3ObjectStore (S3 only)', () => {
+  const stores: S3ObjectStore[] = [];
+  const make = (extra: Partial<S3ObjectStoreOptions> = {}): S3ObjectStore => {
+    const store = new S3ObjectStore(options(extra));
+    stores.push(store);
+    return store;
+  };
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
+  async function openUploads(prefix: string): Promise<number> {
+    const out = await raw.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+    return out.Uploads?.length ?? 0;
+  }
+
+  it('streams 100 MiB with 5 MiB parts x 2 in bounded memory', async () => {
+    const store = make({ partSizeBytes: 5 * MIB, queueSize: 2 });
+    const size = 100 * MIB;
+    const key = `big-${Date.now()}/recording.mp4`;
+    const body = testBody(size);
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 50);
+    const started = Date.now();
+    let result;
+    try {
+      result = await store.put({ key, body: body.stream, contentLength: size, contentType: 'video/mp4', metadata: {} });
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const growthMiB = (peak - baseline) / MIB;
+    console.log(
+      `[s3 memory] 100 MiB, part 5 MiB x queue 2: RSS growth ${growthMiB.toFixed(1)} MiB ` +
+        `(baseline ${(baseline / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB), ` +
+        `${seconds.toFixed(1)} s = ${(100 / seconds).toFixed(1)} MiB/s`,
+    );
+
+    expect(result.sha256).toBe(body.sha256());
+    expect(await store.head(key)).toMatchObject({ size, metadata: { sha256: body.sha256(), 'zoom-size': String(size) } });
+    // partSize x (queueSize + 1) = 15 MiB of parts; generous bound for buffer copies, sockets and GC lag.
+    expect(growthMiB).toBeLessThan(120);
+  });
+
+  it('leaves no multipart upload open when a large upload is killed midway by its abort signal', async () => {
+    const store = make();
+    const prefix = `abort-${Date.now()}/`;
+    const key = `${prefix}recording.mp4`;
+    const controller = new AbortController();
+    // The download stalls after 17 MiB: parts are uploaded and the multipart upload is open on the server.
+    const body = testBody(40 * MIB, { stallAfterBytes: 17 * MIB });
+
+    const put = store.put({ key, body: body.stream, contentLength: 40 * MIB, metadata: {}, signal: controller.signal });
+    const deadline = Date.now() + 10_000;
+    while ((await openUploads(prefix)) === 0 && Date.now() < deadline) {
+      await sleep(20);
+    }
+    expect(await openUploads(prefix)).toBe(1);
+    controller.abort();
+
+    await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true });
+    expect(await openUploads(prefix)).toBe(0);
+    expect(await store.listIncompleteUploads(prefix)).toEqual([]);
+    expect(await store.head(key)).toBeNull();
+  });
+
+  it('works with checksums "when-required" too (for servers that refuse aws-chunked trailers)', async () => {
+    const store = make({ checksums: 'when-required' });
+    const body = testBody(12 * MIB);
+
+    const result = await store.put({ key: `when-required-${Date.now()}.bin`, body: body.stream, contentLength: 12 * MIB, metadata: {} });
+
+    expect(result.sha256).toBe(body.sha256());
+  });
+
+  it('reports a missing bucket as not ready and as a permanent put failure', async () => {
+    const store = make({ bucket: uniqueName('no-such-bucket'), createBucketIfMissing: false });
+
+    expect(await store.isReady()).toBe(false);
+    await expect(store.put({ key: 'a.txt', body: testBody(10).stream, contentLength: 10, metadata: {} })).rejects.toMatchObject({
+      name: 'ObjectStoreError',
+      retryable: false,
+    });
+  });
+
+  it('fails permanently when S3 refuses the credentials, releases the body and never shows the secret', async () => {
+    const store = make({
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret-value-123' },
+      createBucketIfMissing: false,
+    });
+    const body = testBody(20 * MIB);
+
+    const error = (await store
+      .put({ key: 'denied.mp4', body: body.stream, contentLength: 20 * MIB, metadata: {} })
+      .catch((err: unknown) => err)) as ObjectStoreError;
+
+    expect(error).toBeInstanceOf(ObjectStoreError);
+    expect(error.retryable).toBe(false);
+    expect(error.message).not.toContain('wrong-secret-value-123');
+    expect(error.message).not.toContain(s3.secretAccessKey);
+    // S3 refused after the first part was read: the rest of the download is not pulled, the source is closed.
+    expect(body.stream.destroyed).toBe(true);
+    expect(body.produced()).toBeGreaterThanOrEqual(5 * MIB);
+    expect(body.produced()).toBeLessThan(20 * MIB);
+  });
+
+  it('reports an unreachable server as not ready and as a retryable failure', async () => {
+    const store = make({ endpoint: 'http://127.0.0.1:1', createBucketIfMissing: false, maxAttempts: 1 });
+
+    expect(await store.isReady()).toBe(false);
+    await expect(store.put({ key: 'a.txt', body: testBody(10).stream, contentLength: 10, metadata: {} })).rejects.toMatchObject({
+      name: 'ObjectStoreError',
+      retryable: true,
+    });
+  });
+});
