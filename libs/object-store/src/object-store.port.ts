@@ -44,6 +44,11 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | null>;
   /** Incomplete multipart uploads under a prefix (always empty for the filesystem). */
   listIncompleteUploads(prefix?: string): Promise<Array<{ key: string; uploadId: string; initiated?: Date }>>;
+  /**
+   * Aborts every incomplete multipart upload of exactly `key` and returns how many. A pod killed mid-upload
+   * cannot abort its own; the next uploader of the file (holding the file's lease) cleans up before it starts.
+   */
+  abortIncompleteUploads(key: string): Promise<number>;
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }

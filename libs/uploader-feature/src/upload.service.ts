@@ -163,6 +163,9 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
     const maxStoreAttempts = 5;
     for (let attempt = 1; ; attempt++) {
       try {
+        // We hold the file's lease: any open multipart upload of this key belongs to a pod that died.
+        const aborted = await this.objects.abortIncompleteUploads(key);
+        if (aborted > 0) this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
         const tokens = await this.tokensFor(item);
         const download = await this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal });
         const stored = await this.objects.put({

@@ -152,6 +152,11 @@ export class FilesystemObjectStore implements ObjectStore {
     return [];
   }
 
+  /** No multipart uploads here: a crashed put leaves only a temp file, never a visible object. */
+  async abortIncompleteUploads(_key: string): Promise<number> {
+    return 0;
+  }
+
   async isReady(): Promise<boolean> {
     try {
       await this.init();

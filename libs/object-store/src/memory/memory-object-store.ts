@@ -89,6 +89,11 @@ export class MemoryObjectStore implements ObjectStore {
     return [];
   }
 
+  /** No multipart uploads here: a crashed put leaves only a temp file, never a visible object. */
+  async abortIncompleteUploads(_key: string): Promise<number> {
+    return 0;
+  }
+
   async isReady(): Promise<boolean> {
     return !this.closed;
   }

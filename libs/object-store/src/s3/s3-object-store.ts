@@ -230,6 +230,13 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async abortIncompleteUploads(key: string): Promise<number> {
+    await this.ensureBucket();
+    const stale = (await this.listIncompleteUploads(key)).filter((u) => u.key === key);
+    for (const u of stale) await this.abortMultipart(u.key, u.uploadId);
+    return stale.length;
+  }
+
   /** HeadBucket: reachable, credentials accepted, bucket present. Never throws. */
   async isReady(): Promise<boolean> {
     try {

@@ -1,0 +1,4 @@
+import { startService } from '@zoom-pipeline/service-kit';
+import { UploaderAppModule } from './uploader-app.module';
+
+void startService('uploader', (ctx) => UploaderAppModule.forRoot(ctx), { requires: { webhookSecrets: false } });

@@ -1,0 +1,167 @@
+/**
+ * Uploader against real Kafka, Redis and S3 (S3Proxy), zoom-sim as Zoom; apps as processes
+ * (issue: uploader). SPEC invariants 4, 5, 6.
+ */
+import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { Kafka, logLevel } from 'kafkajs';
+import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
+import { type AppProcess, loadEndpoints, readTopic, startApp, uniqueName, waitFor } from '@zoom-pipeline/test-support';
+import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+
+jest.setTimeout(300_000);
+
+const e = loadEndpoints();
+const bucket = uniqueName('zp-upl');
+let dl: DownloadServer;
+const apps: AppProcess[] = [];
+const s3 = new S3Client({ endpoint: e.s3.endpoint, region: e.s3.region, forcePathStyle: true, credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey } });
+const kafka = new Kafka({ clientId: 'zp-upl-test', brokers: [e.kafkaBrokers], logLevel: logLevel.NOTHING });
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+
+function uploaderEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    KAFKA_BROKERS: e.kafkaBrokers,
+    REDIS_URL: e.redisUrl,
+    REDIS_KEY_PREFIX: `${bucket}:`,
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: e.s3.endpoint,
+    S3_REGION: e.s3.region,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_CREATE_BUCKET: 'true',
+    S3_PART_SIZE: '5MiB',
+    S3_QUEUE_SIZE: '2',
+    AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
+    ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+    UPLOAD_CONCURRENCY: '2',
+    UPLOAD_LEASE_TTL: '10s',
+    ...extra,
+  };
+}
+
+async function startUploader(extra: Record<string, string> = {}): Promise<AppProcess> {
+  const p = await startApp('uploader', uploaderEnv(extra), { waitFor: 'healthz' });
+  apps.push(p);
+  return p;
+}
+
+function workItem(f: SimFile, fileType = 'MP4', over: Partial<FileWorkItem> = {}): FileWorkItem {
+  const uuid = zoomMeetingUuid();
+  return {
+    v: 1,
+    fileId: f.fileId,
+    canonicalId: `${f.fileId}-canonical`,
+    app: 'default',
+    accountId: 'acct-upl',
+    meetingUuid: uuid,
+    meetingId: '85746065123',
+    topic: 'Uploader e2e',
+    hostId: 'host-1',
+    meetingStartTime: '2026-11-23T10:00:00Z',
+    recordingStart: '2026-11-23T10:00:05Z',
+    recordingEnd: '2026-11-23T11:00:05Z',
+    fileType,
+    fileExtension: 'MP4',
+    fileSize: f.size,
+    downloadUrl: f.downloadUrl,
+    downloadToken: f.token,
+    tokenReceivedAt: new Date().toISOString(),
+    ...over,
+  };
+}
+
+async function enqueue(items: FileWorkItem[]): Promise<void> {
+  await producer.send({ topic: TOPICS.files, acks: -1, messages: items.map((i) => ({ key: i.fileId, value: JSON.stringify(i) })) });
+}
+
+async function resultFor(fileId: string, topic: string = TOPICS.uploaded) {
+  return waitFor(`a result for ${fileId} on ${topic}`, async () => (await readTopic(topic)).find((r) => r.key === fileId), 180_000, 1_000);
+}
+
+async function openUploads(): Promise<number> {
+  const r = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  return r.Uploads?.length ?? 0;
+}
+
+beforeAll(async () => {
+  dl = await startDownloadServer({ throttleBytesPerSec: undefined });
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await Promise.all(apps.map((a) => a.kill('SIGTERM')));
+  await producer.disconnect();
+  await dl?.close();
+  s3.destroy();
+});
+
+describe('uploader with real S3, Kafka and Redis', () => {
+  it('stores a file intact with its metadata and reports it on zoom.recording.uploaded', async () => {
+    await startUploader();
+    const f = dl.addFile({ size: 12 * 1024 * 1024 + 3, fileExtension: 'MP4' });
+    const item = workItem(f);
+    await enqueue([item]);
+    const rec = await resultFor(f.fileId);
+    const result = decodeUploadResult(rec.value);
+    expect(result.sha256).toBe(f.sha256);
+    expect(result.size).toBe(f.size);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.key }));
+    expect(head.ContentLength).toBe(f.size);
+    expect(head.Metadata?.['zoom-file-id']).toBe(f.fileId);
+    expect(head.Metadata?.sha256).toBe(f.sha256);
+    expect(await openUploads()).toBe(0);
+    expect(dl.stats().authHeaderLeaks).toBe(0);
+  });
+
+  it('two segments of the same file type are two objects', async () => {
+    const a = dl.addFile({ size: 100_000, fileExtension: 'MP4' });
+    const b = dl.addFile({ size: 120_000, fileExtension: 'MP4' });
+    const ia = workItem(a, 'MP4', { recordingStart: '2026-11-23T10:00:05Z' });
+    const ib = workItem(b, 'MP4', { meetingUuid: ia.meetingUuid, recordingStart: '2026-11-23T10:30:00Z' });
+    await enqueue([ia, ib]);
+    const ka = decodeUploadResult((await resultFor(a.fileId)).value).key;
+    const kb = decodeUploadResult((await resultFor(b.fileId)).value).key;
+    expect(ka).not.toBe(kb);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: ka }))).ContentLength).toBe(100_000);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: kb }))).ContentLength).toBe(120_000);
+  });
+
+  it('never stores an HTML answer, a short body or a file from a disallowed host; each is dead-lettered with a reason', async () => {
+    const html = dl.addFile({ size: 50_000 });
+    const short = dl.addFile({ size: 60_000 });
+    const items = [
+      workItem(html, 'MP4', { downloadToken: 'not-a-valid-token' }),
+      workItem(short, 'MP4', { fileSize: 70_000 }),
+      workItem(dl.addFile({ size: 10 }), 'MP4', { downloadUrl: 'https://evil.example.com/rec/x' }),
+    ];
+    await enqueue(items);
+    const reasons = await Promise.all(items.map(async (i) => JSON.parse((await resultFor(i.fileId, TOPICS.failed)).value.toString()) as { reason: string; message: string }));
+    expect(reasons.map((r) => r.reason)).toEqual(['download_unauthorized', 'download_size_mismatch', 'download_forbidden_host']);
+    for (const r of reasons) expect(r.message).not.toContain('not-a-valid-token');
+    const uploaded = (await readTopic(TOPICS.uploaded)).map((r) => r.key);
+    for (const i of items) expect(uploaded).not.toContain(i.fileId);
+    expect(dl.stats().authHeaderLeaks).toBe(0);
+  });
+
+  it('after SIGKILL mid-upload the file is stored once and no multipart upload stays open', async () => {
+    await Promise.all(apps.splice(0).map((a) => a.kill('SIGTERM')));
+    const slowDl = await startDownloadServer({ throttleBytesPerSec: 8 * 1024 * 1024 });
+    try {
+      const f = slowDl.addFile({ size: 40 * 1024 * 1024, fileExtension: 'MP4' });
+      const first = await startUploader();
+      await enqueue([workItem(f)]);
+      await waitFor('the upload to be under way', async () => slowDl.stats().bytesServed > 12 * 1024 * 1024, 60_000, 100);
+      await first.kill('SIGKILL');
+      // Two uploaders now share the work: still one upload of the file.
+      await Promise.all([startUploader(), startUploader()]);
+      const result = decodeUploadResult((await resultFor(f.fileId)).value);
+      expect(result.sha256).toBe(f.sha256);
+      const uploadedRecords = (await readTopic(TOPICS.uploaded)).filter((r) => r.key === f.fileId && !decodeUploadResult(r.value).alreadyStored);
+      expect(uploadedRecords).toHaveLength(1);
+      // The killed process's multipart upload was aborted by nobody: it is the uploader's job to leave none.
+      await waitFor('no open multipart uploads', async () => (await openUploads()) === 0, 30_000, 1_000);
+    } finally {
+      await slowDl.close();
+    }
+  });
+});
