@@ -28,7 +28,7 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
+      testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts', '<rootDir>/test/helm/**/*.int-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       slowTestThreshold: 30,
     },
