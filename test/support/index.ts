@@ -1,3 +1,4 @@
 export * from './endpoints';
 export * from './app-process';
 export * from './kafka';
+export * from './fault-proxy';
