@@ -1,0 +1,95 @@
+import { loadConfig } from '@zoom-pipeline/config';
+import { type RawDelivery, TOPICS, decodeCanonicalEvent, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
+import type { Batch, ConsumedMessage, EventBus } from '@zoom-pipeline/event-bus';
+import { HealthService } from '@zoom-pipeline/service-kit';
+import { createLogger } from '@zoom-pipeline/telemetry';
+import { Registry } from 'prom-client';
+import { Writable } from 'node:stream';
+import { DedupService } from './dedup.service';
+
+const HOUR = 3_600_000;
+let now = Date.parse('2026-11-23T10:00:00Z');
+let offset = 0;
+
+function service(store: MemoryDedupStore, env: Record<string, string> = {}): DedupService {
+  const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h', ...env });
+  const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  return new DedupService(config, {} as EventBus, store, silent, new Registry(), new HealthService());
+}
+
+function delivery(body: Record<string, unknown>): ConsumedMessage {
+  const d: RawDelivery = {
+    v: 1,
+    id: `d-${offset}`,
+    receivedAt: new Date(now).toISOString(),
+    app: 'default',
+    sourceIp: '203.0.113.9',
+    event: String(body.event),
+    headers: { timestamp: String(Math.floor(now / 1000)) },
+    body: JSON.stringify(body),
+  };
+  const o = offset++;
+  return { topic: TOPICS.raw, partition: 0, offset: String(o), key: 'k', value: encodeRawDelivery(d), headers: {}, timestamp: now };
+}
+
+function batch(messages: ConsumedMessage[]): Batch {
+  return { topic: TOPICS.raw, partition: 0, messages, heartbeat: async () => undefined, isActive: () => true };
+}
+
+const started = (uuid: string, extra: Record<string, unknown> = {}) => ({ event: 'meeting.started', payload: { account_id: 'a', object: { uuid, id: '1' } }, event_ts: now, ...extra });
+
+function topics(outputs: Array<{ topic: string }>): string[] {
+  return outputs.map((o) => o.topic);
+}
+
+describe('DedupService (memory store, fake clock)', () => {
+  it('treats a copy inside the window as a duplicate and a copy after it as a new occurrence', async () => {
+    const store = new MemoryDedupStore({ now: () => now });
+    const dedup = service(store);
+    expect(topics((await dedup.handleBatch(batch([delivery(started('m1'))]))).outputs)).toEqual([TOPICS.events]);
+    now += 23 * HOUR; // still inside the 24 h window
+    expect(topics((await dedup.handleBatch(batch([delivery(started('m1', { event_ts: now }))]))).outputs)).toEqual([TOPICS.duplicates]);
+    now += 2 * HOUR; // 25 h after the claim: the window has passed
+    expect(topics((await dedup.handleBatch(batch([delivery(started('m1'))]))).outputs)).toEqual([TOPICS.events]);
+  });
+
+  it('emits again for a redelivered record that finds its own claim (crash between claim and commit)', async () => {
+    const store = new MemoryDedupStore({ now: () => now });
+    const dedup = service(store);
+    const msg = delivery(started('m2'));
+    const first = await dedup.handleBatch(batch([msg]));
+    // The bus never committed `first` (crash): the same record comes again.
+    const again = await dedup.handleBatch(batch([msg]));
+    expect(topics(again.outputs)).toEqual([TOPICS.events]);
+    expect(decodeCanonicalEvent(again.outputs[0].value).id).toBe(decodeCanonicalEvent(first.outputs[0].value).id);
+    // A different delivery of the same occurrence is still a duplicate.
+    expect(topics((await dedup.handleBatch(batch([delivery(started('m2'))]))).outputs)).toEqual([TOPICS.duplicates]);
+  });
+
+  it('counts copies in one batch and keeps the freshest download token', async () => {
+    const store = new MemoryDedupStore({ now: () => now });
+    const dedup = service(store);
+    const rec = (token: string) => ({
+      event: 'recording.completed',
+      payload: { account_id: 'a', object: { uuid: 'm3', id: 5, topic: 't', host_id: 'h', start_time: '2026-11-23T09:00:00Z', recording_files: [{ id: 'f1', file_type: 'MP4', file_extension: 'MP4', file_size: 10, download_url: 'https://us06web.zoom.us/rec/webhook_download/a/b', recording_start: '2026-11-23T09:00:00Z', recording_end: '2026-11-23T10:00:00Z' }] } },
+      event_ts: now,
+      download_token: token,
+    });
+    const a = delivery(rec('tok-old'));
+    now += 1000;
+    const b = delivery(rec('tok-new'));
+    const out = (await dedup.handleBatch(batch([a, b]))).outputs;
+    expect(topics(out)).toEqual([TOPICS.events, TOPICS.files, TOPICS.duplicates]);
+    const ev = decodeCanonicalEvent(out[0].value);
+    expect(ev.deliverycount).toBe(2);
+    expect(ev.data.download_token).toBe('tok-new');
+    expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-new' });
+  });
+
+  it('parks an undecodable raw record on the dead-letter topic instead of dropping or retrying it forever', async () => {
+    const dedup = service(new MemoryDedupStore({ now: () => now }));
+    const bad: ConsumedMessage = { topic: TOPICS.raw, partition: 0, offset: '99', key: null, value: Buffer.from('{not json'), headers: {}, timestamp: now };
+    expect(topics((await dedup.handleBatch(batch([bad]))).outputs)).toEqual(['zoom.webhooks.dead']);
+  });
+});
