@@ -3,7 +3,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '../..');
+/** The directory holding nx.json, from the sources (test/support) or the build output (dist/test/support). */
+export const REPO_ROOT = ((): string => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'nx.json'))) return dir;
+  }
+  return path.resolve(__dirname, '../..');
+})();
 
 export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
 

@@ -1,0 +1,128 @@
+// Ingress benchmark: our ingress (durable: Kafka acks=all before the 200) against two non-durable baselines
+// measured in the same run on the same machine. Run alone: `node dist/bench/ingress.bench.js`.
+import { randomBytes } from 'node:crypto';
+import { loadEndpoints } from '@zoom-pipeline/test-support';
+import { recordingCompleted } from '@zoom-pipeline/zoom-sim';
+import { signDelivery } from '@zoom-pipeline/zoom-webhook';
+import { type BenchRequest, type LoadResult, fmt, load, ratio, spawnServer, startDistApp, writeSection } from './lib/bench-util';
+
+const POOL = 200;
+const CONNECTIONS = 50;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const WARMUP_S = 2;
+const FIXED_RATE = 2_000;
+
+export interface IngressResults {
+  bodyBytes: number;
+  ingress: LoadResult;
+  fastify: LoadResult;
+  http: LoadResult;
+  ingressFixed: LoadResult;
+  fastifyFixed: LoadResult;
+}
+
+/** 200 signed ~2 KB `recording.completed` bodies, distinct meeting UUIDs, signed now (valid for the 2 h tolerance). */
+export function signedPool(secret: string): BenchRequest[] {
+  const ts = String(Math.floor(Date.now() / 1000));
+  const pool: BenchRequest[] = [];
+  for (let i = 0; i < POOL; i++) {
+    const event = recordingCompleted({
+      // Loopback discard port, and no file_size below: the bench's deliveries land on the shared zoom.webhooks.raw,
+      // and a dedup started later must not queue downloads of them for anyone's uploader.
+      downloadBaseUrl: 'http://127.0.0.1:9',
+      files: [
+        { fileType: 'MP4', size: 734_003_200 },
+        { fileType: 'M4A', size: 61_865_984 },
+        { fileType: 'TIMELINE', size: 12_288 },
+      ],
+    }) as unknown as { payload: { object: { recording_files: Array<Record<string, unknown>> } }; download_token?: string };
+    for (const f of event.payload.object.recording_files) delete f.file_size;
+    event.download_token = randomBytes(180).toString('base64url');
+    const body = JSON.stringify(event);
+    pool.push({
+      path: '/webhooks/zoom',
+      body,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'Zoom Marketplace/1.0a',
+        'x-zm-request-timestamp': ts,
+        'x-zm-signature': signDelivery(secret, ts, body),
+        'x-zm-trackingid': `v=2.0;clid=us06;rid=${randomBytes(8).toString('hex')}`,
+      },
+    });
+  }
+  return pool;
+}
+
+export async function runIngress(): Promise<IngressResults> {
+  const { kafkaBrokers } = loadEndpoints();
+  const secret = `bench-${randomBytes(12).toString('hex')}`;
+  const pool = signedPool(secret);
+  const bodyBytes = Math.round(pool.reduce((n, r) => n + Buffer.byteLength(r.body), 0) / pool.length);
+  const loadOpts = { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S };
+  process.stderr.write(`ingress bench: ${POOL} signed bodies of ~${bodyBytes} B, c=${CONNECTIONS}, ${DURATION_S} s after ${WARMUP_S} s warm-up\n`);
+
+  const ingress = await startDistApp('ingress', { KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, LOG_LEVEL: 'warn' });
+  let a: LoadResult;
+  let aFixed: LoadResult;
+  try {
+    a = await load(ingress.url, pool, loadOpts);
+    process.stderr.write(`  (a) ingress  ${JSON.stringify(a)}\n`);
+    aFixed = await load(ingress.url, pool, { ...loadOpts, overallRate: FIXED_RATE });
+    process.stderr.write(`  (a) ingress @${FIXED_RATE}/s ${JSON.stringify(aFixed)}\n`);
+  } finally {
+    await ingress.kill();
+  }
+
+  const fastify = await spawnServer('fastify-ack', { ZOOM_WEBHOOK_SECRET_TOKEN: secret });
+  let b: LoadResult;
+  let bFixed: LoadResult;
+  try {
+    b = await load(fastify.url, pool, loadOpts);
+    process.stderr.write(`  (b) fastify  ${JSON.stringify(b)}\n`);
+    bFixed = await load(fastify.url, pool, { ...loadOpts, overallRate: FIXED_RATE });
+    process.stderr.write(`  (b) fastify @${FIXED_RATE}/s ${JSON.stringify(bFixed)}\n`);
+  } finally {
+    await fastify.kill();
+  }
+
+  const http = await spawnServer('http-ack', { ZOOM_WEBHOOK_SECRET_TOKEN: secret });
+  let c: LoadResult;
+  try {
+    c = await load(http.url, pool, loadOpts);
+    process.stderr.write(`  (c) node:http ${JSON.stringify(c)}\n`);
+  } finally {
+    await http.kill();
+  }
+  return { bodyBytes, ingress: a, fastify: b, http: c, ingressFixed: aFixed, fastifyFixed: bFixed };
+}
+
+export function ingressMarkdown(r: IngressResults): string {
+  const row = (name: string, x: LoadResult, base: string) =>
+    `| ${name} | ${fmt(x.rps)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.ok)} / ${fmt(x.non2xx)} / ${fmt(x.errors + x.timeouts)} | ${base} |`;
+  return [
+    `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), autocannon c=${CONNECTIONS}, ${DURATION_S} s after a ${WARMUP_S} s warm-up; load generator on the same machine.`,
+    '',
+    '| target | deliveries/s (2xx) | p50 ms | p99 ms | 2xx / non-2xx / errors | vs (b) |',
+    '|---|---:|---:|---:|---:|---:|',
+    row('(a) ingress, Kafka `acks=all` before 200 (durable)', r.ingress, ratio(r.ingress.rps, r.fastify.rps)),
+    row('(b) bare Fastify, HMAC verify + 200 (not durable, baseline)', r.fastify, '100%'),
+    row('(c) node:http "200 then process" (Express-style, emulated: Express not installed)', r.http, ratio(r.http.rps, r.fastify.rps)),
+    `| (a) ingress at a fixed ${fmt(FIXED_RATE)} req/s | ${fmt(r.ingressFixed.rps)} | ${fmt(r.ingressFixed.p50, 1)} | ${fmt(r.ingressFixed.p99, 1)} | ${fmt(r.ingressFixed.ok)} / ${fmt(r.ingressFixed.non2xx)} / ${fmt(r.ingressFixed.errors + r.ingressFixed.timeouts)} | p99 ${ratio(r.ingressFixed.p99, r.fastifyFixed.p99)} of (b)'s |`,
+    `| (b) bare Fastify at a fixed ${fmt(FIXED_RATE)} req/s | ${fmt(r.fastifyFixed.rps)} | ${fmt(r.fastifyFixed.p50, 1)} | ${fmt(r.fastifyFixed.p99, 1)} | ${fmt(r.fastifyFixed.ok)} / ${fmt(r.fastifyFixed.non2xx)} / ${fmt(r.fastifyFixed.errors + r.fastifyFixed.timeouts)} | 100% |`,
+  ].join('\n');
+}
+
+if (require.main === module) {
+  runIngress()
+    .then((r) => {
+      const md = ingressMarkdown(r);
+      writeSection('ingress', md);
+      process.stdout.write(`${md}\n`);
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
+}
