@@ -2,3 +2,4 @@ export * from './endpoints';
 export * from './app-process';
 export * from './kafka';
 export * from './fault-proxy';
+export * from './otlp-receiver';

@@ -1,3 +1,4 @@
+import '@zoom-pipeline/telemetry/register';
 import { startService } from '@zoom-pipeline/service-kit';
 import { UploaderAppModule } from './uploader-app.module';
 

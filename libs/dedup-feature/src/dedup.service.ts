@@ -5,8 +5,8 @@ import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, 
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import type { Logger } from '@zoom-pipeline/telemetry';
-import { type ZoomEnvelope, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
+import { ATTR, type Logger, type Span, SpanKind, context, extractContext, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
+import { type ZoomEnvelope, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { DedupMetrics } from './dedup.metrics';
 
@@ -19,6 +19,8 @@ interface Prepared {
   delivery: RawDelivery;
   envelope: ZoomEnvelope;
   id: string;
+  /** `process zoom.webhooks.raw`, child of the ingress span named by the record's traceparent. */
+  span: Span;
 }
 
 /**
@@ -71,11 +73,42 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     const outputs: OutgoingMessage[] = [];
     const prepared: Prepared[] = [];
     for (const msg of batch.messages) {
-      const p = this.prepare(msg, outputs);
+      const span = this.startProcessSpan(msg);
+      const p = context.with(trace.setSpan(context.active(), span), () => this.prepare(msg, outputs, span));
       if (p) prepared.push(p);
+      else span.end();
     }
     if (prepared.length === 0) return { outputs };
+    try {
+      return await this.claimAndEmit(batch, prepared, outputs);
+    } catch (err) {
+      for (const p of prepared) recordFailure(p.span, err, 'dedup_store_unavailable');
+      throw err;
+    } finally {
+      for (const p of prepared) p.span.end();
+    }
+  }
 
+  /**
+   * One span per record rather than kafkajs' batch span: its parent is the span in the record's
+   * `traceparent` (the ingress publish span), so the trace stays one parent/child chain (invariant 8).
+   */
+  private startProcessSpan(msg: ConsumedMessage): Span {
+    return tracer().startSpan(
+      `process ${msg.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: kafkaAttributes(msg.topic, 'process', {
+          [ATTR.messagingConsumerGroup]: DEDUP_GROUP_ID,
+          [ATTR.messagingPartition]: String(msg.partition),
+          [ATTR.messagingOffset]: Number(msg.offset),
+        }),
+      },
+      extractContext(msg.headers),
+    );
+  }
+
+  private async claimAndEmit(batch: Batch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
     const started = process.hrtime.bigint();
     let results;
     try {
@@ -104,9 +137,11 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     const copiesInBatch = new Map<string, number>();
     for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
 
-    prepared.forEach((p, i) => {
+    prepared.forEach((p, i) => context.with(trace.setSpan(context.active(), p.span), () => {
       const r = results[i];
-      const headers = traceHeaders(p.msg);
+      p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
+      // Outputs carry this span's context: the uploader's span becomes its child.
+      const headers = injectTraceHeaders(traceHeaders(p.msg));
       if (r.status === 'duplicate') {
         this.metrics.duplicates.inc({ event: p.delivery.event });
         const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
@@ -141,17 +176,23 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
       }
       if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
       this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
-    });
+    }));
     return { outputs };
   }
 
-  private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[]): Prepared | undefined {
+  private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
     try {
       const delivery = decodeRawDelivery(msg.value);
       const parsed = parseEnvelope(Buffer.from(delivery.body, 'utf8'));
       if (!parsed.ok) throw new Error(`raw body is not a Zoom envelope (${parsed.reason})`);
-      return { msg, delivery, envelope: parsed.envelope, id: canonicalId(canonicalKey(parsed.envelope)) };
+      const id = canonicalId(canonicalKey(parsed.envelope));
+      const meetingUuid = meetingUuidOf(parsed.envelope);
+      span.setAttributes({ [ATTR.zoomEvent]: delivery.event, [ATTR.zoomCanonicalId]: id });
+      if (meetingUuid) span.setAttribute(ATTR.zoomMeetingUuid, meetingUuid);
+      if (meetingUuid && msg.key === meetingUuid) span.setAttribute(ATTR.messagingKey, msg.key);
+      return { msg, delivery, envelope: parsed.envelope, id, span };
     } catch (err) {
+      recordFailure(span, err, 'invalid_raw_record');
       // Invalid records are never retried forever nor dropped: park them with the reason.
       this.metrics.deadLetters.inc({ reason: 'invalid_raw_record' });
       this.logger.error({ partition: msg.partition, offset: msg.offset, cause: (err as Error).message }, 'invalid raw record sent to the dead-letter topic');

@@ -4,8 +4,8 @@ import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import type { Logger } from '@zoom-pipeline/telemetry';
-import { answerUrlValidation, describeVerifyFailure, parseEnvelope, partitionKey, plainTokenOf, verifySignature } from '@zoom-pipeline/zoom-webhook';
+import { ATTR, type Logger, SpanKind, inSpan, injectTraceHeaders, kafkaAttributes, trace } from '@zoom-pipeline/telemetry';
+import { answerUrlValidation, describeVerifyFailure, meetingUuidOf, parseEnvelope, partitionKey, plainTokenOf, verifySignature } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { type DeliveryOutcome, IngressMetrics, eventLabel } from './ingress.metrics';
 
@@ -101,6 +101,9 @@ export class IngressService implements OnModuleInit {
       return fail('bad_body', app, new HttpError(400, parsed.reason, message));
     }
     const envelope = parsed.envelope;
+    const meetingUuid = meetingUuidOf(envelope);
+    // The HTTP server span (instrumentation-http, child of Zoom's traceparent) is active here.
+    trace.getActiveSpan()?.setAttributes({ [ATTR.zoomEvent]: envelope.event, ...(meetingUuid ? { [ATTR.zoomMeetingUuid]: meetingUuid } : {}) });
 
     if (envelope.event === 'endpoint.url_validation') {
       const plainToken = plainTokenOf(envelope);
@@ -131,10 +134,23 @@ export class IngressService implements OnModuleInit {
     if (delivery.headers.traceparent) headers[HEADERS.traceparent] = delivery.headers.traceparent;
     if (delivery.headers.tracestate) headers[HEADERS.tracestate] = delivery.headers.tracestate;
 
+    const key = partitionKey(envelope);
     try {
-      await this.appendWithin(
-        { topic: TOPICS.raw, key: partitionKey(envelope), value: encodeRawDelivery(delivery), headers },
-        req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now(),
+      // A PRODUCER span under the server span; its context replaces Zoom's traceparent in the Kafka headers
+      // so dedup's span is a child of ours (SPEC invariant 8). With tracing off, Zoom's header is kept.
+      await inSpan(
+        `publish ${TOPICS.raw}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: kafkaAttributes(TOPICS.raw, 'publish', {
+            [ATTR.zoomEvent]: envelope.event,
+            ...(meetingUuid ? { [ATTR.zoomMeetingUuid]: meetingUuid, [ATTR.messagingKey]: key === meetingUuid ? key : undefined } : {}),
+          }),
+        },
+        async () => {
+          injectTraceHeaders(headers);
+          await this.appendWithin({ topic: TOPICS.raw, key, value: encodeRawDelivery(delivery), headers }, req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now());
+        },
       );
     } catch (err) {
       const reason = err instanceof BusUnavailableError ? 'unavailable' : 'error';

@@ -1,7 +1,7 @@
 import { type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { Logger } from '@zoom-pipeline/telemetry';
+import { type Logger, shutdownTelemetry } from '@zoom-pipeline/telemetry';
 import { HealthService } from './health';
 import { HttpErrorFilter, mapFastifyError, sendError } from './http-error';
 
@@ -85,11 +85,14 @@ export function installShutdown(app: NestFastifyApplication, options: Pick<RunAp
       // Fastify stops accepting, waits for in-flight requests; Nest then runs shutdown hooks
       // (producer flush, consumers commit and leave their groups).
       await app.close();
+      // After the app closed: spans of the last drained requests and batches are ended by now.
+      await shutdownTelemetry();
       options.logger.info('stopped');
       options.logger.flush?.();
       setTimeout(() => process.exit(0), 50).unref();
     } catch (err) {
       options.logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+      await shutdownTelemetry();
       options.logger.flush?.();
       setTimeout(() => process.exit(1), 50).unref();
     }

@@ -19,7 +19,7 @@ export async function startService(
   options: LoadConfigOptions = {},
 ): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit(process.env, options);
-  const logger = createLogger({ name, level: config.logLevel });
+  const logger = createLogger({ name, level: config.logLevel, logClientIps: process.env.LOG_CLIENT_IPS === 'true' });
   const registry = createMetricsRegistry(name);
   try {
     return await runApp(buildModule({ config, logger, registry }), {

@@ -1,1 +1,3 @@
 export * from './logger';
+export * from './tracing';
+export { shutdownTelemetry } from './shutdown';

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { activeTraceFields } from './tracing';
 
 export type { Logger } from 'pino';
 
@@ -39,8 +40,16 @@ export const REDACT_PATHS = [
   '*.private_ip',
 ];
 
+/**
+ * Client IP addresses are personal data: censored unless the operator opts in (LOG_CLIENT_IPS=true,
+ * passed as `logClientIps`). `public_ip`/`private_ip` of participants are always censored (REDACT_PATHS).
+ */
+export const CLIENT_IP_PATHS = ['sourceIp', '*.sourceIp', 'clientIp', '*.clientIp', 'ip', '*.ip', 'remoteAddress', '*.remoteAddress'];
+
 export interface LoggerOptions {
   name: string;
+  /** Log client IP addresses as they are (default false: censored). */
+  logClientIps?: boolean;
   level?: string;
   /** Tests pass a stream to capture lines. */
   destination?: NodeJS.WritableStream;
@@ -51,7 +60,9 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       name: options.name,
       level: options.level ?? 'info',
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      redact: { paths: options.logClientIps ? REDACT_PATHS : [...REDACT_PATHS, ...CLIENT_IP_PATHS], censor: '[redacted]' },
+      // Correlates each line with the active span (nothing when tracing is off or no span is active).
+      mixin: activeTraceFields,
       base: { service: options.name },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -18,8 +18,8 @@ import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import type { Logger } from '@zoom-pipeline/telemetry';
-import { DownloadError, ZoomDownloader } from '@zoom-pipeline/zoom-download';
+import { ATTR, type Context, type Logger, type Span, SpanKind, context, extractContext, inSpan, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
+import { DownloadError, type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
 import { Semaphore } from './semaphore';
 import { UploaderMetrics } from './uploader.metrics';
@@ -93,18 +93,52 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async handleBatch(batch: Batch): Promise<BatchResult> {
-    const results = await Promise.all(batch.messages.map((msg) => this.semaphore.run(() => this.processMessage(msg, batch))));
+    const spans = new Map<ConsumedMessage, Context>();
+    const results = await Promise.all(batch.messages.map((msg) => this.semaphore.run(() => this.tracedMessage(msg, batch, spans))));
     const outputs: OutgoingMessage[] = [];
     results.forEach((outcome, i) => {
       const key = batch.messages[i].key;
-      const headers = traceHeaders(batch.messages[i]);
+      const headers = injectTraceHeaders(traceHeaders(batch.messages[i]), spans.get(batch.messages[i]) ?? context.active());
       if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
       if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
     });
     return { outputs };
   }
 
-  private async processMessage(msg: ConsumedMessage, batch: Batch): Promise<Outcome> {
+  /**
+   * `process zoom.recording.files`, a child of dedup's span named by the record's traceparent (not kafkajs'
+   * eachBatch span, which only links); the download and the S3 upload are its children (invariant 8).
+   */
+  private async tracedMessage(msg: ConsumedMessage, batch: Batch, spans: Map<ConsumedMessage, Context>): Promise<Outcome> {
+    const parent = extractContext(msg.headers);
+    const span = tracer().startSpan(
+      `process ${msg.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: kafkaAttributes(msg.topic, 'process', {
+          [ATTR.messagingConsumerGroup]: UPLOADER_GROUP_ID,
+          [ATTR.messagingPartition]: String(msg.partition),
+          [ATTR.messagingOffset]: Number(msg.offset),
+        }),
+      },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    spans.set(msg, ctx);
+    try {
+      const outcome = await context.with(ctx, () => this.processMessage(msg, batch, span));
+      span.setAttribute('zoom.upload.outcome', outcome.kind);
+      if (outcome.kind === 'failed') recordFailure(span, undefined, outcome.failure.reason);
+      return outcome;
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async processMessage(msg: ConsumedMessage, batch: Batch, span: Span): Promise<Outcome> {
     let item: FileWorkItem;
     try {
       item = decodeFileWorkItem(msg.value);
@@ -113,6 +147,8 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
       this.metrics.failures.inc({ reason: 'invalid_work_item' });
       return { kind: 'failed', failure: { v: 1, fileId: msg.key ?? 'unknown', canonicalId: 'unknown', reason: 'invalid_work_item', message, attempts: 0, failedAt: new Date().toISOString() } };
     }
+    span.setAttributes({ [ATTR.zoomFileId]: item.fileId, [ATTR.zoomMeetingUuid]: item.meetingUuid, [ATTR.zoomCanonicalId]: item.canonicalId, 'zoom.file_type': item.fileType });
+    if (msg.key === item.fileId) span.setAttribute(ATTR.messagingKey, msg.key);
     if (!this.selected(item.fileType)) {
       this.metrics.files.inc({ outcome: 'skipped_type', file_type: item.fileType });
       return { kind: 'skipped' };
@@ -167,15 +203,17 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
         const aborted = await this.objects.abortIncompleteUploads(key);
         if (aborted > 0) this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
         const tokens = await this.tokensFor(item);
-        const download = await this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal });
-        const stored = await this.objects.put({
-          key,
-          body: download.body,
-          contentLength: item.fileSize,
-          contentType: download.contentType,
-          metadata: { 'zoom-file-id': item.fileId, 'zoom-meeting-uuid': asciiSafe(item.meetingUuid), 'zoom-canonical-id': item.canonicalId, 'zoom-file-type': item.fileType },
-          signal,
-        });
+        const download = await this.openDownload(item, tokens, signal);
+        const stored = await inSpan('s3.put', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('PutObject', key) }, () =>
+          this.objects.put({
+            key,
+            body: download.body,
+            contentLength: item.fileSize,
+            contentType: download.contentType,
+            metadata: { 'zoom-file-id': item.fileId, 'zoom-meeting-uuid': asciiSafe(item.meetingUuid), 'zoom-canonical-id': item.canonicalId, 'zoom-file-type': item.fileType },
+            signal,
+          }),
+        );
         this.metrics.bytes.inc(stored.size);
         this.metrics.files.inc({ outcome: 'uploaded', file_type: item.fileType });
         this.metrics.seconds.observe({ outcome: 'uploaded' }, (Date.now() - started) / 1000);
@@ -199,6 +237,47 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
+  /**
+   * A `GET` CLIENT span from the request until the body ends (it streams into the S3 upload). Attributes
+   * name the host and the file only: never the URL's path token or query, nor the download token.
+   */
+  private async openDownload(item: FileWorkItem, tokens: Awaited<ReturnType<UploadService['tokensFor']>>, signal: AbortSignal): Promise<DownloadStream> {
+    let host: { hostname: string; port?: number } = { hostname: 'invalid' };
+    try {
+      const u = new URL(item.downloadUrl);
+      host = { hostname: u.hostname, port: u.port ? Number(u.port) : undefined };
+    } catch {
+      /* the downloader rejects it with its own error */
+    }
+    const span = tracer().startSpan('GET', {
+      kind: SpanKind.CLIENT,
+      attributes: { [ATTR.httpMethod]: 'GET', [ATTR.serverAddress]: host.hostname, [ATTR.serverPort]: host.port, [ATTR.zoomFileId]: item.fileId, [ATTR.zoomFileSize]: item.fileSize },
+    });
+    let download: DownloadStream;
+    try {
+      download = await context.with(trace.setSpan(context.active(), span), () => this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal }));
+    } catch (err) {
+      recordFailure(span, err);
+      span.end();
+      throw err;
+    }
+    let ended = false;
+    const end = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      if (err) recordFailure(span, err);
+      span.end();
+    };
+    download.body.once('end', () => end());
+    download.body.once('error', (err) => end(err));
+    download.body.once('close', () => end(download.body.readableEnded ? undefined : new Error('download stream closed early')));
+    return download;
+  }
+
+  private s3Attributes(method: string, key: string) {
+    return { [ATTR.rpcSystem]: 'aws-api', [ATTR.rpcService]: 'S3', [ATTR.rpcMethod]: method, [ATTR.s3Bucket]: this.objects.bucket, [ATTR.s3Key]: key };
+  }
+
   private fail(item: FileWorkItem, reason: UploadFailureReason, message: string, attempts: number): Outcome {
     this.metrics.failures.inc({ reason });
     this.metrics.files.inc({ outcome: 'failed', file_type: item.fileType });
@@ -220,7 +299,7 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async headOrThrow(key: string) {
-    return this.objects.head(key);
+    return inSpan('s3.head', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('HeadObject', key) }, () => this.objects.head(key));
   }
 
   private result(item: FileWorkItem, key: string, size: number, sha256: string, etag: string, started: number, alreadyStored: boolean): UploadResult {
