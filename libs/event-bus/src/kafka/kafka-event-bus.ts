@@ -1,0 +1,419 @@
+/**
+ * The cluster-mode event bus on kafkajs 2.2.4.
+ *
+ * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
+ * one in-flight request per broker, so a retried send can neither duplicate nor reorder records. Concurrent
+ * publish calls are coalesced into one `sendBatch` (see publish-batcher.ts). Every publish settles within
+ * `publishTimeoutMs` (the ack deadline): the producer's own retries and timeouts are sized to fit in it, and a
+ * send that is still pending then is abandoned with BusUnavailableError (the ingress answers 503, Zoom
+ * retries; a late landing is suppressed by dedup).
+ *
+ * Recovery without outside help: after any failed or abandoned send the producer is discarded and the next
+ * batch goes out on a new one. That also keeps idempotence sound with bounded retries: a new producer gets a
+ * new producer id, so a sequence number the broker may already have seen is never reused for other records.
+ *
+ * Consuming: see kafka-consumer.ts (manual commits, transactions for outputs + offsets, redelivery).
+ */
+import { type ConnectionOptions } from 'node:tls';
+import {
+  type Admin,
+  CompressionTypes,
+  type ISocketFactory,
+  Kafka,
+  type KafkaConfig,
+  Partitioners,
+  type Producer,
+  type ProducerConfig,
+  type SASLOptions,
+} from 'kafkajs';
+import {
+  BusUnavailableError,
+  type ConsumeOptions,
+  type ConsumerHandle,
+  type EventBus,
+  type OutgoingMessage,
+  type TopicSpec,
+  UnknownTopicError,
+} from '../event-bus.port';
+import { consoleEventBusLogger, type EventBusLogger, errorMessage, type LogLevelName } from '../event-bus.logger';
+import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
+import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
+import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
+import { toTopicMessages } from './kafka-messages';
+import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';
+
+export type KafkaSaslConfig = { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+
+export interface KafkaEventBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** The ingress ack deadline: a publish not acknowledged by then rejects with BusUnavailableError. Default 2.5 s. */
+  publishTimeoutMs?: number;
+  ssl?: boolean | ConnectionOptions;
+  sasl?: KafkaSaslConfig;
+  logger?: EventBusLogger;
+  /** Level below which kafkajs's own logs are not even produced. Default warn. */
+  kafkaLogLevel?: LogLevelName;
+  /** Replication factor for ensureTopics; default: the broker's default.replication.factor. */
+  replicationFactor?: number;
+  /** Caps per coalesced sendBatch. Bytes default to 900 KiB: the broker's default max.message.bytes (1 MiB) applies per partition batch. */
+  maxBatchMessages?: number;
+  maxBatchBytes?: number;
+  /** Extra wait before a send from idle (0 = one event-loop turn). Default 0. */
+  lingerMs?: number;
+  /** Timeout of the isReady() metadata call. Default 1 s. */
+  readyTimeoutMs?: number;
+  /** Backoff between redeliveries of a failed batch. Default 200 ms doubling to 30 s. */
+  retryBackoff?: RetryBackoff;
+  consumer?: Partial<KafkaConsumerSettings>;
+  /** Custom sockets (proxies, and tests that simulate a broker outage). */
+  socketFactory?: ISocketFactory;
+}
+
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
+/** How long close() waits for abandoned sends and metadata calls to finish their (bounded) retries. */
+const CLOSE_BACKGROUND_WAIT_MS = 10_000;
+
+const DEFAULT_CONSUMER_SETTINGS: KafkaConsumerSettings = {
+  sessionTimeoutMs: 30_000,
+  rebalanceTimeoutMs: 60_000,
+  heartbeatIntervalMs: 3_000,
+  maxWaitTimeMs: 500,
+  partitionsConsumedConcurrently: 4,
+  transactionTimeoutMs: 60_000,
+  stallTimeoutMs: 5 * 60_000,
+};
+
+/** The publish producer's settings (exported so a unit test can pin the guarantees they encode). */
+export function publishProducerConfig(): ProducerConfig {
+  return {
+    // Idempotent + one request in flight: broker-side dedup of retried sends, and no reordering on retry.
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // murmur2 like the Java client: a key maps to the same partition from any producer (and the file log).
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Topics are created up front with explicit partition counts; never by a stray publish.
+    allowAutoTopicCreation: false,
+    // Bounded so a send fails within the ack deadline instead of retrying forever (kafkajs's default for
+    // idempotent producers); safe because a failed producer is replaced, see the file comment.
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
+  };
+}
+
+/** Acks for every publish: -1 = all in-sync replicas (SPEC §3 "Kafka acks=all"). */
+export const PUBLISH_ACKS = -1;
+
+export class KafkaEventBus implements EventBus {
+  private readonly logger: EventBusLogger;
+  private readonly publishTimeoutMs: number;
+  private readonly readyTimeoutMs: number;
+  /** Client for the publish path: short connection/request timeouts so a dead broker fails fast. */
+  private readonly fastKafka: Kafka;
+  /** Client for consumers and admin work: ordinary timeouts (group joins and createTopics take seconds). */
+  private readonly kafka: Kafka;
+  private readonly batcher: PublishBatcher;
+  private readonly consumerSettings: KafkaConsumerSettings;
+  private readonly backoff: RetryBackoff;
+  private readonly consumers = new Set<KafkaBusConsumer>();
+  private readonly knownTopics = new Set<string>();
+  private producer: { producer: Producer; ready: Promise<void> } | null = null;
+  private fastAdmin: { admin: Admin; ready: Promise<void> } | null = null;
+  private slowAdmin: { admin: Admin; ready: Promise<void> } | null = null;
+  private topicLookup: Promise<void> | null = null;
+  private readiness: Promise<boolean> | null = null;
+  private producersCreated = 0;
+  private closed = false;
+  /**
+   * Work that outlives its caller: sends abandoned at the deadline and metadata calls raced against one finish
+   * on their own (bounded by the client's retries). close() waits for them so nothing runs after it.
+   */
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(private readonly options: KafkaEventBusOptions) {
+    this.logger = options.logger ?? consoleEventBusLogger();
+    this.publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 1_000;
+    this.consumerSettings = { ...DEFAULT_CONSUMER_SETTINGS, ...options.consumer };
+    this.backoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
+    const base: KafkaConfig = {
+      clientId: options.clientId,
+      brokers: options.brokers,
+      ssl: options.ssl,
+      sasl: options.sasl as SASLOptions | undefined,
+      socketFactory: options.socketFactory,
+      logLevel: toKafkaLogLevel(options.kafkaLogLevel ?? 'warn'),
+      logCreator: kafkaLogCreator(this.logger),
+    };
+    this.fastKafka = new Kafka({
+      ...base,
+      connectionTimeout: Math.min(1_000, this.publishTimeoutMs),
+      requestTimeout: this.publishTimeoutMs,
+      enforceRequestTimeout: true,
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
+    });
+    this.kafka = new Kafka({
+      ...base,
+      connectionTimeout: 3_000,
+      requestTimeout: 30_000,
+      enforceRequestTimeout: true,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    this.batcher = new PublishBatcher({
+      send: (messages) => this.inBackground(this.send(messages)),
+      onSendAbandoned: () => this.discardProducer(this.producer),
+      sendTimeoutMs: this.publishTimeoutMs,
+      maxBatchMessages: options.maxBatchMessages ?? 1_000,
+      maxBatchBytes: options.maxBatchBytes ?? 900 * 1024,
+      lingerMs: options.lingerMs ?? 0,
+    });
+  }
+
+  async publish(messages: OutgoingMessage[]): Promise<void> {
+    if (this.closed) throw new BusUnavailableError('event bus is closed');
+    if (messages.length === 0) return;
+    const deadlineAt = Date.now() + this.publishTimeoutMs;
+    // Check topics before queueing: a publish to a missing topic inside a coalesced batch would make kafkajs
+    // retry metadata and then fail every other caller's messages in that batch too.
+    await this.assertTopicsExist(
+      messages.map((m) => m.topic),
+      deadlineAt,
+    );
+    return this.batcher.publish(messages, deadlineAt);
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics());
+    // Create only what is missing (asking the broker to create existing topics makes kafkajs log an error on
+    // every start). Existing topics keep their partition count: repartitioning would move keys.
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1 })),
+      });
+    }
+    const present = topics.filter((t) => existing.has(t.topic));
+    if (present.length > 0) {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+      for (const spec of present) {
+        const actual = metadata.find((m) => m.name === spec.topic)?.partitions.length;
+        if (actual !== undefined && actual !== spec.partitions) {
+          this.logger.warn(
+            { topic: spec.topic, existing: actual, requested: spec.partitions },
+            'topic exists with a different partition count; keeping the existing count',
+          );
+        }
+      }
+    }
+    for (const t of topics) this.knownTopics.add(t.topic);
+  }
+
+  async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
+    if (this.closed) throw new BusUnavailableError('event bus is closed');
+    await this.assertTopicsExist(options.topics, Date.now() + 30_000);
+    const consumer: KafkaBusConsumer = new KafkaBusConsumer(
+      {
+        kafka: this.kafka,
+        admin: () => this.admin(),
+        assertTopicsExist: (topics) => this.assertTopicsExist(topics, Date.now() + 30_000),
+        logger: this.logger,
+        backoff: this.backoff,
+        settings: this.consumerSettings,
+        onStopped: () => this.consumers.delete(consumer),
+      },
+      options,
+    );
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (err) {
+      await consumer.stop();
+      throw err;
+    }
+    return consumer;
+  }
+
+  /** A metadata round trip with a short timeout, shared by concurrent callers (/readyz may be polled often). */
+  isReady(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (!this.readiness) {
+      this.readiness = withDeadline(
+        this.inBackground(
+          (async () => {
+            const admin = await this.connectedFastAdmin();
+            await admin.describeCluster();
+          })(),
+        ),
+        Date.now() + this.readyTimeoutMs,
+        'metadata request',
+      )
+        .then(() => true)
+        .catch(() => {
+          this.discardFastAdmin(this.fastAdmin);
+          return false;
+        })
+        .finally(() => {
+          this.readiness = null;
+        });
+    }
+    return this.readiness;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Queued publishes either go out or hit their deadline; then consumers commit their last batch and leave.
+    await this.batcher.drain();
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await withDeadline(Promise.all([...this.background]), Date.now() + CLOSE_BACKGROUND_WAIT_MS, 'background work').catch(() => {
+      this.logger.warn({ pending: this.background.size }, 'kafka event bus closed with requests still pending');
+    });
+    const producer = this.producer;
+    this.producer = null;
+    await Promise.all([
+      producer?.producer.disconnect().catch(() => undefined),
+      this.fastAdmin?.admin.disconnect().catch(() => undefined),
+      this.slowAdmin?.admin.disconnect().catch(() => undefined),
+    ]);
+    this.fastAdmin = null;
+    this.slowAdmin = null;
+  }
+
+  private inBackground<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.background.add(settled);
+    void settled.finally(() => this.background.delete(settled));
+    return work;
+  }
+
+  /** Publish-path counters: `batches` far below the number of publish calls means coalescing works. */
+  stats(): Readonly<PublishBatcherStats & { producersCreated: number }> {
+    return { ...this.batcher.stats, producersCreated: this.producersCreated };
+  }
+
+  private async send(messages: OutgoingMessage[]): Promise<void> {
+    const slot = await this.connectedProducer();
+    try {
+      await slot.producer.sendBatch({
+        topicMessages: toTopicMessages(messages),
+        acks: PUBLISH_ACKS,
+        // Broker-side wait for the in-sync replicas; never longer than the caller waits.
+        timeout: this.publishTimeoutMs,
+        compression: CompressionTypes.None,
+      });
+    } catch (err) {
+      this.discardProducer(slot);
+      throw new BusUnavailableError(`kafka did not acknowledge the publish: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      // A send abandoned at the deadline may have reconnected its (already discarded) producer while retrying.
+      if (this.producer !== slot) void slot.producer.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async connectedProducer(): Promise<{ producer: Producer; ready: Promise<void> }> {
+    if (!this.producer) {
+      const producer = this.fastKafka.producer(publishProducerConfig());
+      this.producer = { producer, ready: producer.connect() };
+      this.producersCreated += 1;
+    }
+    const slot = this.producer;
+    try {
+      await slot.ready;
+      return slot;
+    } catch (err) {
+      this.discardProducer(slot);
+      throw new BusUnavailableError(`cannot connect to kafka: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Drops a producer that failed or got stuck; the next batch creates a new one (with a new producer id). */
+  private discardProducer(slot: { producer: Producer } | null): void {
+    if (!slot || this.producer !== slot) return;
+    this.producer = null;
+    void slot.producer.disconnect().catch(() => undefined);
+  }
+
+  private async assertTopicsExist(topics: string[], deadlineAt: number): Promise<void> {
+    if (topics.every((t) => this.knownTopics.has(t))) return;
+    try {
+      await withDeadline(this.refreshKnownTopics(), deadlineAt, 'topic metadata');
+    } catch (err) {
+      throw err instanceof BusUnavailableError ? err : new BusUnavailableError(`cannot read kafka topic metadata: ${errorMessage(err)}`, { cause: err });
+    }
+    const missing = topics.find((t) => !this.knownTopics.has(t));
+    if (missing !== undefined) throw new UnknownTopicError(missing);
+  }
+
+  /** One metadata call shared by everyone who meets an unknown topic at the same time. */
+  private refreshKnownTopics(): Promise<void> {
+    if (!this.topicLookup) {
+      this.topicLookup = this.inBackground(
+        (async () => {
+          const admin = await this.connectedFastAdmin();
+          try {
+            for (const topic of await admin.listTopics()) this.knownTopics.add(topic);
+          } catch (err) {
+            this.discardFastAdmin(this.fastAdmin);
+            throw err;
+          }
+        })(),
+      ).finally(() => {
+        this.topicLookup = null;
+      });
+    }
+    return this.topicLookup;
+  }
+
+  private async connectedFastAdmin(): Promise<Admin> {
+    if (!this.fastAdmin) {
+      const admin = this.fastKafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 } });
+      this.fastAdmin = { admin, ready: admin.connect() };
+    }
+    const slot = this.fastAdmin;
+    try {
+      await slot.ready;
+      return slot.admin;
+    } catch (err) {
+      this.discardFastAdmin(slot);
+      throw err;
+    }
+  }
+
+  /** Drops an admin connection that failed; the next metadata call connects afresh. */
+  private discardFastAdmin(slot: { admin: Admin } | null): void {
+    if (!slot) return;
+    if (this.fastAdmin === slot) this.fastAdmin = null;
+    void slot.admin.disconnect().catch(() => undefined);
+  }
+
+  private async admin(): Promise<Admin> {
+    if (!this.slowAdmin) {
+      const admin = this.kafka.admin();
+      this.slowAdmin = { admin, ready: admin.connect() };
+    }
+    const slot = this.slowAdmin;
+    try {
+      await slot.ready;
+      return slot.admin;
+    } catch (err) {
+      if (this.slowAdmin === slot) this.slowAdmin = null;
+      void slot.admin.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** Rejects with BusUnavailableError at `deadlineAt`; the work itself continues (and is bounded by its own retries). */
+function withDeadline<T>(work: Promise<T>, deadlineAt: number, what: string): Promise<T> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BusUnavailableError(`${what} did not complete in time`)), Math.max(0, deadlineAt - Date.now()));
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}

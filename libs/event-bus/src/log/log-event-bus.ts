@@ -1,0 +1,206 @@
+/**
+ * The embedded event bus shared by the memory adapter (no journal) and the file log (journal): publish,
+ * consume, topics and lag over a `LogState`. With a journal every change (messages, commits, topics) is
+ * appended and fsynced BEFORE it is applied to the in-memory state and before the caller's promise resolves,
+ * so consumers only ever see durable data and a restart replays to the same state.
+ */
+import {
+  BusUnavailableError,
+  type ConsumeOptions,
+  type ConsumerHandle,
+  type EventBus,
+  type OutgoingMessage,
+  type TopicSpec,
+  UnknownTopicError,
+} from '../event-bus.port';
+import { consoleEventBusLogger, type EventBusLogger, errorMessage } from '../event-bus.logger';
+import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
+import { LogConsumer } from './log-consumer';
+import type { LogEntry, LogState } from './log-state';
+import { partitionForKey } from './murmur2-partition';
+
+export interface LogEventBusOptions {
+  logger?: EventBusLogger;
+  /** Backoff between redeliveries of a failed batch. Default 200 ms doubling to 30 s. */
+  retryBackoff?: RetryBackoff;
+}
+
+/** Where durable appends go; the memory adapter has none. */
+export interface DurableJournal {
+  /** Writes all frames with one write + one fsync. Called with at most one call in flight. */
+  write(frames: readonly Buffer[]): Promise<void>;
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}
+
+interface PendingAppend {
+  entries: LogEntry[];
+  frame: Buffer;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** Upper bound on one group commit, so one write does not pin unbounded memory. */
+const MAX_GROUP_COMMIT_BYTES = 16 * 1024 * 1024;
+
+export class LogEventBus implements EventBus {
+  protected readonly logger: EventBusLogger;
+  private readonly backoff: RetryBackoff;
+  private readonly consumers = new Map<string, LogConsumer>();
+  private readonly roundRobin = new Map<string, number>();
+  private pending: PendingAppend[] = [];
+  private writing: Promise<void> | null = null;
+  private closed = false;
+
+  protected constructor(
+    protected readonly state: LogState,
+    private readonly journal: DurableJournal | null,
+    private readonly encode: ((entries: readonly LogEntry[]) => Buffer) | null,
+    options: LogEventBusOptions,
+  ) {
+    this.logger = options.logger ?? consoleEventBusLogger();
+    this.backoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
+  }
+
+  async publish(messages: OutgoingMessage[]): Promise<void> {
+    if (this.closed) throw new BusUnavailableError('event bus is closed');
+    if (messages.length === 0) return;
+    await this.append(this.toMessageEntries(messages));
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    const entries: LogEntry[] = [];
+    for (const spec of topics) {
+      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+        throw new Error(`topic ${spec.topic}: partitions must be a positive integer, got ${spec.partitions}`);
+      }
+      const existing = this.state.partitionCount(spec.topic);
+      if (existing === undefined) {
+        entries.push({ kind: 'topic', topic: spec.topic, partitions: spec.partitions });
+      } else if (existing !== spec.partitions) {
+        // Same rule as Kafka here: never repartition silently (keys would move to other partitions).
+        this.logger.warn(
+          { topic: spec.topic, existing, requested: spec.partitions },
+          'topic exists with a different partition count; keeping the existing count',
+        );
+      }
+    }
+    if (entries.length > 0) await this.append(entries);
+  }
+
+  async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
+    if (this.closed) throw new BusUnavailableError('event bus is closed');
+    for (const topic of options.topics) {
+      if (this.state.partitionCount(topic) === undefined) throw new UnknownTopicError(topic);
+    }
+    if (this.consumers.has(options.groupId)) {
+      // One process owns a group's partitions in the embedded log (there is no group coordinator to share them).
+      throw new Error(`consumer group ${options.groupId} already has an active consumer in this process`);
+    }
+    const consumer = new LogConsumer(
+      {
+        state: this.state,
+        append: (entries) => this.append(entries),
+        toMessageEntries: (outputs) => this.toMessageEntries(outputs),
+        logger: this.logger,
+        backoff: this.backoff,
+        onStopped: () => {
+          if (this.consumers.get(options.groupId) === consumer) this.consumers.delete(options.groupId);
+        },
+      },
+      options,
+    );
+    this.consumers.set(options.groupId, consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  async isReady(): Promise<boolean> {
+    return !this.closed && (this.journal?.healthy ?? true);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.consumers.values()].map((c) => c.stop()));
+    // Refuse new work only after the consumers committed their last batches.
+    this.closed = true;
+    while (this.writing) await this.writing;
+    await this.journal?.close();
+  }
+
+  /** Atomic, durable append: all of `entries` become visible together, after the fsync. */
+  protected append(entries: LogEntry[]): Promise<void> {
+    if (!this.journal || !this.encode) {
+      this.state.apply(entries);
+      return Promise.resolve();
+    }
+    if (this.closed) return Promise.reject(new BusUnavailableError('event bus is closed'));
+    const frame = this.encode(entries);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ entries, frame, resolve, reject });
+      if (!this.writing) {
+        this.writing = this.drain().finally(() => {
+          this.writing = null;
+        });
+      }
+    });
+  }
+
+  /**
+   * Group commit: everything queued while a write+fsync is in flight goes out in the next single write+fsync.
+   * Frames are written and then applied in queue order, so file order = offset order = apply order.
+   */
+  private async drain(): Promise<void> {
+    const journal = this.journal;
+    if (!journal) return;
+    while (this.pending.length > 0) {
+      let bytes = 0;
+      let count = 0;
+      while (count < this.pending.length && (count === 0 || bytes + this.pending[count].frame.length <= MAX_GROUP_COMMIT_BYTES)) {
+        bytes += this.pending[count].frame.length;
+        count++;
+      }
+      const group = this.pending.splice(0, count);
+      try {
+        await journal.write(group.map((p) => p.frame));
+      } catch (err) {
+        this.logger.error({ frames: group.length, error: errorMessage(err) }, 'event log append failed');
+        for (const p of group) p.reject(new BusUnavailableError('event log append failed', { cause: err }));
+        continue;
+      }
+      for (const p of group) {
+        try {
+          this.state.apply(p.entries);
+          p.resolve();
+        } catch (err) {
+          // Entries are validated before they are queued, so this is a bug; report it to the caller.
+          p.reject(err as Error);
+        }
+      }
+    }
+  }
+
+  protected toMessageEntries(messages: readonly OutgoingMessage[]): LogEntry[] {
+    const now = Date.now();
+    return messages.map((m) => {
+      const partitions = this.state.partitionCount(m.topic);
+      if (partitions === undefined) throw new UnknownTopicError(m.topic);
+      if (!Buffer.isBuffer(m.value)) throw new TypeError(`message value for ${m.topic} must be a Buffer`);
+      return {
+        kind: 'message',
+        topic: m.topic,
+        partition: m.key === null ? this.nextRoundRobin(m.topic, partitions) : partitionForKey(m.key, partitions),
+        key: m.key,
+        value: m.value,
+        headers: { ...(m.headers ?? {}) },
+        timestamp: now,
+      };
+    });
+  }
+
+  private nextRoundRobin(topic: string, partitions: number): number {
+    const next = ((this.roundRobin.get(topic) ?? -1) + 1) % partitions;
+    this.roundRobin.set(topic, next);
+    return next;
+  }
+}

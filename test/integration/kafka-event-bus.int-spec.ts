@@ -1,0 +1,240 @@
+// The EventBus contract against the real Kafka started by scripts/infra.sh, plus what only Kafka can show:
+// the idempotent acks=all producer, micro-batching under 2,000 concurrent publishes, bounded failure when the
+// broker is unreachable, recovery after an outage without recreating the bus, and read_committed consumption.
+import { connect, type Socket } from 'node:net';
+import { type ISocketFactory } from 'kafkajs';
+import {
+  BusUnavailableError,
+  type EventBusLogger,
+  consoleEventBusLogger,
+  KafkaEventBus,
+  type KafkaEventBusOptions,
+  type LogFields,
+  PUBLISH_ACKS,
+  publishProducerConfig,
+} from '@zoom-pipeline/event-bus';
+import { describeEventBusContract, totalLag, waitUntil } from '@zoom-pipeline/event-bus/testing';
+import { loadEndpoints, readTopic, testKafka, uniqueName } from '@zoom-pipeline/test-support';
+
+jest.setTimeout(90_000);
+
+const brokers = loadEndpoints().kafkaBrokers.split(',');
+
+/** Captures every log line the adapter writes, to check what it says (and that no value leaks). */
+function capturingLogger(): EventBusLogger & { lines: string[] } {
+  const lines: string[] = [];
+  const write = (level: string) => (fields: LogFields, message: string) => {
+    lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
+  };
+  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+function kafkaBus(overrides: Partial<KafkaEventBusOptions> = {}): KafkaEventBus {
+  return new KafkaEventBus({
+    brokers,
+    clientId: 'zp-int-event-bus',
+    // ZP_BUS_LOG=1 prints what the adapter logs (debugging a failing test).
+    logger: process.env.ZP_BUS_LOG ? consoleEventBusLogger('debug') : capturingLogger(),
+    // Short long-polls so stop() is quick; short session so a test that fails mid-batch frees its group fast.
+    consumer: { maxWaitTimeMs: 250, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000 },
+    ...overrides,
+  });
+}
+
+describeEventBusContract('kafka', {
+  create: async () => kafkaBus(),
+  // A pod restart: a new bus on the same cluster (offsets live in the broker).
+  reopen: async () => kafkaBus(),
+  topic: (prefix) => uniqueName(`eb-${prefix}`),
+  timeoutMs: 60_000,
+});
+
+describe('KafkaEventBus (real broker)', () => {
+  const buses: KafkaEventBus[] = [];
+  const track = (bus: KafkaEventBus): KafkaEventBus => {
+    buses.push(bus);
+    return bus;
+  };
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+  });
+
+  it('publishes through an idempotent producer with acks=all: the record is in the log when publish resolves', async () => {
+    const config = publishProducerConfig();
+    expect(config).toMatchObject({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    expect(PUBLISH_ACKS).toBe(-1);
+
+    const bus = track(kafkaBus());
+    const topic = uniqueName('eb-acks');
+    await bus.ensureTopics([{ topic, partitions: 1 }]);
+    await bus.publish([{ topic, key: 'k', value: Buffer.from('acked'), headers: { traceparent: '00-abc-def-00' } }]);
+    // No wait: acks=-1 means the in-sync replicas have it, so the high watermark already includes it.
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const [p0] = await admin.fetchTopicOffsets(topic);
+      expect(Number(p0.high)).toBe(1);
+    } finally {
+      await admin.disconnect();
+    }
+    const [record] = await readTopic(topic);
+    expect(record).toMatchObject({ key: 'k', headers: { traceparent: '00-abc-def-00' } });
+    expect(record.value.toString()).toBe('acked');
+  });
+
+  it('coalesces 2,000 concurrent single-message publishes: all resolve and each lands exactly once', async () => {
+    const bus = track(kafkaBus());
+    const topic = uniqueName('eb-burst');
+    await bus.ensureTopics([{ topic, partitions: 12 }]);
+    await bus.publish([{ topic, key: 'warm-up', value: Buffer.from('warm-up') }]);
+
+    const body = Buffer.alloc(1024, 'x');
+    const rounds: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = bus.stats();
+      const started = process.hrtime.bigint();
+      await Promise.all(
+        Array.from({ length: 2000 }, (_, i) =>
+          bus.publish([{ topic, key: `meeting-${i % 211}`, value: Buffer.concat([Buffer.from(`r${round}-m${i}:`), body]) }]),
+        ),
+      );
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const after = bus.stats();
+      rounds.push(Math.round(2000 / seconds));
+      process.stdout.write(
+        `kafka: 2000 concurrent 1 KiB publishes in ${(seconds * 1000).toFixed(0)} ms = ${Math.round(2000 / seconds)} msg/s ` +
+          `in ${after.batches - before.batches} sendBatch calls\n`,
+      );
+      expect(after.messages - before.messages).toBe(2000);
+      expect(after.batches - before.batches).toBeLessThan(200);
+    }
+
+    const records = await readTopic(topic);
+    const values = records.map((r) => r.value.toString().split(':')[0]).filter((v) => v !== 'warm-up');
+    expect(values).toHaveLength(6000);
+    expect(new Set(values).size).toBe(6000);
+  });
+
+  it('rejects with BusUnavailableError within publishTimeoutMs when no broker is reachable, and never hangs', async () => {
+    const bus = track(kafkaBus({ brokers: ['127.0.0.1:1'], publishTimeoutMs: 1_000, readyTimeoutMs: 500 }));
+    const started = Date.now();
+    await expect(bus.publish([{ topic: 'zoom.webhooks.raw', key: 'k', value: Buffer.from('x') }])).rejects.toBeInstanceOf(BusUnavailableError);
+    expect(Date.now() - started).toBeLessThan(1_000 + 500);
+
+    const burst = Date.now();
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, () => bus.publish([{ topic: 'zoom.webhooks.raw', key: 'k', value: Buffer.from('x') }])),
+    );
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof BusUnavailableError)).toBe(true);
+    expect(Date.now() - burst).toBeLessThan(1_000 + 500);
+
+    const readyStarted = Date.now();
+    expect(await bus.isReady()).toBe(false);
+    expect(Date.now() - readyStarted).toBeLessThan(500 + 500);
+  });
+
+  it('recovers by itself after a broker outage: publish fails within the deadline while down and succeeds again once up', async () => {
+    // Every connection of this bus goes through this factory, so the test can cut the broker off for it alone.
+    const sockets = new Set<Socket>();
+    let reachable = true;
+    const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+      const socket = reachable ? connect({ host, port }, onConnect) : connect({ host: '127.0.0.1', port: 1 }, onConnect);
+      socket.setKeepAlive(true, 60_000);
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      return socket;
+    };
+    const logger = capturingLogger();
+    const bus = track(kafkaBus({ socketFactory, publishTimeoutMs: 1_000, logger }));
+    const topic = uniqueName('eb-outage');
+    await bus.ensureTopics([{ topic, partitions: 3 }]);
+    const secret = 'download_token=SECRET-VALUE-THAT-MUST-NOT-BE-LOGGED';
+    await bus.publish([{ topic, key: 'k', value: Buffer.from(`before ${secret}`) }]);
+
+    reachable = false;
+    for (const s of sockets) s.destroy();
+    const started = Date.now();
+    await expect(bus.publish([{ topic, key: 'k', value: Buffer.from(`during ${secret}`) }])).rejects.toBeInstanceOf(BusUnavailableError);
+    expect(Date.now() - started).toBeLessThan(1_000 + 500);
+    expect(await bus.isReady()).toBe(false);
+
+    reachable = true;
+    const recovering = Date.now();
+    let recovered = false;
+    while (!recovered && Date.now() - recovering < 20_000) {
+      try {
+        await bus.publish([{ topic, key: 'k', value: Buffer.from(`after ${secret}`) }]);
+        recovered = true;
+      } catch (err) {
+        expect(err).toBeInstanceOf(BusUnavailableError);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    expect(recovered).toBe(true);
+    expect(await bus.isReady()).toBe(true);
+    expect(bus.stats().producersCreated).toBeGreaterThanOrEqual(2);
+
+    const values = (await readTopic(topic)).map((r) => r.value.toString().split(' ')[0]);
+    expect(values).toContain('before');
+    expect(values).toContain('after');
+    expect(logger.lines.join('\n')).not.toContain('SECRET-VALUE');
+  });
+
+  it('keeps the partition through a handler that runs longer than the session timeout (timer heartbeats)', async () => {
+    const bus = track(kafkaBus({ consumer: { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 250 } }));
+    const topic = uniqueName('eb-long');
+    await bus.ensureTopics([{ topic, partitions: 1 }]);
+    await bus.publish([{ topic, key: 'recording-file', value: Buffer.from('upload me') }]);
+    const calls: string[] = [];
+    const handle = await bus.consume({
+      groupId: uniqueName('eb-g-long'),
+      topics: [topic],
+      eachBatch: async (batch) => {
+        calls.push(batch.messages[0].offset);
+        // A long upload that never calls heartbeat() itself: 8 s > the 6 s session timeout.
+        await new Promise((resolve) => setTimeout(resolve, 8_000));
+        expect(batch.isActive()).toBe(true);
+        return { outputs: [] };
+      },
+    });
+    await waitUntil(() => calls.length === 1, 30_000, 'handler called');
+    const deadline = Date.now() + 30_000;
+    while ((await totalLag(handle)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await totalLag(handle)).toBe(0);
+    // Evicted members would have their commit refused and the message redelivered: exactly one call.
+    expect(calls).toEqual(['0']);
+  });
+
+  it('consumes committed data only: records of an aborted transaction are never delivered', async () => {
+    const bus = track(kafkaBus());
+    const topic = uniqueName('eb-aborted');
+    await bus.ensureTopics([{ topic, partitions: 1 }]);
+    const producer = testKafka().producer({ transactionalId: uniqueName('eb-aborter'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const transaction = await producer.transaction();
+      await transaction.send({ topic, messages: [{ key: 'k', value: 'aborted' }] });
+      await transaction.abort();
+    } finally {
+      await producer.disconnect();
+    }
+    await bus.publish([{ topic, key: 'k', value: Buffer.from('visible') }]);
+
+    const seen: string[] = [];
+    const handle = await bus.consume({
+      groupId: uniqueName('eb-g-aborted'),
+      topics: [topic],
+      eachBatch: async (batch) => {
+        seen.push(...batch.messages.map((m) => m.value.toString()));
+        return { outputs: [] };
+      },
+    });
+    await waitUntil(() => seen.length >= 1, 30_000, 'the committed record');
+    // The commit covers the aborted record and the abort marker too: nothing is left to consume.
+    const deadline = Date.now() + 30_000;
+    while ((await totalLag(handle)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await totalLag(handle)).toBe(0);
+    expect(seen).toEqual(['visible']);
+    expect(handle.isHealthy()).toBe(true);
+  });
+});
