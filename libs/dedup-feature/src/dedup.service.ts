@@ -3,7 +3,7 @@ import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
-import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
+import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, SpanKind, context, extractContext, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
 import { type ZoomEnvelope, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
@@ -34,7 +34,7 @@ interface Prepared {
  */
 @Injectable()
 export class DedupService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: ConsumerHandle;
+  private consumer?: BackgroundConsumer;
   private readonly metrics: DedupMetrics;
 
   constructor(
@@ -53,15 +53,15 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
     this.health.addLiveness({ name: 'dedup-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
     const topics: TopicSpec[] = [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }));
-    await this.bus.ensureTopics([...topics, { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }]);
-    this.consumer = await this.bus.consume({
-      groupId: DEDUP_GROUP_ID,
-      topics: [TOPICS.raw],
-      fromBeginning: true,
-      maxBatchSize: 500,
-      eachBatch: (batch) => this.handleBatch(batch),
-    });
-    this.logger.info({ group: DEDUP_GROUP_ID }, 'dedup consuming zoom.webhooks.raw');
+    this.consumer = new BackgroundConsumer(
+      this.bus,
+      { groupId: DEDUP_GROUP_ID, topics: [TOPICS.raw], fromBeginning: true, maxBatchSize: 500, eachBatch: (batch) => this.handleBatch(batch) },
+      [...topics, { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }],
+      (err, attempt) => this.logger.warn({ attempt, cause: err.message }, 'dedup consumer not started yet; retrying'),
+      () => this.logger.info({ group: DEDUP_GROUP_ID }, 'dedup consuming zoom.webhooks.raw'),
+    );
+    this.health.addReadiness({ name: 'dedup-consumer', check: async () => this.consumer?.started ?? false });
+    this.consumer.start();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -23,3 +23,4 @@ export { JournalCorruptError, type JournalStats } from './file-log/journal';
 export { MemoryEventBus, type MemoryEventBusOptions } from './memory/memory-event-bus';
 export { type LogEventBusOptions } from './log/log-event-bus';
 export { partitionForKey } from './log/murmur2-partition';
+export { BackgroundConsumer } from './background-consumer';

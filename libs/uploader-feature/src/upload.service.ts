@@ -15,7 +15,7 @@ import {
   decodeFileWorkItem,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
-import { type Batch, type BatchResult, type ConsumedMessage, type ConsumerHandle, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Context, type Logger, type Span, SpanKind, context, extractContext, inSpan, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
@@ -44,7 +44,7 @@ type Outcome = { kind: 'stored'; result: UploadResult } | { kind: 'skipped' } | 
  */
 @Injectable()
 export class UploadService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: ConsumerHandle;
+  private consumer?: BackgroundConsumer;
   private readonly metrics: UploaderMetrics;
   private readonly semaphore: Semaphore;
   private readonly selected: (fileType: string) => boolean;
@@ -73,16 +73,22 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
     this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
     this.health.addLiveness({ name: 'uploader-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
-    await this.bus.ensureTopics([TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })));
-    this.consumer = await this.bus.consume({
-      groupId: UPLOADER_GROUP_ID,
-      topics: [TOPICS.files],
-      fromBeginning: true,
-      // Small batches: a batch is committed when all its files are done, so keep it near the concurrency.
-      maxBatchSize: Math.max(1, this.config.upload.concurrency * 2),
-      eachBatch: (batch) => this.handleBatch(batch),
-    });
-    this.logger.info({ group: UPLOADER_GROUP_ID, concurrency: this.config.upload.concurrency }, 'uploader consuming zoom.recording.files');
+    this.consumer = new BackgroundConsumer(
+      this.bus,
+      {
+        groupId: UPLOADER_GROUP_ID,
+        topics: [TOPICS.files],
+        fromBeginning: true,
+        // Small batches: a batch is committed when all its files are done, so keep it near the concurrency.
+        maxBatchSize: Math.max(1, this.config.upload.concurrency * 2),
+        eachBatch: (batch) => this.handleBatch(batch),
+      },
+      [TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+      (err, attempt) => this.logger.warn({ attempt, cause: err.message }, 'uploader consumer not started yet; retrying'),
+      () => this.logger.info({ group: UPLOADER_GROUP_ID, concurrency: this.config.upload.concurrency }, 'uploader consuming zoom.recording.files'),
+    );
+    this.health.addReadiness({ name: 'uploader-consumer', check: async () => this.consumer?.started ?? false });
+    this.consumer.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
