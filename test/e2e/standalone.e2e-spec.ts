@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AppProcess, startApp, waitFor } from '@zoom-pipeline/test-support';
-import { type DownloadServer, type SimFile, ZoomWebhookSender, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import { type DownloadServer, type SimFile, ZoomWebhookSender, recordingCompleted, startDownloadServer, zoomMeetingUuid, zoomSignature } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
 
@@ -115,13 +115,32 @@ describe('standalone: the whole pipeline in one process', () => {
     expect(dl.stats().files[file.fileId].downloadsCompleted).toBe(1);
   });
 
+  const signed = (body: string, opts: { secret?: string; ts?: number; ct?: string } = {}) => {
+    const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
+    return { 'content-type': opts.ct ?? 'application/json; charset=utf-8', 'x-zm-request-timestamp': ts, 'x-zm-signature': zoomSignature(opts.secret ?? SECRET, ts, body) };
+  };
+  const ok = JSON.stringify({ event: 'meeting.started', payload: { account_id: 'a', object: { uuid: 'bad-input==', id: '1' } }, event_ts: 1 });
+  const big = JSON.stringify({ event: 'meeting.started', payload: { pad: 'x'.repeat(600 * 1024) } });
   it.each([
-    ['unsigned', { 'content-type': 'application/json' }, '{"event":"meeting.started","payload":{}}', 401, 'signature_missing'],
-    ['text/plain', { 'content-type': 'text/plain' }, 'hello', 415, 'unsupported_media_type'],
-  ])('refuses %s input with a JSON error', async (_n, headers, body, status, code) => {
+    ['no signature', { 'content-type': 'application/json' }, ok, 401, 'signature_missing'],
+    ['a wrong secret', signed(ok, { secret: 'wrong' }), ok, 401, 'signature_mismatch'],
+    ['a stale timestamp', signed(ok, { ts: Math.floor(Date.now() / 1000) - 3 * 3600 }), ok, 401, 'timestamp_stale'],
+    ['a body that is not JSON', signed('nope'), 'nope', 400, 'body_not_json'],
+    ['JSON without event', signed('{"payload":{}}'), '{"payload":{}}', 400, 'event_missing'],
+    ['a body over MAX_BODY_BYTES', signed(big), big, 413, 'body_too_large'],
+    ['a non-JSON content type', signed(ok, { ct: 'text/plain' }), ok, 415, 'unsupported_media_type'],
+  ])('refuses %s with a JSON error and stores nothing', async (_n, headers, body, status, code) => {
+    const accepted = async () => {
+      const m = /zoom_webhook_deliveries_total\{[^}]*outcome="accepted"[^}]*\} (\d+)/g;
+      let n = 0;
+      for (const x of (await (await fetch(`${app.url}/metrics`)).text()).matchAll(m)) n += Number(x[1]);
+      return n;
+    };
+    const before = await accepted();
     const res = await fetch(`${app.url}/webhooks/zoom`, { method: 'POST', headers, body });
     expect(res.status).toBe(status);
     expect(((await res.json()) as { error: string }).error).toBe(code);
+    expect(await accepted()).toBe(before);
   });
 
   it('stores a 1 GiB recording intact with memory independent of its size', async () => {
