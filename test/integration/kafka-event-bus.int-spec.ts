@@ -178,6 +178,10 @@ describe('KafkaEventBus (real broker)', () => {
     expect(values).toContain('before');
     expect(values).toContain('after');
     expect(logger.lines.join('\n')).not.toContain('SECRET-VALUE');
+
+    // Clients dropped mid-connect during the outage must not come back as leaked connections.
+    await bus.close();
+    await waitUntil(() => sockets.size === 0, 5_000, 'every connection of the bus closed');
   });
 
   it('keeps the partition through a handler that runs longer than the session timeout (timer heartbeats)', async () => {

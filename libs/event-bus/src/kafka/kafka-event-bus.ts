@@ -73,6 +73,7 @@ export interface KafkaEventBusOptions {
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
 /** How long close() waits for abandoned sends and metadata calls to finish their (bounded) retries. */
 const CLOSE_BACKGROUND_WAIT_MS = 10_000;
+const TOPIC_LEADERS_WAIT_MS = 30_000;
 
 const DEFAULT_CONSUMER_SETTINGS: KafkaConsumerSettings = {
   sessionTimeoutMs: 30_000,
@@ -190,9 +191,12 @@ export class KafkaEventBus implements EventBus {
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs's own wait gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a broker still applying the
+        // controller's metadata answers for a moment; wait for the leaders ourselves instead.
+        waitForLeaders: false,
         topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1 })),
       });
+      await this.waitForLeaders(admin, missing.map((t) => t.topic));
     }
     const present = topics.filter((t) => existing.has(t.topic));
     if (present.length > 0) {
@@ -208,6 +212,21 @@ export class KafkaEventBus implements EventBus {
       }
     }
     for (const t of topics) this.knownTopics.add(t.topic);
+  }
+
+  /** Polls metadata until every partition of `topics` has a leader, so a publish right after succeeds. */
+  private async waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+    const deadlineAt = Date.now() + TOPIC_LEADERS_WAIT_MS;
+    for (;;) {
+      try {
+        const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+        if (metadata.length === topics.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (err) {
+        if (Date.now() >= deadlineAt) throw err;
+      }
+      if (Date.now() >= deadlineAt) throw new Error(`topics ${topics.join(', ')} have no leaders after ${TOPIC_LEADERS_WAIT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
@@ -267,18 +286,20 @@ export class KafkaEventBus implements EventBus {
     // Queued publishes either go out or hit their deadline; then consumers commit their last batch and leave.
     await this.batcher.drain();
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    await withDeadline(Promise.all([...this.background]), Date.now() + CLOSE_BACKGROUND_WAIT_MS, 'background work').catch(() => {
-      this.logger.warn({ pending: this.background.size }, 'kafka event bus closed with requests still pending');
-    });
-    const producer = this.producer;
+    if (this.producer) this.retire(this.producer.producer, this.producer.ready);
+    if (this.fastAdmin) this.retire(this.fastAdmin.admin, this.fastAdmin.ready);
+    if (this.slowAdmin) this.retire(this.slowAdmin.admin, this.slowAdmin.ready);
     this.producer = null;
-    await Promise.all([
-      producer?.producer.disconnect().catch(() => undefined),
-      this.fastAdmin?.admin.disconnect().catch(() => undefined),
-      this.slowAdmin?.admin.disconnect().catch(() => undefined),
-    ]);
     this.fastAdmin = null;
     this.slowAdmin = null;
+    // Finishing work can retire clients (adding more work), hence the loop.
+    const deadlineAt = Date.now() + CLOSE_BACKGROUND_WAIT_MS;
+    while (this.background.size > 0 && Date.now() < deadlineAt) {
+      await withDeadline(Promise.all([...this.background]), deadlineAt, 'background work').catch(() => undefined);
+    }
+    if (this.background.size > 0) {
+      this.logger.warn({ pending: this.background.size }, 'kafka event bus closed with requests still pending');
+    }
   }
 
   private inBackground<T>(work: Promise<T>): Promise<T> {
@@ -311,7 +332,7 @@ export class KafkaEventBus implements EventBus {
       throw new BusUnavailableError(`kafka did not acknowledge the publish: ${errorMessage(err)}`, { cause: err });
     } finally {
       // A send abandoned at the deadline may have reconnected its (already discarded) producer while retrying.
-      if (this.producer !== slot) void slot.producer.disconnect().catch(() => undefined);
+      if (this.producer !== slot) this.retire(slot.producer, slot.ready);
     }
   }
 
@@ -332,10 +353,10 @@ export class KafkaEventBus implements EventBus {
   }
 
   /** Drops a producer that failed or got stuck; the next batch creates a new one (with a new producer id). */
-  private discardProducer(slot: { producer: Producer } | null): void {
+  private discardProducer(slot: { producer: Producer; ready: Promise<void> } | null): void {
     if (!slot || this.producer !== slot) return;
     this.producer = null;
-    void slot.producer.disconnect().catch(() => undefined);
+    this.retire(slot.producer, slot.ready);
   }
 
   private async assertTopicsExist(topics: string[], deadlineAt: number): Promise<void> {
@@ -384,11 +405,21 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
+  /**
+   * Disconnects a dropped client now AND once its connect() settles: kafkajs keeps retrying a connect that is
+   * in flight, and without the second disconnect a client dropped mid-connect (outage, deadline) would come
+   * back to life as a leaked connection once the broker is reachable again.
+   */
+  private retire(client: { disconnect(): Promise<void> }, ready: Promise<void>): void {
+    void client.disconnect().catch(() => undefined);
+    void this.inBackground(ready.then(() => undefined, () => undefined).then(() => client.disconnect().catch(() => undefined)));
+  }
+
   /** Drops an admin connection that failed; the next metadata call connects afresh. */
-  private discardFastAdmin(slot: { admin: Admin } | null): void {
+  private discardFastAdmin(slot: { admin: Admin; ready: Promise<void> } | null): void {
     if (!slot) return;
     if (this.fastAdmin === slot) this.fastAdmin = null;
-    void slot.admin.disconnect().catch(() => undefined);
+    this.retire(slot.admin, slot.ready);
   }
 
   private async admin(): Promise<Admin> {
@@ -402,7 +433,7 @@ export class KafkaEventBus implements EventBus {
       return slot.admin;
     } catch (err) {
       if (this.slowAdmin === slot) this.slowAdmin = null;
-      void slot.admin.disconnect().catch(() => undefined);
+      this.retire(slot.admin, slot.ready);
       throw err;
     }
   }
