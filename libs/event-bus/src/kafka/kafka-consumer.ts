@@ -166,6 +166,17 @@ export class KafkaBusConsumer implements ConsumerHandle {
     return this.stopping;
   }
 
+  private async alreadyCommitted(topic: string, partition: number, offset: bigint): Promise<boolean> {
+    try {
+      const admin = await this.deps.admin();
+      const committed = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+      const p = committed.find((c) => c.topic === topic)?.partitions.find((x) => x.partition === partition);
+      return p !== undefined && /^\d+$/.test(p.offset) && BigInt(p.offset) >= offset;
+    } catch {
+      return false; // cannot tell: retry the commit (the claim check in dedup still holds)
+    }
+  }
+
   isHealthy(): boolean {
     return !this.stopping && !this.fatal && Date.now() - this.lastProgress < this.deps.settings.stallTimeoutMs;
   }
@@ -288,6 +299,9 @@ export class KafkaBusConsumer implements ConsumerHandle {
     for (let attempt = 1; ; attempt++) {
       // Fenced or partition reassigned: committing now could duplicate the new owner's work.
       if (flags.fenced || payload.isStale()) return false;
+      // An ambiguous failure (the broker committed, the answer was lost, e.g. a broker restart) must not
+      // publish the outputs a second time: if the group's offset already moved past the batch, it is done.
+      if (attempt > 1 && (await this.alreadyCommitted(topic, partition, offset))) return true;
       try {
         await this.commit(topic, partition, outputs, offset, () => payload.isRunning());
         return true;
