@@ -2,13 +2,14 @@
  * Uploader against real Kafka, Redis and S3 (S3Proxy), zoom-sim as Zoom; apps as processes
  * (issue: uploader). SPEC invariants 4, 5, 6.
  */
+import { readFileSync } from 'node:fs';
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
 import { type AppProcess, loadEndpoints, readTopic, startApp, uniqueName, waitFor } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
-jest.setTimeout(300_000);
+jest.setTimeout(600_000);
 
 const e = loadEndpoints();
 const bucket = uniqueName('zp-upl');
@@ -165,4 +166,37 @@ describe('uploader with real S3, Kafka and Redis', () => {
       await slowDl.close();
     }
   });
+
+  it('falls back to Server-to-Server OAuth when the webhook token is rejected', async () => {
+    await Promise.all(apps.splice(0).map((a) => a.kill('SIGTERM')));
+    dl.setS2SCredentials({ accountId: 'acct-s2s', clientId: 'client-s2s', clientSecret: 'secret-s2s' });
+    await startUploader({ ZOOM_ACCOUNT_ID: 'acct-s2s', ZOOM_CLIENT_ID: 'client-s2s', ZOOM_CLIENT_SECRET: 'secret-s2s', ZOOM_OAUTH_URL: dl.tokenUrl });
+    const f = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
+    dl.revokeToken(f.token); // arrived late: the webhook's token no longer works (USERS.md #11)
+    const tokenRequests = dl.stats().tokenRequests;
+    await enqueue([workItem(f)]);
+    const result = decodeUploadResult((await resultFor(f.fileId)).value);
+    expect(result.sha256).toBe(f.sha256);
+    expect(dl.stats().tokenRequests).toBe(tokenRequests + 1);
+    expect(dl.stats().authHeaderLeaks).toBe(0);
+  });
+
+  it('stores a 2 GiB file intact with the uploader\'s memory bounded by its part size, not the file size', async () => {
+    const uploader = apps[apps.length - 1];
+    const before = peakRssMiB(uploader.child.pid!);
+    const f = dl.addFile({ size: 2 * 1024 ** 3, fileExtension: 'MP4' });
+    await enqueue([workItem(f)]);
+    const result = decodeUploadResult((await resultFor(f.fileId)).value);
+    const peak = peakRssMiB(uploader.child.pid!);
+    expect(result.size).toBe(f.size);
+    expect(result.sha256).toBe(f.sha256);
+    process.stdout.write(`uploader 2 GiB to S3 (5 MiB parts x 2 in flight): peak RSS ${peak.toFixed(0)} MiB (before ${before.toFixed(0)} MiB), ${(result.durationMs / 1000).toFixed(1)} s\n`);
+    // Configuration bound: part size x (queue + 1) per file, plus the process baseline; 2 GiB would be 2048 MiB.
+    expect(peak).toBeLessThan(before + 200);
+  });
 });
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
