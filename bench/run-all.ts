@@ -3,6 +3,7 @@
 import { dedupMarkdown, runDedup } from './dedup.bench';
 import { ingressMarkdown, runIngress } from './ingress.bench';
 import { machine, writeSection } from './lib/bench-util';
+import { runUpload, uploadMarkdown } from './upload.bench';
 
 async function main(): Promise<void> {
   const m = machine();
@@ -22,7 +23,9 @@ async function main(): Promise<void> {
   writeSection('ingress', ingressMarkdown(ingress));
   const dedup = await runDedup();
   writeSection('dedup', dedupMarkdown(dedup));
-  process.stdout.write(`${ingressMarkdown(ingress)}\n\n${dedupMarkdown(dedup)}\n`);
+  const upload = await runUpload();
+  writeSection('upload', uploadMarkdown(upload));
+  process.stdout.write(`${ingressMarkdown(ingress)}\n\n${dedupMarkdown(dedup)}\n\n${uploadMarkdown(upload)}\n`);
 }
 
 main()

@@ -240,6 +240,9 @@ export class S3ObjectStore implements ObjectStore {
   /** HeadBucket: reachable, credentials accepted, bucket present. Never throws. */
   async isReady(): Promise<boolean> {
     try {
+      // With createBucketIfMissing the bucket appears on first use; create it here so readiness does not
+      // wait for a first upload that only a ready pod would get.
+      await this.ensureBucket();
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
       return true;
     } catch {

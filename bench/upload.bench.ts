@@ -1,0 +1,150 @@
+// Uploader throughput and memory: our uploader vs `rclone copyurl` (Debian's rclone) for one large file, same
+// source (zoom-sim) and same S3 server in the same run; and 1 vs 2 uploader processes for 8 files.
+// `node dist/bench/upload.bench.js` (BENCH_UPLOAD_BIG_MIB, BENCH_UPLOAD_SMALL_MIB shorten it).
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
+import { loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
+import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import { type DistApp, fmt, sleep, startDistApp } from './lib/bench-util';
+
+const MiB = 1024 * 1024;
+const BIG = Number(process.env.BENCH_UPLOAD_BIG_MIB ?? 2048) * MiB;
+const SMALL = Number(process.env.BENCH_UPLOAD_SMALL_MIB ?? 256) * MiB;
+const PART = '16MiB';
+const QUEUE = '4';
+
+export interface UploadBenchResult {
+  big: { bytes: number; ours: { seconds: number; peakMiB: number }; rclone: { seconds: number; peakMiB: number } | { error: string } };
+  scaling: { files: number; bytes: number; one: number; two: number };
+}
+
+function vmhwmMiB(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function item(f: SimFile): FileWorkItem {
+  return {
+    v: 1, fileId: f.fileId, canonicalId: `bench-${f.fileId}`, app: 'default', accountId: 'bench', meetingUuid: zoomMeetingUuid(), meetingId: '1', topic: 'bench',
+    hostId: 'h', meetingStartTime: '2026-11-23T10:00:00Z', recordingStart: '2026-11-23T10:00:00Z', recordingEnd: '2026-11-23T11:00:00Z', fileType: 'MP4',
+    fileExtension: 'MP4', fileSize: f.size, downloadUrl: f.downloadUrl, downloadToken: f.token, tokenReceivedAt: new Date().toISOString(),
+  };
+}
+
+export async function runUpload(): Promise<UploadBenchResult> {
+  const e = loadEndpoints();
+  const bucket = uniqueName('zp-bench-upl');
+  const kafka = new Kafka({ clientId: 'zp-bench-upload', brokers: [e.kafkaBrokers], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const dl: DownloadServer = await startDownloadServer();
+  const env = {
+    KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:`, S3_BUCKET: bucket, S3_ENDPOINT: e.s3.endpoint, S3_REGION: e.s3.region,
+    S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: 'true', S3_PART_SIZE: PART, S3_QUEUE_SIZE: QUEUE, AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey, ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2', UPLOAD_CONCURRENCY: '2', LOG_LEVEL: 'warn',
+  };
+  // Results are read by a consumer of zoom.recording.uploaded started now (only new records matter).
+  const done = new Map<string, number>();
+  const consumer = kafka.consumer({ groupId: `${bucket}-results` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPICS.uploaded, fromBeginning: false });
+  await consumer.run({ eachMessage: async ({ message }) => { const r = decodeUploadResult(message.value ?? Buffer.alloc(0)); done.set(r.fileId, Date.now()); } });
+  await sleep(3_000);
+  const waitAll = async (ids: string[], timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!ids.every((id) => done.has(id))) {
+      if (Date.now() > deadline) throw new Error(`uploads not finished within ${timeoutMs} ms`);
+      await sleep(200);
+    }
+  };
+  const apps: DistApp[] = [];
+  try {
+    // 1. One big file: ours.
+    const big = dl.addFile({ size: BIG, fileExtension: 'MP4' });
+    const one = await startDistApp('uploader', env);
+    apps.push(one);
+    await sleep(5_000); // group join
+    const t0 = Date.now();
+    await producer.send({ topic: TOPICS.files, acks: -1, messages: [{ key: big.fileId, value: JSON.stringify(item(big)) }] });
+    await waitAll([big.fileId], 30 * 60_000);
+    const ours = { seconds: (Date.now() - t0) / 1000, peakMiB: vmhwmMiB(one.child.pid!) };
+    // 2. The same file with rclone copyurl from the pre-signed URL (rclone cannot send the Bearer to hop 1 only).
+    const rclone = await new Promise<{ seconds: number; peakMiB: number } | { error: string }>((resolve) => {
+      const t = Date.now();
+      const env2: NodeJS.ProcessEnv = {
+        ...process.env, RCLONE_CONFIG_B_TYPE: 's3', RCLONE_CONFIG_B_PROVIDER: 'Other', RCLONE_CONFIG_B_ENDPOINT: e.s3.endpoint,
+        RCLONE_CONFIG_B_ACCESS_KEY_ID: e.s3.accessKeyId, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: e.s3.secretAccessKey, RCLONE_CONFIG_B_REGION: e.s3.region,
+        RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true', RCLONE_S3_CHUNK_SIZE: PART.replace('MiB', 'Mi'), RCLONE_S3_UPLOAD_CONCURRENCY: QUEUE,
+      };
+      delete env2.AWS_CA_BUNDLE; // INFRA.md: rclone 1.60 fails with it set
+      const child = spawn('rclone', ['copyurl', dl.presignedUrl(big.fileId), `b:${bucket}/rclone-${big.fileId}.mp4`], { env: env2, stdio: ['ignore', 'ignore', 'pipe'] });
+      let peak = 0;
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+      const poll = setInterval(() => (peak = Math.max(peak, vmhwmMiB(child.pid!))), 50);
+      child.on('error', (x) => resolve({ error: x.message }));
+      child.on('exit', (code) => {
+        clearInterval(poll);
+        resolve(code === 0 ? { seconds: (Date.now() - t) / 1000, peakMiB: peak } : { error: `exit ${code}: ${err.trim().split('\n').pop()}` });
+      });
+    });
+    // 3. Scaling: 8 files with one process, then 8 new files with two.
+    const batch = async () => Array.from({ length: 8 }, () => dl.addFile({ size: SMALL, fileExtension: 'MP4' }));
+    const timed = async (files: SimFile[]) => {
+      const t = Date.now();
+      await producer.send({ topic: TOPICS.files, acks: -1, messages: files.map((f) => ({ key: f.fileId, value: JSON.stringify(item(f)) })) });
+      await waitAll(files.map((f) => f.fileId), 30 * 60_000);
+      return (Date.now() - t) / 1000;
+    };
+    const oneS = await timed(await batch());
+    apps.push(await startDistApp('uploader', env));
+    await sleep(8_000); // rebalance
+    const twoS = await timed(await batch());
+    return { big: { bytes: BIG, ours, rclone }, scaling: { files: 8, bytes: 8 * SMALL, one: oneS, two: twoS } };
+  } finally {
+    await Promise.all(apps.map((a) => a.kill()));
+    await consumer.disconnect();
+    await producer.disconnect();
+    await dl.close();
+  }
+}
+
+export function uploadMarkdown(r: UploadBenchResult): string {
+  const mibs = (bytes: number, s: number) => bytes / MiB / s;
+  const rows = [
+    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts ${PART} × ${QUEUE} in flight for both; peak RSS = the process's VmHWM.`,
+    '',
+    '| uploader | seconds | MiB/s | peak RSS MiB | throughput vs rclone | RSS vs rclone |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  const o = r.big.ours;
+  if ('error' in r.big.rclone) {
+    rows.push(`| zoom-pipeline uploader | ${fmt(o.seconds, 1)} | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | n/a | n/a |`);
+    rows.push(`| rclone copyurl (baseline) | failed: ${r.big.rclone.error} | | | | |`);
+  } else {
+    const rc = r.big.rclone;
+    rows.push(`| zoom-pipeline uploader (download + sha256 + multipart + metadata copy) | ${fmt(o.seconds, 1)} | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`);
+    rows.push(`| rclone copyurl of the pre-signed URL (baseline) | ${fmt(rc.seconds, 1)} | ${fmt(mibs(r.big.bytes, rc.seconds), 1)} | ${fmt(rc.peakMiB)} | 1.00x | 1.00x |`);
+  }
+  rows.push('', `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=2 per process.`, '', '| processes | seconds | MiB/s | speed-up |', '|---:|---:|---:|---:|');
+  rows.push(`| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x |`);
+  rows.push(`| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ${(r.scaling.one / r.scaling.two).toFixed(2)}x |`);
+  return rows.join('\n');
+}
+
+if (require.main === module) {
+  runUpload()
+    .then((r) => {
+      process.stdout.write(`${uploadMarkdown(r)}\n`);
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
+}
