@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
-import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
+import { DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, SpanKind, context, extractContext, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
@@ -109,16 +109,14 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async claimAndEmit(batch: Batch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
+    const freshest = freshestTokens(prepared);
     const started = process.hrtime.bigint();
     let results;
     try {
       // One pipelined round trip for the whole batch (SET NX PX per key).
       results = await this.store.claimMany(prepared.map((p) => ({ key: p.id, owner: `${p.msg.topic}/${p.msg.partition}/${p.msg.offset}`, ttlMs: this.config.dedupWindowMs })));
-      await Promise.all(
-        prepared
-          .filter((p) => typeof p.envelope.download_token === 'string' && p.envelope.download_token.length > 0)
-          .map((p) => this.store.offerToken(p.id, { token: p.envelope.download_token as string, receivedAt: Date.parse(p.delivery.receivedAt) }, this.config.dedupWindowMs)),
-      );
+      // Keep the freshest token of each occurrence next to its claim (one offer per occurrence and batch).
+      await Promise.all([...freshest].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
     } catch (err) {
       this.metrics.storeErrors.inc();
       this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
@@ -155,7 +153,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
         deliveryId: p.delivery.id,
         deliveryCount: copiesInBatch.get(p.id) ?? 1,
         receivedAt: p.delivery.receivedAt,
-        freshestDownloadToken: freshestInBatch(prepared, p.id),
+        freshestDownloadToken: freshest.get(p.id)?.token,
       });
       this.metrics.canonical.inc({ event: p.delivery.event });
       outputs.push({
@@ -168,8 +166,8 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
         envelope: p.envelope,
         canonicalId: p.id,
         app: p.delivery.app,
-        tokenReceivedAt: p.delivery.receivedAt,
-        downloadToken: freshestInBatch(prepared, p.id),
+        tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
+        downloadToken: freshest.get(p.id)?.token,
       });
       for (const item of items) {
         outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
@@ -209,14 +207,15 @@ function traceHeaders(msg: ConsumedMessage): Record<string, string> {
   return h;
 }
 
-/** The latest download token among this batch's copies of one occurrence (the store keeps it across batches). */
-function freshestInBatch(prepared: Prepared[], id: string): string | undefined {
-  let best: { token: string; at: number } | undefined;
+/** The latest download token among this batch's copies of each occurrence (the store keeps it across batches). */
+function freshestTokens(prepared: Prepared[]): Map<string, TokenRecord> {
+  const best = new Map<string, TokenRecord>();
   for (const p of prepared) {
-    const t = p.envelope.download_token;
-    if (p.id !== id || typeof t !== 'string' || t.length === 0) continue;
-    const at = Date.parse(p.delivery.receivedAt);
-    if (!best || at >= best.at) best = { token: t, at };
+    const token = p.envelope.download_token;
+    if (typeof token !== 'string' || token.length === 0) continue;
+    const receivedAt = Date.parse(p.delivery.receivedAt);
+    const current = best.get(p.id);
+    if (!current || receivedAt >= current.receivedAt) best.set(p.id, { token, receivedAt });
   }
-  return best?.token;
+  return best;
 }
