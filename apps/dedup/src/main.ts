@@ -2,4 +2,4 @@ import '@zoom-pipeline/telemetry/register';
 import { startService } from '@zoom-pipeline/service-kit';
 import { DedupAppModule } from './dedup-app.module';
 
-void startService('dedup', (ctx) => DedupAppModule.forRoot(ctx), { requires: { webhookSecrets: false, objectStore: false } });
+void startService('dedup', (ctx) => DedupAppModule.forRoot(ctx), { requireWebhookSecrets: false });

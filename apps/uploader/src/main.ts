@@ -2,4 +2,4 @@ import '@zoom-pipeline/telemetry/register';
 import { startService } from '@zoom-pipeline/service-kit';
 import { UploaderAppModule } from './uploader-app.module';
 
-void startService('uploader', (ctx) => UploaderAppModule.forRoot(ctx), { requires: { webhookSecrets: false } });
+void startService('uploader', (ctx) => UploaderAppModule.forRoot(ctx), { requireWebhookSecrets: false });

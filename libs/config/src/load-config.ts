@@ -26,14 +26,13 @@ type Env = Record<string, string | undefined>;
 const APP_SECRET_PREFIX = 'ZOOM_WEBHOOK_SECRET_TOKEN_';
 
 export interface LoadConfigOptions {
-  /** Which adapters this process needs; standalone accepts embedded defaults for all. */
-  requires?: { bus?: boolean; dedupStore?: boolean; objectStore?: boolean; webhookSecrets?: boolean };
+  /** Whether this process serves webhooks and so needs ZOOM_WEBHOOK_SECRET_TOKEN (dedup and uploader do not). Default true. */
+  requireWebhookSecrets?: boolean;
   cwd?: string;
 }
 
 export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig {
   const problems: string[] = [];
-  const requires = { bus: true, dedupStore: true, objectStore: true, webhookSecrets: true, ...options.requires };
   const cwd = options.cwd ?? process.cwd();
 
   const get = (name: string): string | undefined => {
@@ -64,7 +63,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     }
     secretsByApp[app] = parseList(value);
   }
-  if (requires.webhookSecrets && Object.keys(secretsByApp).length === 0) {
+  if (options.requireWebhookSecrets !== false && Object.keys(secretsByApp).length === 0) {
     problems.push('ZOOM_WEBHOOK_SECRET_TOKEN: required: the Secret Token of your Zoom app (comma-separated for rotation)');
   }
   for (const [app, list] of Object.entries(secretsByApp)) {
@@ -87,9 +86,6 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   const bus: BusSettings = brokers
     ? { kind: 'kafka', brokers: parseList(brokers), clientId: get('KAFKA_CLIENT_ID') ?? 'zoom-pipeline', publishTimeoutMs: ackDeadlineMs }
     : { kind: 'file', dir: path.join(dataDir, 'log') };
-  if (requires.bus === false && !brokers) {
-    /* standalone-only apps may run on the file log */
-  }
   const redisUrl = get('REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL: must start with redis:// or rediss://');
   const dedupStore: DedupStoreSettings = redisUrl

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type LagCollector, consumerLagGauge } from '@zoom-pipeline/service-kit';
+import { Counter, type Gauge, Histogram, type Registry } from 'prom-client';
 
 export class DedupMetrics {
   readonly canonical: Counter<'event'>;
@@ -8,7 +9,7 @@ export class DedupMetrics {
   readonly deadLetters: Counter<'reason'>;
   readonly lag: Gauge<'topic' | 'partition' | 'group'>;
 
-  constructor(registry: Registry, lagCollector: () => Promise<Array<{ topic: string; partition: number; lag: number }>>, group: string) {
+  constructor(registry: Registry, lagCollector: LagCollector, group: string) {
     this.canonical = new Counter({ name: 'zoom_dedup_canonical_events_total', help: 'Canonical events emitted to zoom.events', labelNames: ['event'], registers: [registry] });
     this.duplicates = new Counter({ name: 'zoom_dedup_duplicates_total', help: 'Deliveries suppressed as repeats of an occurrence', labelNames: ['event'], registers: [registry] });
     this.claimSeconds = new Histogram({
@@ -19,18 +20,6 @@ export class DedupMetrics {
     });
     this.storeErrors = new Counter({ name: 'zoom_dedup_store_errors_total', help: 'Dedup store (Redis) errors; the batch is retried', registers: [registry] });
     this.deadLetters = new Counter({ name: 'zoom_dedup_dead_letters_total', help: 'Raw records that could not be processed and went to the dead-letter topic', labelNames: ['reason'], registers: [registry] });
-    this.lag = new Gauge({
-      name: 'zoom_consumer_lag',
-      help: 'Messages not yet committed per topic partition',
-      labelNames: ['group', 'topic', 'partition'],
-      registers: [registry],
-      async collect() {
-        try {
-          for (const l of await lagCollector()) this.set({ group, topic: l.topic, partition: String(l.partition) }, l.lag);
-        } catch {
-          /* lag is best effort: a scrape must not fail because the broker is slow */
-        }
-      },
-    });
+    this.lag = consumerLagGauge(registry, { name: 'zoom_consumer_lag', help: 'Messages not yet committed per topic partition', group, collect: lagCollector });
   }
 }

@@ -5,7 +5,7 @@ import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, 
 import { DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import { ATTR, type Logger, type Span, SpanKind, context, extractContext, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
+import { ATTR, type Logger, type Span, SpanKind, context, extractContext, forwardTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
 import { type ZoomEnvelope, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { DedupMetrics } from './dedup.metrics';
@@ -139,7 +139,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
       const r = results[i];
       p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
       // Outputs carry this span's context: the uploader's span becomes its child.
-      const headers = injectTraceHeaders(traceHeaders(p.msg));
+      const headers = forwardTraceHeaders(p.msg.headers);
       if (r.status === 'duplicate') {
         this.metrics.duplicates.inc({ event: p.delivery.event });
         const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
@@ -198,13 +198,6 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
       return undefined;
     }
   }
-}
-
-function traceHeaders(msg: ConsumedMessage): Record<string, string> {
-  const h: Record<string, string> = {};
-  if (msg.headers[HEADERS.traceparent]) h[HEADERS.traceparent] = msg.headers[HEADERS.traceparent];
-  if (msg.headers[HEADERS.tracestate]) h[HEADERS.tracestate] = msg.headers[HEADERS.tracestate];
-  return h;
 }
 
 /** The latest download token among this batch's copies of each occurrence (the store keeps it across batches). */

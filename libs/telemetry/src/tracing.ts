@@ -62,6 +62,16 @@ export function injectTraceHeaders(headers: Record<string, string>, ctx: Context
   return headers;
 }
 
+/**
+ * Headers for a message produced while handling `incoming`: its W3C trace headers, overwritten with `ctx`'s
+ * span when tracing is on (so the next service's span is a child of ours), kept as they were when it is off.
+ */
+export function forwardTraceHeaders(incoming: Record<string, string>, ctx: Context = context.active()): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const k of ['traceparent', 'tracestate']) if (incoming[k]) headers[k] = incoming[k];
+  return injectTraceHeaders(headers, ctx);
+}
+
 /** Marks a span failed with an error's class and code, never its message (it may quote a URL). */
 export function recordFailure(span: Span, err: unknown, type?: string): void {
   const e = err as { name?: string; code?: unknown };

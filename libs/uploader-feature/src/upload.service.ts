@@ -18,7 +18,7 @@ import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import { ATTR, type Context, type Logger, type Span, SpanKind, context, extractContext, inSpan, injectTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
+import { ATTR, type Context, type Logger, type Span, SpanKind, context, extractContext, inSpan, forwardTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
 import { DownloadError, type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
 import { Semaphore } from './semaphore';
@@ -104,7 +104,7 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
     const outputs: OutgoingMessage[] = [];
     results.forEach((outcome, i) => {
       const key = batch.messages[i].key;
-      const headers = injectTraceHeaders(traceHeaders(batch.messages[i]), spans.get(batch.messages[i]) ?? context.active());
+      const headers = forwardTraceHeaders(batch.messages[i].headers, spans.get(batch.messages[i]) ?? context.active());
       if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
       if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
     });
@@ -165,7 +165,7 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
   private async processItem(item: FileWorkItem, batch: Batch): Promise<Outcome> {
     const key = objectKey(this.config.upload.objectKeyTemplate, item);
     const started = Date.now();
-    const existing = await this.headOrThrow(key);
+    const existing = await this.headInSpan(key);
     if (existing && existing.metadata['zoom-file-id'] === item.fileId && existing.size === item.fileSize) {
       this.metrics.files.inc({ outcome: 'already_stored', file_type: item.fileType });
       return { kind: 'stored', result: this.result(item, key, existing.size, existing.metadata.sha256 ?? '', existing.etag, started, true) };
@@ -304,7 +304,7 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
     return tokens;
   }
 
-  private async headOrThrow(key: string) {
+  private async headInSpan(key: string) {
     return inSpan('s3.head', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('HeadObject', key) }, () => this.objects.head(key));
   }
 
@@ -324,12 +324,6 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
       uploadedAt: new Date().toISOString(),
     };
   }
-}
-
-function traceHeaders(msg: ConsumedMessage): Record<string, string> {
-  const h: Record<string, string> = {};
-  for (const k of ['traceparent', 'tracestate']) if (msg.headers[k]) h[k] = msg.headers[k];
-  return h;
 }
 
 /** S3 user metadata must be ASCII: meeting UUIDs are, but be strict anyway. */

@@ -1,3 +1,4 @@
+import { type LagCollector, consumerLagGauge } from '@zoom-pipeline/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export class UploaderMetrics {
@@ -9,7 +10,7 @@ export class UploaderMetrics {
   readonly inFlight: Gauge;
   readonly lag: Gauge<'group' | 'topic' | 'partition'>;
 
-  constructor(registry: Registry, lagCollector: () => Promise<Array<{ topic: string; partition: number; lag: number }>>, group: string) {
+  constructor(registry: Registry, lagCollector: LagCollector, group: string) {
     this.bytes = new Counter({ name: 'zoom_upload_bytes_total', help: 'Recording bytes stored', registers: [registry] });
     this.files = new Counter({
       name: 'zoom_upload_files_total',
@@ -27,18 +28,6 @@ export class UploaderMetrics {
     this.retries = new Counter({ name: 'zoom_upload_retries_total', help: 'Retried attempts by reason', labelNames: ['reason'], registers: [registry] });
     this.failures = new Counter({ name: 'zoom_upload_failures_total', help: 'Files sent to zoom.recording.failed, by reason', labelNames: ['reason'], registers: [registry] });
     this.inFlight = new Gauge({ name: 'zoom_upload_in_flight', help: 'Files being transferred now', registers: [registry] });
-    this.lag = new Gauge({
-      name: 'zoom_uploader_consumer_lag',
-      help: 'Work items not yet committed per topic partition',
-      labelNames: ['group', 'topic', 'partition'],
-      registers: [registry],
-      async collect() {
-        try {
-          for (const l of await lagCollector()) this.set({ group, topic: l.topic, partition: String(l.partition) }, l.lag);
-        } catch {
-          /* best effort */
-        }
-      },
-    });
+    this.lag = consumerLagGauge(registry, { name: 'zoom_uploader_consumer_lag', help: 'Work items not yet committed per topic partition', group, collect: lagCollector });
   }
 }
