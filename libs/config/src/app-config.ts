@@ -17,6 +17,10 @@ export type ObjectStoreSettings =
       partSizeBytes: number;
       queueSize: number;
       createBucketIfMissing: boolean;
+      /** S3_UPLOAD_MODE: `stream` parts straight from the download (default) or `buffered` (lib-storage, per-part retries). */
+      uploadMode: 'stream' | 'buffered';
+      /** S3_SHA256_METADATA: also store the SHA-256 in the object's metadata (costs a server-side copy). */
+      sha256Metadata: boolean;
     }
   | { kind: 'filesystem'; dir: string }
   | { kind: 'memory' };

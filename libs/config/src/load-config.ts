@@ -105,6 +105,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         partSizeBytes,
         queueSize: read('S3_QUEUE_SIZE', (t) => positiveInt(t, 64), 4),
         createBucketIfMissing: read('S3_CREATE_BUCKET', parseBool, false),
+        uploadMode: read('S3_UPLOAD_MODE', (t) => (t === 'stream' || t === 'buffered' ? t : { error: "must be 'stream' or 'buffered'" }), 'stream'),
+        sha256Metadata: read('S3_SHA256_METADATA', parseBool, true),
       }
     : { kind: 'filesystem', dir: path.join(dataDir, 'objects') };
 

@@ -16,6 +16,8 @@ export type ObjectStoreConfig =
       queueSize?: number;
       createBucketIfMissing?: boolean;
       checksums?: 'when-supported' | 'when-required';
+      uploadMode?: 'stream' | 'buffered';
+      sha256Metadata?: boolean;
     }
   | { kind: 'filesystem'; dir: string }
   | { kind: 'memory' };

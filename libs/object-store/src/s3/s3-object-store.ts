@@ -15,6 +15,7 @@ import type { ObjectInfo, ObjectStore, PutObjectInput, PutObjectResult } from '.
 import { ObjectStoreError } from '../object-store.port';
 import { firstError, MeteredStream, putFailure } from '../internal/metered-stream';
 import { assertObjectKey, checkPutInput, SHA256_METADATA, SIZE_METADATA } from '../internal/put-input';
+import { partSizeFor, streamingMultipartUpload } from './streaming-multipart';
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -25,10 +26,27 @@ export interface S3ObjectStoreOptions {
   forcePathStyle?: boolean;
   /** Static credentials; unset = the SDK's default provider chain (env, profile, IRSA, instance role). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Multipart part size. Default 16 MiB, minimum 5 MiB (S3's limit). Memory per upload ~ part x (queue+1). */
+  /**
+   * Multipart part size. Default 16 MiB, minimum 5 MiB (S3's limit); raised for an object that would need more
+   * than 10,000 parts. Objects up to one part are sent with one PutObject after being read whole.
+   */
   partSizeBytes?: number;
-  /** Parts uploaded concurrently per object. Default 4. */
+  /** Part requests open at once per object. Default 4. */
   queueSize?: number;
+  /**
+   * `stream` (default): each part streams from the download straight into its UploadPart request; memory per
+   * upload is a few hundred KiB whatever the part size, but a failed part fails the whole put (retryable).
+   * `buffered`: lib-storage's `Upload` holds each part in memory (about partSize x (queueSize + 1) per upload)
+   * so the SDK can retry a single part; for links to S3 that drop requests often.
+   */
+  uploadMode?: 'stream' | 'buffered';
+  /**
+   * Put the SHA-256 into the object's metadata (default true). S3 fixes metadata when the upload starts, before
+   * the hash is known, so this costs a server-side CopyObject of the whole object after the upload (no bytes
+   * through us, but the server rewrites them). With false the hash is only in the put result (and so in
+   * `zoom.recording.uploaded`). Objects over 5 GiB (CopyObject's limit) never get it in metadata.
+   */
+  sha256Metadata?: boolean;
   /** Create the bucket on first use when it does not exist (tests, first deployment). Default false. */
   createBucketIfMissing?: boolean;
   /**
@@ -48,13 +66,15 @@ const MAX_COPY_BYTES = 5 * 1024 * MIB;
 /**
  * Object store on S3 (cluster mode, or standalone with `S3_BUCKET`).
  *
- * `put` streams the body through a `MeteredStream` (byte count + SHA-256) into lib-storage's multipart
- * `Upload`, which pulls parts from it as it needs them: memory stays near partSize x (queueSize + 1)
- * whatever the object size (SPEC invariant 5), because nothing here reads ahead of lib-storage.
+ * `put` streams the body through a `MeteredStream` (byte count + SHA-256). In the default `stream` mode each
+ * multipart part is streamed from it straight into its UploadPart request (`streaming-multipart.ts`): memory
+ * per upload is the streams' high-water marks, whatever the part or object size (SPEC invariant 5). In
+ * `buffered` mode lib-storage's `Upload` pulls parts from it into memory, partSize x (queueSize + 1), so the SDK
+ * can retry one part. Nothing reads ahead of the uploader in either mode.
  *
- * All or nothing: a short or long body, a failing source or an abort destroys the metered stream; lib-storage
- * then aborts the multipart upload itself (leavePartsOnError: false) before `done()` rejects, and we send
- * AbortMultipartUpload once more in case its own attempt failed. Small objects (one part) are sent with a
+ * All or nothing: a short or long body, a failing source or an abort destroys the metered stream; the upload
+ * code then aborts the multipart upload itself (lib-storage: leavePartsOnError false) before it rejects, and we
+ * send AbortMultipartUpload once more in case its own attempt failed. Small objects (one part) are sent with a
  * single PutObject only after the whole body has been read and checked, so they are never partial either.
  */
 export class S3ObjectStore implements ObjectStore {
@@ -62,6 +82,9 @@ export class S3ObjectStore implements ObjectStore {
   private readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly uploadMode: 'stream' | 'buffered';
+  private readonly sha256Metadata: boolean;
+  private readonly partClient: S3Client;
   private readonly createBucketIfMissing: boolean;
   private bucketChecked: Promise<void> | undefined;
 
@@ -78,6 +101,11 @@ export class S3ObjectStore implements ObjectStore {
     if (!Number.isSafeInteger(this.queueSize) || this.queueSize < 1) {
       throw new ObjectStoreError('queueSize must be a positive integer', false);
     }
+    this.uploadMode = options.uploadMode ?? 'stream';
+    if (this.uploadMode !== 'stream' && this.uploadMode !== 'buffered') {
+      throw new ObjectStoreError("uploadMode must be 'stream' or 'buffered'", false);
+    }
+    this.sha256Metadata = options.sha256Metadata ?? true;
     this.createBucketIfMissing = options.createBucketIfMissing ?? false;
     const checksum = options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
     const config: S3ClientConfig = {
@@ -93,6 +121,9 @@ export class S3ObjectStore implements ObjectStore {
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
     };
     this.client = new S3Client(config);
+    // A streamed part's body cannot be replayed, and is sent without an aws-chunked checksum trailer
+    // (see streaming-multipart.ts): the SDK must neither retry it nor add the trailer.
+    this.partClient = new S3Client({ ...config, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED' });
   }
 
   async put(input: PutObjectInput): Promise<PutObjectResult> {
@@ -121,31 +152,47 @@ export class S3ObjectStore implements ObjectStore {
     input.signal?.addEventListener('abort', onAbort, { once: true });
 
     const contentType = input.contentType ?? 'application/octet-stream';
-    const upload = new Upload({
-      client: this.client,
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.bucket,
-        Key: input.key,
-        Body: meter,
-        ContentLength: input.contentLength,
-        ContentType: contentType,
-        Metadata: { ...userMetadata, [SIZE_METADATA]: String(input.contentLength) },
-      },
-    });
-
+    const metadata = { ...userMetadata, [SIZE_METADATA]: String(input.contentLength) };
+    const partSize = partSizeFor(input.contentLength, this.partSize);
+    let uploadId: string | undefined;
     let uploadedEtag: string | undefined;
     try {
-      const output = await upload.done();
-      uploadedEtag = output.ETag;
+      if (this.uploadMode === 'stream' && input.contentLength > partSize) {
+        uploadedEtag = await streamingMultipartUpload({
+          client: this.client,
+          partClient: this.partClient,
+          bucket: this.bucket,
+          key: input.key,
+          contentType,
+          metadata,
+          contentLength: input.contentLength,
+          partSize,
+          queueSize: this.queueSize,
+          body: meter,
+          onUploadId: (id) => (uploadId = id),
+        });
+      } else {
+        // One part (either mode), or buffered mode: lib-storage reads each part into memory, then sends it
+        // (one PutObject when the whole body fits in a part, so a small object is never partial either).
+        const upload = new Upload({
+          client: this.client,
+          partSize,
+          queueSize: this.queueSize,
+          leavePartsOnError: false,
+          params: { Bucket: this.bucket, Key: input.key, Body: meter, ContentLength: input.contentLength, ContentType: contentType, Metadata: metadata },
+        });
+        try {
+          uploadedEtag = (await upload.done()).ETag;
+        } finally {
+          uploadId = upload.uploadId;
+        }
+      }
     } catch (err) {
       // Read the origin before tearing the streams down ourselves (that would add errors of its own).
       const origin = failed();
       // An S3 failure leaves the body half read: destroy it, which also ends `piping` below.
       meter.destroy();
-      await this.abortMultipart(input.key, upload.uploadId);
+      await this.abortMultipart(input.key, uploadId);
       throw putFailure(err, {
         what: `put ${input.key}`,
         signal: input.signal,
@@ -163,7 +210,7 @@ export class S3ObjectStore implements ObjectStore {
     // S3 fixes metadata at CreateMultipartUpload, before the SHA-256 is known. A server-side copy onto the
     // same key replaces the metadata without moving bytes through us. CopyObject is limited to 5 GiB;
     // larger objects keep their metadata without sha256 (the upload result event still carries it).
-    if (size <= MAX_COPY_BYTES) {
+    if (this.sha256Metadata && size <= MAX_COPY_BYTES) {
       try {
         const copied = await this.client.send(
           new CopyObjectCommand({
@@ -252,6 +299,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.partClient.destroy();
   }
 
   /** Once per instance when `createBucketIfMissing`; a failure is retried by the next put. */
