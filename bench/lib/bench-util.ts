@@ -70,7 +70,10 @@ export interface ChildServer {
 /** Spawns a compiled bench server (dist/bench/servers/<name>.js) that prints `listening <port>` once up. */
 export async function spawnServer(name: string, env: Record<string, string>): Promise<ChildServer> {
   const main = path.join(__dirname, '..', 'servers', `${name}.js`);
-  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_APP_NODE_ARGS go to the app under test only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it
+  // (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, main], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`${name} did not start: ${out}`)), 15_000);
@@ -151,9 +154,18 @@ export async function startDistApp(name: string, env: Record<string, string>, ti
     });
   });
   let out = '';
-  const child = spawn(process.execPath, [main], {
+  // BENCH_APP_NODE_ARGS go to the app under test only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it
+  // (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOST: '127.0.0.1',
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (d: Buffer) => {

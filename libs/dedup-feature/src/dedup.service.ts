@@ -55,7 +55,16 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     const topics: TopicSpec[] = [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }));
     this.consumer = new BackgroundConsumer(
       this.bus,
-      { groupId: DEDUP_GROUP_ID, topics: [TOPICS.raw], fromBeginning: true, maxBatchSize: 500, eachBatch: (batch) => this.handleBatch(batch) },
+      {
+        groupId: DEDUP_GROUP_ID,
+        topics: [TOPICS.raw],
+        fromBeginning: true,
+        maxBatchSize: 1000,
+        // Every partition of zoom.webhooks.raw at once: the bus merges their commits into one transaction
+        // (measured: 35% of the pass-through rate with one transaction per batch, 63-65% merged over 12).
+        concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.raw],
+        eachBatch: (batch) => this.handleBatch(batch),
+      },
       [...topics, { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }],
       (err, attempt) => this.logger.warn({ attempt, cause: err.message }, 'dedup consumer not started yet; retrying'),
       () => this.logger.info({ group: DEDUP_GROUP_ID }, 'dedup consuming zoom.webhooks.raw'),
@@ -181,7 +190,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
     try {
       const delivery = decodeRawDelivery(msg.value);
-      const parsed = parseEnvelope(Buffer.from(delivery.body, 'utf8'));
+      const parsed = parseEnvelope(delivery.body);
       if (!parsed.ok) throw new Error(`raw body is not a Zoom envelope (${parsed.reason})`);
       const id = canonicalId(canonicalKey(parsed.envelope));
       const meetingUuid = meetingUuidOf(parsed.envelope);

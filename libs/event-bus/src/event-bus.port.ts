@@ -60,6 +60,38 @@ export interface ConsumeOptions {
   eachBatch(batch: Batch): Promise<BatchResult>;
   /** Upper bound on messages handed to one eachBatch call. */
   maxBatchSize?: number;
+  /**
+   * Upper bound on the summed value bytes handed to one eachBatch call (a single larger message still goes
+   * alone). Keeps a batch's outputs, committed together, under the broker's record-batch limit (Kafka's
+   * `message.max.bytes`, 1 MiB by default) when they go to one partition. Default 512 KiB.
+   */
+  maxBatchBytes?: number;
+  /**
+   * Partitions this member handles at once (Kafka adapter; the file log always runs its partitions
+   * concurrently). Default: the bus setting (4). More partitions in flight let the Kafka adapter put more
+   * batches into one transaction.
+   */
+  concurrentPartitions?: number;
+}
+
+export const DEFAULT_MAX_BATCH_BYTES = 512 * 1024;
+
+/** Splits `messages` into consecutive chunks of at most `maxCount` messages and `maxBytes` value bytes. */
+export function chunkMessages<T extends { value: Buffer }>(messages: T[], maxCount: number, maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    if (current.length > 0 && (current.length >= maxCount || bytes + m.value.length > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += m.value.length;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 export interface ConsumerHandle {

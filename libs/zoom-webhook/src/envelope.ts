@@ -27,10 +27,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * `event_ts` and `download_token` of the wrong type are dropped so the typed fields never lie; the raw body
  * (kept on `zoom.webhooks.raw`) still has them.
  */
-export function parseEnvelope(rawBody: Buffer): ParseEnvelopeResult {
+export function parseEnvelope(rawBody: Buffer | string): ParseEnvelopeResult {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8.decode(rawBody));
+    // A string is already decoded text (dedup reads the body out of a RawDelivery record).
+    parsed = JSON.parse(typeof rawBody === 'string' ? rawBody : utf8.decode(rawBody));
   } catch {
     return { ok: false, reason: 'body_not_json' };
   }

@@ -13,6 +13,8 @@ import {
   type ConsumedMessage,
   type ConsumeOptions,
   type ConsumerHandle,
+  DEFAULT_MAX_BATCH_BYTES,
+  chunkMessages,
 } from '../event-bus.port';
 import { type EventBusLogger, errorMessage } from '../event-bus.logger';
 import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
@@ -106,11 +108,13 @@ export class LogConsumer implements ConsumerHandle {
     const maxBatchSize = Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
     let position = start;
     while (this.running) {
-      const records = this.deps.state.read(topic, partition, position, maxBatchSize);
-      if (records.length === 0) {
+      const read = this.deps.state.read(topic, partition, position, maxBatchSize);
+      if (read.length === 0) {
         await this.waitForAppend(topic, partition, position);
         continue;
       }
+      // Same byte bound as the Kafka adapter: the rest is read again from the next position.
+      const records = chunkMessages(read, maxBatchSize, this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES)[0];
       const messages: ConsumedMessage[] = records.map((r, i) => ({
         topic,
         partition,
