@@ -3,6 +3,8 @@
 // `node dist/bench/upload.bench.js` (BENCH_UPLOAD_BIG_MIB, BENCH_UPLOAD_SMALL_MIB shorten it).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
 import { loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
@@ -14,17 +16,46 @@ const BIG = Number(process.env.BENCH_UPLOAD_BIG_MIB ?? 2048) * MiB;
 const SMALL = Number(process.env.BENCH_UPLOAD_SMALL_MIB ?? 256) * MiB;
 const PART = '16MiB';
 const QUEUE = '4';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_UPLOAD_ROUNDS ?? 3));
+
+interface Run {
+  seconds: number;
+  peakMiB: number;
+}
+
+/** Median seconds and median peak RSS, each over the runs. */
+function median(runs: Run[]): Run {
+  const mid = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  return { seconds: mid(runs.map((r) => r.seconds)), peakMiB: mid(runs.map((r) => r.peakMiB)) };
+}
 
 export interface UploadBenchResult {
   big: {
     bytes: number;
     /** Defaults: sha256 also written into the object's metadata (a server-side copy after the upload). */
-    ours: { seconds: number; peakMiB: number };
+    ours: Run;
     /** S3_SHA256_METADATA=false: the same work as rclone (bytes stored, hash reported in the event only). */
-    oursNoCopy: { seconds: number; peakMiB: number };
-    rclone: { seconds: number; peakMiB: number } | { error: string };
+    oursNoCopy: Run;
+    rclone: Run;
+    rounds: number;
+    runs: { ours: Run[]; oursNoCopy: Run[]; rclone: Run[] };
   };
-  scaling: { files: number; bytes: number; one: number; two: number; oneCpu: number; twoCpu: number };
+  scaling: {
+    files: number;
+    bytes: number;
+    one: number;
+    two: number;
+    oneCpu: number;
+    twoCpu: number;
+    oneIowait: number;
+    twoIowait: number;
+    /** Cores used by zoom-sim (the bench process), S3Proxy and the uploader processes, each run. */
+    oneCores: { sim: number; s3: number; uploaders: number };
+    twoCores: { sim: number; s3: number; uploaders: number };
+  };
 }
 
 function vmhwmMiB(pid: number): number {
@@ -36,11 +67,33 @@ function vmhwmMiB(pid: number): number {
 }
 
 /** Machine-wide CPU busy fraction between two /proc/stat samples (all cores). */
-function cpuTimes(): { busy: number; total: number } {
+function cpuTimes(): { busy: number; iowait: number; total: number } {
   const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = f[3] + (f[4] ?? 0);
   const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle, iowait: f[4] ?? 0, total };
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+function infraPid(service: string): number | undefined {
+  // Where scripts/infra.sh keeps its pid files (same defaults).
+  const cache = process.env.ZP_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zoom-pipeline');
+  const dir = path.join(process.env.ZP_RUN_DIR ?? path.join(cache, 'run'), service, `${service}.pid`);
+  try {
+    return Number(fs.readFileSync(dir, 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function item(f: SimFile): FileWorkItem {
@@ -79,10 +132,12 @@ export async function runUpload(): Promise<UploadBenchResult> {
   };
   const apps: DistApp[] = [];
   try {
-    // 1. One big file: ours, with the defaults, then with S3_SHA256_METADATA=false (each in a fresh process, so
-    // each peak RSS is its own).
-    const big = dl.addFile({ size: BIG, fileExtension: 'MP4' });
-    const timeOne = async (extra: Record<string, string>, file: SimFile) => {
+    // 1. One big file, three ways, in rounds (BENCH_UPLOAD_ROUNDS, default 3) that alternate the order: our uploader
+    // with the defaults, ours with S3_SHA256_METADATA=false, rclone copyurl of the pre-signed URL (rclone cannot
+    // send the Bearer to hop 1 only). Each run is a fresh process (its own peak RSS) and a fresh file id; the
+    // table reports the median of each, since single runs on this shared machine vary by ±20%.
+    const timeOurs = async (extra: Record<string, string>): Promise<Run> => {
+      const file = dl.addFile({ size: BIG, fileExtension: 'MP4' });
       const app = await startDistApp('uploader', { ...env, ...extra });
       try {
         await sleep(5_000); // group join
@@ -94,45 +149,73 @@ export async function runUpload(): Promise<UploadBenchResult> {
         await app.kill();
       }
     };
-    const ours = await timeOne({}, big);
-    const oursNoCopy = await timeOne({ S3_SHA256_METADATA: 'false' }, dl.addFile({ size: BIG, fileExtension: 'MP4' }));
-    // 2. The same file with rclone copyurl from the pre-signed URL (rclone cannot send the Bearer to hop 1 only).
-    const rclone = await new Promise<{ seconds: number; peakMiB: number } | { error: string }>((resolve) => {
-      const t = Date.now();
-      const env2: NodeJS.ProcessEnv = {
-        ...process.env, RCLONE_CONFIG_B_TYPE: 's3', RCLONE_CONFIG_B_PROVIDER: 'Other', RCLONE_CONFIG_B_ENDPOINT: e.s3.endpoint,
-        RCLONE_CONFIG_B_ACCESS_KEY_ID: e.s3.accessKeyId, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: e.s3.secretAccessKey, RCLONE_CONFIG_B_REGION: e.s3.region,
-        RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true', RCLONE_S3_CHUNK_SIZE: PART.replace('MiB', 'Mi'), RCLONE_S3_UPLOAD_CONCURRENCY: QUEUE,
-      };
-      delete env2.AWS_CA_BUNDLE; // INFRA.md: rclone 1.60 fails with it set
-      const child = spawn('rclone', ['copyurl', dl.presignedUrl(big.fileId), `b:${bucket}/rclone-${big.fileId}.mp4`], { env: env2, stdio: ['ignore', 'ignore', 'pipe'] });
-      let peak = 0;
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-      const poll = setInterval(() => (peak = Math.max(peak, vmhwmMiB(child.pid!))), 50);
-      child.on('error', (x) => resolve({ error: x.message }));
-      child.on('exit', (code) => {
-        clearInterval(poll);
-        resolve(code === 0 ? { seconds: (Date.now() - t) / 1000, peakMiB: peak } : { error: `exit ${code}: ${err.trim().split('\n').pop()}` });
+    const timeRclone = () =>
+      new Promise<Run>((resolve, reject) => {
+        const file = dl.addFile({ size: BIG, fileExtension: 'MP4' });
+        const t = Date.now();
+        const env2: NodeJS.ProcessEnv = {
+          ...process.env, RCLONE_CONFIG_B_TYPE: 's3', RCLONE_CONFIG_B_PROVIDER: 'Other', RCLONE_CONFIG_B_ENDPOINT: e.s3.endpoint,
+          RCLONE_CONFIG_B_ACCESS_KEY_ID: e.s3.accessKeyId, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: e.s3.secretAccessKey, RCLONE_CONFIG_B_REGION: e.s3.region,
+          RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true', RCLONE_S3_CHUNK_SIZE: PART.replace('MiB', 'Mi'), RCLONE_S3_UPLOAD_CONCURRENCY: QUEUE,
+        };
+        delete env2.AWS_CA_BUNDLE; // INFRA.md: rclone 1.60 fails with it set
+        const child = spawn('rclone', ['copyurl', dl.presignedUrl(file.fileId), `b:${bucket}/rclone-${file.fileId}.mp4`], { env: env2, stdio: ['ignore', 'ignore', 'pipe'] });
+        let peak = 0;
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+        const poll = setInterval(() => (peak = Math.max(peak, vmhwmMiB(child.pid!))), 50);
+        child.on('error', (x) => reject(x));
+        child.on('exit', (code) => {
+          clearInterval(poll);
+          if (code === 0) resolve({ seconds: (Date.now() - t) / 1000, peakMiB: peak });
+          else reject(new Error(`rclone copyurl exit ${code}: ${err.trim().split('\n').pop()}`));
+        });
       });
-    });
+    const runs = { ours: [] as Run[], oursNoCopy: [] as Run[], rclone: [] as Run[] };
+    const steps: Array<[keyof typeof runs, () => Promise<Run>]> = [
+      ['ours', () => timeOurs({})],
+      ['oursNoCopy', () => timeOurs({ S3_SHA256_METADATA: 'false' })],
+      ['rclone', timeRclone],
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no variant always runs first (cold caches) or last.
+      for (let i = 0; i < steps.length; i++) {
+        const [name, run] = steps[(i + round) % steps.length];
+        const r = await run();
+        process.stderr.write(`  upload round ${round + 1} ${name} ${JSON.stringify(r)}\n`);
+        runs[name].push(r);
+      }
+    }
     // 3. Scaling: 8 files with one process, then 8 new files with two.
     const batch = async () => Array.from({ length: 8 }, () => dl.addFile({ size: SMALL, fileExtension: 'MP4' }));
+    const s3Pid = infraPid('s3');
     const timed = async (files: SimFile[]) => {
       const t = Date.now();
       const c0 = cpuTimes();
+      const uploaders = apps.map((a) => a.child.pid);
+      const p0 = { sim: cpuSeconds(process.pid), s3: cpuSeconds(s3Pid), up: uploaders.map(cpuSeconds) };
       await producer.send({ topic: TOPICS.files, acks: -1, messages: files.map((f) => ({ key: f.fileId, value: JSON.stringify(item(f)) })) });
       await waitAll(files.map((f) => f.fileId), 30 * 60_000);
       const c1 = cpuTimes();
-      return { seconds: (Date.now() - t) / 1000, cpu: (c1.busy - c0.busy) / Math.max(1, c1.total - c0.total) };
+      const total = Math.max(1, c1.total - c0.total);
+      const seconds = (Date.now() - t) / 1000;
+      // Share of ONE core each used over the run: where the machine's two cores went.
+      const cores = {
+        sim: (cpuSeconds(process.pid) - p0.sim) / seconds,
+        s3: (cpuSeconds(s3Pid) - p0.s3) / seconds,
+        uploaders: uploaders.reduce<number>((sum, pid, i) => sum + cpuSeconds(pid) - (p0.up[i] ?? 0), 0) / seconds,
+      };
+      return { seconds, cpu: (c1.busy - c0.busy) / total, iowait: (c1.iowait - c0.iowait) / total, cores };
     };
-    apps.push(await startDistApp('uploader', env));
+    // One file at a time per process, so "2 processes" means twice the transfers in flight.
+    const scalingEnv = { ...env, UPLOAD_CONCURRENCY: '1' };
+    apps.push(await startDistApp('uploader', scalingEnv));
     await sleep(5_000); // group join
     const one = await timed(await batch());
-    apps.push(await startDistApp('uploader', env));
+    apps.push(await startDistApp('uploader', scalingEnv));
     await sleep(8_000); // rebalance
     const two = await timed(await batch());
-    return { big: { bytes: BIG, ours, oursNoCopy, rclone }, scaling: { files: 8, bytes: 8 * SMALL, one: one.seconds, two: two.seconds, oneCpu: one.cpu, twoCpu: two.cpu } };
+    return { big: { bytes: BIG, ours: median(runs.ours), oursNoCopy: median(runs.oursNoCopy), rclone: median(runs.rclone), rounds: ROUNDS, runs }, scaling: { files: 8, bytes: 8 * SMALL, one: one.seconds, two: two.seconds, oneCpu: one.cpu, twoCpu: two.cpu, oneIowait: one.iowait, twoIowait: two.iowait, oneCores: one.cores, twoCores: two.cores } };
   } finally {
     await Promise.all(apps.map((a) => a.kill()));
     await consumer.disconnect();
@@ -144,28 +227,25 @@ export async function runUpload(): Promise<UploadBenchResult> {
 export function uploadMarkdown(r: UploadBenchResult): string {
   const mibs = (bytes: number, s: number) => bytes / MiB / s;
   const rows = [
-    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts of ${PART}, ${QUEUE} in flight for both (ours: the default \`S3_UPLOAD_MODE=stream\`, each part streamed into its request; rclone buffers its parts); peak RSS = the process's VmHWM.`,
+    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts of ${PART}, ${QUEUE} in flight for both (ours: the default \`S3_UPLOAD_MODE=stream\`, each part streamed into its request; rclone buffers its parts); peak RSS = the process's VmHWM; ${r.big.rounds} rounds in rotating order, medians.`,
     '',
-    '| uploader | seconds | MiB/s | peak RSS MiB | throughput vs rclone | RSS vs rclone |',
+    '| uploader | median seconds (each round) | MiB/s | median peak RSS MiB | throughput vs rclone | RSS vs rclone |',
     '|---|---:|---:|---:|---:|---:|',
   ];
-  const ourRows: Array<[string, { seconds: number; peakMiB: number }]> = [
-    ['zoom-pipeline uploader, `S3_SHA256_METADATA=false`: download + sha256 + streamed multipart (the same work as rclone)', r.big.oursNoCopy],
-    ['zoom-pipeline uploader, defaults: the same + server-side copy that writes sha256 into the metadata', r.big.ours],
+  const ourRows: Array<[string, Run, Run[]]> = [
+    ['zoom-pipeline uploader, `S3_SHA256_METADATA=false`: download + sha256 + streamed multipart (the same work as rclone)', r.big.oursNoCopy, r.big.runs.oursNoCopy],
+    ['zoom-pipeline uploader, defaults: the same + server-side copy that writes sha256 into the metadata', r.big.ours, r.big.runs.ours],
+    ['rclone copyurl of the pre-signed URL (baseline)', r.big.rclone, r.big.runs.rclone],
   ];
-  const rc = 'error' in r.big.rclone ? undefined : r.big.rclone;
-  for (const [label, o] of ourRows) {
-    const vs = rc ? `${(rc.seconds / o.seconds).toFixed(2)}x | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x` : 'n/a | n/a';
-    rows.push(`| ${label} | ${fmt(o.seconds, 1)} | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${vs} |`);
+  const rc = r.big.rclone;
+  for (const [label, o, all] of ourRows) {
+    const each = all.map((x) => fmt(x.seconds, 1)).join(' / ');
+    rows.push(`| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`);
   }
-  if (rc) {
-    rows.push(`| rclone copyurl of the pre-signed URL (baseline) | ${fmt(rc.seconds, 1)} | ${fmt(mibs(r.big.bytes, rc.seconds), 1)} | ${fmt(rc.peakMiB)} | 1.00x | 1.00x |`);
-  } else {
-    rows.push(`| rclone copyurl (baseline) | failed: ${(r.big.rclone as { error: string }).error} | | | | |`);
-  }
-  rows.push('', `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=2 per process.`, '', '| processes | seconds | MiB/s | speed-up | machine CPU busy (all cores, whole run) |', '|---:|---:|---:|---:|---:|');
-  rows.push(`| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x | ${(100 * r.scaling.oneCpu).toFixed(0)}% |`);
-  rows.push(`| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ${(r.scaling.one / r.scaling.two).toFixed(2)}x | ${(100 * r.scaling.twoCpu).toFixed(0)}% |`);
+  rows.push('', `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=1 per process (one transfer in flight per process).`, '', '| processes | seconds | MiB/s | speed-up | machine CPU busy (2 cores, whole run) | CPU waiting on disk | cores used: zoom-sim / S3Proxy / uploaders |', '|---:|---:|---:|---:|---:|---:|---|');
+  const cores = (c: { sim: number; s3: number; uploaders: number }) => `${c.sim.toFixed(2)} / ${c.s3.toFixed(2)} / ${c.uploaders.toFixed(2)}`;
+  rows.push(`| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x | ${(100 * r.scaling.oneCpu).toFixed(0)}% | ${(100 * r.scaling.oneIowait).toFixed(0)}% | ${cores(r.scaling.oneCores)} |`);
+  rows.push(`| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ${(r.scaling.one / r.scaling.two).toFixed(2)}x | ${(100 * r.scaling.twoCpu).toFixed(0)}% | ${(100 * r.scaling.twoIowait).toFixed(0)}% | ${cores(r.scaling.twoCores)} |`);
   return rows.join('\n');
 }
 

@@ -14,12 +14,12 @@ export const METRIC = {
   canonical: 'zoom_dedup_canonical_events_total',
   duplicates: 'zoom_dedup_duplicates_total',
   dedupDeadLetters: 'zoom_dedup_dead_letters_total',
-  dedupLag: 'zoom_consumer_lag',
+  /** All consumer groups of the process, by `group` label (dedup, uploader). */
+  consumerLag: 'zoom_consumer_lag',
   uploadBytes: 'zoom_upload_bytes_total',
   uploadFiles: 'zoom_upload_files_total',
   uploadFailures: 'zoom_upload_failures_total',
   uploadInFlight: 'zoom_upload_in_flight',
-  uploaderLag: 'zoom_uploader_consumer_lag',
 } as const;
 
 /** Ingress outcomes that are answered 200; every other outcome is a refusal (ingress.metrics.ts DeliveryOutcome). */
@@ -88,8 +88,8 @@ export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveri
       inFlight: sumOf(exp, METRIC.uploadInFlight),
     };
   }
-  if (hasFamily(exp, METRIC.dedupLag) || hasFamily(exp, METRIC.uploaderLag)) {
-    out.backlog = sumOf(exp, METRIC.dedupLag) + sumOf(exp, METRIC.uploaderLag);
+  if (hasFamily(exp, METRIC.consumerLag)) {
+    out.backlog = sumOf(exp, METRIC.consumerLag);
   }
   return out;
 }

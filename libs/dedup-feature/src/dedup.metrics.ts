@@ -20,6 +20,6 @@ export class DedupMetrics {
     });
     this.storeErrors = new Counter({ name: 'zoom_dedup_store_errors_total', help: 'Dedup store (Redis) errors; the batch is retried', registers: [registry] });
     this.deadLetters = new Counter({ name: 'zoom_dedup_dead_letters_total', help: 'Raw records that could not be processed and went to the dead-letter topic', labelNames: ['reason'], registers: [registry] });
-    this.lag = consumerLagGauge(registry, { name: 'zoom_consumer_lag', help: 'Messages not yet committed per topic partition', group, collect: lagCollector });
+    this.lag = consumerLagGauge(registry, { group, collect: lagCollector });
   }
 }

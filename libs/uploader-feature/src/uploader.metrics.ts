@@ -28,6 +28,6 @@ export class UploaderMetrics {
     this.retries = new Counter({ name: 'zoom_upload_retries_total', help: 'Retried attempts by reason', labelNames: ['reason'], registers: [registry] });
     this.failures = new Counter({ name: 'zoom_upload_failures_total', help: 'Files sent to zoom.recording.failed, by reason', labelNames: ['reason'], registers: [registry] });
     this.inFlight = new Gauge({ name: 'zoom_upload_in_flight', help: 'Files being transferred now', registers: [registry] });
-    this.lag = consumerLagGauge(registry, { name: 'zoom_uploader_consumer_lag', help: 'Work items not yet committed per topic partition', group, collect: lagCollector });
+    this.lag = consumerLagGauge(registry, { group, collect: lagCollector });
   }
 }

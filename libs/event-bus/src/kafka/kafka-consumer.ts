@@ -383,7 +383,8 @@ export class KafkaBusConsumer implements ConsumerHandle {
           }
           for (const c of group) {
             try {
-              await this.runTransaction([c]);
+              // An ambiguous failure (the broker committed, the answer was lost) must not publish twice.
+              if (!(await this.alreadyCommitted(c.topic, c.partition, c.offset))) await this.runTransaction([c]);
               c.resolve();
             } catch (single) {
               c.reject(single);
