@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
+import { loadEndpoints, removeBucket, uniqueName } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 import { type DistApp, fmt, sleep, startDistApp } from './lib/bench-util';
 
@@ -221,6 +221,8 @@ export async function runUpload(): Promise<UploadBenchResult> {
     await consumer.disconnect();
     await producer.disconnect();
     await dl.close();
+    // About 12 GiB per run: S3Proxy keeps objects on the local disk.
+    await removeBucket(bucket);
   }
 }
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { TOPICS, decodeCanonicalEvent, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, type FaultProxy, REPO_ROOT, freePort, loadEndpoints, readTopic, startApp, startFaultProxy, uniqueName, waitFor } from '@zoom-pipeline/test-support';
+import { type AppName, type AppProcess, type FaultProxy, REPO_ROOT, freePort, loadEndpoints, readTopic, startApp, startFaultProxy, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 const FULL = process.env.ZP_CHAOS === 'full';
@@ -72,6 +72,7 @@ afterAll(async () => {
   await dl?.close();
   await proxy?.close();
   s3.destroy();
+  await removeBucket(bucket);
 });
 
 describe('chaos: nothing lost, nothing doubled', () => {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, type CollectedSpan, type OtlpReceiver, REPO_ROOT, loadEndpoints, readTopic, startApp, startOtlpReceiver, uniqueName, waitFor } from '@zoom-pipeline/test-support';
+import { type AppProcess, type CollectedSpan, type OtlpReceiver, REPO_ROOT, loadEndpoints, readTopic, startApp, startOtlpReceiver, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
 import { type DownloadServer, ZoomWebhookSender, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
@@ -59,6 +59,7 @@ afterAll(async () => {
   await Promise.all([ingress, dedup, uploader].map((p) => p?.kill('SIGTERM')));
   await dl?.close();
   await receiver?.close();
+  await removeBucket(bucket);
 });
 
 describe('one trace from Zoom to S3', () => {

@@ -4,7 +4,7 @@
  * the ingress drains in-flight requests, dedup and uploader commit what is done and hand back the rest.
  */
 import { TOPICS, decodeCanonicalEvent, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, freePort, loadEndpoints, readTopic, startApp, uniqueName, waitFor } from '@zoom-pipeline/test-support';
+import { type AppName, type AppProcess, freePort, loadEndpoints, readTopic, startApp, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
 import { type DownloadServer, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(400_000);
@@ -44,6 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...apps.values()].map((a) => a.kill('SIGTERM')));
   await dl?.close();
+  await removeBucket(bucket);
 });
 
 it('SIGTERM and restart of every app while deliveries and uploads are in flight loses and doubles nothing', async () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, loadEndpoints, readTopic, startApp, uniqueName, waitFor } from '@zoom-pipeline/test-support';
+import { type AppProcess, loadEndpoints, readTopic, startApp, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(600_000);
@@ -94,6 +94,8 @@ afterAll(async () => {
   await producer.disconnect();
   await dl?.close();
   s3.destroy();
+  // The 2 GiB object alone would fill the disk after a few dozen runs.
+  await removeBucket(bucket);
 });
 
 describe('uploader with real S3, Kafka and Redis', () => {
