@@ -60,6 +60,11 @@ export interface S3ObjectStoreOptions {
 
 const MIB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MIB;
+/**
+ * For the part client: without a logger the SDK writes "An error was encountered in a non-retryable streaming
+ * request." to the console on every failed part; the put's own error (retryable) already says what failed.
+ */
+const SILENT_SDK_LOGGER = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 /** Largest object CopyObject can copy in one request; see `put` for what happens above it. */
 const MAX_COPY_BYTES = 5 * 1024 * MIB;
 
@@ -123,7 +128,7 @@ export class S3ObjectStore implements ObjectStore {
     this.client = new S3Client(config);
     // A streamed part's body cannot be replayed, and is sent without an aws-chunked checksum trailer
     // (see streaming-multipart.ts): the SDK must neither retry it nor add the trailer.
-    this.partClient = new S3Client({ ...config, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    this.partClient = new S3Client({ ...config, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED', logger: SILENT_SDK_LOGGER });
   }
 
   async put(input: PutObjectInput): Promise<PutObjectResult> {
