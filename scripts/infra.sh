@@ -313,6 +313,9 @@ num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
 log.index.size.max.bytes=1048576
+# A test broker: keep a day of records, in segments small enough to be deleted (benchmarks append ~300 MB a run).
+log.retention.hours=24
+log.segment.bytes=67108864
 EOF
 }
 
