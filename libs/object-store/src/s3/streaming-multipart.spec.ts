@@ -13,7 +13,7 @@ interface Sent {
 }
 
 /** A client whose UploadPart reads the whole streamed body (or fails as told) and records what it got. */
-function scriptedClient(opts: { failPart?: number; stallPart?: number } = {}) {
+function scriptedClient(opts: { failPart?: number; stallPart?: number; failPartLater?: number } = {}) {
   const sent: Sent[] = [];
   const parts = new Map<number, Buffer>();
   let open = 0;
@@ -30,6 +30,12 @@ function scriptedClient(opts: { failPart?: number; stallPart?: number } = {}) {
       maxOpen = Math.max(maxOpen, open);
       try {
         if (n === opts.failPart) throw Object.assign(new Error('part refused'), { $metadata: { httpStatusCode: 503 } });
+        if (n === opts.failPartLater) {
+          // Reads whatever arrives (so the writer is not waiting for 'drain'), then fails.
+          (command.input.Body as Readable).resume();
+          await new Promise((r) => setTimeout(r, 200));
+          throw Object.assign(new Error('part refused later'), { $metadata: { httpStatusCode: 500 } });
+        }
         if (n === opts.stallPart) {
           // Reads nothing, answers nothing: only the abort signal ends it.
           await new Promise((_r, reject) => options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted'))));
@@ -157,6 +163,37 @@ describe('streamingMultipartUpload', () => {
 
     expect(s.parts.size).toBe(6);
     expect(s.maxOpen()).toBeLessThanOrEqual(2);
+  });
+
+  it('stops reading a stalled source as soon as a part fails', async () => {
+    const s = scriptedClient({ failPartLater: 2 });
+    // 6 MiB arrive (part 1 whole, 1 MiB of part 2), then the source stalls for good: the writer waits for the
+    // source, not for 'drain', and only the failure of part 2 can end the upload.
+    let sent = 0;
+    const body = new Readable({
+      read() {
+        if (sent < 6 * MIB) {
+          this.push(Buffer.alloc(64 * 1024, 1));
+          sent += 64 * 1024;
+        }
+      },
+    });
+
+    const started = Date.now();
+    await expect(streamingMultipartUpload(input(s.client, body, 20 * MIB))).rejects.toThrow('part refused later');
+
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(body.destroyed).toBe(true);
+    expect(s.sent.map((c) => c.name)).toContain('AbortMultipartUploadCommand');
+  });
+
+  it('refuses a body longer than contentLength instead of sending an empty part', async () => {
+    const data = bytes(6 * MIB);
+    const s = scriptedClient();
+
+    await expect(streamingMultipartUpload(input(s.client, source(data, 64 * 1024), 5 * MIB + 1))).rejects.toThrow(/longer than/);
+    expect(s.sent.filter((c) => c.name === 'UploadPartCommand').every((c) => (c.input.ContentLength as number) > 0)).toBe(true);
+    expect(s.sent.map((c) => c.name)).toContain('AbortMultipartUploadCommand');
   });
 
   it('refuses a body that ends early, and aborts', async () => {

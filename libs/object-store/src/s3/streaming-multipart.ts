@@ -128,6 +128,9 @@ export async function streamingMultipartUpload(input: StreamingMultipartInput): 
         failure ??= { error };
         body.destroy();
         signalFailure(error);
+        // Stop reading the source now, also when it is stalled between chunks (the loop below would only see
+        // the failure at its next chunk): the put has failed, the download must not go on.
+        input.body.destroy(error instanceof Error ? error : new Error(String(error)));
       })
       .finally(() => {
         open.delete(request);
@@ -143,6 +146,10 @@ export async function streamingMultipartUpload(input: StreamingMultipartInput): 
           throw failure.error;
         }
         if (!current) {
+          if (offset >= contentLength) {
+            // The caller's meter refuses this first; the backstop keeps a part from being 0 bytes long.
+            throw new Error(`the body is longer than ${contentLength} bytes`);
+          }
           await startPart();
         }
         const part = current!;
