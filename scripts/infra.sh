@@ -417,7 +417,8 @@ write_endpoints() {
     "region": "$S3_REGION",
     "accessKeyId": "$S3_ACCESS_KEY",
     "secretAccessKey": "$S3_SECRET_KEY",
-    "forcePathStyle": true
+    "forcePathStyle": true,
+    "dataDir": "$(svc_dir s3)/data"
   }
 }
 EOF

@@ -1,16 +1,13 @@
 // ObjectStore contract against the real S3-compatible server (S3Proxy) started by scripts/infra.sh, plus
 // what only S3 can show: bounded memory on a large streamed object, and no multipart upload left open.
 import {
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ObjectStoreError, S3ObjectStore, type S3ObjectStoreOptions } from '@zoom-pipeline/object-store';
 import { describeObjectStoreContract, testBody } from '@zoom-pipeline/object-store/testing';
-import { loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
+import { loadEndpoints, removeBucket, uniqueName } from '@zoom-pipeline/test-support';
 
 jest.setTimeout(120_000);
 
@@ -42,20 +39,8 @@ const raw = new S3Client({
 
 afterAll(async () => {
   // Empty and drop the bucket: a 100 MiB object per run would otherwise pile up in S3Proxy's data dir.
-  try {
-    let token: string | undefined;
-    do {
-      const page = await raw.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (keys.length > 0) {
-        await raw.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    await raw.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } finally {
-    raw.destroy();
-  }
+  raw.destroy();
+  await removeBucket(bucket);
 });
 
 // Both upload modes honour the whole contract: `stream` (parts streamed into their requests, the default)

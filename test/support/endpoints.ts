@@ -16,6 +16,11 @@ export interface Endpoints {
     accessKeyId: string;
     secretAccessKey: string;
     forcePathStyle: boolean;
+    /**
+     * S3Proxy's filesystem directory (one sub-directory per bucket), when the server was started by
+     * scripts/infra.sh. Only test cleanup uses it, for what the S3 API cannot reach (see removeBucket).
+     */
+    dataDir?: string;
   };
 }
 
