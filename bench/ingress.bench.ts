@@ -5,20 +5,22 @@ import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { recordingCompleted } from '@zoom-pipeline/zoom-sim';
 import { signDelivery } from '@zoom-pipeline/zoom-webhook';
 import { type BenchRequest, type LoadResult, fmt, load, ratio, spawnServer, startDistApp, writeSection } from './lib/bench-util';
+import { type PacedRounds, pacedRounds } from './lib/paced-load';
 
 const POOL = 200;
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const WARMUP_S = 2;
 const FIXED_RATE = 2_000;
+const PACED_ROUNDS = Math.max(1, Number(process.env.BENCH_PACED_ROUNDS ?? 3));
 
 export interface IngressResults {
   bodyBytes: number;
   ingress: LoadResult;
   fastify: LoadResult;
   http: LoadResult;
-  ingressFixed: LoadResult;
-  fastifyFixed: LoadResult;
+  ingressFixed: PacedRounds;
+  fastifyFixed: PacedRounds;
 }
 
 /** 200 signed ~2 KB `recording.completed` bodies, distinct meeting UUIDs, signed now (valid for the 2 h tolerance). */
@@ -64,11 +66,11 @@ export async function runIngress(): Promise<IngressResults> {
 
   const ingress = await startDistApp('ingress', { KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, LOG_LEVEL: 'warn' });
   let a: LoadResult;
-  let aFixed: LoadResult;
+  let aFixed: PacedRounds;
   try {
     a = await load(ingress.url, pool, loadOpts);
     process.stderr.write(`  (a) ingress  ${JSON.stringify(a)}\n`);
-    aFixed = await load(ingress.url, pool, { ...loadOpts, overallRate: FIXED_RATE });
+    aFixed = await pacedRounds(ingress.url, pool, { ...loadOpts, rate: FIXED_RATE }, PACED_ROUNDS);
     process.stderr.write(`  (a) ingress @${FIXED_RATE}/s ${JSON.stringify(aFixed)}\n`);
   } finally {
     await ingress.kill();
@@ -76,11 +78,11 @@ export async function runIngress(): Promise<IngressResults> {
 
   const fastify = await spawnServer('fastify-ack', { ZOOM_WEBHOOK_SECRET_TOKEN: secret });
   let b: LoadResult;
-  let bFixed: LoadResult;
+  let bFixed: PacedRounds;
   try {
     b = await load(fastify.url, pool, loadOpts);
     process.stderr.write(`  (b) fastify  ${JSON.stringify(b)}\n`);
-    bFixed = await load(fastify.url, pool, { ...loadOpts, overallRate: FIXED_RATE });
+    bFixed = await pacedRounds(fastify.url, pool, { ...loadOpts, rate: FIXED_RATE }, PACED_ROUNDS);
     process.stderr.write(`  (b) fastify @${FIXED_RATE}/s ${JSON.stringify(bFixed)}\n`);
   } finally {
     await fastify.kill();
@@ -100,16 +102,21 @@ export async function runIngress(): Promise<IngressResults> {
 export function ingressMarkdown(r: IngressResults): string {
   const row = (name: string, x: LoadResult, base: string) =>
     `| ${name} | ${fmt(x.rps)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.ok)} / ${fmt(x.non2xx)} / ${fmt(x.errors + x.timeouts)} | ${base} |`;
+  const paced = (name: string, x: PacedRounds, base: string) => {
+    const m = x.median;
+    const range = x.p99s.length > 1 ? ` (${x.p99s.map((p) => fmt(p, 1)).join(', ')})` : '';
+    return `| ${name}, paced open loop at ${fmt(FIXED_RATE)} req/s | ${fmt(m.rps)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)}${range} | ${fmt(m.ok)} / ${fmt(m.non2xx)} / ${fmt(m.errors + m.timeouts)} | ${base} |`;
+  };
   return [
-    `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), autocannon c=${CONNECTIONS}, ${DURATION_S} s after a ${WARMUP_S} s warm-up; load generator on the same machine.`,
+    `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), autocannon c=${CONNECTIONS} (closed loop: as fast as answers come), ${DURATION_S} s after a ${WARMUP_S} s warm-up; load generator on the same machine. Paced rows: one request due every ${fmt(1000 / FIXED_RATE, 1)} ms whatever the answers (open loop, \`bench/lib/paced-load.ts\`), up to ${CONNECTIONS} keep-alive connections, latency from the time each request was due; ${PACED_ROUNDS} rounds of ${DURATION_S} s, the median round shown with every round's p99 in brackets.`,
     '',
     '| target | deliveries/s (2xx) | p50 ms | p99 ms | 2xx / non-2xx / errors | vs (b) |',
     '|---|---:|---:|---:|---:|---:|',
     row('(a) ingress, Kafka `acks=all` before 200 (durable)', r.ingress, ratio(r.ingress.rps, r.fastify.rps)),
     row('(b) bare Fastify, HMAC verify + 200 (not durable, baseline)', r.fastify, '100%'),
     row('(c) node:http "200 then process" (Express-style, emulated: Express not installed)', r.http, ratio(r.http.rps, r.fastify.rps)),
-    `| (a) ingress at a fixed ${fmt(FIXED_RATE)} req/s | ${fmt(r.ingressFixed.rps)} | ${fmt(r.ingressFixed.p50, 1)} | ${fmt(r.ingressFixed.p99, 1)} | ${fmt(r.ingressFixed.ok)} / ${fmt(r.ingressFixed.non2xx)} / ${fmt(r.ingressFixed.errors + r.ingressFixed.timeouts)} | p99 ${ratio(r.ingressFixed.p99, r.fastifyFixed.p99)} of (b)'s |`,
-    `| (b) bare Fastify at a fixed ${fmt(FIXED_RATE)} req/s | ${fmt(r.fastifyFixed.rps)} | ${fmt(r.fastifyFixed.p50, 1)} | ${fmt(r.fastifyFixed.p99, 1)} | ${fmt(r.fastifyFixed.ok)} / ${fmt(r.fastifyFixed.non2xx)} / ${fmt(r.fastifyFixed.errors + r.fastifyFixed.timeouts)} | 100% |`,
+    paced('(a) ingress', r.ingressFixed, `p99 ${ratio(r.ingressFixed.median.p99, r.fastifyFixed.median.p99)} of (b)'s`),
+    paced('(b) bare Fastify', r.fastifyFixed, '100%'),
   ].join('\n');
 }
 
