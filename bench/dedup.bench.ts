@@ -6,7 +6,7 @@ import { type Admin, Kafka, type Message, CompressionTypes, logLevel } from 'kaf
 import { DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { meetingStarted, participantJoined } from '@zoom-pipeline/zoom-sim';
-import { fmt, ratio, sleep, startDistApp, writeSection } from './lib/bench-util';
+import { fmt, kafkaBrokerPid, processCpuSeconds, ratio, sleep, startDistApp, writeSection } from './lib/bench-util';
 
 const N = Number(process.env.BENCH_DEDUP_N ?? 50_000);
 const DUP_SHARE = 0.2;
@@ -20,6 +20,12 @@ export interface DrainResult {
   rate: number;
   /** Process start (or consumer.run) → drained, including group join. */
   wallSeconds: number;
+  /** CPU seconds of the consumer's process over the measured part (first progress → drained); NaN if unknown. */
+  cpuS: number;
+  /** Cores the Kafka broker used over the measured part. */
+  brokerCores: number;
+  /** Messages committed over the measured part. */
+  measured: number;
 }
 
 export interface DedupResults {
@@ -57,22 +63,44 @@ async function committed(admin: Admin, groupId: string, topic: string, low: Offs
 const lagTo = (target: Offsets, c: Offsets): number => [...target].reduce((n, [p, end]) => n + Math.max(0, end - (c.get(p) ?? 0)), 0);
 
 /** Polls the group's committed offsets until it reached `target` on every partition. */
-async function drain(admin: Admin, groupId: string, target: Offsets, low: Offsets, startedAt: number, timeoutMs = 600_000): Promise<DrainResult> {
+async function drain(
+  admin: Admin,
+  groupId: string,
+  target: Offsets,
+  low: Offsets,
+  startedAt: number,
+  consumerCpuS: () => number,
+  timeoutMs = 600_000,
+): Promise<DrainResult> {
   const initial = await committed(admin, groupId, RAW, low);
   const total = lagTo(target, initial);
+  const brokerPid = kafkaBrokerPid();
   let firstAt: number | undefined;
   let lagAtFirst = total;
+  let cpuAtFirst = consumerCpuS();
+  let brokerAtFirst = processCpuSeconds(brokerPid);
   for (;;) {
     const now = Date.now();
     const lag = lagTo(target, await committed(admin, groupId, RAW, low));
     if (firstAt === undefined && lag < total) {
       firstAt = now;
       lagAtFirst = lag;
+      cpuAtFirst = consumerCpuS();
+      brokerAtFirst = processCpuSeconds(brokerPid);
     }
     if (lag === 0) {
-      const seconds = firstAt !== undefined && now > firstAt ? (now - firstAt) / 1000 : (now - startedAt) / 1000;
-      const messages = firstAt !== undefined && now > firstAt ? lagAtFirst : total;
-      return { messages: total, seconds, rate: messages / seconds, wallSeconds: (now - startedAt) / 1000 };
+      const measuredPart = firstAt !== undefined && now > firstAt;
+      const seconds = measuredPart ? (now - firstAt!) / 1000 : (now - startedAt) / 1000;
+      const messages = measuredPart ? lagAtFirst : total;
+      return {
+        messages: total,
+        seconds,
+        rate: messages / seconds,
+        wallSeconds: (now - startedAt) / 1000,
+        cpuS: consumerCpuS() - cpuAtFirst,
+        brokerCores: (processCpuSeconds(brokerPid) - brokerAtFirst) / seconds,
+        measured: messages,
+      };
     }
     if (now - startedAt > timeoutMs) throw new Error(`${groupId} still has lag ${lag} after ${timeoutMs} ms`);
     await sleep(100);
@@ -134,7 +162,11 @@ async function passThrough(kafka: Kafka, admin: Admin, start: Offsets, target: O
     },
   });
   try {
-    return await drain(admin, groupId, target, low, startedAt);
+    // The pass-through consumer runs in this process: its CPU is this process's (plus the 10/s offset polls).
+    return await drain(admin, groupId, target, low, startedAt, () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    });
   } finally {
     await consumer.disconnect();
     await producer.disconnect();
@@ -188,7 +220,7 @@ export async function runDedup(): Promise<DedupResults> {
     const app = await startDistApp('dedup', { KAFKA_BROKERS: kafkaBrokers, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}) });
     let dedupResult: DrainResult;
     try {
-      dedupResult = await drain(admin, DEDUP_GROUP, target, low, startedAt);
+      dedupResult = await drain(admin, DEDUP_GROUP, target, low, startedAt, () => processCpuSeconds(app.child.pid));
       otherMembers = Math.max(otherMembers, ((await admin.describeGroups([DEDUP_GROUP])).groups[0]?.members.length ?? 1) - 1);
     } finally {
       await app.kill();
@@ -222,17 +254,20 @@ export async function runDedup(): Promise<DedupResults> {
 }
 
 export function dedupMarkdown(r: DedupResults): string {
-  const row = (name: string, x: DrainResult, base: string) => `| ${name} | ${fmt(x.messages)} | ${fmt(x.rate)} | ${fmt(x.seconds, 2)} | ${fmt(x.wallSeconds, 2)} | ${base} |`;
+  const row = (name: string, x: DrainResult, base: string) =>
+    `| ${name} | ${fmt(x.messages)} | ${fmt(x.rate)} | ${fmt(x.seconds, 2)} | ${fmt(x.wallSeconds, 2)} | ${fmt((x.cpuS * 1e6) / x.measured)} µs (${fmt(x.cpuS / x.seconds, 2)} / ${fmt(x.brokerCores, 2)}) | ${base} |`;
   return [
     `${fmt(r.n)} \`RawDelivery\` messages (${fmt(r.duplicates)} = ${Math.round((100 * r.duplicates) / r.n)}% duplicates, ~${fmt(r.avgValueBytes)} B each, meeting.started / participant_joined) pre-produced to \`${RAW}\`; ` +
       `backlog of the dedup group before the run: ${fmt(r.backlogBefore)} (included in both rows: both drain the same offset range). ` +
       'Rate = messages committed from the first committed progress to lag 0 (group join excluded); wall = process start → lag 0.' +
       (r.otherMembers > 0 ? ` **Warning: ${r.otherMembers} other member(s) were in the dedup group.**` : ''),
     '',
-    '| consumer | messages | deliveries/s | s (progress→lag 0) | wall s | vs pass-through |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| consumer | messages | deliveries/s | s (progress→lag 0) | wall s | consumer CPU per delivery (consumer / broker cores) | vs pass-through |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     row('dedup app (Redis `SET NX PX` claims per batch; outputs + offsets in Kafka transactions, merged across the 12 partitions)', r.dedup, ratio(r.dedup.rate, r.passThrough.rate)),
     row('pass-through kafkajs consumer (eachBatch → idempotent send to another topic → commit; baseline)', r.passThrough, '100%'),
+    '',
+    'CPU per delivery: the consumer process\'s CPU time (user + system; /proc for dedup, `process.cpuUsage()` for the in-process pass-through) over the measured part; in brackets the cores it and the Kafka broker used then (Redis and the bench\'s offset polls not counted).',
     '',
     `Redis: ${fmt(r.keys)} \`claim\` keys under the bench prefix; \`MEMORY USAGE\` (sample of ${r.sampled}): **${fmt(r.bytesPerKey, 0)} B per claimed key**.`,
   ].join('\n');

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { recordingCompleted } from '@zoom-pipeline/zoom-sim';
 import { signDelivery } from '@zoom-pipeline/zoom-webhook';
-import { type BenchRequest, type LoadResult, fmt, load, ratio, spawnServer, startDistApp, writeSection } from './lib/bench-util';
+import { type BenchRequest, type LoadResult, fmt, kafkaBrokerPid, load, processCpuSeconds, ratio, spawnServer, startDistApp, writeSection } from './lib/bench-util';
 import { type PacedRounds, pacedRounds } from './lib/paced-load';
 
 const POOL = 200;
@@ -19,6 +19,8 @@ export interface IngressResults {
   ingress: LoadResult;
   fastify: LoadResult;
   http: LoadResult;
+  /** Cores the Kafka broker (started by scripts/infra.sh) used during (a)'s closed-loop run; NaN if unknown. */
+  brokerCores: number;
   ingressFixed: PacedRounds;
   fastifyFixed: PacedRounds;
 }
@@ -66,9 +68,13 @@ export async function runIngress(): Promise<IngressResults> {
 
   const ingress = await startDistApp('ingress', { KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, LOG_LEVEL: 'warn' });
   let a: LoadResult;
+  let brokerCores = Number.NaN;
   let aFixed: PacedRounds;
   try {
-    a = await load(ingress.url, pool, loadOpts);
+    const brokerPid = kafkaBrokerPid();
+    const brokerBefore = processCpuSeconds(brokerPid);
+    a = await load(ingress.url, pool, { ...loadOpts, serverPid: ingress.child.pid });
+    brokerCores = (processCpuSeconds(brokerPid) - brokerBefore) / (a.durationS ?? DURATION_S);
     process.stderr.write(`  (a) ingress  ${JSON.stringify(a)}\n`);
     aFixed = await pacedRounds(ingress.url, pool, { ...loadOpts, rate: FIXED_RATE }, PACED_ROUNDS);
     process.stderr.write(`  (a) ingress @${FIXED_RATE}/s ${JSON.stringify(aFixed)}\n`);
@@ -80,7 +86,7 @@ export async function runIngress(): Promise<IngressResults> {
   let b: LoadResult;
   let bFixed: PacedRounds;
   try {
-    b = await load(fastify.url, pool, loadOpts);
+    b = await load(fastify.url, pool, { ...loadOpts, serverPid: fastify.child.pid });
     process.stderr.write(`  (b) fastify  ${JSON.stringify(b)}\n`);
     bFixed = await pacedRounds(fastify.url, pool, { ...loadOpts, rate: FIXED_RATE }, PACED_ROUNDS);
     process.stderr.write(`  (b) fastify @${FIXED_RATE}/s ${JSON.stringify(bFixed)}\n`);
@@ -91,32 +97,39 @@ export async function runIngress(): Promise<IngressResults> {
   const http = await spawnServer('http-ack', { ZOOM_WEBHOOK_SECRET_TOKEN: secret });
   let c: LoadResult;
   try {
-    c = await load(http.url, pool, loadOpts);
+    c = await load(http.url, pool, { ...loadOpts, serverPid: http.child.pid });
     process.stderr.write(`  (c) node:http ${JSON.stringify(c)}\n`);
   } finally {
     await http.kill();
   }
-  return { bodyBytes, ingress: a, fastify: b, http: c, ingressFixed: aFixed, fastifyFixed: bFixed };
+  return { bodyBytes, ingress: a, fastify: b, http: c, brokerCores, ingressFixed: aFixed, fastifyFixed: bFixed };
 }
 
 export function ingressMarkdown(r: IngressResults): string {
   const row = (name: string, x: LoadResult, base: string) =>
-    `| ${name} | ${fmt(x.rps)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.ok)} / ${fmt(x.non2xx)} / ${fmt(x.errors + x.timeouts)} | ${base} |`;
+    `| ${name} | ${fmt(x.rps)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.ok)} / ${fmt(x.non2xx)} / ${fmt(x.errors + x.timeouts)} | ${cpu(x)} | ${base} |`;
+  // Server CPU per delivery, the server's cores and the load generator's cores during the measured run.
+  const cpu = (x: LoadResult) =>
+    x.serverCpuS !== undefined && x.durationS && x.ok > 0
+      ? `${fmt((x.serverCpuS * 1e6) / x.ok)} µs (${fmt(x.serverCpuS / x.durationS, 2)} / ${fmt((x.generatorCpuS ?? Number.NaN) / x.durationS, 2)})`
+      : 'n/a';
   const paced = (name: string, x: PacedRounds, base: string) => {
     const m = x.median;
     const range = x.p99s.length > 1 ? ` (${x.p99s.map((p) => fmt(p, 1)).join(', ')})` : '';
-    return `| ${name}, paced open loop at ${fmt(FIXED_RATE)} req/s | ${fmt(m.rps)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)}${range} | ${fmt(m.ok)} / ${fmt(m.non2xx)} / ${fmt(m.errors + m.timeouts)} | ${base} |`;
+    return `| ${name}, paced open loop at ${fmt(FIXED_RATE)} req/s | ${fmt(m.rps)} | ${fmt(m.p50, 1)} | ${fmt(m.p99, 1)}${range} | ${fmt(m.ok)} / ${fmt(m.non2xx)} / ${fmt(m.errors + m.timeouts)} | | ${base} |`;
   };
   return [
     `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), autocannon c=${CONNECTIONS} (closed loop: as fast as answers come), ${DURATION_S} s after a ${WARMUP_S} s warm-up; load generator on the same machine. Paced rows: one request due every ${fmt(1000 / FIXED_RATE, 1)} ms whatever the answers (open loop, \`bench/lib/paced-load.ts\`), up to ${CONNECTIONS} keep-alive connections, latency from the time each request was due; ${PACED_ROUNDS} rounds of ${DURATION_S} s, the median round shown with every round's p99 in brackets.`,
     '',
-    '| target | deliveries/s (2xx) | p50 ms | p99 ms | 2xx / non-2xx / errors | vs (b) |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| target | deliveries/s (2xx) | p50 ms | p99 ms | 2xx / non-2xx / errors | server CPU per delivery (server / generator cores) | vs (b) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     row('(a) ingress, Kafka `acks=all` before 200 (durable)', r.ingress, ratio(r.ingress.rps, r.fastify.rps)),
     row('(b) bare Fastify, HMAC verify + 200 (not durable, baseline)', r.fastify, '100%'),
     row('(c) node:http "200 then process" (Express-style, emulated: Express not installed)', r.http, ratio(r.http.rps, r.fastify.rps)),
     paced('(a) ingress', r.ingressFixed, `p99 ${ratio(r.ingressFixed.median.p99, r.fastifyFixed.median.p99)} of (b)'s`),
     paced('(b) bare Fastify', r.fastifyFixed, '100%'),
+    '',
+    `Server CPU per delivery: the server process's CPU time (user + system, from /proc) over its 2xx answers in the closed-loop run; in brackets the cores the server and the load generator used. During (a) the Kafka broker used ${fmt(r.brokerCores, 2)} cores: the machine has 2.`,
   ].join('\n');
 }
 

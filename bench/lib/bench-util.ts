@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { endpointsFile } from '@zoom-pipeline/test-support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -20,6 +21,12 @@ export interface AutocannonResult {
 }
 
 export interface LoadResult {
+  /** CPU seconds used by the server process (its pid given) during the measured run; NaN when unknown. */
+  serverCpuS?: number;
+  /** CPU seconds used by this process (the load generator) during the measured run. */
+  generatorCpuS?: number;
+  /** Length of the measured run, s. */
+  durationS?: number;
   rps: number;
   p50: number;
   p99: number;
@@ -36,7 +43,7 @@ export interface BenchRequest {
 }
 
 /** Runs autocannon against `url`, rotating through `pool`, after a warm-up run that is discarded. */
-export async function load(url: string, pool: BenchRequest[], opts: { connections: number; durationS: number; warmupS: number; overallRate?: number }): Promise<LoadResult> {
+export async function load(url: string, pool: BenchRequest[], opts: { connections: number; durationS: number; warmupS: number; overallRate?: number; serverPid?: number }): Promise<LoadResult> {
   let i = 0;
   const requests = [
     {
@@ -48,8 +55,14 @@ export async function load(url: string, pool: BenchRequest[], opts: { connection
     },
   ];
   if (opts.warmupS > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmupS, requests, overallRate: opts.overallRate });
+  const serverBefore = processCpuSeconds(opts.serverPid);
+  const generatorBefore = process.cpuUsage();
   const res = await autocannon({ url, connections: opts.connections, duration: opts.durationS, requests, overallRate: opts.overallRate });
+  const generator = process.cpuUsage(generatorBefore);
   return {
+    serverCpuS: processCpuSeconds(opts.serverPid) - serverBefore,
+    generatorCpuS: (generator.user + generator.system) / 1e6,
+    durationS: res.duration,
     // 2xx per second: a non-2xx answer (503 from the ingress) is not a delivery.
     rps: res['2xx'] / res.duration,
     p50: res.latency.p50,
@@ -59,6 +72,32 @@ export async function load(url: string, pool: BenchRequest[], opts: { connection
     errors: res.errors,
     timeouts: res.timeouts,
   };
+}
+
+/**
+ * User + system CPU seconds a process has used so far (Linux /proc/<pid>/stat, clock ticks of 1/100 s);
+ * NaN without a pid or off Linux. Differences of two readings give the CPU a run cost, to report per delivery.
+ */
+export function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The pid of the broker scripts/infra.sh started (its pid file sits next to endpoints.json); undefined otherwise. */
+export function kafkaBrokerPid(): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(path.dirname(endpointsFile()), 'kafka', 'kafka.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ChildServer {
