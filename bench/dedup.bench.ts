@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { type Admin, Kafka, type Message, CompressionTypes, logLevel } from 'kafkajs';
-import { DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { meetingStarted, participantJoined } from '@zoom-pipeline/zoom-sim';
 import { fmt, kafkaBrokerPid, processCpuSeconds, ratio, sleep, startDistApp, writeSection } from './lib/bench-util';
@@ -125,8 +125,7 @@ function buildMessages(): { messages: Message[]; duplicates: number } {
   const ts = String(Math.floor(Date.now() / 1000));
   const messages = order.map((i): Message => {
     const b = bodies[i];
-    const delivery: RawDelivery = {
-      v: 1,
+    const record = encodeRawDelivery({
       id: randomUUID(),
       receivedAt: new Date().toISOString(),
       app: 'default',
@@ -134,8 +133,8 @@ function buildMessages(): { messages: Message[]; duplicates: number } {
       event: b.event,
       headers: { timestamp: ts, trackingId: `v=2.0;clid=us06;rid=${randomBytes(8).toString('hex')}` },
       body: b.body,
-    };
-    return { key: b.key, value: encodeRawDelivery(delivery), headers: { [HEADERS.deliveryId]: delivery.id, [HEADERS.event]: b.event } };
+    });
+    return { key: b.key, value: record.value, headers: record.headers };
   });
   return { messages, duplicates: N - uniques };
 }

@@ -33,10 +33,10 @@ export function num(contract: string, o: Record<string, unknown>, field: string)
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ContractViolation(contract, field, 'must be a finite number');
   return v;
 }
-export function parseJson(contract: string, bytes: Buffer | string): unknown {
+export function parseJson(contract: string, bytes: Buffer | string, field = '(value)'): unknown {
   try {
     return JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
   } catch {
-    throw new ContractViolation(contract, '(value)', 'is not JSON');
+    throw new ContractViolation(contract, field, 'is not JSON');
   }
 }

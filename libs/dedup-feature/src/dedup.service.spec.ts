@@ -30,7 +30,8 @@ function delivery(body: Record<string, unknown>): ConsumedMessage {
     body: JSON.stringify(body),
   };
   const o = offset++;
-  return { topic: TOPICS.raw, partition: 0, offset: String(o), key: 'k', value: encodeRawDelivery(d), headers: {}, timestamp: now };
+  const record = encodeRawDelivery(d);
+  return { topic: TOPICS.raw, partition: 0, offset: String(o), key: 'k', value: record.value, headers: record.headers, timestamp: now };
 }
 
 function batch(messages: ConsumedMessage[]): Batch {

@@ -189,7 +189,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
 
   private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
     try {
-      const delivery = decodeRawDelivery(msg.value);
+      const delivery = decodeRawDelivery(msg.value, msg.headers);
       const parsed = parseEnvelope(delivery.body);
       if (!parsed.ok) throw new Error(`raw body is not a Zoom envelope (${parsed.reason})`);
       const id = canonicalId(canonicalKey(parsed.envelope));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, HEADERS, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, SpanKind, inSpan, injectTraceHeaders, kafkaAttributes, trace } from '@zoom-pipeline/telemetry';
@@ -114,25 +114,24 @@ export class IngressService implements OnModuleInit {
       return { result: { ok: true, body: answerUrlValidation(plainToken, secrets[verdict.secretIndex]) }, outcome: 'url_validation', event: envelope.event, appLabel: app };
     }
 
-    const delivery: RawDelivery = {
-      v: 1,
-      id: randomUUID(),
+    const id = randomUUID();
+    const traceparent = header(req.headers, 'traceparent');
+    const tracestate = header(req.headers, 'tracestate');
+    // Value = the verified bytes as they are (no copy, no re-encoding); what we know about them goes in headers.
+    const record = encodeRawDelivery({
+      id,
       receivedAt: new Date(req.receivedAtMs).toISOString(),
       app,
       sourceIp: req.sourceIp,
       event: envelope.event,
-      headers: {
-        timestamp: timestamp as string,
-        trackingId: header(req.headers, 'x-zm-trackingid'),
-        requestId: header(req.headers, 'x-zm-request-id'),
-        traceparent: header(req.headers, 'traceparent'),
-        tracestate: header(req.headers, 'tracestate'),
-      },
-      body: rawBody.toString('utf8'),
-    };
-    const headers: Record<string, string> = { [HEADERS.deliveryId]: delivery.id, [HEADERS.event]: envelope.event };
-    if (delivery.headers.traceparent) headers[HEADERS.traceparent] = delivery.headers.traceparent;
-    if (delivery.headers.tracestate) headers[HEADERS.tracestate] = delivery.headers.tracestate;
+      headers: { timestamp: timestamp as string, trackingId: header(req.headers, 'x-zm-trackingid'), requestId: header(req.headers, 'x-zm-request-id'), traceparent, tracestate },
+      body: rawBody,
+    });
+    const headers = record.headers;
+    // With tracing off, Zoom's trace context is passed on as is; with tracing on, injectTraceHeaders replaces it
+    // with the publish span's (Zoom's stays in zp-zoom-traceparent).
+    if (traceparent) headers[HEADERS.traceparent] = traceparent;
+    if (tracestate) headers[HEADERS.tracestate] = tracestate;
 
     const key = partitionKey(envelope);
     try {
@@ -149,13 +148,13 @@ export class IngressService implements OnModuleInit {
         },
         async () => {
           injectTraceHeaders(headers);
-          await this.appendWithin({ topic: TOPICS.raw, key, value: encodeRawDelivery(delivery), headers }, req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now());
+          await this.appendWithin({ topic: TOPICS.raw, key, value: record.value, headers }, req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now());
         },
       );
     } catch (err) {
       const reason = err instanceof BusUnavailableError ? 'unavailable' : 'error';
       this.metrics.busErrors.inc({ reason });
-      this.logger.warn({ app, event: envelope.event, deliveryId: delivery.id, reason, cause: (err as Error).message }, 'append failed; answering 503 so Zoom retries');
+      this.logger.warn({ app, event: envelope.event, deliveryId: id, reason, cause: (err as Error).message }, 'append failed; answering 503 so Zoom retries');
       return fail(
         'unavailable',
         app,
@@ -163,7 +162,7 @@ export class IngressService implements OnModuleInit {
         envelope.event,
       );
     }
-    return { result: { ok: true, body: { status: 'accepted', id: delivery.id } }, outcome: 'accepted', event: envelope.event, appLabel: app };
+    return { result: { ok: true, body: { status: 'accepted', id } }, outcome: 'accepted', event: envelope.event, appLabel: app };
   }
 
   private async appendWithin(message: Parameters<EventBus['publish']>[0][number], budgetMs: number): Promise<void> {
