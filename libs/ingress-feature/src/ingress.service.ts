@@ -129,7 +129,7 @@ export class IngressService implements OnModuleInit {
     });
     const headers = record.headers;
     // With tracing off, Zoom's trace context is passed on as is; with tracing on, injectTraceHeaders replaces it
-    // with the publish span's (Zoom's stays in zp-zoom-traceparent).
+    // with the publish span's (Zoom's own stays in the zp-delivery header).
     if (traceparent) headers[HEADERS.traceparent] = traceparent;
     if (tracestate) headers[HEADERS.tracestate] = tracestate;
 
