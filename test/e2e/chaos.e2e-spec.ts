@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { TOPICS, decodeCanonicalEvent, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, type FaultProxy, REPO_ROOT, freePort, loadEndpoints, readTopic, startApp, startFaultProxy, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
+import { type AppName, type AppProcess, type FaultProxy, REPO_ROOT, type TopicMark, freePort, loadEndpoints, markTopics, readTopic, startApp, startFaultProxy, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 const FULL = process.env.ZP_CHAOS === 'full';
@@ -43,7 +43,11 @@ interface Occurrence {
   copies: number;
 }
 
+let marks = new Map<string, TopicMark>();
+
 beforeAll(async () => {
+  // Read only what this suite produces: the topics are shared with every other suite and benchmark run.
+  marks = await markTopics(TOPICS.events, TOPICS.uploaded, TOPICS.failed);
   dl = await startDownloadServer();
   proxy = await startFaultProxy({ target: e.s3.endpoint, error5xx: 0.05, reset: 0.02, latencyMs: 20 });
   const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:`, LOG_LEVEL: 'warn' };
@@ -129,8 +133,8 @@ describe('chaos: nothing lost, nothing doubled', () => {
     const state = await waitFor(
       'every acknowledged occurrence and file to be processed',
       async () => {
-        const events = (await readTopic(TOPICS.events)).map((r) => decodeCanonicalEvent(r.value));
-        const uploaded = (await readTopic(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
+        const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value));
+        const uploaded = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).map((r) => decodeUploadResult(r.value));
         const bySubject = new Map<string, number>();
         for (const ev of events) bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
         const stored = new Map(uploaded.map((u) => [u.fileId, u]));
@@ -151,7 +155,7 @@ describe('chaos: nothing lost, nothing doubled', () => {
     }
     const openUploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0;
     const ourFileIds = new Set(expectedFiles.map((f) => f.fileId));
-    const deadLettered = (await readTopic(TOPICS.failed)).filter((r) => r.key && ourFileIds.has(r.key)).length;
+    const deadLettered = (await readTopic(TOPICS.failed, { from: marks.get(TOPICS.failed) })).filter((r) => r.key && ourFileIds.has(r.key)).length;
     const deliveries = occurrences.reduce((n, o) => n + o.copies, 0);
     const figures = {
       deliveriesSent: deliveries,

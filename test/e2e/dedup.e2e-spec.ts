@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { TOPICS, decodeCanonicalEvent, decodeDuplicateDelivery, decodeFileWorkItem } from '@zoom-pipeline/contracts';
-import { type AppProcess, REPO_ROOT, loadEndpoints, readTopic, startApp, waitFor } from '@zoom-pipeline/test-support';
+import { type AppProcess, REPO_ROOT, type TopicMark, loadEndpoints, markTopics, readTopic, startApp, waitFor } from '@zoom-pipeline/test-support';
 import { ZoomWebhookSender, recordingCompleted, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(240_000);
@@ -38,7 +38,7 @@ function recording(files = 3) {
 }
 
 async function eventsFor(uuid: string) {
-  return (await readTopic(TOPICS.events)).map((r) => decodeCanonicalEvent(r.value)).filter((e) => e.subject === uuid);
+  return (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value)).filter((e) => e.subject === uuid);
 }
 
 async function settle(uuid: string, expectedDuplicates: number) {
@@ -48,7 +48,7 @@ async function settle(uuid: string, expectedDuplicates: number) {
     async () => {
       const events = await eventsFor(uuid);
       if (events.length === 0) return undefined;
-      const dups = (await readTopic(TOPICS.duplicates)).map((r) => decodeDuplicateDelivery(r.value)).filter((d) => d.canonicalId === events[0].id);
+      const dups = (await readTopic(TOPICS.duplicates, { from: marks.get(TOPICS.duplicates) })).map((r) => decodeDuplicateDelivery(r.value)).filter((d) => d.canonicalId === events[0].id);
       return dups.length >= expectedDuplicates ? { events, dups } : undefined;
     },
     90_000,
@@ -56,7 +56,11 @@ async function settle(uuid: string, expectedDuplicates: number) {
   );
 }
 
+let marks = new Map<string, TopicMark>();
+
 beforeAll(async () => {
+  // Read only what this suite produces: the topics are shared with every other suite and benchmark run.
+  marks = await markTopics(TOPICS.events, TOPICS.duplicates, TOPICS.files);
   ingress = await startApp('ingress', { KAFKA_BROKERS: loadEndpoints().kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET }, { waitFor: 'readyz' });
   sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
 });
@@ -88,7 +92,7 @@ describe('dedup with real Kafka and Redis', () => {
     expect(tokens).toContain(events[0].data.download_token);
     expect(events[0].type).toBe('us.zoom.recording.completed');
 
-    const items = (await readTopic(TOPICS.files)).map((r) => decodeFileWorkItem(r.value)).filter((i) => i.canonicalId === events[0].id);
+    const items = (await readTopic(TOPICS.files, { from: marks.get(TOPICS.files) })).map((r) => decodeFileWorkItem(r.value)).filter((i) => i.canonicalId === events[0].id);
     expect(items.map((i) => i.fileId).sort()).toEqual(payload.payload.object.recording_files.map((f) => f.id).sort());
   });
 

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
-import { type AppProcess, REPO_ROOT, type ReadRecord, loadEndpoints, readTopic, startApp, topicSize, waitFor } from '@zoom-pipeline/test-support';
+import { type AppProcess, REPO_ROOT, type ReadRecord, loadEndpoints, readTopic, startApp, topicMark, topicSize, waitFor } from '@zoom-pipeline/test-support';
 import { signDelivery } from '@zoom-pipeline/zoom-webhook';
 
 jest.setTimeout(180_000);
@@ -59,10 +59,11 @@ describe('ingress with real Kafka', () => {
   it('acknowledges a signed delivery only once it is on zoom.webhooks.raw, byte for byte, keyed by meeting UUID', async () => {
     const uuid = meetingUuid();
     const raw = body('recording.completed', uuid, { download_token: 'tok-abc' });
+    const mark = await topicMark(TOPICS.raw);
     const res = await post(raw, { headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02', 'x-zm-trackingid': 'v=2.0;clid=us02;rid=WEB_1' } });
     expect(res.status).toBe(200);
     const { id } = (await res.json()) as { id: string };
-    const records = await readTopic(TOPICS.raw);
+    const records = await readTopic(TOPICS.raw, { from: mark });
     const mine = records.filter((r) => deliveryIdOf(r) === id);
     expect(mine).toHaveLength(1);
     // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in headers.
@@ -128,12 +129,13 @@ describe('ingress with real Kafka', () => {
   it('routes every delivery of one meeting to one partition', async () => {
     const uuid2 = meetingUuid();
     const ids: string[] = [];
+    const mark = await topicMark(TOPICS.raw);
     for (const event of ['meeting.started', 'meeting.participant_joined', 'meeting.ended', 'recording.completed']) {
       const res = await post(body(event, uuid2));
       expect(res.status).toBe(200);
       ids.push(((await res.json()) as { id: string }).id);
     }
-    const records = (await readTopic(TOPICS.raw)).filter((r) => ids.includes(deliveryIdOf(r) ?? ''));
+    const records = (await readTopic(TOPICS.raw, { from: mark })).filter((r) => ids.includes(deliveryIdOf(r) ?? ''));
     expect(records).toHaveLength(4);
     expect(new Set(records.map((r) => r.partition)).size).toBe(1);
   });
@@ -161,6 +163,7 @@ describe('no acknowledged delivery is lost when the ingress is killed', () => {
   it('every delivery acknowledged before SIGKILL is on the topic exactly once', async () => {
     const uuid = meetingUuid();
     const acked: string[] = [];
+    const mark = await topicMark(TOPICS.raw);
     const sends = Array.from({ length: 300 }, (_, i) =>
       post(body('meeting.participant_joined', uuid, { seq: i })).then(async (res) => {
         if (res.status === 200) acked.push(((await res.json()) as { id: string }).id);
@@ -171,7 +174,7 @@ describe('no acknowledged delivery is lost when the ingress is killed', () => {
     await app.kill('SIGKILL');
     await Promise.all(sends);
     const seen = new Map<string, number>();
-    for (const r of await readTopic(TOPICS.raw)) {
+    for (const r of await readTopic(TOPICS.raw, { from: mark })) {
       const id = deliveryIdOf(r);
       if (id) seen.set(id, (seen.get(id) ?? 0) + 1);
     }

@@ -4,7 +4,7 @@
  * the ingress drains in-flight requests, dedup and uploader commit what is done and hand back the rest.
  */
 import { TOPICS, decodeCanonicalEvent, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, freePort, loadEndpoints, readTopic, startApp, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
+import { type AppName, type AppProcess, type TopicMark, freePort, loadEndpoints, markTopics, readTopic, startApp, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
 import { type DownloadServer, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(400_000);
@@ -20,7 +20,11 @@ async function start(name: AppName): Promise<void> {
   apps.set(name, await startApp(name, envs.get(name)!, { waitFor: 'healthz', timeoutMs: 60_000 }));
 }
 
+let marks = new Map<string, TopicMark>();
+
 beforeAll(async () => {
+  // Read only what this suite produces: the topics are shared with every other suite and benchmark run.
+  marks = await markTopics(TOPICS.events, TOPICS.uploaded);
   dl = await startDownloadServer({ throttleBytesPerSec: 4 * 1024 * 1024 });
   const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:`, LOG_LEVEL: 'warn' };
   envs.set('ingress', { ...common, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET, PORT: String(await freePort()), SHUTDOWN_DELAY: '1s' });
@@ -79,8 +83,8 @@ it('SIGTERM and restart of every app while deliveries and uploads are in flight 
   const result = await waitFor(
     'every occurrence and file processed',
     async () => {
-      const events = (await readTopic(TOPICS.events)).map((r) => decodeCanonicalEvent(r.value));
-      const uploaded = (await readTopic(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
+      const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value));
+      const uploaded = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).map((r) => decodeUploadResult(r.value));
       const count = new Map<string, number>();
       for (const ev of events) count.set(ev.subject, (count.get(ev.subject) ?? 0) + 1);
       const done = occurrences.every((o) => count.has(o.uuid)) && expectedFiles.every((f) => uploaded.some((u) => u.fileId === f.fileId));

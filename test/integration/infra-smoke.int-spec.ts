@@ -287,11 +287,26 @@ describe('S3 (real S3Proxy from scripts/infra.sh)', () => {
     return { sha256: hash.digest('hex'), size };
   }
 
-  it('PutObject of a stream with the SDK defaults (aws-chunked body, CRC32 trailer) round-trips', async () => {
+  // How the uploader streams a part: a stream with its exact Content-Length and no checksum trailer. (With the SDK
+  // defaults a stream body goes out aws-chunked with a CRC32 trailer, which S3Proxy 4.0.0 now and then answers by
+  // dropping the connection, EPIPE: see libs/object-store/README.md. This test once asserted those defaults and
+  // failed CI that way.)
+  it('PutObject of a stream with a fixed Content-Length and no checksum trailer round-trips', async () => {
     const Key = 'small/stream.bin';
     keys.push(Key);
     const { stream, sha256 } = payload(150_000);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: stream, ContentLength: 150_000 }));
+    const plain = new S3Client({
+      endpoint: endpoints.s3.endpoint,
+      region: endpoints.s3.region,
+      forcePathStyle: endpoints.s3.forcePathStyle,
+      credentials: { accessKeyId: endpoints.s3.accessKeyId, secretAccessKey: endpoints.s3.secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    try {
+      await plain.send(new PutObjectCommand({ Bucket: bucket, Key, Body: stream, ContentLength: 150_000 }));
+    } finally {
+      plain.destroy();
+    }
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
     expect(await sha256Of(got.Body as AsyncIterable<Uint8Array>)).toEqual({ sha256, size: 150_000 });
   });
