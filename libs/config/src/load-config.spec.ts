@@ -35,6 +35,13 @@ describe('loadConfig', () => {
     expect(c.objectStore).toMatchObject({ kind: 's3', bucket: 'rec', forcePathStyle: true, region: 'us-east-1' });
   });
 
+  it('chooses the publish client with KAFKA_PUBLISH_CLIENT (platformatic unless told otherwise) and refuses others', () => {
+    const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
+    expect(loadConfig(kafka).bus).toMatchObject({ kind: 'kafka', publishClient: 'platformatic' });
+    expect(loadConfig({ ...kafka, KAFKA_PUBLISH_CLIENT: 'kafkajs' }).bus).toMatchObject({ publishClient: 'kafkajs' });
+    expect(problemsOf({ ...kafka, KAFKA_PUBLISH_CLIENT: 'librdkafka' })).toEqual(["KAFKA_PUBLISH_CLIENT: must be 'kafkajs' or 'platformatic'"]);
+  });
+
   it('reads per-app secrets for /webhooks/zoom/:app', () => {
     const c = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU: 's1' });
     expect(c.webhook.secretsByApp).toEqual({ 'sales-eu': ['s1'] });

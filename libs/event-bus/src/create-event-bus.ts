@@ -3,10 +3,11 @@ import { type EventBusLogger } from './event-bus.logger';
 import { FileLogEventBus } from './file-log/file-log-event-bus';
 import { KafkaEventBus, type KafkaSaslConfig } from './kafka/kafka-event-bus';
 import { MemoryEventBus } from './memory/memory-event-bus';
+import { type PublishClientName } from './kafka/publish-producer';
 
 /** Which adapter to build; `config.bus` of the app config has this shape. */
 export type EventBusConfig =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig }
+  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig; publishClient?: PublishClientName }
   | { kind: 'file'; dir: string }
   | { kind: 'memory' };
 
@@ -25,6 +26,7 @@ export async function createEventBus(config: EventBusConfig, options: EventBusFa
         publishTimeoutMs: config.publishTimeoutMs,
         ssl: config.ssl,
         sasl: config.sasl,
+        publishClient: config.publishClient,
         logger: options.logger,
       });
     case 'file':

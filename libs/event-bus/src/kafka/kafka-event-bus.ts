@@ -17,12 +17,10 @@
 import { type ConnectionOptions } from 'node:tls';
 import {
   type Admin,
-  CompressionTypes,
   type ISocketFactory,
   Kafka,
   type KafkaConfig,
   Partitioners,
-  type Producer,
   type ProducerConfig,
   type SASLOptions,
 } from 'kafkajs';
@@ -39,8 +37,8 @@ import { consoleEventBusLogger, type EventBusLogger, errorMessage, type LogLevel
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
 import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
-import { toTopicMessages } from './kafka-messages';
 import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';
+import { type PublishClientName, type PublishProducer, kafkajsPublishProducer, platformaticPublishProducer } from './publish-producer';
 
 export type KafkaSaslConfig = { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 
@@ -66,8 +64,10 @@ export interface KafkaEventBusOptions {
   /** Backoff between redeliveries of a failed batch. Default 200 ms doubling to 30 s. */
   retryBackoff?: RetryBackoff;
   consumer?: Partial<KafkaConsumerSettings>;
-  /** Custom sockets (proxies, and tests that simulate a broker outage). */
+  /** Custom sockets (proxies, and tests that simulate a broker outage); kafkajs connections only. */
   socketFactory?: ISocketFactory;
+  /** Client of the publish producer (see publish-producer.ts). Default kafkajs. */
+  publishClient?: PublishClientName;
 }
 
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
@@ -117,7 +117,7 @@ export class KafkaEventBus implements EventBus {
   private readonly backoff: RetryBackoff;
   private readonly consumers = new Set<KafkaBusConsumer>();
   private readonly knownTopics = new Set<string>();
-  private producer: { producer: Producer; ready: Promise<void> } | null = null;
+  private producer: PublishProducer | null = null;
   private fastAdmin: { admin: Admin; ready: Promise<void> } | null = null;
   private slowAdmin: { admin: Admin; ready: Promise<void> } | null = null;
   private topicLookup: Promise<void> | null = null;
@@ -159,6 +159,7 @@ export class KafkaEventBus implements EventBus {
       enforceRequestTimeout: true,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
+    this.logger.info({ brokers: options.brokers.join(','), publishClient: options.publishClient ?? 'kafkajs' }, 'kafka event bus');
     this.batcher = new PublishBatcher({
       send: (messages) => this.inBackground(this.send(messages)),
       onSendAbandoned: () => this.discardProducer(this.producer),
@@ -286,7 +287,7 @@ export class KafkaEventBus implements EventBus {
     // Queued publishes either go out or hit their deadline; then consumers commit their last batch and leave.
     await this.batcher.drain();
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    if (this.producer) this.retire(this.producer.producer, this.producer.ready);
+    if (this.producer) this.retireProducer(this.producer);
     if (this.fastAdmin) this.retire(this.fastAdmin.admin, this.fastAdmin.ready);
     if (this.slowAdmin) this.retire(this.slowAdmin.admin, this.slowAdmin.ready);
     this.producer = null;
@@ -320,26 +321,22 @@ export class KafkaEventBus implements EventBus {
   private async send(messages: OutgoingMessage[]): Promise<void> {
     const slot = await this.connectedProducer();
     try {
-      await slot.producer.sendBatch({
-        topicMessages: toTopicMessages(messages),
-        acks: PUBLISH_ACKS,
-        // Broker-side wait for the in-sync replicas; never longer than the caller waits.
-        timeout: this.publishTimeoutMs,
-        compression: CompressionTypes.None,
-      });
+      await slot.send(messages);
     } catch (err) {
       this.discardProducer(slot);
       throw new BusUnavailableError(`kafka did not acknowledge the publish: ${errorMessage(err)}`, { cause: err });
     } finally {
       // A send abandoned at the deadline may have reconnected its (already discarded) producer while retrying.
-      if (this.producer !== slot) this.retire(slot.producer, slot.ready);
+      if (this.producer !== slot) this.retireProducer(slot);
     }
   }
 
-  private async connectedProducer(): Promise<{ producer: Producer; ready: Promise<void> }> {
+  private async connectedProducer(): Promise<PublishProducer> {
     if (!this.producer) {
-      const producer = this.fastKafka.producer(publishProducerConfig());
-      this.producer = { producer, ready: producer.connect() };
+      this.producer =
+        this.options.publishClient === 'platformatic'
+          ? platformaticPublishProducer({ brokers: this.options.brokers, clientId: this.options.clientId, publishTimeoutMs: this.publishTimeoutMs, ssl: this.options.ssl, sasl: this.options.sasl })
+          : kafkajsPublishProducer(this.fastKafka, this.publishTimeoutMs);
       this.producersCreated += 1;
     }
     const slot = this.producer;
@@ -353,10 +350,14 @@ export class KafkaEventBus implements EventBus {
   }
 
   /** Drops a producer that failed or got stuck; the next batch creates a new one (with a new producer id). */
-  private discardProducer(slot: { producer: Producer; ready: Promise<void> } | null): void {
+  private discardProducer(slot: PublishProducer | null): void {
     if (!slot || this.producer !== slot) return;
     this.producer = null;
-    this.retire(slot.producer, slot.ready);
+    this.retireProducer(slot);
+  }
+
+  private retireProducer(slot: PublishProducer): void {
+    this.retire({ disconnect: () => slot.close() }, slot.ready);
   }
 
   private async assertTopicsExist(topics: string[], deadlineAt: number): Promise<void> {

@@ -1,0 +1,110 @@
+/**
+ * The producer behind KafkaEventBus.publish (the ingress ack path), on one of two clients:
+ *
+ * - `kafkajs` (default): kafkajs 2.2.4, like the rest of the adapter.
+ * - `platformatic`: `@platformatic/kafka` 1.x, measured on the ingress's publish pattern at about half the CPU
+ *   per message and a third of the p99 of kafkajs (BENCHMARKS.md, "Experiment: the publish client").
+ *
+ * Both give the same guarantees: idempotent producer, acks=-1, keys on the partitions kafkajs, the Java client
+ * and the file log choose (murmur2 & 0x7fffffff: platformatic's *default* partitioner differs, so its
+ * `compatibilityPartitioner` is used), no topic auto-creation, requests bounded by the publish timeout. The bus
+ * discards a producer after any failed or abandoned send, so a new one (new producer id) carries the next batch.
+ * Consumers, transactions and admin calls stay on kafkajs.
+ */
+import { type ConnectionOptions } from 'node:tls';
+import { CompressionTypes, type Kafka } from 'kafkajs';
+import { type OutgoingMessage } from '../event-bus.port';
+import { type KafkaSaslConfig, PUBLISH_ACKS, publishProducerConfig } from './kafka-event-bus';
+import { toTopicMessages } from './kafka-messages';
+
+export type PublishClientName = 'kafkajs' | 'platformatic';
+
+export interface PublishProducer {
+  /** Resolves once the producer can send (kafkajs connects first; platformatic connects on the first send). */
+  readonly ready: Promise<void>;
+  /** One coalesced batch, acknowledged by all in-sync replicas, or a rejection. */
+  send(messages: OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PublishProducerSettings {
+  brokers: string[];
+  clientId: string;
+  publishTimeoutMs: number;
+  ssl?: boolean | ConnectionOptions;
+  sasl?: KafkaSaslConfig;
+}
+
+export function kafkajsPublishProducer(kafka: Kafka, publishTimeoutMs: number): PublishProducer {
+  const producer = kafka.producer(publishProducerConfig());
+  return {
+    ready: producer.connect(),
+    send: async (messages) => {
+      await producer.sendBatch({
+        topicMessages: toTopicMessages(messages),
+        acks: PUBLISH_ACKS,
+        // Broker-side wait for the in-sync replicas; never longer than the caller waits.
+        timeout: publishTimeoutMs,
+        compression: CompressionTypes.None,
+      });
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+type PlatformaticModule = typeof import('@platformatic/kafka');
+let platformatic: Promise<PlatformaticModule> | undefined;
+
+/** The package is ESM-only: loaded on first use (Node ≥ 20.19 requires it from CommonJS), never at import time. */
+function loadPlatformatic(): Promise<PlatformaticModule> {
+  platformatic ??= import('@platformatic/kafka');
+  return platformatic;
+}
+
+export function platformaticPublishProducer(settings: PublishProducerSettings): PublishProducer {
+  const created = loadPlatformatic().then((pk) => {
+    const tls = settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
+    return new pk.Producer<string, Buffer, string, string>({
+      clientId: settings.clientId,
+      bootstrapBrokers: settings.brokers,
+      idempotent: true,
+      acks: pk.ProduceAcks.ALL,
+      partitioner: pk.compatibilityPartitioner,
+      autocreateTopics: false,
+      connectTimeout: Math.min(1_000, settings.publishTimeoutMs),
+      requestTimeout: settings.publishTimeoutMs,
+      timeout: settings.publishTimeoutMs,
+      retries: 5,
+      retryDelay: 100,
+      ...(tls ? { tls } : {}),
+      ...(settings.sasl
+        ? { sasl: { mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username: settings.sasl.username, password: settings.sasl.password } }
+        : {}),
+      serializers: {
+        key: pk.stringSerializer,
+        value: (value?: Buffer) => value,
+        headerKey: pk.stringSerializer,
+        headerValue: pk.stringSerializer,
+      },
+    });
+  });
+  return {
+    ready: created.then(() => undefined),
+    send: async (messages) => {
+      const producer = await created;
+      await producer.send({
+        messages: messages.map((m) => ({
+          topic: m.topic,
+          key: m.key ?? undefined,
+          value: m.value,
+          headers: m.headers ? new Map(Object.entries(m.headers)) : undefined,
+        })),
+      });
+    },
+    close: async () => {
+      const producer = await created;
+      // force: in-flight requests of a discarded producer are abandoned, not awaited.
+      await producer.close(true);
+    },
+  };
+}
