@@ -1,15 +1,14 @@
 // Experiment, not part of `npm run bench`: the ingress's publish pattern (idempotent producer, acks=all, one batch
-// in flight, whatever queued meanwhile leaves in the next) with kafkajs 2.2.4 (what the pipeline uses) and with
-// @platformatic/kafka 1.x (the candidate replacement, INFRA.md §4), same broker, same run, alternating.
+// in flight, whatever queued meanwhile leaves in the next) with kafkajs 2.2.4 and with @platformatic/kafka 1.x
+// (INFRA.md §4; the publish producer's default since this comparison), same broker, same run, alternating.
 // Records like the ingress's: a 2,300-byte value, a 36-byte key out of 200, the three format-2 headers.
 //
-// Reproduce (the candidate is not a dependency of the project; this does not touch package-lock.json):
+// Reproduce (both clients are dependencies; the publish producer uses @platformatic/kafka by default since this run):
 //   bash scripts/infra.sh up
-//   npm install --no-save @platformatic/kafka@1.34.0
 //   node bench/experiments/kafka-clients.mjs            # RATE=6000 for a higher offered load
 //
-// Reports, per client and round: achieved rate, this process's CPU per message (both clients plus the 1 ms pacing
-// timer, which is the same for both), and the latency from when each message was due to its acknowledgement.
+// Reports, per client and round: achieved rate, this process's CPU per message (the client plus the 1 ms pacing
+// timer, which is the same for both), the broker's CPU per message, and the latency from when each message was due to its acknowledgement.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
@@ -19,13 +18,25 @@ const { Kafka, logLevel, Partitioners } = require('kafkajs');
 // kafkajs, Java and the file log (`murmur2 & 0x7fffffff`), which would split one meeting over two partitions.
 const { Producer, ProduceAcks, stringSerializer, compatibilityPartitioner } = await import('@platformatic/kafka');
 const { readFileSync } = require('node:fs');
-const { join } = require('node:path');
+const { dirname, join } = require('node:path');
 const { homedir } = require('node:os');
 
 const endpoints = JSON.parse(
   readFileSync(process.env.ZP_ENDPOINTS_FILE ?? join(process.env.ZP_CACHE_DIR ?? join(homedir(), '.cache', 'zoom-pipeline'), 'run', 'endpoints.json'), 'utf8'),
 );
 const brokers = endpoints.kafkaBrokers.split(',');
+// The broker's CPU (Linux /proc), when it is the one scripts/infra.sh started: a client that is cheaper for itself
+// may cost the broker more.
+const brokerPidFile = join(dirname(process.env.ZP_ENDPOINTS_FILE ?? join(process.env.ZP_CACHE_DIR ?? join(homedir(), '.cache', 'zoom-pipeline'), 'run', 'endpoints.json')), 'kafka', 'kafka.pid');
+function brokerCpuSeconds() {
+  try {
+    const stat = readFileSync(`/proc/${readFileSync(brokerPidFile, 'utf8').trim()}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 const RATE = Number(process.env.RATE ?? 2000);
 const SECONDS = Number(process.env.SECONDS ?? 8);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
@@ -92,6 +103,7 @@ async function round(name) {
   };
   const total = RATE * SECONDS;
   const cpu0 = process.cpuUsage();
+  const broker0 = brokerCpuSeconds();
   let sent = 0;
   await new Promise((resolve) => {
     const tick = () => {
@@ -104,11 +116,12 @@ async function round(name) {
     tick();
   });
   const cpu = process.cpuUsage(cpu0);
+  const brokerUs = ((brokerCpuSeconds() - broker0) * 1e6) / total;
   const elapsed = (performance.now() - t0) / 1000;
   await client.close();
   latencies.sort((a, b) => a - b);
   const q = (x) => latencies[Math.ceil(x * latencies.length) - 1].toFixed(1);
-  return `${name.padEnd(12)} ${(total / elapsed).toFixed(0)}/s, CPU ${((cpu.user + cpu.system) / total).toFixed(0)} µs/message, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`;
+  return `${name.padEnd(12)} ${(total / elapsed).toFixed(0)}/s, CPU ${((cpu.user + cpu.system) / total).toFixed(0)} µs/message (broker ${brokerUs.toFixed(0)}), p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`;
 }
 
 for (let r = 0; r < ROUNDS; r++) {
