@@ -94,13 +94,8 @@ export function decodeRawDelivery(value: Buffer | string, headers: Readonly<Reco
     app: str(C, o, 'app'),
     sourceIp: str(C, o, 'sourceIp'),
     event: str(C, o, 'event'),
-    headers: {
-      timestamp: str(C, o, 'timestamp'),
-      trackingId: optStr(C, o, 'trackingId'),
-      requestId: optStr(C, o, 'requestId'),
-      traceparent: optStr(C, o, 'traceparent'),
-      tracestate: optStr(C, o, 'tracestate'),
-    },
+    // Format 2 keeps Zoom's headers at the top level of zp-delivery, under the same names as format 1.
+    headers: zoomHeaders(o),
     body: typeof value === 'string' ? value : value.toString('utf8'),
   };
 }
@@ -108,7 +103,6 @@ export function decodeRawDelivery(value: Buffer | string, headers: Readonly<Reco
 function decodeFormat1(bytes: Buffer | string): RawDelivery {
   const o = asObject(C, '(value)', parseJson(C, bytes));
   if (o.v !== 1) throw new ContractViolation(C, 'v', 'must be 1');
-  const h = asObject(C, 'headers', o.headers);
   return {
     v: 1,
     id: str(C, o, 'id'),
@@ -116,13 +110,17 @@ function decodeFormat1(bytes: Buffer | string): RawDelivery {
     app: str(C, o, 'app'),
     sourceIp: str(C, o, 'sourceIp'),
     event: str(C, o, 'event'),
-    headers: {
-      timestamp: str(C, h, 'timestamp'),
-      trackingId: optStr(C, h, 'trackingId'),
-      requestId: optStr(C, h, 'requestId'),
-      traceparent: optStr(C, h, 'traceparent'),
-      tracestate: optStr(C, h, 'tracestate'),
-    },
+    headers: zoomHeaders(asObject(C, 'headers', o.headers)),
     body: str(C, o, 'body'),
+  };
+}
+
+function zoomHeaders(o: Record<string, unknown>): RawDelivery['headers'] {
+  return {
+    timestamp: str(C, o, 'timestamp'),
+    trackingId: optStr(C, o, 'trackingId'),
+    requestId: optStr(C, o, 'requestId'),
+    traceparent: optStr(C, o, 'traceparent'),
+    tracestate: optStr(C, o, 'tracestate'),
   };
 }
