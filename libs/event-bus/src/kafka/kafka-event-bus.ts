@@ -1,9 +1,10 @@
 /**
- * The cluster-mode event bus on kafkajs 2.2.4.
+ * The cluster-mode event bus: consumers, transactions and admin on kafkajs 2.2.4; the publish producer on kafkajs
+ * or @platformatic/kafka (`publishClient`, see publish-producer.ts).
  *
  * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
- * one in-flight request per broker, so a retried send can neither duplicate nor reorder records. Concurrent
- * publish calls are coalesced into one `sendBatch` (see publish-batcher.ts). Every publish settles within
+ * one batch in flight, so a retried send can neither duplicate nor reorder records. Concurrent publish calls are
+ * coalesced into one send (see publish-batcher.ts). Every publish settles within
  * `publishTimeoutMs` (the ack deadline): the producer's own retries and timeouts are sized to fit in it, and a
  * send that is still pending then is abandoned with BusUnavailableError (the ingress answers 503, Zoom
  * retries; a late landing is suppressed by dedup).
