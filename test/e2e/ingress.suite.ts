@@ -59,7 +59,6 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
     await app?.kill('SIGTERM');
   });
 
-
   describe(`ingress with real Kafka (publish client ${publishClient})`, () => {
     it('acknowledges a signed delivery only once it is on zoom.webhooks.raw, byte for byte, keyed by meeting UUID', async () => {
       const uuid = meetingUuid();
@@ -71,7 +70,7 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       const records = await readTopic(TOPICS.raw, { from: mark });
       const mine = records.filter((r) => deliveryIdOf(r) === id);
       expect(mine).toHaveLength(1);
-      // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in headers.
+      // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in the zp-delivery header.
       expect(mine[0].value.equals(Buffer.from(raw, 'utf8'))).toBe(true);
       expect(mine[0].headers['zp-delivery-id']).toBe(id);
       // Never the signature (or anything secret-derived) next to the body.

@@ -21,8 +21,6 @@ import {
   type ISocketFactory,
   Kafka,
   type KafkaConfig,
-  Partitioners,
-  type ProducerConfig,
   type SASLOptions,
 } from 'kafkajs';
 import {
@@ -39,9 +37,10 @@ import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
 import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
 import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';
-import { type PublishClientName, type PublishProducer, kafkajsPublishProducer, platformaticPublishProducer } from './publish-producer';
+import { type KafkaSaslConfig, type PublishClientName, type PublishProducer, kafkajsPublishProducer, platformaticPublishProducer } from './publish-producer';
 
-export type KafkaSaslConfig = { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+export { type KafkaSaslConfig, PUBLISH_ACKS, publishProducerConfig } from './publish-producer';
+
 
 export interface KafkaEventBusOptions {
   brokers: string[];
@@ -85,25 +84,6 @@ const DEFAULT_CONSUMER_SETTINGS: KafkaConsumerSettings = {
   transactionTimeoutMs: 60_000,
   stallTimeoutMs: 5 * 60_000,
 };
-
-/** The publish producer's settings (exported so a unit test can pin the guarantees they encode). */
-export function publishProducerConfig(): ProducerConfig {
-  return {
-    // Idempotent + one request in flight: broker-side dedup of retried sends, and no reordering on retry.
-    idempotent: true,
-    maxInFlightRequests: 1,
-    // murmur2 like the Java client: a key maps to the same partition from any producer (and the file log).
-    createPartitioner: Partitioners.DefaultPartitioner,
-    // Topics are created up front with explicit partition counts; never by a stray publish.
-    allowAutoTopicCreation: false,
-    // Bounded so a send fails within the ack deadline instead of retrying forever (kafkajs's default for
-    // idempotent producers); safe because a failed producer is replaced, see the file comment.
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
-  };
-}
-
-/** Acks for every publish: -1 = all in-sync replicas (SPEC §3 "Kafka acks=all"). */
-export const PUBLISH_ACKS = -1;
 
 export class KafkaEventBus implements EventBus {
   private readonly logger: EventBusLogger;

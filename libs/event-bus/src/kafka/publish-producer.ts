@@ -12,10 +12,30 @@
  * Consumers, transactions and admin calls stay on kafkajs.
  */
 import { type ConnectionOptions } from 'node:tls';
-import { CompressionTypes, type Kafka } from 'kafkajs';
+import { CompressionTypes, type Kafka, Partitioners, type ProducerConfig } from 'kafkajs';
 import { type OutgoingMessage } from '../event-bus.port';
-import { type KafkaSaslConfig, PUBLISH_ACKS, publishProducerConfig } from './kafka-event-bus';
 import { toTopicMessages } from './kafka-messages';
+
+export type KafkaSaslConfig = { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+
+/** The publish producer's settings (exported so a unit test can pin the guarantees they encode). */
+export function publishProducerConfig(): ProducerConfig {
+  return {
+    // Idempotent + one request in flight: broker-side dedup of retried sends, and no reordering on retry.
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // murmur2 like the Java client: a key maps to the same partition from any producer (and the file log).
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Topics are created up front with explicit partition counts; never by a stray publish.
+    allowAutoTopicCreation: false,
+    // Bounded so a send fails within the ack deadline instead of retrying forever (kafkajs's default for
+    // idempotent producers); safe because a failed producer is replaced, see the file comment.
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
+  };
+}
+
+/** Acks for every publish: -1 = all in-sync replicas (SPEC §3 "Kafka acks=all"). */
+export const PUBLISH_ACKS = -1;
 
 export type PublishClientName = 'kafkajs' | 'platformatic';
 
