@@ -7,6 +7,7 @@ const path = require('node:path');
 
 const swcrc = JSON.parse(fs.readFileSync(path.join(__dirname, '.swcrc'), 'utf8'));
 delete swcrc.$schema;
+const esmToCjs = { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022', keepClassNames: true }, module: { type: 'commonjs' } };
 const { paths } = JSON.parse(fs.readFileSync(path.join(__dirname, 'tsconfig.base.json'), 'utf8')).compilerOptions;
 const moduleNameMapper = {};
 for (const [alias, [target]] of Object.entries(paths)) {
@@ -16,13 +17,20 @@ for (const [alias, [target]] of Object.entries(paths)) {
 const common = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', swcrc] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', swcrc],
+    // NestJS 12 ships ES modules; Jest's CommonJS runtime loads them only when compiled (the built apps
+    // load them with Node's own require(esm)).
+    '/node_modules/@nestjs/.+\\.js$': ['@swc/jest', esmToCjs],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/test/support/runtime-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,test}/**/*.spec.ts'] },
     {

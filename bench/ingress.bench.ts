@@ -68,7 +68,7 @@ export async function runIngress(): Promise<IngressResults> {
 
   const ingress = await startDistApp('ingress', { KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, LOG_LEVEL: 'warn' });
   let a: LoadResult;
-  let brokerCores = Number.NaN;
+  let brokerCores: number;
   let aFixed: PacedRounds;
   try {
     const brokerPid = kafkaBrokerPid();

@@ -70,7 +70,7 @@ describe('ingress fuzzing (real Kafka)', () => {
         try {
           res = await fetch(`${app.url}${c.path}`, { method: 'POST', headers, body: raw });
         } catch (err) {
-          throw new Error(`ingress connection failed (crash?): ${(err as Error).message}`);
+          throw new Error(`ingress connection failed (crash?): ${(err as Error).message}`, { cause: err });
         }
         const text = await res.text();
         expect(res.status).toBeLessThan(500);

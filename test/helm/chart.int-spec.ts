@@ -156,7 +156,7 @@ function validate(yamlText: string, name: string): ValidationOutcome {
     file,
   ]);
   let crdValid = 0;
-  let crdProblems = 0;
+  let crdProblems: number;
   try {
     const summary = (JSON.parse(crds.stdout) as { summary: { valid: number; invalid: number; errors: number } }).summary;
     crdValid = summary.valid;

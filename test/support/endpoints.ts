@@ -47,7 +47,7 @@ export function loadEndpoints(env: NodeJS.ProcessEnv = process.env): Endpoints {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as Endpoints;
   } catch (err) {
-    throw new Error(`Cannot parse ${file} (${(err as Error).message}); re-run \`bash scripts/infra.sh up\``);
+    throw new Error(`Cannot parse ${file} (${(err as Error).message}); re-run \`bash scripts/infra.sh up\``, { cause: err });
   }
   if (!parsed.kafkaBrokers || !parsed.redisUrl || !parsed.s3?.endpoint) {
     throw new Error(`${file} lacks kafkaBrokers, redisUrl or s3.endpoint; re-run \`bash scripts/infra.sh up\``);

@@ -68,7 +68,7 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
 export async function runApp(module: unknown, options: RunAppOptions): Promise<NestFastifyApplication> {
   const app = await createApp(module, options);
   await app.listen(options.port, options.host);
-  options.logger.info({ port: options.port }, `${options.name} listening`);
+  options.logger.info({ port: options.port, node: process.version }, `${options.name} listening`);
   if (options.handleSignals !== false) installShutdown(app, options);
   return app;
 }

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { defaultServiceName, ignoreIncoming, pipelineSampler, scrubServerSpan, tracingEnabled } from './sdk-config';
 import { setTelemetryShutdown } from './shutdown';
 
@@ -20,7 +20,7 @@ function start(env: NodeJS.ProcessEnv): void {
   const scrub = scrubServerSpan(env.LOG_CLIENT_IPS === 'true');
   const sdk = new NodeSDK({
     // OTLP over HTTP with JSON bodies; endpoint, headers and timeouts from OTEL_EXPORTER_OTLP_*.
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
     sampler: pipelineSampler(env),
     instrumentations: [
       // Server spans extract Zoom's traceparent. Outgoing requests (Zoom downloads, S3) get manual spans

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
-import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { defaultServiceName, ignoreIncoming, pipelineSampler, tracingEnabled } from './sdk-config';
 
 const TRACE = 'd514bd0082bc6955a8feb409725166e7';

@@ -226,7 +226,7 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
         this.logger.info({ fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started }, 'recording file stored');
         return { kind: 'stored', result: this.result(item, key, stored.size, stored.sha256, stored.etag, started, false) };
       } catch (err) {
-        if (signal.aborted) throw new Error('transfer aborted (shutdown or lease lost)');
+        if (signal.aborted) throw new Error('transfer aborted (shutdown or lease lost)', { cause: err });
         if (err instanceof DownloadError) {
           // The downloader already retried with backoff and resumed; what reaches here is final.
           return this.fail(item, err.code, err.message, attempt);

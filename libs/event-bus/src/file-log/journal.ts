@@ -275,7 +275,7 @@ async function acquireLock(dir: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number((await fs.readFile(lockPath, 'utf8').catch(() => '')).trim());
       if (owner && owner !== process.pid && isAlive(owner)) {
-        throw new Error(`event log ${dir} is locked by running process ${owner}`);
+        throw new Error(`event log ${dir} is locked by running process ${owner}`, { cause: err });
       }
       // Stale: its owner is gone (or it is this very pid after an in-process crash simulation).
       await fs.rm(lockPath, { force: true });
