@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import nx from '@nx/eslint-plugin';
 
-const clients = ['kafkajs', 'ioredis', '@aws-sdk/*'];
+const clients = ['kafkajs', '@platformatic/kafka', 'ioredis', '@aws-sdk/*'];
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', 'dist/**', 'coverage/**', '**/*.js', '**/*.cjs', '**/*.mjs', '.nx/**'] },

@@ -1,0 +1,118 @@
+import { Controller, type INestApplication, Module } from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { HealthService, ServiceKitModule, createMetricsRegistry } from '@zoom-pipeline/service-kit';
+import { createLogger } from '@zoom-pipeline/telemetry';
+import { Writable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { type LogFields, silentEventBusLogger } from '../event-bus.logger';
+import { type BatchResult, type ConsumedMessage, EVENT_BUS } from '../event-bus.port';
+import { MemoryEventBus } from '../memory/memory-event-bus';
+import { BusHandler, type HandlerBatch } from './bus-handler.decorator';
+import { startBusConsumers } from './event-bus.transport';
+
+const seen: string[] = [];
+let failuresLeft = 0;
+
+@Controller()
+class UppercaseConsumer {
+  @BusHandler('in', {
+    name: 'upper',
+    groupId: 'upper-group',
+    ensureTopics: [
+      { topic: 'in', partitions: 2 },
+      { topic: 'out', partitions: 1 },
+    ],
+    maxBatchSize: 10,
+  })
+  async handle(batch: HandlerBatch): Promise<BatchResult> {
+    if (failuresLeft > 0) {
+      failuresLeft--;
+      throw Object.assign(new Error('store down'), { code: 'store_unavailable' });
+    }
+    return {
+      outputs: batch.messages.map((m) =>
+        batch.withRecord(m, () => {
+          seen.push(m.value.toString());
+          expect(batch.spanOf(m)).toBeDefined();
+          return { topic: 'out', key: m.key, value: Buffer.from(m.value.toString().toUpperCase()) };
+        }),
+      ),
+    };
+  }
+}
+
+async function readAll(bus: MemoryEventBus, topic: string, count: number): Promise<string[]> {
+  const got: string[] = [];
+  const handle = await bus.consume({
+    groupId: `reader-${Math.random()}`,
+    topics: [topic],
+    eachBatch: async (b) => {
+      got.push(...b.messages.map((m: ConsumedMessage) => m.value.toString()));
+      return { outputs: [] };
+    },
+  });
+  for (let i = 0; i < 200 && got.length < count; i++) await new Promise((r) => setTimeout(r, 10));
+  await handle.stop();
+  return got.sort();
+}
+
+describe('EventBusTransport', () => {
+  let app: INestApplication;
+  let bus: MemoryEventBus;
+  let registry: Registry;
+  const busWarnings: LogFields[] = [];
+
+  beforeEach(async () => {
+    seen.length = 0;
+    busWarnings.length = 0;
+    bus = new MemoryEventBus({
+      retryBackoff: { initialMs: 1, maxMs: 5 },
+      logger: { ...silentEventBusLogger, warn: (fields) => busWarnings.push(fields) },
+    });
+    registry = createMetricsRegistry('transport-test');
+    const logger = createLogger({ name: 'transport-test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    @Module({ providers: [{ provide: EVENT_BUS, useValue: bus }], exports: [EVENT_BUS] })
+    class BusModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [ServiceKitModule.forRoot({ logger, registry }), BusModule],
+      controllers: [UppercaseConsumer],
+    }).compile();
+    app = moduleRef.createNestApplication(new FastifyAdapter());
+    await startBusConsumers(app);
+    await app.init();
+  });
+
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('runs a declared handler: outputs published, topics created, readiness and lag registered', async () => {
+    await bus.publish(['a', 'b', 'c'].map((v) => ({ topic: 'in', key: v, value: Buffer.from(v) })));
+    expect(await readAll(bus, 'out', 3)).toEqual(['A', 'B', 'C']);
+    const ready = await app.get(HealthService).ready();
+    expect(ready.checks).toMatchObject({ 'event-bus': true, 'upper-consumer': true });
+    expect(app.get(HealthService).live().checks['upper-consumer']).toBe(true);
+    expect(await registry.getSingleMetricAsString('zoom_consumer_lag')).toContain('group="upper-group"');
+  });
+
+  it('a throwing handler is redelivered the same records, and nothing is committed until it succeeds', async () => {
+    failuresLeft = 2;
+    await bus.publish([{ topic: 'in', key: 'k', value: Buffer.from('x') }]);
+    expect(await readAll(bus, 'out', 1)).toEqual(['X']);
+    expect(failuresLeft).toBe(0);
+    expect(seen).toEqual(['x']);
+    // The handler's own error reaches the bus (Nest's RPC filter would have replaced it by {status, message}).
+    expect(busWarnings.map((w) => w.error)).toEqual(['store down', 'store down']);
+  });
+
+  it('stops its consumers when the app closes: later records wait for the next start', async () => {
+    await app.close();
+    await bus.publish([{ topic: 'in', key: 'late', value: Buffer.from('late') }]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([]);
+    app = await Test.createTestingModule({ imports: [] })
+      .compile()
+      .then((m) => m.createNestApplication(new FastifyAdapter()));
+  });
+});
