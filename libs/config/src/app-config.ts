@@ -55,6 +55,10 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long /readyz reports 503 before the server stops taking connections on SIGTERM. */
   shutdownDelayMs: number;
+  /** Log client IP addresses as they are (personal data: censored by default). */
+  logClientIps: boolean;
+  /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
+  trustProxy: boolean;
   webhook: WebhookSettings;
   dedupWindowMs: number;
   bus: BusSettings;

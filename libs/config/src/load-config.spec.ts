@@ -13,6 +13,12 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('reads LOG_CLIENT_IPS and TRUST_PROXY like every other setting, naming a bad value', () => {
+    const c = loadConfig({ ...base, LOG_CLIENT_IPS: 'true', TRUST_PROXY: '1' }, { cwd: '/srv' });
+    expect([c.logClientIps, c.trustProxy]).toEqual([true, true]);
+    expect(() => loadConfig({ ...base, TRUST_PROXY: 'maybe' }, { cwd: '/srv' })).toThrow(/TRUST_PROXY/);
+  });
+
   it('gives the SPEC §4 defaults with embedded adapters when no cluster variable is set', () => {
     const c = loadConfig(base, { cwd: '/srv' });
     expect(c.port).toBe(8080);
@@ -26,6 +32,8 @@ describe('loadConfig', () => {
     expect(c.dedupStore).toEqual({ kind: 'embedded', dir: '/srv/data/dedup' });
     expect(c.objectStore).toEqual({ kind: 'filesystem', dir: '/srv/data/objects' });
     expect(Object.isFrozen(c.webhook)).toBe(true);
+    expect(c.logClientIps).toBe(false);
+    expect(c.trustProxy).toBe(false);
   });
 
   it('swaps in Kafka, Redis and S3 when their variables are set', () => {

@@ -144,6 +144,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     dataDir,
     logLevel: logLevel as AppConfig['logLevel'],
     shutdownDelayMs: read('SHUTDOWN_DELAY', parseDuration, 0),
+    logClientIps: read('LOG_CLIENT_IPS', parseBool, false),
+    trustProxy: read('TRUST_PROXY', parseBool, false),
     webhook: {
       secretsByApp,
       signatureToleranceMs,

@@ -19,7 +19,7 @@ export async function startService(
   options: LoadConfigOptions = {},
 ): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit(process.env, options);
-  const logger = createLogger({ name, level: config.logLevel, logClientIps: process.env.LOG_CLIENT_IPS === 'true' });
+  const logger = createLogger({ name, level: config.logLevel, logClientIps: config.logClientIps });
   const registry = createMetricsRegistry(name);
   try {
     return await runApp(buildModule({ config, logger, registry }), {
@@ -29,7 +29,7 @@ export async function startService(
       maxBodyBytes: config.webhook.maxBodyBytes,
       shutdownDelayMs: config.shutdownDelayMs,
       logger,
-      trustProxy: process.env.TRUST_PROXY === 'true',
+      trustProxy: config.trustProxy,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -17,6 +17,7 @@ function start(env: NodeJS.ProcessEnv): void {
   // Metrics stay on Prometheus (/metrics) and logs on stdout; the SDK would otherwise default both to OTLP.
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
+  // Read here, not from libs/config: this module runs before anything else is loaded (see above).
   const scrub = scrubServerSpan(env.LOG_CLIENT_IPS === 'true');
   const sdk = new NodeSDK({
     // OTLP over HTTP with JSON bodies; endpoint, headers and timeouts from OTEL_EXPORTER_OTLP_*.
