@@ -1,5 +1,4 @@
-import { type LagCollector, consumerLagGauge } from '@zoom-pipeline/service-kit';
-import { Counter, type Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export class DedupMetrics {
   readonly canonical: Counter<'event'>;
@@ -7,9 +6,8 @@ export class DedupMetrics {
   readonly claimSeconds: Histogram;
   readonly storeErrors: Counter;
   readonly deadLetters: Counter<'reason'>;
-  readonly lag: Gauge<'topic' | 'partition' | 'group'>;
 
-  constructor(registry: Registry, lagCollector: LagCollector, group: string) {
+  constructor(registry: Registry) {
     this.canonical = new Counter({ name: 'zoom_dedup_canonical_events_total', help: 'Canonical events emitted to zoom.events', labelNames: ['event'], registers: [registry] });
     this.duplicates = new Counter({ name: 'zoom_dedup_duplicates_total', help: 'Deliveries suppressed as repeats of an occurrence', labelNames: ['event'], registers: [registry] });
     this.claimSeconds = new Histogram({
@@ -20,6 +18,5 @@ export class DedupMetrics {
     });
     this.storeErrors = new Counter({ name: 'zoom_dedup_store_errors_total', help: 'Dedup store (Redis) errors; the batch is retried', registers: [registry] });
     this.deadLetters = new Counter({ name: 'zoom_dedup_dead_letters_total', help: 'Raw records that could not be processed and went to the dead-letter topic', labelNames: ['reason'], registers: [registry] });
-    this.lag = consumerLagGauge(registry, { group, collect: lagCollector });
   }
 }

@@ -1,7 +1,8 @@
 import { loadConfig } from '@zoom-pipeline/config';
 import { type RawDelivery, TOPICS, decodeCanonicalEvent, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
-import type { Batch, ConsumedMessage, EventBus } from '@zoom-pipeline/event-bus';
+import type { ConsumedMessage, HandlerBatch } from '@zoom-pipeline/event-bus';
+import { handlerBatch } from '@zoom-pipeline/event-bus/testing';
 import { HealthService } from '@zoom-pipeline/service-kit';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import { Registry } from 'prom-client';
@@ -15,7 +16,7 @@ let offset = 0;
 function service(store: MemoryDedupStore, env: Record<string, string> = {}): DedupService {
   const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h', ...env });
   const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  return new DedupService(config, {} as EventBus, store, silent, new Registry(), new HealthService());
+  return new DedupService(config, store, silent, new Registry(), new HealthService());
 }
 
 function delivery(body: Record<string, unknown>): ConsumedMessage {
@@ -34,8 +35,8 @@ function delivery(body: Record<string, unknown>): ConsumedMessage {
   return { topic: TOPICS.raw, partition: 0, offset: String(o), key: 'k', value: record.value, headers: record.headers, timestamp: now };
 }
 
-function batch(messages: ConsumedMessage[]): Batch {
-  return { topic: TOPICS.raw, partition: 0, messages, heartbeat: async () => undefined, isActive: () => true };
+function batch(messages: ConsumedMessage[]): HandlerBatch {
+  return handlerBatch({ topic: TOPICS.raw, partition: 0, messages, heartbeat: async () => undefined, isActive: () => true });
 }
 
 const started = (uuid: string, extra: Record<string, unknown> = {}) => ({ event: 'meeting.started', payload: { account_id: 'a', object: { uuid, id: '1' } }, event_ts: now, ...extra });

@@ -1,11 +1,11 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
+import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
-import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
+import { type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import { ATTR, type Logger, type Span, SpanKind, context, extractContext, forwardTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
+import { ATTR, type Logger, type Span, forwardTraceHeaders, recordFailure } from '@zoom-pipeline/telemetry';
 import { type ZoomEnvelope, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { DedupMetrics } from './dedup.metrics';
@@ -19,7 +19,7 @@ interface Prepared {
   delivery: RawDelivery;
   envelope: ZoomEnvelope;
   id: string;
-  /** `process zoom.webhooks.raw`, child of the ingress span named by the record's traceparent. */
+  /** `process zoom.webhooks.raw` (opened by the transport), child of the ingress span named by the record's traceparent. */
   span: Span;
 }
 
@@ -33,91 +33,36 @@ interface Prepared {
  * A different delivery of the same occurrence finds someone else's claim and is a duplicate.
  */
 @Injectable()
-export class DedupService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: BackgroundConsumer;
+export class DedupService implements OnApplicationBootstrap {
   private readonly metrics: DedupMetrics;
 
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
-    @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(DEDUP_STORE) private readonly store: DedupStore,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly health: HealthService,
   ) {
-    this.metrics = new DedupMetrics(registry, async () => (this.consumer ? this.consumer.lag() : []), DEDUP_GROUP_ID);
+    this.metrics = new DedupMetrics(registry);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
-    this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
-    this.health.addLiveness({ name: 'dedup-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
-    const topics: TopicSpec[] = [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }));
-    this.consumer = new BackgroundConsumer(
-      this.bus,
-      {
-        groupId: DEDUP_GROUP_ID,
-        topics: [TOPICS.raw],
-        fromBeginning: true,
-        maxBatchSize: 1000,
-        // Every partition of zoom.webhooks.raw at once: the bus merges their commits into one transaction
-        // (measured: 35% of the pass-through rate with one transaction per batch, 63-65% merged over 12).
-        concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.raw],
-        eachBatch: (batch) => this.handleBatch(batch),
-      },
-      [...topics, { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }],
-      (err, attempt) => this.logger.warn({ attempt, cause: err.message }, 'dedup consumer not started yet; retrying'),
-      () => this.logger.info({ group: DEDUP_GROUP_ID }, 'dedup consuming zoom.webhooks.raw'),
-    );
-    this.health.addReadiness({ name: 'dedup-consumer', check: async () => this.consumer?.started ?? false });
-    this.consumer.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.consumer?.stop();
-  }
-
-  /** Public for tests: one fetched batch of one partition → outputs, committed atomically by the bus. */
-  async handleBatch(batch: Batch): Promise<BatchResult> {
+  /** One fetched batch of one partition → outputs, committed atomically by the bus (raw-delivery.consumer.ts). */
+  async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
     const outputs: OutgoingMessage[] = [];
     const prepared: Prepared[] = [];
     for (const msg of batch.messages) {
-      const span = this.startProcessSpan(msg);
-      const p = context.with(trace.setSpan(context.active(), span), () => this.prepare(msg, outputs, span));
+      const p = batch.withRecord(msg, () => this.prepare(msg, outputs, batch.spanOf(msg)));
       if (p) prepared.push(p);
-      else span.end();
     }
     if (prepared.length === 0) return { outputs };
-    try {
-      return await this.claimAndEmit(batch, prepared, outputs);
-    } catch (err) {
-      for (const p of prepared) recordFailure(p.span, err, 'dedup_store_unavailable');
-      throw err;
-    } finally {
-      for (const p of prepared) p.span.end();
-    }
+    return this.claimAndEmit(batch, prepared, outputs);
   }
 
-  /**
-   * One span per record rather than kafkajs' batch span: its parent is the span in the record's
-   * `traceparent` (the ingress publish span), so the trace stays one parent/child chain (invariant 8).
-   */
-  private startProcessSpan(msg: ConsumedMessage): Span {
-    return tracer().startSpan(
-      `process ${msg.topic}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: kafkaAttributes(msg.topic, 'process', {
-          [ATTR.messagingConsumerGroup]: DEDUP_GROUP_ID,
-          [ATTR.messagingPartition]: String(msg.partition),
-          [ATTR.messagingOffset]: Number(msg.offset),
-        }),
-      },
-      extractContext(msg.headers),
-    );
-  }
-
-  private async claimAndEmit(batch: Batch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
+  private async claimAndEmit(batch: HandlerBatch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
     const freshest = freshestTokens(prepared);
     const started = process.hrtime.bigint();
     let results;
@@ -129,7 +74,9 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     } catch (err) {
       this.metrics.storeErrors.inc();
       this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
-      throw err; // the bus backs off and redelivers the same batch: nothing emitted, nothing committed
+      // The bus backs off and redelivers the same batch: nothing emitted, nothing committed. The code names the
+      // cause on every record's span.
+      throw Object.assign(new Error('dedup store unavailable', { cause: err }), { code: 'dedup_store_unavailable' });
     }
     this.metrics.claimSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
@@ -144,7 +91,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     const copiesInBatch = new Map<string, number>();
     for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
 
-    prepared.forEach((p, i) => context.with(trace.setSpan(context.active(), p.span), () => {
+    prepared.forEach((p, i) => batch.withRecord(p.msg, () => {
       const r = results[i];
       p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
       // Outputs carry this span's context: the uploader's span becomes its child.

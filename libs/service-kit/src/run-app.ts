@@ -16,6 +16,8 @@ export interface RunAppOptions {
   trustProxy?: boolean;
   /** Handle SIGTERM/SIGINT (off in tests that close the app themselves). */
   handleSignals?: boolean;
+  /** Runs after the app is built and before it listens (e.g. connecting the bus transport). */
+  beforeListen?: (app: NestFastifyApplication) => Promise<unknown>;
 }
 
 class PinoNestLogger implements LoggerService {
@@ -67,6 +69,7 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
 /** Creates, listens, and wires graceful shutdown: readyz 503 → delay → drain in-flight → close hooks → exit. */
 export async function runApp(module: unknown, options: RunAppOptions): Promise<NestFastifyApplication> {
   const app = await createApp(module, options);
+  await options.beforeListen?.(app);
   await app.listen(options.port, options.host);
   options.logger.info({ port: options.port, node: process.version }, `${options.name} listening`);
   if (options.handleSignals !== false) installShutdown(app, options);

@@ -6,6 +6,11 @@ import type { Registry } from 'prom-client';
 import { createMetricsRegistry } from './metrics';
 import { runApp } from './run-app';
 
+export interface StartServiceOptions extends LoadConfigOptions {
+  /** Runs after the app is built and before it listens: the apps start their bus consumers here. */
+  beforeListen?: (app: NestFastifyApplication) => Promise<unknown>;
+}
+
 export interface ServiceContext {
   config: AppConfig;
   logger: Logger;
@@ -16,7 +21,7 @@ export interface ServiceContext {
 export async function startService(
   name: string,
   buildModule: (ctx: ServiceContext) => DynamicModule,
-  options: LoadConfigOptions = {},
+  options: StartServiceOptions = {},
 ): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit(process.env, options);
   const logger = createLogger({ name, level: config.logLevel, logClientIps: config.logClientIps });
@@ -30,6 +35,7 @@ export async function startService(
       shutdownDelayMs: config.shutdownDelayMs,
       logger,
       trustProxy: config.trustProxy,
+      beforeListen: options.beforeListen,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { objectKey, uploadFileTypeFilter } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import {
   ContractViolation,
-  DEFAULT_PARTITIONS,
   type FileWorkItem,
   TOPICS,
   type UploadFailure,
@@ -15,10 +14,10 @@ import {
   decodeFileWorkItem,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
-import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import { type Batch, type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import { ATTR, type Context, type Logger, type Span, SpanKind, context, extractContext, inSpan, forwardTraceHeaders, kafkaAttributes, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
+import { ATTR, type Logger, type Span, SpanKind, context, inSpan, forwardTraceHeaders, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
 import { DownloadError, type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
 import { Semaphore } from './semaphore';
@@ -43,8 +42,7 @@ type Outcome = { kind: 'stored'; result: UploadResult } | { kind: 'skipped' } | 
  *   batch is retried with backoff and nothing is lost.
  */
 @Injectable()
-export class UploadService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: BackgroundConsumer;
+export class UploadService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly metrics: UploaderMetrics;
   private readonly semaphore: Semaphore;
   private readonly selected: (fileType: string) => boolean;
@@ -53,7 +51,6 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
-    @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(DEDUP_STORE) private readonly store: DedupStore,
     @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     @Inject(ZOOM_DOWNLOADER) private readonly downloader: ZoomDownloader,
@@ -61,50 +58,33 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly health: HealthService,
   ) {
-    this.metrics = new UploaderMetrics(registry, async () => (this.consumer ? this.consumer.lag() : []), UPLOADER_GROUP_ID);
+    this.metrics = new UploaderMetrics(registry);
     this.semaphore = new Semaphore(config.upload.concurrency);
     this.selected = uploadFileTypeFilter(config.upload.fileTypes);
     // Every in-flight transfer listens for shutdown on this one signal.
     setMaxListeners(0, this.abort.signal);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     this.health.addReadiness({ name: 'object-store', check: () => this.objects.isReady() });
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
-    this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
-    this.health.addLiveness({ name: 'uploader-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
-    this.consumer = new BackgroundConsumer(
-      this.bus,
-      {
-        groupId: UPLOADER_GROUP_ID,
-        topics: [TOPICS.files],
-        fromBeginning: true,
-        // Small batches: a batch is committed when all its files are done, so keep it near the concurrency.
-        maxBatchSize: Math.max(1, this.config.upload.concurrency * 2),
-        eachBatch: (batch) => this.handleBatch(batch),
-      },
-      [TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
-      (err, attempt) => this.logger.warn({ attempt, cause: err.message }, 'uploader consumer not started yet; retrying'),
-      () => this.logger.info({ group: UPLOADER_GROUP_ID, concurrency: this.config.upload.concurrency }, 'uploader consuming zoom.recording.files'),
-    );
-    this.health.addReadiness({ name: 'uploader-consumer', check: async () => this.consumer?.started ?? false });
-    this.consumer.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    // Stop taking work; in-flight uploads are aborted (their multipart uploads too) and their offsets
-    // stay uncommitted, so another pod or the next start picks them up.
+  /**
+   * Before the transport stops the consumer (which waits for the batch in hand): in-flight uploads are aborted
+   * (their multipart uploads too) and their offsets stay uncommitted, so another pod or the next start picks them up.
+   */
+  beforeApplicationShutdown(): void {
     this.abort.abort();
-    await this.consumer?.stop();
   }
 
-  async handleBatch(batch: Batch): Promise<BatchResult> {
-    const spans = new Map<ConsumedMessage, Context>();
-    const results = await Promise.all(batch.messages.map((msg) => this.semaphore.run(() => this.tracedMessage(msg, batch, spans))));
+  /** One fetched batch (file-work.consumer.ts): every file stored, skipped or dead-lettered, then committed. */
+  async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
+    const results = await Promise.all(batch.messages.map((msg) => this.semaphore.run(() => this.tracedMessage(msg, batch))));
     const outputs: OutgoingMessage[] = [];
     results.forEach((outcome, i) => {
       const key = batch.messages[i].key;
-      const headers = forwardTraceHeaders(batch.messages[i].headers, spans.get(batch.messages[i]) ?? context.active());
+      const headers = forwardTraceHeaders(batch.messages[i].headers, batch.contextOf(batch.messages[i]));
       if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
       if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
     });
@@ -115,33 +95,12 @@ export class UploadService implements OnApplicationBootstrap, OnApplicationShutd
    * `process zoom.recording.files`, a child of dedup's span named by the record's traceparent (not kafkajs'
    * eachBatch span, which only links); the download and the S3 upload are its children (invariant 8).
    */
-  private async tracedMessage(msg: ConsumedMessage, batch: Batch, spans: Map<ConsumedMessage, Context>): Promise<Outcome> {
-    const parent = extractContext(msg.headers);
-    const span = tracer().startSpan(
-      `process ${msg.topic}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: kafkaAttributes(msg.topic, 'process', {
-          [ATTR.messagingConsumerGroup]: UPLOADER_GROUP_ID,
-          [ATTR.messagingPartition]: String(msg.partition),
-          [ATTR.messagingOffset]: Number(msg.offset),
-        }),
-      },
-      parent,
-    );
-    const ctx = trace.setSpan(parent, span);
-    spans.set(msg, ctx);
-    try {
-      const outcome = await context.with(ctx, () => this.processMessage(msg, batch, span));
-      span.setAttribute('zoom.upload.outcome', outcome.kind);
-      if (outcome.kind === 'failed') recordFailure(span, undefined, outcome.failure.reason);
-      return outcome;
-    } catch (err) {
-      recordFailure(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
+  private async tracedMessage(msg: ConsumedMessage, batch: HandlerBatch): Promise<Outcome> {
+    const span = batch.spanOf(msg);
+    const outcome = await batch.withRecord(msg, () => this.processMessage(msg, batch, span));
+    span.setAttribute('zoom.upload.outcome', outcome.kind);
+    if (outcome.kind === 'failed') recordFailure(span, undefined, outcome.failure.reason);
+    return outcome;
   }
 
   private async processMessage(msg: ConsumedMessage, batch: Batch, span: Span): Promise<Outcome> {

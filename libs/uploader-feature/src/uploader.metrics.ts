@@ -1,4 +1,3 @@
-import { type LagCollector, consumerLagGauge } from '@zoom-pipeline/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export class UploaderMetrics {
@@ -8,9 +7,8 @@ export class UploaderMetrics {
   readonly retries: Counter<'reason'>;
   readonly failures: Counter<'reason'>;
   readonly inFlight: Gauge;
-  readonly lag: Gauge<'group' | 'topic' | 'partition'>;
 
-  constructor(registry: Registry, lagCollector: LagCollector, group: string) {
+  constructor(registry: Registry) {
     this.bytes = new Counter({ name: 'zoom_upload_bytes_total', help: 'Recording bytes stored', registers: [registry] });
     this.files = new Counter({
       name: 'zoom_upload_files_total',
@@ -28,6 +26,5 @@ export class UploaderMetrics {
     this.retries = new Counter({ name: 'zoom_upload_retries_total', help: 'Retried attempts by reason', labelNames: ['reason'], registers: [registry] });
     this.failures = new Counter({ name: 'zoom_upload_failures_total', help: 'Files sent to zoom.recording.failed, by reason', labelNames: ['reason'], registers: [registry] });
     this.inFlight = new Gauge({ name: 'zoom_upload_in_flight', help: 'Files being transferred now', registers: [registry] });
-    this.lag = consumerLagGauge(registry, { group, collect: lagCollector });
   }
 }

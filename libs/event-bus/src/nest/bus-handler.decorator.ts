@@ -1,6 +1,7 @@
 import { EventPattern } from '@nestjs/microservices';
 import type { Context, Span } from '@zoom-pipeline/telemetry';
 import type { Batch, BatchResult, ConsumedMessage, TopicSpec } from '../event-bus.port';
+import type { RecordErrorPolicy } from './record-error-policy';
 
 /** The transport id of `EventBusTransport`: handlers declared with `@BusHandler` bind to it and to no other. */
 export const BUS_TRANSPORT = Symbol('zoom-pipeline.event-bus');
@@ -19,6 +20,13 @@ export interface BusHandlerOptions {
   concurrentPartitions?: number;
   /** Extra fields for the "consuming" log line (e.g. the concurrency). */
   startedFields?: Record<string, unknown>;
+  /**
+   * A provider token whose value (a `Partial<BusHandlerOptions>`) is merged over these options when the consumer
+   * starts: for settings that come from the configuration, which a decorator cannot see.
+   */
+  overrides?: string | symbol;
+  /** What happens to records the handler keeps failing on (default: `DEFAULT_RECORD_ERROR_POLICY`). */
+  errorPolicy?: Partial<RecordErrorPolicy>;
 }
 
 /**

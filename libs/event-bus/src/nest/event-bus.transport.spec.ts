@@ -13,6 +13,7 @@ import { startBusConsumers } from './event-bus.transport';
 
 const seen: string[] = [];
 let failuresLeft = 0;
+let storeDown = false;
 
 @Controller()
 class UppercaseConsumer {
@@ -42,19 +43,36 @@ class UppercaseConsumer {
   }
 }
 
+/** A handler with a poison record ('poison' throws an error of its own) and a dependency that can be down. */
+@Controller()
+class PickyConsumer {
+  @BusHandler('picky', { name: 'picky', groupId: 'picky-group', ensureTopics: [{ topic: 'picky', partitions: 1 }, { topic: 'out', partitions: 1 }], maxBatchSize: 10 })
+  async handle(batch: HandlerBatch): Promise<BatchResult> {
+    if (storeDown) throw Object.assign(new Error('store down'), { code: 'dedup_store_unavailable' });
+    for (const m of batch.messages) {
+      if (m.value.toString() === 'poison') throw new TypeError('cannot serialise this record');
+    }
+    return { outputs: batch.messages.map((m) => ({ topic: 'out', key: m.key, value: Buffer.from(`picky:${m.value.toString()}`) })) };
+  }
+}
+
 async function readAll(bus: MemoryEventBus, topic: string, count: number): Promise<string[]> {
-  const got: string[] = [];
+  return (await readRecords(bus, topic, count)).map((m) => m.value.toString()).sort();
+}
+
+async function readRecords(bus: MemoryEventBus, topic: string, count: number): Promise<ConsumedMessage[]> {
+  const got: ConsumedMessage[] = [];
   const handle = await bus.consume({
     groupId: `reader-${Math.random()}`,
     topics: [topic],
     eachBatch: async (b) => {
-      got.push(...b.messages.map((m: ConsumedMessage) => m.value.toString()));
+      got.push(...b.messages);
       return { outputs: [] };
     },
   });
   for (let i = 0; i < 200 && got.length < count; i++) await new Promise((r) => setTimeout(r, 10));
   await handle.stop();
-  return got.sort();
+  return got;
 }
 
 describe('EventBusTransport', () => {
@@ -65,6 +83,7 @@ describe('EventBusTransport', () => {
 
   beforeEach(async () => {
     seen.length = 0;
+    storeDown = false;
     busWarnings.length = 0;
     bus = new MemoryEventBus({
       retryBackoff: { initialMs: 1, maxMs: 5 },
@@ -76,7 +95,7 @@ describe('EventBusTransport', () => {
     class BusModule {}
     const moduleRef = await Test.createTestingModule({
       imports: [ServiceKitModule.forRoot({ logger, registry }), BusModule],
-      controllers: [UppercaseConsumer],
+      controllers: [UppercaseConsumer, PickyConsumer],
     }).compile();
     app = moduleRef.createNestApplication(new FastifyAdapter());
     await startBusConsumers(app);
@@ -114,5 +133,34 @@ describe('EventBusTransport', () => {
     app = await Test.createTestingModule({ imports: [] })
       .compile()
       .then((m) => m.createNestApplication(new FastifyAdapter()));
+  });
+
+  it('a poison record is dead-lettered with its reason and the records around it are processed', async () => {
+    await bus.publish(['a', 'poison', 'b'].map((v) => ({ topic: 'picky', key: 'same-key', value: Buffer.from(v) })));
+    expect(await readAll(bus, 'out', 2)).toEqual(['picky:a', 'picky:b']);
+    const [dead] = await readRecords(bus, 'zoom.webhooks.dead', 1);
+    expect(dead.value.toString()).toBe('poison');
+    expect(dead.headers).toMatchObject({
+      'zp-error-code': 'TypeError',
+      'zp-dead-letter-reason': 'record_failed_repeatedly',
+      'zp-source': 'picky/0/1',
+      'zp-consumer-group': 'picky-group',
+      'zp-attempts': '3',
+    });
+    expect(dead.headers['zp-error']).toContain('cannot serialise this record');
+  });
+
+  it('a transient failure is waited out, not dead-lettered, and shows as a stalled partition meanwhile', async () => {
+    storeDown = true;
+    await bus.publish([{ topic: 'picky', key: 'k', value: Buffer.from('c') }]);
+    for (let i = 0; i < 200 && !(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).includes('picky-group'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).toMatch(/group="picky-group",topic="picky",partition="0"/);
+    await new Promise((r) => setTimeout(r, 100)); // far more attempts than poisonAfterAttempts
+    storeDown = false;
+    expect(await readAll(bus, 'out', 1)).toEqual(['picky:c']);
+    expect(await readRecords(bus, 'zoom.webhooks.dead', 1)).toEqual([]);
+    expect(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).not.toContain('picky-group');
   });
 });

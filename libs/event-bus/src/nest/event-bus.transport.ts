@@ -14,17 +14,30 @@ import {
   trace,
   tracer,
 } from '@zoom-pipeline/telemetry';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { lastValueFrom, throwError } from 'rxjs';
 import { BackgroundConsumer } from '../background-consumer';
 import { type Batch, type BatchResult, type ConsumedMessage, EVENT_BUS, type EventBus } from '../event-bus.port';
 import { BUS_TRANSPORT, type BusHandlerOptions, type HandlerBatch } from './bus-handler.decorator';
+import {
+  DEFAULT_RECORD_ERROR_POLICY,
+  type HeadState,
+  type RecordErrorPolicy,
+  deadLetter,
+  isTransientError,
+  isolateRecords,
+  shouldIsolate,
+} from './record-error-policy';
+
+export const STALLED_METRIC = 'zoom_consumer_stalled_seconds';
 
 export interface EventBusTransportDeps {
   bus: EventBus;
   logger: Logger;
   health: HealthService;
   registry: Registry;
+  /** Looks up a provider (for `BusHandlerOptions.overrides`). */
+  resolve?: (token: string | symbol) => unknown;
 }
 
 /**
@@ -38,6 +51,8 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
   // Handler errors reach us (and so the bus, which redelivers), instead of being logged and swallowed.
   override readonly propagatesEventHandlerErrors = true;
   private readonly consumers: BackgroundConsumer[] = [];
+  /** The failing batch at the head of each group/topic/partition; absent while the partition advances. */
+  private readonly heads = new Map<string, HeadState & { group: string; topic: string; partition: number }>();
 
   constructor(private readonly deps: EventBusTransportDeps) {
     super();
@@ -45,9 +60,19 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
 
   listen(callback: () => void): void {
     const { bus, health, logger, registry } = this.deps;
-    if (this.messageHandlers.size > 0) health.addReadiness({ name: 'event-bus', check: () => bus.isReady() });
+    if (this.messageHandlers.size > 0) {
+      health.addReadiness({ name: 'event-bus', check: () => bus.isReady() });
+      this.registerStalledGauge(registry);
+    }
     for (const [topic, handler] of this.messageHandlers) {
-      const options = handler.extras as unknown as BusHandlerOptions;
+      const declared = handler.extras as unknown as BusHandlerOptions;
+      const options: BusHandlerOptions = declared.overrides
+        ? { ...declared, ...(this.deps.resolve?.(declared.overrides) as Partial<BusHandlerOptions>) }
+        : declared;
+      const policy: RecordErrorPolicy = { ...DEFAULT_RECORD_ERROR_POLICY, ...options.errorPolicy };
+      const ensureTopics = options.ensureTopics.some((t) => t.topic === policy.deadLetterTopic)
+        ? options.ensureTopics
+        : [...options.ensureTopics, { topic: policy.deadLetterTopic, partitions: 1 }];
       const consumer: BackgroundConsumer = new BackgroundConsumer(
         bus,
         {
@@ -57,9 +82,9 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
           maxBatchSize: options.maxBatchSize,
           maxBatchBytes: options.maxBatchBytes,
           concurrentPartitions: options.concurrentPartitions,
-          eachBatch: (batch) => this.handle(handler, options, batch),
+          eachBatch: (batch) => this.handle(handler, options, policy, batch),
         },
-        options.ensureTopics,
+        ensureTopics,
         (err, attempt) => logger.warn({ attempt, cause: err.message }, `${options.name} consumer not started yet; retrying`),
         () => logger.info({ group: options.groupId, ...options.startedFields }, `${options.name} consuming ${topic}`),
       );
@@ -86,47 +111,120 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
     return this.deps.bus as T;
   }
 
-  private async handle(handler: MessageHandler, options: BusHandlerOptions, batch: Batch): Promise<BatchResult> {
-    const spans = new Map<ConsumedMessage, { span: Span; ctx: Context }>();
-    for (const msg of batch.messages) {
-      const span = tracer().startSpan(
-        `process ${msg.topic}`,
-        {
-          kind: SpanKind.CONSUMER,
-          attributes: kafkaAttributes(msg.topic, 'process', {
-            [ATTR.messagingConsumerGroup]: options.groupId,
-            [ATTR.messagingPartition]: String(msg.partition),
-            [ATTR.messagingOffset]: Number(msg.offset),
-          }),
-        },
-        extractContext(msg.headers),
+  /**
+   * One attempt at a batch. A failure is rethrown (the bus backs off and redelivers the same records) until the
+   * record error policy says otherwise; then the batch runs record by record, the records that still fail are
+   * dead-lettered with their reason, and the rest are committed: one bad record never stops a partition.
+   */
+  private async handle(handler: MessageHandler, options: BusHandlerOptions, policy: RecordErrorPolicy, batch: Batch): Promise<BatchResult> {
+    const key = `${options.groupId}/${batch.topic}/${batch.partition}`;
+    const first = batch.messages[0].offset;
+    const head = this.heads.get(key);
+    const state = head && head.firstOffset === first ? head : { group: options.groupId, topic: batch.topic, partition: batch.partition, firstOffset: first, attempts: 0, since: Date.now() };
+    try {
+      const result = await this.runTraced(handler, options, batch);
+      this.heads.delete(key);
+      return result;
+    } catch (err) {
+      state.attempts++;
+      this.heads.set(key, state);
+      if (!shouldIsolate(state, err, policy, Date.now())) throw err;
+      this.deps.logger.warn(
+        { group: options.groupId, topic: batch.topic, partition: batch.partition, firstOffset: first, attempts: state.attempts, transient: isTransientError(err) },
+        `${options.name}: batch keeps failing; retrying it record by record`,
       );
-      spans.set(msg, { span, ctx: trace.setSpan(context.active(), span) });
+      const deadOnTransient = Date.now() - state.since >= policy.transientBudgetMs;
+      const result = await isolateRecords(
+        batch,
+        (single) => this.runTraced(handler, options, single),
+        (msg, recordErr) => {
+          this.deps.logger.error(
+            { group: options.groupId, topic: msg.topic, partition: msg.partition, offset: msg.offset, code: (recordErr as { code?: string }).code },
+            `${options.name}: record dead-lettered to ${policy.deadLetterTopic}`,
+          );
+          return deadLetter(msg, recordErr, state.attempts, policy, options.groupId);
+        },
+        deadOnTransient,
+      );
+      this.heads.delete(key);
+      return result;
     }
-    const entry = (msg: ConsumedMessage) => {
-      const e = spans.get(msg);
-      if (!e) throw new Error(`record ${msg.topic}/${msg.partition}/${msg.offset} is not in this batch`);
-      return e;
-    };
-    const handlerBatch: HandlerBatch = {
+  }
+
+  private async runTraced(handler: MessageHandler, options: BusHandlerOptions, batch: Batch): Promise<BatchResult> {
+    const traced = openRecordSpans(batch, options.groupId);
+    try {
+      const result = await lastValueFrom(this.transformToObservable(await handler(traced.batch)));
+      traced.end();
+      return result;
+    } catch (err) {
+      traced.end(err);
+      throw err;
+    }
+  }
+
+  /** `zoom_consumer_stalled_seconds`: how long the batch at a partition's head has been failing (0 when none). */
+  private registerStalledGauge(registry: Registry): void {
+    if (registry.getSingleMetric(STALLED_METRIC)) return;
+    const heads = this.heads;
+    new Gauge({
+      name: STALLED_METRIC,
+      help: 'Seconds the batch at the head of a partition has been failing (the partition does not advance meanwhile)',
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const h of heads.values()) this.set({ group: h.group, topic: h.topic, partition: String(h.partition) }, (now - h.since) / 1000);
+      },
+    });
+  }
+}
+
+/**
+ * One CONSUMER span per record (`process <topic>`), a child of the span named by the record's `traceparent`, and
+ * the batch a handler receives. `end(err)` marks every span failed with the error's code and ends them.
+ */
+export function openRecordSpans(batch: Batch, groupId: string): { batch: HandlerBatch; end(err?: unknown): void } {
+  const spans = new Map<ConsumedMessage, { span: Span; ctx: Context }>();
+  for (const msg of batch.messages) {
+    const span = tracer().startSpan(
+      `process ${msg.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: kafkaAttributes(msg.topic, 'process', {
+          [ATTR.messagingConsumerGroup]: groupId,
+          [ATTR.messagingPartition]: String(msg.partition),
+          [ATTR.messagingOffset]: Number(msg.offset),
+        }),
+      },
+      extractContext(msg.headers),
+    );
+    spans.set(msg, { span, ctx: trace.setSpan(context.active(), span) });
+  }
+  const entry = (msg: ConsumedMessage) => {
+    const e = spans.get(msg);
+    if (!e) throw new Error(`record ${msg.topic}/${msg.partition}/${msg.offset} is not in this batch`);
+    return e;
+  };
+  return {
+    batch: {
       topic: batch.topic,
       partition: batch.partition,
       messages: batch.messages,
       heartbeat: () => batch.heartbeat(),
       isActive: () => batch.isActive(),
-      spanOf: (msg: ConsumedMessage) => entry(msg).span,
-      contextOf: (msg: ConsumedMessage) => entry(msg).ctx,
-      withRecord: <T>(msg: ConsumedMessage, fn: () => T): T => context.with(entry(msg).ctx, fn),
-    };
-    try {
-      return await lastValueFrom(this.transformToObservable(await handler(handlerBatch)));
-    } catch (err) {
-      for (const { span } of spans.values()) recordFailure(span, err);
-      throw err;
-    } finally {
-      for (const { span } of spans.values()) span.end();
-    }
-  }
+      spanOf: (msg) => entry(msg).span,
+      contextOf: (msg) => entry(msg).ctx,
+      withRecord: (msg, fn) => context.with(entry(msg).ctx, fn),
+    },
+    end(err?: unknown) {
+      for (const { span } of spans.values()) {
+        if (err !== undefined) recordFailure(span, err);
+        span.end();
+      }
+    },
+  };
 }
 
 /** Nest's default RPC filter replaces an unknown error by `{status, message}`; the bus needs the error itself. */
@@ -147,6 +245,7 @@ export async function startBusConsumers(app: INestApplication): Promise<EventBus
     logger: app.get<Logger>(LOGGER),
     health: app.get(HealthService),
     registry: app.get<Registry>(METRICS_REGISTRY),
+    resolve: (token) => app.get(token),
   });
   // Deferred: handlers take their exception filters when they are registered, so the filter must come first.
   const microservice = app.connectMicroservice({ strategy: transport }, { inheritAppConfig: false, deferInitialization: true });

@@ -1,0 +1,26 @@
+import { Controller } from '@nestjs/common';
+import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
+import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
+import { DEDUP_GROUP_ID, DedupService, RAW_DEAD_LETTER_TOPIC } from './dedup.service';
+
+/** zoom.webhooks.raw → zoom.events, zoom.webhooks.duplicates, zoom.recording.files (and the dead letter). */
+@Controller()
+export class RawDeliveryConsumer {
+  constructor(private readonly dedup: DedupService) {}
+
+  @BusHandler(TOPICS.raw, {
+    name: 'dedup',
+    groupId: DEDUP_GROUP_ID,
+    ensureTopics: [
+      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+      { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 },
+    ],
+    maxBatchSize: 1000,
+    // Every partition of zoom.webhooks.raw at once: the bus merges their commits into one transaction
+    // (measured: 35% of the pass-through rate with one transaction per batch, 63-65% merged over 12).
+    concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.raw],
+  })
+  handle(batch: HandlerBatch): Promise<BatchResult> {
+    return this.dedup.handleBatch(batch);
+  }
+}
