@@ -27,7 +27,7 @@ export {
   type ZoomParticipant,
   type ZoomRecordingFile,
 } from './payload-builder';
-export { FastClock, realClock, type SimClock } from './sim-clock';
+export { FastClock, SteppingClock, realClock, type SimClock } from './sim-clock';
 export { zoomEncryptedToken, zoomSignature } from './zoom-signature';
 export {
   ZOOM_ACK_TIMEOUT_MS,

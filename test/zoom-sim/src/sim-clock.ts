@@ -52,3 +52,21 @@ export class FastClock implements SimClock {
     return realSleep(ms / this.factor, signal);
   }
 }
+
+/**
+ * Simulated time that moves only when someone sleeps: sleep(ms) advances it by exactly `ms` and resolves on the
+ * next turn of the event loop. Schedules can then be asserted exactly, whatever the machine's load (a FastClock
+ * multiplies real timer lateness by its factor).
+ */
+export class SteppingClock implements SimClock {
+  constructor(private current: number = Date.now()) {}
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted !== true) this.current += Math.max(0, ms);
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { startCaptureServer, type CaptureServer, type CapturedRequest } from './capture-server';
 import { recordingCompleted, type urlValidation } from './payload-builder';
-import { FastClock } from './sim-clock';
+import { FastClock, SteppingClock } from './sim-clock';
 import { ZOOM_ACK_TIMEOUT_MS, ZOOM_RETRY_DELAYS_MS, ZoomWebhookSender } from './webhook-sender';
 import { zoomEncryptedToken, zoomSignature } from './zoom-signature';
 
@@ -93,7 +93,7 @@ describe('ZoomWebhookSender', () => {
 
   it('retries a 500 after 5 and then 20 more minutes, re-stamped and re-signed', async () => {
     const r = await receiver((_req, i) => ({ status: i < 2 ? 500 : 200 }));
-    const clock = new FastClock(5000);
+    const clock = new SteppingClock();
     const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock });
     const outcome = await sender.send({ event: 'meeting.started', event_ts: 1 });
 
@@ -101,14 +101,12 @@ describe('ZoomWebhookSender', () => {
     expect(outcome.attempts.map((a) => a.result)).toEqual([500, 500, 200]);
     const t0 = outcome.attempts[0]!.at;
     const offsets = outcome.attempts.map((a) => (a.at - t0) / MIN);
-    // Simulated minutes; real timer lateness shows up x5000 (10 ms = 50 s), hence the tolerance.
-    expect(Math.abs(offsets[1]! - 5)).toBeLessThan(1.5);
-    expect(Math.abs(offsets[2]! - 25)).toBeLessThan(1.5);
+    // Simulated minutes on a clock that only moves when the sender waits: the schedule exactly.
+    expect(offsets).toEqual([0, 5, 25]);
 
     expect(r.requests).toHaveLength(3);
     const stamps = r.requests.map((q) => Number(header(q, 'x-zm-request-timestamp')));
-    expect(Math.abs(stamps[1]! - stamps[0]! - 300)).toBeLessThan(90);
-    expect(Math.abs(stamps[2]! - stamps[0]! - 1500)).toBeLessThan(90);
+    expect([stamps[1]! - stamps[0]!, stamps[2]! - stamps[0]!]).toEqual([300, 1500]);
     expect(stamps[0]).toBe(Math.floor(t0 / 1000));
     expect(r.requests.every(signatureValid)).toBe(true);
     expect(new Set(r.requests.map((q) => header(q, 'x-zm-signature'))).size).toBe(3);
@@ -131,22 +129,21 @@ describe('ZoomWebhookSender', () => {
 
   it('restamps relative to a fixed first timestamp', async () => {
     const r = await receiver((_req, i) => ({ status: i < 1 ? 500 : 200 }));
-    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new FastClock(5000) });
+    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new SteppingClock() });
     await sender.send({ event: 'e' }, { timestampSec: 1740596809 });
     const [a, b] = r.requests.map((q) => Number(header(q, 'x-zm-request-timestamp')));
-    expect(a).toBe(1740596809);
-    expect(Math.abs(b! - a! - 300)).toBeLessThan(90);
+    expect([a, b]).toEqual([1740596809, 1740596809 + 300]);
   });
 
   it('treats no answer within the ack timeout as a failure and gives up after 4 attempts (~85 min)', async () => {
     const r = await receiver(() => ({ hang: true }));
     // 50 ms real = 250 s simulated: below the 5 min gap, so the schedule stays recognisable.
-    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new FastClock(5000), ackTimeoutMs: 50 });
+    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new SteppingClock(), ackTimeoutMs: 50 });
     const outcome = await sender.send({ event: 'e' });
     expect(outcome).toMatchObject({ acked: false, gaveUp: true, cancelled: false });
     expect(outcome.attempts.map((a) => a.result)).toEqual(['timeout', 'timeout', 'timeout', 'timeout']);
     const t0 = outcome.attempts[0]!.at;
-    expect(Math.abs((outcome.attempts[3]!.at - t0) / MIN - 85)).toBeLessThan(1.5);
+    expect((outcome.attempts[3]!.at - t0) / MIN).toBe(85);
     for (const a of outcome.attempts) expect(a.latencyMs).toBeGreaterThanOrEqual(45);
     expect(r.requests).toHaveLength(4);
     expect(sender.stats()).toEqual({ attempts: 4, acked: 0, failed: 4, gaveUp: 1 });
