@@ -24,7 +24,17 @@ class TestController {
   status(): { ok: true } {
     return { ok: true };
   }
+
+  @Get('slow')
+  async slow(): Promise<{ ok: true }> {
+    slowEntered();
+    await slowRelease;
+    return { ok: true };
+  }
 }
+
+let slowEntered: () => void = () => undefined;
+let slowRelease: Promise<void> = Promise.resolve();
 
 @Module({ controllers: [TestController] })
 class TestModule {}
@@ -146,6 +156,38 @@ describe('413 with a lingering close', () => {
     }
   });
 
+});
+
+describe('while shutting down', () => {
+  it('answers a request that arrives on a kept-alive connection during close with 503 shutting_down and Retry-After', async () => {
+    const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const closingApp = await createApp(TestModule, { name: 'test', port: 0, host: '127.0.0.1', maxBodyBytes: MAX_BODY, shutdownDelayMs: 0, logger, handleSignals: false });
+    await closingApp.listen(0, '127.0.0.1');
+    const server = closingApp.getHttpServer();
+    const closingPort = (server.address() as net.AddressInfo).port;
+    const entered = new Promise<void>((resolve) => (slowEntered = resolve));
+    let release: () => void = () => undefined;
+    slowRelease = new Promise<void>((resolve) => (release = resolve));
+
+    const socket = net.connect(closingPort, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('GET /hooks/slow HTTP/1.1\r\nHost: t\r\n\r\n');
+    await entered;
+    const closing = closingApp.close();
+    // The listener stops after Fastify's preClose hooks ran: from then on the app is closing.
+    while (server.listening) await new Promise((r) => setImmediate(r));
+    socket.write('GET /hooks/status HTTP/1.1\r\nHost: t\r\n\r\n');
+    release();
+    await closed;
+    await closing;
+    const text = Buffer.concat(chunks).toString('utf8');
+    const second = text.slice(text.indexOf('HTTP/1.1', 1));
+    expect(second).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second.toLowerCase()).toContain('retry-after: 5');
+    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'shutting_down', message: expect.any(String) });
+  });
 });
 
 describe('RouteTable', () => {

@@ -5,7 +5,7 @@ import { type Logger, shutdownTelemetry } from '@zoom-pipeline/telemetry';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HealthService } from './health';
 import { handleClientError } from './connection-errors';
-import { RouteTable, mapFastifyError, sendError } from './http-error';
+import { HttpError, RouteTable, mapFastifyError, sendError } from './http-error';
 import { HttpErrorFilter } from './http-error.filter';
 
 export interface RunAppOptions {
@@ -45,8 +45,9 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
     bodyLimit: options.maxBodyBytes,
     trustProxy: options.trustProxy ?? false,
     logger: false,
-    // While closing, new requests get 503 instead of hanging (Zoom retries them).
-    return503OnClosing: true,
+    // While closing, new requests get 503 instead of hanging (Zoom retries them): our hook below, in the SPEC shape,
+    // rather than Fastify's built-in answer.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     keepAliveTimeout: 65_000,
     // Parser errors before there is a request (431 headers too large, bad Content-Length): our JSON shape.
@@ -63,6 +64,18 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
   // Routes as Nest registers them (on init, after this), so an unknown method on a known path can answer 405.
   const routes = new RouteTable();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url ?? route.path));
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (_req, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    void sendError(reply.header('connection', 'close'), new HttpError(503, 'shutting_down', 'the service is shutting down; retry later', { 'retry-after': '5' }));
+  });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // Nest installs Fastify's error handler on init and routes Fastify's own errors (body too large, bad framing)
