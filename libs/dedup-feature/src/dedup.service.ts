@@ -148,7 +148,8 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
 
     prepared.forEach((p, i) => context.with(trace.setSpan(context.active(), p.span), () => {
       // Build each record's outputs aside and add them only when all were built: a record that throws here (a
-      // stack overflow serialising an odd body that got into the log) is dead-lettered, and the batch goes on.
+      // stack overflow serialising an odd body that got into the log) is dead-lettered, and the batch goes on. Its
+      // claim stays, so its copies are suppressed as duplicates of it: the dead letter is where that occurrence is.
       const mine: OutgoingMessage[] = [];
       try {
         this.emit(p, results[i], freshest, copiesInBatch, mine);
@@ -161,45 +162,44 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private emit(p: Prepared, r: ClaimResult, freshest: Map<string, TokenRecord>, copiesInBatch: Map<string, number>, outputs: OutgoingMessage[]): void {
-    {
-      p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
-      // Outputs carry this span's context: the uploader's span becomes its child.
-      const headers = forwardTraceHeaders(p.msg.headers);
-      if (r.status === 'duplicate') {
-        this.metrics.duplicates.inc({ event: eventLabel(p.delivery.event) });
-        const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
-        outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: Buffer.from(JSON.stringify(dup)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
-        return;
-      }
-      const event = buildCanonicalEvent({
-        envelope: p.envelope,
-        canonicalId: p.id,
-        app: p.delivery.app,
-        deliveryId: p.delivery.id,
-        deliveryCount: copiesInBatch.get(p.id) ?? 1,
-        receivedAt: p.delivery.receivedAt,
-        freshestDownloadToken: freshest.get(p.id)?.token,
-      });
-      this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
-      outputs.push({
-        topic: TOPICS.events,
-        key: partitionKey(p.envelope),
-        value: Buffer.from(JSON.stringify(event)),
-        headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
-      });
-      const { items, skipped } = fileWorkItems({
-        envelope: p.envelope,
-        canonicalId: p.id,
-        app: p.delivery.app,
-        tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
-        downloadToken: freshest.get(p.id)?.token,
-      });
-      for (const item of items) {
-        outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
-      }
-      if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
-      this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
+    p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
+    // Outputs carry this span's context: the uploader's span becomes its child.
+    const headers = forwardTraceHeaders(p.msg.headers);
+    if (r.status === 'duplicate') {
+      const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
+      outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: Buffer.from(JSON.stringify(dup)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      this.metrics.duplicates.inc({ event: eventLabel(p.delivery.event) });
+      return;
     }
+    const event = buildCanonicalEvent({
+      envelope: p.envelope,
+      canonicalId: p.id,
+      app: p.delivery.app,
+      deliveryId: p.delivery.id,
+      deliveryCount: copiesInBatch.get(p.id) ?? 1,
+      receivedAt: p.delivery.receivedAt,
+      freshestDownloadToken: freshest.get(p.id)?.token,
+    });
+    outputs.push({
+      topic: TOPICS.events,
+      key: partitionKey(p.envelope),
+      value: Buffer.from(JSON.stringify(event)),
+      headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
+    });
+    const { items, skipped } = fileWorkItems({
+      envelope: p.envelope,
+      canonicalId: p.id,
+      app: p.delivery.app,
+      tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
+      downloadToken: freshest.get(p.id)?.token,
+    });
+    for (const item of items) {
+      outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+    }
+    // Counted once every output is built: a record dead-lettered above is not a canonical event.
+    this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
+    if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
+    this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
   }
 
   private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
