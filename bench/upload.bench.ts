@@ -1,7 +1,7 @@
 // Uploader throughput and memory: our uploader vs `rclone copyurl` (Debian's rclone) for one large file, same
 // source (zoom-sim) and same S3 server in the same run; and 1 vs 2 uploader processes for 8 files.
 // `node dist/bench/upload.bench.js` (BENCH_UPLOAD_BIG_MIB, BENCH_UPLOAD_SMALL_MIB shorten it).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -105,6 +105,9 @@ function item(f: SimFile): FileWorkItem {
 }
 
 export async function runUpload(): Promise<UploadBenchResult> {
+  // The peer comes from Debian: installed on first use, so a fresh machine runs the bench unattended.
+  const tool = spawnSync('bash', [path.join(__dirname, '../../scripts/infra.sh'), 'tool', 'rclone'], { stdio: 'inherit' });
+  if (tool.status !== 0) throw new Error('rclone is needed for the upload benchmark and could not be installed (see above)');
   const e = loadEndpoints();
   const bucket = uniqueName('zp-bench-upl');
   const kafka = new Kafka({ clientId: 'zp-bench-upload', brokers: [e.kafkaBrokers], logLevel: logLevel.NOTHING });

@@ -7,6 +7,7 @@
 # Usage: scripts/infra.sh up|down|status|env [kafka|redis|s3]     (no service = all three)
 #        scripts/infra.sh restart [kafka|redis|s3]                (kafka keeps its data across restart)
 #        scripts/infra.sh stop|start [kafka|redis|s3]             (stop, then start again keeping the data)
+#        scripts/infra.sh tool rclone                             (install a Debian tool the benchmarks use)
 #
 # Environment:
 #   ZP_CACHE_DIR   downloads (default ${XDG_CACHE_HOME:-$HOME/.cache}/zoom-pipeline)
@@ -241,23 +242,29 @@ install_s3proxy() {
 
 install_redis() {
   command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
-  local sudo=()
+  install_debian_package redis-server
+}
+
+# Installs one of Debian's packages (root, or passwordless sudo), for a tool the project needs that npm cannot bring.
+install_debian_package() {
+  local pkg=$1 sudo=()
   if [[ $(id -u) != 0 ]]; then
     if ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
-      die "redis-server is missing and we are not root: run 'sudo apt-get update && sudo apt-get install -y redis-server'"
+      die "$pkg is missing and we are not root: run 'sudo apt-get update && sudo apt-get install -y $pkg'"
     fi
     sudo=(sudo -n)
   fi
-  command -v apt-get >/dev/null 2>&1 || die "redis-server is missing and apt-get is not available: install Redis 7 so that redis-server and redis-cli are on PATH"
-  local alog=$CACHE/logs/apt-redis.log start=$SECONDS
-  log "installing Debian's redis-server (apt-get; log $alog)"
+  command -v apt-get >/dev/null 2>&1 || die "$pkg is missing and apt-get is not available: install it so that it is on PATH"
+  mkdir -p "$CACHE/logs"
+  local alog=$CACHE/logs/apt-$pkg.log start=$SECONDS
+  log "installing Debian's $pkg (apt-get; log $alog)"
   { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; } \
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg"; } \
     >"$alog" 2>&1 </dev/null || {
     tail -n 20 "$alog" >&2
-    die "apt-get install redis-server failed (log $alog)"
+    die "apt-get install $pkg failed (log $alog)"
   }
-  log "redis-server installed ($((SECONDS - start))s)"
+  log "$pkg installed ($((SECONDS - start))s)"
 }
 
 # Fails when a port we need is taken by a process that is not one of ours.
@@ -595,6 +602,12 @@ main() {
   (($# >= 1)) || usage
   local cmd=$1
   shift
+  if [[ $cmd == tool ]]; then
+    # The benchmarks' peers that come from Debian (rclone): installed on first use.
+    local t
+    for t in "$@"; do command -v "$t" >/dev/null 2>&1 || install_debian_package "$t"; done
+    return 0
+  fi
   local -a services=()
   if (($# == 0)); then
     services=("${ALL_SERVICES[@]}")

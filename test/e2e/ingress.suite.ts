@@ -4,6 +4,7 @@
  * both clients must keep every guarantee.
  */
 import { execFileSync } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
 import { type AppProcess, REPO_ROOT, type ReadRecord, loadEndpoints, readTopic, startApp, topicMark, topicSize, waitFor } from '@zoom-pipeline/test-support';
@@ -30,6 +31,33 @@ async function post(raw: string | Buffer, opts: { secret?: string; ts?: number; 
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-zm-request-timestamp': ts };
   if (opts.sign !== false) headers['x-zm-signature'] = signDelivery(opts.secret ?? SECRET, ts, raw);
   return fetch(`${app.url}${opts.path ?? '/webhooks/zoom'}`, { method: 'POST', headers: { ...headers, ...opts.headers }, body: raw });
+}
+
+/** One request on a fresh loopback connection (head, then body in 64 KiB writes), read until the server closes. */
+function rawRequest(head: string, bodyBytes: Buffer = Buffer.alloc(0)): Promise<{ status: number; json?: { error?: string; message?: string }; error?: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(app.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      let json: { error?: string; message?: string } | undefined;
+      try {
+        json = JSON.parse(text.slice(split + 4)) as typeof json;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: Number(text.split(' ')[1] ?? 0), json, error });
+    });
+    socket.on('connect', () => {
+      socket.write(head);
+      for (let i = 0; i < bodyBytes.length; i += 65_536) socket.write(bodyBytes.subarray(i, i + 65_536));
+      socket.end();
+    });
+  });
 }
 
 /**
@@ -115,6 +143,13 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       ['a body over MAX_BODY_BYTES', () => post(body('meeting.started', uuid, { pad: 'x'.repeat(70 * 1024) })), 413, 'body_too_large'],
       ['a non-JSON content type', () => post(body('meeting.started', uuid), { headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type'],
       ['an unknown app path', () => post(body('meeting.started', uuid), { path: '/webhooks/zoom/nope' }), 404, 'unknown_app'],
+      // App names are own, exact-case keys: no Object.prototype member and no other casing finds an app.
+      ...['constructor', '__proto__', 'toString', 'hasOwnProperty', 'DEFAULT', 'SALES', 'Sales'].map(
+        (segment): [string, () => Promise<Response>, number, string] => [`the app path /webhooks/zoom/${segment}`, () => post(body('meeting.started', uuid), { path: `/webhooks/zoom/${segment}` }), 404, 'unknown_app'],
+      ),
+      // The body rule dedup applies too: refused here, never acknowledged and then dead-lettered.
+      ['a signed body starting with a UTF-8 BOM', () => post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body('meeting.started', uuid))])), 400, 'body_bom'],
+      ['a signed body nested 5,000 levels deep', () => post(`{"event":"recording.completed","payload":{"object":{"uuid":"${uuid}"},"notes":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`), 400, 'body_too_deep'],
     ];
     it.each(cases)('refuses %s with a JSON error and appends nothing', async (_name, send, status, code) => {
       const before = await topicSize(TOPICS.raw);
@@ -127,6 +162,39 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       expect(json.message.length).toBeGreaterThan(5);
       // A 401 never carries a computed signature or any secret-derived value.
       expect(JSON.stringify(json)).not.toMatch(/[0-9a-f]{32,}/);
+      expect(await topicSize(TOPICS.raw)).toBe(before);
+    });
+
+    it('counts a signed delivery of an unknown event under event="other", never its name', async () => {
+      const odd = `zz.custom_${'x'.repeat(40)}`;
+      expect((await post(JSON.stringify({ event: odd, payload: { account_id: 'acct-e2e' } }))).status).toBe(200);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      const lines = metrics.split('\n').filter((l) => l.startsWith('zoom_webhook_deliveries_total{'));
+      expect(lines.some((l) => l.includes('event="other"') && l.includes('outcome="accepted"'))).toBe(true);
+      expect(metrics).not.toContain(odd);
+    });
+
+    it('answers errors raised before any route in the SPEC shape, over raw sockets', async () => {
+      const cases: Array<[string, number, string]> = [
+        [`POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+        ['POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n', 400, 'bad_framing'],
+        ['GET /webhooks/%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 400, 'bad_url'],
+        ['GET /webhooks/zoom HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 405, 'method_not_allowed'],
+        ['GET /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 404, 'not_found'],
+      ];
+      for (const [head, status, code] of cases) {
+        const answer = await rawRequest(head);
+        expect({ status: answer.status, error: answer.error, json: answer.json }).toEqual({ status, error: undefined, json: { error: code, message: expect.any(String) } });
+      }
+    });
+
+    it('answers every one of 10 posts of 5 MiB with 413 body_too_large, never a connection reset', async () => {
+      const fiveMiB = Buffer.alloc(5 * 1024 * 1024, 0x78);
+      const before = await topicSize(TOPICS.raw);
+      for (let i = 0; i < 10; i++) {
+        const answer = await rawRequest(`POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`, fiveMiB);
+        expect({ i, status: answer.status, error: answer.error, code: answer.json?.error }).toEqual({ i, status: 413, error: undefined, code: 'body_too_large' });
+      }
       expect(await topicSize(TOPICS.raw)).toBe(before);
     });
 

@@ -51,7 +51,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   }
 
   // Secrets per app
-  const secretsByApp: Record<string, string[]> = {};
+  // No prototype: app names come from URLs, and `constructor` or `__proto__` must find nothing here.
+  const secretsByApp = Object.create(null) as Record<string, string[]>;
   const defaultSecrets = get('ZOOM_WEBHOOK_SECRET_TOKEN');
   if (defaultSecrets !== undefined) secretsByApp.default = parseList(defaultSecrets);
   for (const [name, value] of Object.entries(env)) {

@@ -2,17 +2,19 @@ import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common'
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
-import { DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
+import { type ClaimResult, DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, forwardTraceHeaders, recordFailure } from '@zoom-pipeline/telemetry';
-import { type ZoomEnvelope, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
+import { type ZoomEnvelope, eventLabel, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { DedupMetrics } from './dedup.metrics';
 
 export const DEDUP_GROUP_ID = 'zoom-pipeline-dedup';
 /** Raw records that cannot be decoded (never produced by our ingress) are parked here, not dropped. */
 export const RAW_DEAD_LETTER_TOPIC = 'zoom.webhooks.dead';
+/** Headers a dead-lettered raw record gains (its own headers are kept): why, as a code and as a short message. */
+export const DEAD_LETTER_HEADERS = { code: 'zp-error-code', error: 'zp-error' } as const;
 
 interface Prepared {
   msg: ConsumedMessage;
@@ -92,53 +94,68 @@ export class DedupService implements OnApplicationBootstrap {
     for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
 
     prepared.forEach((p, i) => batch.withRecord(p.msg, () => {
-      const r = results[i];
-      p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
-      // Outputs carry this span's context: the uploader's span becomes its child.
-      const headers = forwardTraceHeaders(p.msg.headers);
-      if (r.status === 'duplicate') {
-        this.metrics.duplicates.inc({ event: p.delivery.event });
-        const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
-        outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: Buffer.from(JSON.stringify(dup)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
-        return;
+      // Build each record's outputs aside and add them only when all were built: a record that throws here (a
+      // stack overflow serialising an odd body that got into the log) is dead-lettered, and the batch goes on. Its
+      // claim stays, so its copies are suppressed as duplicates of it: the dead letter is where that occurrence is.
+      const mine: OutgoingMessage[] = [];
+      try {
+        this.emit(p, results[i], freshest, copiesInBatch, mine);
+        outputs.push(...mine);
+      } catch (err) {
+        this.deadLetter(p.msg, outputs, p.span, 'processing_failed', err);
       }
-      const event = buildCanonicalEvent({
-        envelope: p.envelope,
-        canonicalId: p.id,
-        app: p.delivery.app,
-        deliveryId: p.delivery.id,
-        deliveryCount: copiesInBatch.get(p.id) ?? 1,
-        receivedAt: p.delivery.receivedAt,
-        freshestDownloadToken: freshest.get(p.id)?.token,
-      });
-      this.metrics.canonical.inc({ event: p.delivery.event });
-      outputs.push({
-        topic: TOPICS.events,
-        key: partitionKey(p.envelope),
-        value: Buffer.from(JSON.stringify(event)),
-        headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
-      });
-      const { items, skipped } = fileWorkItems({
-        envelope: p.envelope,
-        canonicalId: p.id,
-        app: p.delivery.app,
-        tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
-        downloadToken: freshest.get(p.id)?.token,
-      });
-      for (const item of items) {
-        outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
-      }
-      if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
-      this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
     }));
     return { outputs };
+  }
+
+  private emit(p: Prepared, r: ClaimResult, freshest: Map<string, TokenRecord>, copiesInBatch: Map<string, number>, outputs: OutgoingMessage[]): void {
+    p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
+    // Outputs carry this span's context: the uploader's span becomes its child.
+    const headers = forwardTraceHeaders(p.msg.headers);
+    if (r.status === 'duplicate') {
+      const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
+      outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: Buffer.from(JSON.stringify(dup)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      this.metrics.duplicates.inc({ event: eventLabel(p.delivery.event) });
+      return;
+    }
+    const event = buildCanonicalEvent({
+      envelope: p.envelope,
+      canonicalId: p.id,
+      app: p.delivery.app,
+      deliveryId: p.delivery.id,
+      deliveryCount: copiesInBatch.get(p.id) ?? 1,
+      receivedAt: p.delivery.receivedAt,
+      freshestDownloadToken: freshest.get(p.id)?.token,
+    });
+    outputs.push({
+      topic: TOPICS.events,
+      key: partitionKey(p.envelope),
+      value: Buffer.from(JSON.stringify(event)),
+      headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
+    });
+    const { items, skipped } = fileWorkItems({
+      envelope: p.envelope,
+      canonicalId: p.id,
+      app: p.delivery.app,
+      tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
+      downloadToken: freshest.get(p.id)?.token,
+    });
+    for (const item of items) {
+      outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+    }
+    // Counted once every output is built: a record dead-lettered above is not a canonical event.
+    this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
+    if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
+    this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
   }
 
   private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
     try {
       const delivery = decodeRawDelivery(msg.value, msg.headers);
-      const parsed = parseEnvelope(delivery.body);
-      if (!parsed.ok) throw new Error(`raw body is not a Zoom envelope (${parsed.reason})`);
+      // Format 2's value is Zoom's bytes: parse those, exactly as the ingress did before its 200 (same UTF-8 and
+      // BOM handling, same depth limit), rather than a lossy Buffer#toString of them.
+      const parsed = parseEnvelope(delivery.v === 2 ? msg.value : delivery.body);
+      if (!parsed.ok) throw new RecordError(parsed.reason, `raw body is not a Zoom envelope (${parsed.reason})`);
       const id = canonicalId(canonicalKey(parsed.envelope));
       const meetingUuid = meetingUuidOf(parsed.envelope);
       span.setAttributes({ [ATTR.zoomEvent]: delivery.event, [ATTR.zoomCanonicalId]: id });
@@ -146,14 +163,49 @@ export class DedupService implements OnApplicationBootstrap {
       if (meetingUuid && msg.key === meetingUuid) span.setAttribute(ATTR.messagingKey, msg.key);
       return { msg, delivery, envelope: parsed.envelope, id, span };
     } catch (err) {
-      recordFailure(span, err, 'invalid_raw_record');
-      // Invalid records are never retried forever nor dropped: park them with the reason.
-      this.metrics.deadLetters.inc({ reason: 'invalid_raw_record' });
-      this.logger.error({ partition: msg.partition, offset: msg.offset, cause: (err as Error).message }, 'invalid raw record sent to the dead-letter topic');
-      outputs.push({ topic: RAW_DEAD_LETTER_TOPIC, key: msg.key, value: msg.value, headers: { ...msg.headers, 'zp-error': (err as Error).message.slice(0, 200) } });
+      this.deadLetter(msg, outputs, span, 'invalid_raw_record', err);
       return undefined;
     }
   }
+
+  /**
+   * Parks one record on the dead-letter topic with why (`zp-error-code`, `zp-error`), in the same transaction as the
+   * batch's other outputs and its offset: one record that cannot be processed never blocks the ones behind it,
+   * and is never dropped. The reason label is from a closed set; the code is the error's own `code`.
+   */
+  private deadLetter(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span, reason: 'invalid_raw_record' | 'processing_failed', err: unknown): void {
+    const code = errorCode(err, reason);
+    recordFailure(span, err, reason);
+    this.metrics.deadLetters.inc({ reason });
+    this.logger.error({ partition: msg.partition, offset: msg.offset, reason, code, cause: errorMessage(err) }, 'raw record sent to the dead-letter topic');
+    outputs.push({
+      topic: RAW_DEAD_LETTER_TOPIC,
+      key: msg.key,
+      value: msg.value,
+      headers: { ...msg.headers, [DEAD_LETTER_HEADERS.code]: code, [DEAD_LETTER_HEADERS.error]: errorMessage(err).slice(0, 200) },
+    });
+  }
+}
+
+/** A per-record failure with the code it is dead-lettered under. */
+class RecordError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RecordError';
+  }
+}
+
+function errorCode(err: unknown, fallback: string): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined;
+  return typeof code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : fallback;
+}
+
+function errorMessage(err: unknown): string {
+  // String() never throws on odd values; a message can be anything a library put there.
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 /** The latest download token among this batch's copies of each occurrence (the store keeps it across batches). */

@@ -46,7 +46,5 @@ export class IngressMetrics {
   }
 }
 
-/** Event names are label values: keep only well-formed ones so a body cannot explode cardinality. */
-export function eventLabel(event: string | undefined): string {
-  return event && /^[a-z][a-z0-9_.]{0,63}$/i.test(event) ? event : 'other';
-}
+/** The `event` label is from a closed set (known Zoom events, else `other`): see zoom-webhook's metric-labels.ts. */
+export { eventLabel } from '@zoom-pipeline/zoom-webhook';

@@ -5,7 +5,7 @@ import { DEFAULT_PARTITIONS, HEADERS, TOPICS, encodeRawDelivery } from '@zoom-pi
 import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, SpanKind, inSpan, injectTraceHeaders, kafkaAttributes, trace } from '@zoom-pipeline/telemetry';
-import { answerUrlValidation, describeVerifyFailure, meetingUuidOf, parseEnvelope, partitionKey, plainTokenOf, verifySignature } from '@zoom-pipeline/zoom-webhook';
+import { answerUrlValidation, describeJsonBodyFailure, describeVerifyFailure, meetingUuidOf, parseEnvelope, partitionKey, plainTokenOf, verifySignature } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { type DeliveryOutcome, IngressMetrics, eventLabel } from './ingress.metrics';
 
@@ -65,7 +65,7 @@ export class IngressService implements OnModuleInit {
   }
 
   private async handle(req: IncomingRequest): Promise<{ result: IngressResult; outcome: DeliveryOutcome; event?: string; appLabel: string }> {
-    const secrets = this.config.webhook.secretsByApp[req.app];
+    const secrets = secretsOf(this.config.webhook.secretsByApp, req.app);
     if (!secrets) {
       return fail('unknown_app', 'other', new HttpError(404, 'unknown_app', 'no secret token is configured for this webhook path'));
     }
@@ -97,7 +97,8 @@ export class IngressService implements OnModuleInit {
 
     const parsed = parseEnvelope(rawBody);
     if (!parsed.ok) {
-      const message = parsed.reason === 'body_not_json' ? 'the body is not a JSON object' : 'the body has no "event" string';
+      // The same rule dedup applies (parseEnvelope): refuse here what dedup could not process, never ack and drop.
+      const message = parsed.reason === 'event_missing' ? 'the body has no "event" string' : describeJsonBodyFailure(parsed.reason);
       return fail('bad_body', app, new HttpError(400, parsed.reason, message));
     }
     const envelope = parsed.envelope;
@@ -177,6 +178,17 @@ export class IngressService implements OnModuleInit {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The secrets of an app named by the URL, or undefined. Own properties only: a path segment such as `constructor`,
+ * `__proto__` or `toString` must not find Object.prototype's members and go on to a signature check (a 401 would
+ * say the app exists).
+ */
+export function secretsOf(secretsByApp: AppConfig['webhook']['secretsByApp'], app: string): readonly string[] | undefined {
+  if (!Object.hasOwn(secretsByApp, app)) return undefined;
+  const secrets = secretsByApp[app];
+  return Array.isArray(secrets) ? secrets : undefined;
 }
 
 function fail(outcome: DeliveryOutcome, appLabel: string, error: HttpError, event?: string) {

@@ -15,8 +15,9 @@ export class WebhookController {
 
   @Post(':app')
   async receiveForApp(@Param('app') app: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    // "default" is only reachable through the bare path, so /webhooks/zoom/default cannot be used to probe it.
-    await this.receive(app === 'default' ? '\0' : app.toLowerCase(), req, reply);
+    // Exact case: apps are named in lower case (ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU → sales-eu), so /webhooks/zoom/DEFAULT
+    // or /webhooks/zoom/Sales-EU are unknown apps, not aliases. "default" is only reachable through the bare path.
+    await this.receive(app === 'default' ? '\0' : app, req, reply);
   }
 
   private async receive(app: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -2,8 +2,11 @@ import { type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type Logger, shutdownTelemetry } from '@zoom-pipeline/telemetry';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HealthService } from './health';
-import { HttpErrorFilter, mapFastifyError, sendError } from './http-error';
+import { handleClientError } from './connection-errors';
+import { HttpError, RouteTable, mapFastifyError, sendError } from './http-error';
+import { HttpErrorFilter } from './http-error.filter';
 
 export interface RunAppOptions {
   name: string;
@@ -44,10 +47,15 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
     bodyLimit: options.maxBodyBytes,
     trustProxy: options.trustProxy ?? false,
     logger: false,
-    // While closing, new requests get 503 instead of hanging (Zoom retries them).
-    return503OnClosing: true,
+    // While closing, new requests get 503 instead of hanging (Zoom retries them): our hook below, in the SPEC shape,
+    // rather than Fastify's built-in answer.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     keepAliveTimeout: 65_000,
+    // Parser errors before there is a request (431 headers too large, bad Content-Length): our JSON shape.
+    clientErrorHandler: (err, socket) => handleClientError(err, socket),
+    // Router errors before any route runs (a URL that does not decode): our JSON shape too.
+    frameworkErrors: (error: Error, _req: FastifyRequest, reply: FastifyReply) => void sendError(reply, mapFastifyError(error as { statusCode?: number; code?: string }, options.maxBodyBytes)),
   });
   const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     bodyParser: false,
@@ -55,14 +63,26 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
     abortOnError: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  // Routes as Nest registers them (on init, after this), so an unknown method on a known path can answer 405.
+  const routes = new RouteTable();
+  fastify.addHook('onRoute', (route) => routes.add(route.method, route.url ?? route.path));
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (_req, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    void sendError(reply.header('connection', 'close'), new HttpError(503, 'shutting_down', 'the service is shutting down; retry later', { 'retry-after': '5' }));
+  });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  fastify.setErrorHandler((error, _req, reply) => {
-    const mapped = mapFastifyError(error as { statusCode?: number; code?: string }, options.maxBodyBytes);
-    if (mapped.status >= 500) options.logger.error({ err: { message: (error as Error).message, code: (error as { code?: string }).code } }, 'request failed');
-    void sendError(reply, mapped);
-  });
-  app.useGlobalFilters(new HttpErrorFilter());
+  // Nest installs Fastify's error handler on init and routes Fastify's own errors (body too large, bad framing)
+  // through the exception filters as well: the filter is the one place that answers errors.
+  app.useGlobalFilters(new HttpErrorFilter({ routes, maxBodyBytes: options.maxBodyBytes, logger: options.logger }));
   return app;
 }
 

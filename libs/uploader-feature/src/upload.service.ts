@@ -19,6 +19,7 @@ import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, SpanKind, context, inSpan, forwardTraceHeaders, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
 import { DownloadError, type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
+import { fileTypeLabel } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { Semaphore } from './semaphore';
 import { UploaderMetrics } from './uploader.metrics';
@@ -115,7 +116,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     span.setAttributes({ [ATTR.zoomFileId]: item.fileId, [ATTR.zoomMeetingUuid]: item.meetingUuid, [ATTR.zoomCanonicalId]: item.canonicalId, 'zoom.file_type': item.fileType });
     if (msg.key === item.fileId) span.setAttribute(ATTR.messagingKey, msg.key);
     if (!this.selected(item.fileType)) {
-      this.metrics.files.inc({ outcome: 'skipped_type', file_type: item.fileType });
+      this.metrics.files.inc({ outcome: 'skipped_type', file_type: fileTypeLabel(item.fileType) });
       return { kind: 'skipped' };
     }
     return this.processItem(item, batch);
@@ -126,7 +127,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     const started = Date.now();
     const existing = await this.headInSpan(key);
     if (existing && existing.metadata['zoom-file-id'] === item.fileId && existing.size === item.fileSize) {
-      this.metrics.files.inc({ outcome: 'already_stored', file_type: item.fileType });
+      this.metrics.files.inc({ outcome: 'already_stored', file_type: fileTypeLabel(item.fileType) });
       return { kind: 'stored', result: this.result(item, key, existing.size, existing.metadata.sha256 ?? '', existing.etag, started, true) };
     }
 
@@ -180,7 +181,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
           }),
         );
         this.metrics.bytes.inc(stored.size);
-        this.metrics.files.inc({ outcome: 'uploaded', file_type: item.fileType });
+        this.metrics.files.inc({ outcome: 'uploaded', file_type: fileTypeLabel(item.fileType) });
         this.metrics.seconds.observe({ outcome: 'uploaded' }, (Date.now() - started) / 1000);
         this.logger.info({ fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started }, 'recording file stored');
         return { kind: 'stored', result: this.result(item, key, stored.size, stored.sha256, stored.etag, started, false) };
@@ -245,7 +246,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
 
   private fail(item: FileWorkItem, reason: UploadFailureReason, message: string, attempts: number): Outcome {
     this.metrics.failures.inc({ reason });
-    this.metrics.files.inc({ outcome: 'failed', file_type: item.fileType });
+    this.metrics.files.inc({ outcome: 'failed', file_type: fileTypeLabel(item.fileType) });
     this.logger.error({ fileId: item.fileId, canonicalId: item.canonicalId, reason, message }, 'recording file failed; sent to zoom.recording.failed');
     const { downloadToken: _omit, ...rest } = item;
     return { kind: 'failed', failure: { v: 1, fileId: item.fileId, canonicalId: item.canonicalId, reason, message, attempts, failedAt: new Date().toISOString(), item: rest } };

@@ -1,4 +1,4 @@
-import { TextDecoder } from 'node:util';
+import { type JsonBodyFailure, jsonBodyText } from './json-body';
 
 /** A Zoom webhook body (ZOOM.md §4). Unknown top-level fields are kept: `data` of the canonical event is the whole body. */
 export interface ZoomEnvelope {
@@ -11,16 +11,13 @@ export interface ZoomEnvelope {
   [k: string]: unknown;
 }
 
-export type EnvelopeFailure = 'body_not_json' | 'event_missing';
+export type EnvelopeFailure = JsonBodyFailure | 'event_missing';
 
 export type ParseEnvelopeResult = { ok: true; envelope: ZoomEnvelope } | { ok: false; reason: EnvelopeFailure };
 
-// fatal: JSON on the wire is UTF-8 (RFC 8259); silently turning bad bytes into U+FFFD would give us a payload
-// that differs from what was signed.
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
- * Parses a verified body into an envelope. `body_not_json` covers anything that is not a JSON object (including
+ * Parses a verified body into an envelope. `body_bom` and `body_too_deep` are the body rule of json-body.ts (a string
+ * is already decoded text: format-1 records carry the body as a JSON string). `body_not_json` covers anything that is not a JSON object (including
  * a `payload` that is present but not an object: replacing it with `{}` would make different deliveries look
  * identical to the canonical key). `event_missing` means no non-empty string `event`.
  *
@@ -28,10 +25,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * (kept on `zoom.webhooks.raw`) still has them.
  */
 export function parseEnvelope(rawBody: Buffer | string): ParseEnvelopeResult {
+  // The one body rule the ingress and dedup share (json-body.ts): UTF-8, no BOM, bounded depth.
+  const text = jsonBodyText(rawBody);
+  if (!text.ok) return { ok: false, reason: text.reason };
   let parsed: unknown;
   try {
-    // A string is already decoded text (dedup reads the body out of a RawDelivery record).
-    parsed = JSON.parse(typeof rawBody === 'string' ? rawBody : utf8.decode(rawBody));
+    parsed = JSON.parse(text.text);
   } catch {
     return { ok: false, reason: 'body_not_json' };
   }

@@ -16,3 +16,5 @@ export {
   accountIdOf,
 } from './envelope';
 export { UNKEYED_PARTITION, partitionKey } from './partition-key';
+export { MAX_JSON_DEPTH, type JsonBodyFailure, type JsonBodyText, jsonBodyText, jsonDepthExceeds, describeJsonBodyFailure } from './json-body';
+export { OTHER_LABEL, KNOWN_ZOOM_EVENTS, KNOWN_FILE_TYPES, eventLabel, fileTypeLabel } from './metric-labels';
