@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeFileWorkItem } from '@zoom-pipeline/contracts';
+import { decodeFileWorkItem, hasNoDownloadToken } from '@zoom-pipeline/contracts';
 import { type ZoomEnvelope, parseEnvelope } from '@zoom-pipeline/zoom-webhook';
 import { fileWorkItems } from './file-work-items';
 
@@ -46,6 +46,7 @@ describe('fileWorkItems', () => {
     expect(items[0]).toEqual({
       v: 1,
       fileId: '2f379a68-1c60-4986-a88c-50a8f1788267',
+      zoomFileId: '2f379a68-1c60-4986-a88c-50a8f1788267',
       canonicalId: common.canonicalId,
       app: 'default',
       accountId: 'wA8sT3KqRj2cXy7mN0pLzQ',
@@ -77,15 +78,26 @@ describe('fileWorkItems', () => {
     expect(items.map((i) => [i.fileId, i.fileType, i.fileExtension])).toEqual([['1703d853-b399-4129-b6ee-5aebc54acecc', 'TRANSCRIPT', 'VTT']]);
   });
 
-  it('uses the download token it is given (a fresher one) over the envelope token', () => {
-    const { items } = fileWorkItems({ envelope: fixture('recording.completed'), ...common, downloadToken: 'fresher' });
-    expect(items.every((i) => i.downloadToken === 'fresher')).toBe(true);
+  it('pairs each URL with the token of its own delivery and lists the other copies\' pairs as alternates', () => {
+    const copy1 = fixture('recording.completed');
+    const copy2 = JSON.parse(JSON.stringify(copy1)) as ZoomEnvelope;
+    copy2.download_token = 'token-of-copy-2';
+    for (const f of (copy2.payload.object as { recording_files: Array<Record<string, unknown>> }).recording_files) f.download_url = `${String(f.download_url)}-copy2`;
+    const { items } = fileWorkItems({ envelope: copy1, ...common, copies: [{ envelope: copy2, receivedAt: '2025-02-26T19:06:49.700Z' }, { envelope: copy1, receivedAt: '2025-02-26T19:06:50Z' }] });
+    expect(items).toHaveLength(4);
+    for (const item of items) {
+      expect(item.downloadToken).toBe(copy1.download_token);
+      expect(item.downloadUrl).not.toMatch(/-copy2$/);
+      // copy 1 again (a retry with the same pair) adds nothing; copy 2 adds its own pair, never mixed
+      expect(item.alternates).toEqual([{ downloadUrl: `${item.downloadUrl}-copy2`, downloadToken: 'token-of-copy-2', receivedAt: '2025-02-26T19:06:49.700Z' }]);
+    }
   });
 
-  it('leaves downloadToken out when there is none (the uploader then uses S2S OAuth)', () => {
+  it('leaves downloadToken out when there is none (the uploader then needs OAuth credentials)', () => {
     const envelope = { ...fixture('recording.completed'), download_token: undefined };
     const [item] = fileWorkItems({ envelope, ...common }).items;
     expect(item).not.toHaveProperty('downloadToken');
+    expect(hasNoDownloadToken(item!)).toBe(true);
   });
 
   it('includes participant_audio_files after recording_files', () => {
@@ -99,42 +111,101 @@ describe('fileWorkItems', () => {
     expect(item?.fileId).toBe('42');
   });
 
-  it('skips files it cannot store, with the reason, and keeps the others', () => {
+  it('queues files without id or file_size, flags them, and fails only what cannot be fetched', () => {
     const envelope = withFiles([
-      file({ id: undefined, file_type: 'TIMELINE' }),
+      file({ id: undefined, file_type: 'TIMELINE', file_extension: 'JSON', file_size: undefined, status: undefined }),
       file({ id: 'no-url', download_url: undefined }),
       file({ id: 'empty-url', download_url: '' }),
-      file({ id: 'no-size', file_size: undefined }),
+      file({ id: 'no-size', file_type: 'CHAT', file_extension: 'TXT', file_size: undefined }),
       file({ id: 'negative', file_size: -1 }),
       file({ id: 'fraction', file_size: 1.5 }),
       file({ id: 'string-size', file_size: '10' }),
       'not an object',
       file({ id: 'ok' }),
       file({ id: 'ok' }),
+      file({ id: 'busy', status: 'processing' }),
     ]);
-    const { items, skipped } = fileWorkItems({ envelope, ...common });
-    expect(items.map((i) => i.fileId)).toEqual(['ok']);
-    expect(skipped).toEqual([
-      { reason: 'file_id_missing' },
-      { fileId: 'no-url', reason: 'download_url_missing' },
-      { fileId: 'empty-url', reason: 'download_url_missing' },
-      { fileId: 'no-size', reason: 'file_size_invalid' },
-      { fileId: 'negative', reason: 'file_size_invalid' },
-      { fileId: 'fraction', reason: 'file_size_invalid' },
-      { fileId: 'string-size', reason: 'file_size_invalid' },
-      { reason: 'not_an_object' },
-      { fileId: 'ok', reason: 'duplicate_file_id' },
+    const { items, failures, skipped } = fileWorkItems({ envelope, ...common, failedAt: '2025-02-26T19:07:00.000Z' });
+    expect(items.map((i) => [i.fileId.replace(/^derived-[0-9a-f]{32}$/, 'derived'), i.fileSize, i.sizeUnknown ?? false, i.fileStatus ?? 'completed'])).toEqual([
+      ['derived', 0, true, 'completed'],
+      ['no-size', 0, true, 'completed'],
+      ['negative', 0, true, 'completed'],
+      ['fraction', 0, true, 'completed'],
+      ['string-size', 0, true, 'completed'],
+      ['ok', 10, false, 'completed'],
+      ['busy', 10, false, 'processing'],
     ]);
+    expect(items[0]).not.toHaveProperty('zoomFileId');
+    expect(items[1]?.zoomFileId).toBe('no-size');
+    expect(failures.map((f) => [f.fileId, f.reason, f.attempts, f.failedAt])).toEqual([
+      ['no-url', 'download_url_missing', 0, '2025-02-26T19:07:00.000Z'],
+      ['empty-url', 'download_url_missing', 0, '2025-02-26T19:07:00.000Z'],
+      [`${common.canonicalId}:recording_files[7]`, 'file_entry_invalid', 0, '2025-02-26T19:07:00.000Z'],
+    ]);
+    expect(failures[0]?.message).toBe('the MP4 file has no download_url in the recording event');
+    expect(failures[0]?.item).toMatchObject({ fileId: 'no-url', meetingUuid: UUID });
+    expect(JSON.stringify(failures)).not.toContain(String(envelope.download_token));
+    expect(skipped).toEqual([{ fileId: 'ok', reason: 'duplicate_entry' }]);
   });
 
-  it('skips every file when the meeting UUID is missing', () => {
+  it('derives the same identity for an id-less file in every copy and retry, and another for another file', () => {
+    const cc = { file_type: 'CC', file_extension: 'VTT', recording_start: '2025-02-26T18:00:09Z', recording_end: '2025-02-26T19:01:10Z', download_url: 'https://us06web.zoom.us/rec/webhook_download/cc/1' };
+    const idOf = (e: ZoomEnvelope) => fileWorkItems({ envelope: e, ...common }).items[0]!.fileId;
+    const a = withFiles([cc]);
+    const retry = withFiles([{ ...cc, download_url: 'https://us06web.zoom.us/rec/webhook_download/cc/other' }]);
+    retry.download_token = 'another-token';
+    expect(idOf(a)).toMatch(/^derived-[0-9a-f]{32}$/);
+    expect(idOf(retry)).toBe(idOf(a));
+    expect(idOf(withFiles([{ ...cc, file_type: 'TIMELINE', file_extension: 'JSON' }]))).not.toBe(idOf(a));
+    expect(idOf(withFiles([{ ...cc, recording_start: '2025-02-26T18:30:00Z' }]))).not.toBe(idOf(a));
+    const otherMeeting = withFiles([cc]);
+    (otherMeeting.payload.object as Record<string, unknown>).uuid = 'other==';
+    expect(idOf(otherMeeting)).not.toBe(idOf(a));
+  });
+
+  it('stores both files that share an id, told apart by type, extension and times', () => {
+    const envelope = withFiles([file({ id: 'shared', file_type: 'MP4' })], [file({ id: 'shared', file_type: 'M4A', file_extension: 'M4A' })]);
+    const { items, skipped } = fileWorkItems({ envelope, ...common });
+    expect(skipped).toEqual([]);
+    expect(items).toHaveLength(2);
+    expect(items.map((i) => i.zoomFileId)).toEqual(['shared', 'shared']);
+    expect(items[0]!.fileId).toMatch(/^shared~[0-9a-f]{16}$/);
+    expect(items[1]!.fileId).toMatch(/^shared~[0-9a-f]{16}$/);
+    expect(items[0]!.fileId).not.toBe(items[1]!.fileId);
+    // same identities in a copy
+    expect(fileWorkItems({ envelope: JSON.parse(JSON.stringify(envelope)) as ZoomEnvelope, ...common }).items.map((i) => i.fileId)).toEqual(items.map((i) => i.fileId));
+  });
+
+  it('numbers id-less entries that differ only in fields outside the derivation (two CC languages with the same times)', () => {
+    const cc = { file_type: 'CC', file_extension: 'VTT', recording_start: 's', recording_end: 'e', download_url: 'https://a/1' };
+    const { items } = fileWorkItems({ envelope: withFiles([{ ...cc, file_name: 'en' }, { ...cc, file_name: 'de', download_url: 'https://a/2' }]), ...common });
+    expect(items).toHaveLength(2);
+    expect(items[1]!.fileId).toBe(`${items[0]!.fileId}~2`);
+  });
+
+  it('makes items of Video SDK session.recording_completed keyed by the session id', () => {
+    const envelope: ZoomEnvelope = {
+      event: 'session.recording_completed',
+      download_token: 'tok',
+      payload: {
+        account_id: 'acc',
+        object: { session_id: 'S==', session_name: 'Сессия', session_key: 'k1', start_time: '2025-02-26T18:00:00Z', timezone: 'UTC', recording_files: [file({ id: 'sf1' })] },
+      },
+    };
+    const [item] = fileWorkItems({ envelope, ...common }).items;
+    expect(item).toMatchObject({ fileId: 'sf1', meetingUuid: 'S==', meetingId: 'k1', topic: 'Сессия', accountId: 'acc', downloadToken: 'tok' });
+  });
+
+  it('fails every file when the instance UUID is missing', () => {
     const envelope = withFiles([file()]);
     delete (envelope.payload.object as Record<string, unknown>).uuid;
-    expect(fileWorkItems({ envelope, ...common })).toEqual({ items: [], skipped: [{ fileId: 'f1', reason: 'meeting_uuid_missing' }] });
+    const r = fileWorkItems({ envelope, ...common });
+    expect(r.items).toEqual([]);
+    expect(r.failures.map((f) => [f.fileId, f.reason])).toEqual([['f1', 'file_entry_invalid']]);
   });
 
   it.each(['meeting.started', 'meeting.participant_joined', 'meeting.rtms_started', 'app_deauthorized'])('gives no items for %s', (name) => {
-    expect(fileWorkItems({ envelope: fixture(name), ...common })).toEqual({ items: [], skipped: [] });
+    expect(fileWorkItems({ envelope: fixture(name), ...common })).toEqual({ items: [], failures: [], skipped: [] });
   });
 
   it('gives no items for other recording events, such as recording.trashed', () => {

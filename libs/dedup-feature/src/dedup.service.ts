@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
+import { type DuplicateDelivery, DEFAULT_PARTITIONS, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery, hasNoDownloadToken } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, BackgroundConsumer, EVENT_BUS, type EventBus, type OutgoingMessage, type TopicSpec } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
@@ -52,7 +52,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
     this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
     this.health.addLiveness({ name: 'dedup-consumer', isAlive: () => this.consumer?.isHealthy() ?? true });
-    const topics: TopicSpec[] = [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }));
+    const topics: TopicSpec[] = [TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }));
     this.consumer = new BackgroundConsumer(
       this.bus,
       {
@@ -118,14 +118,14 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async claimAndEmit(batch: Batch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
-    const freshest = freshestTokens(prepared);
     const started = process.hrtime.bigint();
     let results;
     try {
       // One pipelined round trip for the whole batch (SET NX PX per key).
       results = await this.store.claimMany(prepared.map((p) => ({ key: p.id, owner: `${p.msg.topic}/${p.msg.partition}/${p.msg.offset}`, ttlMs: this.config.dedupWindowMs })));
-      // Keep the freshest token of each occurrence next to its claim (one offer per occurrence and batch).
-      await Promise.all([...freshest].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
+      // Keep a token of each occurrence next to its claim (one offer per occurrence and batch).
+      const offers = tokenOffers(prepared, results);
+      await Promise.all([...offers].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
     } catch (err) {
       this.metrics.storeErrors.inc();
       this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
@@ -162,7 +162,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
         deliveryId: p.delivery.id,
         deliveryCount: copiesInBatch.get(p.id) ?? 1,
         receivedAt: p.delivery.receivedAt,
-        freshestDownloadToken: freshest.get(p.id)?.token,
+        redactFields: this.config.events.redactFields,
       });
       this.metrics.canonical.inc({ event: p.delivery.event });
       outputs.push({
@@ -171,20 +171,48 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
         value: Buffer.from(JSON.stringify(event)),
         headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
       });
-      const { items, skipped } = fileWorkItems({
-        envelope: p.envelope,
-        canonicalId: p.id,
-        app: p.delivery.app,
-        tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
-        downloadToken: freshest.get(p.id)?.token,
-      });
-      for (const item of items) {
-        outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
-      }
-      if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
-      this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
+      this.emitFiles(p, prepared, outputs, headers);
+      this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, redelivered: r.status === 'owned' }, 'canonical event');
     }));
     return { outputs };
+  }
+
+  /**
+   * Work items of a recording event: each URL with its own delivery's token, the other copies of this batch as
+   * alternates (item 6). Files that can never be fetched go to zoom.recording.failed in the same transaction;
+   * nothing is dropped without a record and a count.
+   */
+  private emitFiles(p: Prepared, prepared: Prepared[], outputs: OutgoingMessage[], headers: Record<string, string>): void {
+    const copies = prepared.filter((o) => o !== p && o.id === p.id).map((o) => ({ envelope: o.envelope, receivedAt: o.delivery.receivedAt }));
+    const { items, failures, skipped } = fileWorkItems({
+      envelope: p.envelope,
+      canonicalId: p.id,
+      app: p.delivery.app,
+      tokenReceivedAt: new Date(Date.parse(p.delivery.receivedAt)).toISOString(),
+      copies,
+      failedAt: new Date().toISOString(),
+    });
+    const flagged = { size_unknown: 0, not_completed: 0, derived_id: 0, no_download_token: 0 };
+    for (const item of items) {
+      outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      this.metrics.files.inc({ outcome: 'queued', reason: '' });
+      if (item.sizeUnknown) flagged.size_unknown++;
+      if (item.fileStatus !== undefined) flagged.not_completed++;
+      if (item.zoomFileId === undefined) flagged.derived_id++;
+      if (hasNoDownloadToken(item)) flagged.no_download_token++;
+    }
+    for (const [flag, n] of Object.entries(flagged)) if (n > 0) this.metrics.flaggedFiles.inc({ flag }, n);
+    for (const failure of failures) {
+      outputs.push({ topic: TOPICS.failed, key: failure.fileId, value: Buffer.from(JSON.stringify(failure)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      this.metrics.files.inc({ outcome: 'failed', reason: failure.reason });
+    }
+    for (const s of skipped) this.metrics.files.inc({ outcome: 'skipped', reason: s.reason });
+    if (failures.length > 0) {
+      this.logger.warn({ canonicalId: p.id, failed: failures.map((f) => ({ fileId: f.fileId, reason: f.reason })) }, 'recording files that cannot be fetched sent to zoom.recording.failed');
+    }
+    if (items.length + failures.length + skipped.length > 0) {
+      this.logger.info({ canonicalId: p.id, files: items.length, failed: failures.length, repeatedEntries: skipped.length, ...flagged }, 'recording files queued');
+    }
   }
 
   private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
@@ -209,15 +237,26 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 }
 
-/** The latest download token among this batch's copies of each occurrence (the store keeps it across batches). */
-function freshestTokens(prepared: Prepared[]): Map<string, TokenRecord> {
-  const best = new Map<string, TokenRecord>();
-  for (const p of prepared) {
+/**
+ * The token to keep next to each occurrence's claim: the canonical delivery's own when this batch emits the
+ * occurrence (the work items carry its URL: a token of another copy would be offered for a URL it may not open),
+ * else the latest among this batch's duplicates (a retry's token outlives the original's).
+ */
+function tokenOffers(prepared: Prepared[], results: ReadonlyArray<{ status: string }>): Map<string, TokenRecord> {
+  const canonical = new Map<string, TokenRecord | null>();
+  const latest = new Map<string, TokenRecord>();
+  prepared.forEach((p, i) => {
     const token = p.envelope.download_token;
-    if (typeof token !== 'string' || token.length === 0) continue;
-    const receivedAt = Date.parse(p.delivery.receivedAt);
-    const current = best.get(p.id);
-    if (!current || receivedAt >= current.receivedAt) best.set(p.id, { token, receivedAt });
-  }
-  return best;
+    const record = typeof token === 'string' && token.length > 0 ? { token, receivedAt: Date.parse(p.delivery.receivedAt) } : undefined;
+    if (results[i]?.status !== 'duplicate') {
+      if (!canonical.has(p.id)) canonical.set(p.id, record ?? null);
+      return;
+    }
+    const current = latest.get(p.id);
+    if (record && (!current || record.receivedAt >= current.receivedAt)) latest.set(p.id, record);
+  });
+  const offers = new Map<string, TokenRecord>();
+  for (const [id, record] of latest) if (!canonical.has(id)) offers.set(id, record);
+  for (const [id, record] of canonical) if (record !== null) offers.set(id, record);
+  return offers;
 }

@@ -117,4 +117,20 @@ describe('partitionKey, meetingUuidOf, accountIdOf over the fixtures', () => {
   ])('prefers %s', (_name, envelope, key) => {
     expect(partitionKey(envelope)).toBe(key);
   });
+
+  it.each<[string, ZoomEnvelope, string]>([
+    ['webinar RTMS: payload.webinar_uuid', { event: 'webinar.rtms_started', payload: { webinar_uuid: 'wuuid', rtms_stream_id: 's', account_id: 'a' } }, 'wuuid'],
+    ['webinar RTMS: payload.object.webinar_uuid', { event: 'webinar.rtms_stopped', payload: { account_id: 'a', object: { webinar_uuid: 'wuuid', rtms_stream_id: 's' } } }, 'wuuid'],
+    ['meeting RTMS: payload.object.meeting_uuid', { event: 'meeting.rtms_started', payload: { account_id: 'a', object: { meeting_uuid: 'muuid' } } }, 'muuid'],
+    ['Video SDK RTMS: payload.session_id', { event: 'session.rtms_started', payload: { session_id: 'sid', rtms_stream_id: 's', account_id: 'a' } }, 'sid'],
+    ['Video SDK recording: payload.object.session_id', { event: 'session.recording_completed', payload: { account_id: 'a', object: { session_id: 'sid' } } }, 'sid'],
+  ])('keys %s by the instance UUID, not the account', (_name, envelope, key) => {
+    expect(partitionKey(envelope)).toBe(key);
+    expect(meetingUuidOf(envelope)).toBe(key);
+  });
+
+  it('reads session_id only on session.* events (elsewhere it is not an instance id)', () => {
+    expect(meetingUuidOf({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } })).toBeUndefined();
+    expect(partitionKey({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } })).toBe('a');
+  });
 });
