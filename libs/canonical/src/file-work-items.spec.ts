@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import { decodeFileWorkItem, hasNoDownloadToken } from '@zoom-pipeline/contracts';
 import { type ZoomEnvelope, parseEnvelope } from '@zoom-pipeline/zoom-webhook';
+import { canonicalKey } from './canonical-key';
 import { fileWorkItems } from './file-work-items';
 
 /** ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy, else the shared workspace copy. */
@@ -210,5 +212,125 @@ describe('fileWorkItems', () => {
 
   it('gives no items for other recording events, such as recording.trashed', () => {
     expect(fileWorkItems({ envelope: { ...fixture('recording.completed'), event: 'recording.trashed' }, ...common }).items).toEqual([]);
+  });
+});
+
+describe('fileWorkItems over the pipeline fixtures', () => {
+  it('recording.completed.all_file_shapes: every entry queued once or failed, both shared-id files kept', () => {
+    const envelope = fixture('recording.completed.all_file_shapes');
+    const { items, failures, skipped } = fileWorkItems({ envelope, ...common });
+    expect(failures).toEqual([]);
+    expect(skipped).toEqual([]);
+    expect(items.map((i) => [i.fileType, i.zoomFileId ?? '(none)', i.sizeUnknown ?? false, i.fileStatus ?? 'completed'])).toEqual([
+      ['MP4', '2f379a68-1c60-4986-a88c-50a8f1788267', false, 'completed'],
+      ['M4A', expect.any(String), false, 'completed'],
+      ['CC', '(none)', true, 'completed'],
+      ['TIMELINE', '(none)', true, 'completed'],
+      ['CHAT', expect.any(String), true, 'completed'],
+      ['MP4', '9d0c3b6a-4e2f-4a7b-8c1d-5e6f7a8b9c0d', false, 'processing'],
+      ['M4A', '2f379a68-1c60-4986-a88c-50a8f1788267', false, 'completed'],
+    ]);
+    expect(new Set(items.map((i) => i.fileId)).size).toBe(items.length);
+    expect(items[0]!.fileId).toMatch(/^2f379a68-1c60-4986-a88c-50a8f1788267~[0-9a-f]{16}$/);
+    expect(items.every((i) => i.topic === 'Квартальное планирование — Q1')).toBe(true);
+  });
+
+  it('session.recording_completed: the session id is the instance, the session key the meeting id', () => {
+    const { items } = fileWorkItems({ envelope: fixture('session.recording_completed'), ...common });
+    expect(items.map((i) => [i.fileType, i.meetingUuid, i.meetingId, i.sizeUnknown ?? false])).toEqual([
+      ['MP4', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'support-room-7', false],
+      ['CC', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'support-room-7', true],
+      ['M4A', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'support-room-7', false],
+    ]);
+  });
+});
+
+describe('fileWorkItems (properties)', () => {
+  const OPTIONAL = ['id', 'file_size', 'status', 'recording_type', 'play_url', 'download_url', 'recording_start', 'recording_end', 'file_extension'] as const;
+  const TYPES = ['MP4', 'M4A', 'CC', 'TIMELINE', 'CHAT', 'TRANSCRIPT', 'CSV', 'SUMMARY'];
+  const fileArb = fc.record({
+    id: fc.constantFrom('id-a', 'id-b', 'id-c', '7'),
+    file_type: fc.constantFrom(...TYPES),
+    file_extension: fc.constantFrom('MP4', 'M4A', 'VTT', 'JSON', 'TXT'),
+    file_size: fc.oneof(fc.nat({ max: 10_000 }), fc.constant(-1), fc.constant('12')),
+    status: fc.constantFrom('completed', 'processing'),
+    recording_type: fc.constantFrom('shared_screen_with_speaker_view', 'audio_only'),
+    play_url: fc.constant('https://us06web.zoom.us/rec/play/x'),
+    download_url: fc.webUrl(),
+    recording_start: fc.constantFrom('2025-02-26T18:00:09Z', '2025-02-26T18:30:00Z'),
+    recording_end: fc.constantFrom('2025-02-26T19:01:10Z', '2025-02-26T19:30:00Z'),
+    drop: fc.subarray([...OPTIONAL]),
+  });
+  const eventArb = fc.record({
+    files: fc.array(fileArb, { maxLength: 8 }),
+    audio: fc.array(fileArb, { maxLength: 3 }),
+    topic: fc.string({ unit: 'grapheme', maxLength: 40 }),
+    token: fc.option(fc.string({ minLength: 1, maxLength: 12 }).map((t) => `tok-${t}`), { nil: undefined }),
+  });
+  type FileSample = typeof fileArb extends fc.Arbitrary<infer T> ? T : never;
+  const toEntry = (f: FileSample): Record<string, unknown> => {
+    const { drop, ...entry } = f as Record<string, unknown> & { drop: string[] };
+    for (const k of drop) delete entry[k];
+    return entry;
+  };
+  const build = (e: { files: FileSample[]; audio: FileSample[]; topic: string; token?: string }): ZoomEnvelope => {
+    const env = withFiles(e.files.map(toEntry), e.audio.map(toEntry));
+    (env.payload.object as Record<string, unknown>).topic = e.topic;
+    if (e.token === undefined) delete env.download_token;
+    else env.download_token = e.token;
+    return env;
+  };
+  /** What Zoom's simultaneous copy looks like: other token, other URLs (S10). */
+  const copyOf = (env: ZoomEnvelope): ZoomEnvelope => {
+    const c = JSON.parse(JSON.stringify(env)) as ZoomEnvelope;
+    c.download_token = 'token-of-the-copy';
+    const o = c.payload.object as Record<string, Array<Record<string, unknown>>>;
+    for (const list of ['recording_files', 'participant_audio_files']) for (const f of o[list] ?? []) if (typeof f.download_url === 'string') f.download_url += '/copy';
+    return c;
+  };
+
+  it('accounts for every entry: queued, failed with a reason, or a verbatim repeat; never two items with one id', () => {
+    fc.assert(
+      fc.property(eventArb, (e) => {
+        const env = build(e);
+        const r = fileWorkItems({ envelope: env, ...common });
+        expect(r.items.length + r.failures.length + r.skipped.length).toBe(e.files.length + e.audio.length);
+        expect(new Set(r.items.map((i) => i.fileId)).size).toBe(r.items.length);
+        for (const i of r.items) {
+          expect(i.downloadUrl).not.toBe('');
+          expect(i.topic).toBe(e.topic);
+          expect(decodeFileWorkItem(JSON.stringify(i), { alternates: true })).toEqual(i);
+          if (i.sizeUnknown) expect(i.fileSize).toBe(0);
+        }
+        for (const f of r.failures) expect(f.reason).toBe('download_url_missing');
+        if (e.token !== undefined) expect(JSON.stringify(r.failures)).not.toContain(e.token);
+      }),
+    );
+  });
+
+  it('gives a simultaneous copy the same canonical key (so it is deduplicated) whatever fields its files lack', () => {
+    fc.assert(
+      fc.property(eventArb, (e) => {
+        const env = build(e);
+        expect(canonicalKey(copyOf(env))).toBe(canonicalKey(env));
+      }),
+    );
+  });
+
+  it('gives a simultaneous copy and a retry the same identities, pairing each URL with its own token', () => {
+    fc.assert(
+      fc.property(eventArb, (e) => {
+        const env = build(e);
+        const copy = copyOf(env);
+        const own = fileWorkItems({ envelope: env, ...common, copies: [{ envelope: copy, receivedAt: 'r2' }] });
+        const fromCopy = fileWorkItems({ envelope: copy, ...common });
+        expect(fromCopy.items.map((i) => i.fileId)).toEqual(own.items.map((i) => i.fileId));
+        own.items.forEach((item, n) => {
+          expect(item.downloadToken).toBe(e.token);
+          expect(item.downloadUrl.endsWith('/copy')).toBe(false);
+          expect(item.alternates).toEqual([{ downloadUrl: fromCopy.items[n]!.downloadUrl, downloadToken: 'token-of-the-copy', receivedAt: 'r2' }]);
+        });
+      }),
+    );
   });
 });

@@ -94,6 +94,12 @@ describe('partitionKey, meetingUuidOf, accountIdOf over the fixtures', () => {
     ['recording.completed.json', MEETING_UUID, MEETING_UUID],
     ['recording.transcript_completed.json', MEETING_UUID, MEETING_UUID],
     ['app_deauthorized.json', ACCOUNT_ID, undefined],
+    ['webinar.rtms_started.json', 'kP3nWq8+Tz2fLr9x//Ab5g==', 'kP3nWq8+Tz2fLr9x//Ab5g=='],
+    ['webinar.rtms_stopped.json', 'kP3nWq8+Tz2fLr9x//Ab5g==', 'kP3nWq8+Tz2fLr9x//Ab5g=='],
+    ['session.rtms_started.json', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'Vd7kQ2r+Lm9sTz4w//Xy1A=='],
+    ['session.rtms_stopped.json', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'Vd7kQ2r+Lm9sTz4w//Xy1A=='],
+    ['session.recording_completed.json', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'Vd7kQ2r+Lm9sTz4w//Xy1A=='],
+    ['recording.completed.all_file_shapes.json', MEETING_UUID, MEETING_UUID],
   ])('%s is keyed by %s', (file, key, uuid) => {
     const e = parsed(fixtureBody(file));
     expect(partitionKey(e)).toBe(key);
