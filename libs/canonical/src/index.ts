@@ -24,3 +24,4 @@ export {
   sanitiseKeyValue,
 } from './object-key';
 export { uploadFileTypeFilter } from './file-type-filter';
+export { type FileReadiness, type FileReadinessInput, DEFAULT_UNFINISHED_WAIT_MS, fileReadiness } from './file-readiness';
