@@ -31,8 +31,9 @@ export function signedPool(secret: string): BenchRequest[] {
   const pool: BenchRequest[] = [];
   for (let i = 0; i < POOL; i++) {
     const event = recordingCompleted({
-      // Loopback discard port, and no file_size below: the bench's deliveries land on the shared zoom.webhooks.raw,
-      // and a dedup started later must not queue downloads of them for anyone's uploader.
+      // Loopback discard port, and no download_url below: the bench's deliveries land on the shared zoom.webhooks.raw,
+      // and a dedup started later must not queue downloads of them for anyone's uploader (a file without file_size
+      // is queued now; one without download_url goes to zoom.recording.failed).
       downloadBaseUrl: 'http://127.0.0.1:9',
       files: [
         { fileType: 'MP4', size: 734_003_200 },
@@ -40,7 +41,7 @@ export function signedPool(secret: string): BenchRequest[] {
         { fileType: 'TIMELINE', size: 12_288 },
       ],
     }) as unknown as { payload: { object: { recording_files: Array<Record<string, unknown>> } }; download_token?: string };
-    for (const f of event.payload.object.recording_files) delete f.file_size;
+    for (const f of event.payload.object.recording_files) delete f.download_url;
     event.download_token = randomBytes(180).toString('base64url');
     const body = JSON.stringify(event);
     pool.push({

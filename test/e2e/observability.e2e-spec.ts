@@ -86,7 +86,9 @@ describe('one trace from Zoom to S3', () => {
       'the S3 span of the trace',
       async () => {
         const mine = receiver.spans().filter((s) => s.traceId === traceId);
-        return mine.some((s) => s.service === 'zoom-pipeline-uploader' && s.attributes['aws.s3.bucket'] === bucket && s.attributes['rpc.method'] === 'PutObject') ? mine : undefined;
+        // Each process exports on its own schedule: wait for all three, not only the last one's S3 span.
+        const all = ['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader'].every((svc) => mine.some((s) => s.service === svc));
+        return all && mine.some((s) => s.service === 'zoom-pipeline-uploader' && s.attributes['aws.s3.bucket'] === bucket && s.attributes['rpc.method'] === 'PutObject') ? mine : undefined;
       },
       30_000,
       200,

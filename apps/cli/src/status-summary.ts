@@ -14,6 +14,8 @@ export const METRIC = {
   canonical: 'zoom_dedup_canonical_events_total',
   duplicates: 'zoom_dedup_duplicates_total',
   dedupDeadLetters: 'zoom_dedup_dead_letters_total',
+  dedupFiles: 'zoom_dedup_recording_files_total',
+  dedupFlaggedFiles: 'zoom_dedup_recording_files_flagged_total',
   /** All consumer groups of the process, by `group` label (dedup, uploader). */
   consumerLag: 'zoom_consumer_lag',
   uploadBytes: 'zoom_upload_bytes_total',
@@ -40,7 +42,7 @@ export interface StatusSummary {
   readiness: Readiness;
   metricsError?: string;
   deliveries?: { accepted: number; urlValidation: number; refused: number; refusedByReason: Record<string, number>; staleSignatures: number };
-  dedup?: { canonicalEvents: number; duplicatesSuppressed: number; deadLetters: number };
+  dedup?: { canonicalEvents: number; duplicatesSuppressed: number; deadLetters: number; files?: DedupFiles };
   uploads?: {
     uploaded: number;
     alreadyStored: number;
@@ -54,6 +56,18 @@ export interface StatusSummary {
   backlog?: number;
   objects?: StoredObjects;
   objectsError?: string;
+}
+
+/** Recording file entries as dedup saw them (libs/dedup-feature/src/dedup.metrics.ts). */
+export interface DedupFiles {
+  queued: number;
+  /** Sent to zoom.recording.failed by dedup: they can never be fetched. */
+  failed: number;
+  failedByReason: Record<string, number>;
+  /** Entries repeated verbatim within one event (one file listed twice). */
+  repeated: number;
+  /** Queued files needing special handling: size_unknown, not_completed, derived_id, no_download_token. */
+  flagged: Record<string, number>;
 }
 
 export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog'> {
@@ -75,6 +89,22 @@ export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveri
       duplicatesSuppressed: sumOf(exp, METRIC.duplicates),
       deadLetters: sumOf(exp, METRIC.dedupDeadLetters),
     };
+    if (hasFamily(exp, METRIC.dedupFiles)) {
+      const byOutcome = sumBy(exp, METRIC.dedupFiles, 'outcome');
+      const failedByReason: Record<string, number> = {};
+      for (const sample of exp.samples) {
+        if (sample.name !== METRIC.dedupFiles || sample.labels.outcome !== 'failed') continue;
+        const reason = sample.labels.reason ?? '';
+        failedByReason[reason] = (failedByReason[reason] ?? 0) + sample.value;
+      }
+      out.dedup.files = {
+        queued: byOutcome.queued ?? 0,
+        failed: byOutcome.failed ?? 0,
+        failedByReason,
+        repeated: byOutcome.skipped ?? 0,
+        flagged: sumBy(exp, METRIC.dedupFlaggedFiles, 'flag'),
+      };
+    }
   }
   if (hasFamily(exp, METRIC.uploadFiles) || hasFamily(exp, METRIC.uploadBytes)) {
     const byOutcome = sumBy(exp, METRIC.uploadFiles, 'outcome');
@@ -112,6 +142,13 @@ export function formatSummary(s: StatusSummary): string[] {
   if (s.dedup !== undefined) {
     const dl = s.dedup.deadLetters === 0 ? '' : `, ${n(s.dedup.deadLetters)} dead-lettered`;
     lines.push(`  events      ${n(s.dedup.canonicalEvents)} canonical, ${n(s.dedup.duplicatesSuppressed)} duplicates suppressed${dl}`);
+    const f = s.dedup.files;
+    if (f !== undefined) {
+      const failed = f.failed === 0 ? '' : `, ${n(f.failed)} cannot be fetched (${byReason(f.failedByReason)}; on zoom.recording.failed)`;
+      const repeated = f.repeated === 0 ? '' : `, ${n(f.repeated)} listed twice`;
+      const flagged = byReason(Object.fromEntries(Object.entries(f.flagged).filter(([, v]) => v > 0)));
+      lines.push(`  recordings  ${n(f.queued)} files queued${failed}${repeated}${flagged === '' ? '' : `; of the queued: ${flagged}`}`);
+    }
   }
   if (s.uploads !== undefined) {
     const u = s.uploads;

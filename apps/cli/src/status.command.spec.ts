@@ -45,6 +45,18 @@ zoom_dedup_duplicates_total{event="recording.completed",service="standalone"} 2
 # HELP zoom_dedup_dead_letters_total Raw records that could not be processed
 # TYPE zoom_dedup_dead_letters_total counter
 
+# HELP zoom_dedup_recording_files_total Recording file entries of canonical events
+# TYPE zoom_dedup_recording_files_total counter
+zoom_dedup_recording_files_total{outcome="queued",reason="",service="standalone"} 9
+zoom_dedup_recording_files_total{outcome="failed",reason="download_url_missing",service="standalone"} 1
+zoom_dedup_recording_files_total{outcome="skipped",reason="duplicate_entry",service="standalone"} 0
+
+# HELP zoom_dedup_recording_files_flagged_total Queued files that need special handling
+# TYPE zoom_dedup_recording_files_flagged_total counter
+zoom_dedup_recording_files_flagged_total{flag="size_unknown",service="standalone"} 3
+zoom_dedup_recording_files_flagged_total{flag="not_completed",service="standalone"} 1
+zoom_dedup_recording_files_flagged_total{flag="derived_id",service="standalone"} 2
+
 # HELP zoom_consumer_lag Messages not yet committed per topic partition
 # TYPE zoom_consumer_lag gauge
 zoom_consumer_lag{group="zoom-dedup",topic="zoom.webhooks.raw",partition="0",service="standalone"} 0
@@ -139,7 +151,12 @@ describe('prometheus text → status summary', () => {
   it('summarises deliveries, dedup and uploads from the three features\u2019 metrics', () => {
     expect(summariseMetrics(parsePrometheusText(SAMPLE_METRICS))).toEqual({
       deliveries: { accepted: 7, urlValidation: 1, refused: 4, refusedByReason: { signature_rejected: 3, timestamp_stale: 1 }, staleSignatures: 1 },
-      dedup: { canonicalEvents: 4, duplicatesSuppressed: 2, deadLetters: 0 },
+      dedup: {
+        canonicalEvents: 4,
+        duplicatesSuppressed: 2,
+        deadLetters: 0,
+        files: { queued: 9, failed: 1, failedByReason: { download_url_missing: 1 }, repeated: 0, flagged: { size_unknown: 3, not_completed: 1, derived_id: 2 } },
+      },
       uploads: {
         uploaded: 6,
         alreadyStored: 2,
@@ -193,6 +210,9 @@ describe('zoom-pipeline status', () => {
       expect(text).toContain('readiness   event-bus ok, dedup-store ok, object-store ok');
       expect(text).toContain('deliveries  7 accepted, 1 url validation, 4 refused (signature_rejected 3, timestamp_stale 1); 1 correctly signed but stale');
       expect(text).toContain('events      4 canonical, 2 duplicates suppressed');
+      expect(text).toContain(
+        'recordings  9 files queued, 1 cannot be fetched (download_url_missing 1; on zoom.recording.failed); of the queued: size_unknown 3, derived_id 2, not_completed 1',
+      );
       expect(text).toContain('files       6 uploaded, 2 already stored, 3 skipped by type, 2 failed (download_forbidden 1, size_mismatch 1)');
       expect(text).toContain('stored      3.0 GiB; 1 uploads in flight');
       expect(text).toMatch(/objects in .*data\/objects \(12, .* newest 10\):/);

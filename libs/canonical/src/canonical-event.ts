@@ -13,9 +13,18 @@ export interface CanonicalEventInput {
   deliveryCount: number;
   /** ISO time the canonical delivery was received: the CloudEvent `time`. */
   receivedAt: string;
-  /** The newest download token seen among all copies; a later copy's token lives longer (24 h from receipt). */
-  freshestDownloadToken?: string;
+  /**
+   * Member names whose values are replaced by {@link REDACTED} at any depth of `data` (EVENTS_REDACT_FIELDS): the
+   * topic reaches every internal consumer, the uploader gets its token from zoom.recording.files instead.
+   */
+  redactFields?: readonly string[];
 }
+
+/** What a redacted value becomes: the member stays, so consumers can tell "redacted" from "Zoom sent none". */
+export const REDACTED = '[redacted]';
+
+/** The default of EVENTS_REDACT_FIELDS: the credentials Zoom puts in recording events. */
+export const DEFAULT_REDACT_FIELDS: readonly string[] = ['download_token', 'password', 'recording_play_passcode'];
 
 /** Subject for an event with neither a meeting UUID nor an account id. */
 export const UNKNOWN_SUBJECT = 'unknown';
@@ -23,8 +32,9 @@ export const UNKNOWN_SUBJECT = 'unknown';
 /** The `zoom.events` value (SPEC §5): a CloudEvents 1.0 envelope around the Zoom body. The input is not modified. */
 export function buildCanonicalEvent(input: CanonicalEventInput): CanonicalEvent {
   const { envelope } = input;
-  const data: Record<string, unknown> = { ...envelope };
-  if (input.freshestDownloadToken !== undefined) data.download_token = input.freshestDownloadToken;
+  // `data` is the canonical delivery's own body: its URLs stay with its own download_token (never another copy's).
+  const redacted = new Set<string>();
+  const data = redact({ ...envelope }, new Set(input.redactFields ?? []), redacted) as Record<string, unknown>;
   return {
     specversion: '1.0',
     id: input.canonicalId,
@@ -37,5 +47,22 @@ export function buildCanonicalEvent(input: CanonicalEventInput): CanonicalEvent 
     deliverycount: input.deliveryCount,
     zoomdeliveryid: input.deliveryId,
     zoomapp: input.app,
+    ...(redacted.size > 0 ? { zoomredacted: [...redacted].sort().join(',') } : {}),
   };
+}
+
+/** A copy with the values of `fields` replaced at any depth; the names actually found go into `found`. */
+function redact(value: unknown, fields: ReadonlySet<string>, found: Set<string>): unknown {
+  if (fields.size === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, fields, found));
+  if (value === null || typeof value !== 'object') return value;
+  // No prototype: a `__proto__` member (legal JSON) must stay data.
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) {
+    if (fields.has(k) && v !== undefined && v !== null) {
+      out[k] = REDACTED;
+      found.add(k);
+    } else out[k] = redact(v, fields, found);
+  }
+  return out;
 }

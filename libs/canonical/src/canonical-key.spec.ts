@@ -244,6 +244,48 @@ describe('canonicalKey', () => {
       expect(canonicalKey({ event: 'session.rtms_started', payload: { session_id: 'S1', rtms_stream_id: 's1' } })).toBe('["session.rtms_started","rtms","session_id","S1","s1"]');
     });
 
+    it('keys webinar RTMS events that carry webinar_uuid (no meeting_uuid) by it and the stream', () => {
+      const started: ZoomEnvelope = { event: 'webinar.rtms_started', payload: { account_id: 'a', webinar_uuid: 'W==', rtms_stream_id: 's1', server_urls: 'wss://x' } };
+      expect(canonicalKey(started)).toBe('["webinar.rtms_started","rtms","webinar_uuid","W==","s1"]');
+      // a copy with other server_urls is the same occurrence; another stream is not
+      expect(canonicalKey({ ...started, payload: { ...started.payload, server_urls: 'wss://y' } })).toBe(canonicalKey(started));
+      expect(canonicalKey({ ...started, payload: { ...started.payload, rtms_stream_id: 's2' } })).not.toBe(canonicalKey(started));
+    });
+
+    it('reads RTMS fields from payload.object as well as payload', () => {
+      expect(canonicalKey({ event: 'meeting.rtms_started', payload: { account_id: 'a', object: { meeting_uuid: 'M==', rtms_stream_id: 's1' } } })).toBe(
+        '["meeting.rtms_started","rtms","meeting_uuid","M==","s1"]',
+      );
+      expect(canonicalKey({ event: 'webinar.rtms_stopped', payload: { account_id: 'a', object: { webinar_uuid: 'W==', rtms_stream_id: 's1', stop_reason: 6 } } })).toBe(
+        '["webinar.rtms_stopped","rtms","webinar_uuid","W==","s1"]',
+      );
+      expect(canonicalKey({ event: 'session.rtms_stopped', payload: { account_id: 'a', object: { session_id: 'S1', rtms_stream_id: 's1' } } })).toBe(
+        '["session.rtms_stopped","rtms","session_id","S1","s1"]',
+      );
+    });
+
+    it('keys Video SDK session.recording_completed by the session id and its file set', () => {
+      const e: ZoomEnvelope = {
+        event: 'session.recording_completed',
+        download_token: 't1',
+        payload: { account_id: 'a', object: { session_id: 'S==', session_name: 'n', recording_files: [{ id: 'f1', download_url: 'https://a' }, { id: 'f2' }] } },
+      };
+      expect(canonicalKey(e)).toBe('["session.recording_completed","recording","S==",["f1","f2"],[]]');
+      expect(canonicalKey({ ...e, download_token: 't2' })).toBe(canonicalKey(e));
+    });
+
+    it('adds the files still processing as a sixth part, so the finished event is a new occurrence', () => {
+      const done = fixture('recording.completed');
+      const processing = clone(done);
+      ((objectOf(processing).recording_files as unknown[])[0] as Record<string, unknown>).status = 'processing';
+      expect(canonicalKey(done).startsWith('["recording.completed","recording",')).toBe(true);
+      expect(JSON.parse(canonicalKey(done))).toHaveLength(5);
+      expect(JSON.parse(canonicalKey(processing))).toHaveLength(6);
+      expect(canonicalKey(processing)).not.toBe(canonicalKey(done));
+      // copies of the unfinished event still match each other
+      expect(canonicalKey(reverseKeys(processing) as ZoomEnvelope)).toBe(canonicalKey(processing));
+    });
+
     it('keys other recording events that carry recording_files by their file set', () => {
       const e = fixture('recording.completed');
       expect(canonicalKey({ ...e, event: 'recording.trashed' })).toMatch(/^\["recording\.trashed","recording",/);

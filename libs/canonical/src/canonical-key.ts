@@ -56,7 +56,8 @@ function ruleKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
   const timeField = PARTICIPANT_EVENTS.get(event);
   if (timeField !== undefined) return participantKey(envelope, timeField);
   if (RTMS_EVENTS.has(event)) return rtmsKey(envelope);
-  if (event.startsWith('recording.')) return recordingKey(envelope);
+  // Video SDK recordings (session.recording_completed, …) have the same files shape under the session's id.
+  if (event.startsWith('recording.') || event.startsWith('session.recording_')) return recordingKey(envelope);
   return undefined;
 }
 
@@ -83,15 +84,21 @@ function participantKey(envelope: ZoomEnvelope, timeField: 'join_time' | 'leave_
   return undefined;
 }
 
-/** A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection (ZOOM.md §6). */
+/**
+ * A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection (ZOOM.md §6).
+ * Meetings name their instance `meeting_uuid`, webinars `webinar_uuid`, Video SDK sessions `session_id`, directly in
+ * `payload` or in `payload.object` (docs/ZOOM-PLATFORM.md); the field name is part of the key.
+ */
 function rtmsKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
   const { payload } = envelope;
-  const streamId = nonEmptyString(payload.rtms_stream_id);
-  const meetingUuid = nonEmptyString(payload.meeting_uuid);
-  const sessionId = nonEmptyString(payload.session_id);
+  const object = asRecord(payload.object);
+  const field = (name: string): string | undefined => nonEmptyString(payload[name]) ?? nonEmptyString(object?.[name]);
+  const streamId = field('rtms_stream_id');
   if (streamId === undefined) return undefined;
-  if (meetingUuid !== undefined) return [envelope.event, 'rtms', 'meeting_uuid', meetingUuid, streamId];
-  if (sessionId !== undefined) return [envelope.event, 'rtms', 'session_id', sessionId, streamId];
+  for (const name of ['meeting_uuid', 'webinar_uuid', 'session_id'] as const) {
+    const instance = field(name);
+    if (instance !== undefined) return [envelope.event, 'rtms', name, instance, streamId];
+  }
   return undefined;
 }
 
@@ -99,6 +106,10 @@ function rtmsKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
  * A recording event is identified by its meeting instance and the set of files it carries (the simultaneous
  * copies of S10 differ only in URLs and tokens). Zoom documents CC/TIMELINE entries without an `id`; such a file
  * is represented by its non-volatile fields so that a different set of id-less files is still a different set.
+ *
+ * Files Zoom still reports as `processing` add a sixth part (absent otherwise, so keys of finished recordings keep
+ * their format): the later event listing the same files finished is then a new occurrence whose work items store
+ * them, instead of a duplicate of the unfinished one.
  */
 function recordingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
   const object = asRecord(envelope.payload.object);
@@ -109,12 +120,19 @@ function recordingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
 
   const ids = new Set<string>();
   const idless = new Set<string>();
+  const unfinished = new Set<string>();
   for (const file of [...(recordingFiles as unknown[]), ...audioFiles]) {
-    const id = idString(asRecord(file)?.id);
+    const record = asRecord(file);
+    const id = idString(record?.id);
     if (id !== undefined) ids.add(id);
     else idless.add(canonicalJson(withoutVolatile(file)));
+    const status = nonEmptyString(record?.status);
+    // An id-less file's status is already inside its JSON above.
+    if (id !== undefined && status !== undefined && status !== 'completed') unfinished.add(JSON.stringify([id, status]));
   }
-  return [envelope.event, 'recording', uuid, sortedByCodeUnit(ids), sortedByCodeUnit(idless)];
+  const key: KeyPart[] = [envelope.event, 'recording', uuid, sortedByCodeUnit(ids), sortedByCodeUnit(idless)];
+  if (unfinished.size > 0) key.push(sortedByCodeUnit(unfinished));
+  return key;
 }
 
 function payloadDigest(envelope: ZoomEnvelope): string {

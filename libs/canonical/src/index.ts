@@ -1,11 +1,12 @@
 export { canonicalKey, canonicalId } from './canonical-key';
 export { VOLATILE_FIELDS, canonicalJson, withoutVolatile } from './canonical-json';
-export { type CanonicalEventInput, UNKNOWN_SUBJECT, buildCanonicalEvent } from './canonical-event';
+export { type CanonicalEventInput, UNKNOWN_SUBJECT, REDACTED, DEFAULT_REDACT_FIELDS, buildCanonicalEvent } from './canonical-event';
 export {
   type FileSkipReason,
   type SkippedFile,
   type FileWorkItemsInput,
   type FileWorkItems,
+  type DeliveryCopy,
   FILE_EVENTS,
   fileWorkItems,
 } from './file-work-items';
@@ -23,3 +24,4 @@ export {
   sanitiseKeyValue,
 } from './object-key';
 export { uploadFileTypeFilter } from './file-type-filter';
+export { type FileReadiness, type FileReadinessInput, DEFAULT_UNFINISHED_WAIT_MS, fileReadiness } from './file-readiness';

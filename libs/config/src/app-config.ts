@@ -48,6 +48,11 @@ export interface UploadSettings {
   leaseTtlMs: number;
 }
 
+export interface EventsSettings {
+  /** EVENTS_REDACT_FIELDS: member names whose values zoom.events carries as "[redacted]"; empty: none. */
+  redactFields: readonly string[];
+}
+
 export interface AppConfig {
   port: number;
   host: string;
@@ -66,6 +71,7 @@ export interface AppConfig {
   objectStore: ObjectStoreSettings;
   download: DownloadSettings;
   upload: UploadSettings;
+  events: EventsSettings;
   /** Test-only fault hooks (e.g. `dedup.crash_after_claim`), armed through ZP_FAULTS. Empty in production. */
   faults: readonly string[];
 }

@@ -36,6 +36,15 @@ describe('loadConfig', () => {
     expect(c.trustProxy).toBe(false);
   });
 
+  it('redacts Zoom\'s credentials on zoom.events by default; EVENTS_REDACT_FIELDS replaces the list, `none` empties it', () => {
+    expect(loadConfig(base).events.redactFields).toEqual(['download_token', 'password', 'recording_play_passcode']);
+    expect(loadConfig({ ...base, EVENTS_REDACT_FIELDS: 'download_token, email' }).events.redactFields).toEqual(['download_token', 'email']);
+    expect(loadConfig({ ...base, EVENTS_REDACT_FIELDS: 'None' }).events.redactFields).toEqual([]);
+    expect(problemsOf({ ...base, EVENTS_REDACT_FIELDS: 'download_token,a b' })).toEqual([
+      'EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none',
+    ]);
+  });
+
   it('swaps in Kafka, Redis and S3 when their variables are set', () => {
     const c = loadConfig({ ...base, KAFKA_BROKERS: 'k1:9092, k2:9092', REDIS_URL: 'redis://r:6379', S3_BUCKET: 'rec', S3_FORCE_PATH_STYLE: 'true' });
     expect(c.bus).toMatchObject({ kind: 'kafka', brokers: ['k1:9092', 'k2:9092'] });

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { validateObjectKeyTemplate } from '@zoom-pipeline/canonical';
+import { DEFAULT_REDACT_FIELDS, validateObjectKeyTemplate } from '@zoom-pipeline/canonical';
 import type { AppConfig, BusSettings, DedupStoreSettings, ObjectStoreSettings } from './app-config';
 import { isError, parseBool, parseDuration, parseList, parsePort, parseSize } from './parse';
 
@@ -134,6 +134,14 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   const objectKeyTemplate = get('OBJECT_KEY_TEMPLATE') ?? DEFAULT_OBJECT_KEY_TEMPLATE;
   for (const p of validateObjectKeyTemplate(objectKeyTemplate)) problems.push(`OBJECT_KEY_TEMPLATE: ${p}`);
 
+  // Least privilege on zoom.events (every internal consumer reads it): credentials are redacted unless the operator
+  // names other fields, or `none`.
+  const redactSetting = get('EVENTS_REDACT_FIELDS');
+  const redactFields = redactSetting === undefined ? [...DEFAULT_REDACT_FIELDS] : redactSetting.trim().toLowerCase() === 'none' ? [] : parseList(redactSetting);
+  for (const f of redactFields) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(f)) problems.push('EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none');
+  }
+
   const logLevel = (get('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
@@ -169,6 +177,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       concurrency: read('UPLOAD_CONCURRENCY', (t) => positiveInt(t, 64), 2),
       leaseTtlMs: read('UPLOAD_LEASE_TTL', parseDuration, 60_000),
     },
+    events: { redactFields },
     faults: parseList(get('ZP_FAULTS') ?? ''),
   };
   if (problems.length > 0) throw new ConfigError(problems);

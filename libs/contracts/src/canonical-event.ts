@@ -16,13 +16,18 @@ export interface CanonicalEvent {
   subject: string;
   time: string;
   datacontenttype: 'application/json';
-  /** The Zoom body (event, event_ts, payload, download_token = the freshest one known at emit time). */
+  /**
+   * The Zoom body of the delivery that became canonical, with the members named in EVENTS_REDACT_FIELDS
+   * (default download_token, password, recording_play_passcode) replaced by "[redacted]" at any depth.
+   */
   data: Record<string, unknown>;
   /** How many deliveries of this occurrence the dedup had seen when it emitted (1 for the first). */
   deliverycount: number;
   /** Id of the raw delivery that became canonical. */
   zoomdeliveryid: string;
   zoomapp: string;
+  /** Comma-separated member names redacted in `data` (absent when none were). */
+  zoomredacted?: string;
 }
 
 const C = 'CanonicalEvent';
@@ -43,6 +48,7 @@ export function decodeCanonicalEvent(bytes: Buffer | string): CanonicalEvent {
     deliverycount: num(C, o, 'deliverycount'),
     zoomdeliveryid: str(C, o, 'zoomdeliveryid'),
     zoomapp: optStr(C, o, 'zoomapp') ?? 'default',
+    ...(typeof o.zoomredacted === 'string' ? { zoomredacted: o.zoomredacted } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { loadConfig } from '@zoom-pipeline/config';
-import { type RawDelivery, TOPICS, decodeCanonicalEvent, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import { type RawDelivery, TOPICS, decodeCanonicalEvent, decodeFileWorkItem, decodeUploadFailure, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
 import type { ConsumedMessage, HandlerBatch } from '@zoom-pipeline/event-bus';
 import { handlerBatch } from '@zoom-pipeline/event-bus/testing';
@@ -69,24 +69,102 @@ describe('DedupService (memory store, fake clock)', () => {
     expect(topics((await dedup.handleBatch(batch([delivery(started('m2'))]))).outputs)).toEqual([TOPICS.duplicates]);
   });
 
-  it('counts copies in one batch and keeps the freshest download token', async () => {
+  const rec = (token: string | undefined, url: string, files: Array<Record<string, unknown>> = []) => ({
+    event: 'recording.completed',
+    payload: {
+      account_id: 'a',
+      object: {
+        uuid: 'm3',
+        id: 5,
+        topic: 't',
+        host_id: 'h',
+        start_time: '2026-11-23T09:00:00Z',
+        password: 'secret-password',
+        recording_files: [
+          { id: 'f1', file_type: 'MP4', file_extension: 'MP4', file_size: 10, download_url: url, recording_start: '2026-11-23T09:00:00Z', recording_end: '2026-11-23T10:00:00Z', status: 'completed' },
+          ...files,
+        ],
+      },
+    },
+    event_ts: now,
+    ...(token === undefined ? {} : { download_token: token }),
+  });
+  const URL_A = 'https://us06web.zoom.us/rec/webhook_download/a/1';
+  const URL_B = 'https://us06web.zoom.us/rec/webhook_download/b/2';
+
+  it('counts copies in one batch and keeps each URL with the token of its own delivery', async () => {
     const store = new MemoryDedupStore({ now: () => now });
-    const dedup = service(store);
-    const rec = (token: string) => ({
-      event: 'recording.completed',
-      payload: { account_id: 'a', object: { uuid: 'm3', id: 5, topic: 't', host_id: 'h', start_time: '2026-11-23T09:00:00Z', recording_files: [{ id: 'f1', file_type: 'MP4', file_extension: 'MP4', file_size: 10, download_url: 'https://us06web.zoom.us/rec/webhook_download/a/b', recording_start: '2026-11-23T09:00:00Z', recording_end: '2026-11-23T10:00:00Z' }] } },
-      event_ts: now,
-      download_token: token,
-    });
-    const a = delivery(rec('tok-old'));
+    const dedup = service(store, { EVENTS_REDACT_FIELDS: 'none' });
+    const a = delivery(rec('tok-a', URL_A));
     now += 1000;
-    const b = delivery(rec('tok-new'));
+    const b = delivery(rec('tok-b', URL_B));
     const out = (await dedup.handleBatch(batch([a, b]))).outputs;
     expect(topics(out)).toEqual([TOPICS.events, TOPICS.files, TOPICS.duplicates]);
     const ev = decodeCanonicalEvent(out[0].value);
     expect(ev.deliverycount).toBe(2);
-    expect(ev.data.download_token).toBe('tok-new');
-    expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-new' });
+    const data = ev.data as { download_token: string; payload: { object: { recording_files: Array<{ download_url: string }> } } };
+    expect([data.download_token, data.payload.object.recording_files[0]?.download_url]).toEqual(['tok-a', URL_A]);
+    const item = decodeFileWorkItem(out[1].value, { alternates: true });
+    expect([item.downloadUrl, item.downloadToken]).toEqual([URL_A, 'tok-a']);
+    expect(item.alternates).toEqual([{ downloadUrl: URL_B, downloadToken: 'tok-b', receivedAt: new Date(now).toISOString() }]);
+    // the token kept next to the claim is the one that opens the work item's URL
+    expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-a' });
+    // a retry in a later batch is a duplicate; its (fresher) token is offered
+    now += 5 * 60_000;
+    expect(topics((await dedup.handleBatch(batch([delivery(rec('tok-retry', URL_A))]))).outputs)).toEqual([TOPICS.duplicates]);
+    expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-retry' });
+  });
+
+  it('redacts download_token, password and recording_play_passcode on zoom.events by default, not on the work item', async () => {
+    const dedup = service(new MemoryDedupStore({ now: () => now }));
+    const out = (await dedup.handleBatch(batch([delivery(rec('tok-r', URL_A))]))).outputs;
+    const text = out[0].value.toString('utf8');
+    expect(text).not.toContain('tok-r');
+    expect(text).not.toContain('secret-password');
+    expect(decodeCanonicalEvent(text).zoomredacted).toBe('download_token,password');
+    expect(decodeFileWorkItem(out[1].value).downloadToken).toBe('tok-r');
+  });
+
+  it('queues files without id or size, fails a file without download_url on zoom.recording.failed, and counts them', async () => {
+    const registry = new Registry();
+    const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h' });
+    const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const dedup = new DedupService(config, new MemoryDedupStore({ now: () => now }), silent, registry, new HealthService());
+    const files = [
+      { file_type: 'CC', file_extension: 'VTT', download_url: `${URL_A}/cc`, recording_start: 's', recording_end: 'e' },
+      { id: 'chat', file_type: 'CHAT', file_extension: 'TXT', download_url: `${URL_A}/chat`, status: 'completed' },
+      { id: 'busy', file_type: 'MP4', file_extension: 'MP4', file_size: 5, download_url: `${URL_A}/busy`, status: 'processing' },
+      { id: 'nourl', file_type: 'CSV', file_extension: 'CSV', file_size: 5, status: 'completed' },
+    ];
+    const out = (await dedup.handleBatch(batch([delivery(rec(undefined, URL_A, files))]))).outputs;
+    expect(topics(out)).toEqual([TOPICS.events, TOPICS.files, TOPICS.files, TOPICS.files, TOPICS.files, TOPICS.failed]);
+    const failure = decodeUploadFailure(out[5].value);
+    expect([failure.fileId, failure.reason]).toEqual(['nourl', 'download_url_missing']);
+    const metrics = await registry.getMetricsAsJSON();
+    const values = (name: string) => metrics.find((m) => m.name === name)?.values.map((v) => [v.labels, v.value]);
+    expect(values('zoom_dedup_recording_files_total')).toEqual(
+      expect.arrayContaining([
+        [{ outcome: 'queued', reason: '' }, 4],
+        [{ outcome: 'failed', reason: 'download_url_missing' }, 1],
+      ]),
+    );
+    expect(values('zoom_dedup_recording_files_flagged_total')).toEqual(
+      expect.arrayContaining([
+        [{ flag: 'size_unknown' }, 2],
+        [{ flag: 'not_completed' }, 1],
+        [{ flag: 'derived_id' }, 1],
+        [{ flag: 'no_download_token' }, 4],
+      ]),
+    );
+  });
+
+  it('keys webinar RTMS events by webinar_uuid and suppresses their copies', async () => {
+    const dedup = service(new MemoryDedupStore({ now: () => now }));
+    const rtms = { event: 'webinar.rtms_started', payload: { account_id: 'a', webinar_uuid: 'W==', rtms_stream_id: 'abc', server_urls: 'wss://x' }, event_ts: now };
+    const out = (await dedup.handleBatch(batch([delivery(rtms), delivery({ ...rtms, event_ts: now + 1 })]))).outputs;
+    expect(topics(out)).toEqual([TOPICS.events, TOPICS.duplicates]);
+    expect(out[0].key).toBe('W==');
+    expect(decodeCanonicalEvent(out[0].value).subject).toBe('W==');
   });
 
   it('parks an undecodable raw record on the dead-letter topic instead of dropping or retrying it forever', async () => {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
+import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery, hasNoDownloadToken } from '@zoom-pipeline/contracts';
 import { type ClaimResult, DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
@@ -65,14 +65,14 @@ export class DedupService implements OnApplicationBootstrap {
   }
 
   private async claimAndEmit(batch: HandlerBatch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
-    const freshest = freshestTokens(prepared);
     const started = process.hrtime.bigint();
     let results;
     try {
       // One pipelined round trip for the whole batch (SET NX PX per key).
       results = await this.store.claimMany(prepared.map((p) => ({ key: p.id, owner: `${p.msg.topic}/${p.msg.partition}/${p.msg.offset}`, ttlMs: this.config.dedupWindowMs })));
-      // Keep the freshest token of each occurrence next to its claim (one offer per occurrence and batch).
-      await Promise.all([...freshest].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
+      // Keep a token of each occurrence next to its claim (one offer per occurrence and batch).
+      const offers = tokenOffers(prepared, results);
+      await Promise.all([...offers].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
     } catch (err) {
       this.metrics.storeErrors.inc();
       this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
@@ -99,7 +99,7 @@ export class DedupService implements OnApplicationBootstrap {
       // claim stays, so its copies are suppressed as duplicates of it: the dead letter is where that occurrence is.
       const mine: OutgoingMessage[] = [];
       try {
-        this.emit(p, results[i], freshest, copiesInBatch, mine);
+        this.emit(p, results[i], copiesInBatch, prepared, mine);
         outputs.push(...mine);
       } catch (err) {
         this.deadLetter(p.msg, outputs, p.span, 'processing_failed', err);
@@ -108,7 +108,7 @@ export class DedupService implements OnApplicationBootstrap {
     return { outputs };
   }
 
-  private emit(p: Prepared, r: ClaimResult, freshest: Map<string, TokenRecord>, copiesInBatch: Map<string, number>, outputs: OutgoingMessage[]): void {
+  private emit(p: Prepared, r: ClaimResult, copiesInBatch: Map<string, number>, prepared: Prepared[], outputs: OutgoingMessage[]): void {
     p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
     // Outputs carry this span's context: the uploader's span becomes its child.
     const headers = forwardTraceHeaders(p.msg.headers);
@@ -125,7 +125,7 @@ export class DedupService implements OnApplicationBootstrap {
       deliveryId: p.delivery.id,
       deliveryCount: copiesInBatch.get(p.id) ?? 1,
       receivedAt: p.delivery.receivedAt,
-      freshestDownloadToken: freshest.get(p.id)?.token,
+      redactFields: this.config.events.redactFields,
     });
     outputs.push({
       topic: TOPICS.events,
@@ -133,20 +133,48 @@ export class DedupService implements OnApplicationBootstrap {
       value: Buffer.from(JSON.stringify(event)),
       headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
     });
-    const { items, skipped } = fileWorkItems({
+    this.emitFiles(p, prepared, outputs, headers);
+    // Counted once every output is built: a record dead-lettered above is not a canonical event.
+    this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
+    this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, redelivered: r.status === 'owned' }, 'canonical event');
+  }
+
+  /**
+   * Work items of a recording event: each URL with its own delivery's token, the other copies of this batch as
+   * alternates (item 6). Files that can never be fetched go to zoom.recording.failed in the same transaction;
+   * nothing is dropped without a record and a count.
+   */
+  private emitFiles(p: Prepared, prepared: Prepared[], outputs: OutgoingMessage[], headers: Record<string, string>): void {
+    const copies = prepared.filter((o) => o !== p && o.id === p.id).map((o) => ({ envelope: o.envelope, receivedAt: o.delivery.receivedAt }));
+    const { items, failures, skipped } = fileWorkItems({
       envelope: p.envelope,
       canonicalId: p.id,
       app: p.delivery.app,
-      tokenReceivedAt: new Date(freshest.get(p.id)?.receivedAt ?? Date.parse(p.delivery.receivedAt)).toISOString(),
-      downloadToken: freshest.get(p.id)?.token,
+      tokenReceivedAt: new Date(Date.parse(p.delivery.receivedAt)).toISOString(),
+      copies,
+      failedAt: new Date().toISOString(),
     });
+    const flagged = { size_unknown: 0, not_completed: 0, derived_id: 0, no_download_token: 0 };
     for (const item of items) {
       outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      this.metrics.files.inc({ outcome: 'queued', reason: '' });
+      if (item.sizeUnknown) flagged.size_unknown++;
+      if (item.fileStatus !== undefined) flagged.not_completed++;
+      if (item.zoomFileId === undefined) flagged.derived_id++;
+      if (hasNoDownloadToken(item)) flagged.no_download_token++;
     }
-    // Counted once every output is built: a record dead-lettered above is not a canonical event.
-    this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
-    if (skipped.length > 0) this.logger.warn({ canonicalId: p.id, skipped }, 'recording files without id, download_url or file_size were not queued');
-    this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, files: items.length, redelivered: r.status === 'owned' }, 'canonical event');
+    for (const [flag, n] of Object.entries(flagged)) if (n > 0) this.metrics.flaggedFiles.inc({ flag }, n);
+    for (const failure of failures) {
+      outputs.push({ topic: TOPICS.failed, key: failure.fileId, value: Buffer.from(JSON.stringify(failure)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      this.metrics.files.inc({ outcome: 'failed', reason: failure.reason });
+    }
+    for (const s of skipped) this.metrics.files.inc({ outcome: 'skipped', reason: s.reason });
+    if (failures.length > 0) {
+      this.logger.warn({ canonicalId: p.id, failed: failures.map((f) => ({ fileId: f.fileId, reason: f.reason })) }, 'recording files that cannot be fetched sent to zoom.recording.failed');
+    }
+    if (items.length + failures.length + skipped.length > 0) {
+      this.logger.info({ canonicalId: p.id, files: items.length, failed: failures.length, repeatedEntries: skipped.length, ...flagged }, 'recording files queued');
+    }
   }
 
   private prepare(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span): Prepared | undefined {
@@ -208,15 +236,26 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-/** The latest download token among this batch's copies of each occurrence (the store keeps it across batches). */
-function freshestTokens(prepared: Prepared[]): Map<string, TokenRecord> {
-  const best = new Map<string, TokenRecord>();
-  for (const p of prepared) {
+/**
+ * The token to keep next to each occurrence's claim: the canonical delivery's own when this batch emits the
+ * occurrence (the work items carry its URL: a token of another copy would be offered for a URL it may not open),
+ * else the latest among this batch's duplicates (a retry's token outlives the original's).
+ */
+function tokenOffers(prepared: Prepared[], results: ReadonlyArray<{ status: string }>): Map<string, TokenRecord> {
+  const canonical = new Map<string, TokenRecord | null>();
+  const latest = new Map<string, TokenRecord>();
+  prepared.forEach((p, i) => {
     const token = p.envelope.download_token;
-    if (typeof token !== 'string' || token.length === 0) continue;
-    const receivedAt = Date.parse(p.delivery.receivedAt);
-    const current = best.get(p.id);
-    if (!current || receivedAt >= current.receivedAt) best.set(p.id, { token, receivedAt });
-  }
-  return best;
+    const record = typeof token === 'string' && token.length > 0 ? { token, receivedAt: Date.parse(p.delivery.receivedAt) } : undefined;
+    if (results[i]?.status !== 'duplicate') {
+      if (!canonical.has(p.id)) canonical.set(p.id, record ?? null);
+      return;
+    }
+    const current = latest.get(p.id);
+    if (record && (!current || record.receivedAt >= current.receivedAt)) latest.set(p.id, record);
+  });
+  const offers = new Map<string, TokenRecord>();
+  for (const [id, record] of latest) if (!canonical.has(id)) offers.set(id, record);
+  for (const [id, record] of canonical) if (record !== null) offers.set(id, record);
+  return offers;
 }

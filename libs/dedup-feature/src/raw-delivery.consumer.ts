@@ -12,7 +12,7 @@ export class RawDeliveryConsumer {
     name: 'dedup',
     groupId: DEDUP_GROUP_ID,
     ensureTopics: [
-      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
       { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 },
     ],
     maxBatchSize: 1000,

@@ -94,6 +94,12 @@ describe('partitionKey, meetingUuidOf, accountIdOf over the fixtures', () => {
     ['recording.completed.json', MEETING_UUID, MEETING_UUID],
     ['recording.transcript_completed.json', MEETING_UUID, MEETING_UUID],
     ['app_deauthorized.json', ACCOUNT_ID, undefined],
+    ['webinar.rtms_started.json', 'kP3nWq8+Tz2fLr9x//Ab5g==', 'kP3nWq8+Tz2fLr9x//Ab5g=='],
+    ['webinar.rtms_stopped.json', 'kP3nWq8+Tz2fLr9x//Ab5g==', 'kP3nWq8+Tz2fLr9x//Ab5g=='],
+    ['session.rtms_started.json', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'Vd7kQ2r+Lm9sTz4w//Xy1A=='],
+    ['session.rtms_stopped.json', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'Vd7kQ2r+Lm9sTz4w//Xy1A=='],
+    ['session.recording_completed.json', 'Vd7kQ2r+Lm9sTz4w//Xy1A==', 'Vd7kQ2r+Lm9sTz4w//Xy1A=='],
+    ['recording.completed.all_file_shapes.json', MEETING_UUID, MEETING_UUID],
   ])('%s is keyed by %s', (file, key, uuid) => {
     const e = parsed(fixtureBody(file));
     expect(partitionKey(e)).toBe(key);
@@ -116,5 +122,21 @@ describe('partitionKey, meetingUuidOf, accountIdOf over the fixtures', () => {
     ['nothing at all', { event: 'x', payload: {} }, 'unkeyed'],
   ])('prefers %s', (_name, envelope, key) => {
     expect(partitionKey(envelope)).toBe(key);
+  });
+
+  it.each<[string, ZoomEnvelope, string]>([
+    ['webinar RTMS: payload.webinar_uuid', { event: 'webinar.rtms_started', payload: { webinar_uuid: 'wuuid', rtms_stream_id: 's', account_id: 'a' } }, 'wuuid'],
+    ['webinar RTMS: payload.object.webinar_uuid', { event: 'webinar.rtms_stopped', payload: { account_id: 'a', object: { webinar_uuid: 'wuuid', rtms_stream_id: 's' } } }, 'wuuid'],
+    ['meeting RTMS: payload.object.meeting_uuid', { event: 'meeting.rtms_started', payload: { account_id: 'a', object: { meeting_uuid: 'muuid' } } }, 'muuid'],
+    ['Video SDK RTMS: payload.session_id', { event: 'session.rtms_started', payload: { session_id: 'sid', rtms_stream_id: 's', account_id: 'a' } }, 'sid'],
+    ['Video SDK recording: payload.object.session_id', { event: 'session.recording_completed', payload: { account_id: 'a', object: { session_id: 'sid' } } }, 'sid'],
+  ])('keys %s by the instance UUID, not the account', (_name, envelope, key) => {
+    expect(partitionKey(envelope)).toBe(key);
+    expect(meetingUuidOf(envelope)).toBe(key);
+  });
+
+  it('reads session_id only on session.* events (elsewhere it is not an instance id)', () => {
+    expect(meetingUuidOf({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } })).toBeUndefined();
+    expect(partitionKey({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } })).toBe('a');
   });
 });

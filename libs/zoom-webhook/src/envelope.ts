@@ -66,11 +66,24 @@ function nonEmptyString(value: unknown): string | undefined {
 }
 
 /**
- * Meeting (or webinar) instance UUID: `payload.object.uuid` for meeting, webinar and recording events,
- * `payload.meeting_uuid` for RTMS events, whose fields sit directly in `payload`.
+ * Instance UUID of the meeting, webinar or Video SDK session an event belongs to (docs/ZOOM-PLATFORM.md):
+ * - `payload.object.uuid` for meeting, webinar and recording events;
+ * - RTMS events name it `meeting_uuid`, `webinar_uuid` (webinar.rtms_*) or `session_id` (session.rtms_*),
+ *   directly in `payload` or, in newer payloads, in `payload.object`;
+ * - Video SDK `session.*` events (e.g. session.recording_completed) carry `payload.object.session_id`.
+ * `session_id` is read only for `session.*` events: elsewhere a field of that name is not an instance id.
  */
 export function meetingUuidOf(envelope: ZoomEnvelope): string | undefined {
-  return nonEmptyString(asRecord(envelope.payload.object)?.uuid) ?? nonEmptyString(envelope.payload.meeting_uuid);
+  const { payload } = envelope;
+  const object = asRecord(payload.object);
+  const found =
+    nonEmptyString(object?.uuid) ??
+    nonEmptyString(payload.meeting_uuid) ??
+    nonEmptyString(object?.meeting_uuid) ??
+    nonEmptyString(payload.webinar_uuid) ??
+    nonEmptyString(object?.webinar_uuid);
+  if (found !== undefined || !envelope.event.startsWith('session.')) return found;
+  return nonEmptyString(payload.session_id) ?? nonEmptyString(object?.session_id);
 }
 
 /** Zoom account id: `payload.account_id`, else `payload.object.account_id`. */

@@ -4,8 +4,9 @@ import { type ZoomEnvelope, accountIdOf, meetingUuidOf } from './envelope';
 export const UNKEYED_PARTITION = 'unkeyed';
 
 /**
- * Kafka key (SPEC §5): the meeting instance UUID, else the account id. Every event of one meeting instance,
- * including its RTMS events (same UUID under `meeting_uuid`), lands in one partition and keeps its order.
+ * Kafka key (SPEC §5): the meeting, webinar or Video SDK session instance UUID, else the account id. Every event
+ * of one instance, including its RTMS events (`meeting_uuid`, `webinar_uuid`, `session_id`), lands in one
+ * partition and keeps its order.
  */
 export function partitionKey(envelope: ZoomEnvelope): string {
   return meetingUuidOf(envelope) ?? accountIdOf(envelope) ?? UNKEYED_PARTITION;

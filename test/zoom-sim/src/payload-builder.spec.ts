@@ -6,6 +6,8 @@ import {
   meetingStarted,
   participantJoined,
   recordingCompleted,
+  rtmsEvent,
+  sessionRecordingCompleted,
   zoomMeetingUuid,
 } from './payload-builder';
 
@@ -89,7 +91,7 @@ describe('scenario helpers', () => {
     expect(o.recording_files[2]).not.toHaveProperty('play_url');
     for (const f of o.recording_files) {
       expect(f.meeting_id).toBe(o.uuid);
-      expect(f.id.length).toBeGreaterThan(0);
+      expect(f.id?.length).toBeGreaterThan(0);
       expect(f.recording_start).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     }
     expect(typeof o.id).toBe('number');
@@ -119,5 +121,38 @@ describe('scenario helpers', () => {
 
     const guest = participantJoined({ guest: true }).payload.object.participant;
     expect([guest.id, guest.participant_user_id, guest.email]).toEqual(['', '', '']);
+  });
+
+  it('recordingCompleted leaves out the members a file spec omits and puts participant audio in its own list', () => {
+    const ev = recordingCompleted({
+      downloadBaseUrl: 'http://127.0.0.1:4000',
+      files: [
+        { fileType: 'CC', size: 0, omit: ['id', 'file_size', 'status', 'recording_type'] },
+        { fileType: 'MP4', size: 10, status: 'processing' },
+        { id: 'shared', fileType: 'M4A', size: 5, participantAudio: true },
+      ],
+    });
+    const o = ev.payload.object;
+    expect(o.recording_files).toHaveLength(2);
+    for (const k of ['id', 'file_size', 'status', 'recording_type']) expect(o.recording_files[0]).not.toHaveProperty(k);
+    expect(o.recording_files[1]!.status).toBe('processing');
+    expect(o.participant_audio_files?.map((f) => f.id)).toEqual(['shared']);
+    expect(Object.keys(o).indexOf('participant_audio_files')).toBeGreaterThan(Object.keys(o).indexOf('recording_files'));
+  });
+
+  it('rtmsEvent names the instance per product, in payload or payload.object', () => {
+    expect(Object.keys(rtmsEvent({ product: 'webinar', instanceId: 'W' }).payload)).toEqual(['account_id', 'webinar_uuid', 'operator_id', 'rtms_stream_id', 'server_urls']);
+    expect(Object.keys(loadFixture('webinar.rtms_started').payload as object)).toEqual(Object.keys(rtmsEvent({ product: 'webinar' }).payload));
+    const stopped = rtmsEvent({ product: 'session', phase: 'stopped', instanceId: 'S', nested: true });
+    expect(stopped.event).toBe('session.rtms_stopped');
+    expect(stopped.payload.object).toMatchObject({ session_id: 'S', stop_reason: 6 });
+  });
+
+  it('sessionRecordingCompleted has the session fixture\'s key order', () => {
+    const ev = sessionRecordingCompleted({ downloadBaseUrl: 'http://127.0.0.1:4000', sessionId: 'S==' });
+    const fixture = loadFixture('session.recording_completed') as { payload: { object: object } };
+    expect(Object.keys(ev)).toEqual(Object.keys(fixture));
+    expect(Object.keys(ev.payload.object)).toEqual(Object.keys(fixture.payload.object).filter((k) => k !== 'participant_audio_files'));
+    expect(ev.payload.object.session_id).toBe('S==');
   });
 });

@@ -97,19 +97,27 @@ export function zoomTime(ms: number): string {
  * a test), because the key order is part of the bytes that get signed.
  * ---------------------------------------------------------------------------------------------------- */
 
+/**
+ * A `recording_files[]` entry. Zoom documents CC and older TIMELINE entries without `id`, `file_size`, `status`
+ * and `recording_type`, and CHAT entries without `file_size` (docs/ZOOM-PLATFORM.md): those members are optional.
+ */
 export interface ZoomRecordingFile {
-  id: string;
+  id?: string;
   meeting_id: string;
   recording_start: string;
   recording_end: string;
   file_type: string;
   file_extension: string;
-  file_size: number;
+  file_size?: number;
   play_url?: string;
-  download_url: string;
-  status: string;
-  recording_type: string;
+  download_url?: string;
+  status?: string;
+  recording_type?: string;
 }
+
+/** Optional members of a recording file entry that Zoom may leave out. */
+export type OptionalFileField = 'id' | 'file_size' | 'status' | 'recording_type' | 'play_url' | 'download_url';
+export const OPTIONAL_FILE_FIELDS: readonly OptionalFileField[] = ['id', 'file_size', 'status', 'recording_type', 'play_url', 'download_url'];
 
 export interface RecordingCompletedEvent {
   payload: {
@@ -129,6 +137,7 @@ export interface RecordingCompletedEvent {
       recording_count: number;
       share_url: string;
       recording_files: ZoomRecordingFile[];
+      participant_audio_files?: ZoomRecordingFile[];
       password: string;
       recording_play_passcode: string;
       on_prem: boolean;
@@ -151,6 +160,12 @@ export interface RecordingFileSpec {
   recordingEnd?: string;
   /** Use this URL as is instead of `<downloadBaseUrl>/rec/webhook_download/<id>/<opaque>`. */
   downloadUrl?: string;
+  /** Zoom's `status` (default `completed`), e.g. `processing`. */
+  status?: string;
+  /** Members to leave out, as Zoom does for CC/TIMELINE (`id`, `file_size`, `status`) or some CHAT files (`file_size`). */
+  omit?: readonly OptionalFileField[];
+  /** Put the entry in `participant_audio_files` instead of `recording_files`. */
+  participantAudio?: boolean;
 }
 
 export interface RecordingCompletedOptions {
@@ -202,7 +217,7 @@ export function recordingCompleted(opts: RecordingCompletedOptions): RecordingCo
   const meetingUuid = opts.meetingUuid ?? zoomMeetingUuid();
   const accountId = opts.accountId ?? zoomOpaqueId();
   const specs = opts.files ?? [{ fileType: 'MP4', size: 1_048_576 }];
-  const files = specs.map((f): ZoomRecordingFile => {
+  const built = specs.map((f): ZoomRecordingFile => {
     const fileType = f.fileType ?? 'MP4';
     const defaults = FILE_TYPE_DEFAULTS[fileType] ?? { ext: fileType, recordingType: fileType.toLowerCase(), playable: false };
     const id = f.id ?? randomUUID();
@@ -216,13 +231,16 @@ export function recordingCompleted(opts: RecordingCompletedOptions): RecordingCo
       file_size: f.size,
       play_url: `https://us06web.zoom.us/rec/play/${randomBytes(24).toString('base64url')}`,
       download_url: f.downloadUrl ?? webhookDownloadUrl(opts.downloadBaseUrl, id),
-      status: 'completed',
+      status: f.status ?? 'completed',
       recording_type: f.recordingType ?? defaults.recordingType,
     };
     // CHAT and TIMELINE entries carry no play_url in the captures (ZOOM.md §4.1, §9).
     if (!defaults.playable) delete file.play_url;
+    for (const field of f.omit ?? []) delete file[field];
     return file;
   });
+  const files = built.filter((_f, i) => specs[i]?.participantAudio !== true);
+  const audio = built.filter((_f, i) => specs[i]?.participantAudio === true);
   const event: RecordingCompletedEvent = {
     payload: {
       account_id: accountId,
@@ -237,7 +255,7 @@ export function recordingCompleted(opts: RecordingCompletedOptions): RecordingCo
         timezone: opts.timezone ?? 'Europe/Berlin',
         host_email: opts.hostEmail ?? 'host.owner@example.com',
         duration: durationMinutes,
-        total_size: files.reduce((sum, f) => sum + f.file_size, 0),
+        total_size: built.reduce((sum, f) => sum + (f.file_size ?? 0), 0),
         recording_count: files.length,
         share_url: `https://us06web.zoom.us/rec/share/${randomBytes(24).toString('base64url')}`,
         recording_files: files,
@@ -249,8 +267,100 @@ export function recordingCompleted(opts: RecordingCompletedOptions): RecordingCo
     event_ts: eventTs,
     event: 'recording.completed',
   };
+  if (audio.length > 0) event.payload.object.participant_audio_files = audio;
   if (opts.downloadToken !== null) event.download_token = opts.downloadToken ?? fakeDownloadToken();
   return event;
+}
+
+/** Video SDK `session.recording_completed` (Rivet's Video SDK types): the files of a session, keyed by `session_id`. */
+export interface SessionRecordingCompletedEvent {
+  download_token?: string;
+  event: 'session.recording_completed';
+  event_ts: number;
+  payload: {
+    account_id: string;
+    object: {
+      session_id: string;
+      session_name: string;
+      session_key: string;
+      start_time: string;
+      timezone: string;
+      recording_files: ZoomRecordingFile[];
+      participant_audio_files?: ZoomRecordingFile[];
+    };
+  };
+}
+
+export interface SessionRecordingCompletedOptions extends Omit<RecordingCompletedOptions, 'meetingUuid' | 'meetingId' | 'hostId' | 'hostEmail'> {
+  sessionId?: string;
+  sessionKey?: string;
+}
+
+/** A realistic `session.recording_completed`: the same file entries as recordingCompleted, under a Video SDK session. */
+export function sessionRecordingCompleted(opts: SessionRecordingCompletedOptions): SessionRecordingCompletedEvent {
+  const sessionId = opts.sessionId ?? zoomMeetingUuid();
+  const meeting = recordingCompleted({ ...opts, meetingUuid: sessionId });
+  const o = meeting.payload.object;
+  // Rivet's type lists download_token first; keep that order (the key order is part of the signed bytes).
+  const event: SessionRecordingCompletedEvent = {
+    ...(meeting.download_token !== undefined ? { download_token: meeting.download_token } : {}),
+    event: 'session.recording_completed',
+    event_ts: meeting.event_ts,
+    payload: {
+      account_id: meeting.payload.account_id,
+      object: {
+        session_id: sessionId,
+        session_name: o.topic,
+        session_key: opts.sessionKey ?? `key-${randomInt(1_000_000)}`,
+        start_time: o.start_time,
+        timezone: o.timezone,
+        recording_files: o.recording_files,
+      },
+    },
+  };
+  if (o.participant_audio_files !== undefined) event.payload.object.participant_audio_files = o.participant_audio_files;
+  return event;
+}
+
+export type RtmsProduct = 'meeting' | 'webinar' | 'session';
+
+export interface RtmsEvent {
+  event: `${RtmsProduct}.rtms_started` | `${RtmsProduct}.rtms_stopped`;
+  event_ts: number;
+  payload: Record<string, unknown>;
+}
+
+export interface RtmsEventOptions {
+  product: RtmsProduct;
+  /** Default `started`. */
+  phase?: 'started' | 'stopped';
+  /** The meeting/webinar instance UUID or the Video SDK session id. */
+  instanceId?: string;
+  streamId?: string;
+  accountId?: string;
+  /** Put the fields in `payload.object` (newer payloads) instead of directly in `payload` (the fixtures' form). */
+  nested?: boolean;
+  eventTs?: number;
+}
+
+/**
+ * An RTMS started/stopped event for a meeting (`meeting_uuid`), a webinar (`webinar_uuid`) or a Video SDK session
+ * (`session_id`), following the meeting.rtms_* fixtures' key order.
+ */
+export function rtmsEvent(opts: RtmsEventOptions): RtmsEvent {
+  const idField = { meeting: 'meeting_uuid', webinar: 'webinar_uuid', session: 'session_id' }[opts.product];
+  const phase = opts.phase ?? 'started';
+  const fields: Record<string, unknown> = { [idField]: opts.instanceId ?? zoomMeetingUuid() };
+  if (phase === 'started') fields.operator_id = zoomOpaqueId();
+  fields.rtms_stream_id = opts.streamId ?? randomBytes(16).toString('hex');
+  if (phase === 'started') fields.server_urls = 'wss://rtms.zoom.us';
+  else fields.stop_reason = 6;
+  const accountId = opts.accountId ?? zoomOpaqueId();
+  return {
+    event: `${opts.product}.rtms_${phase}`,
+    event_ts: opts.eventTs ?? Date.now(),
+    payload: opts.nested === true ? { account_id: accountId, object: fields } : { account_id: accountId, ...fields },
+  };
 }
 
 export interface MeetingEventObject {

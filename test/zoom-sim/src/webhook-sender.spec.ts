@@ -203,7 +203,7 @@ describe('ZoomWebhookSender', () => {
         const urls = parsed.map((p) => p.payload.object.recording_files[f]!.download_url);
         expect(new Set(urls).size).toBe(3);
         const fileId = payload.payload.object.recording_files[f]!.id;
-        for (const u of urls) expect(u.startsWith(`http://127.0.0.1:9/rec/webhook_download/${fileId}/`)).toBe(true);
+        for (const u of urls) expect(u?.startsWith(`http://127.0.0.1:9/rec/webhook_download/${fileId}/`)).toBe(true);
       }
       expect(new Set(r.requests.map((q) => header(q, 'x-zm-request-id'))).size).toBe(3);
       expect(new Set(r.requests.map((q) => header(q, 'x-zm-signature'))).size).toBe(3);

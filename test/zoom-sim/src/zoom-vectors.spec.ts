@@ -31,6 +31,20 @@ const FIXTURE_TABLE: Record<string, { bytes: number; ts: number; sig: string }> 
   'recording.transcript_completed': { bytes: 1442, ts: 1740597242, sig: 'v0=265ca71450de8abeac4a558363b1edc4c97fa62ea08943a4e3f7fcf866fbefff' },
 };
 
+/**
+ * Fixtures for shapes the research fixtures do not cover (docs/ZOOM-PLATFORM.md): webinar and Video SDK RTMS,
+ * session.recording_completed, and a recording.completed with every file shape (no id, no size, processing, a
+ * shared id, a Cyrillic topic). Synthetic; sizes and signatures computed here the same way, pinned so a change is seen.
+ */
+const PIPELINE_FIXTURE_TABLE: Record<string, { bytes: number; ts: number; sig: string }> = {
+  'webinar.rtms_started': { bytes: 275, ts: 1740592807, sig: 'v0=8293111e0b69109fe21a1031c9ce627ab6137d6ccfefac250bba0d367a945ef4' },
+  'webinar.rtms_stopped': { bytes: 217, ts: 1740596472, sig: 'v0=95082a633351ce6d61b1e20e3177190aad0852f99cef114375349e618724a26d' },
+  'session.rtms_started': { bytes: 273, ts: 1740592807, sig: 'v0=8fe5db584e24f23df42a048cfb921203d8b8e71f54aad518ef85976611b08801' },
+  'session.rtms_stopped': { bytes: 215, ts: 1740596472, sig: 'v0=2c76b3487404b473702dbccf9c13a60032ab0522effcc661de2ddd80c98d1728' },
+  'session.recording_completed': { bytes: 1489, ts: 1740596809, sig: 'v0=037425e34f5759a6bafb8891935005f7bd7c89846cd30c3e8cadfccad32c3fff' },
+  'recording.completed.all_file_shapes': { bytes: 3763, ts: 1740596809, sig: 'v0=9de3e5fc34ceba068623edc4fead3e22405ce7c7d3e0fab8c2e607669bdab1c4' },
+};
+
 describe('zoomSignature (ZOOM.md §8)', () => {
   it('matches V1, V3 and V5', () => {
     expect(zoomSignature(SECRET, TS, V1_BODY)).toBe(V1_SIG);
@@ -77,8 +91,8 @@ describe('ZoomWebhookSender on the wire (fixed timestamp)', () => {
   });
 
   it('sends every fixture compact, with the §9 size and signature', async () => {
-    expect(fixtureNames()).toEqual(Object.keys(FIXTURE_TABLE).sort());
-    for (const [name, row] of Object.entries(FIXTURE_TABLE)) {
+    expect(fixtureNames()).toEqual([...Object.keys(FIXTURE_TABLE), ...Object.keys(PIPELINE_FIXTURE_TABLE)].sort());
+    for (const [name, row] of Object.entries({ ...FIXTURE_TABLE, ...PIPELINE_FIXTURE_TABLE })) {
       const before = receiver.requests.length;
       const fixture = loadFixture(name);
       expect(Math.floor((fixture.event_ts as number) / 1000)).toBe(row.ts);
