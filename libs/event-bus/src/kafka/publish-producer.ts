@@ -72,18 +72,31 @@ export function kafkajsPublishProducer(kafka: Kafka, publishTimeoutMs: number): 
   };
 }
 
-type PlatformaticModule = typeof import('@platformatic/kafka');
+export type PlatformaticModule = typeof import('@platformatic/kafka');
 let platformatic: Promise<PlatformaticModule> | undefined;
 
 /** The package is ESM-only: loaded on first use (Node ≥ 20.19 requires it from CommonJS), never at import time. */
-function loadPlatformatic(): Promise<PlatformaticModule> {
+export function loadPlatformatic(): Promise<PlatformaticModule> {
   platformatic ??= import('@platformatic/kafka');
   return platformatic;
 }
 
+/** TLS and SASL options of a @platformatic/kafka client (shared by the publish producer and the consumer). */
+export function platformaticConnectionOptions(settings: Pick<PublishProducerSettings, 'ssl' | 'sasl'>): {
+  tls?: ConnectionOptions;
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+} {
+  const tls = settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
+  return {
+    ...(tls ? { tls } : {}),
+    ...(settings.sasl
+      ? { sasl: { mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username: settings.sasl.username, password: settings.sasl.password } }
+      : {}),
+  };
+}
+
 export function platformaticPublishProducer(settings: PublishProducerSettings): PublishProducer {
   const created = loadPlatformatic().then((pk) => {
-    const tls = settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
     return new pk.Producer<string, Buffer, string, string>({
       clientId: settings.clientId,
       bootstrapBrokers: settings.brokers,
@@ -96,10 +109,7 @@ export function platformaticPublishProducer(settings: PublishProducerSettings): 
       timeout: settings.publishTimeoutMs,
       retries: 5,
       retryDelay: 100,
-      ...(tls ? { tls } : {}),
-      ...(settings.sasl
-        ? { sasl: { mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username: settings.sasl.username, password: settings.sasl.password } }
-        : {}),
+      ...platformaticConnectionOptions(settings),
       serializers: {
         key: pk.stringSerializer,
         value: (value?: Buffer) => value,
