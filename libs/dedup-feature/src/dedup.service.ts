@@ -67,7 +67,8 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
       },
       [...topics, { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 }],
       (err, attempt) => this.logger.warn({ attempt, cause: err.message }, 'dedup consumer not started yet; retrying'),
-      () => this.logger.info({ group: DEDUP_GROUP_ID }, 'dedup consuming zoom.webhooks.raw'),
+      // The Kafka client carries the exactly-once path (KAFKA_CLIENT): worth one line at start-up.
+      () => this.logger.info({ group: DEDUP_GROUP_ID, kafkaClient: this.config.bus.kind === 'kafka' ? this.config.bus.client : undefined }, 'dedup consuming zoom.webhooks.raw'),
     );
     this.health.addReadiness({ name: 'dedup-consumer', check: async () => this.consumer?.started ?? false });
     this.consumer.start();
