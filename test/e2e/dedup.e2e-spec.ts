@@ -1,4 +1,4 @@
-// The dedup e2e suite (dedup.suite.ts) with the default consumer client (KAFKA_CLIENT), kafkajs.
+// The dedup e2e suite (dedup.suite.ts) with the default consumer client (KAFKA_CLIENT), @platformatic/kafka.
 import { dedupSuite } from './dedup.suite';
 
-dedupSuite('kafkajs');
+dedupSuite('platformatic');

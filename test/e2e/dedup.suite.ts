@@ -2,6 +2,8 @@
  * Dedup against real Kafka and Redis, ingress and dedup as processes, zoom-sim as Zoom (issue: dedup).
  * The reported case: one recording.completed delivered 20 times at once with different download tokens
  * and URLs, then retried by Zoom: exactly one canonical event, one work item per file.
+ * Run once per Kafka client of the dedup consumer (KAFKA_CLIENT, which carries its consume → outputs + offsets
+ * transaction) by dedup.e2e-spec.ts (platformatic, the default) and dedup-kafkajs.e2e-spec.ts.
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';

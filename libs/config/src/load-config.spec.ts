@@ -42,9 +42,9 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...kafka, KAFKA_PUBLISH_CLIENT: 'librdkafka' })).toEqual(["KAFKA_PUBLISH_CLIENT: must be 'kafkajs' or 'platformatic'"]);
   });
 
-  it('chooses the consumer client with KAFKA_CLIENT (kafkajs unless told otherwise), which also sets the publish default', () => {
+  it('chooses the consumer client with KAFKA_CLIENT (platformatic unless told otherwise), which also sets the publish default', () => {
     const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
-    expect(loadConfig(kafka).bus).toMatchObject({ client: 'kafkajs', publishClient: 'platformatic' });
+    expect(loadConfig(kafka).bus).toMatchObject({ client: 'platformatic', publishClient: 'platformatic' });
     expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'platformatic' }).bus).toMatchObject({ client: 'platformatic', publishClient: 'platformatic' });
     // KAFKA_CLIENT=kafkajs puts the whole adapter on kafkajs; KAFKA_PUBLISH_CLIENT still overrides the producer.
     expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs' }).bus).toMatchObject({ client: 'kafkajs', publishClient: 'kafkajs' });

@@ -85,9 +85,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   const brokers = get('KAFKA_BROKERS');
   const kafkaClientParser = (t: string): 'kafkajs' | 'platformatic' | { error: string } =>
     t === 'kafkajs' || t === 'platformatic' ? t : { error: "must be 'kafkajs' or 'platformatic'" };
-  // The client of consumers and their transactions (dedup's exactly-once path). kafkajs stays the default until
-  // the evidence in docs/ARCHITECTURE.md ("The two Kafka clients") says otherwise.
-  const kafkaClient = read('KAFKA_CLIENT', kafkaClientParser, 'kafkajs');
+  // The client of consumers and their transactions (dedup's exactly-once path): platformatic, whose commits are
+  // fenced by the group generation (KIP-447); kafkajs's are not (docs/ARCHITECTURE.md, "The two Kafka clients").
+  const kafkaClient = read('KAFKA_CLIENT', kafkaClientParser, 'platformatic');
   const bus: BusSettings = brokers
     ? {
         kind: 'kafka',
@@ -96,9 +96,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         publishTimeoutMs: ackDeadlineMs,
         client: kafkaClient,
         // The client of the publish producer (the ingress's ack path). platformatic: about half kafkajs's CPU per
-        // message and +19% ingress throughput, same guarantees (BENCHMARKS.md); platformatic unless KAFKA_CLIENT
-        // picks kafkajs, so KAFKA_CLIENT=kafkajs puts the whole adapter back on kafkajs.
-        publishClient: read('KAFKA_PUBLISH_CLIENT', kafkaClientParser, get('KAFKA_CLIENT') === undefined ? 'platformatic' : kafkaClient),
+        // message and +19% ingress throughput, same guarantees (BENCHMARKS.md). Defaults to KAFKA_CLIENT, so
+        // KAFKA_CLIENT=kafkajs puts the whole adapter back on kafkajs.
+        publishClient: read('KAFKA_PUBLISH_CLIENT', kafkaClientParser, kafkaClient),
       }
     : { kind: 'file', dir: path.join(dataDir, 'log') };
   const redisUrl = get('REDIS_URL');

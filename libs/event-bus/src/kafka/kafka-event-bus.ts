@@ -1,6 +1,6 @@
 /**
- * The cluster-mode event bus. Consumers and their transactions on kafkajs 2.2.4 (kafka-consumer.ts) or
- * @platformatic/kafka (platformatic-consumer.ts), chosen by `client`; the publish producer on either
+ * The cluster-mode event bus. Consumers and their transactions on @platformatic/kafka (platformatic-consumer.ts,
+ * the default) or kafkajs 2.2.4 (kafka-consumer.ts), chosen by `client`; the publish producer on either
  * (`publishClient`, default: `client`; see publish-producer.ts); admin calls on kafkajs.
  *
  * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
@@ -71,7 +71,7 @@ export interface KafkaEventBusOptions {
   socketFactory?: ISocketFactory;
   /** Client of the publish producer (see publish-producer.ts). Default: `client`. */
   publishClient?: PublishClientName;
-  /** Client of the consumers and their transactions (kafka-consumer.ts or platformatic-consumer.ts). Default kafkajs. */
+  /** Client of the consumers and their transactions (platformatic-consumer.ts or kafka-consumer.ts). Default platformatic. */
   client?: KafkaClientName;
 }
 
@@ -249,7 +249,8 @@ export class KafkaEventBus implements EventBus {
 
   /** The client of consumers and transactions. */
   client(): KafkaClientName {
-    return this.options.client ?? 'kafkajs';
+    // platformatic: its transactional offset commits are fenced by the group generation (KIP-447), kafkajs's are not.
+    return this.options.client ?? 'platformatic';
   }
 
   /** The client of the publish producer: its own setting, else the bus's client. */

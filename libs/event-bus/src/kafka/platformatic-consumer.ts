@@ -503,6 +503,8 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
         });
       }
       await transaction.addConsumer(this.consumer as never);
+      // One TxnOffsetCommit per partition, strictly one after the other: the client merges CONCURRENT calls of
+      // one operation name ("commit") into the first call's request, which would silently drop the other offsets.
       for (const c of group) {
         // TxnOffsetCommit commits `offset + 1` of the message it is given, fenced by its member stamp.
         const stamp = { topic: c.topic, partition: c.partition, offset: c.offset - 1n, metadata: { consumer: c.member } };

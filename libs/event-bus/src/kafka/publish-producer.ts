@@ -1,15 +1,15 @@
 /**
  * The producer behind KafkaEventBus.publish (the ingress ack path), on one of two clients:
  *
- * - `kafkajs` (default): kafkajs 2.2.4, like the rest of the adapter.
- * - `platformatic`: `@platformatic/kafka` 1.x, measured on the ingress's publish pattern at about half the CPU
+ * - `platformatic` (default, as for the consumers): `@platformatic/kafka` 2.x, measured on the ingress's publish pattern at about half the CPU
  *   per message and a third of the p99 of kafkajs (BENCHMARKS.md, "Experiment: the publish client").
+ * - `kafkajs`: kafkajs 2.2.4.
  *
  * Both give the same guarantees: idempotent producer, acks=-1, keys on the partitions kafkajs, the Java client
  * and the file log choose (murmur2 & 0x7fffffff: platformatic's *default* partitioner differs, so its
  * `compatibilityPartitioner` is used), no topic auto-creation, requests bounded by the publish timeout. The bus
  * discards a producer after any failed or abandoned send, so a new one (new producer id) carries the next batch.
- * Consumers, transactions and admin calls stay on kafkajs.
+ * The bus picks the client (`publishClient`, default: the bus's `client`); admin calls stay on kafkajs.
  */
 import { type ConnectionOptions } from 'node:tls';
 import { CompressionTypes, type Kafka, Partitioners, type ProducerConfig } from 'kafkajs';
