@@ -388,3 +388,43 @@ for (const client of CLIENTS) {
     });
   });
 }
+
+describe('KafkaEventBus consumers of both clients in one group (real broker)', () => {
+  it('shares a group between a kafkajs and a platformatic member (a rolling change of KAFKA_CLIENT)', async () => {
+    const consumer = { maxWaitTimeMs: 250, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 };
+    const kafkajs = kafkaBus({ client: 'kafkajs', consumer });
+    const platformatic = kafkaBus({ client: 'platformatic', consumer });
+    try {
+      const topic = uniqueName('eb-mixed');
+      await kafkajs.ensureTopics([{ topic, partitions: 4 }]);
+      const groupId = uniqueName('eb-g-mixed');
+      const seen = { kafkajs: [] as string[], platformatic: [] as string[] };
+      const handles = [];
+      for (const [name, bus] of [['kafkajs', kafkajs], ['platformatic', platformatic]] as const) {
+        handles.push(
+          await bus.consume({
+            groupId,
+            topics: [topic],
+            eachBatch: async (batch) => {
+              seen[name].push(...batch.messages.map((m) => m.value.toString()));
+              return { outputs: [] };
+            },
+          }),
+        );
+      }
+      // Published once both joined: the final assignment splits the 4 partitions between the two members.
+      const inputs = Array.from({ length: 40 }, (_, i) => `m${i}`);
+      await kafkajs.publish(inputs.map((v, i) => ({ topic, key: `meeting-${i}`, value: Buffer.from(v) })));
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await totalLag(handles[0])) !== 0) await delay(250);
+      expect(await totalLag(handles[0])).toBe(0);
+      // With the client's own protocol name the platformatic member could not even join (INCONSISTENT_GROUP_PROTOCOL).
+      expect(seen.platformatic.length).toBeGreaterThan(0);
+      expect(seen.kafkajs.length).toBeGreaterThan(0);
+      expect([...new Set([...seen.kafkajs, ...seen.platformatic])].sort()).toEqual([...inputs].sort());
+      await Promise.all(handles.map((h) => h.stop()));
+    } finally {
+      await Promise.all([kafkajs.close(), platformatic.close()]);
+    }
+  });
+});

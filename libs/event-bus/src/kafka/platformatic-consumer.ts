@@ -142,6 +142,11 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       isolationLevel: pk.FetchIsolationLevels.READ_COMMITTED,
       autocommit: false,
       autocreateTopics: false,
+      // kafkajs's protocol name (same round-robin idea, standard subscription/assignment encoding): a group can
+      // hold members of both clients, e.g. during a rolling change of KAFKA_CLIENT. With the client's own name
+      // ('roundrobin') the broker refuses the join while a kafkajs member is in the group
+      // (INCONSISTENT_GROUP_PROTOCOL), and the new pods never start consuming.
+      protocols: [{ name: 'RoundRobinAssigner', version: 0 }],
       ...platformaticConnectionOptions(this.deps),
     });
     this.consumer = consumer;
