@@ -19,11 +19,11 @@ const common = {
   testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['@swc/jest', swcrc],
-    // NestJS 12 ships ES modules; Jest's CommonJS runtime loads them only when compiled (the built apps
-    // load them with Node's own require(esm)).
-    '/node_modules/@nestjs/.+\\.js$': ['@swc/jest', esmToCjs],
+    // NestJS 12 and @platformatic/kafka ship ES modules; Jest's CommonJS runtime loads them only when compiled
+    // (the built apps load them with Node's own require(esm)).
+    '/node_modules/@(nestjs|platformatic)/.+\\.js$': ['@swc/jest', esmToCjs],
   },
-  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/|@platformatic/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

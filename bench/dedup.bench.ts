@@ -216,7 +216,7 @@ export async function runDedup(): Promise<DedupResults> {
     process.stderr.write(`  pass-through ${JSON.stringify(passResult)}\n`);
 
     const startedAt = Date.now();
-    const app = await startDistApp('dedup', { KAFKA_BROKERS: kafkaBrokers, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}) });
+    const app = await startDistApp('dedup', { KAFKA_BROKERS: kafkaBrokers, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}), ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}) });
     let dedupResult: DrainResult;
     try {
       dedupResult = await drain(admin, DEDUP_GROUP, target, low, startedAt, () => processCpuSeconds(app.child.pid));

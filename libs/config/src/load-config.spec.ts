@@ -59,6 +59,16 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...kafka, KAFKA_PUBLISH_CLIENT: 'librdkafka' })).toEqual(["KAFKA_PUBLISH_CLIENT: must be 'kafkajs' or 'platformatic'"]);
   });
 
+  it('chooses the consumer client with KAFKA_CLIENT (platformatic unless told otherwise), which also sets the publish default', () => {
+    const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
+    expect(loadConfig(kafka).bus).toMatchObject({ client: 'platformatic', publishClient: 'platformatic' });
+    expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'platformatic' }).bus).toMatchObject({ client: 'platformatic', publishClient: 'platformatic' });
+    // KAFKA_CLIENT=kafkajs puts the whole adapter on kafkajs; KAFKA_PUBLISH_CLIENT still overrides the producer.
+    expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs' }).bus).toMatchObject({ client: 'kafkajs', publishClient: 'kafkajs' });
+    expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs', KAFKA_PUBLISH_CLIENT: 'platformatic' }).bus).toMatchObject({ client: 'kafkajs', publishClient: 'platformatic' });
+    expect(problemsOf({ ...kafka, KAFKA_CLIENT: 'node-rdkafka' })).toEqual(["KAFKA_CLIENT: must be 'kafkajs' or 'platformatic'"]);
+  });
+
   it('reads per-app secrets for /webhooks/zoom/:app', () => {
     const c = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU: 's1' });
     expect(c.webhook.secretsByApp).toEqual({ 'sales-eu': ['s1'] });

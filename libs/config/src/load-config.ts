@@ -84,15 +84,22 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   if (ackDeadlineMs >= 3_000) problems.push('ACK_DEADLINE: must be below Zoom\'s 3 s timeout');
 
   const brokers = get('KAFKA_BROKERS');
+  const kafkaClientParser = (t: string): 'kafkajs' | 'platformatic' | { error: string } =>
+    t === 'kafkajs' || t === 'platformatic' ? t : { error: "must be 'kafkajs' or 'platformatic'" };
+  // The client of consumers and their transactions (dedup's exactly-once path): platformatic, whose commits are
+  // fenced by the group generation (KIP-447); kafkajs's are not (docs/ARCHITECTURE.md, "The two Kafka clients").
+  const kafkaClient = read('KAFKA_CLIENT', kafkaClientParser, 'platformatic');
   const bus: BusSettings = brokers
     ? {
         kind: 'kafka',
         brokers: parseList(brokers),
         clientId: get('KAFKA_CLIENT_ID') ?? 'zoom-pipeline',
         publishTimeoutMs: ackDeadlineMs,
-        // The client of the publish producer (the ingress's ack path; consumers always use kafkajs). platformatic:
-        // about half kafkajs's CPU per message and +19% ingress throughput, same guarantees (BENCHMARKS.md).
-        publishClient: read('KAFKA_PUBLISH_CLIENT', (t) => (t === 'kafkajs' || t === 'platformatic' ? t : { error: "must be 'kafkajs' or 'platformatic'" }), 'platformatic'),
+        client: kafkaClient,
+        // The client of the publish producer (the ingress's ack path). platformatic: about half kafkajs's CPU per
+        // message and +19% ingress throughput, same guarantees (BENCHMARKS.md). Defaults to KAFKA_CLIENT, so
+        // KAFKA_CLIENT=kafkajs puts the whole adapter back on kafkajs.
+        publishClient: read('KAFKA_PUBLISH_CLIENT', kafkaClientParser, kafkaClient),
       }
     : { kind: 'file', dir: path.join(dataDir, 'log') };
   const redisUrl = get('REDIS_URL');

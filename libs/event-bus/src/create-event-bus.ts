@@ -7,7 +7,7 @@ import { type PublishClientName } from './kafka/publish-producer';
 
 /** Which adapter to build; `config.bus` of the app config has this shape. */
 export type EventBusConfig =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig; publishClient?: PublishClientName }
+  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig; publishClient?: PublishClientName; client?: PublishClientName }
   | { kind: 'file'; dir: string }
   | { kind: 'memory' };
 
@@ -27,6 +27,7 @@ export async function createEventBus(config: EventBusConfig, options: EventBusFa
         ssl: config.ssl,
         sasl: config.sasl,
         publishClient: config.publishClient,
+        client: config.client,
         logger: options.logger,
       });
     case 'file':

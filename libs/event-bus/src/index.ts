@@ -12,6 +12,7 @@ export { EventBusModule, EventBusShutdown } from './event-bus.module';
 export {
   DEFAULT_PUBLISH_TIMEOUT_MS,
   KafkaEventBus,
+  type KafkaClientName,
   type KafkaEventBusOptions,
   PUBLISH_ACKS,
   publishProducerConfig,

@@ -36,6 +36,7 @@ overrides = {
         "optional": {"type": "boolean", "description": "Start the pod when the key is missing"},
         "components": {"type": "array", "items": {"type": "string", "enum": ["ingress", "dedup", "uploader"]}, "description": "Components that get it (default: all)"}}}},
     "kafka.brokers": {"type": "array", "items": {"type": "string", "pattern": r"^[^\s,:]+:[0-9]{1,5}$"}},
+    "kafka.client": {"type": "string", "enum": ["platformatic", "kafkajs"]},
     "kafka.publishClient": {"type": "string", "enum": ["platformatic", "kafkajs"]},
     "redis.url": {"type": "string", "pattern": r"^(rediss?://.*)?$"},
     "config.logLevel": {"type": "string", "enum": ["fatal", "error", "warn", "info", "debug", "trace", "silent"]},

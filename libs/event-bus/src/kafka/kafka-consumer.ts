@@ -69,8 +69,8 @@ export interface KafkaConsumerDeps {
 }
 
 /** How often a stopping member retries the commit of a finished batch before leaving it for redelivery. */
-const COMMIT_ATTEMPTS_WHEN_STOPPING = 3;
-const FENCED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+export const COMMIT_ATTEMPTS_WHEN_STOPPING = 3;
+export const FENCED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
 
 interface PendingCommit {
   topic: string;
@@ -82,7 +82,7 @@ interface PendingCommit {
 }
 
 /** Upper bound on the outputs of the batches merged into one transaction (bytes of values). */
-const MAX_TRANSACTION_BYTES = 8 * 1024 * 1024;
+export const MAX_TRANSACTION_BYTES = 8 * 1024 * 1024;
 
 interface BatchFlags {
   rebalancing: boolean;
@@ -186,35 +186,15 @@ export class KafkaBusConsumer implements ConsumerHandle {
   }
 
   private async alreadyCommitted(topic: string, partition: number, offset: bigint): Promise<boolean> {
-    try {
-      const admin = await this.deps.admin();
-      const committed = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
-      const p = committed.find((c) => c.topic === topic)?.partitions.find((x) => x.partition === partition);
-      return p !== undefined && /^\d+$/.test(p.offset) && BigInt(p.offset) >= offset;
-    } catch {
-      return false; // cannot tell: retry the commit (the claim check in dedup still holds)
-    }
+    return groupCommittedPast(this.deps.admin, this.options.groupId, topic, partition, offset);
   }
 
   isHealthy(): boolean {
     return !this.stopping && !this.fatal && Date.now() - this.lastProgress < this.deps.settings.stallTimeoutMs;
   }
 
-  async lag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
-    const admin = await this.deps.admin();
-    const committed = await admin.fetchOffsets({ groupId: this.options.groupId, topics: this.options.topics });
-    const result: Array<{ topic: string; partition: number; lag: number }> = [];
-    for (const topic of this.options.topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const ofTopic = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const end of ends.sort((a, b) => a.partition - b.partition)) {
-        const c = Number(ofTopic.find((p) => p.partition === end.partition)?.offset ?? -1);
-        // No commit yet: the group starts at the beginning (port default) or at the end.
-        const from = c >= 0 ? c : this.options.fromBeginning === false ? Number(end.high) : Number(end.low);
-        result.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
-      }
-    }
-    return result;
+  lag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+    return groupLag(this.deps.admin, this.options);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -479,8 +459,40 @@ export class KafkaBusConsumer implements ConsumerHandle {
   }
 }
 
+/** Whether the group's committed offset of a partition is at or past `offset` (false when it cannot tell). */
+export async function groupCommittedPast(admin: () => Promise<Admin>, groupId: string, topic: string, partition: number, offset: bigint): Promise<boolean> {
+  try {
+    const committed = await (await admin()).fetchOffsets({ groupId, topics: [topic] });
+    const p = committed.find((c) => c.topic === topic)?.partitions.find((x) => x.partition === partition);
+    return p !== undefined && /^\d+$/.test(p.offset) && BigInt(p.offset) >= offset;
+  } catch {
+    return false; // cannot tell: retry the commit (the claim check in dedup still holds)
+  }
+}
+
+/** Lag per partition of a group (end offset - committed), through the admin client; shared by both consumers. */
+export async function groupLag(
+  getAdmin: () => Promise<Admin>,
+  options: Pick<ConsumeOptions, 'groupId' | 'topics' | 'fromBeginning'>,
+): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+  const admin = await getAdmin();
+  const committed = await admin.fetchOffsets({ groupId: options.groupId, topics: options.topics });
+  const result: Array<{ topic: string; partition: number; lag: number }> = [];
+  for (const topic of options.topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const ofTopic = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const end of ends.sort((a, b) => a.partition - b.partition)) {
+      const c = Number(ofTopic.find((p) => p.partition === end.partition)?.offset ?? -1);
+      // No commit yet: the group starts at the beginning (port default) or at the end.
+      const from = c >= 0 ? c : options.fromBeginning === false ? Number(end.high) : Number(end.low);
+      result.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
+    }
+  }
+  return result;
+}
+
 /** Takes commits from the front of `queue` while their outputs stay within `maxBytes` (always at least one). */
-function takeWithinBytes(queue: PendingCommit[], maxBytes: number): PendingCommit[] {
+export function takeWithinBytes<T extends { outputs: OutgoingMessage[] }>(queue: T[], maxBytes: number): T[] {
   let bytes = 0;
   let n = 0;
   while (n < queue.length) {
@@ -528,7 +540,7 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
   };
 }
 
-function kafkaErrorType(err: unknown): string | undefined {
+export function kafkaErrorType(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; current && depth < 5; depth++) {
     const type = (current as { type?: unknown }).type;

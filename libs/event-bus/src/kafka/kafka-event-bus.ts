@@ -1,6 +1,7 @@
 /**
- * The cluster-mode event bus: consumers, transactions and admin on kafkajs 2.2.4; the publish producer on kafkajs
- * or @platformatic/kafka (`publishClient`, see publish-producer.ts).
+ * The cluster-mode event bus. Consumers and their transactions on @platformatic/kafka (platformatic-consumer.ts,
+ * the default) or kafkajs 2.2.4 (kafka-consumer.ts), chosen by `client`; the publish producer on either
+ * (`publishClient`, default: `client`; see publish-producer.ts); admin calls on kafkajs.
  *
  * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
  * one batch in flight, so a retried send can neither duplicate nor reorder records. Concurrent publish calls are
@@ -13,7 +14,8 @@
  * batch goes out on a new one. That also keeps idempotence sound with bounded retries: a new producer gets a
  * new producer id, so a sequence number the broker may already have seen is never reused for other records.
  *
- * Consuming: see kafka-consumer.ts (manual commits, transactions for outputs + offsets, redelivery).
+ * Consuming: see kafka-consumer.ts / platformatic-consumer.ts (manual commits, transactions for outputs + offsets,
+ * redelivery, fencing by group generation).
  */
 import { type ConnectionOptions } from 'node:tls';
 import {
@@ -35,6 +37,7 @@ import {
 import { consoleEventBusLogger, type EventBusLogger, errorMessage, type LogLevelName } from '../event-bus.logger';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
 import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
+import { PlatformaticBusConsumer } from './platformatic-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
 import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';
 import { type KafkaSaslConfig, type PublishClientName, type PublishProducer, kafkajsPublishProducer, platformaticPublishProducer } from './publish-producer';
@@ -66,9 +69,14 @@ export interface KafkaEventBusOptions {
   consumer?: Partial<KafkaConsumerSettings>;
   /** Custom sockets (proxies, and tests that simulate a broker outage); kafkajs connections only. */
   socketFactory?: ISocketFactory;
-  /** Client of the publish producer (see publish-producer.ts). Default kafkajs. */
+  /** Client of the publish producer (see publish-producer.ts). Default: `client`. */
   publishClient?: PublishClientName;
+  /** Client of the consumers and their transactions (platformatic-consumer.ts or kafka-consumer.ts). Default platformatic. */
+  client?: KafkaClientName;
 }
+
+/** The Kafka client libraries the adapter can run on (consumers, transactions; admin stays on kafkajs). */
+export type KafkaClientName = PublishClientName;
 
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
 /** How long close() waits for abandoned sends and metadata calls to finish their (bounded) retries. */
@@ -96,7 +104,7 @@ export class KafkaEventBus implements EventBus {
   private readonly batcher: PublishBatcher;
   private readonly consumerSettings: KafkaConsumerSettings;
   private readonly backoff: RetryBackoff;
-  private readonly consumers = new Set<KafkaBusConsumer>();
+  private readonly consumers = new Set<KafkaBusConsumer | PlatformaticBusConsumer>();
   private readonly knownTopics = new Set<string>();
   private producer: PublishProducer | null = null;
   private fastAdmin: { admin: Admin; ready: Promise<void> } | null = null;
@@ -140,7 +148,7 @@ export class KafkaEventBus implements EventBus {
       enforceRequestTimeout: true,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
-    this.logger.info({ brokers: options.brokers.join(','), publishClient: options.publishClient ?? 'kafkajs' }, 'kafka event bus');
+    this.logger.info({ brokers: options.brokers.join(','), client: this.client(), publishClient: this.publishClient() }, 'kafka event bus');
     this.batcher = new PublishBatcher({
       send: (messages) => this.inBackground(this.send(messages)),
       onSendAbandoned: () => this.discardProducer(this.producer),
@@ -214,18 +222,21 @@ export class KafkaEventBus implements EventBus {
   async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
     if (this.closed) throw new BusUnavailableError('event bus is closed');
     await this.assertTopicsExist(options.topics, Date.now() + 30_000);
-    const consumer: KafkaBusConsumer = new KafkaBusConsumer(
-      {
-        kafka: this.kafka,
-        admin: () => this.admin(),
-        assertTopicsExist: (topics) => this.assertTopicsExist(topics, Date.now() + 30_000),
-        logger: this.logger,
-        backoff: this.backoff,
-        settings: this.consumerSettings,
-        onStopped: () => this.consumers.delete(consumer),
-      },
-      options,
-    );
+    const common = {
+      admin: () => this.admin(),
+      assertTopicsExist: (topics: string[]) => this.assertTopicsExist(topics, Date.now() + 30_000),
+      logger: this.logger,
+      backoff: this.backoff,
+      settings: this.consumerSettings,
+      onStopped: () => this.consumers.delete(consumer),
+    };
+    const consumer: KafkaBusConsumer | PlatformaticBusConsumer =
+      this.client() === 'platformatic'
+        ? new PlatformaticBusConsumer(
+            { ...common, brokers: this.options.brokers, clientId: this.options.clientId, ssl: this.options.ssl, sasl: this.options.sasl },
+            options,
+          )
+        : new KafkaBusConsumer({ ...common, kafka: this.kafka }, options);
     this.consumers.add(consumer);
     try {
       await consumer.start();
@@ -234,6 +245,17 @@ export class KafkaEventBus implements EventBus {
       throw err;
     }
     return consumer;
+  }
+
+  /** The client of consumers and transactions. */
+  client(): KafkaClientName {
+    // platformatic: its transactional offset commits are fenced by the group generation (KIP-447), kafkajs's are not.
+    return this.options.client ?? 'platformatic';
+  }
+
+  /** The client of the publish producer: its own setting, else the bus's client. */
+  publishClient(): PublishClientName {
+    return this.options.publishClient ?? this.client();
   }
 
   /** A metadata round trip with a short timeout, shared by concurrent callers (/readyz may be polled often). */
@@ -315,7 +337,7 @@ export class KafkaEventBus implements EventBus {
   private async connectedProducer(): Promise<PublishProducer> {
     if (!this.producer) {
       this.producer =
-        this.options.publishClient === 'platformatic'
+        this.publishClient() === 'platformatic'
           ? platformaticPublishProducer({ brokers: this.options.brokers, clientId: this.options.clientId, publishTimeoutMs: this.publishTimeoutMs, ssl: this.options.ssl, sasl: this.options.sasl })
           : kafkajsPublishProducer(this.fastKafka, this.publishTimeoutMs);
       this.producersCreated += 1;

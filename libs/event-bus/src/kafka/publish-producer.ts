@@ -1,15 +1,15 @@
 /**
  * The producer behind KafkaEventBus.publish (the ingress ack path), on one of two clients:
  *
- * - `kafkajs` (default): kafkajs 2.2.4, like the rest of the adapter.
- * - `platformatic`: `@platformatic/kafka` 1.x, measured on the ingress's publish pattern at about half the CPU
+ * - `platformatic` (default, as for the consumers): `@platformatic/kafka` 2.x, measured on the ingress's publish pattern at about half the CPU
  *   per message and a third of the p99 of kafkajs (BENCHMARKS.md, "Experiment: the publish client").
+ * - `kafkajs`: kafkajs 2.2.4.
  *
  * Both give the same guarantees: idempotent producer, acks=-1, keys on the partitions kafkajs, the Java client
  * and the file log choose (murmur2 & 0x7fffffff: platformatic's *default* partitioner differs, so its
  * `compatibilityPartitioner` is used), no topic auto-creation, requests bounded by the publish timeout. The bus
  * discards a producer after any failed or abandoned send, so a new one (new producer id) carries the next batch.
- * Consumers, transactions and admin calls stay on kafkajs.
+ * The bus picks the client (`publishClient`, default: the bus's `client`); admin calls stay on kafkajs.
  */
 import { type ConnectionOptions } from 'node:tls';
 import { CompressionTypes, type Kafka, Partitioners, type ProducerConfig } from 'kafkajs';
@@ -72,18 +72,31 @@ export function kafkajsPublishProducer(kafka: Kafka, publishTimeoutMs: number): 
   };
 }
 
-type PlatformaticModule = typeof import('@platformatic/kafka');
+export type PlatformaticModule = typeof import('@platformatic/kafka');
 let platformatic: Promise<PlatformaticModule> | undefined;
 
 /** The package is ESM-only: loaded on first use (Node ≥ 20.19 requires it from CommonJS), never at import time. */
-function loadPlatformatic(): Promise<PlatformaticModule> {
+export function loadPlatformatic(): Promise<PlatformaticModule> {
   platformatic ??= import('@platformatic/kafka');
   return platformatic;
 }
 
+/** TLS and SASL options of a @platformatic/kafka client (shared by the publish producer and the consumer). */
+export function platformaticConnectionOptions(settings: Pick<PublishProducerSettings, 'ssl' | 'sasl'>): {
+  tls?: ConnectionOptions;
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+} {
+  const tls = settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
+  return {
+    ...(tls ? { tls } : {}),
+    ...(settings.sasl
+      ? { sasl: { mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username: settings.sasl.username, password: settings.sasl.password } }
+      : {}),
+  };
+}
+
 export function platformaticPublishProducer(settings: PublishProducerSettings): PublishProducer {
   const created = loadPlatformatic().then((pk) => {
-    const tls = settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
     return new pk.Producer<string, Buffer, string, string>({
       clientId: settings.clientId,
       bootstrapBrokers: settings.brokers,
@@ -96,10 +109,7 @@ export function platformaticPublishProducer(settings: PublishProducerSettings): 
       timeout: settings.publishTimeoutMs,
       retries: 5,
       retryDelay: 100,
-      ...(tls ? { tls } : {}),
-      ...(settings.sasl
-        ? { sasl: { mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username: settings.sasl.username, password: settings.sasl.password } }
-        : {}),
+      ...platformaticConnectionOptions(settings),
       serializers: {
         key: pk.stringSerializer,
         value: (value?: Buffer) => value,
