@@ -21,5 +21,7 @@ export {
   objectKey,
   findObjectKeyCollisions,
   sanitiseKeyValue,
+  sanitiseKeyId,
+  MAX_KEY_SEGMENT_BYTES,
 } from './object-key';
 export { uploadFileTypeFilter } from './file-type-filter';
