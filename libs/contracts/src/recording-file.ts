@@ -84,7 +84,14 @@ export type UploadFailureReason =
   | 'download_http_error'
   | 'download_network'
   | 'store_failed'
-  | 'invalid_work_item';
+  | 'invalid_work_item'
+  /** The object store refused the key or the metadata (a rule of the store, not an outage). */
+  | 'object_key_rejected'
+  | 'metadata_rejected'
+  /** Another file's object already holds this key: never overwritten. */
+  | 'object_key_collision'
+  /** Transient failures (429/5xx, network, store or Redis down) went on past UPLOAD_RETRY_BUDGET. */
+  | 'retry_budget_exhausted';
 
 /** Value of `zoom.recording.failed` (key: file id). */
 export interface UploadFailure {
