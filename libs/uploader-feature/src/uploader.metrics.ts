@@ -9,8 +9,10 @@ export class UploaderMetrics {
   readonly failures: Counter<'reason'>;
   readonly inFlight: Gauge;
   readonly lag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly stalled: Gauge<'partition'>;
 
-  constructor(registry: Registry, lagCollector: LagCollector, group: string) {
+  /** `lastProgress(partition)`: epoch ms when a batch of that partition last returned (or the service started). */
+  constructor(registry: Registry, lagCollector: LagCollector, group: string, lastProgress: (partition: number) => number = () => Date.now()) {
     this.bytes = new Counter({ name: 'zoom_upload_bytes_total', help: 'Recording bytes stored', registers: [registry] });
     this.files = new Counter({
       name: 'zoom_upload_files_total',
@@ -29,5 +31,19 @@ export class UploaderMetrics {
     this.failures = new Counter({ name: 'zoom_upload_failures_total', help: 'Files sent to zoom.recording.failed, by reason', labelNames: ['reason'], registers: [registry] });
     this.inFlight = new Gauge({ name: 'zoom_upload_in_flight', help: 'Files being transferred now', registers: [registry] });
     this.lag = consumerLagGauge(registry, { group, collect: lagCollector });
+    this.stalled = new Gauge({
+      name: 'zoom_upload_partition_stalled_seconds',
+      help: 'Seconds since a zoom.recording.files partition with lag last advanced (0 without lag): alert when it keeps growing',
+      labelNames: ['partition'],
+      registers: [registry],
+      async collect() {
+        try {
+          const now = Date.now();
+          for (const l of await lagCollector()) this.set({ partition: String(l.partition) }, l.lag > 0 ? Math.max(0, (now - lastProgress(l.partition)) / 1000) : 0);
+        } catch {
+          /* best effort, like the lag itself */
+        }
+      },
+    });
   }
 }
