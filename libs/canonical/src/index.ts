@@ -22,6 +22,8 @@ export {
   objectKey,
   findObjectKeyCollisions,
   sanitiseKeyValue,
+  sanitiseKeyId,
+  MAX_KEY_SEGMENT_BYTES,
 } from './object-key';
 export { uploadFileTypeFilter } from './file-type-filter';
 export { type FileReadiness, type FileReadinessInput, DEFAULT_UNFINISHED_WAIT_MS, fileReadiness } from './file-readiness';

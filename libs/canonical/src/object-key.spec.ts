@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
@@ -52,7 +53,9 @@ const item = (over: Partial<FileWorkItem> = {}): FileWorkItem => ({
   ...over,
 });
 
-const SAFE_KEY = /^[A-Za-z0-9._\-/]+$/;
+const SAFE_KEY = /^[\p{L}\p{M}\p{N}._\-/~]+$/u;
+
+const sha10 = (v: string) => createHash('sha256').update(v).digest('hex').slice(0, 10);
 
 function expectSafeKey(key: string, segments: number): void {
   expect(key).toMatch(SAFE_KEY);
@@ -62,16 +65,18 @@ function expectSafeKey(key: string, segments: number): void {
   const parts = key.split('/');
   expect(parts).toHaveLength(segments);
   for (const p of parts) expect(p === '.' || p === '..' || p === '').toBe(false);
-  expect(key.length).toBeLessThanOrEqual(1024);
+  expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
+  for (const p of parts) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(255);
+  expect(key).not.toMatch(/\._$/);
 }
 
 describe('objectKey with the SPEC §6 default template', () => {
   it('stores the fixture recording under account, meeting date, meeting and segment start', () => {
     expect(fixtureItems('recording.completed').map((i) => objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, i))).toEqual([
-      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunion_Q1/20250226T180009Z-MP4.mp4',
-      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunion_Q1/20250226T180009Z-M4A.m4a',
-      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunion_Q1/20250226T180009Z-TRANSCRIPT.vtt',
-      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunion_Q1/20250226T180009Z-CHAT.txt',
+      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunión_Q1/20250226T180009Z-MP4.mp4',
+      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunión_Q1/20250226T180009Z-M4A.m4a',
+      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunión_Q1/20250226T180009Z-TRANSCRIPT.vtt',
+      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/26/85746065123-Quarterly_planning_Reunión_Q1/20250226T180009Z-CHAT.txt',
     ]);
   });
 
@@ -102,22 +107,54 @@ describe('objectKey with the SPEC §6 default template', () => {
     expect(findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE, [item(), item()])).toEqual([]);
   });
 
-  it('dates the path by the meeting start in UTC, whatever offset Zoom used', () => {
+  it('dates the path by the file\'s recording start in UTC, whatever offset Zoom used', () => {
     const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: '2025-02-26T23:30:00-05:00', recordingStart: '2025-02-27T04:30:05.250Z' }));
-    expect(key).toBe('wA8sT3KqRj2cXy7mN0pLzQ/2025/02/27/85746065123-Quarterly_planning_Reunion_Q1/20250227T043005.250Z-MP4.mp4');
+    expect(key).toBe('wA8sT3KqRj2cXy7mN0pLzQ/2025/02/27/85746065123-Quarterly_planning_Reunión_Q1/20250227T043005.250Z-MP4.mp4');
   });
 
-  it('falls back to the recording start for the date, then to "_", when the meeting start is unusable', () => {
-    expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: '' }))).toContain('/2025/02/26/');
+  it('dates a recording by its own start, not by a meeting instance that started days earlier', () => {
+    const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: '2023-11-03T09:00:00Z', recordingStart: '2023-11-16T14:02:11Z' }));
+    expect(key).toContain('/2023/11/16/');
+  });
+
+  it('falls back to the meeting start for the date, then to "_", when the recording start is unusable', () => {
+    expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ recordingStart: '', meetingStartTime: '2025-02-25T18:00:04Z' }))).toContain('/2025/02/25/');
     const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: 'yesterday', recordingStart: 'Feb 26 2025 18:00' }));
-    expect(key).toBe('wA8sT3KqRj2cXy7mN0pLzQ/_/_/_/85746065123-Quarterly_planning_Reunion_Q1/Feb_26_2025_18_00-MP4.mp4');
+    expect(key).toMatch(/^wA8sT3KqRj2cXy7mN0pLzQ\/_\/_\/_\/85746065123-Quarterly_planning_Reunión_Q1\/Feb_26_2025_18_00~[0-9a-f]{10}-MP4\.mp4$/);
+  });
+
+  it('keeps Cyrillic, CJK and Arabic topics readable (NFC) instead of stripping them to nothing', () => {
+    const topic = (t: string) => objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ topic: t })).split('/')[4];
+    expect(topic('Планёрка команды')).toBe('85746065123-Планёрка_команды');
+    expect(topic('週次 定例会議')).toBe('85746065123-週次_定例会議');
+    expect(topic('اجتماع الفريق')).toBe('85746065123-اجتماع_الفريق');
+    expect(topic('Reunio\u0301n')).toBe('85746065123-Reunión'); // decomposed input, composed key
+  });
+
+  it('ends the key without "._" when Zoom sent no file_extension', () => {
+    const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ fileExtension: '', fileType: 'TIMELINE' }));
+    expect(key.endsWith('/20250226T180009Z-TIMELINE')).toBe(true);
+    expect(objectKey('{file_id}/{ext}', item({ fileExtension: '' }))).toBe('2f379a68-1c60-4986-a88c-50a8f1788267/_');
+  });
+
+  it('gives different file ids different keys even when sanitising changes them (u/a, u?a, u a)', () => {
+    const template = DEFAULT_OBJECT_KEY_TEMPLATE.replace('{file_type}', '{file_type}-{file_id}');
+    const keys = ['u/a', 'u?a', 'u a', 'u_a', 'u__a'].map((fileId) => objectKey(template, item({ fileId })));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys[3]).toMatch(/-u_a\.mp4$/); // an id that needs no change keeps its plain form
+  });
+
+  it('keeps every segment within 255 bytes and the whole key within 1024 (filesystem names, S3 keys)', () => {
+    const key = objectKey('{file_id}-{topic}-{host_id}-{account_id}/{file_id}', item({ fileId: 'é'.repeat(300), topic: '会'.repeat(300), hostId: 'h'.repeat(300), accountId: 'a'.repeat(300) }));
+    for (const segment of key.split('/')) expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(255);
+    expect(objectKey('{file_id}', item({ fileId: 'x'.repeat(300) }))).not.toBe(objectKey('{file_id}', item({ fileId: 'x'.repeat(301) })));
   });
 });
 
 describe('objectKey placeholders', () => {
   it.each<[string, Partial<FileWorkItem>, string]>([
     ['{meeting_uuid}', {}, '_Gx2k7-Rq0S1o9Lb__nYQw'],
-    ['{meeting_uuid}', { meetingUuid: 'not base64 / at all' }, 'not_base64_at_all'],
+    ['{meeting_uuid}', { meetingUuid: 'not base64 / at all' }, `not_base64_at_all~${sha10('not base64 / at all')}`],
     ['{host_id}', {}, 'vQ4ZtR9sSbOx1nK2yLw3Hg'],
     ['{recording_end}', {}, '20250226T190110Z'],
     ['{file_id}', {}, '2f379a68-1c60-4986-a88c-50a8f1788267'],
@@ -188,8 +225,8 @@ describe('validateObjectKeyTemplate', () => {
 
 describe('sanitiseKeyValue', () => {
   it.each([
-    ['Quarterly planning — Reunión Q1', 'Quarterly_planning_Reunion_Q1'],
-    ['Año Niño ﬁnal', 'Ano_Nino_final'],
+    ['Quarterly planning — Reunión Q1', 'Quarterly_planning_Reunión_Q1'],
+    ['Año Niño ﬁnal', 'Año_Niño_ﬁnal'],
     ['/Gx2k7+Rq0S1o9Lb//nYQw==', '_Gx2k7_Rq0S1o9Lb_nYQw_'],
     ['../../etc/passwd', '_._etc_passwd'],
     ['..', '_'],
@@ -198,7 +235,9 @@ describe('sanitiseKeyValue', () => {
     ['a...b', 'a.b'],
     ['', '_'],
     ['   ', '_'],
-    ['会議', '_'],
+    ['会議', '会議'],
+    ['\u202Bمرحبا\u202C', '_مرحبا_'],
+    ['会'.repeat(40), '会'.repeat(26)],
     ['tab\tand\nnewline', 'tab_and_newline'],
     ['x'.repeat(200), 'x'.repeat(MAX_KEY_VALUE_LENGTH)],
   ])('%j → %j', (value, expected) => {
@@ -210,11 +249,14 @@ describe('sanitiseKeyValue', () => {
     fc.string({ unit: fc.constantFrom('.', '/', '_', ' ', 'ñ', 'a', '\u0301', '+', '=', '\\', '\u0000'), maxLength: 40 }),
   );
 
-  it('always gives 1 to 80 safe characters, never starting with "." nor containing ".." or "__" (property)', () => {
+  it('always gives 1 to 80 bytes of letters, digits, ".", "_", "-", never starting with "." nor containing ".." or "__" (property)', () => {
     fc.assert(
       fc.property(anyText, (v) => {
         const s = sanitiseKeyValue(v);
-        expect(s).toMatch(/^[A-Za-z0-9._-]{1,80}$/);
+        expect(s).toBe(s.normalize('NFC'));
+        expect(s).toMatch(/^[\p{L}\p{M}\p{N}._-]+$/u);
+        expect(Buffer.byteLength(s)).toBeGreaterThanOrEqual(1);
+        expect(Buffer.byteLength(s)).toBeLessThanOrEqual(80);
         expect(s.startsWith('.')).toBe(false);
         expect(s).not.toContain('..');
         expect(s).not.toContain('__');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FileWorkItem } from '@zoom-pipeline/contracts';
 
 /** SPEC §6 default. Different segments of one recording differ in `{recording_start}`. */
@@ -22,11 +23,22 @@ export const OBJECT_KEY_PLACEHOLDERS = [
 
 export type ObjectKeyPlaceholder = (typeof OBJECT_KEY_PLACEHOLDERS)[number];
 
-/** Longest substituted value; longer ones (topics, mostly) are cut. */
+/** Longest substituted value in UTF-8 bytes; longer ones (topics, mostly) are cut at a character boundary. */
 export const MAX_KEY_VALUE_LENGTH = 80;
 
-/** S3's limit on key length, in bytes (keys here are ASCII, so characters). */
+/** S3's limit on key length, in UTF-8 bytes. */
 export const MAX_OBJECT_KEY_LENGTH = 1024;
+
+/** Longest key segment in UTF-8 bytes: a file name on ext4/xfs/APFS (the filesystem store writes keys as paths). */
+export const MAX_KEY_SEGMENT_BYTES = 255;
+
+/**
+ * Marks a value the sanitiser changed: `<sanitised prefix>~<10 hex of SHA-256 of the original>`. `~` is never
+ * produced by the sanitiser, so an unchanged id and a changed one cannot meet, and two changed ids differ by their
+ * digest (40 bits): `u/a` and `u?a` get different keys (issue: distinct files overwrote each other).
+ */
+const ESCAPE_MARK = '~';
+const ESCAPE_DIGEST_HEX = 10;
 
 /** Thrown by {@link objectKey} for a template that {@link validateObjectKeyTemplate} refuses; config should have caught it at start-up. */
 export class ObjectKeyTemplateError extends Error {
@@ -76,7 +88,7 @@ export function validateObjectKeyTemplate(template: string): string[] {
   }
 
   const longest = tokens.reduce((n, t) => n + (t.kind === 'literal' ? t.text.length : MAX_KEY_VALUE_LENGTH), 0);
-  if (longest > MAX_OBJECT_KEY_LENGTH) problems.push(`keys could reach ${longest} characters; S3 allows ${MAX_OBJECT_KEY_LENGTH}`);
+  if (longest > MAX_OBJECT_KEY_LENGTH) problems.push(`keys could reach ${longest} bytes; S3 allows ${MAX_OBJECT_KEY_LENGTH}`);
   return problems;
 }
 
@@ -85,12 +97,30 @@ export function compileObjectKeyTemplate(template: string): (item: FileWorkItem)
   const problems = validateObjectKeyTemplate(template);
   if (problems.length > 0) throw new ObjectKeyTemplateError(problems);
   const { tokens } = tokenize(template);
-  return (item) => tokens.map((t) => (t.kind === 'literal' ? t.text : placeholderValue(t.name, item))).join('');
+  return (item) => {
+    let key = '';
+    for (const t of tokens) {
+      if (t.kind === 'literal') {
+        key += t.text;
+        continue;
+      }
+      const value = placeholderValue(t.name, item);
+      // No extension: `…-MP4-id` rather than `…-MP4-id._` (transcripts and chat files can come without one).
+      if (value === '' && key.endsWith('.')) key = key.slice(0, -1);
+      key += value;
+    }
+    return key
+      .split('/')
+      .map((segment) => (segment === '' ? '_' : capSegment(segment)))
+      .join('/');
+  };
 }
 
 /**
- * The object key of a file (SPEC §6). Every substituted value is sanitised ({@link sanitiseKeyValue}), so the
- * key has only `[A-Za-z0-9._-]` and the template's own `/` separators: no value can add a path segment.
+ * The object key of a file (SPEC §6). Every substituted value is sanitised ({@link sanitiseKeyValue}): letters
+ * and digits of every script, `.`, `_`, `-`, and `~` only in an escape, and the template's own `/` separators;
+ * no value can add a path segment, no segment is empty or over {@link MAX_KEY_SEGMENT_BYTES} bytes. Ids
+ * (`{file_id}`, `{account_id}`, …) are injective: a changed one carries a digest of the original.
  */
 export function objectKey(template: string, item: FileWorkItem): string {
   return compileObjectKeyTemplate(template)(item);
@@ -113,21 +143,57 @@ export function findObjectKeyCollisions(template: string, items: readonly FileWo
 }
 
 /**
- * Makes one value safe as (part of) a key segment: letters are decomposed and stripped of accents (NFKD, so
- * "Reunión" becomes "Reunion"), whitespace and anything outside `[A-Za-z0-9._-]` become `_`, runs of `_` and `.`
- * collapse, a leading `.` becomes `_` (no hidden files, no `.`/`..`), the result is cut to
- * {@link MAX_KEY_VALUE_LENGTH} characters, and an empty value becomes `_`.
+ * Makes one value safe as (part of) a key segment: Unicode NFC, letters, marks and digits of every script are kept
+ * (a Cyrillic, CJK or Arabic topic stays readable), anything else (whitespace, `/`, punctuation, controls, bidi
+ * marks) becomes `_`, runs of `_` and `.` collapse, a leading `.` becomes `_` (no hidden files, no `.`/`..`), the
+ * result is cut to {@link MAX_KEY_VALUE_LENGTH} UTF-8 bytes at a character boundary, and an empty value becomes `_`.
  */
 export function sanitiseKeyValue(value: string): string {
-  const safe = value
-    .normalize('NFKD')
-    .replace(/\p{M}+/gu, '')
-    .replace(/[^A-Za-z0-9._-]+/g, '_')
-    .replace(/^\.+/, '_')
-    .replace(/_{2,}/g, '_')
-    .replace(/\.{2,}/g, '.')
-    .slice(0, MAX_KEY_VALUE_LENGTH);
+  const safe = cutToBytes(
+    value
+      .normalize('NFC')
+      .replace(/[^\p{L}\p{M}\p{N}._-]+/gu, '_')
+      .replace(/^\.+/, '_')
+      .replace(/_{2,}/g, '_')
+      .replace(/\.{2,}/g, '.'),
+    MAX_KEY_VALUE_LENGTH,
+  );
   return safe === '' ? '_' : safe;
+}
+
+/**
+ * {@link sanitiseKeyValue} for a value that identifies something (a file, account, meeting, host, type): unchanged
+ * when already safe, else the sanitised text plus `~` and a digest of the original, so different ids never share
+ * a key.
+ */
+export function sanitiseKeyId(value: string): string {
+  const safe = sanitiseKeyValue(value);
+  if (safe === value) return safe;
+  return `${cutToBytes(safe, MAX_KEY_VALUE_LENGTH - ESCAPE_DIGEST_HEX - 1)}${ESCAPE_MARK}${digest(value)}`;
+}
+
+function digest(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, ESCAPE_DIGEST_HEX);
+}
+
+/** The longest prefix of whole code points within `maxBytes` UTF-8 bytes. */
+function cutToBytes(value: string, maxBytes: number): string {
+  if (Buffer.byteLength(value, 'utf8') <= maxBytes) return value;
+  let out = '';
+  let bytes = 0;
+  for (const ch of value) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/** A segment over the filesystem's name limit (several long values in one segment) keeps a prefix and a digest. */
+function capSegment(segment: string): string {
+  if (Buffer.byteLength(segment, 'utf8') <= MAX_KEY_SEGMENT_BYTES) return segment;
+  return `${cutToBytes(segment, MAX_KEY_SEGMENT_BYTES - ESCAPE_DIGEST_HEX - 1)}${ESCAPE_MARK}${digest(segment)}`;
 }
 
 function tokenize(template: string): { tokens: Token[]; problems: string[] } {
@@ -150,15 +216,15 @@ function tokenize(template: string): { tokens: Token[]; problems: string[] } {
 function placeholderValue(name: ObjectKeyPlaceholder, item: FileWorkItem): string {
   switch (name) {
     case 'account_id':
-      return sanitiseKeyValue(item.accountId);
+      return sanitiseKeyId(item.accountId);
     case 'meeting_id':
-      return sanitiseKeyValue(item.meetingId);
+      return sanitiseKeyId(item.meetingId);
     case 'meeting_uuid':
       return keySafeMeetingUuid(item.meetingUuid);
     case 'topic':
       return sanitiseKeyValue(item.topic);
     case 'host_id':
-      return sanitiseKeyValue(item.hostId);
+      return sanitiseKeyId(item.hostId);
     case 'yyyy':
       return datePart(item, (d) => String(d.getUTCFullYear()).padStart(4, '0'));
     case 'mm':
@@ -170,11 +236,12 @@ function placeholderValue(name: ObjectKeyPlaceholder, item: FileWorkItem): strin
     case 'recording_end':
       return compactTime(item.recordingEnd);
     case 'file_type':
-      return sanitiseKeyValue(item.fileType);
+      return sanitiseKeyId(item.fileType);
     case 'file_id':
-      return sanitiseKeyValue(item.fileId);
+      return sanitiseKeyId(item.fileId);
     case 'ext':
-      return sanitiseKeyValue(item.fileExtension).toLowerCase();
+      // Empty when Zoom sent none: the key then ends without a dot (see compileObjectKeyTemplate).
+      return sanitiseKeyValue(item.fileExtension).replace(/^[._-]+|[._-]+$/g, '').toLowerCase();
     case 'recording_type':
       return sanitiseKeyValue(item.recordingType ?? '');
   }
@@ -187,7 +254,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * generic sanitiser (which maps `/` and `+` alike and collapses `__`), keeps two different UUIDs apart.
  */
 function keySafeMeetingUuid(uuid: string): string {
-  if (!BASE64.test(uuid) || uuid.length > MAX_KEY_VALUE_LENGTH) return sanitiseKeyValue(uuid);
+  if (!BASE64.test(uuid) || uuid.length > MAX_KEY_VALUE_LENGTH) return sanitiseKeyId(uuid);
   return uuid.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
@@ -200,16 +267,20 @@ function parseIso(value: string): Date | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
-/** `{yyyy}/{mm}/{dd}` come from the meeting start (UTC), falling back to the file's start. */
+/**
+ * `{yyyy}/{mm}/{dd}` come from the file's own start (UTC), falling back to the meeting's. Not the meeting's first:
+ * a recurring or long-lived meeting instance can start days before this recording (a 2023-11-16 recording of an
+ * instance started 2023-11-03 belongs under 2023/11/16).
+ */
 function datePart(item: FileWorkItem, part: (d: Date) => string): string {
-  const d = parseIso(item.meetingStartTime) ?? parseIso(item.recordingStart);
+  const d = parseIso(item.recordingStart) ?? parseIso(item.meetingStartTime);
   return d === undefined ? sanitiseKeyValue('') : part(d);
 }
 
 /** `2025-02-26T18:00:09Z` → `20250226T180009Z` (UTC; milliseconds only when not zero). Unparsable: sanitised as is. */
 function compactTime(value: string): string {
   const d = parseIso(value);
-  if (d === undefined) return sanitiseKeyValue(value);
+  if (d === undefined) return sanitiseKeyId(value);
   const ms = d.getUTCMilliseconds();
   return (
     String(d.getUTCFullYear()).padStart(4, '0') +

@@ -46,6 +46,10 @@ export interface UploadSettings {
   objectKeyTemplate: string;
   concurrency: number;
   leaseTtlMs: number;
+  /** UPLOAD_RETRY_BUDGET: how long a file's transient failures are retried (with backoff) before it is dead-lettered. */
+  retryBudgetMs: number;
+  /** UPLOAD_RETRY_MAX_DELAY: the longest wait between two tries of one file (a Retry-After is honoured up to the budget). */
+  retryMaxDelayMs: number;
 }
 
 export interface EventsSettings {

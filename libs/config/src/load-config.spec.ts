@@ -45,6 +45,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the upload retry budget and maximum delay (30 min and 5 min by default) and names a bad one', () => {
+    expect(loadConfig(base, { cwd: '/srv' }).upload).toMatchObject({ retryBudgetMs: 30 * 60_000, retryMaxDelayMs: 5 * 60_000 });
+    expect(loadConfig({ ...base, UPLOAD_RETRY_BUDGET: '2h', UPLOAD_RETRY_MAX_DELAY: '30s' }, { cwd: '/srv' }).upload).toMatchObject({ retryBudgetMs: 7_200_000, retryMaxDelayMs: 30_000 });
+    expect(problemsOf({ ...base, UPLOAD_RETRY_BUDGET: 'forever' }).some((p) => p.startsWith('UPLOAD_RETRY_BUDGET:'))).toBe(true);
+  });
+
   it('swaps in Kafka, Redis and S3 when their variables are set', () => {
     const c = loadConfig({ ...base, KAFKA_BROKERS: 'k1:9092, k2:9092', REDIS_URL: 'redis://r:6379', S3_BUCKET: 'rec', S3_FORCE_PATH_STYLE: 'true' });
     expect(c.bus).toMatchObject({ kind: 'kafka', brokers: ['k1:9092', 'k2:9092'] });

@@ -183,6 +183,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       objectKeyTemplate,
       concurrency: read('UPLOAD_CONCURRENCY', (t) => positiveInt(t, 64), 2),
       leaseTtlMs: read('UPLOAD_LEASE_TTL', parseDuration, 60_000),
+      retryBudgetMs: read('UPLOAD_RETRY_BUDGET', parseDuration, 30 * 60_000),
+      retryMaxDelayMs: read('UPLOAD_RETRY_MAX_DELAY', parseDuration, 5 * 60_000),
     },
     events: { redactFields },
     faults: parseList(get('ZP_FAULTS') ?? ''),

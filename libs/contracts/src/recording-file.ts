@@ -164,7 +164,14 @@ export type UploadFailureReason =
   /** Published by dedup: the recording event lists the file without a `download_url`. */
   | 'download_url_missing'
   /** Published by dedup: the file entry is not an object, or the event names no meeting/session instance. */
-  | 'file_entry_invalid';
+  | 'file_entry_invalid'
+  /** The object store refused the key or the metadata (a rule of the store, not an outage). */
+  | 'object_key_rejected'
+  | 'metadata_rejected'
+  /** Another file's object already holds this key: never overwritten. */
+  | 'object_key_collision'
+  /** Transient failures (429/5xx, network, store or Redis down) went on past UPLOAD_RETRY_BUDGET. */
+  | 'retry_budget_exhausted';
 
 /** Value of `zoom.recording.failed` (key: file id). */
 export interface UploadFailure {

@@ -55,14 +55,41 @@ export interface ObjectStore {
 
 export const OBJECT_STORE = Symbol('OBJECT_STORE');
 
+/**
+ * Why a store call failed, by cause (what a caller decides on): `unavailable` (network, 5xx, throttling, disk
+ * full: try again later), `size_mismatch` (the body had another byte count than contentLength: another attempt
+ * with the same input fails the same way), `key_rejected` / `metadata_rejected` (the input breaks a rule of the
+ * store), `source_failed` (the caller's body stream failed: see `cause`), `aborted` (the caller's signal),
+ * `rejected` (any other definite refusal: credentials, missing bucket).
+ */
+export type ObjectStoreFailure = 'unavailable' | 'size_mismatch' | 'key_rejected' | 'metadata_rejected' | 'source_failed' | 'aborted' | 'rejected';
+
 export class ObjectStoreError extends Error {
   readonly code = 'store_failed';
+  readonly failure: ObjectStoreFailure;
   constructor(
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failure?: ObjectStoreFailure },
   ) {
     super(message, options);
     this.name = 'ObjectStoreError';
+    this.failure = options?.failure ?? (retryable ? 'unavailable' : 'rejected');
   }
+}
+
+const RFC2047_B = /^=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=$/;
+
+/**
+ * User metadata travels as HTTP headers (printable ASCII). A value outside that is stored RFC 2047 encoded
+ * (`=?UTF-8?B?…?=`, the form S3 itself returns for such values), so a non-ASCII Zoom file id is stored, not
+ * refused. Compare stored values through {@link decodeMetadataValue}.
+ */
+export function encodeMetadataValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) && !RFC2047_B.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+export function decodeMetadataValue(value: string | undefined): string | undefined {
+  const m = value === undefined ? null : RFC2047_B.exec(value);
+  return m === null ? value : Buffer.from(m[1] ?? '', 'base64').toString('utf8');
 }

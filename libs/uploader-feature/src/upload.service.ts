@@ -15,32 +15,64 @@ import {
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
-import { OBJECT_STORE, type ObjectStore, ObjectStoreError } from '@zoom-pipeline/object-store';
+import { OBJECT_STORE, type ObjectStore, decodeMetadataValue, encodeMetadataValue } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, SpanKind, context, inSpan, forwardTraceHeaders, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
-import { DownloadError, type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
-import { fileTypeLabel } from '@zoom-pipeline/zoom-webhook';
+import { type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
+import { FileBusyError, classifyUploadError, nextRetryAt } from './error-policy';
 import { Semaphore } from './semaphore';
 import { UploaderMetrics } from './uploader.metrics';
 
 export const UPLOADER_GROUP_ID = 'zoom-pipeline-uploader';
 export const ZOOM_DOWNLOADER = Symbol('ZOOM_DOWNLOADER');
 
-/** The file is being uploaded by another pod right now: retry the batch later (it will find the object). */
-class LeaseBusy extends Error {}
+/** Record headers that carry a file's retry state across its delayed retries (see handleBatch). */
+export const RETRY_HEADERS = {
+  /** Epoch ms of the first transient failure: the budget counts from it. */
+  since: 'zp-retry-since',
+  /** Transient failures so far. */
+  attempt: 'zp-retry-attempt',
+  /** Epoch ms before which the record is not tried again. */
+  at: 'zp-retry-at',
+} as const;
 
-type Outcome = { kind: 'stored'; result: UploadResult } | { kind: 'skipped' } | { kind: 'failed'; failure: UploadFailure };
+/** Longest a batch with only not-yet-due retries waits before handing them back to the log (rebalance-safe). */
+const PARK_WAIT_MAX_MS = 10_000;
+/** Zoom download tokens live 24 h (ZOOM.md §4): without S2S, no retry can succeed after that. */
+const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
+
+/** What became of one record. `abandoned`: shutdown came first; it is neither committed nor reported. */
+type Outcome =
+  | { kind: 'stored'; result: UploadResult }
+  | { kind: 'skipped' }
+  | { kind: 'failed'; failure: UploadFailure }
+  | { kind: 'retry'; headers: Record<string, string> }
+  | { kind: 'abandoned' };
+
+/** The retry state a record carries; absent on a first delivery. */
+interface RetryState {
+  since: number;
+  attempt: number;
+  at: number;
+}
 
 /**
  * Stores every selected file of every canonical recording exactly once (SPEC invariants 4-6).
  * - An object that already exists with the same Zoom file id and size is not uploaded again (idempotent
- *   redelivery after a crash, or a second pod that lost the race).
- * - A lease per file id in the dedup store, renewed while the transfer runs, keeps two pods from
- *   uploading one file at once.
- * - The offset is committed (by the bus) only once each item of the batch is stored, skipped or
- *   dead-lettered on zoom.recording.failed; infrastructure errors (object store down) throw, so the
- *   batch is retried with backoff and nothing is lost.
+ *   redelivery after a crash, or a second pod that lost the race); one with another file id is never
+ *   overwritten (dead-lettered as `object_key_collision`).
+ * - A lease per file id in the dedup store, held by one owner per transfer and renewed while it runs, keeps
+ *   two transfers of one file apart, also two in the same pod.
+ * - Every record of a batch settles on its own (no Promise.all: one failure never restarts its siblings):
+ *   stored, skipped, dead-lettered on zoom.recording.failed (permanent cause, or budget spent), or a delayed
+ *   retry (transient cause). The offset is committed, atomically with those outputs, once each record has one.
+ *
+ * Delayed retries keep a partition moving: a transient failure re-appends the record to zoom.recording.files
+ * (same key, so same partition) with its retry state in headers, in the same transaction as the commit of the
+ * original, so the records behind it go on at once. When the consumer reaches it before its time, it is
+ * handed back to the log again (or, when the batch has nothing else, waited for at most PARK_WAIT_MAX_MS), so a
+ * file waiting out a 10-minute Zoom outage costs one small record per pass, never a blocked partition.
  */
 @Injectable()
 export class UploadService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -49,6 +81,13 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly selected: (fileType: string) => boolean;
   private readonly podId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly abort = new AbortController();
+  /** Files being transferred by this process now: a second record of one of them waits (issue #5). */
+  private readonly inFlight = new Set<string>();
+  /**
+   * Outcomes of records whose batch result was not committed yet, by partition and offset: when publishing a
+   * batch's outputs fails and the bus redelivers it, records that already settled are not run again.
+   */
+  private readonly settled = new Map<number, Map<string, Outcome>>();
 
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
@@ -72,24 +111,73 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /**
-   * Before the transport stops the consumer (which waits for the batch in hand): in-flight uploads are aborted
-   * (their multipart uploads too) and their offsets stay uncommitted, so another pod or the next start picks them up.
+   * Before the transport stops the consumer (which waits for the batch in hand): stop taking work at once.
+   * Queued records are abandoned without starting (they used to start after the abort, on an already-aborted
+   * signal, and run to the end). In-flight transfers are aborted (their multipart uploads too); nothing
+   * unfinished is committed, so another pod or the next start picks it up.
    */
   beforeApplicationShutdown(): void {
     this.abort.abort();
   }
 
-  /** One fetched batch (file-work.consumer.ts): every file stored, skipped or dead-lettered, then committed. */
+  /** One fetched batch (file-work.consumer.ts): every record settles on its own, then the batch is committed. */
   async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
-    const results = await Promise.all(batch.messages.map((msg) => this.semaphore.run(() => this.tracedMessage(msg, batch))));
+    const memo = this.memoFor(batch);
+    const waiting = batch.messages.map(notBefore);
+    if (memo.size === 0 && waiting.every((at) => at > Date.now())) {
+      // Nothing but retries that are not due yet: wait a little for the first (never long: a rebalance needs
+      // us back), rather than handing them straight back to the log in a tight loop.
+      await this.park(Math.min(...waiting) - Date.now(), batch);
+    }
+    const outcomes = await Promise.allSettled(
+      batch.messages.map(async (msg): Promise<Outcome> => {
+        const known = memo.get(msg.offset);
+        if (known) return known;
+        if (notBefore(msg) > Date.now()) return { kind: 'retry', headers: msg.headers }; // not due: back to the log as it is
+        const outcome = await this.semaphore.run(() => (this.abort.signal.aborted || !batch.isActive() ? Promise.resolve<Outcome>({ kind: 'abandoned' }) : this.tracedMessage(msg, batch)));
+        if (outcome.kind !== 'abandoned') memo.set(msg.offset, outcome);
+        return outcome;
+      }),
+    );
     const outputs: OutgoingMessage[] = [];
-    results.forEach((outcome, i) => {
-      const key = batch.messages[i].key;
-      const headers = forwardTraceHeaders(batch.messages[i].headers, batch.contextOf(batch.messages[i]));
-      if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
-      if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
-    });
-    return { outputs };
+    let commitThrough: string | undefined;
+    for (const [i, settled] of outcomes.entries()) {
+      const msg = batch.messages[i];
+      // tracedMessage settles every error into an outcome; a rejection here is a bug, retried with the batch.
+      if (settled.status === 'rejected') throw settled.reason;
+      const outcome = settled.value;
+      if (outcome.kind === 'abandoned') break;
+      commitThrough = msg.offset;
+      const headers = forwardTraceHeaders(msg.headers, batch.contextOf(msg));
+      if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key: msg.key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
+      if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key: msg.key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
+      // The retry keeps the record's own trace parent (dedup's span), so its later try joins the same trace.
+      if (outcome.kind === 'retry') outputs.push({ topic: TOPICS.files, key: msg.key, value: msg.value, headers: outcome.headers });
+    }
+    // Shutdown before the first record settled: commit nothing (throwing is the bus's "not processed").
+    // Transient: the consumer runtime must never treat it as the records' own failure.
+    if (commitThrough === undefined) throw Object.assign(new Error('uploader stopping: batch handed back uncommitted'), { transient: true });
+    return { outputs, commitThrough };
+  }
+
+  /** Outcomes kept for this partition, minus those of offsets before this batch (committed since). */
+  private memoFor(batch: Batch): Map<string, Outcome> {
+    let memo = this.settled.get(batch.partition);
+    if (!memo) {
+      memo = new Map();
+      this.settled.set(batch.partition, memo);
+    }
+    const first = BigInt(batch.messages[0]?.offset ?? '0');
+    for (const offset of memo.keys()) if (BigInt(offset) < first) memo.delete(offset);
+    return memo;
+  }
+
+  /** Sleeps up to `ms` (at most PARK_WAIT_MAX_MS), waking early on shutdown or loss of the partition. */
+  private async park(ms: number, batch: Batch): Promise<void> {
+    const until = Date.now() + Math.min(Math.max(0, ms), PARK_WAIT_MAX_MS);
+    while (Date.now() < until && !this.abort.signal.aborted && batch.isActive()) {
+      await sleep(Math.min(500, until - Date.now()));
+    }
   }
 
   /**
@@ -104,6 +192,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     return outcome;
   }
 
+
   private async processMessage(msg: ConsumedMessage, batch: Batch, span: Span): Promise<Outcome> {
     let item: FileWorkItem;
     try {
@@ -116,31 +205,72 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     span.setAttributes({ [ATTR.zoomFileId]: item.fileId, [ATTR.zoomMeetingUuid]: item.meetingUuid, [ATTR.zoomCanonicalId]: item.canonicalId, 'zoom.file_type': item.fileType });
     if (msg.key === item.fileId) span.setAttribute(ATTR.messagingKey, msg.key);
     if (!this.selected(item.fileType)) {
-      this.metrics.files.inc({ outcome: 'skipped_type', file_type: fileTypeLabel(item.fileType) });
+      this.metrics.files.inc({ outcome: 'skipped_type', file_type: item.fileType });
       return { kind: 'skipped' };
     }
-    return this.processItem(item, batch);
+    const retry = retryStateOf(msg);
+    try {
+      return await this.processItem(item, batch, retry);
+    } catch (err) {
+      if (this.abort.signal.aborted || !batch.isActive()) return { kind: 'abandoned' };
+      return this.settleFailure(item, err, retry, msg.headers);
+    }
   }
 
-  private async processItem(item: FileWorkItem, batch: Batch): Promise<Outcome> {
+  /** Dead-letter now (permanent cause, or budget spent), or schedule a delayed retry (see the class comment). */
+  private settleFailure(item: FileWorkItem, err: unknown, retry: RetryState | undefined, headers: Record<string, string>): Outcome {
+    const cls = classifyUploadError(err);
+    const attempts = (retry?.attempt ?? 0) + 1;
+    if (cls.kind === 'permanent') return this.fail(item, cls.reason, cls.message, attempts);
+    const now = Date.now();
+    // Waiting for another transfer of the file (which may legitimately take hours) does not spend the budget:
+    // that transfer's lease expires if it dies, so this wait cannot last forever.
+    const since = cls.reason === 'file_busy' ? now : (retry?.since ?? now);
+    let deadline = since + this.config.upload.retryBudgetMs;
+    // Without S2S the webhook's token is all we have: no point retrying past its life.
+    const tokenAt = Date.parse(item.tokenReceivedAt);
+    if (!this.config.download.s2s && Number.isFinite(tokenAt)) deadline = Math.min(deadline, tokenAt + TOKEN_LIFETIME_MS);
+    const at = nextRetryAt({ budgetMs: this.config.upload.retryBudgetMs, maxDelayMs: this.config.upload.retryMaxDelayMs }, attempts, now, deadline, cls.retryAfterMs);
+    if (at === undefined) {
+      return this.fail(item, 'retry_budget_exhausted', `${cls.message} (still failing after ${attempts} attempts over ${Math.round((now - since) / 1000)} s)`, attempts);
+    }
+    this.metrics.retries.inc({ reason: cls.reason });
+    this.logger.warn({ fileId: item.fileId, reason: cls.reason, cause: cls.message, attempt: attempts, retryInMs: at - now }, 'recording file failed transiently; retrying later');
+    return {
+      kind: 'retry',
+      headers: { ...headers, [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: String(attempts), [RETRY_HEADERS.at]: String(at) },
+    };
+  }
+
+  private async processItem(item: FileWorkItem, batch: Batch, retry: RetryState | undefined): Promise<Outcome> {
     const key = objectKey(this.config.upload.objectKeyTemplate, item);
     const started = Date.now();
     const existing = await this.headInSpan(key);
-    if (existing && existing.metadata['zoom-file-id'] === item.fileId && existing.size === item.fileSize) {
-      this.metrics.files.inc({ outcome: 'already_stored', file_type: fileTypeLabel(item.fileType) });
-      return { kind: 'stored', result: this.result(item, key, existing.size, existing.metadata.sha256 ?? '', existing.etag, started, true) };
+    if (existing) {
+      const storedId = decodeMetadataValue(existing.metadata['zoom-file-id']);
+      if (storedId === item.fileId && existing.size === item.fileSize) {
+        this.metrics.files.inc({ outcome: 'already_stored', file_type: item.fileType });
+        return { kind: 'stored', result: this.result(item, key, existing.size, existing.metadata.sha256 ?? '', existing.etag, started, true) };
+      }
+      if (storedId !== item.fileId) {
+        // Another file's object: replacing it would lose that recording and report both as stored.
+        return this.fail(item, 'object_key_collision', `the object key already holds another recording file (${storedId === undefined ? 'no file id' : 'a different file id'}); not overwritten`, (retry?.attempt ?? 0) + 1);
+      }
     }
 
+    // One owner per transfer, not per pod: the same pod re-acquiring its own lease started a second
+    // transfer of a file whose first was still running, and its cleanup aborted the first's upload.
+    if (this.inFlight.has(item.fileId)) throw new FileBusyError(item.fileId);
     const lease = `upload:${item.fileId}`;
-    if (!(await this.store.acquireLease(lease, this.podId, this.config.upload.leaseTtlMs))) {
-      throw new LeaseBusy(`file ${item.fileId} is being uploaded by another pod`);
-    }
+    const owner = `${this.podId}-${randomUUID().slice(0, 8)}`;
+    if (!(await this.store.acquireLease(lease, owner, this.config.upload.leaseTtlMs))) throw new FileBusyError(item.fileId);
+    this.inFlight.add(item.fileId);
     const transfer = new AbortController();
     const onShutdown = () => transfer.abort();
     this.abort.signal.addEventListener('abort', onShutdown);
     const renew = setInterval(() => {
       void batch.heartbeat().catch(() => undefined);
-      this.store.renewLease(lease, this.podId, this.config.upload.leaseTtlMs).then(
+      this.store.renewLease(lease, owner, this.config.upload.leaseTtlMs).then(
         (held) => {
           if (!held) {
             this.logger.warn({ fileId: item.fileId }, 'upload lease lost; aborting this transfer');
@@ -156,51 +286,40 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     } finally {
       clearInterval(renew);
       this.metrics.inFlight.dec();
+      this.inFlight.delete(item.fileId);
       this.abort.signal.removeEventListener('abort', onShutdown);
-      await this.store.releaseLease(lease, this.podId).catch(() => undefined);
+      await this.store.releaseLease(lease, owner).catch(() => undefined);
     }
   }
 
+  /** One attempt; any failure is thrown and settled by its cause in processMessage. */
   private async transfer(item: FileWorkItem, key: string, started: number, signal: AbortSignal): Promise<Outcome> {
-    const maxStoreAttempts = 5;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // We hold the file's lease: any open multipart upload of this key belongs to a pod that died.
-        const aborted = await this.objects.abortIncompleteUploads(key);
-        if (aborted > 0) this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
-        const tokens = await this.tokensFor(item);
-        const download = await this.openDownload(item, tokens, signal);
-        const stored = await inSpan('s3.put', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('PutObject', key) }, () =>
-          this.objects.put({
-            key,
-            body: download.body,
-            contentLength: item.fileSize,
-            contentType: download.contentType,
-            metadata: { 'zoom-file-id': item.fileId, 'zoom-meeting-uuid': asciiSafe(item.meetingUuid), 'zoom-canonical-id': item.canonicalId, 'zoom-file-type': item.fileType },
-            signal,
-          }),
-        );
-        this.metrics.bytes.inc(stored.size);
-        this.metrics.files.inc({ outcome: 'uploaded', file_type: fileTypeLabel(item.fileType) });
-        this.metrics.seconds.observe({ outcome: 'uploaded' }, (Date.now() - started) / 1000);
-        this.logger.info({ fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started }, 'recording file stored');
-        return { kind: 'stored', result: this.result(item, key, stored.size, stored.sha256, stored.etag, started, false) };
-      } catch (err) {
-        if (signal.aborted) throw new Error('transfer aborted (shutdown or lease lost)', { cause: err });
-        if (err instanceof DownloadError) {
-          // The downloader already retried with backoff and resumed; what reaches here is final.
-          return this.fail(item, err.code, err.message, attempt);
-        }
-        if (err instanceof ObjectStoreError && err.retryable && attempt < maxStoreAttempts) {
-          this.metrics.retries.inc({ reason: 'store_failed' });
-          await sleep(Math.min(30_000, 500 * 2 ** attempt) * Math.random());
-          continue;
-        }
-        // Object store down for long: do not dead-letter our own outage; the batch is retried later.
-        this.logger.warn({ fileId: item.fileId, cause: (err as Error).message }, 'store failed; the work item will be retried');
-        throw err;
-      }
-    }
+    // We hold the file's lease: any open multipart upload of this key belongs to a transfer that died.
+    const aborted = await this.objects.abortIncompleteUploads(key);
+    if (aborted > 0) this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
+    const tokens = await this.tokensFor(item);
+    const download = await this.openDownload(item, tokens, signal);
+    const stored = await inSpan('s3.put', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('PutObject', key) }, () =>
+      this.objects.put({
+        key,
+        body: download.body,
+        contentLength: item.fileSize,
+        contentType: download.contentType,
+        // Values travel as HTTP headers: a non-ASCII file id is stored encoded, not refused forever.
+        metadata: {
+          'zoom-file-id': encodeMetadataValue(item.fileId),
+          'zoom-meeting-uuid': encodeMetadataValue(item.meetingUuid),
+          'zoom-canonical-id': encodeMetadataValue(item.canonicalId),
+          'zoom-file-type': encodeMetadataValue(item.fileType),
+        },
+        signal,
+      }),
+    );
+    this.metrics.bytes.inc(stored.size);
+    this.metrics.files.inc({ outcome: 'uploaded', file_type: item.fileType });
+    this.metrics.seconds.observe({ outcome: 'uploaded' }, (Date.now() - started) / 1000);
+    this.logger.info({ fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started }, 'recording file stored');
+    return { kind: 'stored', result: this.result(item, key, stored.size, stored.sha256, stored.etag, started, false) };
   }
 
   /**
@@ -246,7 +365,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
 
   private fail(item: FileWorkItem, reason: UploadFailureReason, message: string, attempts: number): Outcome {
     this.metrics.failures.inc({ reason });
-    this.metrics.files.inc({ outcome: 'failed', file_type: fileTypeLabel(item.fileType) });
+    this.metrics.files.inc({ outcome: 'failed', file_type: item.fileType });
     this.logger.error({ fileId: item.fileId, canonicalId: item.canonicalId, reason, message }, 'recording file failed; sent to zoom.recording.failed');
     const { downloadToken: _omit, ...rest } = item;
     return { kind: 'failed', failure: { v: 1, fileId: item.fileId, canonicalId: item.canonicalId, reason, message, attempts, failedAt: new Date().toISOString(), item: rest } };
@@ -286,9 +405,16 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   }
 }
 
-/** S3 user metadata must be ASCII: meeting UUIDs are, but be strict anyway. */
-function asciiSafe(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '_');
+function retryStateOf(msg: ConsumedMessage): RetryState | undefined {
+  const since = Number(msg.headers[RETRY_HEADERS.since]);
+  const attempt = Number(msg.headers[RETRY_HEADERS.attempt]);
+  if (!Number.isFinite(since) || !Number.isFinite(attempt) || msg.headers[RETRY_HEADERS.since] === undefined) return undefined;
+  return { since, attempt, at: notBefore(msg) };
+}
+
+function notBefore(msg: ConsumedMessage): number {
+  const at = Number(msg.headers[RETRY_HEADERS.at]);
+  return Number.isFinite(at) ? at : 0;
 }
 
 function sleep(ms: number): Promise<void> {

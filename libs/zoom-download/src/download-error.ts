@@ -12,6 +12,8 @@ export interface DownloadErrorDetails {
   host?: string;
   /** HTTP status of the answer that failed, when there was one. */
   status?: number;
+  /** The server's `Retry-After` (429, 503), in ms: the earliest a retry is welcome. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -22,6 +24,7 @@ export class DownloadError extends Error {
   readonly retryable: boolean;
   readonly host?: string;
   readonly status?: number;
+  readonly retryAfterMs?: number;
 
   constructor(
     readonly code: DownloadErrorCode,
@@ -33,7 +36,17 @@ export class DownloadError extends Error {
     this.retryable = details.retryable;
     if (details.host !== undefined) this.host = details.host;
     if (details.status !== undefined) this.status = details.status;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `nowMs`; undefined when absent or unusable. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /** `ECONNRESET` and the like: safe to show, unlike Node's messages, which may grow details later. */

@@ -293,6 +293,19 @@ describe('ZoomDownloader', () => {
       expect(stream.stats()).toMatchObject({ attempts: 3, resumes: 0 });
     });
 
+    it('hands a 429/503 with Retry-After before any byte back to the caller at once, with the delay', async () => {
+      origin.handler = (_req, res, index) => {
+        res.writeHead(index === 0 ? 429 : 503, { 'retry-after': index === 0 ? '10' : new Date(NOW + 30_000).toUTCString() });
+        res.end();
+      };
+
+      const limited = await failureOf(downloader().open(request()));
+      expect(limited).toMatchObject({ code: 'download_http_error', retryable: true, status: 429, retryAfterMs: 10_000 });
+      const down = await failureOf(downloader().open(request()));
+      expect(down).toMatchObject({ code: 'download_http_error', retryable: true, status: 503, retryAfterMs: 30_000 });
+      expect(origin.requests).toHaveLength(2); // one request each: no burst of retries against a rate limit
+    });
+
     it('gives up after maxAttempts failures in a row and reports the last error', async () => {
       origin.handler = (_req, res) => {
         res.writeHead(502);
@@ -328,6 +341,29 @@ describe('ZoomDownloader', () => {
       expect(presigned.requests[1]?.headers.authorization).toBeUndefined();
       expect(origin.requests).toHaveLength(1); // the pre-signed URL was still good: no new token round trip
       expect(stream.stats()).toMatchObject({ attempts: 2, resumes: 1, bytes: content.length });
+    });
+
+    it('reports a chunked body that has fewer bytes than file_size as a permanent size mismatch, not a network error', async () => {
+      origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
+      const served = content.subarray(0, 100_000);
+      presigned.handler = (req, res) => {
+        if (req.headers.range !== undefined) {
+          res.writeHead(416, { 'content-range': `bytes */${served.length}` });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'video/mp4' }); // chunked: no Content-Length to compare
+        res.end(served);
+      };
+
+      const stream = await downloader().open(request());
+      const err = await readAll(stream.body).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+
+      expect(err).toMatchObject({ code: 'download_size_mismatch', retryable: false, status: 416 });
+      expect((err as Error).message).toContain(`has 100000 bytes but file_size is ${content.length}`);
     });
 
     it('survives two mid-body resets (resumes = 2)', async () => {

@@ -1,6 +1,6 @@
 import { type ClientRequest, type IncomingMessage } from 'node:http';
 import { finished, PassThrough } from 'node:stream';
-import { DownloadError, describeNetworkError } from './download-error';
+import { DownloadError, describeNetworkError, parseRetryAfter } from './download-error';
 import { checkHop, checkHopStatic, systemResolve, type HopPolicy, type ResolveHost } from './hop-guard';
 import { abortReason, sendHop } from './http-hop';
 import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider } from './s2s-token-provider';
@@ -205,6 +205,9 @@ class DownloadRun {
         }
         const error = err instanceof DownloadError ? err : new DownloadError('download_network', describeNetworkError(err), { retryable: true });
         if (!error.retryable) throw error;
+        // Rate limited or down for a while (429/503 + Retry-After) before any byte: hand it to the caller, which
+        // retries the file later without holding a transfer slot, rather than waiting here (issue #4).
+        if (!opened && error.retryAfterMs !== undefined) throw error;
         // The budget counts failures in a row without progress: a connection that delivered new bytes
         // starts a new count, so an 8-hour recording cut at random points still completes (USERS.md 13).
         failedInARow = this.received > offset ? 1 : failedInARow + 1;
@@ -215,7 +218,8 @@ class DownloadRun {
             status: error.status,
           });
         }
-        await sleep(fullJitter(this.o.backoff, failedInARow), this.signal);
+        // Mid-body: honour Retry-After (bounded by the backoff cap) so a resume does not hammer a limited server.
+        await sleep(Math.max(fullJitter(this.o.backoff, failedInARow), Math.min(error.retryAfterMs ?? 0, this.o.backoff.maxMs)), this.signal);
       }
     }
   }
@@ -369,11 +373,19 @@ class DownloadRun {
       }
       return { req, res, host, contentType: contentType || 'application/octet-stream', skip: 0 };
     }
+    if (status === 416 && offset > 0) {
+      // A Range at byte `offset` is past the end: the server has fewer bytes than file_size (a chunked body that
+      // ended early and no Content-Length to tell us so). Another attempt serves the same bytes.
+      const total = /^bytes \*\/(\d+)$/.exec(headerValue(res.headers['content-range']).trim());
+      const what = total ? `has ${total[1]} bytes` : `has no bytes after ${offset}`;
+      throw new DownloadError('download_size_mismatch', `${what} but file_size is ${expected}`, { retryable: false, host, status });
+    }
     if ((status === 401 || status === 403) && credentialHop) {
       throw new CredentialRejected(new DownloadError('download_unauthorized', `rejected the download credential (HTTP ${status})`, { retryable: false, host, status }));
     }
     const retryable = status === 429 || status >= 500;
-    throw new DownloadError('download_http_error', `answered HTTP ${status}`, { retryable, host, status });
+    const retryAfterMs = retryable ? parseRetryAfter(res.headers['retry-after'], this.o.now()) : undefined;
+    throw new DownloadError('download_http_error', `answered HTTP ${status}`, { retryable, host, status, retryAfterMs });
   }
 
   /**

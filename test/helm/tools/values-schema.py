@@ -43,7 +43,7 @@ overrides = {
     "config.dedupWindow": DURATION, "config.signatureTolerance": DURATION,
     "env": ENV_MAP,
     "ingress.shutdownDelay": DURATION, "ingress.ackDeadline": DURATION, "ingress.maxBodyBytes": SIZE,
-    "uploader.leaseTtl": DURATION,
+    "uploader.leaseTtl": DURATION, "uploader.retryBudget": DURATION, "uploader.retryMaxDelay": DURATION,
     "uploader.concurrency": {"type": "integer", "minimum": 1, "maximum": 64},
     "uploader.downloadMaxAttempts": {"type": "integer", "minimum": 1, "maximum": 20},
     "s3.partSize": SIZE, "s3.queueSize": {"type": "integer", "minimum": 1, "maximum": 64},

@@ -46,6 +46,31 @@ describe('startDownloadServer', () => {
     server = undefined;
   });
 
+  it('failFirst answers the first requests with 429/503 and Retry-After, then serves the file', async () => {
+    const s = await start();
+    const file = s.addFile({ size: 1000, token: 'tok-f', faults: { failFirst: { count: 3, statuses: [429, 503], retryAfterSec: 7 } } });
+    const statuses: Array<[number, string | null]> = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(file.downloadUrl, { headers: { authorization: 'Bearer tok-f' }, redirect: 'manual' });
+      await res.arrayBuffer();
+      statuses.push([res.status, res.headers.get('retry-after')]);
+    }
+    expect(statuses).toEqual([[429, '7'], [503, '7'], [429, '7'], [302, null]]);
+    expect(s.stats().files[file.fileId]?.faultAnswers).toBe(3);
+  });
+
+  it('chunked serves the whole file without Content-Length; a Range answer keeps its length', async () => {
+    const s = await start();
+    const file = s.addFile({ size: 5000, token: 'tok-c', faults: { chunked: true } });
+    const target = await resolveRedirect(file.downloadUrl, 'tok-c');
+    const whole = await fetch(target);
+    expect(whole.headers.get('content-length')).toBeNull();
+    expect(sha256(await bodyOf(whole))).toBe(file.sha256);
+    const past = await fetch(target, { headers: { range: 'bytes=5000-' } });
+    await past.arrayBuffer();
+    expect([past.status, past.headers.get('content-range')]).toEqual([416, 'bytes */5000']);
+  });
+
   it('listens on two loopback addresses and exposes the URLs', async () => {
     const s = await start();
     expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -57,6 +57,21 @@ export interface AddFileOptions {
   seed?: string;
   /** Decides the Content-Type (MP4 → video/mp4, M4A → audio/mp4, VTT, TXT, JSON, CSV); default MP4. */
   fileExtension?: string;
+  /** Fault switches for this file; also settable later with setFaults. */
+  faults?: FileFaults;
+}
+
+/**
+ * Faults Zoom shows in production, per file:
+ * - `failFirst`: the origin answers the first `count` download requests with `status` (429 rate limit, 503
+ *   outage), with `Retry-After: retryAfterSec` when set; `count: Infinity` for a file that never recovers.
+ *   `statuses` cycles through several statuses instead (e.g. [429, 503]).
+ * - `chunked`: full-file answers come without Content-Length (Transfer-Encoding: chunked), so a size that
+ *   disagrees with `file_size` shows only mid-body. (Range answers keep theirs, like CloudFront.)
+ */
+export interface FileFaults {
+  failFirst?: { count: number; status?: number; statuses?: readonly number[]; retryAfterSec?: number };
+  chunked?: boolean;
 }
 
 export interface SimFile {
@@ -93,6 +108,8 @@ export interface FileDownloadStats {
   bytesServed: number;
   /** Requests to the redirect host carrying an Authorization header (must stay 0). */
   authHeaderLeaks: number;
+  /** Origin answers produced by a `failFirst` fault (429/5xx). */
+  faultAnswers: number;
 }
 
 export interface DownloadServerStats extends FileDownloadStats {
@@ -136,6 +153,8 @@ export interface DownloadServer {
   issueDownloadToken(fileIds: readonly string[]): string;
   /** Expires/revokes a download or access token everywhere. */
   revokeToken(token: string): void;
+  /** Replaces a file's fault switches (undefined clears them); the failFirst count starts again. */
+  setFaults(fileId: string, faults: FileFaults | undefined): void;
   setS2SCredentials(creds: S2SCredentials | undefined): void;
   /** A pre-signed redirect-host URL; a negative ttl gives an already expired one. */
   presignedUrl(fileId: string, ttlSec?: number): string;
@@ -173,6 +192,7 @@ function emptyFileStats(): FileDownloadStats {
     rangeRequests: 0,
     bytesServed: 0,
     authHeaderLeaks: 0,
+    faultAnswers: 0,
   };
 }
 
@@ -183,6 +203,9 @@ class SimFileEntry implements SimFile {
   counters = emptyFileStats();
   /** Body responses so far, kept across resetStats so "reset the first download" stays a one-off. */
   bodyRequests = 0;
+  faults: FileFaults = {};
+  /** Requests answered by the failFirst fault so far. */
+  faulted = 0;
 
   constructor(
     readonly fileId: string,
@@ -219,6 +242,11 @@ function parseRange(header: string, size: number): Range {
   if (to !== '' && Number(to) < start) return undefined;
   if (start >= size) return 'unsatisfiable';
   return { start, end };
+}
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return ascii === name ? `attachment; filename="${name}"` : `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
 function bearer(header: string | undefined): string | undefined {
@@ -332,8 +360,16 @@ class ZoomDownloadServer implements DownloadServer {
       opts.fileExtension ?? 'MP4',
     );
     for (const t of tokens) entry.tokens.add(t);
+    entry.faults = opts.faults ?? {};
     this.files.set(fileId, entry);
     return entry;
+  }
+
+  setFaults(fileId: string, faults: FileFaults | undefined): void {
+    const file = this.files.get(fileId);
+    if (file === undefined) throw new Error(`zoom-sim: unknown file ${fileId}`);
+    file.faults = faults ?? {};
+    file.faulted = 0;
   }
 
   getFile(fileId: string): SimFile | undefined {
@@ -442,6 +478,18 @@ class ZoomDownloadServer implements DownloadServer {
       return this.json(res, 404, { code: 3301, message: 'This recording does not exist.' });
     }
     if (url.searchParams.has('access_token')) this.totals.queryTokenUses++;
+    const fail = file.faults.failFirst;
+    if (fail !== undefined && file.faulted < fail.count) {
+      const statuses = fail.statuses ?? [fail.status ?? 503];
+      const status = statuses[file.faulted % statuses.length] ?? 503;
+      file.faulted++;
+      this.count(file, 'faultAnswers');
+      const headers: Record<string, string | number> = { 'content-type': 'application/json;charset=UTF-8' };
+      if (fail.retryAfterSec !== undefined) headers['retry-after'] = String(fail.retryAfterSec);
+      const text = JSON.stringify(status === 429 ? { code: 429, message: "You have reached the maximum per-second rate limit for this API. Try again later." } : { code: status, message: 'Service unavailable' });
+      res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(text) }).end(text);
+      return;
+    }
     // Only the header counts: since 2023 Zoom wants tokens in headers only (ZOOM.md §5).
     const token = bearer(req.headers.authorization);
     if (token === undefined || !this.tokenValidFor(token, file)) {
@@ -547,9 +595,11 @@ class ZoomDownloadServer implements DownloadServer {
       'content-type': file.contentType,
       'content-length': end - start,
       'accept-ranges': 'bytes',
-      'content-disposition': `attachment; filename="${file.fileId}.${file.fileExtension.toLowerCase()}"`,
+      // RFC 6266: header values are ASCII, so a non-ASCII file id goes in filename* (percent-encoded UTF-8).
+      'content-disposition': contentDisposition(`${file.fileId}.${file.fileExtension.toLowerCase()}`),
     };
     if (range !== undefined) headers['content-range'] = `bytes ${start}-${end - 1}/${file.size}`;
+    else if (file.faults.chunked) delete headers['content-length'];
     res.writeHead(range === undefined ? 200 : 206, headers);
     if (req.method === 'HEAD') {
       res.end();

@@ -65,6 +65,7 @@ export {
   type DownloadServerOptions,
   type DownloadServerStats,
   type FileDownloadStats,
+  type FileFaults,
   type ResetPolicy,
   type ResetRequestInfo,
   type S2SCredentials,

@@ -50,9 +50,11 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
   override readonly transportId = BUS_TRANSPORT;
   // Handler errors reach us (and so the bus, which redelivers), instead of being logged and swallowed.
   override readonly propagatesEventHandlerErrors = true;
-  private readonly consumers: BackgroundConsumer[] = [];
+  private readonly consumers: Array<{ group: string; consumer: BackgroundConsumer; startedAt: number }> = [];
+  /** When each group/topic/partition last committed a batch, for the stalled-partition gauge. */
+  private readonly progress = new Map<string, number>();
   /** The failing batch at the head of each group/topic/partition; absent while the partition advances. */
-  private readonly heads = new Map<string, HeadState & { group: string; topic: string; partition: number }>();
+  private readonly heads = new Map<string, HeadState>();
 
   constructor(private readonly deps: EventBusTransportDeps) {
     super();
@@ -91,7 +93,7 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
       health.addLiveness({ name: `${options.name}-consumer`, isAlive: () => consumer.isHealthy() });
       health.addReadiness({ name: `${options.name}-consumer`, check: async () => consumer.started });
       consumerLagGauge(registry, { group: options.groupId, collect: () => consumer.lag() });
-      this.consumers.push(consumer);
+      this.consumers.push({ group: options.groupId, consumer, startedAt: Date.now() });
       // Never blocks start-up: joining a group can take a session timeout, and /readyz must answer meanwhile.
       consumer.start();
     }
@@ -100,7 +102,7 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
 
   /** Stops taking batches; in-flight ones finish or are abandoned uncommitted (redelivered elsewhere). */
   async close(): Promise<void> {
-    await Promise.all(this.consumers.map((c) => c.stop()));
+    await Promise.all(this.consumers.map((c) => c.consumer.stop()));
   }
 
   on(): never {
@@ -120,10 +122,11 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
     const key = `${options.groupId}/${batch.topic}/${batch.partition}`;
     const first = batch.messages[0].offset;
     const head = this.heads.get(key);
-    const state = head && head.firstOffset === first ? head : { group: options.groupId, topic: batch.topic, partition: batch.partition, firstOffset: first, attempts: 0, since: Date.now() };
+    const state: HeadState = head && head.firstOffset === first ? head : { firstOffset: first, attempts: 0, since: Date.now() };
     try {
       const result = await this.runTraced(handler, options, batch);
       this.heads.delete(key);
+      this.progress.set(key, Date.now());
       return result;
     } catch (err) {
       state.attempts++;
@@ -147,6 +150,7 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
         deadOnTransient,
       );
       this.heads.delete(key);
+      this.progress.set(key, Date.now());
       return result;
     }
   }
@@ -163,22 +167,39 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
     }
   }
 
-  /** `zoom_consumer_stalled_seconds`: how long the batch at a partition's head has been failing (0 when none). */
+  /**
+   * `zoom_consumer_stalled_seconds{group,topic,partition}`: for a partition with lag, the seconds since it last
+   * committed a batch (or since the consumer started). A head record that keeps failing, or a handler that
+   * hangs, makes it grow while /healthz stays green; partitions without lag are not reported.
+   */
   private registerStalledGauge(registry: Registry): void {
     if (registry.getSingleMetric(STALLED_METRIC)) return;
-    const heads = this.heads;
+    const { consumers, progress } = this;
     new Gauge({
       name: STALLED_METRIC,
-      help: 'Seconds the batch at the head of a partition has been failing (the partition does not advance meanwhile)',
+      help: 'Seconds since a partition with lag last committed a batch (absent without lag): alert when it keeps growing',
       labelNames: ['group', 'topic', 'partition'],
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
         const now = Date.now();
-        for (const h of heads.values()) this.set({ group: h.group, topic: h.topic, partition: String(h.partition) }, (now - h.since) / 1000);
+        await Promise.all(
+          consumers.map(async ({ group, consumer, startedAt }) => {
+            try {
+              for (const l of await consumer.lag()) {
+                if (l.lag <= 0) continue;
+                const since = progress.get(`${group}/${l.topic}/${l.partition}`) ?? startedAt;
+                this.set({ group, topic: l.topic, partition: String(l.partition) }, Math.max(0, (now - since) / 1000));
+              }
+            } catch {
+              /* best effort, like the lag gauge */
+            }
+          }),
+        );
       },
     });
   }
+
 }
 
 /**

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,6 +100,28 @@ describe('FilesystemObjectStore', () => {
     expect(await new FilesystemObjectStore({ dir }).isReady()).toBe(true);
 
     expect(readdirSync(join(dir, '.tmp'))).toEqual(['recent']);
+  });
+
+  it('removes at start-up the temp files of a killed process, however recent, and keeps a live process\'s', async () => {
+    const dir = freshDir();
+    mkdirSync(join(dir, '.tmp'), { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(join(dir, `.tmp/${dead}-0f8e`), 'partial of a SIGKILLed put');
+    writeFileSync(join(dir, `.tmp/${process.pid}-1a2b`), 'partial of our own previous incarnation');
+    writeFileSync(join(dir, `.tmp/${process.ppid}-3c4d`), 'owned by a live process');
+
+    expect(await new FilesystemObjectStore({ dir }).isReady()).toBe(true);
+
+    expect(readdirSync(join(dir, '.tmp'))).toEqual([`${process.ppid}-3c4d`]);
+  });
+
+  it('reports a key segment over 255 bytes as a permanent key rejection, not a retryable failure', async () => {
+    const store = new FilesystemObjectStore({ dir: freshDir() });
+    await expect(store.put({ key: `a/${'x'.repeat(300)}`, body: testBody(1).stream, contentLength: 1, metadata: {} })).rejects.toMatchObject({
+      name: 'ObjectStoreError',
+      retryable: false,
+      failure: 'key_rejected',
+    });
   });
 
   it.each(['.tmp/x.bin', '.meta/x.bin'])('refuses the reserved key %j', async (key) => {

@@ -12,7 +12,11 @@ import { assertObjectKey, checkPutInput, SHA256_METADATA, sha256Etag, SIZE_METAD
 export interface FilesystemObjectStoreOptions {
   /** Root directory; objects at `<dir>/<key>`, metadata at `<dir>/.meta/<key>.json`. Created if missing. */
   dir: string;
-  /** Temp files older than this are removed on start-up (left behind by a crash). Default 1 h. */
+  /**
+   * Temp files of an older naming (no owner pid) older than this are removed on start-up. Temp files named by
+   * their owner's pid are removed at start-up whenever that process is gone (or is us: none of ours is live
+   * yet), whatever their age. Default 1 h.
+   */
   staleTempMs?: number;
 }
 
@@ -29,6 +33,8 @@ const TMP_DIR = '.tmp';
 const META_DIR = '.meta';
 /** Errors that another attempt will not fix. */
 const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'EINVAL', 'EEXIST']);
+/** Of those, the ones this key causes (a name over 255 bytes, `a` and `a/b` both as objects): the input's fault. */
+const KEY_CODES = new Set(['ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'EEXIST']);
 
 /**
  * Object store for standalone mode, on a local directory. Durable and all-or-nothing like S3:
@@ -71,7 +77,8 @@ export class FilesystemObjectStore implements ObjectStore {
       throw err;
     }
 
-    const tmpObject = join(this.root, TMP_DIR, randomUUID());
+    // Named by our pid so the next start-up knows whether a live transfer still owns it (see init).
+    const tmpObject = join(this.root, TMP_DIR, `${process.pid}-${randomUUID()}`);
     const tmpMeta = `${tmpObject}.json`;
     const meter = new MeteredStream(input.contentLength);
     const failed = firstError({ body: input.body, meter });
@@ -99,7 +106,7 @@ export class FilesystemObjectStore implements ObjectStore {
       await writeDurably(tmpMeta, JSON.stringify(sidecar));
       // Last chance to honour an abort: after this point the object becomes visible.
       if (input.signal?.aborted) {
-        throw new ObjectStoreError('put aborted', true);
+        throw new ObjectStoreError('put aborted', true, { failure: 'aborted' });
       }
       await this.moveIntoPlace(tmpMeta, metaPath);
       metaRenamed = true;
@@ -171,7 +178,12 @@ export class FilesystemObjectStore implements ObjectStore {
     // Nothing held open between calls.
   }
 
-  /** Creates the directories once and removes temp files a crash left behind. */
+  /**
+   * Creates the directories once and removes the temp files no live transfer owns: a SIGKILLed put leaves
+   * its temp file (multi-GB for a real recording), and waiting an hour for it to age kept the disk full. This
+   * runs before this instance's first put, so a file named by our own pid is a previous incarnation's (pid 1
+   * in a container, every time).
+   */
   private init(): Promise<void> {
     this.initialising ??= (async () => {
       await mkdir(join(this.root, TMP_DIR), { recursive: true });
@@ -179,10 +191,16 @@ export class FilesystemObjectStore implements ObjectStore {
       const cutoff = Date.now() - this.staleTempMs;
       for (const name of await readdir(join(this.root, TMP_DIR))) {
         const path = join(this.root, TMP_DIR, name);
-        const info = await stat(path).catch(() => undefined);
-        if (info && info.mtimeMs < cutoff) {
-          await rm(path, { force: true, recursive: true }).catch(() => undefined);
+        const owner = /^(\d+)-/.exec(name);
+        let orphan: boolean;
+        if (owner !== null) {
+          const pid = Number(owner[1]);
+          orphan = pid === process.pid || !processAlive(pid);
+        } else {
+          const info = await stat(path).catch(() => undefined);
+          orphan = info !== undefined && info.mtimeMs < cutoff;
         }
+        if (orphan) await rm(path, { force: true, recursive: true }).catch(() => undefined);
       }
     })().catch((err: unknown) => {
       this.initialising = undefined;
@@ -195,7 +213,7 @@ export class FilesystemObjectStore implements ObjectStore {
     assertObjectKey(key);
     const first = key.split('/')[0];
     if (first === TMP_DIR || first === META_DIR) {
-      throw new ObjectStoreError(`invalid object key: "${first}/" is reserved by the filesystem store`, false);
+      throw new ObjectStoreError(`invalid object key: "${first}/" is reserved by the filesystem store`, false, { failure: 'key_rejected' });
     }
     return this.inside(join(this.root, key));
   }
@@ -207,7 +225,7 @@ export class FilesystemObjectStore implements ObjectStore {
   /** Defence in depth behind `assertObjectKey`: a path must stay under the root. */
   private inside(path: string): string {
     if (!path.startsWith(this.root + sep)) {
-      throw new ObjectStoreError('invalid object key: escapes the store directory', false);
+      throw new ObjectStoreError('invalid object key: escapes the store directory', false, { failure: 'key_rejected' });
     }
     return path;
   }
@@ -217,6 +235,16 @@ export class FilesystemObjectStore implements ObjectStore {
     await ensureDirectory(dirname(to));
     await rename(from, to);
     await fsyncDirectory(dirname(to));
+  }
+}
+
+/** Signal 0 checks existence only; EPERM means it exists under another user. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -283,8 +311,10 @@ function fsError(op: string, err: unknown): ObjectStoreError {
   if (err instanceof ObjectStoreError) {
     return err;
   }
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return new ObjectStoreError(`filesystem ${op} failed (${code ?? 'error'})`, !PERMANENT_CODES.has(code ?? ''), {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const permanent = PERMANENT_CODES.has(code);
+  return new ObjectStoreError(`filesystem ${op} failed (${code || 'error'})`, !permanent, {
     cause: err,
+    failure: KEY_CODES.has(code) ? 'key_rejected' : permanent ? 'rejected' : 'unavailable',
   });
 }

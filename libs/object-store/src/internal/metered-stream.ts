@@ -49,9 +49,13 @@ export class MeteredStream extends Transform {
   }
 }
 
-/** Retryable: a short or long body is a failed download, and the next attempt downloads again. */
+/**
+ * Permanent: the body had another byte count than the caller declared, which another attempt with the same
+ * input repeats (a Zoom file_size that disagrees with the bytes served redelivered forever, issue #1). A body
+ * that breaks off fails with its own error instead (`source_failed`), which the caller classifies.
+ */
 function sizeMismatch(message: string): ObjectStoreError {
-  return new ObjectStoreError(`size mismatch: ${message}`, true);
+  return new ObjectStoreError(`size mismatch: ${message}`, false, { failure: 'size_mismatch' });
 }
 
 export interface FailureContext {
@@ -67,7 +71,7 @@ export interface FailureContext {
 /** Maps whatever ended a failed put to the port's error: abort, size mismatch, source or storage failure. */
 export function putFailure(err: unknown, context: FailureContext): ObjectStoreError {
   if (context.signal?.aborted) {
-    return new ObjectStoreError(`${context.what} aborted`, true, { cause: err });
+    return new ObjectStoreError(`${context.what} aborted`, true, { cause: err, failure: 'aborted' });
   }
   if (err instanceof ObjectStoreError) {
     return err;
@@ -76,7 +80,8 @@ export function putFailure(err: unknown, context: FailureContext): ObjectStoreEr
     const source = context.sourceError;
     const label = (source as NodeJS.ErrnoException | undefined)?.code ?? (source instanceof Error ? source.name : 'error');
     // The source's own message is left to `cause`: it belongs to the downloader, which owns its redaction.
-    return new ObjectStoreError(`${context.what} failed: the body stream failed (${label})`, true, { cause: source });
+    // Retryable as far as the store knows; the caller classifies by `cause` (e.g. a download size mismatch).
+    return new ObjectStoreError(`${context.what} failed: the body stream failed (${label})`, true, { cause: source, failure: 'source_failed' });
   }
   return context.storageError(err);
 }

@@ -13,21 +13,21 @@ export const SIZE_METADATA = 'zoom-size';
 
 export function assertObjectKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new ObjectStoreError('invalid object key: empty', false);
+    throw new ObjectStoreError('invalid object key: empty', false, { failure: 'key_rejected' });
   }
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
-    throw new ObjectStoreError(`invalid object key: longer than ${MAX_KEY_BYTES} bytes`, false);
+    throw new ObjectStoreError(`invalid object key: longer than ${MAX_KEY_BYTES} bytes`, false, { failure: 'key_rejected' });
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) {
-    throw new ObjectStoreError('invalid object key: control character', false);
+    throw new ObjectStoreError('invalid object key: control character', false, { failure: 'key_rejected' });
   }
   if (key.startsWith('/')) {
-    throw new ObjectStoreError('invalid object key: absolute path', false);
+    throw new ObjectStoreError('invalid object key: absolute path', false, { failure: 'key_rejected' });
   }
   for (const segment of key.split('/')) {
     if (segment === '' || segment === '.' || segment === '..') {
-      throw new ObjectStoreError('invalid object key: empty, "." or ".." segment', false);
+      throw new ObjectStoreError('invalid object key: empty, "." or ".." segment', false, { failure: 'key_rejected' });
     }
   }
 }
@@ -41,13 +41,13 @@ export function normaliseMetadata(metadata: Record<string, string>): Record<stri
   for (const [rawKey, value] of Object.entries(metadata ?? {})) {
     const key = rawKey.toLowerCase();
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(key)) {
-      throw new ObjectStoreError('invalid metadata key: use letters, digits, "-", "_" or "."', false);
+      throw new ObjectStoreError('invalid metadata key: use letters, digits, "-", "_" or "."', false, { failure: 'metadata_rejected' });
     }
     if (key === SHA256_METADATA || key === SIZE_METADATA) {
-      throw new ObjectStoreError(`invalid metadata key: "${key}" is set by the object store`, false);
+      throw new ObjectStoreError(`invalid metadata key: "${key}" is set by the object store`, false, { failure: 'metadata_rejected' });
     }
     if (typeof value !== 'string' || !/^[\x20-\x7e]*$/.test(value)) {
-      throw new ObjectStoreError(`invalid metadata value for "${key}": printable ASCII only`, false);
+      throw new ObjectStoreError(`invalid metadata value for "${key}": printable ASCII only`, false, { failure: 'metadata_rejected' });
     }
     out[key] = value;
   }
@@ -66,7 +66,7 @@ export function checkPutInput(input: PutObjectInput): Record<string, string> {
   assertContentLength(input.contentLength);
   const metadata = normaliseMetadata(input.metadata);
   if (input.signal?.aborted) {
-    throw new ObjectStoreError('upload aborted before it started', true);
+    throw new ObjectStoreError('upload aborted before it started', true, { failure: 'aborted' });
   }
   return metadata;
 }

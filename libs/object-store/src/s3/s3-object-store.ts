@@ -369,7 +369,9 @@ function s3Error(what: string, err: unknown): ObjectStoreError {
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
   const retryable = status === undefined || status >= 500 || status === 408 || status === 429;
+  const failure = name === 'KeyTooLongError' ? 'key_rejected' : name === 'MetadataTooLarge' ? 'metadata_rejected' : retryable ? 'unavailable' : 'rejected';
   return new ObjectStoreError(`s3 ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message}`, retryable, {
     cause: err,
+    failure,
   });
 }

@@ -136,7 +136,7 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
       const put = s.put({ key, body: testBody(MULTIPART_SIZE - MIB).stream, contentLength: MULTIPART_SIZE, metadata: {} });
 
       await expect(put).rejects.toBeInstanceOf(ObjectStoreError);
-      await expect(put).rejects.toMatchObject({ retryable: true, message: expect.stringContaining('size mismatch') });
+      await expect(put).rejects.toMatchObject({ retryable: false, failure: 'size_mismatch', message: expect.stringContaining('size mismatch') });
       await expectNothingStored(s, key, keyPrefix);
     });
 
@@ -147,7 +147,7 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
 
       const put = s.put({ key, body: testBody(2_000).stream, contentLength: 1_000, metadata: {} });
 
-      await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true });
+      await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: false, failure: 'size_mismatch' });
       await expectNothingStored(s, key, keyPrefix);
     });
 
@@ -159,7 +159,7 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
 
       const put = s.put({ key, body: body.stream, contentLength: MULTIPART_SIZE, metadata: {} });
 
-      await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true });
+      await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true, failure: 'source_failed' });
       await expectNothingStored(s, key, keyPrefix);
     });
 

@@ -1,0 +1,173 @@
+import { Readable } from 'node:stream';
+import { loadConfig } from '@zoom-pipeline/config';
+import { type FileWorkItem, TOPICS, type UploadFailure } from '@zoom-pipeline/contracts';
+import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
+import type { ConsumedMessage, HandlerBatch } from '@zoom-pipeline/event-bus';
+import { handlerBatch } from '@zoom-pipeline/event-bus/testing';
+import { MemoryObjectStore } from '@zoom-pipeline/object-store';
+import { HealthService } from '@zoom-pipeline/service-kit';
+import { createLogger } from '@zoom-pipeline/telemetry';
+import { DownloadError, type ZoomDownloader } from '@zoom-pipeline/zoom-download';
+import type { DownloadRequest, DownloadStream } from '@zoom-pipeline/zoom-download';
+import { Registry } from 'prom-client';
+import { RETRY_HEADERS, UploadService } from './upload.service';
+
+type Behaviour = (req: DownloadRequest) => Promise<DownloadStream>;
+
+const bytes = (n: number) => Buffer.alloc(n, 7);
+const serve = (n: number): Behaviour => async () => ({ body: Readable.from([bytes(n)]), contentType: 'video/mp4', stats: () => ({ attempts: 1, resumes: 0, bytes: n, tokenSource: 'webhook' }) });
+
+function item(fileId: string, size = 1000): FileWorkItem {
+  return {
+    v: 1,
+    fileId,
+    canonicalId: `${fileId}-canonical`,
+    app: 'default',
+    accountId: 'acct',
+    meetingUuid: 'uuid==',
+    meetingId: '123',
+    topic: 'Unit',
+    hostId: 'host',
+    meetingStartTime: '2026-11-23T10:00:00Z',
+    recordingStart: '2026-11-23T10:00:05Z',
+    recordingEnd: '2026-11-23T11:00:05Z',
+    fileType: 'MP4',
+    fileExtension: 'MP4',
+    fileSize: size,
+    downloadUrl: `https://zoom.us/rec/webhook_download/${fileId}/x`,
+    downloadToken: 'tok-SECRET',
+    tokenReceivedAt: new Date().toISOString(),
+  };
+}
+
+let offset = 0;
+function message(i: FileWorkItem, headers: Record<string, string> = {}): ConsumedMessage {
+  return { topic: TOPICS.files, partition: 0, offset: String(offset++), timestamp: Date.now(), key: i.fileId, value: Buffer.from(JSON.stringify(i)), headers };
+}
+
+function batchOf(messages: ConsumedMessage[], active = () => true): HandlerBatch {
+  return handlerBatch({ topic: TOPICS.files, partition: 0, messages, heartbeat: async () => undefined, isActive: active });
+}
+
+function setup(behaviours: Record<string, Behaviour>, env: Record<string, string> = {}) {
+  const config = loadConfig({ UPLOAD_RETRY_BUDGET: '30m', ...env }, { requireWebhookSecrets: false, cwd: '/tmp' });
+  const opened: string[] = [];
+  const downloader = {
+    open: (req: DownloadRequest) => {
+      const fileId = /webhook_download\/([^/]+)\//.exec(req.url)![1]!;
+      opened.push(fileId);
+      return behaviours[fileId]!(req);
+    },
+  } as unknown as ZoomDownloader;
+  const objects = new MemoryObjectStore();
+  const service = new UploadService(config, new MemoryDedupStore(), objects, downloader, createLogger({ name: 'test', level: 'silent' }), new Registry(), new HealthService());
+  return { service, opened, objects };
+}
+
+const failureIn = (outputs: Array<{ topic: string; key: string | null; value: Buffer }>, fileId: string) =>
+  JSON.parse(outputs.find((o) => o.topic === TOPICS.failed && o.key === fileId)!.value.toString()) as UploadFailure;
+
+describe('UploadService.handleBatch: every record settles on its own', () => {
+  it('dead-letters a size mismatch found mid-body (wrapped by the store) and stores the file behind it, in one commit', async () => {
+    const midBody: Behaviour = async () => {
+      const body = new Readable({ read() {} });
+      body.push(bytes(500));
+      setImmediate(() => body.destroy(new DownloadError('download_size_mismatch', 'sent more than file_size (1000 bytes)', { retryable: false, host: 'ssrweb.zoom.us' })));
+      return { body, contentType: 'video/mp4', stats: () => ({ attempts: 1, resumes: 0, bytes: 500, tokenSource: 'webhook' }) };
+    };
+    const { service } = setup({ bad: midBody, good: serve(1000) });
+    const msgs = [message(item('bad')), message(item('good'))];
+
+    const result = await service.handleBatch(batchOf(msgs));
+
+    expect(failureIn(result.outputs, 'bad')).toMatchObject({ reason: 'download_size_mismatch', attempts: 1 });
+    expect(result.outputs.filter((o) => o.topic === TOPICS.uploaded).map((o) => o.key)).toEqual(['good']);
+    expect(result.commitThrough).toBe(msgs[1]!.offset);
+  });
+
+  it('re-appends a rate-limited record with its retry state, not before Retry-After, and commits past it', async () => {
+    const limited: Behaviour = async () => {
+      throw new DownloadError('download_http_error', 'answered HTTP 429', { retryable: true, status: 429, retryAfterMs: 60_000 });
+    };
+    const { service } = setup({ limited, good: serve(1000) });
+    const msgs = [message(item('limited'), { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' }), message(item('good'))];
+    const before = Date.now();
+
+    const result = await service.handleBatch(batchOf(msgs));
+
+    const retry = result.outputs.find((o) => o.topic === TOPICS.files)!;
+    expect(retry.key).toBe('limited');
+    expect(retry.value.equals(msgs[0]!.value)).toBe(true);
+    expect(Number(retry.headers![RETRY_HEADERS.at])).toBeGreaterThanOrEqual(before + 60_000);
+    expect(retry.headers![RETRY_HEADERS.attempt]).toBe('1');
+    expect(retry.headers!.traceparent).toBe(msgs[0]!.headers.traceparent);
+    expect(result.outputs.some((o) => o.topic === TOPICS.failed)).toBe(false);
+    expect(result.commitThrough).toBe(msgs[1]!.offset);
+  });
+
+  it('hands a record that is not due yet back to the log without trying it', async () => {
+    const { service, opened } = setup({ later: serve(1000), good: serve(1000) });
+    const waiting = message(item('later'), { [RETRY_HEADERS.since]: String(Date.now()), [RETRY_HEADERS.attempt]: '2', [RETRY_HEADERS.at]: String(Date.now() + 600_000) });
+
+    const result = await service.handleBatch(batchOf([waiting, message(item('good'))]));
+
+    expect(opened).toEqual(['good']);
+    expect(result.outputs.find((o) => o.topic === TOPICS.files)?.headers?.[RETRY_HEADERS.attempt]).toBe('2');
+  });
+
+  it('dead-letters a record whose transient failures outlast the retry budget', async () => {
+    const down: Behaviour = async () => {
+      throw new DownloadError('download_http_error', 'answered HTTP 503', { retryable: true, status: 503 });
+    };
+    const { service } = setup({ down }, { UPLOAD_RETRY_BUDGET: '10m' });
+    const since = Date.now() - 11 * 60_000;
+    const result = await service.handleBatch(batchOf([message(item('down'), { [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: '9', [RETRY_HEADERS.at]: '0' })]));
+
+    expect(failureIn(result.outputs, 'down')).toMatchObject({ reason: 'retry_budget_exhausted', attempts: 10 });
+    expect(result.outputs.some((o) => o.topic === TOPICS.files)).toBe(false);
+  });
+
+  it('does not run records again that settled when the bus redelivers the batch', async () => {
+    const { service, opened } = setup({ a: serve(1000), b: serve(1000) });
+    const msgs = [message(item('a')), message(item('b'))];
+    await service.handleBatch(batchOf(msgs));
+    const again = await service.handleBatch(batchOf(msgs)); // e.g. publishing the outputs failed
+
+    expect(opened).toEqual(['a', 'b']);
+    expect(again.outputs.filter((o) => o.topic === TOPICS.uploaded)).toHaveLength(2);
+  });
+
+  it('never overwrites another file\'s object at the same key', async () => {
+    const { service, objects, opened } = setup({ mine: serve(1000) });
+    const first = await service.handleBatch(batchOf([message(item('mine'))]));
+    const key = JSON.parse(first.outputs[0]!.value.toString()).key as string;
+    await objects.put({ key, body: Readable.from([bytes(3)]), contentLength: 3, metadata: { 'zoom-file-id': 'someone-else' } });
+
+    const second = await service.handleBatch(batchOf([message(item('mine'))]));
+
+    expect(failureIn(second.outputs, 'mine').reason).toBe('object_key_collision');
+    expect((await objects.head(key))?.size).toBe(3);
+    expect(opened).toEqual(['mine']);
+  });
+
+  it('starts no queued transfer after shutdown and commits nothing unfinished', async () => {
+    let release!: () => void;
+    const slow: Behaviour = (req) =>
+      new Promise((_resolve, reject) => {
+        release = () => reject(new Error('aborted'));
+        req.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+    const { service, opened } = setup({ slow, queued: serve(1000) }, { UPLOAD_CONCURRENCY: '1' });
+    const handled = service.handleBatch(batchOf([message(item('slow')), message(item('queued'))])).then(
+      () => 'committed',
+      () => 'not committed',
+    );
+    while (opened.length === 0) await new Promise((r) => setImmediate(r));
+
+    service.beforeApplicationShutdown();
+    release();
+
+    expect(await handled).toBe('not committed');
+    expect(opened).toEqual(['slow']);
+  });
+});
