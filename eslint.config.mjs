@@ -1,4 +1,4 @@
-// Lint is part of `npm test`. The module-boundary rule gives the tags of STYLE.md §4 teeth:
+// Lint is part of `npm test`. The module-boundary rule gives the tags of docs/ARCHITECTURE.md (Layout) teeth:
 // a domain lib that imports kafkajs, or a feature that imports an app, fails the build.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

@@ -1,4 +1,4 @@
-// Jest tiers, named by what is real (STYLE.md §5):
+// Jest tiers, named by what is real (docs/ARCHITECTURE.md, Conventions):
 //   unit        pure code and in-memory/embedded adapters, no network
 //   integration each adapter against the real Kafka, Redis and S3 started by scripts/infra.sh
 //   e2e         the apps as processes, zoom-sim playing Zoom

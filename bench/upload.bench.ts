@@ -161,7 +161,7 @@ export async function runUpload(): Promise<UploadBenchResult> {
           RCLONE_CONFIG_B_ACCESS_KEY_ID: e.s3.accessKeyId, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: e.s3.secretAccessKey, RCLONE_CONFIG_B_REGION: e.s3.region,
           RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true', RCLONE_S3_CHUNK_SIZE: PART.replace('MiB', 'Mi'), RCLONE_S3_UPLOAD_CONCURRENCY: QUEUE,
         };
-        delete env2.AWS_CA_BUNDLE; // INFRA.md: rclone 1.60 fails with it set
+        delete env2.AWS_CA_BUNDLE; // rclone 1.60 fails when it is set
         const child = spawn('rclone', ['copyurl', dl.presignedUrl(file.fileId), `b:${bucket}/rclone-${file.fileId}.mp4`], { env: env2, stdio: ['ignore', 'ignore', 'pipe'] });
         let peak = 0;
         let err = '';

@@ -1,6 +1,6 @@
 // Experiment, not part of `npm run bench`: the ingress's publish pattern (idempotent producer, acks=all, one batch
 // in flight, whatever queued meanwhile leaves in the next) with kafkajs 2.2.4 and with @platformatic/kafka 1.x
-// (INFRA.md §4; the publish producer's default since this comparison), same broker, same run, alternating.
+// (the publish producer's default since this comparison), same broker, same run, alternating.
 // Records like the ingress's: a 2,300-byte value, a 36-byte key out of 200, the three format-2 headers.
 //
 // Reproduce (both clients are dependencies; the publish producer uses @platformatic/kafka by default since this run):

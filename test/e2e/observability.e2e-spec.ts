@@ -2,7 +2,7 @@
  * Observability against real Kafka, Redis and S3, apps as processes (issue "Observability: one trace from
  * Zoom to S3"). SPEC invariant 8: one trace id from Zoom's traceparent (sampled flag OFF) through ingress,
  * dedup and uploader to the S3 request, with parent/child links; invariant 7: no secret in spans, logs or
- * metrics. The apps export OTLP/JSON to an in-test receiver (Jest cannot instrument in-process: INFRA.md §6).
+ * metrics. The apps export OTLP/JSON to an in-test receiver (Jest's module registry bypasses the require hooks OpenTelemetry patches through, so spans are taken from real processes).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -74,7 +74,7 @@ describe('one trace from Zoom to S3', () => {
     secrets.push(downloadToken, file.token, e.s3.secretAccessKey);
     const payload = recordingCompleted({ downloadBaseUrl: dl.url, meetingUuid: zoomMeetingUuid(), downloadToken, files: [{ id: file.fileId, size: file.size, fileType: 'MP4' }] });
     const sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
-    // Flags 02: random trace id, sampled bit clear, as Zoom sends it (ZOOM.md §3).
+    // Flags 02: random trace id, sampled bit clear, as Zoom sends it (docs/ZOOM.md §3).
     const outcome = await sender.send(payload, { traceparent: `00-${traceId}-${zoomSpanId}-02` });
     expect(outcome.acked).toBe(true);
 

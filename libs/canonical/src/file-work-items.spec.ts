@@ -6,9 +6,9 @@ import { type ZoomEnvelope, parseEnvelope } from '@zoom-pipeline/zoom-webhook';
 import { canonicalKey } from './canonical-key';
 import { fileWorkItems } from './file-work-items';
 
-/** ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy, else the shared workspace copy. */
+/** docs/ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
-  const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures'), path.resolve(__dirname, '../../../../shared/zoom-fixtures')];
+  const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures')];
   const dir = candidates.find((d): d is string => d !== undefined && fs.existsSync(d));
   if (dir === undefined) throw new Error('Zoom fixtures not found; set ZOOM_FIXTURES_DIR');
   return dir;

@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { type ZoomEnvelope, accountIdOf, meetingUuidOf, parseEnvelope } from './envelope';
 import { UNKEYED_PARTITION, partitionKey } from './partition-key';
 
-/** ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy, else the shared workspace copy. */
+/** docs/ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
-  const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures'), path.resolve(__dirname, '../../../../shared/zoom-fixtures')];
+  const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures')];
   const dir = candidates.find((d): d is string => d !== undefined && fs.existsSync(d));
   if (dir === undefined) throw new Error('Zoom fixtures not found; set ZOOM_FIXTURES_DIR');
   return dir;

@@ -2,9 +2,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Fixture lookup. The in-repo copy (test/zoom-sim/fixtures) wins over ../shared/zoom-fixtures so that a
- * checkout runs without the shared research folder; ZOOM_FIXTURES_DIR overrides both, for trying a new
- * capture without touching the repo.
+ * Fixture lookup: the in-repo copy (test/zoom-sim/fixtures, described in docs/ZOOM.md §9); ZOOM_FIXTURES_DIR
+ * comes first, for trying a new capture without touching the repo.
  */
 
 /** The nearest ancestor of `from` holding nx.json (works from src/ under ts and from dist/ after a build). */
@@ -27,7 +26,6 @@ export function fixtureDirs(): string[] {
   const fromEnv = process.env.ZOOM_FIXTURES_DIR;
   if (fromEnv !== undefined && fromEnv !== '') dirs.push(path.resolve(fromEnv));
   dirs.push(path.join(root, 'test', 'zoom-sim', 'fixtures'));
-  dirs.push(path.resolve(root, '../shared/zoom-fixtures'));
   return dirs;
 }
 
@@ -76,7 +74,7 @@ export function loadFixture(name: string): Record<string, unknown> {
 
 /**
  * The bytes Zoom would put on the wire: compact JSON, UTF-8. Zoom's bodies re-serialise byte-identically
- * (ZOOM.md §1), so JSON.stringify of the parsed object is exactly what it sends.
+ * (docs/ZOOM.md §1), so JSON.stringify of the parsed object is exactly what it sends.
  */
 export function zoomBody(payload: object | string | Buffer): Buffer {
   if (Buffer.isBuffer(payload)) return payload;
