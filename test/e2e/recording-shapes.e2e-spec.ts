@@ -231,6 +231,25 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     expect(keys.size).toBe(3);
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });
+
+  it('reports every file of unknown size, and never stores the file Zoom still reports as processing', async () => {
+    const unknown = items.filter((i) => i.sizeUnknown);
+    expect(unknown).toHaveLength(3);
+    const failures = await waitFor(
+      'a zoom.recording.failed record for each file of unknown size',
+      async () => {
+        const failed = (await read(TOPICS.failed)).map((r) => decodeUploadFailure(r.value)).filter((f) => f.canonicalId === id);
+        return unknown.every((i) => failed.some((f) => f.fileId === i.fileId)) ? failed : undefined;
+      },
+      120_000,
+      1_000,
+    );
+    for (const i of unknown) expect(failures.find((f) => f.fileId === i.fileId)!.message).toContain('no file_size');
+    const processing = items.find((i) => i.fileStatus === 'processing')!;
+    const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
+    expect(uploaded.some((u) => u.fileId === processing.fileId)).toBe(false);
+    expect(failures.some((f) => f.fileId === processing.fileId)).toBe(false);
+  });
 });
 
 describe('webinar and Video SDK events keyed and deduplicated like meeting ones', () => {

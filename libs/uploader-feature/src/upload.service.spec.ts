@@ -171,3 +171,32 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
     expect(opened).toEqual(['slow']);
   });
 });
+
+describe('UploadService.handleBatch: files that must not be downloaded as they are', () => {
+  it('a work item without a download token and no OAuth credentials fails at once, naming what to configure', async () => {
+    const { service, opened } = setup({ notoken: serve(1000) });
+    const { downloadToken: _none, ...noToken } = item('notoken');
+    const result = await service.handleBatch(batchOf([message(noToken as FileWorkItem)]));
+    const failure = failureIn(result.outputs, 'notoken');
+    expect(failure.reason).toBe('download_credentials_missing');
+    expect(failure.message).toContain('ZOOM_CLIENT_ID');
+    expect(opened).toEqual([]);
+  });
+
+  it('a file Zoom still reports as processing is not downloaded: it goes back to the log with a later retry time', async () => {
+    const { service, opened } = setup({ proc: serve(1000) });
+    const result = await service.handleBatch(batchOf([message({ ...item('proc'), fileStatus: 'processing' })]));
+    const back = result.outputs.find((o) => o.topic === TOPICS.files && o.key === 'proc')!;
+    expect(Number(back.headers![RETRY_HEADERS.at])).toBeGreaterThan(Date.now());
+    expect(result.outputs.some((o) => o.topic === TOPICS.uploaded)).toBe(false);
+    expect(opened).toEqual([]);
+  });
+
+  it('a file without file_size is reported with a reason that says so, not stored with an unchecked size', async () => {
+    const { service, opened } = setup({ nosize: serve(1000) });
+    const result = await service.handleBatch(batchOf([message({ ...item('nosize', 0), sizeUnknown: true })]));
+    expect(failureIn(result.outputs, 'nosize').message).toContain('no file_size');
+    expect(opened).toEqual([]);
+  });
+});
+

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { objectKey, uploadFileTypeFilter } from '@zoom-pipeline/canonical';
+import { fileReadiness, objectKey, uploadFileTypeFilter } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import {
   ContractViolation,
@@ -209,6 +209,20 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
       return { kind: 'skipped' };
     }
     const retry = retryStateOf(msg);
+    // Before any request: no credential at all, a file Zoom has not finished, a file Zoom gave no size.
+    const readiness = fileReadiness({ item, nowMs: Date.now(), oauthConfigured: this.config.download.s2s !== undefined });
+    if (readiness.action === 'fail') return this.fail(item, readiness.reason, readiness.message, retry?.attempt ?? 0);
+    if (readiness.action === 'wait') {
+      // Not stored as final: back to the log until Zoom's later event (a new occurrence) or the bound in fileReadiness.
+      const since = retry?.since ?? Date.now();
+      const attempt = (retry?.attempt ?? 0) + 1;
+      return { kind: 'retry', headers: { ...msg.headers, [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: String(attempt), [RETRY_HEADERS.at]: String(Date.now() + readiness.retryAfterMs) } };
+    }
+    if (readiness.expectedSize === undefined) {
+      // The downloader and the object store verify every byte count against file_size; streaming a file of
+      // unknown length is not built yet, so say exactly that rather than report a size mismatch.
+      return this.fail(item, 'download_size_mismatch', 'Zoom sent no file_size for this file; files of unknown size are not stored yet (replay this record once supported)', 0);
+    }
     try {
       return await this.processItem(item, batch, retry);
     } catch (err) {
