@@ -7,6 +7,7 @@ import { IngressFeatureModule } from '@zoom-pipeline/ingress-feature';
 import { ObjectStoreModule } from '@zoom-pipeline/object-store';
 import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 import { UploaderFeatureModule } from '@zoom-pipeline/uploader-feature';
+import { ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
 
 /**
  * The three services in one process, behind one port. Adapters come from the config: with no
@@ -24,6 +25,7 @@ export class StandaloneAppModule {
         EventBusModule.forRoot(config.bus),
         DedupStoreModule.forRoot(config.dedupStore),
         ObjectStoreModule.forRoot(config.objectStore),
+        ZoomDownloadModule.forRoot(config.download),
         IngressFeatureModule,
         DedupFeatureModule,
         UploaderFeatureModule,

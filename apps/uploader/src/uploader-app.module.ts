@@ -5,6 +5,7 @@ import { EventBusModule } from '@zoom-pipeline/event-bus';
 import { ObjectStoreModule } from '@zoom-pipeline/object-store';
 import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 import { UploaderFeatureModule } from '@zoom-pipeline/uploader-feature';
+import { ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
 
 @Module({})
 export class UploaderAppModule {
@@ -17,6 +18,7 @@ export class UploaderAppModule {
         EventBusModule.forRoot(config.bus),
         DedupStoreModule.forRoot(config.dedupStore),
         ObjectStoreModule.forRoot(config.objectStore),
+        ZoomDownloadModule.forRoot(config.download),
         UploaderFeatureModule,
       ],
     };

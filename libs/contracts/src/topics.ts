@@ -6,6 +6,8 @@ export const TOPICS = {
   files: 'zoom.recording.files',
   uploaded: 'zoom.recording.uploaded',
   failed: 'zoom.recording.failed',
+  /** Records a consumer could not process, as consumed, with why in `zp-error*` headers (never dropped). */
+  dead: 'zoom.webhooks.dead',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -18,6 +20,8 @@ export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
   'zoom.recording.files': 12,
   'zoom.recording.uploaded': 6,
   'zoom.recording.failed': 3,
+  // One partition where the embedded log and the test brokers created it; the chart's Strimzi topic has 3.
+  'zoom.webhooks.dead': 1,
 };
 
 /** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */

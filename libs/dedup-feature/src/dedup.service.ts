@@ -12,7 +12,7 @@ import { DedupMetrics } from './dedup.metrics';
 
 export const DEDUP_GROUP_ID = 'zoom-pipeline-dedup';
 /** Raw records that cannot be decoded (never produced by our ingress) are parked here, not dropped. */
-export const RAW_DEAD_LETTER_TOPIC = 'zoom.webhooks.dead';
+export const RAW_DEAD_LETTER_TOPIC = TOPICS.dead;
 /** Headers a dead-lettered raw record gains (its own headers are kept): why, as a code and as a short message. */
 export const DEAD_LETTER_HEADERS = { code: 'zp-error-code', error: 'zp-error' } as const;
 

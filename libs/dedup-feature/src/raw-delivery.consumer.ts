@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
-import { DEDUP_GROUP_ID, DedupService, RAW_DEAD_LETTER_TOPIC } from './dedup.service';
+import { DEDUP_GROUP_ID, DedupService } from './dedup.service';
 
 /** Settings from the configuration, merged over the decorator's (dedup-feature.module.ts). */
 export const RAW_DELIVERY_CONSUMER_OPTIONS = Symbol('RAW_DELIVERY_CONSUMER_OPTIONS');
@@ -15,8 +15,7 @@ export class RawDeliveryConsumer {
     name: 'dedup',
     groupId: DEDUP_GROUP_ID,
     ensureTopics: [
-      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
-      { topic: RAW_DEAD_LETTER_TOPIC, partitions: 1 },
+      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.dead].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
     ],
     maxBatchSize: 1000,
     // Every partition of zoom.webhooks.raw at once: the bus merges their commits into one transaction

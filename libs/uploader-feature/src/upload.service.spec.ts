@@ -7,7 +7,7 @@ import { handlerBatch } from '@zoom-pipeline/event-bus/testing';
 import { MemoryObjectStore } from '@zoom-pipeline/object-store';
 import { HealthService } from '@zoom-pipeline/service-kit';
 import { createLogger } from '@zoom-pipeline/telemetry';
-import { DownloadError, type ZoomDownloader } from '@zoom-pipeline/zoom-download';
+import { DownloadError, type RecordingDownloader } from '@zoom-pipeline/zoom-download';
 import type { DownloadRequest, DownloadStream } from '@zoom-pipeline/zoom-download';
 import { Registry } from 'prom-client';
 import { RETRY_HEADERS, UploadService } from './upload.service';
@@ -58,7 +58,7 @@ function setup(behaviours: Record<string, Behaviour>, env: Record<string, string
       opened.push(fileId);
       return behaviours[fileId]!(req);
     },
-  } as unknown as ZoomDownloader;
+  } as unknown as RecordingDownloader;
   const objects = new MemoryObjectStore();
   const service = new UploadService(config, new MemoryDedupStore(), objects, downloader, createLogger({ name: 'test', level: 'silent' }), new Registry(), new HealthService());
   return { service, opened, objects };

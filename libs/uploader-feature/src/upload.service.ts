@@ -18,14 +18,13 @@ import { type Batch, type BatchResult, type ConsumedMessage, type HandlerBatch, 
 import { OBJECT_STORE, type ObjectStore, decodeMetadataValue, encodeMetadataValue } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, SpanKind, context, inSpan, forwardTraceHeaders, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
-import { type DownloadStream, ZoomDownloader } from '@zoom-pipeline/zoom-download';
+import { type DownloadStream, RECORDING_DOWNLOADER, type RecordingDownloader } from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
 import { FileBusyError, classifyUploadError, nextRetryAt } from './error-policy';
 import { Semaphore } from './semaphore';
 import { UploaderMetrics } from './uploader.metrics';
 
 export const UPLOADER_GROUP_ID = 'zoom-pipeline-uploader';
-export const ZOOM_DOWNLOADER = Symbol('ZOOM_DOWNLOADER');
 
 /** Record headers that carry a file's retry state across its delayed retries (see handleBatch). */
 export const RETRY_HEADERS = {
@@ -93,7 +92,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(DEDUP_STORE) private readonly store: DedupStore,
     @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
-    @Inject(ZOOM_DOWNLOADER) private readonly downloader: ZoomDownloader,
+    @Inject(RECORDING_DOWNLOADER) private readonly downloader: RecordingDownloader,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly health: HealthService,

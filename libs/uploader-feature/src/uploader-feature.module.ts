@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { ZoomDownloader } from '@zoom-pipeline/zoom-download';
 import { type BusHandlerOptions } from '@zoom-pipeline/event-bus';
 import { FILE_WORK_CONSUMER_OPTIONS, FileWorkConsumer } from './file-work.consumer';
-import { UploadService, ZOOM_DOWNLOADER } from './upload.service';
+import { UploadService } from './upload.service';
 
-/** Needs CONFIG, EVENT_BUS, DEDUP_STORE, OBJECT_STORE and the service kit from the app module; the app starts the bus transport. */
+/** Needs CONFIG, EVENT_BUS, DEDUP_STORE, OBJECT_STORE, RECORDING_DOWNLOADER and the service kit from the app module; the app starts the bus transport. */
 @Module({
   controllers: [FileWorkConsumer],
   providers: [
@@ -17,16 +16,6 @@ import { UploadService, ZOOM_DOWNLOADER } from './upload.service';
         maxBatchSize: Math.max(1, config.upload.concurrency * 2),
         startedFields: { concurrency: config.upload.concurrency },
       }),
-    },
-    {
-      provide: ZOOM_DOWNLOADER,
-      inject: [CONFIG],
-      useFactory: (config: AppConfig) =>
-        new ZoomDownloader({
-          allowedHosts: config.download.allowedHosts,
-          maxAttempts: config.download.maxAttempts,
-          s2s: config.download.s2s ? { ...config.download.s2s, tokenUrl: config.download.oauthUrl } : undefined,
-        }),
     },
     UploadService,
   ],

@@ -13,3 +13,4 @@ export {
   type RecordingDownloader,
   type TokenSource,
 } from './zoom-download.port';
+export { ZoomDownloadModule } from './zoom-download.module';

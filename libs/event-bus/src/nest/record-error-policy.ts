@@ -1,3 +1,4 @@
+import { TOPICS } from '@zoom-pipeline/contracts';
 import type { Batch, BatchResult, ConsumedMessage, OutgoingMessage } from '../event-bus.port';
 
 /**
@@ -54,7 +55,7 @@ export interface RecordErrorPolicy {
 }
 
 export const DEFAULT_RECORD_ERROR_POLICY: RecordErrorPolicy = {
-  deadLetterTopic: 'zoom.webhooks.dead',
+  deadLetterTopic: TOPICS.dead,
   poisonAfterAttempts: 3,
   transientBudgetMs: 24 * 3_600_000,
 };
