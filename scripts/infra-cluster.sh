@@ -5,7 +5,7 @@
 #   replication factor 3, min.insync.replicas 2 (also for __transaction_state and __consumer_offsets).
 #
 # Usage: scripts/infra-cluster.sh up                 (fresh: empty log dirs; also `infra.sh up redis s3`)
-#        scripts/infra-cluster.sh down               (the 3 brokers, then `infra.sh down redis s3`)
+#        scripts/infra-cluster.sh down               (the 3 brokers, and the Redis/S3 that `up` started)
 #        scripts/infra-cluster.sh status
 #        scripts/infra-cluster.sh kill <broker-id>   (SIGKILL, no clean shutdown: a crash)
 #        scripts/infra-cluster.sh start <broker-id>  (start a stopped/killed broker again, keeping its data)
@@ -205,7 +205,11 @@ stop_node() {
 cmd_up() {
   local start=$SECONDS n
   command -v node >/dev/null 2>&1 || die "node not found (run through npm so that the project's node is on PATH)"
+  # Redis/S3 of the run dir: reused when running; the ones started here are the ones `down` stops.
+  local svc started=""
+  for svc in redis s3; do bash "$INFRA_SH" status "$svc" >/dev/null 2>&1 || started+="${started:+ }$svc"; done
   bash "$INFRA_SH" up redis s3
+  printf '%s\n' "$started" >"$CLUSTER/started-services"
   need_jars
   take_lock
   for n in "${NODES[@]}"; do
@@ -236,7 +240,11 @@ cmd_down() {
   for n in "${NODES[@]}"; do stop_node "$n" TERM & done
   wait
   rm -f "$ENDPOINTS"
-  bash "$INFRA_SH" down redis s3
+  local started
+  started=$(cat "$CLUSTER/started-services" 2>/dev/null || true)
+  rm -f "$CLUSTER/started-services"
+  # shellcheck disable=SC2086 # a list of service names
+  if [[ -n $started ]]; then bash "$INFRA_SH" down $started; else log "Redis/S3 were running before 'up': left running"; fi
 }
 
 cmd_kill() {
