@@ -9,6 +9,8 @@
  * 2-core machine (see scripts/infra/README.md, "3-broker cluster").
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, listTransactionsV1 } from '@platformatic/kafka';
@@ -96,6 +98,11 @@ describeFailover(title, () => {
   let dl: DownloadServer;
   let marks = new Map<string, TopicMark>();
   const apps = new Map<AppName, AppProcess>();
+  const envs = new Map<AppName, Record<string, string>>();
+  /** Liveness restarts, as the kubelet does them (helm: GET /healthz, failureThreshold 3). */
+  const restarts: string[] = [];
+  let supervising = false;
+  let supervisor: Promise<void> | undefined;
 
   beforeAll(async () => {
     e = loadEndpoints();
@@ -123,12 +130,47 @@ describeFailover(title, () => {
       standalone: {},
     };
     // Ingress first: it creates the topics (RF = the cluster's default.replication.factor, 3).
-    for (const name of ['ingress', 'dedup', 'uploader'] as const) apps.set(name, await startApp(name, env[name], { waitFor: 'healthz', timeoutMs: 90_000 }));
+    for (const name of ['ingress', 'dedup', 'uploader'] as const) {
+      envs.set(name, env[name]);
+      apps.set(name, await startApp(name, env[name], { waitFor: 'healthz', timeoutMs: 90_000 }));
+    }
+    // The test plays the kubelet: /healthz polled every 2 s, 3 failures in a row (or an exited process) and the
+    // process is killed and started again. A consumer whose stream failed reports itself dead on /healthz and
+    // counts on exactly this (libs/event-bus: platformatic-consumer.ts, 'kafka consumer stream failed').
+    supervising = true;
+    supervisor = (async () => {
+      const failures = new Map<AppName, number>();
+      while (supervising) {
+        await sleep(2_000);
+        for (const [name, app] of apps) {
+          if (!supervising) break;
+          let ok = app.child.exitCode === null && app.child.signalCode === null;
+          if (ok) ok = await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+          failures.set(name, ok ? 0 : (failures.get(name) ?? 0) + 1);
+          if ((failures.get(name) ?? 0) >= 3) {
+            restarts.push(`${new Date().toISOString()} ${name}`);
+            process.stdout.write(`failover: ${name} failed its liveness probe 3 times: killing and restarting it\n`);
+            writeFileSync(path.join(tmpdir(), `zp-failover-${name}-${restarts.length}.log`), app.output());
+            await app.kill('SIGKILL');
+            apps.set(name, await startApp(name, envs.get(name)!, { waitFor: 'healthz', timeoutMs: 90_000 }));
+            failures.set(name, 0);
+          }
+        }
+      }
+    })();
     marks = await markTopics(TOPICS.raw, TOPICS.events, TOPICS.uploaded);
   });
 
   afterAll(async () => {
+    supervising = false;
+    await supervisor?.catch(() => undefined);
     await Promise.all([...apps.values()].map((a) => a.kill('SIGTERM')));
+    // The apps' logs (LOG_LEVEL=warn) for the post-mortem of a failed run.
+    for (const [name, a] of apps) {
+      const file = path.join(tmpdir(), `zp-failover-${name}.log`);
+      writeFileSync(file, a.output());
+      process.stdout.write(`failover: ${name} log in ${file}\n`);
+    }
     await dl?.close();
     if (bucket) await removeBucket(bucket);
   });
@@ -150,6 +192,18 @@ describeFailover(title, () => {
       await waitFor(`${what}: every partition of ${TOPICS.raw}, ${TOPICS.events}, ${TOPICS.files} and __transaction_state back in sync`, async () => (await underReplicated([TOPICS.raw, TOPICS.events, TOPICS.files, '__transaction_state'])) === 0, 120_000, 1_000);
       mark(`${what}: all replicas in sync again (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     };
+
+    // Progress, every 5 s: the ends of the raw and events topics (events counts transaction markers too).
+    let monitoring = true;
+    const monitor = (async () => {
+      while (monitoring) {
+        await sleep(5_000);
+        const ends = await withAdmin(async (admin) =>
+          Promise.all([TOPICS.raw, TOPICS.events, TOPICS.uploaded].map(async (t) => (await admin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high), 0))),
+        ).catch((err: Error) => err.message);
+        note(`progress: raw/events/uploaded ends ${JSON.stringify(ends)}, sender ${JSON.stringify(sender.stats())}`);
+      }
+    })();
 
     let faultsDone = false;
     const faults = (async () => {
@@ -210,7 +264,7 @@ describeFailover(title, () => {
     const expectedFiles = acked.flatMap((o) => o.files);
     const key = (o: Occurrence) => `${o.uuid}|us.zoom.${o.type}`;
 
-    const state = await waitFor(
+    await waitFor(
       'every acknowledged occurrence and file to be processed',
       async () => {
         const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 60_000 })).map((r) => decodeCanonicalEvent(r.value));
@@ -229,15 +283,19 @@ describeFailover(title, () => {
         note(`waiting: ${missingEvents} events and ${missingFiles} files missing`);
         return missingEvents === 0 && missingFiles === 0 ? { bySubject, uploads, events: events.length, uploadedRecords: uploaded.length } : undefined;
       },
-      300_000,
+      180_000,
       5_000,
-    );
+    ).finally(() => {
+      monitoring = false;
+    });
     // Let anything late (a doubled event or upload would come after the first) land before counting.
     await sleep(10_000);
     const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 60_000 })).map((r) => decodeCanonicalEvent(r.value));
     const uploadedRecords = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded), timeoutMs: 60_000 })).map((r) => decodeUploadResult(r.value));
     const raw = await readTopic(TOPICS.raw, { from: marks.get(TOPICS.raw), timeoutMs: 60_000 });
     mark('final reads done');
+    monitoring = false;
+    await monitor;
 
     const rawRequestIds = new Set(raw.map((r) => decodeRawDelivery(r.value, r.headers).headers.requestId));
     const bySubject = new Map<string, number>();
@@ -275,8 +333,9 @@ describeFailover(title, () => {
       missingUploads: missingUploads.length,
       doubledUploads: doubledUploads.length,
       doubledDownloads: doubledDownloads.length,
-      waitedFor: state.events,
+      livenessRestarts: restarts.length,
     };
+    process.stdout.write(`failover liveness restarts: ${restarts.join(', ') || 'none'}\n`);
     process.stdout.write(`failover timeline:\n  ${timeline.join('\n  ')}\nfailover figures: ${JSON.stringify(figures)}\n`);
     if (doubledEvents.length > 0) process.stdout.write(`doubled events: ${doubledEvents.map((o) => `${o.type} ${o.uuid} x${bySubject.get(key(o))}`).join(', ')}\n`);
     if (doubledUploads.length > 0) process.stdout.write(`doubled uploads: ${doubledUploads.map((f) => `${f.fileId} x${perFile.get(f.fileId)} (downloads ${downloads[f.fileId]?.downloadsCompleted})`).join(', ')}\n`);
