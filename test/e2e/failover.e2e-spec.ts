@@ -177,7 +177,7 @@ describeFailover(title, () => {
 
   it('kills the raw-topic leader, then the transaction coordinator, under load; restarts both', async () => {
     const t0 = Date.now();
-    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s (${new Date().toISOString().slice(11, 23)})`;
     const note = (what: string) => process.stdout.write(`failover ${at()}: ${what}\n`);
     const sender = new ZoomWebhookSender({ targetUrl: `${apps.get('ingress')!.url}/webhooks/zoom`, secret: SECRET, retryDelaysMs: [2_000, 8_000, 25_000] });
     const timeline: string[] = [];
