@@ -3,7 +3,7 @@ import { loadEndpoints } from './endpoints';
 
 let kafka: Kafka | undefined;
 export function testKafka(): Kafka {
-  kafka ??= new Kafka({ clientId: 'zp-tests', brokers: [loadEndpoints().kafkaBrokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  kafka ??= new Kafka({ clientId: 'zp-tests', brokers: loadEndpoints().kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 3 } });
   return kafka;
 }
 
