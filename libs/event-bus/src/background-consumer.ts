@@ -10,6 +10,8 @@ export class BackgroundConsumer {
   private handle?: ConsumerHandle;
   private stopped = false;
   private running?: Promise<void>;
+  private watchdog?: NodeJS.Timeout;
+  private unhealthyChecks = 0;
 
   constructor(
     private readonly bus: EventBus,
@@ -17,10 +19,15 @@ export class BackgroundConsumer {
     private readonly topics: TopicSpec[],
     private readonly onError: (err: Error, attempt: number) => void,
     private readonly onStarted: () => void = () => undefined,
+    private readonly restart: { checkEveryMs: number; afterChecks: number } = { checkEveryMs: 2_000, afterChecks: 3 },
   ) {}
 
   start(): void {
     this.running ??= this.run();
+    // A consumer whose loop died (a client whose fetch stream ended when a partition leader crashed) is
+    // replaced in-process, as a liveness restart would, without losing the process's other work.
+    this.watchdog ??= setInterval(() => void this.check(), this.restart.checkEveryMs);
+    this.watchdog.unref();
   }
 
   /** True once the consumer joined its group. */
@@ -38,8 +45,23 @@ export class BackgroundConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.watchdog);
     await this.running;
     await this.handle?.stop();
+  }
+
+  private async check(): Promise<void> {
+    const handle = this.handle;
+    if (this.stopped || !handle) return;
+    this.unhealthyChecks = handle.isHealthy() ? 0 : this.unhealthyChecks + 1;
+    if (this.unhealthyChecks < this.restart.afterChecks) return;
+    this.unhealthyChecks = 0;
+    this.handle = undefined;
+    this.onError(new Error('consumer loop is not making progress; replacing it'), 0);
+    await handle.stop().catch(() => undefined);
+    if (this.stopped) return;
+    await this.running;
+    this.running = this.run();
   }
 
   private async run(): Promise<void> {
