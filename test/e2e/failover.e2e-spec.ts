@@ -158,7 +158,16 @@ describeFailover(title, () => {
         }
       }
     })();
-    marks = await markTopics(TOPICS.raw, TOPICS.events, TOPICS.uploaded);
+    // Right after the apps created the topics, a broker may not know it leads a partition yet: retry briefly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        marks = await markTopics(TOPICS.raw, TOPICS.events, TOPICS.uploaded);
+        break;
+      } catch (err) {
+        if (attempt >= 15) throw err;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
   });
 
   afterAll(async () => {
