@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, listTransactionsV1 } from '@platformatic/kafka';
 import { TOPICS, decodeCanonicalEvent, decodeRawDelivery, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, REPO_ROOT, type TopicMark, freePort, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, waitFor, withAdmin } from '@zoom-pipeline/test-support';
+import { type AppName, type AppProcess, REPO_ROOT, type TopicMark, freePort, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, waitFor, withAdmin, uploaderS3Env } from '@zoom-pipeline/test-support';
 import { type DeliveryOutcome, type DownloadServer, type SimFile, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 const FAILOVER = process.env.ZP_FAILOVER === '1';
@@ -117,14 +117,7 @@ describeFailover(title, () => {
       dedup: common,
       uploader: {
         ...common,
-        S3_BUCKET: bucket,
-        S3_ENDPOINT: e.s3.endpoint,
-        S3_REGION: e.s3.region,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_CREATE_BUCKET: 'true',
-        AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
-        ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+        ...uploaderS3Env(e, bucket),
         UPLOAD_CONCURRENCY: '4',
       },
       standalone: {},

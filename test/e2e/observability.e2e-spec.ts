@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, type CollectedSpan, type OtlpReceiver, REPO_ROOT, loadEndpoints, readTopic, startApp, startOtlpReceiver, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
+import { type AppProcess, type CollectedSpan, type OtlpReceiver, REPO_ROOT, loadEndpoints, readTopic, startApp, startOtlpReceiver, uniqueName, waitFor, removeBucket, uploaderS3Env } from '@zoom-pipeline/test-support';
 import { type DownloadServer, ZoomWebhookSender, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
@@ -40,14 +40,7 @@ beforeAll(async () => {
         KAFKA_BROKERS: e.kafkaBrokers,
         REDIS_URL: e.redisUrl,
         REDIS_KEY_PREFIX: prefix,
-        S3_BUCKET: bucket,
-        S3_ENDPOINT: e.s3.endpoint,
-        S3_REGION: e.s3.region,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_CREATE_BUCKET: 'true',
-        AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
-        ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+        ...uploaderS3Env(e, bucket),
         ...otelEnv(),
       },
       { waitFor: 'healthz' },
@@ -74,7 +67,7 @@ describe('one trace from Zoom to S3', () => {
     secrets.push(downloadToken, file.token, e.s3.secretAccessKey);
     const payload = recordingCompleted({ downloadBaseUrl: dl.url, meetingUuid: zoomMeetingUuid(), downloadToken, files: [{ id: file.fileId, size: file.size, fileType: 'MP4' }] });
     const sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
-    // Flags 02: random trace id, sampled bit clear, as Zoom sends it (docs/ZOOM.md §3).
+    // Flags 02: random trace id, sampled bit clear, as Zoom sends it (docs/ZOOM-FACTS.md §3).
     const outcome = await sender.send(payload, { traceparent: `00-${traceId}-${zoomSpanId}-02` });
     expect(outcome.acked).toBe(true);
 

@@ -11,7 +11,7 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { objectKey } from '@zoom-pipeline/canonical';
 import { DEFAULT_OBJECT_KEY_TEMPLATE } from '@zoom-pipeline/config';
 import { TOPICS, type FileWorkItem, decodeCanonicalEvent, decodeDuplicateDelivery, decodeFileWorkItem, decodeUploadFailure, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, type TopicMark, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, waitFor } from '@zoom-pipeline/test-support';
+import { type AppProcess, type TopicMark, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, waitFor, uploaderS3Env } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, ZoomWebhookSender, recordingCompleted, rtmsEvent, sessionRecordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 import { RETRY_HEADERS } from '@zoom-pipeline/uploader-feature';
 
@@ -85,14 +85,7 @@ beforeAll(async () => {
     'uploader',
     {
       ...clusterEnv(),
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: e.s3.endpoint,
-      S3_REGION: e.s3.region,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_CREATE_BUCKET: 'true',
-      AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
-      ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+      ...uploaderS3Env(e, bucket),
       // The files of unknown size fail at this uploader until it streams them (see the uploader's issue): fail fast.
       DOWNLOAD_MAX_ATTEMPTS: '1',
     },

@@ -69,3 +69,17 @@ export function uniqueName(prefix: string): string {
   const head = (clean || 'zp').slice(0, 63 - suffix.length - 1).replace(/-+$/, '');
   return `${head}-${suffix}`;
 }
+
+/** The uploader's S3 settings for a test bucket on the S3Proxy the tests run (created on first use), downloads from zoom-sim allowed. */
+export function uploaderS3Env(e: Endpoints, bucket: string): Record<string, string> {
+  return {
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: e.s3.endpoint,
+    S3_REGION: e.s3.region,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_CREATE_BUCKET: 'true',
+    AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
+    ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+  };
+}
