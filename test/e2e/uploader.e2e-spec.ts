@@ -176,7 +176,7 @@ describe('uploader with real S3, Kafka and Redis', () => {
     dl.setS2SCredentials({ accountId: 'acct-s2s', clientId: 'client-s2s', clientSecret: 'secret-s2s' });
     await startUploader({ ZOOM_ACCOUNT_ID: 'acct-s2s', ZOOM_CLIENT_ID: 'client-s2s', ZOOM_CLIENT_SECRET: 'secret-s2s', ZOOM_OAUTH_URL: dl.tokenUrl });
     const f = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
-    dl.revokeToken(f.token); // arrived late: the webhook's token no longer works (docs/USERS.md #11)
+    dl.revokeToken(f.token); // arrived late: the webhook's token no longer works (docs/USER-REPORTS.md #11)
     const tokenRequests = dl.stats().tokenRequests;
     await enqueue([workItem(f)]);
     const result = decodeUploadResult((await resultFor(f.fileId)).value);

@@ -2,7 +2,7 @@ import { asRecord, idString } from './normalise';
 
 /**
  * Fields that differ between copies of one occurrence and so never take part in its identity (SPEC §6,
- * docs/ZOOM.md §11). The two `x-zm-*` names are headers, not body fields; they are listed so that a body that ever
+ * docs/ZOOM-FACTS.md §11). The two `x-zm-*` names are headers, not body fields; they are listed so that a body that ever
  * carries them still digests the same.
  */
 export const VOLATILE_FIELDS: ReadonlySet<string> = new Set([

@@ -6,7 +6,7 @@ import { type ZoomEnvelope, parseEnvelope } from '@zoom-pipeline/zoom-webhook';
 import { canonicalJson } from './canonical-json';
 import { canonicalId, canonicalKey } from './canonical-key';
 
-/** docs/ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
+/** docs/ZOOM-FACTS.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
   const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures')];
   const dir = candidates.find((d): d is string => d !== undefined && fs.existsSync(d));
@@ -152,7 +152,7 @@ describe('canonicalKey', () => {
         })(),
       ],
       [
-        'the same person rejoining later (docs/USERS.md #2)',
+        'the same person rejoining later (docs/USER-REPORTS.md #2)',
         base('meeting.participant_left'),
         (() => {
           const e = base('meeting.participant_left');
@@ -204,7 +204,7 @@ describe('canonicalKey', () => {
     });
   });
 
-  describe('participant identity (docs/ZOOM.md §11)', () => {
+  describe('participant identity (docs/ZOOM-FACTS.md §11)', () => {
     function joined(participant: Record<string, unknown>): ZoomEnvelope {
       return { event: 'meeting.participant_joined', payload: { account_id: 'a', object: { uuid: UUID, id: '1', participant: { join_time: '2025-02-26T18:00:31Z', ...participant } } } };
     }

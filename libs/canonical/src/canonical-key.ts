@@ -70,7 +70,7 @@ function meetingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
 /**
  * One join or leave of one person. `user_id` changes between a join and a leave of the same person and is
  * reused, so the join/leave time is always part of the key: a rejoin is a new occurrence, a late retry of the old
- * `participant_left` is not (docs/USERS.md #2). Which identity field was used is part of the key too.
+ * `participant_left` is not (docs/USER-REPORTS.md #2). Which identity field was used is part of the key too.
  */
 function participantKey(envelope: ZoomEnvelope, timeField: 'join_time' | 'leave_time'): KeyPart[] | undefined {
   const uuid = meetingUuidOf(envelope);
@@ -85,7 +85,7 @@ function participantKey(envelope: ZoomEnvelope, timeField: 'join_time' | 'leave_
 }
 
 /**
- * A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection (docs/ZOOM.md §6).
+ * A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection (docs/ZOOM-FACTS.md §6).
  * Meetings name their instance `meeting_uuid`, webinars `webinar_uuid`, Video SDK sessions `session_id`, directly in
  * `payload` or in `payload.object` (docs/ZOOM-PLATFORM.md); the field name is part of the key.
  */

@@ -8,7 +8,7 @@ export function nonEmptyString(value: unknown): string | undefined {
 }
 
 /**
- * An identifier Zoom sends as a number in some events and a string in others (docs/ZOOM.md §4.1 "type drift" on
+ * An identifier Zoom sends as a number in some events and a string in others (docs/ZOOM-FACTS.md §4.1 "type drift" on
  * `object.id`), as a string: 85746065123 and "85746065123" are the same meeting.
  */
 export function idString(value: unknown): string | undefined {

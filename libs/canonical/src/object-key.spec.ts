@@ -16,7 +16,7 @@ import {
   validateObjectKeyTemplate,
 } from './object-key';
 
-/** docs/ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
+/** docs/ZOOM-FACTS.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
   const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures')];
   const dir = candidates.find((d): d is string => d !== undefined && fs.existsSync(d));

@@ -17,7 +17,7 @@ export class ConfigError extends Error {
  * file_type and recording_start, so the SPEC pattern alone would make one view overwrite another.
  */
 export const DEFAULT_OBJECT_KEY_TEMPLATE = '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}-{file_id}.{ext}';
-/** Zoom's last retry comes ~85 min after the first attempt (docs/ZOOM.md §3). */
+/** Zoom's last retry comes ~85 min after the first attempt (docs/ZOOM-FACTS.md §3). */
 const ZOOM_RETRY_SPAN_MS = 85 * 60_000;
 
 type Env = Record<string, string | undefined>;

@@ -38,7 +38,7 @@ class PinoNestLogger implements LoggerService {
 
 /**
  * Builds a Nest app on Fastify with the body kept as raw bytes: Zoom signs the exact bytes it sent, and
- * any framework that parses and re-serialises JSON breaks verification (docs/USERS.md #3, #4). Nest's own
+ * any framework that parses and re-serialises JSON breaks verification (docs/USER-REPORTS.md #3, #4). Nest's own
  * body parser is off; one content-type parser hands every body over as a Buffer, and the controller
  * checks the content type itself so a 415 has our JSON error shape.
  */

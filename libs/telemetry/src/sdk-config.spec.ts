@@ -23,7 +23,7 @@ describe('tracingEnabled', () => {
 });
 
 describe('pipelineSampler', () => {
-  it("records spans under Zoom's unsampled remote parent (docs/ZOOM.md §3, invariant 8)", () => {
+  it("records spans under Zoom's unsampled remote parent (docs/ZOOM-FACTS.md §3, invariant 8)", () => {
     expect(decide({}, TraceFlags.NONE)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
     expect(decide({}, TraceFlags.SAMPLED)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
   });

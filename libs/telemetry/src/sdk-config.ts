@@ -11,7 +11,7 @@ export function tracingEnabled(env: Env): boolean {
 }
 
 /**
- * Zoom sends `traceparent` with the sampled flag off (docs/ZOOM.md §3). The SDK default (parent-based,
+ * Zoom sends `traceparent` with the sampled flag off (docs/ZOOM-FACTS.md §3). The SDK default (parent-based,
  * remoteParentNotSampled = AlwaysOff) would drop every span under it, breaking SPEC invariant 8, so spans
  * under any remote parent are recorded; new roots follow OTEL_TRACES_SAMPLER_ARG (default 1). An explicit
  * OTEL_TRACES_SAMPLER is the operator's choice: returns undefined and the SDK reads the env itself.

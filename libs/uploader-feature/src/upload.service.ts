@@ -38,7 +38,7 @@ export const RETRY_HEADERS = {
 
 /** Longest a batch with only not-yet-due retries waits before handing them back to the log (rebalance-safe). */
 const PARK_WAIT_MAX_MS = 10_000;
-/** Zoom download tokens live 24 h (docs/ZOOM.md §4): without S2S, no retry can succeed after that. */
+/** Zoom download tokens live 24 h (docs/ZOOM-FACTS.md §4): without S2S, no retry can succeed after that. */
 const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
 /** What became of one record. `abandoned`: shutdown came first; it is neither committed nor reported. */

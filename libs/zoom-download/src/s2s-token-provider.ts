@@ -27,8 +27,8 @@ interface CachedToken {
 }
 
 /**
- * Server-to-Server OAuth access tokens (`grant_type=account_credentials`, docs/ZOOM.md §5), used when a
- * webhook's download token is missing, rejected or too old (docs/USERS.md #11). One token is cached until 60 s
+ * Server-to-Server OAuth access tokens (`grant_type=account_credentials`, docs/ZOOM-FACTS.md §5), used when a
+ * webhook's download token is missing, rejected or too old (docs/USER-REPORTS.md #11). One token is cached until 60 s
  * before it expires; concurrent callers share one request, so a burst of downloads costs one token call.
  */
 export class S2STokenProvider {

@@ -6,7 +6,7 @@ import { ZoomDownloader } from './zoom-downloader';
 
 /*
  * SPEC §7 invariant 5: memory bounded by configuration, not file size. A slow consumer (an S3 upload
- * waiting on a part) must pause the socket instead of letting the body pile up in memory (docs/USERS.md #14).
+ * waiting on a part) must pause the socket instead of letting the body pile up in memory (docs/USER-REPORTS.md #14).
  * In its own file so the RSS measurement does not share a worker with other suites' garbage.
  */
 

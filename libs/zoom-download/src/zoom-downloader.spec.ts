@@ -465,7 +465,7 @@ describe('ZoomDownloader', () => {
       origin.handler = redirectWithToken(['s2s-access-1']);
       presigned.handler = (req, res) => serveBytes(req, res, content);
       const d = downloader({ s2s: s2s() });
-      const stale = webhookToken(WEBHOOK_TOKEN, 60 * HOUR); // the 2.5-day-late webhook of docs/USERS.md #11
+      const stale = webhookToken(WEBHOOK_TOKEN, 60 * HOUR); // the 2.5-day-late webhook of docs/USER-REPORTS.md #11
 
       const first = await d.open(request({ tokens: [stale] }));
       expect(sha256(await readAll(first.body))).toBe(contentSha);

@@ -54,7 +54,7 @@ interface ResolvedOptions {
 }
 
 /**
- * Streams one Zoom recording file (SPEC §7 invariants 5 and 6; docs/ZOOM.md §5). Every hop is checked against
+ * Streams one Zoom recording file (SPEC §7 invariants 5 and 6; docs/ZOOM-FACTS.md §5). Every hop is checked against
  * the allow-list and the private-address rule before any byte is sent to it, the token goes to the first
  * hop only, and breaks are resumed with Range so the consumer sees one stream of exactly `expectedSize`
  * bytes or an error.
@@ -209,7 +209,7 @@ class DownloadRun {
         // retries the file later without holding a transfer slot, rather than waiting here (issue #4).
         if (!opened && error.retryAfterMs !== undefined) throw error;
         // The budget counts failures in a row without progress: a connection that delivered new bytes
-        // starts a new count, so an 8-hour recording cut at random points still completes (docs/USERS.md #13).
+        // starts a new count, so an 8-hour recording cut at random points still completes (docs/USER-REPORTS.md #13).
         failedInARow = this.received > offset ? 1 : failedInARow + 1;
         if (failedInARow >= this.o.maxAttempts) {
           throw new DownloadError(error.code, `${stripHost(error)} (gave up after ${failedInARow} failed attempts in a row)`, {
@@ -227,7 +227,7 @@ class DownloadRun {
   private onCredentialRejected(error: DownloadError): void {
     const credential = this.credentials[this.credentialIndex];
     if (credential?.source === 's2s') {
-      // An S2S token can expire mid-download (1 h lifetime, docs/USERS.md #12): one fresh token is worth a
+      // An S2S token can expire mid-download (1 h lifetime, docs/USER-REPORTS.md #12): one fresh token is worth a
       // try, a second rejection in a row means the app lacks access.
       this.consecutiveS2SRejections += 1;
       this.o.s2s?.invalidate(this.lastS2SToken);
@@ -338,7 +338,7 @@ class DownloadRun {
       } catch (err) {
         discard(req, res);
         if (credential !== undefined && err instanceof DownloadError && err.code === 'download_html_response') {
-          // Zoom's "Only the host can download…" page: a token problem wearing a 200 (docs/USERS.md #12).
+          // Zoom's "Only the host can download…" page: a token problem wearing a 200 (docs/USER-REPORTS.md #12).
           throw new CredentialRejected(err);
         }
         throw err;
@@ -482,7 +482,7 @@ function chooseCredentials(req: DownloadRequest, o: ResolvedOptions): Credential
   for (const t of req.tokens) {
     if (t.token === '' || seen.has(t.token)) continue;
     // Without S2S an old token is still worth a try; with it, a token Zoom has most likely expired
-    // (24 h lifetime, docs/ZOOM.md §4) only costs a round trip and an html page.
+    // (24 h lifetime, docs/ZOOM-FACTS.md §4) only costs a round trip and an html page.
     if (o.s2s && now - t.receivedAtMs > o.tokenMaxAgeMs) continue;
     seen.add(t.token);
     credentials.push({ source: t.source, token: t.token });

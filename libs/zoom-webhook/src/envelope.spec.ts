@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { type ZoomEnvelope, accountIdOf, meetingUuidOf, parseEnvelope } from './envelope';
 import { UNKEYED_PARTITION, partitionKey } from './partition-key';
 
-/** docs/ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
+/** docs/ZOOM-FACTS.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
   const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures')];
   const dir = candidates.find((d): d is string => d !== undefined && fs.existsSync(d));

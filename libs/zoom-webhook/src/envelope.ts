@@ -1,6 +1,6 @@
 import { type JsonBodyFailure, jsonBodyText } from './json-body';
 
-/** A Zoom webhook body (docs/ZOOM.md §4). Unknown top-level fields are kept: `data` of the canonical event is the whole body. */
+/** A Zoom webhook body (docs/ZOOM-FACTS.md §4). Unknown top-level fields are kept: `data` of the canonical event is the whole body. */
 export interface ZoomEnvelope {
   event: string;
   /** Epoch milliseconds (the signature header carries seconds). */

@@ -5,7 +5,7 @@
  */
 export const OTHER_LABEL = 'other';
 
-/** The Zoom events the pipeline knows by name (SPEC §6 rules, docs/ZOOM.md); every other event is counted as `other`. */
+/** The Zoom events the pipeline knows by name (SPEC §6 rules, docs/ZOOM-FACTS.md); every other event is counted as `other`. */
 export const KNOWN_ZOOM_EVENTS: ReadonlySet<string> = new Set([
   'endpoint.url_validation',
   'app_deauthorized',
@@ -38,7 +38,7 @@ export const KNOWN_ZOOM_EVENTS: ReadonlySet<string> = new Set([
   'recording.recovered',
 ]);
 
-/** Zoom recording `file_type`s (docs/ZOOM.md §4.1), upper case. */
+/** Zoom recording `file_type`s (docs/ZOOM-FACTS.md §4.1), upper case. */
 export const KNOWN_FILE_TYPES: ReadonlySet<string> = new Set(['MP4', 'M4A', 'TIMELINE', 'TRANSCRIPT', 'CHAT', 'CC', 'CSV', 'TB', 'CHAT_MESSAGE', 'SUMMARY']);
 
 /** The `event` label: a known Zoom event name, else `other`. */

@@ -13,7 +13,7 @@ export type UrlValidationAnswer = {
 };
 
 /**
- * Zoom's challenge-response (docs/ZOOM.md §2): `encryptedToken` = hex(HMAC-SHA256(secret, plainToken)). Call it with
+ * Zoom's challenge-response (docs/ZOOM-FACTS.md §2): `encryptedToken` = hex(HMAC-SHA256(secret, plainToken)). Call it with
  * the secret that verified the challenge's own signature.
  */
 export function answerUrlValidation(plainToken: string, secret: string): UrlValidationAnswer {

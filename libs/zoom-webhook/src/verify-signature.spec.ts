@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { type VerifyFailure, type VerifyInput, describeVerifyFailure, signDelivery, verifySignature } from './verify-signature';
 
-/** docs/ZOOM.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
+/** docs/ZOOM-FACTS.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
   const candidates = [process.env.ZOOM_FIXTURES_DIR, path.resolve(__dirname, '../../../test/zoom-sim/fixtures')];
   const dir = candidates.find((d): d is string => d !== undefined && fs.existsSync(d));
@@ -16,7 +16,7 @@ const TS = '1740596809';
 const AT_TS = 1740596809_000;
 const TWO_HOURS = 2 * 3_600_000;
 
-// docs/ZOOM.md §8, copied byte for byte.
+// docs/ZOOM-FACTS.md §8, copied byte for byte.
 const V1_BODY =
   '{"event":"meeting.started","payload":{"account_id":"AcctTest123","object":{"uuid":"4444AAAiAAAAAiAiAiiAii==","id":"85746065123"}},"event_ts":1740596809123}';
 const V1_SIG = 'v0=2915170b503538bb2343a7fb98be75ca964c277d2bdc3e00451c7649254cc4f4';
@@ -46,7 +46,7 @@ function reasonOf(i: VerifyInput): VerifyFailure | 'ok' {
 }
 
 
-describe('docs/ZOOM.md §8 test vectors', () => {
+describe('docs/ZOOM-FACTS.md §8 test vectors', () => {
   it('V1: signs the delivery body to the published signature and verifies it', () => {
     const body = Buffer.from(V1_BODY, 'utf8');
     expect(body.length).toBe(155);
@@ -84,7 +84,7 @@ describe('docs/ZOOM.md §8 test vectors', () => {
   });
 });
 
-describe('docs/ZOOM.md §9 fixtures, compacted as Zoom sends them', () => {
+describe('docs/ZOOM-FACTS.md §9 fixtures, compacted as Zoom sends them', () => {
   const table: Array<[file: string, bytes: number, timestamp: string, signature: string]> = [
     ['app_deauthorized.json', 304, '1740647564', 'v0=1b9e13fead41a5f5ee8ec16220e634c06679484ead2826161f2304443504f3a6'],
     ['endpoint.url_validation.json', 110, '1740596809', 'v0=c7d851eab963e805a5affbac7e6c231f622667230ecff14ef8ff76aab0ab466f'],

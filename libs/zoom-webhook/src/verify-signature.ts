@@ -47,7 +47,7 @@ const SIGNATURE_FORMAT = /^v0=[0-9a-fA-F]{64}$/;
 const TIMESTAMP_FORMAT = /^[0-9]{1,11}$/;
 
 /**
- * Checks a Zoom delivery (docs/ZOOM.md §1, SPEC §3).
+ * Checks a Zoom delivery (docs/ZOOM-FACTS.md §1, SPEC §3).
  *
  * Order: header presence and format, then the HMAC against every secret, then the timestamp tolerance. The
  * tolerance comes last on purpose: a correctly signed but stale delivery (`timestamp_stale`) must stay
@@ -90,7 +90,7 @@ function matchingSecretIndex(presented: Buffer, timestamp: string, rawBody: Buff
 function hmacDigest(secret: string, timestamp: string, rawBody: Buffer | string): Buffer {
   const hmac = createHmac('sha256', secret);
   hmac.update(`v0:${timestamp}:`, 'utf8');
-  // A string body is hashed as its UTF-8 bytes, which is what Zoom sends on the wire (docs/ZOOM.md §8 V5).
+  // A string body is hashed as its UTF-8 bytes, which is what Zoom sends on the wire (docs/ZOOM-FACTS.md §8 V5).
   hmac.update(typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody);
   return hmac.digest();
 }

@@ -5,7 +5,7 @@ import { CONTENT_CHUNK_SIZE, DeterministicContent } from './deterministic-conten
 import { fakeDownloadToken, webhookDownloadUrl } from './payload-builder';
 
 /*
- * Zoom's recording download behaviour (docs/ZOOM.md §5) on loopback:
+ * Zoom's recording download behaviour (docs/ZOOM-FACTS.md §5) on loopback:
  *   origin host   GET /rec/webhook_download/<fileId>/<opaque>  + Bearer token → 302 to the redirect host,
  *                 bad token → 200 text/html "Only the host can download…" (failure that looks like success)
  *                 POST /oauth/token (Server-to-Server OAuth, account_credentials)
@@ -175,7 +175,7 @@ const CONTENT_TYPES: Record<string, string> = {
   JPG: 'image/jpeg',
 };
 
-// The wording is from the observed failure (docs/ZOOM.md §5); the markup around it is ours.
+// The wording is from the observed failure (docs/ZOOM-FACTS.md §5); the markup around it is ours.
 const BAD_TOKEN_HTML =
   '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Error - Zoom</title></head>' +
   '<body><div class="error-message">Only the host can download this recording. ' +
@@ -490,7 +490,7 @@ class ZoomDownloadServer implements DownloadServer {
       res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(text) }).end(text);
       return;
     }
-    // Only the header counts: since 2023 Zoom wants tokens in headers only (docs/ZOOM.md §5).
+    // Only the header counts: since 2023 Zoom wants tokens in headers only (docs/ZOOM-FACTS.md §5).
     const token = bearer(req.headers.authorization);
     if (token === undefined || !this.tokenValidFor(token, file)) {
       this.count(file, 'htmlAnswers');
@@ -509,7 +509,7 @@ class ZoomDownloadServer implements DownloadServer {
     this.totals.tokenRequests++;
     const params = new URLSearchParams(url.search);
     const body = await readBody(req, 64 * 1024);
-    // Zoom accepts the parameters in the query string or as a form body (docs/ZOOM.md §5).
+    // Zoom accepts the parameters in the query string or as a form body (docs/ZOOM-FACTS.md §5).
     if (/application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
       for (const [k, v] of new URLSearchParams(body)) if (!params.has(k)) params.set(k, v);
     }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Fixture lookup: the in-repo copy (test/zoom-sim/fixtures, described in docs/ZOOM.md §9); ZOOM_FIXTURES_DIR
+ * Fixture lookup: the in-repo copy (test/zoom-sim/fixtures, described in docs/ZOOM-FACTS.md §9); ZOOM_FIXTURES_DIR
  * comes first, for trying a new capture without touching the repo.
  */
 
@@ -74,7 +74,7 @@ export function loadFixture(name: string): Record<string, unknown> {
 
 /**
  * The bytes Zoom would put on the wire: compact JSON, UTF-8. Zoom's bodies re-serialise byte-identically
- * (docs/ZOOM.md §1), so JSON.stringify of the parsed object is exactly what it sends.
+ * (docs/ZOOM-FACTS.md §1), so JSON.stringify of the parsed object is exactly what it sends.
  */
 export function zoomBody(payload: object | string | Buffer): Buffer {
   if (Buffer.isBuffer(payload)) return payload;

@@ -48,7 +48,7 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /**
  * A valid meeting UUID that starts with `/` and contains `//` (and a `+`): the shape that needs double
- * URL-encoding in REST paths and sanitising in S3 keys (docs/ZOOM.md §5, §9). Random UUIDs hit it rarely, so
+ * URL-encoding in REST paths and sanitising in S3 keys (docs/ZOOM-FACTS.md §5, §9). Random UUIDs hit it rarely, so
  * tests that care ask for it explicitly.
  */
 export function awkwardMeetingUuid(): string {
@@ -204,7 +204,7 @@ function stripTrailingSlash(url: string): string {
   return url.endsWith('/') ? url.slice(0, -1) : url;
 }
 
-/** The webhook download URL form (docs/ZOOM.md §4.1): `/rec/webhook_download/<file id>/<opaque>`. */
+/** The webhook download URL form (docs/ZOOM-FACTS.md §4.1): `/rec/webhook_download/<file id>/<opaque>`. */
 export function webhookDownloadUrl(baseUrl: string, fileId: string, opaque: string = randomBytes(12).toString('base64url')): string {
   return `${stripTrailingSlash(baseUrl)}/rec/webhook_download/${encodeURIComponent(fileId)}/${opaque}`;
 }
@@ -234,7 +234,7 @@ export function recordingCompleted(opts: RecordingCompletedOptions): RecordingCo
       status: f.status ?? 'completed',
       recording_type: f.recordingType ?? defaults.recordingType,
     };
-    // CHAT and TIMELINE entries carry no play_url in the captures (docs/ZOOM.md §4.1, §9).
+    // CHAT and TIMELINE entries carry no play_url in the captures (docs/ZOOM-FACTS.md §4.1, §9).
     if (!defaults.playable) delete file.play_url;
     for (const field of f.omit ?? []) delete file[field];
     return file;
@@ -368,7 +368,7 @@ export interface MeetingEventObject {
   start_time: string;
   timezone: string;
   topic: string;
-  /** A string in meeting events, a number in recording events (docs/ZOOM.md §4.1 type drift). */
+  /** A string in meeting events, a number in recording events (docs/ZOOM-FACTS.md §4.1 type drift). */
   id: string;
   type: number;
   uuid: string;
@@ -452,7 +452,7 @@ export interface ParticipantJoinedOptions {
   hostId?: string;
   topic?: string;
   startTimeMs?: number;
-  /** A guest has empty `id`, `participant_user_id` and `email` (docs/ZOOM.md §9). */
+  /** A guest has empty `id`, `participant_user_id` and `email` (docs/ZOOM-FACTS.md §9). */
   guest?: boolean;
   userName?: string;
   /** Per-instance numeric string; not a stable identity. */
@@ -500,7 +500,7 @@ export interface UrlValidationEvent {
   event: 'endpoint.url_validation';
 }
 
-/** The CRC challenge (docs/ZOOM.md §2); plainToken looks like Zoom's 22-character example. */
+/** The CRC challenge (docs/ZOOM-FACTS.md §2); plainToken looks like Zoom's 22-character example. */
 export function urlValidation(plainToken: string = randomBytes(16).toString('base64url'), eventTs: number = Date.now()): UrlValidationEvent {
   return { payload: { plainToken }, event_ts: eventTs, event: 'endpoint.url_validation' };
 }

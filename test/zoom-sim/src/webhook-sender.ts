@@ -7,7 +7,7 @@ import { zoomEncryptedToken, zoomSignature } from './zoom-signature';
 /** What a webhook body may be given as: an object (sent as compact JSON), or the exact bytes. */
 export type WebhookBody = object | string | Buffer;
 
-/** Zoom's retry schedule (docs/ZOOM.md §3): 5, 20 and 60 minutes apart, the last ~85 min after the first. */
+/** Zoom's retry schedule (docs/ZOOM-FACTS.md §3): 5, 20 and 60 minutes apart, the last ~85 min after the first. */
 export const ZOOM_RETRY_DELAYS_MS: readonly number[] = [5 * 60_000, 20 * 60_000, 60 * 60_000];
 /** Zoom wants a 2xx within three seconds. */
 export const ZOOM_ACK_TIMEOUT_MS = 3_000;
@@ -26,7 +26,7 @@ export interface ZoomWebhookSenderOptions {
   /** Delay of each retry after the previous attempt started; its length is the number of retries. */
   retryDelaysMs?: readonly number[];
   /**
-   * Whether a retry carries a fresh timestamp and signature. Zoom does not document it (docs/ZOOM.md §10.1),
+   * Whether a retry carries a fresh timestamp and signature. Zoom does not document it (docs/ZOOM-FACTS.md §10.1),
    * so the receiver must cope with both; default true.
    */
   restampRetries?: boolean;
@@ -111,7 +111,7 @@ export interface EndpointValidationResult {
   reason?: string;
 }
 
-/** `<8hex>_<4hex>_<4hex>_<4hex>_<12hex>`: a UUID with underscores (docs/ZOOM.md §3). */
+/** `<8hex>_<4hex>_<4hex>_<4hex>_<12hex>`: a UUID with underscores (docs/ZOOM-FACTS.md §3). */
 export function zoomRequestId(): string {
   return randomUUID().replaceAll('-', '_');
 }
@@ -130,7 +130,7 @@ const RESPONSE_KEEP_BYTES = 4096;
 
 /**
  * Copy `i` of a simultaneous duplicate: identical except the top-level `download_token` and the last
- * (opaque) path segment of every download_url, as in the reported case (docs/ZOOM.md §3). The first segment
+ * (opaque) path segment of every download_url, as in the reported case (docs/ZOOM-FACTS.md §3). The first segment
  * after /webhook_download/ is kept so the simulator's download server still finds the file.
  */
 export function duplicateCopy(payload: Record<string, unknown>, downloadToken: string): Record<string, unknown> {
@@ -226,7 +226,7 @@ export class ZoomWebhookSender {
   }
 
   /**
-   * Zoom's endpoint check (docs/ZOOM.md §2): a signed `endpoint.url_validation`; passes on a 200 within the
+   * Zoom's endpoint check (docs/ZOOM-FACTS.md §2): a signed `endpoint.url_validation`; passes on a 200 within the
    * ack timeout whose JSON echoes plainToken with encryptedToken = hex(HMAC(secret, plainToken)).
    */
   async validateEndpoint(opts: { plainToken?: string; timestampSec?: number } = {}): Promise<EndpointValidationResult> {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 
 /*
- * Zoom's side of the signature, written from docs/ZOOM.md §1/§2 and deliberately independent of
+ * Zoom's side of the signature, written from docs/ZOOM-FACTS.md §1/§2 and deliberately independent of
  * libs/zoom-webhook: if both shared one implementation, a bug in it would sign and verify consistently
  * and no test would notice.
  */

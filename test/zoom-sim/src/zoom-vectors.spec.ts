@@ -5,7 +5,7 @@ import { findRepoRoot, fixtureNames, fixtureText, loadFixture, zoomBody } from '
 import { ZoomWebhookSender } from './webhook-sender';
 import { zoomEncryptedToken, zoomSignature } from './zoom-signature';
 
-// docs/ZOOM.md §8 and §9, copied verbatim: the simulator must sign exactly like Zoom.
+// docs/ZOOM-FACTS.md §8 and §9, copied verbatim: the simulator must sign exactly like Zoom.
 const SECRET = 'test-secret-token';
 const TS = 1740596809;
 const V1_BODY =
@@ -45,7 +45,7 @@ const PIPELINE_FIXTURE_TABLE: Record<string, { bytes: number; ts: number; sig: s
   'recording.completed.all_file_shapes': { bytes: 3763, ts: 1740596809, sig: 'v0=9de3e5fc34ceba068623edc4fead3e22405ce7c7d3e0fab8c2e607669bdab1c4' },
 };
 
-describe('zoomSignature (docs/ZOOM.md §8)', () => {
+describe('zoomSignature (docs/ZOOM-FACTS.md §8)', () => {
   it('matches V1, V3 and V5', () => {
     expect(zoomSignature(SECRET, TS, V1_BODY)).toBe(V1_SIG);
     expect(zoomSignature(SECRET, String(TS), V3_BODY)).toBe(V3_SIG);

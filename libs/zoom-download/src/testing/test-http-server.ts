@@ -111,7 +111,7 @@ export function serveBytes(req: IncomingMessage, res: ServerResponse, content: B
 
 /**
  * Writes the first `cut` bytes of the answer (headers declaring the full length), then destroys the
- * socket: the mid-body reset of docs/USERS.md #13.
+ * socket: the mid-body reset of docs/USER-REPORTS.md #13.
  */
 export function serveBytesThenReset(req: IncomingMessage, res: ServerResponse, content: Buffer, cut: number): void {
   const start = rangeStart(req) ?? 0;
