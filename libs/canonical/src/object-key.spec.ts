@@ -264,6 +264,13 @@ describe('sanitiseKeyValue', () => {
     );
   });
 
+  it('never ends a value in "._", even when the value is already made of safe characters or a cut leaves it', () => {
+    expect(sanitiseKeyValue('\u0301._')).toBe('\u0301_');
+    expect(sanitiseKeyValue('a_._')).toBe('a_');
+    expect(sanitiseKeyValue('._')).toBe('_');
+    expect(sanitiseKeyValue('report.')).toBe('report.');
+  });
+
   it('is deterministic and idempotent (property)', () => {
     fc.assert(
       fc.property(anyText, (v) => {

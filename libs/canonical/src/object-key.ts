@@ -157,7 +157,8 @@ export function sanitiseKeyValue(value: string): string {
       .replace(/_{2,}/g, '_')
       .replace(/\.{2,}/g, '.'),
     MAX_KEY_VALUE_LENGTH,
-  );
+    // Last, so a cut cannot leave it either: a segment never ends in `._` (the mark of a missing extension).
+  ).replace(/[._]*\.[._]*_$/, '_');
   return safe === '' ? '_' : safe;
 }
 
