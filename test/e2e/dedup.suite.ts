@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { TOPICS, decodeCanonicalEvent, decodeDuplicateDelivery, decodeFileWorkItem } from '@zoom-pipeline/contracts';
-import { type AppProcess, REPO_ROOT, type TopicMark, loadEndpoints, markTopics, readTopic, startApp, waitFor } from '@zoom-pipeline/test-support';
+import { type AppProcess, FAULTS, REPO_ROOT, type StartAppOptions, type TopicMark, loadEndpoints, markTopics, readTopic, startApp, waitFor } from '@zoom-pipeline/test-support';
 import { ZoomWebhookSender, recordingCompleted, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(240_000);
@@ -26,8 +26,8 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
     return { KAFKA_BROKERS: e.kafkaBrokers, KAFKA_CLIENT: client, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `zp-e2e-${process.pid}:`, ...extra };
   }
 
-  async function startDedup(extra: Record<string, string> = {}, waitFor: 'healthz' | 'nothing' = 'healthz'): Promise<AppProcess> {
-    const p = await startApp('dedup', clusterEnv(extra), { waitFor });
+  async function startDedup(extra: Record<string, string> = {}, options: StartAppOptions = {}): Promise<AppProcess> {
+    const p = await startApp('dedup', clusterEnv(extra), options);
     dedups.push(p);
     return p;
   }
@@ -120,7 +120,7 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
       const payload = recording(2);
       const uuid = payload.payload.object.uuid;
       expect((await sender.send(payload)).acked).toBe(true);
-      const crashing = await startDedup({ ZP_FAULTS: 'dedup.crash_after_claim' }, 'nothing');
+      const crashing = await startDedup({}, { waitFor: 'nothing', preload: [FAULTS.dedupCrashAfterClaim] });
       await crashing.exited; // SIGKILLed itself after the claim, before the transaction
       expect(crashing.child.signalCode).toBe('SIGKILL');
       expect(await eventsFor(uuid)).toHaveLength(0);

@@ -39,12 +39,26 @@ export async function freePort(): Promise<number> {
  * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
  * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
  */
-export async function startApp(name: AppName, env: Record<string, string>, options: { waitFor?: 'healthz' | 'readyz' | 'nothing'; timeoutMs?: number } = {}): Promise<AppProcess> {
+/** Test-only fault modules (test/support/faults) a test can load into an app with `startApp(..., { preload })`. */
+export const FAULTS = {
+  /** The dedup app SIGKILLs itself after its first claim, before emitting (dedup-crash-after-claim.ts). */
+  dedupCrashAfterClaim: 'faults/dedup-crash-after-claim.js',
+} as const;
+
+export interface StartAppOptions {
+  waitFor?: 'healthz' | 'readyz' | 'nothing';
+  timeoutMs?: number;
+  /** FAULTS entries loaded with `node --require` before the app: faults live in tests, not in the apps' config. */
+  preload?: Array<(typeof FAULTS)[keyof typeof FAULTS]>;
+}
+
+export async function startApp(name: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
   const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  const preload = (options.preload ?? []).flatMap((f) => ['--require', path.join(REPO_ROOT, 'dist/test/support', f)]);
   const port = env.PORT ? Number(env.PORT) : await freePort();
   let out = '';
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...preload, main], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -76,8 +76,6 @@ export interface AppConfig {
   download: DownloadSettings;
   upload: UploadSettings;
   events: EventsSettings;
-  /** Test-only fault hooks (e.g. `dedup.crash_after_claim`), armed through ZP_FAULTS. Empty in production. */
-  faults: readonly string[];
 }
 
 export const CONFIG = Symbol('CONFIG');

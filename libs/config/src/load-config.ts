@@ -187,7 +187,6 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       retryMaxDelayMs: read('UPLOAD_RETRY_MAX_DELAY', parseDuration, 5 * 60_000),
     },
     events: { redactFields },
-    faults: parseList(get('ZP_FAULTS') ?? ''),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

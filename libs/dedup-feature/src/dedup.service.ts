@@ -82,13 +82,6 @@ export class DedupService implements OnApplicationBootstrap {
     }
     this.metrics.claimSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
-    if (this.config.faults.includes('dedup.crash_after_claim')) {
-      // Test hook: die between claiming and emitting, the window invariant 3 must survive.
-      this.logger.warn('fault hook dedup.crash_after_claim: exiting');
-      this.logger.flush?.();
-      process.kill(process.pid, 'SIGKILL');
-    }
-
     // Copies of one occurrence inside this batch, for the CloudEvent's delivery count.
     const copiesInBatch = new Map<string, number>();
     for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
