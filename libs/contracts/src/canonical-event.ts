@@ -1,4 +1,4 @@
-import { ContractViolation, asObject, num, optStr, parseJson, str } from './validate';
+import { ContractViolation, asObject, encodeJson, num, optStr, parseJson, str } from './validate';
 
 /**
  * Value of `zoom.events`: one canonical event per real occurrence, as CloudEvents 1.0 JSON
@@ -32,6 +32,10 @@ export interface CanonicalEvent {
 
 const C = 'CanonicalEvent';
 
+export function encodeCanonicalEvent(event: CanonicalEvent): Buffer {
+  return encodeJson(event);
+}
+
 export function decodeCanonicalEvent(bytes: Buffer | string): CanonicalEvent {
   const o = asObject(C, '(value)', parseJson(C, bytes));
   if (o.specversion !== '1.0') throw new ContractViolation(C, 'specversion', 'must be "1.0"');
@@ -61,6 +65,10 @@ export interface DuplicateDelivery {
   receivedAt: string;
   /** Why it was suppressed: a copy inside the dedup window. */
   reason: 'duplicate_within_window';
+}
+
+export function encodeDuplicateDelivery(d: DuplicateDelivery): Buffer {
+  return encodeJson(d);
 }
 
 export function decodeDuplicateDelivery(bytes: Buffer | string): DuplicateDelivery {

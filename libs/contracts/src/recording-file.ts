@@ -1,4 +1,4 @@
-import { ContractViolation, asObject, num, optStr, parseJson, str } from './validate';
+import { ContractViolation, asObject, encodeJson, num, optStr, parseJson, str } from './validate';
 
 /**
  * One way to download a file: a delivery's `download_url` with that same delivery's `download_token`. Zoom may tie a
@@ -64,6 +64,10 @@ const C = 'FileWorkItem';
 export interface DecodeFileWorkItemOptions {
   /** Include `alternates` (other deliveries' URL/token pairs); only a consumer that pairs them correctly asks. */
   alternates?: boolean;
+}
+
+export function encodeFileWorkItem(item: FileWorkItem): Buffer {
+  return encodeJson(item);
 }
 
 export function decodeFileWorkItem(bytes: Buffer | string, options: DecodeFileWorkItemOptions = {}): FileWorkItem {
@@ -187,6 +191,10 @@ export interface UploadFailure {
   item?: Omit<FileWorkItem, 'downloadToken'>;
 }
 
+export function encodeUploadResult(result: UploadResult): Buffer {
+  return encodeJson(result);
+}
+
 export function decodeUploadResult(bytes: Buffer | string): UploadResult {
   const C2 = 'UploadResult';
   const o = asObject(C2, '(value)', parseJson(C2, bytes));
@@ -220,6 +228,10 @@ const FAILURE_REASONS: ReadonlySet<string> = new Set<UploadFailureReason>([
   'download_url_missing',
   'file_entry_invalid',
 ]);
+
+export function encodeUploadFailure(failure: UploadFailure): Buffer {
+  return encodeJson(failure);
+}
 
 /** Decodes a `zoom.recording.failed` value (the item, when present, is kept as sent: it carries no token). */
 export function decodeUploadFailure(bytes: Buffer | string): UploadFailure {

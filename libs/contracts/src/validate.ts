@@ -40,3 +40,8 @@ export function parseJson(contract: string, bytes: Buffer | string, field = '(va
     throw new ContractViolation(contract, field, 'is not JSON');
   }
 }
+
+/** The bytes a JSON contract value travels as on the bus (UTF-8 JSON, no BOM): one encoder for every topic. */
+export function encodeJson<T extends object>(value: T): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}

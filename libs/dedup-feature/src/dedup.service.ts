@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery, hasNoDownloadToken } from '@zoom-pipeline/contracts';
+import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery, encodeCanonicalEvent, encodeDuplicateDelivery, encodeFileWorkItem, encodeUploadFailure, hasNoDownloadToken } from '@zoom-pipeline/contracts';
 import { type ClaimResult, DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
@@ -107,7 +107,7 @@ export class DedupService implements OnApplicationBootstrap {
     const headers = forwardTraceHeaders(p.msg.headers);
     if (r.status === 'duplicate') {
       const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
-      outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: Buffer.from(JSON.stringify(dup)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: encodeDuplicateDelivery(dup), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
       this.metrics.duplicates.inc({ event: eventLabel(p.delivery.event) });
       return;
     }
@@ -123,7 +123,7 @@ export class DedupService implements OnApplicationBootstrap {
     outputs.push({
       topic: TOPICS.events,
       key: partitionKey(p.envelope),
-      value: Buffer.from(JSON.stringify(event)),
+      value: encodeCanonicalEvent(event),
       headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
     });
     this.emitFiles(p, prepared, outputs, headers);
@@ -149,7 +149,7 @@ export class DedupService implements OnApplicationBootstrap {
     });
     const flagged = { size_unknown: 0, not_completed: 0, derived_id: 0, no_download_token: 0 };
     for (const item of items) {
-      outputs.push({ topic: TOPICS.files, key: item.fileId, value: Buffer.from(JSON.stringify(item)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      outputs.push({ topic: TOPICS.files, key: item.fileId, value: encodeFileWorkItem(item), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
       this.metrics.files.inc({ outcome: 'queued', reason: '' });
       if (item.sizeUnknown) flagged.size_unknown++;
       if (item.fileStatus !== undefined) flagged.not_completed++;
@@ -158,7 +158,7 @@ export class DedupService implements OnApplicationBootstrap {
     }
     for (const [flag, n] of Object.entries(flagged)) if (n > 0) this.metrics.flaggedFiles.inc({ flag }, n);
     for (const failure of failures) {
-      outputs.push({ topic: TOPICS.failed, key: failure.fileId, value: Buffer.from(JSON.stringify(failure)), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      outputs.push({ topic: TOPICS.failed, key: failure.fileId, value: encodeUploadFailure(failure), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
       this.metrics.files.inc({ outcome: 'failed', reason: failure.reason });
     }
     for (const s of skipped) this.metrics.files.inc({ outcome: 'skipped', reason: s.reason });

@@ -12,6 +12,8 @@ import {
   type UploadFailureReason,
   type UploadResult,
   decodeFileWorkItem,
+  encodeUploadFailure,
+  encodeUploadResult,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
@@ -148,8 +150,8 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
       if (outcome.kind === 'abandoned') break;
       commitThrough = msg.offset;
       const headers = forwardTraceHeaders(msg.headers, batch.contextOf(msg));
-      if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key: msg.key, value: Buffer.from(JSON.stringify(outcome.result)), headers });
-      if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key: msg.key, value: Buffer.from(JSON.stringify(outcome.failure)), headers });
+      if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key: msg.key, value: encodeUploadResult(outcome.result), headers });
+      if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key: msg.key, value: encodeUploadFailure(outcome.failure), headers });
       // The retry keeps the record's own trace parent (dedup's span), so its later try joins the same trace.
       if (outcome.kind === 'retry') outputs.push({ topic: TOPICS.files, key: msg.key, value: msg.value, headers: outcome.headers });
     }
