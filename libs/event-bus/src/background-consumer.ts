@@ -1,4 +1,8 @@
+import { backoffDelay, sleep } from '@zoom-pipeline/async-kit';
 import type { ConsumeOptions, ConsumerHandle, EventBus, TopicSpec } from './event-bus.port';
+
+/** Between tries to (re)start a consumer: 500 ms doubling to 30 s. */
+const START_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 
 /**
  * Starts a consumer without blocking the app's start-up. Joining a group can take a full session timeout
@@ -78,7 +82,7 @@ export class BackgroundConsumer {
         return;
       } catch (err) {
         this.onError(err as Error, attempt);
-        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)));
+        await sleep(backoffDelay(attempt + 1, START_BACKOFF));
       }
     }
   }

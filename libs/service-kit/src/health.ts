@@ -1,3 +1,4 @@
+import { withTimeout } from '@zoom-pipeline/async-kit';
 import { Controller, Get, Injectable, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 
@@ -40,7 +41,7 @@ export class HealthService {
   }
 
   async ready(timeoutMs = 1_000): Promise<{ ok: boolean; checks: Record<string, boolean>; draining: boolean }> {
-    const results = await Promise.all(this.readiness.map((c) => withTimeout(c.check(), timeoutMs).catch(() => false)));
+    const results = await Promise.all(this.readiness.map((c) => withTimeout(c.check(), timeoutMs, () => false).catch(() => false)));
     const checks: Record<string, boolean> = {};
     this.readiness.forEach((c, i) => (checks[c.name] = results[i]));
     return { ok: !this.draining && results.every(Boolean), checks, draining: this.draining };
@@ -55,10 +56,6 @@ function safe(f: () => boolean): boolean {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | false> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<false>((resolve) => (t = setTimeout(() => resolve(false), ms)))]).finally(() => clearTimeout(t));
-}
 
 @Controller()
 export class HealthController {

@@ -3,6 +3,8 @@
  * shutdownTelemetry() after the Nest app closed so the last spans are exported. A global slot, not a module
  * variable, because the register module and this one may be loaded through different paths.
  */
+import { withTimeout } from '@zoom-pipeline/async-kit';
+
 const SLOT = Symbol.for('zoom-pipeline.telemetry.shutdown');
 
 type Holder = { [SLOT]?: () => Promise<void> };
@@ -16,12 +18,9 @@ export async function shutdownTelemetry(timeoutMs = 5_000): Promise<void> {
   const fn = (globalThis as Holder)[SLOT];
   if (!fn) return;
   setTelemetryShutdown(undefined);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([fn(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await withTimeout(fn(), timeoutMs, () => undefined);
   } catch {
     /* exporting is best effort: shutting down must not fail because the collector is gone */
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,3 +1,4 @@
+import { backoffDelay } from '@zoom-pipeline/async-kit';
 import type { UploadFailureReason } from '@zoom-pipeline/contracts';
 import { DedupStoreUnavailableError } from '@zoom-pipeline/dedup-store';
 import { ObjectStoreError } from '@zoom-pipeline/object-store';
@@ -72,9 +73,7 @@ export interface RetryPolicy {
  */
 export function nextRetryAt(policy: RetryPolicy, attempt: number, nowMs: number, deadlineMs: number, retryAfterMs?: number): number | undefined {
   if (nowMs >= deadlineMs) return undefined;
-  const base = Math.min(5_000, policy.maxDelayMs);
-  const exp = Math.min(policy.maxDelayMs, base * 2 ** Math.min(Math.max(0, attempt - 1), 30));
-  const jittered = exp / 2 + (policy.random ?? Math.random)() * (exp / 2);
-  const delay = Math.max(jittered, retryAfterMs ?? 0);
+  const backoff = { initialMs: Math.min(5_000, policy.maxDelayMs), maxMs: policy.maxDelayMs };
+  const delay = Math.max(backoffDelay(attempt, backoff, { random: policy.random }), retryAfterMs ?? 0);
   return Math.min(nowMs + Math.ceil(delay), deadlineMs);
 }

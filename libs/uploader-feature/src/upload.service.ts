@@ -1,3 +1,4 @@
+import { sleep } from '@zoom-pipeline/async-kit';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
@@ -432,6 +433,4 @@ function notBefore(msg: ConsumedMessage): number {
   return Number.isFinite(at) ? at : 0;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+

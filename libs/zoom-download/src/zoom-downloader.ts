@@ -1,3 +1,4 @@
+import { backoffDelay, sleep } from '@zoom-pipeline/async-kit';
 import { type ClientRequest, type IncomingMessage } from 'node:http';
 import { finished, PassThrough } from 'node:stream';
 import { DownloadError, describeNetworkError, parseRetryAfter } from './download-error';
@@ -219,7 +220,10 @@ class DownloadRun {
           });
         }
         // Mid-body: honour Retry-After (bounded by the backoff cap) so a resume does not hammer a limited server.
-        await sleep(Math.max(fullJitter(this.o.backoff, failedInARow), Math.min(error.retryAfterMs ?? 0, this.o.backoff.maxMs)), this.signal);
+        // Full jitter: many pods retrying one host spread out best (AWS, "Exponential Backoff And Jitter").
+        const backoff = { initialMs: this.o.backoff.baseMs, maxMs: this.o.backoff.maxMs };
+        await sleep(Math.max(backoffDelay(failedInARow, backoff, { jitter: 'full' }), Math.min(error.retryAfterMs ?? 0, this.o.backoff.maxMs)), this.signal);
+        if (this.signal.aborted) throw abortReason(this.signal);
       }
     }
   }
@@ -506,30 +510,6 @@ export function presignedUrlExpired(url: URL, nowMs: number): boolean {
     return signedAt + Number(amzExpires) * 1000 - PRESIGNED_EXPIRY_MARGIN_MS <= nowMs;
   }
   return false;
-}
-
-/** Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): spreads retries of many pods. */
-function fullJitter(backoff: { baseMs: number; maxMs: number }, failure: number): number {
-  const cap = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(failure - 1, 30));
-  return Math.floor(Math.random() * cap);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function discard(req: ClientRequest, res: IncomingMessage): void {

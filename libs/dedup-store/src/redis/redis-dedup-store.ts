@@ -1,3 +1,4 @@
+import { backoffDelay } from '@zoom-pipeline/async-kit';
 import { type ChainableCommander, Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, DedupStore, TokenRecord } from '../dedup-store.port';
 import { DedupStoreUnavailableError } from '../dedup-store.port';
@@ -32,8 +33,11 @@ interface ScriptCommands<R> {
 type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>>;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ScriptedPipeline>;
 
-/** Reconnect backoff: 100, 200, 400, 800 ms, then every second, forever (the adapter is never recreated). */
-const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 1000);
+/**
+ * Reconnect backoff: 100, 200, 400, 800 ms, then every second, forever (the adapter is never recreated). ioredis
+ * counts attempts from 1; no jitter (one client per process).
+ */
+const retryStrategy = (attempt: number): number => backoffDelay(attempt + 1, { initialMs: 50, maxMs: 1_000 }, { jitter: 'none' });
 
 /**
  * Dedup store on Redis (cluster mode). Key layout under `keyPrefix`:

@@ -18,6 +18,7 @@
  * redelivery, fencing by group generation).
  */
 import { type ConnectionOptions } from 'node:tls';
+import { withTimeout } from '@zoom-pipeline/async-kit';
 import {
   type Admin,
   type ISocketFactory,
@@ -445,10 +446,7 @@ export class KafkaEventBus implements EventBus {
 
 /** Rejects with BusUnavailableError at `deadlineAt`; the work itself continues (and is bounded by its own retries). */
 function withDeadline<T>(work: Promise<T>, deadlineAt: number, what: string): Promise<T> {
-  work.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BusUnavailableError(`${what} did not complete in time`)), Math.max(0, deadlineAt - Date.now()));
+  return withTimeout(work, deadlineAt - Date.now(), () => {
+    throw new BusUnavailableError(`${what} did not complete in time`);
   });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
