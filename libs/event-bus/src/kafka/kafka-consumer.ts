@@ -18,7 +18,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  type Admin,
   type Consumer,
   type EachBatchPayload,
   type Kafka,
@@ -37,6 +36,7 @@ import {
   chunkMessages,
 } from '../event-bus.port';
 import { type EventBusLogger, errorMessage } from '../event-bus.logger';
+import { type KafkaAdmin } from './kafka-admin';
 import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
 import { DEFAULT_MAX_BATCH_SIZE } from '../log/log-consumer';
 import { toTopicMessages } from './kafka-messages';
@@ -59,7 +59,7 @@ export interface KafkaConsumerSettings {
 
 export interface KafkaConsumerDeps {
   kafka: Kafka;
-  admin(): Promise<Admin>;
+  admin(): Promise<KafkaAdmin>;
   /** Throws UnknownTopicError for output topics that do not exist. */
   assertTopicsExist(topics: string[]): Promise<void>;
   logger: EventBusLogger;
@@ -460,11 +460,10 @@ export class KafkaBusConsumer implements ConsumerHandle {
 }
 
 /** Whether the group's committed offset of a partition is at or past `offset` (false when it cannot tell). */
-export async function groupCommittedPast(admin: () => Promise<Admin>, groupId: string, topic: string, partition: number, offset: bigint): Promise<boolean> {
+export async function groupCommittedPast(admin: () => Promise<KafkaAdmin>, groupId: string, topic: string, partition: number, offset: bigint): Promise<boolean> {
   try {
-    const committed = await (await admin()).fetchOffsets({ groupId, topics: [topic] });
-    const p = committed.find((c) => c.topic === topic)?.partitions.find((x) => x.partition === partition);
-    return p !== undefined && /^\d+$/.test(p.offset) && BigInt(p.offset) >= offset;
+    const committed = (await (await admin()).committedOffsets(groupId, topic)).get(partition);
+    return committed !== undefined && committed >= offset;
   } catch {
     return false; // cannot tell: retry the commit (the claim check in dedup still holds)
   }
@@ -472,20 +471,18 @@ export async function groupCommittedPast(admin: () => Promise<Admin>, groupId: s
 
 /** Lag per partition of a group (end offset - committed), through the admin client; shared by both consumers. */
 export async function groupLag(
-  getAdmin: () => Promise<Admin>,
+  getAdmin: () => Promise<KafkaAdmin>,
   options: Pick<ConsumeOptions, 'groupId' | 'topics' | 'fromBeginning'>,
 ): Promise<Array<{ topic: string; partition: number; lag: number }>> {
   const admin = await getAdmin();
-  const committed = await admin.fetchOffsets({ groupId: options.groupId, topics: options.topics });
   const result: Array<{ topic: string; partition: number; lag: number }> = [];
   for (const topic of options.topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const ofTopic = committed.find((c) => c.topic === topic)?.partitions ?? [];
-    for (const end of ends.sort((a, b) => a.partition - b.partition)) {
-      const c = Number(ofTopic.find((p) => p.partition === end.partition)?.offset ?? -1);
+    const [committed, ranges] = await Promise.all([admin.committedOffsets(options.groupId, topic), admin.offsetRange(topic)]);
+    for (const [partition, range] of [...ranges].sort((a, b) => a[0] - b[0])) {
+      const c = committed.get(partition) ?? -1n;
       // No commit yet: the group starts at the beginning (port default) or at the end.
-      const from = c >= 0 ? c : options.fromBeginning === false ? Number(end.high) : Number(end.low);
-      result.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
+      const from = c >= 0n ? c : options.fromBeginning === false ? range.high : range.low;
+      result.push({ topic, partition, lag: Math.max(0, Number(range.high - from)) });
     }
   }
   return result;

@@ -1,7 +1,7 @@
 /**
  * The cluster-mode event bus. Consumers and their transactions on @platformatic/kafka (platformatic-consumer.ts,
  * the default) or kafkajs 2.2.4 (kafka-consumer.ts), chosen by `client`; the publish producer on either
- * (`publishClient`, default: `client`; see publish-producer.ts); admin calls on kafkajs.
+ * (`publishClient`, default: `client`; see publish-producer.ts); admin calls on `client` too (kafka-admin.ts).
  *
  * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
  * one batch in flight, so a retried send can neither duplicate nor reorder records. Concurrent publish calls are
@@ -20,7 +20,6 @@
 import { type ConnectionOptions } from 'node:tls';
 import { withTimeout } from '@zoom-pipeline/async-kit';
 import {
-  type Admin,
   type ISocketFactory,
   Kafka,
   type KafkaConfig,
@@ -37,6 +36,7 @@ import {
 } from '../event-bus.port';
 import { consoleEventBusLogger, type EventBusLogger, errorMessage, type LogLevelName } from '../event-bus.logger';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
+import { type KafkaAdmin, kafkajsAdmin, platformaticAdmin } from './kafka-admin';
 import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
 import { PlatformaticBusConsumer } from './platformatic-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
@@ -76,7 +76,7 @@ export interface KafkaEventBusOptions {
   client?: KafkaClientName;
 }
 
-/** The Kafka client libraries the adapter can run on (consumers, transactions; admin stays on kafkajs). */
+/** The Kafka client libraries the adapter can run on (consumers, transactions, admin calls). */
 export type KafkaClientName = PublishClientName;
 
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
@@ -108,8 +108,8 @@ export class KafkaEventBus implements EventBus {
   private readonly consumers = new Set<KafkaBusConsumer | PlatformaticBusConsumer>();
   private readonly knownTopics = new Set<string>();
   private producer: PublishProducer | null = null;
-  private fastAdmin: { admin: Admin; ready: Promise<void> } | null = null;
-  private slowAdmin: { admin: Admin; ready: Promise<void> } | null = null;
+  private fastAdmin: KafkaAdmin | null = null;
+  private slowAdmin: KafkaAdmin | null = null;
   private topicLookup: Promise<void> | null = null;
   private readiness: Promise<boolean> | null = null;
   private producersCreated = 0;
@@ -177,23 +177,18 @@ export class KafkaEventBus implements EventBus {
     if (topics.length === 0) return;
     const admin = await this.admin();
     const existing = new Set(await admin.listTopics());
-    // Create only what is missing (asking the broker to create existing topics makes kafkajs log an error on
+    // Create only what is missing (asking the broker to create existing topics makes clients log an error on
     // every start). Existing topics keep their partition count: repartitioning would move keys.
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        // kafkajs's own wait gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a broker still applying the
-        // controller's metadata answers for a moment; wait for the leaders ourselves instead.
-        waitForLeaders: false,
-        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1 })),
-      });
+      await admin.createTopics(missing.map((t) => ({ topic: t.topic, partitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1 })));
       await this.waitForLeaders(admin, missing.map((t) => t.topic));
     }
     const present = topics.filter((t) => existing.has(t.topic));
     if (present.length > 0) {
-      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+      const metadata = await admin.topicPartitions(present.map((t) => t.topic));
       for (const spec of present) {
-        const actual = metadata.find((m) => m.name === spec.topic)?.partitions.length;
+        const actual = metadata.get(spec.topic)?.partitions;
         if (actual !== undefined && actual !== spec.partitions) {
           this.logger.warn(
             { topic: spec.topic, existing: actual, requested: spec.partitions },
@@ -206,12 +201,12 @@ export class KafkaEventBus implements EventBus {
   }
 
   /** Polls metadata until every partition of `topics` has a leader, so a publish right after succeeds. */
-  private async waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  private async waitForLeaders(admin: KafkaAdmin, topics: string[]): Promise<void> {
     const deadlineAt = Date.now() + TOPIC_LEADERS_WAIT_MS;
     for (;;) {
       try {
-        const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
-        if (metadata.length === topics.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+        const metadata = await admin.topicPartitions(topics);
+        if (topics.every((t) => metadata.get(t)?.led === true)) return;
       } catch (err) {
         if (Date.now() >= deadlineAt) throw err;
       }
@@ -267,7 +262,7 @@ export class KafkaEventBus implements EventBus {
         this.inBackground(
           (async () => {
             const admin = await this.connectedFastAdmin();
-            await admin.describeCluster();
+            await admin.ping();
           })(),
         ),
         Date.now() + this.readyTimeoutMs,
@@ -292,8 +287,8 @@ export class KafkaEventBus implements EventBus {
     await this.batcher.drain();
     await Promise.all([...this.consumers].map((c) => c.stop()));
     if (this.producer) this.retireProducer(this.producer);
-    if (this.fastAdmin) this.retire(this.fastAdmin.admin, this.fastAdmin.ready);
-    if (this.slowAdmin) this.retire(this.slowAdmin.admin, this.slowAdmin.ready);
+    if (this.fastAdmin) this.retireAdmin(this.fastAdmin);
+    if (this.slowAdmin) this.retireAdmin(this.slowAdmin);
     this.producer = null;
     this.fastAdmin = null;
     this.slowAdmin = null;
@@ -395,19 +390,23 @@ export class KafkaEventBus implements EventBus {
     return this.topicLookup;
   }
 
-  private async connectedFastAdmin(): Promise<Admin> {
-    if (!this.fastAdmin) {
-      const admin = this.fastKafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 } });
-      this.fastAdmin = { admin, ready: admin.connect() };
-    }
+  private async connectedFastAdmin(): Promise<KafkaAdmin> {
+    this.fastAdmin ??=
+      this.client() === 'platformatic'
+        ? platformaticAdmin({ ...this.platformaticSettings(), connectTimeoutMs: Math.min(1_000, this.publishTimeoutMs), requestTimeoutMs: this.publishTimeoutMs, retries: 2, retryDelayMs: 100 })
+        : kafkajsAdmin(this.fastKafka, { retries: 2, initialRetryTime: 100, maxRetryTime: 500 });
     const slot = this.fastAdmin;
     try {
       await slot.ready;
-      return slot.admin;
+      return slot;
     } catch (err) {
       this.discardFastAdmin(slot);
       throw err;
     }
+  }
+
+  private platformaticSettings(): { brokers: string[]; clientId: string; ssl?: KafkaEventBusOptions['ssl']; sasl?: KafkaSaslConfig } {
+    return { brokers: this.options.brokers, clientId: this.options.clientId, ssl: this.options.ssl, sasl: this.options.sasl };
   }
 
   /**
@@ -421,24 +420,28 @@ export class KafkaEventBus implements EventBus {
   }
 
   /** Drops an admin connection that failed; the next metadata call connects afresh. */
-  private discardFastAdmin(slot: { admin: Admin; ready: Promise<void> } | null): void {
+  private discardFastAdmin(slot: KafkaAdmin | null): void {
     if (!slot) return;
     if (this.fastAdmin === slot) this.fastAdmin = null;
-    this.retire(slot.admin, slot.ready);
+    this.retireAdmin(slot);
   }
 
-  private async admin(): Promise<Admin> {
-    if (!this.slowAdmin) {
-      const admin = this.kafka.admin();
-      this.slowAdmin = { admin, ready: admin.connect() };
-    }
+  private retireAdmin(admin: KafkaAdmin): void {
+    this.retire({ disconnect: () => admin.close() }, admin.ready);
+  }
+
+  private async admin(): Promise<KafkaAdmin> {
+    this.slowAdmin ??=
+      this.client() === 'platformatic'
+        ? platformaticAdmin({ ...this.platformaticSettings(), connectTimeoutMs: 3_000, requestTimeoutMs: 30_000, retries: 8, retryDelayMs: 300 })
+        : kafkajsAdmin(this.kafka);
     const slot = this.slowAdmin;
     try {
       await slot.ready;
-      return slot.admin;
+      return slot;
     } catch (err) {
       if (this.slowAdmin === slot) this.slowAdmin = null;
-      this.retire(slot.admin, slot.ready);
+      this.retireAdmin(slot);
       throw err;
     }
   }

@@ -17,11 +17,11 @@
  * - A rebalance (new generation) drops every queue: the stream re-reads from the committed offsets, and a
  *   batch in progress sees isActive() false; its commit is refused if the generation moved on.
  * - The group heartbeat runs on the client's own timer, so long handlers keep the partition.
- * - Admin work (lag, "was it committed after all?") goes through the bus's kafkajs admin client.
+ * - Admin work (lag, "was it committed after all?") goes through the bus's admin client (kafka-admin.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { type ConnectionOptions } from 'node:tls';
-import { type Admin } from 'kafkajs';
+import { type KafkaAdmin } from './kafka-admin';
 import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
 import {
   type Batch,
@@ -53,7 +53,7 @@ export interface PlatformaticConsumerDeps {
   clientId: string;
   ssl?: boolean | ConnectionOptions;
   sasl?: KafkaSaslConfig;
-  admin(): Promise<Admin>;
+  admin(): Promise<KafkaAdmin>;
   /** Throws UnknownTopicError for output topics that do not exist. */
   assertTopicsExist(topics: string[]): Promise<void>;
   logger: EventBusLogger;
