@@ -1,6 +1,6 @@
 /**
  * The event-bus port. Narrow on purpose: publish, consume-with-atomic-commit, topics, health.
- * Adapters: Kafka (kafkajs), file log (standalone, fsync before resolve), memory (unit tests).
+ * Adapters: Kafka (@platformatic/kafka or kafkajs), file log (standalone, fsync before resolve), memory (unit tests).
  * This file imports no client library.
  */
 
@@ -46,6 +46,9 @@ export interface BatchResult {
   /** Offset of the last message processed; later messages are redelivered. */
   commitThrough?: string;
 }
+
+/** Records per handler call when ConsumeOptions.maxBatchSize is not set (every adapter). */
+export const DEFAULT_MAX_BATCH_SIZE = 500;
 
 export interface ConsumeOptions {
   groupId: string;

@@ -26,6 +26,7 @@ import {
   Partitioners,
 } from 'kafkajs';
 import {
+  DEFAULT_MAX_BATCH_SIZE,
   type Batch,
   type BatchResult,
   type ConsumedMessage,
@@ -38,7 +39,6 @@ import {
 import { type EventBusLogger, errorMessage } from '../event-bus.logger';
 import { type KafkaAdmin } from './kafka-admin';
 import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
-import { DEFAULT_MAX_BATCH_SIZE } from '../log/log-consumer';
 import { toTopicMessages } from './kafka-messages';
 
 export interface KafkaConsumerSettings {

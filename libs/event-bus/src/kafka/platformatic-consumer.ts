@@ -24,6 +24,7 @@ import { type ConnectionOptions } from 'node:tls';
 import { type KafkaAdmin } from './kafka-admin';
 import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
 import {
+  DEFAULT_MAX_BATCH_SIZE,
   type Batch,
   type BatchResult,
   type ConsumedMessage,
@@ -35,7 +36,6 @@ import {
 } from '../event-bus.port';
 import { type EventBusLogger, errorMessage } from '../event-bus.logger';
 import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
-import { DEFAULT_MAX_BATCH_SIZE } from '../log/log-consumer';
 import {
   COMMIT_ATTEMPTS_WHEN_STOPPING,
   FENCED,

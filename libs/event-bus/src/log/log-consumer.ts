@@ -8,6 +8,7 @@
  * - messages after `commitThrough` are delivered again in the next batch.
  */
 import {
+  DEFAULT_MAX_BATCH_SIZE,
   type Batch,
   type BatchResult,
   type ConsumedMessage,
@@ -20,7 +21,6 @@ import { type EventBusLogger, errorMessage } from '../event-bus.logger';
 import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
 import { type LogEntry, type LogState } from './log-state';
 
-export const DEFAULT_MAX_BATCH_SIZE = 500;
 
 export interface LogConsumerDeps {
   state: LogState;
