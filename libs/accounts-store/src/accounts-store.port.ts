@@ -61,6 +61,8 @@ export class LinkConflictError extends Error {
 
 export class AccountsStoreUnavailableError extends Error {
   readonly code = 'accounts_store_unavailable';
+  /** Waited out by the bus's error policy, like the dedup store's. */
+  readonly transient = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AccountsStoreUnavailableError';

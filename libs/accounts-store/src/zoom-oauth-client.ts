@@ -38,6 +38,7 @@ export class OAuthGrantRejectedError extends Error {
 /** Zoom could not be reached or answered an error that may pass (5xx, 429, network). */
 export class OAuthUnavailableError extends Error {
   readonly code = 'oauth_unavailable';
+  readonly transient = true;
   constructor(message: string) {
     super(message);
     this.name = 'OAuthUnavailableError';

@@ -29,6 +29,8 @@ const APP_SECRET_PREFIX = 'ZOOM_WEBHOOK_SECRET_TOKEN_';
 export interface LoadConfigOptions {
   /** Whether this process serves webhooks and so needs ZOOM_WEBHOOK_SECRET_TOKEN (dedup and uploader do not). Default true. */
   requireWebhookSecrets?: boolean;
+  /** Whether this process is the accounts service and so needs ACCOUNTS_ENCRYPTION_KEY and its companions. Default false. */
+  requireAccounts?: boolean;
   cwd?: string;
 }
 
@@ -156,6 +158,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   }
 
   const accounts = readAccounts(get, read, problems);
+  if (options.requireAccounts === true && accounts === undefined && get('ACCOUNTS_API_TOKEN') === undefined && get('ZOOM_OAUTH_CLIENT_ID') === undefined) {
+    problems.push('ACCOUNTS_ENCRYPTION_KEY: required by the accounts service (32 random bytes in base64, e.g. k1:$(openssl rand -base64 32))');
+  }
 
   const config: AppConfig = {
     port: read('PORT', parsePort, 8080),
