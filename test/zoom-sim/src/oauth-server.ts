@@ -58,6 +58,8 @@ export interface OAuthServer {
   isAccessTokenValid(token: string): boolean;
   /** Live grants (refresh tokens) of a user. */
   grantsOf(zoomUserId: string): number;
+  /** Every access and refresh token issued so far (tests look for them where they must not be: logs, raw stores). */
+  issuedTokens(): string[];
   /** Expires every access token now (refresh tokens stay valid). */
   expireAccessTokens(): void;
   /** The user uninstalls the app: grants revoked; with a sender, `app_deauthorized` is delivered like Zoom. */
@@ -100,6 +102,7 @@ class SimOAuthServer implements OAuthServer {
   private ttlSec: number;
   private readonly now: () => number;
   private counters: OAuthServerStats = emptyStats();
+  private readonly issued: string[] = [];
 
   constructor(private readonly opts: OAuthServerOptions) {
     this.clientId = opts.clientId ?? `sim${randomBytes(8).toString('hex')}`;
@@ -144,6 +147,10 @@ class SimOAuthServer implements OAuthServer {
 
   grantsOf(zoomUserId: string): number {
     return [...this.byRefresh.values()].filter((g) => g.userId === zoomUserId).length;
+  }
+
+  issuedTokens(): string[] {
+    return [...this.issued];
   }
 
   expireAccessTokens(): void {
@@ -259,6 +266,7 @@ class SimOAuthServer implements OAuthServer {
     const grant: Grant = { userId, accessToken: fakeDownloadToken(), accessExpiresAt: this.now() + this.ttlSec * 1000, refreshToken: fakeDownloadToken() };
     this.byAccess.set(grant.accessToken, grant);
     this.byRefresh.set(grant.refreshToken, grant);
+    this.issued.push(grant.accessToken, grant.refreshToken);
     return { access_token: grant.accessToken, token_type: 'bearer', refresh_token: grant.refreshToken, expires_in: this.ttlSec, scope: 'user:read:user cloud_recording:read:recording' };
   }
 
