@@ -6,7 +6,7 @@ import type { AccountLinkEvent } from '@zoom-pipeline/contracts';
 import { HealthService, HttpError } from '@zoom-pipeline/service-kit';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import { type OAuthServer, type SimZoomUser, startOAuthServer } from '@zoom-pipeline/zoom-sim';
-import { AccountsService, CONFIRMATION_PARAM } from './accounts.service';
+import { AccountsService, CONFIRMATION_PARAM } from '@zoom-pipeline/accounts-feature';
 
 // Unit tier: the memory store, zoom-sim's OAuth server on loopback. Redis and Kafka: test/e2e/accounts.e2e-spec.ts.
 const RETURN = 'https://app.example.com/zoom/linked';
