@@ -47,7 +47,7 @@ beforeAll(async () => {
     ACCOUNTS_RETURN_URLS: 'https://app.example.com/zoom/',
     ZOOM_OAUTH_BASE_URL: oauth.url,
     ZOOM_API_URL: oauth.url,
-    ACCOUNTS_LINK_TTL: '3s',
+    ACCOUNTS_LINK_TTL: '6s',
     LOG_LEVEL: 'debug',
   }, { waitFor: 'readyz', timeoutMs: 90_000 });
   sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET, retryDelaysMs: [] });
@@ -107,11 +107,11 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     const replay = await fetch(callbackUrl, { redirect: 'manual' });
     expect(replay.status).toBe(400);
     expect(await replay.json()).toMatchObject({ error: 'state_invalid' });
-    // Expired: consent given, but the callback arrives after ACCOUNTS_LINK_TTL (3 s).
+    // Expired: consent given, but the callback arrives after ACCOUNTS_LINK_TTL (6 s).
     const started = await api('/accounts/links', { method: 'POST', body: { appUserId: 'late', returnUrl: RETURN } });
     const { authorizeUrl } = (await started.json()) as { authorizeUrl: string };
     const late = (await fetch(authorizeUrl, { redirect: 'manual' })).headers.get('location')!;
-    await new Promise((r) => setTimeout(r, 3_500));
+    await new Promise((r) => setTimeout(r, 6_500));
     const expired = await fetch(late, { redirect: 'manual' });
     expect(expired.status).toBe(400);
     expect((await api('/accounts/links/late')).status).toBe(404);
@@ -137,8 +137,8 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     const early = dl.addFile({ size: 200_000, fileExtension: 'MP4' });
     const earlyBody = recordingCompleted({ downloadBaseUrl: dl.url, hostId: zoomAlice.id, accountId: zoomAlice.accountId, downloadToken: early.token, files: [{ id: early.fileId, size: early.size }] });
     expect((await sender.send(earlyBody)).attempts.at(-1)?.result).toBe(200);
-    const earlyUpload = await waitFor('the unlinked upload', async () => (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === early.fileId), 120_000, 500);
-    expect(decodeUploadResult(earlyUpload.value).key.startsWith('unlinked/')).toBe(true);
+    // Its canonical event is out (routed, or not) before the link is confirmed; the confirmation code lives 6 s.
+    await waitFor('the unlinked canonical event', async () => (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 5_000 })).find((r) => decodeCanonicalEvent(r.value).subject === earlyBody.payload.object.uuid), 5_000, 200);
 
     const confirmed = await api('/accounts/links/confirm', { method: 'POST', body: { code, appUserId: alice.appUserId } });
     expect(confirmed.status).toBe(200);
@@ -153,6 +153,8 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     const result = decodeUploadResult(uploaded.value);
     expect(result.key.startsWith(`${alice.appUserId}/`)).toBe(true);
     expect(result.sha256).toBe(f.sha256);
+    const earlyUpload = await waitFor('the unlinked upload', async () => (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === early.fileId), 120_000, 500);
+    expect(decodeUploadResult(earlyUpload.value).key.startsWith('unlinked/')).toBe(true);
     const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value));
     expect(events.find((ev) => ev.subject === body.payload.object.uuid)?.appuserid).toBe(alice.appUserId);
     expect(events.find((ev) => ev.subject === earlyBody.payload.object.uuid)?.appuserid).toBeUndefined();
