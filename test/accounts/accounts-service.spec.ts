@@ -143,3 +143,23 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
     expect(text).not.toMatch(/state=|code_verifier|access_token|refresh_token|eyJ/);
   });
 });
+
+describe('AccountsService.deauthorized', () => {
+  it('revokes a link and deletes its tokens, but ignores a deauthorization older than the link', async () => {
+    const { service, store } = setup();
+    const user = sim.addUser();
+    sim.consentAs(user.id);
+    const { authorizeUrl } = await service.start({ appUserId: 'u-5', returnUrl: RETURN });
+    const { location } = await consent(service, authorizeUrl);
+    await service.confirm({ code: new URL(location).searchParams.get(CONFIRMATION_PARAM)!, appUserId: 'u-5' });
+    sim.consentAs(zoomUser.id);
+    expect(await service.deauthorized(user.id, user.accountId, '2020-01-01T00:00:00.000Z')).toBeUndefined();
+    expect(await store.getLink('u-5')).toMatchObject({ status: 'active' });
+    const event = await service.deauthorized(user.id, user.accountId, new Date(Date.now() + 1000).toISOString());
+    expect(event).toMatchObject({ zoomUserId: user.id, accountId: user.accountId, appUserId: 'u-5', status: 'revoked' });
+    expect(await store.getLink('u-5')).toMatchObject({ status: 'revoked' });
+    expect((await store.getLink('u-5'))?.tokens).toBeUndefined();
+    expect(await store.appUserFor({ zoomUserId: user.id })).toBeNull();
+    expect(await service.deauthorized(user.id, user.accountId, new Date().toISOString())).toBeUndefined();
+  });
+});

@@ -202,6 +202,11 @@ export class AccountsService implements OnApplicationBootstrap {
     const appUserId = await this.l.store.appUserFor({ zoomUserId, accountId });
     const link = appUserId === null ? null : await this.l.store.getLink(appUserId);
     if (link === null) return undefined;
+    // An old deauthorization (a new consumer group reads zoom.events from the start) must not revoke a newer link.
+    if (Date.parse(at) < Date.parse(link.createdAt)) {
+      this.logger.info({ appUserId: link.appUserId, zoomUserId: link.zoomUserId }, 'app_deauthorized older than the link: ignored');
+      return undefined;
+    }
     const { tokens: _deleted, ...rest } = link;
     await this.l.store.saveLink({ ...rest, status: 'revoked', tokenVersion: link.tokenVersion + 1, updatedAt: at });
     this.logger.info({ appUserId: link.appUserId, zoomUserId: link.zoomUserId }, 'account link revoked: app deauthorized at Zoom');
