@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type AccountLinkEvent, TOPICS, decodeCanonicalEvent, decodeUploadResult, parseAccountLinkEvent } from '@zoom-pipeline/contracts';
-import { type AppProcess, freePort, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
+import { type AppName, type AppProcess, freePort, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type OAuthServer, type SimZoomUser, ZoomWebhookSender, recordingCompleted, startDownloadServer, startOAuthServer } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
@@ -20,6 +20,7 @@ const prefix = `${bucket}:`;
 let oauth: OAuthServer;
 let dl: DownloadServer;
 let app: AppProcess;
+let appEnv: Record<string, string>;
 let sender: ZoomWebhookSender;
 let marks: Awaited<ReturnType<typeof markTopics>>;
 const redis = new Redis(e.redisUrl);
@@ -31,7 +32,7 @@ beforeAll(async () => {
   const port = await freePort();
   oauth = await startOAuthServer({ redirectUris: [`http://127.0.0.1:${port}/oauth/zoom/callback`] });
   dl = await startDownloadServer({ acceptAccessToken: (t) => oauth.isAccessTokenValid(t) });
-  app = await startApp('standalone', {
+  appEnv = {
     PORT: String(port),
     ZOOM_WEBHOOK_SECRET_TOKEN: SECRET,
     KAFKA_BROKERS: e.kafkaBrokers,
@@ -49,7 +50,8 @@ beforeAll(async () => {
     ZOOM_API_URL: oauth.url,
     ACCOUNTS_LINK_TTL: '6s',
     LOG_LEVEL: 'debug',
-  }, { waitFor: 'readyz', timeoutMs: 90_000 });
+  };
+  app = await startApp('standalone', appEnv, { waitFor: 'readyz', timeoutMs: 90_000 });
   sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET, retryDelaysMs: [] });
 });
 
@@ -175,6 +177,22 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     const linkEvents: AccountLinkEvent[] = (await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) })).filter((r) => r.key === zoomAlice.id).map((r) => parseAccountLinkEvent(r.value));
     expect(linkEvents.map((ev) => ev.status)).toEqual(['linked', 'revoked']);
     expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(true);
+  });
+
+  it('apps/accounts (cluster mode) serves the same links from Redis, and only with the bearer', async () => {
+    const { PORT: _port, ...env } = appEnv;
+    // startApp's AppName lists the apps other suites start; the accounts app is built to dist/apps/accounts the same way.
+    const accounts = await startApp('accounts' as AppName, { ...env, ZOOM_WEBHOOK_SECRET_TOKEN: '' }, { waitFor: 'readyz', timeoutMs: 60_000 });
+    try {
+      expect((await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`)).status).toBe(401);
+      const wrong = await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`, { headers: { authorization: 'Bearer not-the-token' } });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.json()).toMatchObject({ error: 'unauthorized' });
+      const res = await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+      expect(await res.json()).toMatchObject({ appUserId: alice.appUserId, zoomUserId: zoomAlice.id, status: 'revoked' });
+    } finally {
+      await accounts.kill('SIGTERM');
+    }
   });
 
   it('never holds a token in clear in Redis, and never logs a token, code or state', async () => {
