@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { MemoryAccountsStore, createLinkedAccounts, type LinkedAccounts } from '@zoom-pipeline/accounts-store';
+import { MemoryAccountsStore, createLinkedAccounts, type LinkedAccounts, pkcePair } from '@zoom-pipeline/accounts-store';
 import { loadConfig, type AppConfig } from '@zoom-pipeline/config';
 import type { AccountLinkEvent } from '@zoom-pipeline/contracts';
 import { HealthService, HttpError } from '@zoom-pipeline/service-kit';
@@ -161,5 +161,32 @@ describe('AccountsService.deauthorized', () => {
     expect((await store.getLink('u-5'))?.tokens).toBeUndefined();
     expect(await store.appUserFor({ zoomUserId: user.id })).toBeNull();
     expect(await service.deauthorized(user.id, user.accountId, new Date().toISOString())).toBeUndefined();
+  });
+});
+
+describe('key rotation', () => {
+  it('reads a link sealed with the previous key and re-seals it with the current one on the next refresh', async () => {
+    const k1 = { id: 'k1', key: randomBytes(32) };
+    const k2 = { id: 'k2', key: randomBytes(32) };
+    const { config } = setup();
+    const store = new MemoryAccountsStore();
+    const before = createLinkedAccounts(store, { ...config.accounts!, encryptionKey: k1, previousKeys: [] });
+    const user = sim.addUser();
+    sim.consentAs(user.id);
+    sim.setAccessTokenTtl(60); // due for a refresh
+    const { verifier, challenge } = pkcePair();
+    const redirectUri = 'https://pipeline.example.com/oauth/zoom/callback';
+    const atZoom = await fetch(before.oauth.authorizeUrl({ state: 's', codeChallenge: challenge, redirectUri }), { redirect: 'manual' });
+    const tokens = await before.oauth.exchangeCode({ code: new URL(atZoom.headers.get('location')!).searchParams.get('code')!, codeVerifier: verifier, redirectUri });
+    sim.setAccessTokenTtl(3600);
+    const now = new Date().toISOString();
+    await store.saveLink({ appUserId: 'u-6', zoomUserId: user.id, accountId: user.accountId, level: 'user', status: 'active', tokens: before.sealTokens('u-6', tokens), tokenVersion: 1, createdAt: now, updatedAt: now });
+    expect((await store.getLink('u-6'))!.tokens!.startsWith('zpe1.k1.')).toBe(true);
+
+    const after = createLinkedAccounts(store, { ...config.accounts!, encryptionKey: k2, previousKeys: [k1] });
+    const token = await after.accessToken('u-6');
+    expect(sim.isAccessTokenValid(token!)).toBe(true);
+    expect((await store.getLink('u-6'))!.tokens!.startsWith('zpe1.k2.')).toBe(true);
+    sim.consentAs(zoomUser.id);
   });
 });
