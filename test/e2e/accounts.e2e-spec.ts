@@ -179,6 +179,20 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(true);
   });
 
+  it('unlinks: DELETE revokes the grant at Zoom, deletes the link and its tokens, and frees the Zoom user', async () => {
+    const bobZoom = oauth.addUser();
+    const { res } = await startAndConsent('bob', bobZoom);
+    expect((await api('/accounts/links/confirm', { method: 'POST', body: { code: confirmationCode(res), appUserId: 'bob' } })).status).toBe(200);
+    expect(oauth.grantsOf(bobZoom.id)).toBe(1);
+    const revocations = oauth.stats().revocations;
+    expect((await api('/accounts/links/bob', { method: 'DELETE' })).status).toBe(204);
+    expect(oauth.stats().revocations).toBe(revocations + 1);
+    expect(oauth.grantsOf(bobZoom.id)).toBe(0);
+    expect((await api('/accounts/links/bob')).status).toBe(404);
+    expect(await redis.get(`${prefix}accounts:link:bob`)).toBeNull();
+    expect(await redis.get(`${prefix}accounts:zoomuser:${bobZoom.id}`)).toBeNull();
+  });
+
   it('apps/accounts (cluster mode) serves the same links from Redis, and only with the bearer', async () => {
     const { PORT: _port, ...env } = appEnv;
     // startApp's AppName lists the apps other suites start; the accounts app is built to dist/apps/accounts the same way.
