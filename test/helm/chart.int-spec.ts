@@ -32,6 +32,10 @@ const FULL_SECRETS = [
   'ci-aws-secret-access-key',
   'ci-redis-password',
   'ci-sales-eu-token',
+  'Y2ktYWNjb3VudHMta2V5LTMyLWJ5dGVzLWxvbmctISE=',
+  'ci-accounts-api-token',
+  'ci-oauth-client-id',
+  'ci-oauth-client-secret',
 ];
 
 jest.setTimeout(60_000);
@@ -220,17 +224,17 @@ describe('helm template', () => {
     const counts: Record<string, number> = {};
     for (const d of render([ciValues('full')])) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
     expect(counts).toEqual({
-      ConfigMap: 4,
-      Deployment: 3,
+      ConfigMap: 5,
+      Deployment: 4,
       HorizontalPodAutoscaler: 1, // ingress on CPU; dedup and uploader scale through KEDA
       Ingress: 1,
-      KafkaTopic: 7,
-      NetworkPolicy: 3,
+      KafkaTopic: 8,
+      NetworkPolicy: 4,
       Pod: 1,
       PodDisruptionBudget: 3,
       ScaledObject: 2,
       Secret: 1,
-      Service: 3,
+      Service: 4,
       ServiceAccount: 1,
       ServiceMonitor: 1,
     });
@@ -256,7 +260,7 @@ describe('strict offline validation against the Kubernetes 1.33 schemas', () => 
   });
 
   it('validates the CRDs too (KafkaTopic, ScaledObject, ServiceMonitor)', () => {
-    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(7 + 2 + 1);
+    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(8 + 2 + 1);
   });
 
   it('really is strict: an unknown field fails in a built-in kind and in a CRD', () => {
@@ -280,7 +284,8 @@ describe('pods', () => {
       ...ofKind(docs, 'Deployment').map((d) => ({ name: d.metadata.name as string, spec: d.spec.template.spec as Manifest, probed: true })),
       ...ofKind(docs, 'Pod').map((p) => ({ name: p.metadata.name as string, spec: p.spec as Manifest, probed: false })), // helm test: runs once
     ];
-    expect(pods).toHaveLength(4);
+    // ingress, dedup, uploader, the helm test pod, and accounts when enabled (full values)
+    expect(pods).toHaveLength(_name === 'full' ? 5 : 4);
     for (const pod of pods) {
       expect({ pod: pod.name, securityContext: pod.spec.securityContext }).toEqual({
         pod: pod.name,
@@ -356,8 +361,11 @@ describe('secrets', () => {
     const secretEnv = (component: string): string[] =>
       ((named(docs, 'Deployment', component).spec.template.spec.containers[0].env as Manifest[]) ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name as string).sort();
     expect(secretEnv('ingress')).toEqual(['OTEL_EXPORTER_OTLP_HEADERS', 'ZOOM_WEBHOOK_SECRET_TOKEN', 'ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU']);
-    expect(secretEnv('dedup')).toEqual(['OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL']);
-    expect(secretEnv('uploader')).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET']);
+    // With accounts on (full values), dedup and the uploader read the accounts keys too: routing and linked users' tokens.
+    const accountsKeys = ['ACCOUNTS_API_TOKEN', 'ACCOUNTS_ENCRYPTION_KEY', 'ACCOUNTS_ENCRYPTION_KEYS', 'ZOOM_OAUTH_CLIENT_ID', 'ZOOM_OAUTH_CLIENT_SECRET'];
+    expect(secretEnv('dedup')).toEqual([...accountsKeys, 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL'].sort());
+    expect(secretEnv('uploader')).toEqual([...accountsKeys, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET'].sort());
+    expect(secretEnv('accounts')).toEqual([...accountsKeys, 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL'].sort());
   });
 
   it('reads REDIS_URL from the ConfigMap only when it carries no password', () => {
@@ -377,6 +385,7 @@ describe('Kafka: topics and consumers match the code', () => {
     uploaded: TOPICS.uploaded,
     failed: TOPICS.failed,
     dead: RAW_DEAD_LETTER_TOPIC,
+    accountLinks: TOPICS.accountLinks,
   };
 
   it('creates a Strimzi KafkaTopic per topic with the partitions, replicas and retention from values', () => {
@@ -443,7 +452,7 @@ describe('network policies and metrics', () => {
     const monitor = ofKind(docs, 'ServiceMonitor')[0];
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })]);
     const selected = ofKind(docs, 'Service').filter((s) => Object.entries(monitor.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => s.metadata.labels[k] === v));
-    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['dedup', 'ingress', 'uploader']);
+    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['accounts', 'dedup', 'ingress', 'uploader']);
   });
 });
 
@@ -462,6 +471,7 @@ describe('checks.yaml refuses impossible combinations', () => {
     ['a secret in a ConfigMap-bound env block', ['uploader.env.ZOOM_CLIENT_SECRET=oops'], 'uploader.env.ZOOM_CLIENT_SECRET is a secret'],
     ['a drain delay longer than the grace period', ['ingress.shutdownDelay=45s'], 'must be shorter than ingress.terminationGracePeriodSeconds'],
     ['a PDB with both bounds', ['dedup.pdb.enabled=true', 'dedup.pdb.minAvailable=1'], 'set minAvailable or maxUnavailable, not both'],
+    ['accounts without a callback URL or return allow-list', ['accounts.enabled=true'], 'accounts.enabled needs accounts.redirectUrl'],
   ])('%s', (_name, set, message) => {
     expect(refusal(minimal, set)).toContain(message);
   });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ACCOUNTS_USAGE, accountsCommand } from './accounts.command';
 import { type CommandContext } from './command-context';
 import { SEND_USAGE, sendCommand } from './send.command';
 import { STATUS_USAGE, statusCommand } from './status.command';
@@ -10,6 +11,7 @@ export const USAGE = `usage: zoom-pipeline <command> [options]
 commands:
   send <fixture | file | ->   sign a Zoom webhook body as Zoom does and POST it (--copies N for duplicates)
   status                      readiness, delivery/dedup/upload counters and the newest stored objects
+  accounts link|show|unlink   link an app user to their Zoom user (OAuth; automatic against zoom-sim), show, unlink
   help [command]              this text, or a command's options
 
 Run \`zoom-pipeline help <command>\` for the options of a command. The service is \`npm start\`
@@ -23,6 +25,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   send: { usage: SEND_USAGE, run: sendCommand },
   status: { usage: STATUS_USAGE, run: statusCommand },
+  accounts: { usage: ACCOUNTS_USAGE, run: accountsCommand },
 };
 
 /** Runs one command line and returns the exit code: 0 success, 1 the operation failed, 2 a usage error. */

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AccountsStoreModule } from '@zoom-pipeline/accounts-store';
 import { ConfigModule } from '@zoom-pipeline/config';
 import { DedupFeatureModule } from '@zoom-pipeline/dedup-feature';
 import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
@@ -15,6 +16,7 @@ export class DedupAppModule {
         ServiceKitModule.forRoot({ logger, registry }),
         EventBusModule.forRoot(config.bus),
         DedupStoreModule.forRoot(config.dedupStore),
+        AccountsStoreModule.forRoot({ accounts: config.accounts, store: config.dedupStore }),
         DedupFeatureModule,
       ],
     };

@@ -1,4 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AccountsStoreModule, LINKED_ACCOUNTS } from '@zoom-pipeline/accounts-store';
+import { AccountLinkEventsModule, AccountsFeatureModule } from '@zoom-pipeline/accounts-feature';
 import { ConfigModule } from '@zoom-pipeline/config';
 import { DedupFeatureModule } from '@zoom-pipeline/dedup-feature';
 import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
@@ -24,11 +26,14 @@ export class StandaloneAppModule {
         ServiceKitModule.forRoot({ logger, registry }),
         EventBusModule.forRoot(config.bus),
         DedupStoreModule.forRoot(config.dedupStore),
+        AccountsStoreModule.forRoot({ accounts: config.accounts, store: config.dedupStore }),
         ObjectStoreModule.forRoot(config.objectStore),
-        ZoomDownloadModule.forRoot(config.download),
+        ZoomDownloadModule.forRoot(config.download, { userAccessTokens: LINKED_ACCOUNTS }),
         IngressFeatureModule,
         DedupFeatureModule,
         UploaderFeatureModule,
+        // The accounts feature (issue #16) when ACCOUNTS_ENCRYPTION_KEY is set.
+        ...(config.accounts ? [AccountLinkEventsModule.forRoot(), AccountsFeatureModule] : []),
       ],
     };
   }

@@ -18,6 +18,8 @@ export interface CanonicalEventInput {
    * topic reaches every internal consumer, the uploader gets its token from zoom.recording.files instead.
    */
   redactFields?: readonly string[];
+  /** The app user linked to the event's Zoom user or account (accounts feature): the `appuserid` extension. */
+  appUserId?: string;
 }
 
 /** What a redacted value becomes: the member stays, so consumers can tell "redacted" from "Zoom sent none". */
@@ -48,7 +50,19 @@ export function buildCanonicalEvent(input: CanonicalEventInput): CanonicalEvent 
     zoomdeliveryid: input.deliveryId,
     zoomapp: input.app,
     ...(redacted.size > 0 ? { zoomredacted: [...redacted].sort().join(',') } : {}),
+    ...(input.appUserId !== undefined ? { appuserid: input.appUserId } : {}),
   };
+}
+
+/**
+ * The Zoom user an event belongs to, for routing to a linked app user: the host of a meeting or recording, else the
+ * user a user-level event names (`app_deauthorized`'s `user_id`).
+ */
+export function zoomUserOf(envelope: ZoomEnvelope): string | undefined {
+  const payload = envelope.payload as Record<string, unknown>;
+  const object = payload.object !== null && typeof payload.object === 'object' ? (payload.object as Record<string, unknown>) : {};
+  for (const v of [object.host_id, payload.user_id]) if (typeof v === 'string' && v !== '') return v;
+  return undefined;
 }
 
 /** A copy with the values of `fields` replaced at any depth; the names actually found go into `found`. */

@@ -38,6 +38,8 @@ export interface FileWorkItemsInput {
   copies?: readonly DeliveryCopy[];
   /** ISO time for `failedAt` of the failures below (domain code reads no clock); default `tokenReceivedAt`. */
   failedAt?: string;
+  /** The app user linked to the recording's host or account (accounts feature). */
+  appUserId?: string;
 }
 
 export interface FileWorkItems {
@@ -119,6 +121,7 @@ export function fileWorkItems(input: FileWorkItemsInput): FileWorkItems {
     const status = nonEmptyString(file.status);
     if (status !== undefined && status !== 'completed') item.fileStatus = status;
     if (typeof file.recording_type === 'string') item.recordingType = file.recording_type;
+    if (input.appUserId !== undefined) item.appUserId = input.appUserId;
 
     if (meetingUuid === undefined) {
       fail(entry.fileId, 'file_entry_invalid', 'the recording event names no meeting, webinar or session UUID', item);

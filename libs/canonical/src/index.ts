@@ -1,6 +1,6 @@
 export { canonicalKey, canonicalId } from './canonical-key';
 export { VOLATILE_FIELDS, canonicalJson, withoutVolatile } from './canonical-json';
-export { type CanonicalEventInput, UNKNOWN_SUBJECT, REDACTED, DEFAULT_REDACT_FIELDS, buildCanonicalEvent } from './canonical-event';
+export { type CanonicalEventInput, UNKNOWN_SUBJECT, REDACTED, DEFAULT_REDACT_FIELDS, buildCanonicalEvent, zoomUserOf } from './canonical-event';
 export {
   type FileSkipReason,
   type SkippedFile,

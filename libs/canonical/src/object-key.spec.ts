@@ -162,6 +162,9 @@ describe('objectKey placeholders', () => {
     ['{recording_type}', { recordingType: undefined }, '_'],
     ['{ext}', { fileExtension: 'JSON' }, 'json'],
     ['{yyyy}-{mm}-{dd}', {}, '2025-02-26'],
+    ['{app_user_id}', { appUserId: 'alice-42' }, 'alice-42'],
+    ['{app_user_id}', { appUserId: 'a/b' }, `a_b~${sha10('a/b')}`],
+    ['{app_user_id}', {}, 'unlinked'],
   ])('%s gives %s', (placeholder, over, value) => {
     // {file_id} keeps the test template valid; it is stripped off again.
     expect(objectKey(`${placeholder}/{file_id}`, item(over)).split('/')[0]).toBe(value);

@@ -19,6 +19,7 @@ export const OBJECT_KEY_PLACEHOLDERS = [
   'file_id',
   'ext',
   'recording_type',
+  'app_user_id',
 ] as const;
 
 export type ObjectKeyPlaceholder = (typeof OBJECT_KEY_PLACEHOLDERS)[number];
@@ -245,6 +246,9 @@ function placeholderValue(name: ObjectKeyPlaceholder, item: FileWorkItem): strin
       return sanitiseKeyValue(item.fileExtension).replace(/^[._-]+|[._-]+$/g, '').toLowerCase();
     case 'recording_type':
       return sanitiseKeyValue(item.recordingType ?? '');
+    case 'app_user_id':
+      // The linked app user (accounts feature); recordings of hosts nobody linked go under `unlinked`.
+      return item.appUserId !== undefined && item.appUserId !== '' ? sanitiseKeyId(item.appUserId) : 'unlinked';
   }
 }
 

@@ -57,6 +57,30 @@ export interface EventsSettings {
   redactFields: readonly string[];
 }
 
+/** The accounts feature (issue #16): app users linked to their Zoom users by OAuth. Present when ACCOUNTS_ENCRYPTION_KEY is set. */
+export interface AccountsSettings {
+  /** ACCOUNTS_API_TOKEN: the bearer the product backend sends (service to service). */
+  apiToken: string;
+  /** ACCOUNTS_ENCRYPTION_KEY (`kid:base64`): tokens at rest are sealed with this key (AES-256-GCM). */
+  encryptionKey: { id: string; key: Buffer };
+  /** ACCOUNTS_ENCRYPTION_KEYS: older keys, still read (rotation), never written. */
+  previousKeys: ReadonlyArray<{ id: string; key: Buffer }>;
+  /** ZOOM_OAUTH_CLIENT_ID / ZOOM_OAUTH_CLIENT_SECRET: the user-managed OAuth app (not the S2S one). */
+  clientId: string;
+  clientSecret: string;
+  /** ZOOM_OAUTH_REDIRECT_URL: this service's public `.../oauth/zoom/callback`, as registered at Zoom. */
+  redirectUrl: string;
+  /** ACCOUNTS_RETURN_URLS: allowed returnUrl prefixes (origin + path prefix). */
+  returnUrls: readonly string[];
+  /** ZOOM_OAUTH_BASE_URL (https://zoom.us) and ZOOM_API_URL (https://api.zoom.us); tests point them at zoom-sim. */
+  oauthBaseUrl: string;
+  apiBaseUrl: string;
+  /** ACCOUNTS_LINK_TTL: how long a started link (its state) and a confirmation code live. */
+  linkTtlMs: number;
+  /** Refresh an access token this long before it expires. */
+  refreshMarginMs: number;
+}
+
 export interface AppConfig {
   port: number;
   host: string;
@@ -76,6 +100,7 @@ export interface AppConfig {
   download: DownloadSettings;
   upload: UploadSettings;
   events: EventsSettings;
+  accounts?: AccountsSettings;
 }
 
 export const CONFIG = Symbol('CONFIG');

@@ -102,4 +102,43 @@ describe('loadConfig', () => {
     expect(c.webhook.ackDeadlineMs).toBe(2000);
     expect(c.webhook.maxBodyBytes).toBe(1024 * 1024);
   });
+
+  describe('accounts (ACCOUNTS_ENCRYPTION_KEY and companions)', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const accounts = {
+      ...base,
+      ACCOUNTS_ENCRYPTION_KEY: `k2:${key}`,
+      ACCOUNTS_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      ACCOUNTS_API_TOKEN: 'backend-token-0123456789',
+      ZOOM_OAUTH_CLIENT_ID: 'cid',
+      ZOOM_OAUTH_CLIENT_SECRET: 'csecret',
+      ZOOM_OAUTH_REDIRECT_URL: 'https://zp.example.com/oauth/zoom/callback',
+      ACCOUNTS_RETURN_URLS: 'https://app.example.com/zoom/',
+    };
+
+    it('is off without the key, and reads every setting with it (key ids for rotation, 10 min links)', () => {
+      expect(loadConfig(base).accounts).toBeUndefined();
+      const c = loadConfig(accounts).accounts!;
+      expect(c.encryptionKey.id).toBe('k2');
+      expect(c.encryptionKey.key.equals(Buffer.alloc(32, 7))).toBe(true);
+      expect(c.previousKeys.map((k) => k.id)).toEqual(['k1']);
+      expect(c).toMatchObject({ linkTtlMs: 600_000, oauthBaseUrl: 'https://zoom.us', apiBaseUrl: 'https://api.zoom.us', returnUrls: ['https://app.example.com/zoom/'] });
+      // A bare key gets an id derived from it.
+      expect(loadConfig({ ...accounts, ACCOUNTS_ENCRYPTION_KEY: key }).accounts!.encryptionKey.id).toMatch(/^[0-9a-f]{8}$/);
+    });
+
+    it('names each missing companion and a short key, never printing a value', () => {
+      const problems = problemsOf({ ...base, ACCOUNTS_ENCRYPTION_KEY: 'k1:c2hvcnQ=' });
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(
+        ['ACCOUNTS_API_TOKEN', 'ACCOUNTS_ENCRYPTION_KEY', 'ACCOUNTS_RETURN_URLS', 'ZOOM_OAUTH_CLIENT_ID', 'ZOOM_OAUTH_CLIENT_SECRET', 'ZOOM_OAUTH_REDIRECT_URL'].sort(),
+      );
+      expect(problems.join('\n')).not.toContain('c2hvcnQ=');
+      expect(problemsOf({ ...base, ACCOUNTS_API_TOKEN: 'x'.repeat(20) })).toEqual([expect.stringMatching(/^ACCOUNTS_ENCRYPTION_KEY: required/)]);
+      expect(problemsOf({ ...accounts, ACCOUNTS_RETURN_URLS: 'app.example.com' })).toEqual([expect.stringMatching(/^ACCOUNTS_RETURN_URLS:/)]);
+    });
+
+    it('requires the key in the accounts service', () => {
+      expect(() => loadConfig(base, { requireAccounts: true })).toThrow(/ACCOUNTS_ENCRYPTION_KEY/);
+    });
+  });
 });

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { DEFAULT_REDACT_FIELDS, validateObjectKeyTemplate } from '@zoom-pipeline/canonical';
-import type { AppConfig, BusSettings, DedupStoreSettings, ObjectStoreSettings } from './app-config';
+import type { AccountsSettings, AppConfig, BusSettings, DedupStoreSettings, ObjectStoreSettings } from './app-config';
 import { isError, parseBool, parseDuration, parseList, parsePort, parseSize } from './parse';
 
 /** Every problem found, one per variable, by name and never with its value (values can be secrets). */
@@ -28,6 +29,8 @@ const APP_SECRET_PREFIX = 'ZOOM_WEBHOOK_SECRET_TOKEN_';
 export interface LoadConfigOptions {
   /** Whether this process serves webhooks and so needs ZOOM_WEBHOOK_SECRET_TOKEN (dedup and uploader do not). Default true. */
   requireWebhookSecrets?: boolean;
+  /** Whether this process is the accounts service and so needs ACCOUNTS_ENCRYPTION_KEY and its companions. Default false. */
+  requireAccounts?: boolean;
   cwd?: string;
 }
 
@@ -154,6 +157,11 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
   }
 
+  const accounts = readAccounts(get, read, problems);
+  if (options.requireAccounts === true && accounts === undefined && get('ACCOUNTS_API_TOKEN') === undefined && get('ZOOM_OAUTH_CLIENT_ID') === undefined) {
+    problems.push('ACCOUNTS_ENCRYPTION_KEY: required by the accounts service (32 random bytes in base64, e.g. k1:$(openssl rand -base64 32))');
+  }
+
   const config: AppConfig = {
     port: read('PORT', parsePort, 8080),
     host: get('HOST') ?? '0.0.0.0',
@@ -187,9 +195,70 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       retryMaxDelayMs: read('UPLOAD_RETRY_MAX_DELAY', parseDuration, 5 * 60_000),
     },
     events: { redactFields },
+    ...(accounts ? { accounts } : {}),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/** `kid:base64` (or bare base64: the id is then derived from the key) of 32 bytes. */
+function parseKey(text: string): { id: string; key: Buffer } | { error: string } {
+  const m = /^(?:([A-Za-z0-9_-]{1,32}):)?([A-Za-z0-9+/=_-]+)$/.exec(text.trim());
+  const key = m ? Buffer.from(m[2], 'base64') : Buffer.alloc(0);
+  if (!m || key.length !== 32) return { error: 'must be 32 random bytes in base64, optionally prefixed with a key id and ":" (e.g. k2:...; openssl rand -base64 32)' };
+  return { id: m[1] ?? createHash('sha256').update(key).digest('hex').slice(0, 8), key };
+}
+
+/** The accounts settings, when ACCOUNTS_ENCRYPTION_KEY turns the feature on; every missing companion is a problem. */
+function readAccounts(
+  get: (name: string) => string | undefined,
+  read: <T>(name: string, parser: (t: string) => T | { error: string }, fallback: T) => T,
+  problems: string[],
+): AccountsSettings | undefined {
+  const keyText = get('ACCOUNTS_ENCRYPTION_KEY');
+  if (keyText === undefined) {
+    if (get('ACCOUNTS_API_TOKEN') !== undefined || get('ZOOM_OAUTH_CLIENT_ID') !== undefined) {
+      problems.push('ACCOUNTS_ENCRYPTION_KEY: required when ACCOUNTS_API_TOKEN or ZOOM_OAUTH_CLIENT_ID is set (the accounts feature stores tokens encrypted)');
+    }
+    return undefined;
+  }
+  const required = (name: string, why: string): string => {
+    const v = get(name);
+    if (v === undefined) problems.push(`${name}: required with ACCOUNTS_ENCRYPTION_KEY: ${why}`);
+    return v ?? '';
+  };
+  const key = parseKey(keyText);
+  if (isError(key)) problems.push(`ACCOUNTS_ENCRYPTION_KEY: ${key.error}`);
+  const previousKeys: Array<{ id: string; key: Buffer }> = [];
+  for (const entry of parseList(get('ACCOUNTS_ENCRYPTION_KEYS') ?? '')) {
+    const k = parseKey(entry);
+    if (isError(k)) problems.push(`ACCOUNTS_ENCRYPTION_KEYS: each entry ${k.error}`);
+    else previousKeys.push(k);
+  }
+  const apiToken = required('ACCOUNTS_API_TOKEN', 'the bearer token your product backend sends');
+  if (apiToken !== '' && apiToken.length < 16) problems.push('ACCOUNTS_API_TOKEN: must be at least 16 characters');
+  const clientId = required('ZOOM_OAUTH_CLIENT_ID', "your user-managed Zoom OAuth app's Client ID");
+  const clientSecret = required('ZOOM_OAUTH_CLIENT_SECRET', "your user-managed Zoom OAuth app's Client Secret");
+  const redirectUrl = required('ZOOM_OAUTH_REDIRECT_URL', 'the public URL of /oauth/zoom/callback, as registered in the Zoom app');
+  if (redirectUrl !== '' && !/^https?:\/\/[^/]+\/\S*$/.test(redirectUrl)) problems.push('ZOOM_OAUTH_REDIRECT_URL: must be an absolute http(s) URL');
+  const returnUrls = parseList(required('ACCOUNTS_RETURN_URLS', 'the URL prefixes a link may return the browser to'));
+  for (const u of returnUrls) {
+    if (!/^https?:\/\/[^/?#]+\/[^?#]*$/.test(u)) problems.push('ACCOUNTS_RETURN_URLS: each entry must be an absolute http(s) URL prefix with a path (e.g. https://app.example.com/zoom/)');
+  }
+  const linkTtlMs = read('ACCOUNTS_LINK_TTL', parseDuration, 10 * 60_000);
+  return {
+    apiToken,
+    encryptionKey: isError(key) ? { id: 'invalid', key: Buffer.alloc(32) } : key,
+    previousKeys,
+    clientId,
+    clientSecret,
+    redirectUrl,
+    returnUrls,
+    oauthBaseUrl: (get('ZOOM_OAUTH_BASE_URL') ?? 'https://zoom.us').replace(/\/+$/, ''),
+    apiBaseUrl: (get('ZOOM_API_URL') ?? 'https://api.zoom.us').replace(/\/+$/, ''),
+    linkTtlMs,
+    refreshMarginMs: read('ACCOUNTS_REFRESH_MARGIN', parseDuration, 5 * 60_000),
+  };
 }
 
 function positiveInt(text: string, max: number): number | { error: string } {
@@ -198,7 +267,8 @@ function positiveInt(text: string, max: number): number | { error: string } {
 }
 
 function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') {
+  // Buffers (the accounts keys) cannot be frozen.
+  if (o && typeof o === 'object' && !Buffer.isBuffer(o)) {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
   }

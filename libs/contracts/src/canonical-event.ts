@@ -28,6 +28,8 @@ export interface CanonicalEvent {
   zoomapp: string;
   /** Comma-separated member names redacted in `data` (absent when none were). */
   zoomredacted?: string;
+  /** The app user linked to the event's Zoom user (host) or account (accounts feature); absent when none is. */
+  appuserid?: string;
 }
 
 const C = 'CanonicalEvent';
@@ -53,6 +55,7 @@ export function decodeCanonicalEvent(bytes: Buffer | string): CanonicalEvent {
     zoomdeliveryid: str(C, o, 'zoomdeliveryid'),
     zoomapp: optStr(C, o, 'zoomapp') ?? 'default',
     ...(typeof o.zoomredacted === 'string' ? { zoomredacted: o.zoomredacted } : {}),
+    ...(typeof o.appuserid === 'string' ? { appuserid: o.appuserid } : {}),
   };
 }
 

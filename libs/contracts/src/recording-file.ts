@@ -57,6 +57,8 @@ export interface FileWorkItem {
    * {@link withoutCredentials} removes it.
    */
   alternates?: DownloadPair[];
+  /** The app user linked to the host (or account) of this recording (accounts feature): `{app_user_id}` in object keys. */
+  appUserId?: string;
 }
 
 const C = 'FileWorkItem';
@@ -102,6 +104,8 @@ export function decodeFileWorkItem(bytes: Buffer | string, options: DecodeFileWo
   if (o.sizeUnknown === true) item.sizeUnknown = true;
   const fileStatus = optStr(C, o, 'fileStatus');
   if (fileStatus !== undefined) item.fileStatus = fileStatus;
+  const appUserId = optStr(C, o, 'appUserId');
+  if (appUserId !== undefined) item.appUserId = appUserId;
   if (options.alternates === true && o.alternates !== undefined) {
     if (!Array.isArray(o.alternates)) throw new ContractViolation(C, 'alternates', 'must be an array when present');
     item.alternates = (o.alternates as unknown[]).map((a, i) => {

@@ -8,6 +8,8 @@ export const TOPICS = {
   failed: 'zoom.recording.failed',
   /** Records a consumer could not process, as consumed, with why in `zp-error*` headers (never dropped). */
   dead: 'zoom.webhooks.dead',
+  /** Compacted, key = Zoom user id: the state of each Zoom user's link to an app user (`AccountLinkEvent`). */
+  accountLinks: 'zoom.accounts.links',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -22,6 +24,7 @@ export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
   'zoom.recording.failed': 3,
   // One partition where the embedded log and the test brokers created it; the chart's Strimzi topic has 3.
   'zoom.webhooks.dead': 1,
+  'zoom.accounts.links': 3,
 };
 
 /** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */

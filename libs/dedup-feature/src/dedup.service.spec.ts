@@ -1,3 +1,4 @@
+import type { AccountLinkLookup } from '@zoom-pipeline/accounts-store';
 import { loadConfig } from '@zoom-pipeline/config';
 import { type RawDelivery, TOPICS, decodeCanonicalEvent, decodeFileWorkItem, decodeUploadFailure, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
@@ -13,10 +14,10 @@ const HOUR = 3_600_000;
 let now = Date.parse('2026-11-23T10:00:00Z');
 let offset = 0;
 
-function service(store: MemoryDedupStore, env: Record<string, string> = {}): DedupService {
+function service(store: MemoryDedupStore, env: Record<string, string> = {}, links?: AccountLinkLookup): DedupService {
   const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h', ...env });
   const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  return new DedupService(config, store, silent, new Registry(), new HealthService());
+  return new DedupService(config, store, silent, new Registry(), new HealthService(), links);
 }
 
 function delivery(body: Record<string, unknown>): ConsumedMessage {
@@ -228,5 +229,36 @@ describe('DedupService (memory store, fake clock)', () => {
     const metric = await registry.getSingleMetricAsString('zoom_dedup_canonical_events_total');
     expect(metric).toContain('event="other"');
     expect(metric).not.toContain('xxxx');
+  });
+
+  it('stamps the linked app user (host, else an account-level link) on canonical events and work items, and nothing for others', async () => {
+    const asked: Array<{ zoomUserId?: string; accountId?: string }> = [];
+    const links: AccountLinkLookup = {
+      appUserFor: async (q) => {
+        asked.push(q);
+        return q.zoomUserId === 'host-linked' ? 'app-7' : q.accountId === 'acct-linked' ? 'app-admin' : undefined;
+      },
+    };
+    const dedup = service(new MemoryDedupStore({ now: () => now }), {}, links);
+    const recording = (uuid: string, hostId: string, accountId: string) => ({
+      event: 'recording.completed',
+      payload: { account_id: accountId, object: { uuid, id: 5, host_id: hostId, recording_files: [{ id: `f-${uuid}`, file_type: 'MP4', file_size: 10, download_url: 'https://zoom.us/rec/webhook_download/x/y' }] } },
+      download_token: 't',
+    });
+    const out = (await dedup.handleBatch(batch([delivery(recording('r1', 'host-linked', 'a')), delivery(recording('r2', 'host-other', 'acct-linked')), delivery(recording('r3', 'host-other', 'a'))]))).outputs;
+    const events = out.filter((o) => o.topic === TOPICS.events).map((o) => decodeCanonicalEvent(o.value));
+    const items = out.filter((o) => o.topic === TOPICS.files).map((o) => decodeFileWorkItem(o.value));
+    expect(events.map((e) => [e.subject, e.appuserid])).toEqual([['r1', 'app-7'], ['r2', 'app-admin'], ['r3', undefined]]);
+    expect(items.map((i) => [i.meetingUuid, i.appUserId])).toEqual([['r1', 'app-7'], ['r2', 'app-admin'], ['r3', undefined]]);
+    expect(asked).toContainEqual({ zoomUserId: 'host-linked', accountId: 'a' });
+    // app_deauthorized names the user in payload.user_id.
+    const deauth = { event: 'app_deauthorized', payload: { account_id: 'a', user_id: 'host-linked', client_id: 'c', signature: 's', deauthorization_time: '2026-11-23T10:00:00Z' } };
+    const [event] = (await dedup.handleBatch(batch([delivery(deauth)]))).outputs.map((o) => decodeCanonicalEvent(o.value));
+    expect(event.appuserid).toBe('app-7');
+  });
+
+  it('retries the batch (emits nothing) when the accounts lookup fails', async () => {
+    const dedup = service(new MemoryDedupStore({ now: () => now }), {}, { appUserFor: async () => Promise.reject(new Error('redis down')) });
+    await expect(dedup.handleBatch(batch([delivery(started('m-acc'))]))).rejects.toMatchObject({ code: 'dedup_store_unavailable' });
   });
 });

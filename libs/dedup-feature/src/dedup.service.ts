@@ -1,12 +1,13 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems } from '@zoom-pipeline/canonical';
+import { Inject, Injectable, type OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { ACCOUNT_LINK_LOOKUP, type AccountLinkLookup, NO_LINKS } from '@zoom-pipeline/accounts-store';
+import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems, zoomUserOf } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery, encodeCanonicalEvent, encodeDuplicateDelivery, encodeFileWorkItem, encodeUploadFailure, hasNoDownloadToken } from '@zoom-pipeline/contracts';
 import { type ClaimResult, DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
 import { type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, forwardTraceHeaders, recordFailure } from '@zoom-pipeline/telemetry';
-import { type ZoomEnvelope, eventLabel, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
+import { type ZoomEnvelope, accountIdOf, eventLabel, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { DedupMetrics } from './dedup.metrics';
 
@@ -23,6 +24,8 @@ interface Prepared {
   id: string;
   /** `process zoom.webhooks.raw` (opened by the transport), child of the ingress span named by the record's traceparent. */
   span: Span;
+  /** The linked app user of the event's Zoom user or account (accounts feature), looked up for emitted events only. */
+  appUserId?: string;
 }
 
 /**
@@ -44,6 +47,8 @@ export class DedupService implements OnApplicationBootstrap {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly health: HealthService,
+    // "No links" unless the accounts feature is configured (AccountsStoreModule).
+    @Optional() @Inject(ACCOUNT_LINK_LOOKUP) private readonly links: AccountLinkLookup = NO_LINKS,
   ) {
     this.metrics = new DedupMetrics(registry);
   }
@@ -73,6 +78,7 @@ export class DedupService implements OnApplicationBootstrap {
       // Keep a token of each occurrence next to its claim (one offer per occurrence and batch).
       const offers = tokenOffers(prepared, results);
       await Promise.all([...offers].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
+      await this.routeToAppUsers(prepared, results);
     } catch (err) {
       this.metrics.storeErrors.inc();
       this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
@@ -101,6 +107,21 @@ export class DedupService implements OnApplicationBootstrap {
     return { outputs };
   }
 
+  /** Who each emitted event belongs to: one lookup per distinct Zoom user / account of the batch. */
+  private async routeToAppUsers(prepared: Prepared[], results: ClaimResult[]): Promise<void> {
+    if (this.links === NO_LINKS) return;
+    const lookups = new Map<string, Promise<string | undefined>>();
+    await Promise.all(
+      prepared.map(async (p, i) => {
+        if (results[i]?.status === 'duplicate') return;
+        const query = { zoomUserId: zoomUserOf(p.envelope), accountId: accountIdOf(p.envelope) };
+        const key = `${query.zoomUserId ?? ''}\u0000${query.accountId ?? ''}`;
+        if (!lookups.has(key)) lookups.set(key, this.links.appUserFor(query));
+        p.appUserId = await lookups.get(key);
+      }),
+    );
+  }
+
   private emit(p: Prepared, r: ClaimResult, copiesInBatch: Map<string, number>, prepared: Prepared[], outputs: OutgoingMessage[]): void {
     p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
     // Outputs carry this span's context: the uploader's span becomes its child.
@@ -119,6 +140,7 @@ export class DedupService implements OnApplicationBootstrap {
       deliveryCount: copiesInBatch.get(p.id) ?? 1,
       receivedAt: p.delivery.receivedAt,
       redactFields: this.config.events.redactFields,
+      appUserId: p.appUserId,
     });
     outputs.push({
       topic: TOPICS.events,
@@ -146,6 +168,7 @@ export class DedupService implements OnApplicationBootstrap {
       tokenReceivedAt: new Date(Date.parse(p.delivery.receivedAt)).toISOString(),
       copies,
       failedAt: new Date().toISOString(),
+      appUserId: p.appUserId,
     });
     const flagged = { size_unknown: 0, not_completed: 0, derived_id: 0, no_download_token: 0 };
     for (const item of items) {

@@ -212,7 +212,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     }
     const retry = retryStateOf(msg);
     // Before any request: no credential at all, a file Zoom has not finished, a file Zoom gave no size.
-    const readiness = fileReadiness({ item, nowMs: Date.now(), oauthConfigured: this.config.download.s2s !== undefined });
+    const readiness = fileReadiness({ item, nowMs: Date.now(), oauthConfigured: this.config.download.s2s !== undefined || this.linkedOwner(item) !== undefined });
     if (readiness.action === 'fail') return this.fail(item, readiness.reason, readiness.message, retry?.attempt ?? 0);
     if (readiness.action === 'wait') {
       // Not stored as final: back to the log until Zoom's later event (a new occurrence) or the bound in fileReadiness.
@@ -233,6 +233,11 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
+  /** A recording of a linked app user (accounts feature): the downloader may use that user's OAuth token. */
+  private linkedOwner(item: FileWorkItem): { zoomUserId: string; accountId: string } | undefined {
+    return item.appUserId !== undefined && this.config.accounts !== undefined ? { zoomUserId: item.hostId, accountId: item.accountId } : undefined;
+  }
+
   /** Dead-letter now (permanent cause, or budget spent), or schedule a delayed retry (see the class comment). */
   private settleFailure(item: FileWorkItem, err: unknown, retry: RetryState | undefined, headers: Record<string, string>): Outcome {
     const cls = classifyUploadError(err);
@@ -245,7 +250,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     let deadline = since + this.config.upload.retryBudgetMs;
     // Without S2S the webhook's token is all we have: no point retrying past its life.
     const tokenAt = Date.parse(item.tokenReceivedAt);
-    if (!this.config.download.s2s && Number.isFinite(tokenAt)) deadline = Math.min(deadline, tokenAt + TOKEN_LIFETIME_MS);
+    if (!this.config.download.s2s && this.linkedOwner(item) === undefined && Number.isFinite(tokenAt)) deadline = Math.min(deadline, tokenAt + TOKEN_LIFETIME_MS);
     const at = nextRetryAt({ budgetMs: this.config.upload.retryBudgetMs, maxDelayMs: this.config.upload.retryMaxDelayMs }, attempts, now, deadline, cls.retryAfterMs);
     if (at === undefined) {
       return this.fail(item, 'retry_budget_exhausted', `${cls.message} (still failing after ${attempts} attempts over ${Math.round((now - since) / 1000)} s)`, attempts);
@@ -356,7 +361,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     });
     let download: DownloadStream;
     try {
-      download = await context.with(trace.setSpan(context.active(), span), () => this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal }));
+      download = await context.with(trace.setSpan(context.active(), span), () => this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal, owner: this.linkedOwner(item) }));
     } catch (err) {
       recordFailure(span, err);
       span.end();

@@ -11,6 +11,8 @@ export {
   type DownloadToken,
   type DownloadTokenSource,
   type RecordingDownloader,
+  type RecordingOwner,
+  type UserAccessTokens,
   type TokenSource,
 } from './zoom-download.port';
 export { ZoomDownloadModule } from './zoom-download.module';

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
  */
 
 export type DownloadTokenSource = 'webhook' | 'fresher_copy';
-export type TokenSource = 's2s' | DownloadTokenSource;
+/** `user_oauth`: the linked Zoom user's OAuth access token (accounts feature). */
+export type TokenSource = 's2s' | 'user_oauth' | DownloadTokenSource;
 
 export interface DownloadToken {
   token: string;
@@ -24,6 +25,18 @@ export interface DownloadRequest {
   /** Best first. */
   tokens: readonly DownloadToken[];
   signal?: AbortSignal;
+  /** Whose recording it is: with USER_ACCESS_TOKENS, that user's OAuth token is tried after the download tokens. */
+  owner?: RecordingOwner;
+}
+
+export interface RecordingOwner {
+  zoomUserId: string;
+  accountId: string;
+}
+
+/** Optional port: the access token of a linked Zoom user (or account), refreshed as needed; undefined when none. */
+export interface UserAccessTokens {
+  accessTokenFor(owner: RecordingOwner): Promise<string | undefined>;
 }
 
 export interface DownloadStats {

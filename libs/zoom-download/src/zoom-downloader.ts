@@ -5,13 +5,15 @@ import { DownloadError, describeNetworkError, parseRetryAfter } from './download
 import { checkHop, checkHopStatic, systemResolve, type HopPolicy, type ResolveHost } from './hop-guard';
 import { abortReason, sendHop } from './http-hop';
 import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider } from './s2s-token-provider';
-import type { DownloadRequest, DownloadStats, DownloadStream, DownloadTokenSource, RecordingDownloader, TokenSource } from './zoom-download.port';
+import type { DownloadRequest, DownloadStats, DownloadStream, DownloadTokenSource, RecordingDownloader, TokenSource, UserAccessTokens } from './zoom-download.port';
 
 export interface ZoomDownloaderOptions {
   /** `host`, `*.domain`; an exact loopback entry (`127.0.0.1`, `localhost`, `::1`) may use plain http. */
   allowedHosts: readonly string[];
   /** Server-to-Server OAuth, the fallback when download tokens are missing, rejected or too old. */
   s2s?: { accountId: string; clientId: string; clientSecret: string; tokenUrl?: string };
+  /** Linked users' OAuth tokens (accounts feature): tried for a request with an `owner`, after its download tokens. */
+  userAccessTokens?: UserAccessTokens;
   /** Consecutive failed requests without progress before giving up; default 5. */
   maxAttempts?: number;
   /** Exponential backoff with full jitter between failed requests; default 500 ms doubling to 30 s. */
@@ -29,7 +31,7 @@ export interface ZoomDownloaderOptions {
   resolve?: ResolveHost;
 }
 
-type Credential = { source: DownloadTokenSource; token: string } | { source: 's2s' };
+type Credential = { source: DownloadTokenSource; token: string } | { source: 's2s' } | { source: 'user_oauth' };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'zoom-pipeline-downloader';
@@ -45,6 +47,7 @@ const NO_S2S_HINT =
 interface ResolvedOptions {
   policy: HopPolicy;
   s2s: S2STokenProvider | undefined;
+  userAccessTokens: UserAccessTokens | undefined;
   maxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
   tokenMaxAgeMs: number;
@@ -77,6 +80,7 @@ export class ZoomDownloader implements RecordingDownloader {
             timeoutMs: options.connectTimeoutMs,
           })
         : undefined,
+      userAccessTokens: options.userAccessTokens,
       maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? 5)),
       backoff: options.backoff ?? { baseMs: 500, maxMs: 30_000 },
       tokenMaxAgeMs: options.tokenMaxAgeMs ?? DAY_MS,
@@ -280,11 +284,18 @@ class DownloadRun {
       }
     }
     const credential = this.currentCredential();
-    const bearer = credential.source === 's2s' ? await this.s2sToken() : credential.token;
+    const bearer = credential.source === 's2s' ? await this.s2sToken() : credential.source === 'user_oauth' ? await this.userToken() : credential.token;
     const head = await this.follow(this.firstUrl, bearer, offset, credential);
     this.tokenSource = credential.source;
     if (credential.source === 's2s') this.consecutiveS2SRejections = 0;
     return head;
+  }
+
+  /** The linked user's token; none (unlinked, revoked, needs re-auth) counts as a rejected credential. */
+  private async userToken(): Promise<string> {
+    const token = this.req.owner ? await this.o.userAccessTokens?.accessTokenFor(this.req.owner) : undefined;
+    if (token === undefined) throw new CredentialRejected(new DownloadError('download_unauthorized', 'the linked Zoom user has no usable OAuth token', { retryable: false }));
+    return token;
   }
 
   private async s2sToken(): Promise<string> {
@@ -491,6 +502,7 @@ function chooseCredentials(req: DownloadRequest, o: ResolvedOptions): Credential
     seen.add(t.token);
     credentials.push({ source: t.source, token: t.token });
   }
+  if (o.userAccessTokens && req.owner) credentials.push({ source: 'user_oauth' });
   if (o.s2s) credentials.push({ source: 's2s' });
   return credentials;
 }

@@ -70,6 +70,20 @@ overrides = {
     "serviceMonitor.interval": DURATION, "serviceMonitor.scrapeTimeout": DURATION,
     "tests.resources": RESOURCES,
 }
+# Accounts: a Deployment without autoscaling or a PDB.
+overrides.update({
+    "accounts.args": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    "accounts.replicaCount": {"type": "integer", "minimum": 0},
+    "accounts.terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
+    "accounts.env": ENV_MAP, "accounts.resources": RESOURCES,
+    "accounts.livenessProbe": PROBE, "accounts.readinessProbe": PROBE,
+    "accounts.podAnnotations": STR_MAP, "accounts.podLabels": STR_MAP, "accounts.nodeSelector": STR_MAP,
+    "accounts.tolerations": OBJ_LIST, "accounts.affinity": ANY_MAP, "accounts.topologySpreadConstraints": OBJ_LIST,
+    "accounts.linkTtl": DURATION,
+    "accounts.service.type": {"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+    "accounts.service.port": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "accounts.service.annotations": STR_MAP,
+})
 for c in ("ingress", "dedup", "uploader"):
     overrides.update({
         f"{c}.args": {"type": "array", "minItems": 1, "items": {"type": "string"}},

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startDownloadServer, type DownloadServer } from './download-server';
 import { loadFixture } from './fixtures';
+import { startOAuthServer, type OAuthServer } from './oauth-server';
 import { fakeDownloadToken, recordingCompleted } from './payload-builder';
 import { FastClock, realClock } from './sim-clock';
 import { ZoomWebhookSender, type DeliveryOutcome } from './webhook-sender';
@@ -12,7 +13,9 @@ import { ZoomWebhookSender, type DeliveryOutcome } from './webhook-sender';
  *   node dist/test/zoom-sim/src/cli.js serve-downloads [--port N] [--size BYTES] [--count K] [--token T]
  *        [--throttle BYTES_PER_SEC] [--reset-after BYTES] [--s2s ACCOUNT:CLIENT:SECRET] [--sha256]
  *     prints JSON lines (listening, one per file, and a ready recording.completed payload), then serves
- *     until SIGINT/SIGTERM.
+ *     until SIGINT/SIGTERM. With --oauth CLIENT_ID:SECRET [--oauth-port N] [--oauth-user ZOOM_USER[:ACCOUNT]] it also
+ *     plays Zoom's user OAuth (auto-consent as that user), accepts that user's access tokens for the downloads,
+ *     and the printed recording.completed is that user's (host_id, account_id).
  *   node dist/test/zoom-sim/src/cli.js send --url U [--secret S] (--fixture NAME | --body-file F)
  *        [--copies N] [--fast FACTOR] [--ack-timeout MS] [--timestamp SEC] [--no-restamp]
  *     delivers like Zoom (retries included) and prints one JSON line per copy; exit code 1 unless all acked.
@@ -28,6 +31,8 @@ export interface CliResult {
   code: number;
   /** Set by serve-downloads: the caller keeps it running and closes it. */
   server?: DownloadServer;
+  /** Set by serve-downloads --oauth. */
+  oauth?: OAuthServer;
 }
 
 const USAGE = 'usage: cli.js serve-downloads [--port N --size BYTES --count K ...] | send --url U --fixture NAME [--copies N ...]';
@@ -53,9 +58,24 @@ async function serveDownloads(args: string[], io: CliIo): Promise<CliResult> {
       'reset-after': { type: 'string' },
       s2s: { type: 'string' },
       sha256: { type: 'boolean' },
+      oauth: { type: 'string' },
+      'oauth-port': { type: 'string' },
+      'oauth-user': { type: 'string' },
     },
   });
+  let oauth: OAuthServer | undefined;
+  let owner: { hostId: string; accountId: string } | undefined;
+  if (values.oauth !== undefined) {
+    const [clientId, clientSecret] = values.oauth.split(':');
+    if (!clientId || !clientSecret) throw new Error('--oauth must be CLIENT_ID:CLIENT_SECRET');
+    oauth = await startOAuthServer({ clientId, clientSecret, port: int(values['oauth-port'], 'oauth-port', 0), host: values.host });
+    const [id, accountId] = (values['oauth-user'] ?? '').split(':');
+    const user = oauth.addUser({ ...(id ? { id } : {}), ...(accountId ? { accountId } : {}) });
+    owner = { hostId: user.id, accountId: user.accountId };
+    io.out(JSON.stringify({ type: 'oauth', url: oauth.url, clientId, user }));
+  }
   const server = await startDownloadServer({
+    acceptAccessToken: oauth ? (t) => oauth.isAccessTokenValid(t) : undefined,
     port: int(values.port, 'port', 0),
     host: values.host,
     redirectHost: values['redirect-host'],
@@ -90,10 +110,11 @@ async function serveDownloads(args: string[], io: CliIo): Promise<CliResult> {
   const payload = recordingCompleted({
     downloadBaseUrl: server.url,
     downloadToken: token,
+    ...(owner ?? {}),
     files: files.map((f) => ({ id: f.fileId, size: f.size, downloadUrl: f.downloadUrl })),
   });
   io.out(JSON.stringify({ type: 'recording.completed', payload }));
-  return { code: 0, server };
+  return { code: 0, server, oauth };
 }
 
 function summarise(o: DeliveryOutcome): Record<string, unknown> {
@@ -165,13 +186,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<CliResult> {
 
 if (require.main === module) {
   const io: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
-  void runCli(process.argv.slice(2), io).then(({ code, server }) => {
+  void runCli(process.argv.slice(2), io).then(({ code, server, oauth }) => {
     if (server === undefined) {
       process.exitCode = code;
       return;
     }
     const stop = (): void => {
-      void server.close().then(() => process.exit(0));
+      void Promise.all([server.close(), oauth?.close()]).then(() => process.exit(0));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

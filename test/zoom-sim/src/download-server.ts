@@ -45,6 +45,8 @@ export interface DownloadServerOptions {
   presignTtlSec?: number;
   /** Time source for token and signature expiry; default Date.now. */
   clock?: { now(): number };
+  /** Also accept these bearer tokens for every file, e.g. a linked user's OAuth access token (`oauth.isAccessTokenValid`). */
+  acceptAccessToken?: (token: string) => boolean;
 }
 
 export interface AddFileOptions {
@@ -460,6 +462,7 @@ class ZoomDownloadServer implements DownloadServer {
   private tokenValidFor(token: string, file: SimFileEntry): boolean {
     if (this.revoked.has(token)) return false;
     if (file.tokens.has(token)) return true;
+    if (this.opts.acceptAccessToken?.(token) === true) return true;
     const expiry = this.accessTokens.get(token);
     return expiry !== undefined && expiry > this.now();
   }

@@ -71,3 +71,11 @@ export {
   type S2SCredentials,
   type SimFile,
 } from './download-server';
+export {
+  startOAuthServer,
+  type AppDeauthorizedEvent,
+  type OAuthServer,
+  type OAuthServerOptions,
+  type OAuthServerStats,
+  type SimZoomUser,
+} from './oauth-server';

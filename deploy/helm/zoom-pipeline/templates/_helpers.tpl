@@ -101,6 +101,7 @@ files: zoom.recording.files
 uploaded: zoom.recording.uploaded
 failed: zoom.recording.failed
 dead: zoom.webhooks.dead
+accountLinks: zoom.accounts.links
 {{- end -}}
 
 {{/* What each consumer reads, for KEDA and the checks: group and topic key. */}}
@@ -113,17 +114,35 @@ uploader:
   topicKey: files
 {{- end -}}
 
+{{/* The accounts keys: read by accounts, and by dedup and the uploader (routing, linked users' tokens) when enabled. */}}
+{{- define "zoom-pipeline.accountsSecretKeys" -}}
+ACCOUNTS_ENCRYPTION_KEY: required
+ACCOUNTS_ENCRYPTION_KEYS: optional
+ACCOUNTS_API_TOKEN: required
+ZOOM_OAUTH_CLIENT_ID: required
+ZOOM_OAUTH_CLIENT_SECRET: required
+{{- end -}}
+
 {{/* Secret keys each component reads: name → optional. REDIS_URL is added separately (see secretEnv). */}}
 {{- define "zoom-pipeline.secretKeys" -}}
 ingress:
   ZOOM_WEBHOOK_SECRET_TOKEN: webhook
-dedup: {}
+dedup:
+  {{- if .Values.accounts.enabled }}
+  {{- include "zoom-pipeline.accountsSecretKeys" . | nindent 2 }}
+  {{- else }} {}
+  {{- end }}
 uploader:
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional
   ZOOM_CLIENT_SECRET: optional
   AWS_ACCESS_KEY_ID: optional
   AWS_SECRET_ACCESS_KEY: optional
+  {{- if .Values.accounts.enabled }}
+  {{- include "zoom-pipeline.accountsSecretKeys" . | nindent 2 }}
+  {{- end }}
+accounts:
+  {{- include "zoom-pipeline.accountsSecretKeys" . | nindent 2 }}
 {{- end -}}
 
 {{/* True ("true") when some extraSecretEnv entry carries a per-app webhook token for ingress. */}}
@@ -158,7 +177,7 @@ Only Secret references here; values never appear in the manifest.
       optional: {{ include "zoom-pipeline.hasPerAppTokens" $root | eq "true" }}
       {{- end }}
 {{- end }}
-{{- if and (has $component (list "dedup" "uploader")) (not $root.Values.redis.url) }}
+{{- if and (has $component (list "dedup" "uploader" "accounts")) (not $root.Values.redis.url) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
@@ -180,7 +199,7 @@ Only Secret references here; values never appear in the manifest.
 {{- end -}}
 
 {{/*
-The pod spec shared by the three Deployments: (dict "root" $ "component" "dedup").
+The pod spec shared by the Deployments: (dict "root" $ "component" "dedup").
 Component values: .root.Values.<component>.
 */}}
 {{- define "zoom-pipeline.podTemplate" -}}
