@@ -1,6 +1,6 @@
 import { type DynamicModule, Global, Inject, Injectable, Module } from '@nestjs/common';
 import { ACCOUNT_LINK_EVENTS, type AccountLinkEventSink } from '@zoom-pipeline/accounts-store';
-import { type AccountLinkEvent, DEFAULT_PARTITIONS, HEADERS, TOPICS } from '@zoom-pipeline/contracts';
+import { type AccountLinkEvent, DEFAULT_PARTITIONS, HEADERS, TOPICS, encodeAccountLinkEvent } from '@zoom-pipeline/contracts';
 import { EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 
 /** Publishes link changes made outside a consumer (confirm, unlink, a refused refresh) on `zoom.accounts.links`. */
@@ -16,7 +16,7 @@ export class BusAccountLinkEvents implements AccountLinkEventSink {
       throw err;
     });
     await this.topicReady;
-    await this.bus.publish([{ topic: TOPICS.accountLinks, key: event.zoomUserId, value: Buffer.from(JSON.stringify(event)), headers: { [HEADERS.contentType]: 'application/json' } }]);
+    await this.bus.publish([{ topic: TOPICS.accountLinks, key: event.zoomUserId, value: encodeAccountLinkEvent(event), headers: { [HEADERS.contentType]: 'application/json' } }]);
   }
 }
 

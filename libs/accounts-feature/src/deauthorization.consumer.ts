@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, HEADERS, TOPICS, decodeCanonicalEvent } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, HEADERS, TOPICS, decodeCanonicalEvent, encodeAccountLinkEvent } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { AccountsService } from './accounts.service';
 
@@ -27,7 +27,7 @@ export class DeauthorizationConsumer {
       const at = str(payload.deauthorization_time) ?? event.time;
       const linkEvent = await batch.withRecord(msg, () => this.accounts.deauthorized(str(payload.user_id), str(payload.account_id), at));
       if (linkEvent) {
-        outputs.push({ topic: TOPICS.accountLinks, key: linkEvent.zoomUserId, value: Buffer.from(JSON.stringify(linkEvent)), headers: { [HEADERS.contentType]: 'application/json' } });
+        outputs.push({ topic: TOPICS.accountLinks, key: linkEvent.zoomUserId, value: encodeAccountLinkEvent(linkEvent), headers: { [HEADERS.contentType]: 'application/json' } });
       }
     }
     return { outputs };

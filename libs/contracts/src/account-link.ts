@@ -1,4 +1,4 @@
-import { ContractViolation, asObject, parseJson, str } from './validate';
+import { ContractViolation, asObject, encodeJson, parseJson, str } from './validate';
 
 /**
  * Value of `zoom.accounts.links` (compacted, key = Zoom user id): the latest state of one Zoom user's link to an
@@ -15,6 +15,10 @@ export interface AccountLinkEvent {
 
 const C = 'AccountLinkEvent';
 const STATUSES: ReadonlySet<string> = new Set(['linked', 'needs_reauth', 'revoked']);
+
+export function encodeAccountLinkEvent(event: AccountLinkEvent): Buffer {
+  return encodeJson(event);
+}
 
 export function parseAccountLinkEvent(bytes: Buffer | string): AccountLinkEvent {
   const o = asObject(C, '(value)', parseJson(C, bytes));
