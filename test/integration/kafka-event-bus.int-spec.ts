@@ -2,7 +2,7 @@
 // the idempotent acks=all producer, micro-batching under 2,000 concurrent publishes, bounded failure when the
 // broker is unreachable, recovery after an outage without recreating the bus, and read_committed consumption.
 import { connect, type Socket } from 'node:net';
-import { type ISocketFactory } from 'kafkajs';
+import { ConfigResourceTypes, type ISocketFactory } from 'kafkajs';
 import {
   BusUnavailableError,
   type EventBusLogger,
@@ -205,6 +205,26 @@ for (const client of CLIENTS) {
     };
     afterEach(async () => {
       await Promise.all(buses.splice(0).map((b) => b.close()));
+    });
+
+    it('creates a compacted topic when asked, and an ordinary one otherwise (admin calls on this client)', async () => {
+      const bus = track(kafkaBus({ client }));
+      const [compacted, plain] = [uniqueName('eb-compacted'), uniqueName('eb-plain')];
+      await bus.ensureTopics([{ topic: compacted, partitions: 2, compacted: true }, { topic: plain, partitions: 1 }]);
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        const { resources } = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [compacted, plain].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })),
+        });
+        const policy = (name: string) => resources.find((r) => r.resourceName === name)?.configEntries[0]?.configValue;
+        expect(policy(compacted)).toBe('compact');
+        expect(policy(plain)).toBe('delete');
+        expect((await admin.fetchTopicMetadata({ topics: [compacted] })).topics[0].partitions).toHaveLength(2);
+      } finally {
+        await admin.disconnect();
+      }
     });
 
     it('keeps the partition through a handler that runs longer than the session timeout (timer heartbeats)', async () => {

@@ -1,6 +1,6 @@
 import { type DynamicModule, Global, Inject, Injectable, Module } from '@nestjs/common';
 import { ACCOUNT_LINK_EVENTS, type AccountLinkEventSink } from '@zoom-pipeline/accounts-store';
-import { type AccountLinkEvent, DEFAULT_PARTITIONS, HEADERS, TOPICS, encodeAccountLinkEvent } from '@zoom-pipeline/contracts';
+import { type AccountLinkEvent, HEADERS, TOPICS, encodeAccountLinkEvent, topicSpec } from '@zoom-pipeline/contracts';
 import { EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 
 /** Publishes link changes made outside a consumer (confirm, unlink, a refused refresh) on `zoom.accounts.links`. */
@@ -11,7 +11,7 @@ export class BusAccountLinkEvents implements AccountLinkEventSink {
   constructor(@Inject(EVENT_BUS) private readonly bus: EventBus) {}
 
   async publish(event: AccountLinkEvent): Promise<void> {
-    this.topicReady ??= this.bus.ensureTopics([{ topic: TOPICS.accountLinks, partitions: DEFAULT_PARTITIONS[TOPICS.accountLinks] }]).catch((err: unknown) => {
+    this.topicReady ??= this.bus.ensureTopics([topicSpec(TOPICS.accountLinks)]).catch((err: unknown) => {
       this.topicReady = undefined;
       throw err;
     });

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, HEADERS, TOPICS, decodeCanonicalEvent, encodeAccountLinkEvent } from '@zoom-pipeline/contracts';
+import { HEADERS, TOPICS, decodeCanonicalEvent, encodeAccountLinkEvent, topicSpec } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { AccountsService } from './accounts.service';
 
@@ -13,7 +13,7 @@ export class DeauthorizationConsumer {
   @BusHandler(TOPICS.events, {
     name: 'accounts',
     groupId: ACCOUNTS_GROUP_ID,
-    ensureTopics: [TOPICS.events, TOPICS.accountLinks].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+    ensureTopics: [TOPICS.events, TOPICS.accountLinks].map(topicSpec),
   })
   async handle(batch: HandlerBatch): Promise<BatchResult> {
     const outputs: OutgoingMessage[] = [];

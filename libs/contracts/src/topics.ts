@@ -36,3 +36,11 @@ export const HEADERS = {
   canonicalId: 'zp-canonical-id',
   event: 'zp-event',
 } as const;
+
+/** Topics that keep only the latest record per key (Kafka log compaction): links and state read from the start. */
+export const COMPACTED_TOPICS: ReadonlySet<TopicName> = new Set<TopicName>([TOPICS.accountLinks]);
+
+/** How a service asks the bus to ensure `topic` (partitions and compaction from this file, one place). */
+export function topicSpec(topic: TopicName): { topic: TopicName; partitions: number; compacted?: boolean } {
+  return { topic, partitions: DEFAULT_PARTITIONS[topic], ...(COMPACTED_TOPICS.has(topic) ? { compacted: true } : {}) };
+}

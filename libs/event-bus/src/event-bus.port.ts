@@ -108,6 +108,11 @@ export interface ConsumerHandle {
 export interface TopicSpec {
   topic: string;
   partitions: number;
+  /**
+   * Keep only the latest record per key (Kafka `cleanup.policy=compact`): for state and link topics read from the
+   * start. Applied when the topic is created; the embedded and memory logs keep every record, which reads the same.
+   */
+  compacted?: boolean;
 }
 
 export interface EventBus {

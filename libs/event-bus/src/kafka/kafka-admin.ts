@@ -7,6 +7,8 @@ import { type Admin, type Kafka } from 'kafkajs';
 import { type KafkaSaslConfig, loadPlatformatic, platformaticConnectionOptions } from './publish-producer';
 import { type ConnectionOptions } from 'node:tls';
 
+const COMPACT = { name: 'cleanup.policy', value: 'compact' };
+
 export interface TopicPartitions {
   /** Partitions the broker reports for the topic (0 while it is still being created). */
   partitions: number;
@@ -19,7 +21,7 @@ export interface KafkaAdmin {
   readonly ready: Promise<void>;
   listTopics(): Promise<string[]>;
   /** Creates the topics without waiting for their leaders (see `topicPartitions`). */
-  createTopics(topics: Array<{ topic: string; partitions: number; replicationFactor: number }>): Promise<void>;
+  createTopics(topics: Array<{ topic: string; partitions: number; replicationFactor: number; compacted?: boolean }>): Promise<void>;
   topicPartitions(topics: string[]): Promise<Map<string, TopicPartitions>>;
   /** A metadata round trip: the cluster answers. */
   ping(): Promise<void>;
@@ -40,7 +42,12 @@ export function kafkajsAdmin(kafka: Kafka, retry?: { retries: number; initialRet
         // kafkajs's own wait gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a broker still applying the
         // controller's metadata answers for a moment; the bus waits for the leaders itself.
         waitForLeaders: false,
-        topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: t.replicationFactor })),
+        topics: topics.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          replicationFactor: t.replicationFactor,
+          ...(t.compacted ? { configEntries: [COMPACT] } : {}),
+        })),
       });
     },
     async topicPartitions(topics) {
@@ -96,7 +103,9 @@ export function platformaticAdmin(settings: PlatformaticAdminSettings): KafkaAdm
     async createTopics(topics) {
       const { admin } = await created;
       // One request per replication setting is enough here: the bus asks for one factor for all its topics.
-      for (const t of topics) await admin.createTopics({ topics: [t.topic], partitions: t.partitions, replicas: t.replicationFactor });
+      for (const t of topics) {
+        await admin.createTopics({ topics: [t.topic], partitions: t.partitions, replicas: t.replicationFactor, ...(t.compacted ? { configs: [COMPACT] } : {}) });
+      }
     },
     async topicPartitions(topics) {
       const { admin } = await created;

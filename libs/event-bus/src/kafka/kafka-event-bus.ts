@@ -181,7 +181,7 @@ export class KafkaEventBus implements EventBus {
     // every start). Existing topics keep their partition count: repartitioning would move keys.
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics(missing.map((t) => ({ topic: t.topic, partitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1 })));
+      await admin.createTopics(missing.map((t) => ({ topic: t.topic, partitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1, compacted: t.compacted })));
       await this.waitForLeaders(admin, missing.map((t) => t.topic));
     }
     const present = topics.filter((t) => existing.has(t.topic));
