@@ -71,3 +71,15 @@ export {
   type S2SCredentials,
   type SimFile,
 } from './download-server';
+export {
+  frameBytes,
+  startRtmsServer,
+  type RtmsServer,
+  type RtmsServerOptions,
+  type RtmsServerStats,
+  type RtmsStreamScript,
+  type RtmsStreamStats,
+  type RtmsTranscriptLine,
+  type SentFrame,
+  type SentTranscript,
+} from './rtms-server';
