@@ -5,6 +5,7 @@ import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
 import { EventBusModule } from '@zoom-pipeline/event-bus';
 import { IngressFeatureModule } from '@zoom-pipeline/ingress-feature';
 import { ObjectStoreModule } from '@zoom-pipeline/object-store';
+import { RtmsFeatureModule } from '@zoom-pipeline/rtms-feature';
 import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 import { UploaderFeatureModule } from '@zoom-pipeline/uploader-feature';
 import { ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
@@ -29,6 +30,7 @@ export class StandaloneAppModule {
         IngressFeatureModule,
         DedupFeatureModule,
         UploaderFeatureModule,
+        RtmsFeatureModule,
       ],
     };
   }

@@ -8,6 +8,10 @@ export const TOPICS = {
   failed: 'zoom.recording.failed',
   /** Records a consumer could not process, as consumed, with why in `zp-error*` headers (never dropped). */
   dead: 'zoom.webhooks.dead',
+  /** RTMS transcript messages, keyed by meeting/webinar/session instance, in arrival order per instance. */
+  rtmsTranscripts: 'zoom.rtms.transcripts',
+  /** RTMS chat messages, keyed like the transcripts. */
+  rtmsChat: 'zoom.rtms.chat',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -22,6 +26,8 @@ export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
   'zoom.recording.failed': 3,
   // One partition where the embedded log and the test brokers created it; the chart's Strimzi topic has 3.
   'zoom.webhooks.dead': 1,
+  'zoom.rtms.transcripts': 6,
+  'zoom.rtms.chat': 3,
 };
 
 /** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */
