@@ -16,6 +16,9 @@ import { type RtmsStreamInfo } from './stream-event';
 
 export type SocketName = 'signaling' | 'media';
 
+/** How long media is still read after Zoom ended the stream on the signaling socket. */
+const MEDIA_DRAIN_MS = 2_000;
+
 /** How a session ended. Only `dropped` is worth a reconnect; `refused` never is (the same handshake fails again). */
 export type SessionEnd =
   | { kind: 'ended'; stopReason?: string }
@@ -107,7 +110,7 @@ export class RtmsSession {
         return;
       }
       case 'stream_state':
-        if (m.ended) this.finish({ kind: 'ended', stopReason: m.stopReason });
+        if (m.ended) this.endAfterMedia({ kind: 'ended', stopReason: m.stopReason });
         return;
       case 'session_state':
       case 'data_handshake':
@@ -165,6 +168,22 @@ export class RtmsSession {
     ws.send(binary ? Buffer.from(text) : text, { binary }, () => {
       this.handlers.onKeepAlive(socket, binary, Number(process.hrtime.bigint() - at) / 1e9);
     });
+  }
+
+  /**
+   * Zoom says the stream is over on the signaling socket; media sent before that may still be in the media socket.
+   * Keep reading it until the server closes it (bounded), then finish.
+   */
+  private endAfterMedia(end: SessionEnd): void {
+    const media = this.media;
+    if (!media || media.readyState !== WebSocket.OPEN || this.finished) {
+      this.finish(end);
+      return;
+    }
+    this.signaling?.removeAllListeners('close');
+    media.removeAllListeners('close');
+    media.once('close', () => this.finish(end));
+    setTimeout(() => this.finish(end), MEDIA_DRAIN_MS).unref();
   }
 
   private armHandshakeTimer(socket: SocketName): void {
