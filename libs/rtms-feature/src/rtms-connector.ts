@@ -64,6 +64,7 @@ export class RtmsConnector {
   }
 
   start(): void {
+    if (this.timer) return;
     const every = Math.max(200, Math.floor(this.deps.settings.leaseTtlMs / 3));
     this.timer = setInterval(() => void this.tick(), every);
     this.timer.unref();
