@@ -220,17 +220,17 @@ describe('helm template', () => {
     const counts: Record<string, number> = {};
     for (const d of render([ciValues('full')])) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
     expect(counts).toEqual({
-      ConfigMap: 4,
-      Deployment: 3,
+      ConfigMap: 5,
+      Deployment: 4,
       HorizontalPodAutoscaler: 1, // ingress on CPU; dedup and uploader scale through KEDA
       Ingress: 1,
-      KafkaTopic: 7,
-      NetworkPolicy: 3,
+      KafkaTopic: 9,
+      NetworkPolicy: 4,
       Pod: 1,
-      PodDisruptionBudget: 3,
+      PodDisruptionBudget: 4,
       ScaledObject: 2,
       Secret: 1,
-      Service: 3,
+      Service: 4,
       ServiceAccount: 1,
       ServiceMonitor: 1,
     });
@@ -256,7 +256,7 @@ describe('strict offline validation against the Kubernetes 1.33 schemas', () => 
   });
 
   it('validates the CRDs too (KafkaTopic, ScaledObject, ServiceMonitor)', () => {
-    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(7 + 2 + 1);
+    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(9 + 2 + 1);
   });
 
   it('really is strict: an unknown field fails in a built-in kind and in a CRD', () => {
@@ -280,7 +280,7 @@ describe('pods', () => {
       ...ofKind(docs, 'Deployment').map((d) => ({ name: d.metadata.name as string, spec: d.spec.template.spec as Manifest, probed: true })),
       ...ofKind(docs, 'Pod').map((p) => ({ name: p.metadata.name as string, spec: p.spec as Manifest, probed: false })), // helm test: runs once
     ];
-    expect(pods).toHaveLength(4);
+    expect(pods).toHaveLength(_name === 'full' ? 5 : 4); // full: the RTMS connector too
     for (const pod of pods) {
       expect({ pod: pod.name, securityContext: pod.spec.securityContext }).toEqual({
         pod: pod.name,
@@ -358,6 +358,28 @@ describe('secrets', () => {
     expect(secretEnv('ingress')).toEqual(['OTEL_EXPORTER_OTLP_HEADERS', 'ZOOM_WEBHOOK_SECRET_TOKEN', 'ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU']);
     expect(secretEnv('dedup')).toEqual(['OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL']);
     expect(secretEnv('uploader')).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET']);
+    expect(secretEnv('rtms')).toEqual([
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'OTEL_EXPORTER_OTLP_HEADERS',
+      'REDIS_URL',
+      'RTMS_CLIENT_ID',
+      'RTMS_CLIENT_SECRET',
+      'ZOOM_ACCOUNT_ID',
+      'ZOOM_CLIENT_ID',
+      'ZOOM_CLIENT_SECRET',
+    ]);
+  });
+
+  it('deploys the RTMS connector only when enabled, with its settings in its own ConfigMap', () => {
+    expect(render([ciValues('minimal')]).filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'rtms')).toEqual([]);
+    const docs = render([ciValues('full')]);
+    const deployment = named(docs, 'Deployment', 'rtms');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.spec.containers[0].args).toEqual(['dist/apps/rtms/src/main.js']);
+    const env = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'zp-zoom-pipeline-rtms-env')!.data as Record<string, string>;
+    expect(env).toEqual(expect.objectContaining({ RTMS_MEDIA: 'audio,transcript,chat', RTMS_LEASE_TTL: '10s', RTMS_AUDIO_SEGMENT: '60s', OTEL_SERVICE_NAME: 'zoom-pipeline-rtms' }));
+    expect(refusal([ciValues('minimal')], ['rtms.enabled=true', 'rtms.env.RTMS_CLIENT_SECRET=oops'])).toContain('rtms.env.RTMS_CLIENT_SECRET is a secret');
   });
 
   it('reads REDIS_URL from the ConfigMap only when it carries no password', () => {
@@ -377,6 +399,8 @@ describe('Kafka: topics and consumers match the code', () => {
     uploaded: TOPICS.uploaded,
     failed: TOPICS.failed,
     dead: RAW_DEAD_LETTER_TOPIC,
+    rtmsTranscripts: TOPICS.rtmsTranscripts,
+    rtmsChat: TOPICS.rtmsChat,
   };
 
   it('creates a Strimzi KafkaTopic per topic with the partitions, replicas and retention from values', () => {
@@ -443,7 +467,7 @@ describe('network policies and metrics', () => {
     const monitor = ofKind(docs, 'ServiceMonitor')[0];
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })]);
     const selected = ofKind(docs, 'Service').filter((s) => Object.entries(monitor.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => s.metadata.labels[k] === v));
-    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['dedup', 'ingress', 'uploader']);
+    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['dedup', 'ingress', 'rtms', 'uploader']);
   });
 });
 

@@ -101,6 +101,8 @@ files: zoom.recording.files
 uploaded: zoom.recording.uploaded
 failed: zoom.recording.failed
 dead: zoom.webhooks.dead
+rtmsTranscripts: zoom.rtms.transcripts
+rtmsChat: zoom.rtms.chat
 {{- end -}}
 
 {{/* What each consumer reads, for KEDA and the checks: group and topic key. */}}
@@ -119,6 +121,14 @@ ingress:
   ZOOM_WEBHOOK_SECRET_TOKEN: webhook
 dedup: {}
 uploader:
+  ZOOM_ACCOUNT_ID: optional
+  ZOOM_CLIENT_ID: optional
+  ZOOM_CLIENT_SECRET: optional
+  AWS_ACCESS_KEY_ID: optional
+  AWS_SECRET_ACCESS_KEY: optional
+rtms:
+  RTMS_CLIENT_ID: optional
+  RTMS_CLIENT_SECRET: optional
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional
   ZOOM_CLIENT_SECRET: optional
@@ -158,7 +168,7 @@ Only Secret references here; values never appear in the manifest.
       optional: {{ include "zoom-pipeline.hasPerAppTokens" $root | eq "true" }}
       {{- end }}
 {{- end }}
-{{- if and (has $component (list "dedup" "uploader")) (not $root.Values.redis.url) }}
+{{- if and (has $component (list "dedup" "uploader" "rtms")) (not $root.Values.redis.url) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
