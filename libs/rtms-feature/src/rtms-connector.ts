@@ -81,7 +81,8 @@ export class RtmsConnector {
 
   /** `*.rtms_started`: idempotent; a repeat (Zoom resends an unacknowledged one ~5 min later) changes nothing. */
   async onStarted(info: RtmsStreamInfo): Promise<void> {
-    if (this.stopped || this.streams.has(info.streamId)) return;
+    // Without credentials nothing can connect; taking the lease would only keep pods that can away.
+    if (this.stopped || !this.deps.settings.credentials || this.streams.has(info.streamId)) return;
     if (this.now() - info.startedAt > this.deps.settings.maxStreamAgeMs) return;
     if (await this.isOver(info.streamId)) return;
     if (this.streams.has(info.streamId)) return;

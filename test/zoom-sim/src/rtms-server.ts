@@ -22,6 +22,8 @@ export interface RtmsServerOptions {
   keepAliveFrames?: 'text' | 'binary' | 'alternate';
   /** Real ms between two audio frames (each holds 20 ms of audio). Default 20 (real time). */
   frameIntervalMs?: number;
+  /** Keep every sent frame in `audioSent` (default true); benchmarks turn it off and read the counters. */
+  keepSentFrames?: boolean;
 }
 
 export interface RtmsTranscriptLine {
@@ -69,6 +71,8 @@ export interface RtmsStreamStats {
   maxConcurrent: number;
   openNow: number;
   audioSent: SentFrame[];
+  audioSentFrames: number;
+  audioSentBytes: number;
   /** Frames the stream clock produced while no client was ready (lost, as with Zoom without buffering). */
   audioDropped: number;
   transcriptsSent: SentTranscript[];
@@ -95,6 +99,8 @@ export interface RtmsServer {
   stats(): RtmsServerStats;
   /** Closes every socket of the stream abruptly (code 1006 at the client), as a network drop would. */
   dropConnections(streamId: string): void;
+  /** Bytes written to media sockets but not yet taken by the kernel (grows when a client cannot keep up). */
+  backlogBytes(): number;
   /** Ends the stream now: STREAM_STATE_UPDATE terminated with the stop reason, then close 1000. */
   endStream(streamId: string, stopReason?: number): void;
   close(): Promise<void>;
@@ -310,7 +316,9 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
       s.stats.audioDropped += 1;
     } else {
       send(media, { msg_type: 14, content: { user_id: 0, user_name: '', data: bytes.toString('base64'), timestamp } });
-      s.stats.audioSent.push({ index: i, timestamp, connection: media.id, bytes });
+      s.stats.audioSentFrames += 1;
+      s.stats.audioSentBytes += bytes.length;
+      if (options.keepSentFrames !== false) s.stats.audioSent.push({ index: i, timestamp, connection: media.id, bytes });
       for (const t of s.script.transcripts ?? []) {
         if (t.atFrame !== i) continue;
         send(media, { msg_type: 17, content: { user_id: t.userId ?? 16778240, user_name: t.userName ?? 'Speaker', data: t.text, timestamp } });
@@ -339,7 +347,7 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
         script,
         nextFrame: 0,
         started: false,
-        stats: { connections: 0, refusedConcurrent: 0, maxConcurrent: 0, openNow: 0, audioSent: [], audioDropped: 0, transcriptsSent: [], ended: false },
+        stats: { connections: 0, refusedConcurrent: 0, maxConcurrent: 0, openNow: 0, audioSent: [], audioSentFrames: 0, audioSentBytes: 0, audioDropped: 0, transcriptsSent: [], ended: false },
       });
     },
     startStream(streamId) {
@@ -354,6 +362,11 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
       return s.stats;
     },
     stats: () => stats,
+    backlogBytes() {
+      let n = 0;
+      for (const c of conns) if (c.kind === 'media') n += c.ws.bufferedAmount;
+      return n;
+    },
     dropConnections(streamId) {
       const s = streams.get(streamId);
       s?.signaling?.ws.terminate();
