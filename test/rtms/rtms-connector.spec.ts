@@ -157,4 +157,23 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
       await wrong.close();
     }
   });
+
+  it('gives up after a few handshakes that Zoom closes without an answer (how a wrong secret looks on the wire), with a clear error', async () => {
+    const silent = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: 'another-secret', badSignature: 'close' });
+    try {
+      const streamId = randomBytes(16).toString('hex');
+      const stream = info(streamId, silent.signalingUrl);
+      silent.addStream({ streamId, instanceId: stream.instanceId, audioFrames: 10 });
+      const c = make('pod-e', { reconnectMaxDelayMs: 100 });
+      await c.onStarted(stream);
+      await until('give-up', () => logText.includes('rtms handshake never answered'));
+      const attempts = silent.stats().badSignatures;
+      expect(attempts).toBe(5);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(silent.stats().badSignatures).toBe(attempts);
+      expect(c.tracked()).toEqual([]);
+    } finally {
+      await silent.close();
+    }
+  });
 });

@@ -247,7 +247,10 @@ export class RtmsConnector {
         if (!end.ready) t.unanswered += 1;
         if (t.unanswered >= MAX_UNANSWERED_HANDSHAKES) {
           this.deps.metrics.refusals.inc({ stage: end.socket });
-          this.deps.logger.error({ streamId: t.info.streamId, stage: end.socket, closeCode: end.code, attempts: t.unanswered }, 'rtms handshake never answered; giving the stream up');
+          this.deps.logger.error(
+            { streamId: t.info.streamId, stage: end.socket, closeCode: end.code, attempts: t.unanswered },
+            'rtms handshake never answered: Zoom closed the socket each time before answering; giving the stream up (a wrong RTMS_CLIENT_SECRET does this)',
+          );
           await this.markOver(t.info.streamId, 'unanswered');
           await this.end(t, undefined);
           return;

@@ -22,6 +22,12 @@ export interface RtmsServerOptions {
   keepAliveFrames?: 'text' | 'binary' | 'alternate';
   /** Real ms between two audio frames (each holds 20 ms of audio). Default 20 (real time). */
   frameIntervalMs?: number;
+  /**
+   * How a bad signature is refused: `close` (what integrators report from Zoom: the socket closes with 1000, no
+   * message) or `status` (a SIGNALING_HAND_SHAKE_RESP with a non-zero status_code and a reason, then 1000).
+   * Default `status`.
+   */
+  badSignature?: 'status' | 'close';
   /** Keep every sent frame in `audioSent` (default true); benchmarks turn it off and read the counters. */
   keepSentFrames?: boolean;
 }
@@ -234,7 +240,7 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
       const field = s.script.instanceField ?? 'meeting_uuid';
       if (!signatureOk(m.signature, String(m[field] ?? ''), streamId)) {
         stats.badSignatures += 1;
-        send(c, { msg_type: 2, status_code: 1, reason: 'signature verification failed' });
+        if (options.badSignature !== 'close') send(c, { msg_type: 2, status_code: 1, reason: 'signature verification failed' });
         c.ws.close(1000);
         return;
       }
