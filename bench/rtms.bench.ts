@@ -11,7 +11,7 @@ import { rtmsEvent, startRtmsServer, zoomMeetingUuid } from '@zoom-pipeline/zoom
 import { fmt, processCpuSeconds, sleep, startDistApp } from './lib/bench-util';
 
 const STREAMS = Number(process.env.BENCH_RTMS_STREAMS ?? 100);
-const SECONDS = Number(process.env.BENCH_RTMS_SECONDS ?? 60);
+const SECONDS = Number(process.env.BENCH_RTMS_SECONDS ?? 90);
 const CLIENT_ID = 'bench-rtms';
 const SECRET = randomBytes(16).toString('hex');
 

@@ -133,6 +133,9 @@ interface StreamState {
   nextFrame: number;
   timer?: NodeJS.Timeout;
   started: boolean;
+  /** Real time the stream clock started, and frames it has produced since (sent or dropped). */
+  clockStart?: number;
+  produced: number;
 }
 
 export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsServer> {
@@ -305,7 +308,13 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
   function startClock(s: StreamState): void {
     s.started = true;
     if (s.timer || s.stats.ended) return;
-    s.timer = setInterval(() => tick(s), frameInterval);
+    s.clockStart = Date.now();
+    s.produced = 0;
+    // Paced by the wall clock: a late timer (a busy machine) sends the frames that are due, as Zoom's clock does not wait.
+    s.timer = setInterval(() => {
+      const due = Math.floor((Date.now() - s.clockStart!) / frameInterval) + 1;
+      for (let n = 0; n < 50 && s.produced < due && !s.stats.ended; n++, s.produced++) tick(s);
+    }, frameInterval);
   }
 
   function tick(s: StreamState): void {
@@ -353,6 +362,7 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
         script,
         nextFrame: 0,
         started: false,
+        produced: 0,
         stats: { connections: 0, refusedConcurrent: 0, maxConcurrent: 0, openNow: 0, audioSent: [], audioSentFrames: 0, audioSentBytes: 0, audioDropped: 0, transcriptsSent: [], ended: false },
       });
     },
