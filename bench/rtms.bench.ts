@@ -43,14 +43,22 @@ function rssMiB(pid: number): number {
 async function metric(url: string, name: string, label = ''): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && line.includes(label)) sum += Number(line.split(' ').at(-1));
+  for (const line of text.split('\n'))
+    if (line.startsWith(name) && line.includes(label)) sum += Number(line.split(' ').at(-1));
   return sum;
 }
 
 export async function runRtms(): Promise<RtmsBenchResult> {
   const e = loadEndpoints();
   const bucket = uniqueName('zp-bench-rtms');
-  const sim = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: SECRET, keepAliveIntervalMs: 5_000, keepAliveTimeoutMs: 20_000, keepAliveFrames: 'alternate', keepSentFrames: false });
+  const sim = await startRtmsServer({
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    keepAliveIntervalMs: 5_000,
+    keepAliveTimeoutMs: 20_000,
+    keepAliveFrames: 'alternate',
+    keepSentFrames: false,
+  });
   const app = await startDistApp('rtms', {
     KAFKA_BROKERS: e.kafkaBrokers,
     REDIS_URL: e.redisUrl,
@@ -78,7 +86,12 @@ export async function runRtms(): Promise<RtmsBenchResult> {
       const meetingUuid = zoomMeetingUuid();
       ids.push(streamId);
       sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 1e9 });
-      const body = rtmsEvent({ product: 'meeting', streamId, instanceId: meetingUuid, accountId: 'benchAcct' }) as unknown as { payload: Record<string, unknown> };
+      const body = rtmsEvent({
+        product: 'meeting',
+        streamId,
+        instanceId: meetingUuid,
+        accountId: 'benchAcct',
+      }) as unknown as { payload: Record<string, unknown> };
       body.payload.server_urls = sim.signalingUrl;
       messages.push({
         key: meetingUuid,
@@ -100,7 +113,10 @@ export async function runRtms(): Promise<RtmsBenchResult> {
     await producer.send({ topic: TOPICS.events, messages });
     const deadline = Date.now() + 60_000;
     while (ids.some((id) => sim.stream(id).openNow === 0)) {
-      if (Date.now() > deadline) throw new Error(`only ${ids.filter((id) => sim.stream(id).openNow > 0).length} of ${STREAMS} streams connected`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${ids.filter((id) => sim.stream(id).openNow > 0).length} of ${STREAMS} streams connected`,
+        );
       await sleep(200);
     }
     // Warm-up, then the measured window.

@@ -8,7 +8,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type AppProcess, startApp, waitFor } from '@zoom-pipeline/test-support';
-import { FastClock, type RtmsServer, ZoomWebhookSender, rtmsEvent, startRtmsServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import {
+  FastClock,
+  type RtmsServer,
+  ZoomWebhookSender,
+  rtmsEvent,
+  startRtmsServer,
+  zoomMeetingUuid,
+} from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(120_000);
 
@@ -21,7 +28,13 @@ let sim: RtmsServer;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zp-rtms-sa-'));
-  sim = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, keepAliveIntervalMs: 300, keepAliveFrames: 'binary', frameIntervalMs: 5 });
+  sim = await startRtmsServer({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    keepAliveIntervalMs: 300,
+    keepAliveFrames: 'binary',
+    frameIntervalMs: 5,
+  });
   app = await startApp('standalone', {
     DATA_DIR: dataDir,
     ZOOM_WEBHOOK_SECRET_TOKEN: SECRET,
@@ -41,11 +54,20 @@ test('duplicate signed rtms_started webhooks through ingress and dedup: one conn
   const streamId = randomBytes(16).toString('hex');
   const meetingUuid = zoomMeetingUuid();
   sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 400 });
-  const body = rtmsEvent({ product: 'meeting', streamId, instanceId: meetingUuid, accountId: 'acctSa' }) as unknown as Record<string, unknown> & { payload: Record<string, unknown> };
+  const body = rtmsEvent({
+    product: 'meeting',
+    streamId,
+    instanceId: meetingUuid,
+    accountId: 'acctSa',
+  }) as unknown as Record<string, unknown> & { payload: Record<string, unknown> };
   body.payload.server_urls = sim.signalingUrl;
 
   // Two copies at the same moment, then the resend ~5 minutes later on Zoom's clock (x300: one real second).
-  const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET, clock: new FastClock(300) });
+  const sender = new ZoomWebhookSender({
+    targetUrl: `${app.url}/webhooks/zoom`,
+    secret: SECRET,
+    clock: new FastClock(300),
+  });
   const copies = await sender.sendCopies(body, 2);
   expect(copies.every((c) => c.attempts.at(-1)?.result === 200)).toBe(true);
   await waitFor('connected', async () => sim.stream(streamId).connections === 1);
@@ -82,7 +104,10 @@ test('duplicate signed rtms_started webhooks through ingress and dedup: one conn
     .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]));
   const stored = Buffer.concat(wavs.map((f) => fs.readFileSync(path.join(streamDir, 'audio', f)).subarray(44)));
   expect(stored.equals(Buffer.concat(st.audioSent.map((f) => f.bytes)))).toBe(true);
-  const manifest = JSON.parse(fs.readFileSync(path.join(streamDir, 'manifest.json'), 'utf8')) as { segments: unknown[]; ended: string };
+  const manifest = JSON.parse(fs.readFileSync(path.join(streamDir, 'manifest.json'), 'utf8')) as {
+    segments: unknown[];
+    ended: string;
+  };
   expect(manifest.segments).toHaveLength(wavs.length);
   expect(manifest.ended).toBe('zoom:meeting_ended');
 });

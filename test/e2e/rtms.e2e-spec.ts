@@ -8,7 +8,17 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS } from '@zoom-pipeline/contracts';
-import { type AppProcess, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
+import {
+  type AppProcess,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  removeBucket,
+  startApp,
+  uniqueName,
+  uploaderS3Env,
+  waitFor,
+} from '@zoom-pipeline/test-support';
 import { type RtmsServer, frameBytes, rtmsEvent, startRtmsServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
@@ -18,7 +28,12 @@ const bucket = uniqueName('zp-rtms');
 const CLIENT_ID = 'rtms-e2e-client';
 const SECRET = `rtms-e2e-secret-${randomBytes(6).toString('hex')}`;
 const ACCOUNT = 'acctRtmsE2e';
-const s3 = new S3Client({ endpoint: e.s3.endpoint, region: e.s3.region, forcePathStyle: true, credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey } });
+const s3 = new S3Client({
+  endpoint: e.s3.endpoint,
+  region: e.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey },
+});
 const kafka = new Kafka({ clientId: 'zp-rtms-test', brokers: [e.kafkaBrokers], logLevel: logLevel.NOTHING });
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const apps: AppProcess[] = [];
@@ -73,15 +88,21 @@ async function publish(meetingUuid: string, ...values: Buffer[]): Promise<void> 
 }
 
 /** Every stored WAV of a stream, by object key, with the PCM after the 44-byte header. */
-async function storedAudio(streamId: string): Promise<Array<{ key: string; start: number; fence: number; pcm: Buffer }>> {
+async function storedAudio(
+  streamId: string,
+): Promise<Array<{ key: string; start: number; fence: number; pcm: Buffer }>> {
   const out: Array<{ key: string; start: number; fence: number; pcm: Buffer }> = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `rtms/${ACCOUNT}/`, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `rtms/${ACCOUNT}/`, ContinuationToken: token }),
+    );
     for (const o of page.Contents ?? []) {
       const m = /\/([^/]+)\/audio\/(\d+)-(\d+)\.wav$/.exec(o.Key!);
       if (!m || m[1] !== streamId) continue;
-      const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToByteArray());
+      const body = Buffer.from(
+        await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToByteArray(),
+      );
       expect(body.toString('ascii', 0, 4)).toBe('RIFF');
       expect(body.readUInt32LE(40)).toBe(body.length - 44);
       out.push({ key: o.Key!, start: Number(m[2]), fence: Number(m[3]), pcm: body.subarray(44) });
@@ -113,8 +134,19 @@ beforeAll(async () => {
   marks = await markTopics(TOPICS.rtmsTranscripts);
   // Keep-alives every 300 ms, alternating text and binary frames; unanswered for 1.5 s closes the socket (1000).
   // Audio at 4x real time: a 20 ms frame every 5 ms.
-  sim = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: SECRET, keepAliveIntervalMs: 300, keepAliveTimeoutMs: 1500, keepAliveFrames: 'alternate', frameIntervalMs: 5 });
-  wrongSim = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: 'the-secret-zoom-knows', keepAliveIntervalMs: 300 });
+  sim = await startRtmsServer({
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    keepAliveIntervalMs: 300,
+    keepAliveTimeoutMs: 1500,
+    keepAliveFrames: 'alternate',
+    frameIntervalMs: 5,
+  });
+  wrongSim = await startRtmsServer({
+    clientId: CLIENT_ID,
+    clientSecret: 'the-secret-zoom-knows',
+    keepAliveIntervalMs: 300,
+  });
   await producer.connect();
   apps.push(await startApp('rtms', rtmsEnv('pod-a'), { waitFor: 'readyz' }));
   apps.push(await startApp('rtms', rtmsEnv('pod-b'), { waitFor: 'readyz' }));
@@ -142,7 +174,9 @@ test('duplicate rtms_started (simultaneous and 5 min later) with two pods: one c
   await waitFor('more audio', async () => sim.stream(streamId).audioSent.length >= 500, 60_000);
   expect(sim.stream(streamId)).toMatchObject({ connections: 1, refusedConcurrent: 0, maxConcurrent: 1 });
 
-  const holder = await waitFor('the holder logs its connection', async () => apps.find((a) => a.output().includes(streamId) && a.output().includes('rtms stream connected')));
+  const holder = await waitFor('the holder logs its connection', async () =>
+    apps.find((a) => a.output().includes(streamId) && a.output().includes('rtms stream connected')),
+  );
   const other = apps.find((a) => a !== holder)!;
   const killedAt = Date.now();
   const sentBeforeKill = sim.stream(streamId).audioSent.length;
@@ -155,7 +189,9 @@ test('duplicate rtms_started (simultaneous and 5 min later) with two pods: one c
   const st = sim.stream(streamId);
   expect(st).toMatchObject({ connections: 2, refusedConcurrent: 0, maxConcurrent: 1 });
   expect(other.output()).toContain('rtms stream taken over');
-  process.stdout.write(`rtms takeover: ${takeoverMs} ms after SIGKILL (lease 3 s); frames lost while nobody was connected: ${st.audioDropped}\n`);
+  process.stdout.write(
+    `rtms takeover: ${takeoverMs} ms after SIGKILL (lease 3 s); frames lost while nobody was connected: ${st.audioDropped}\n`,
+  );
 
   // Audio: no frame stored twice; everything sent to the surviving pod stored byte for byte; of what was sent to the
   // killed pod, only a tail is missing: its unstored segment (at most 50 frames) plus what was still in flight when
@@ -169,19 +205,24 @@ test('duplicate rtms_started (simultaneous and 5 min later) with two pods: one c
   for (const f of second!) expect(frames.get(f.timestamp)?.[0]?.equals(frameBytes(streamId, f.index))).toBe(true);
   const storedOfFirst = first!.filter((f) => frames.has(f.timestamp));
   expect(storedOfFirst).toEqual(first!.slice(0, storedOfFirst.length));
-  const sentToFirstBeforeKill = st.audioSent.slice(0, sentBeforeKill).filter((f) => f.connection === first![0]!.connection);
+  const sentToFirstBeforeKill = st.audioSent
+    .slice(0, sentBeforeKill)
+    .filter((f) => f.connection === first![0]!.connection);
   expect(sentToFirstBeforeKill.length - storedOfFirst.length).toBeLessThanOrEqual(50 + 25); // one 1 s segment + 0.5 s in flight
   for (const f of storedOfFirst) expect(frames.get(f.timestamp)![0]!.equals(frameBytes(streamId, f.index))).toBe(true);
   expect(new Set(segments.map((s) => s.fence)).size).toBe(2);
 
   // Transcripts: keyed by the meeting, in order, none twice, all sent to the survivor present.
-  const records = (await readTopic(TOPICS.rtmsTranscripts, { from: marks.get(TOPICS.rtmsTranscripts) })).filter((r) => r.headers['zp-rtms-stream-id'] === streamId);
+  const records = (await readTopic(TOPICS.rtmsTranscripts, { from: marks.get(TOPICS.rtmsTranscripts) })).filter(
+    (r) => r.headers['zp-rtms-stream-id'] === streamId,
+  );
   expect(new Set(records.map((r) => r.key))).toEqual(new Set([meetingUuid]));
   const lines = records.map((r) => JSON.parse(r.value.toString()) as { text: string; timestamp: number });
   expect(lines.map((l) => l.timestamp)).toEqual([...lines.map((l) => l.timestamp)].sort((a, b) => a - b));
   expect(new Set(lines.map((l) => l.text)).size).toBe(lines.length);
   const secondConn = second![0]!.connection;
-  for (const t of st.transcriptsSent.filter((x) => x.connection === secondConn)) expect(lines.map((l) => l.text)).toContain(t.text);
+  for (const t of st.transcriptsSent.filter((x) => x.connection === secondConn))
+    expect(lines.map((l) => l.text)).toContain(t.text);
 
   // Keep-alives, text and binary, all answered: no socket closed for an unanswered one.
   expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
@@ -205,7 +246,13 @@ test('a stream without outage: the stored audio bytes equal the bytes zoom-sim s
   const redis = new Redis(e.redisUrl, { lazyConnect: false });
   try {
     expect(await redis.exists(`${bucket}:fenced:rtms:${streamId}`)).toBe(0);
-    const stop = rtmsEvent({ product: 'meeting', phase: 'stopped', streamId, instanceId: meetingUuid, accountId: ACCOUNT }) as unknown as Record<string, unknown>;
+    const stop = rtmsEvent({
+      product: 'meeting',
+      phase: 'stopped',
+      streamId,
+      instanceId: meetingUuid,
+      accountId: ACCOUNT,
+    }) as unknown as Record<string, unknown>;
     await publish(meetingUuid, canonical(stop), canonical(started(streamId, meetingUuid, sim.signalingUrl)));
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await redis.exists(`${bucket}:fenced:rtms:${streamId}`)).toBe(0);
@@ -215,7 +262,7 @@ test('a stream without outage: the stored audio bytes equal the bytes zoom-sim s
   expect(sim.stream(streamId)).toMatchObject({ connections: 1, maxConcurrent: 1, refusedConcurrent: 0 });
 });
 
-test('a wrong client secret: a clear error naming Zoom\'s reason, never the secret, and no retry storm', async () => {
+test("a wrong client secret: a clear error naming Zoom's reason, never the secret, and no retry storm", async () => {
   const streamId = randomBytes(16).toString('hex');
   const meetingUuid = zoomMeetingUuid();
   wrongSim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 10 });
@@ -226,7 +273,12 @@ test('a wrong client secret: a clear error naming Zoom\'s reason, never the secr
       .flatMap((a) => a.output().split('\n'))
       .find((l) => l.includes(streamId) && l.includes('rtms handshake refused')),
   );
-  expect(JSON.parse(logLine)).toMatchObject({ streamId, stage: 'signaling', statusCode: 1, reason: 'signature verification failed' });
+  expect(JSON.parse(logLine)).toMatchObject({
+    streamId,
+    stage: 'signaling',
+    statusCode: 1,
+    reason: 'signature verification failed',
+  });
   // Three lease periods later: still the one attempt (the stream is marked over for every pod).
   await new Promise((r) => setTimeout(r, 9_000));
   expect(wrongSim.stats().badSignatures).toBe(1);

@@ -11,8 +11,6 @@ import { type RtmsServer, frameBytes, startRtmsServer } from '@zoom-pipeline/zoo
 import { Registry } from 'prom-client';
 import { RtmsConnector, RtmsMetrics, rtmsLifecycle } from '@zoom-pipeline/rtms-feature';
 
-
-
 jest.setTimeout(30_000);
 
 const CLIENT_ID = 'unit-client';
@@ -55,22 +53,53 @@ describe('rtmsLifecycle', () => {
   });
 
   it('reads meeting, webinar and Video SDK session streams, flat or under payload.object', () => {
-    expect(rtmsLifecycle(ce('us.zoom.meeting.rtms_started', { meeting_uuid: 'm==', rtms_stream_id: 's1', server_urls: 'wss://x', account_id: 'a' }))).toEqual({
+    expect(
+      rtmsLifecycle(
+        ce('us.zoom.meeting.rtms_started', {
+          meeting_uuid: 'm==',
+          rtms_stream_id: 's1',
+          server_urls: 'wss://x',
+          account_id: 'a',
+        }),
+      ),
+    ).toEqual({
       kind: 'started',
-      info: { product: 'meeting', streamId: 's1', instanceId: 'm==', handshakeField: 'meeting_uuid', serverUrls: 'wss://x', accountId: 'a', startedAt: Date.parse('2026-12-03T10:00:00.000Z') },
+      info: {
+        product: 'meeting',
+        streamId: 's1',
+        instanceId: 'm==',
+        handshakeField: 'meeting_uuid',
+        serverUrls: 'wss://x',
+        accountId: 'a',
+        startedAt: Date.parse('2026-12-03T10:00:00.000Z'),
+      },
     });
-    expect(rtmsLifecycle(ce('us.zoom.webinar.rtms_started', { object: { webinar_uuid: 'w==', rtms_stream_id: 's2', server_urls: 'wss://x' } }))).toMatchObject({
+    expect(
+      rtmsLifecycle(
+        ce('us.zoom.webinar.rtms_started', {
+          object: { webinar_uuid: 'w==', rtms_stream_id: 's2', server_urls: 'wss://x' },
+        }),
+      ),
+    ).toMatchObject({
       info: { product: 'webinar', instanceId: 'w==', handshakeField: 'meeting_uuid' },
     });
-    expect(rtmsLifecycle(ce('us.zoom.session.rtms_started', { session_id: 'v==', rtms_stream_id: 's3', server_urls: 'wss://x' }))).toMatchObject({
+    expect(
+      rtmsLifecycle(
+        ce('us.zoom.session.rtms_started', { session_id: 'v==', rtms_stream_id: 's3', server_urls: 'wss://x' }),
+      ),
+    ).toMatchObject({
       info: { product: 'session', instanceId: 'v==', handshakeField: 'session_id' },
     });
-    expect(rtmsLifecycle(ce('us.zoom.meeting.rtms_stopped', { meeting_uuid: 'm==', rtms_stream_id: 's1', stop_reason: 6 }))).toEqual({ kind: 'stopped', streamId: 's1', stopReason: 'meeting_ended' });
+    expect(
+      rtmsLifecycle(ce('us.zoom.meeting.rtms_stopped', { meeting_uuid: 'm==', rtms_stream_id: 's1', stop_reason: 6 })),
+    ).toEqual({ kind: 'stopped', streamId: 's1', stopReason: 'meeting_ended' });
   });
 
   it('ignores other events and RTMS events without their ids', () => {
     expect(rtmsLifecycle(ce('us.zoom.meeting.started', { object: {} }))).toBeUndefined();
-    expect(rtmsLifecycle(ce('us.zoom.meeting.rtms_started', { meeting_uuid: 'm==', server_urls: 'wss://x' }))).toBeUndefined();
+    expect(
+      rtmsLifecycle(ce('us.zoom.meeting.rtms_started', { meeting_uuid: 'm==', server_urls: 'wss://x' })),
+    ).toBeUndefined();
   });
 });
 
@@ -85,7 +114,14 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
   const logger = createLogger({ name: 'rtms-test', destination: logs });
   const connectors: RtmsConnector[] = [];
   const make = (id: string, over: Partial<RtmsSettings> = {}): RtmsConnector => {
-    const c = new RtmsConnector({ settings: settings(id, over), store, objects, bus, metrics: new RtmsMetrics(new Registry()), logger });
+    const c = new RtmsConnector({
+      settings: settings(id, over),
+      store,
+      objects,
+      bus,
+      metrics: new RtmsMetrics(new Registry()),
+      logger,
+    });
     c.start();
     connectors.push(c);
     return c;
@@ -96,7 +132,14 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
       { topic: 'zoom.rtms.transcripts', partitions: 1 },
       { topic: 'zoom.rtms.chat', partitions: 1 },
     ]);
-    sim = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: SECRET, keepAliveIntervalMs: 50, keepAliveTimeoutMs: 400, keepAliveFrames: 'binary', frameIntervalMs: 2 });
+    sim = await startRtmsServer({
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      keepAliveIntervalMs: 50,
+      keepAliveTimeoutMs: 400,
+      keepAliveFrames: 'binary',
+      frameIntervalMs: 2,
+    });
   });
 
   afterAll(async () => {
@@ -132,11 +175,13 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
     expect(sim.stream(streamId)).toMatchObject({ maxConcurrent: 1, refusedConcurrent: 0 });
     expect(sim.stats().keepAliveTimeouts).toBe(0);
     // The survivor stored what it received, byte for byte, under its own fence.
-    const survivorFrames = sim.stream(streamId).audioSent.filter((f) => f.connection === sim.stream(streamId).audioSent.at(-1)!.connection);
+    const survivorFrames = sim
+      .stream(streamId)
+      .audioSent.filter((f) => f.connection === sim.stream(streamId).audioSent.at(-1)!.connection);
     expect(survivorFrames.every((f) => f.bytes.equals(frameBytes(streamId, f.index)))).toBe(true);
   });
 
-  it('gives a refused handshake up at once with Zoom\'s reason, and never logs the secret', async () => {
+  it("gives a refused handshake up at once with Zoom's reason, and never logs the secret", async () => {
     const wrong = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: 'another-secret' });
     try {
       const streamId = randomBytes(16).toString('hex');
@@ -159,7 +204,11 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
   });
 
   it('gives up after a few handshakes that Zoom closes without an answer (how a wrong secret looks on the wire), with a clear error', async () => {
-    const silent = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: 'another-secret', badSignature: 'close' });
+    const silent = await startRtmsServer({
+      clientId: CLIENT_ID,
+      clientSecret: 'another-secret',
+      badSignature: 'close',
+    });
     try {
       const streamId = randomBytes(16).toString('hex');
       const stream = info(streamId, silent.signalingUrl);

@@ -42,11 +42,19 @@ describe('MediaSink', () => {
     await sink.finish('zoom:meeting_ended');
     const prefix = rtmsObjectPrefix(info);
     expect(prefix).toMatch(/^rtms\/acct\/2026\/12\/03\/[^/]+\/abc123$/);
-    expect(sink.segments.map((s) => s.key)).toEqual([`${prefix}/audio/1000-7.wav`, `${prefix}/audio/1100-7.wav`, `${prefix}/audio/1200-7.wav`]);
+    expect(sink.segments.map((s) => s.key)).toEqual([
+      `${prefix}/audio/1000-7.wav`,
+      `${prefix}/audio/1100-7.wav`,
+      `${prefix}/audio/1200-7.wav`,
+    ]);
     const first = objects.read(`${prefix}/audio/1000-7.wav`)!;
     expect(first.readUInt32LE(40)).toBe(5 * 640);
     expect(first.subarray(44).equals(Buffer.concat([0, 1, 2, 3, 4].map((i) => frame(i).data)))).toBe(true);
-    const manifest = JSON.parse(objects.read(`${prefix}/manifest.json`)!.toString()) as { fence: number; segments: unknown[]; ended: string };
+    const manifest = JSON.parse(objects.read(`${prefix}/manifest.json`)!.toString()) as {
+      fence: number;
+      segments: unknown[];
+      ended: string;
+    };
     expect(manifest).toMatchObject({ fence: 7, ended: 'zoom:meeting_ended' });
     expect(manifest.segments).toHaveLength(3);
     expect(objects.read(`${prefix}/manifest-7.json`)).toBeDefined();

@@ -4,7 +4,15 @@ import { sanitiseKeyId } from '@zoom-pipeline/canonical';
 import { TOPICS } from '@zoom-pipeline/contracts';
 import { type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { type ObjectStore } from '@zoom-pipeline/object-store';
-import { AUDIO_FORMAT, AudioSegmenter, type AudioSegment, GapCounter, type MediaFrame, bytesPerMs, wavHeader } from '@zoom-pipeline/rtms';
+import {
+  AUDIO_FORMAT,
+  AudioSegmenter,
+  type AudioSegment,
+  GapCounter,
+  type MediaFrame,
+  bytesPerMs,
+  wavHeader,
+} from '@zoom-pipeline/rtms';
 import { type Logger, inSpan } from '@zoom-pipeline/telemetry';
 import { type RtmsMetrics } from './rtms.metrics';
 import { type RtmsStreamInfo } from './stream-event';
@@ -61,7 +69,11 @@ const WRITE_ATTEMPTS = 5;
  */
 export class MediaSink {
   private readonly segmenter: AudioSegmenter;
-  private readonly gaps = { audio: new GapCounter(30), transcript: new GapCounter(Number.MAX_SAFE_INTEGER), chat: new GapCounter(Number.MAX_SAFE_INTEGER) };
+  private readonly gaps = {
+    audio: new GapCounter(30),
+    transcript: new GapCounter(Number.MAX_SAFE_INTEGER),
+    chat: new GapCounter(Number.MAX_SAFE_INTEGER),
+  };
   private chain: Promise<void> = Promise.resolve();
   private pendingMessages: OutgoingMessage[] = [];
   readonly segments: StoredSegment[] = [];
@@ -143,7 +155,13 @@ export class MediaSink {
     const keys = [`${this.prefix}/manifest-${this.fence}.json`, ...(endReason ? [`${this.prefix}/manifest.json`] : [])];
     for (const key of keys) {
       await this.withRetries('manifest', () =>
-        this.deps.objects.put({ key, body: Readable.from([body]), contentLength: body.length, contentType: 'application/json', metadata: { 'rtms-stream-id': this.info.streamId, 'rtms-fence': String(this.fence) } }),
+        this.deps.objects.put({
+          key,
+          body: Readable.from([body]),
+          contentLength: body.length,
+          contentType: 'application/json',
+          metadata: { 'rtms-stream-id': this.info.streamId, 'rtms-fence': String(this.fence) },
+        }),
       );
     }
   }
@@ -168,23 +186,32 @@ export class MediaSink {
     const key = `${this.prefix}/audio/${segment.startTimestamp}-${this.fence}.wav`;
     const header = wavHeader(segment.pcm.length);
     const ok = await this.withRetries('segment', () =>
-      inSpan('rtms.audio_segment.put', { attributes: { 'zoom.rtms.stream_id': this.info.streamId, 'zoom.rtms.fence': this.fence } }, () =>
-        this.deps.objects.put({
-          key,
-          body: Readable.from([header, segment.pcm]),
-          contentLength: header.length + segment.pcm.length,
-          contentType: 'audio/wav',
-          metadata: {
-            'rtms-stream-id': this.info.streamId,
-            'rtms-fence': String(this.fence),
-            'rtms-start-timestamp': String(segment.startTimestamp),
-            'rtms-end-timestamp': String(segment.endTimestamp),
-          },
-        }),
+      inSpan(
+        'rtms.audio_segment.put',
+        { attributes: { 'zoom.rtms.stream_id': this.info.streamId, 'zoom.rtms.fence': this.fence } },
+        () =>
+          this.deps.objects.put({
+            key,
+            body: Readable.from([header, segment.pcm]),
+            contentLength: header.length + segment.pcm.length,
+            contentType: 'audio/wav',
+            metadata: {
+              'rtms-stream-id': this.info.streamId,
+              'rtms-fence': String(this.fence),
+              'rtms-start-timestamp': String(segment.startTimestamp),
+              'rtms-end-timestamp': String(segment.endTimestamp),
+            },
+          }),
       ),
     );
     if (ok) {
-      this.segments.push({ key, startTimestamp: segment.startTimestamp, endTimestamp: segment.endTimestamp, bytes: segment.pcm.length, sha256: ok.sha256 });
+      this.segments.push({
+        key,
+        startTimestamp: segment.startTimestamp,
+        endTimestamp: segment.endTimestamp,
+        bytes: segment.pcm.length,
+        sha256: ok.sha256,
+      });
       this.deps.metrics.segments.inc({ outcome: 'stored' });
     } else {
       this.lost += 1;
@@ -198,7 +225,10 @@ export class MediaSink {
     if (batch.length === 0) return;
     const ok = await this.withRetries('messages', () => this.deps.bus.publish(batch));
     for (const m of batch) {
-      this.deps.metrics.messages.inc({ media: m.topic === TOPICS.rtmsChat ? 'chat' : 'transcript', outcome: ok ? 'published' : 'failed' });
+      this.deps.metrics.messages.inc({
+        media: m.topic === TOPICS.rtmsChat ? 'chat' : 'transcript',
+        outcome: ok ? 'published' : 'failed',
+      });
     }
   }
 
@@ -226,6 +256,8 @@ export class MediaSink {
 export function rtmsObjectPrefix(info: RtmsStreamInfo): string {
   const d = new Date(info.startedAt);
   const pad = (n: number): string => String(n).padStart(2, '0');
-  const date = Number.isFinite(d.getTime()) ? `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}` : 'unknown-date';
+  const date = Number.isFinite(d.getTime())
+    ? `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}`
+    : 'unknown-date';
   return `rtms/${sanitiseKeyId(info.accountId ?? 'unknown-account')}/${date}/${sanitiseKeyId(info.instanceId)}/${sanitiseKeyId(info.streamId)}`;
 }

@@ -86,7 +86,15 @@ export class RtmsConnector {
     if (this.now() - info.startedAt > this.deps.settings.maxStreamAgeMs) return;
     if (await this.isOver(info.streamId)) return;
     if (this.streams.has(info.streamId)) return;
-    this.streams.set(info.streamId, { info, leaseUntil: 0, heldElsewhere: false, failures: 0, unanswered: 0, nextAttemptAt: 0, done: false });
+    this.streams.set(info.streamId, {
+      info,
+      leaseUntil: 0,
+      heldElsewhere: false,
+      failures: 0,
+      unanswered: 0,
+      nextAttemptAt: 0,
+      done: false,
+    });
     await this.tickStream(this.streams.get(info.streamId)!);
   }
 
@@ -152,7 +160,11 @@ export class RtmsConnector {
         this.forget(t);
         return;
       }
-      const lease = await this.deps.store.acquireFencedLease(rtmsLeaseName(t.info.streamId), this.owner, this.deps.settings.leaseTtlMs);
+      const lease = await this.deps.store.acquireFencedLease(
+        rtmsLeaseName(t.info.streamId),
+        this.owner,
+        this.deps.settings.leaseTtlMs,
+      );
       if (!lease) {
         t.heldElsewhere = true;
         return;
@@ -162,13 +174,19 @@ export class RtmsConnector {
       this.deps.metrics.streamsHeld.inc();
       if (t.heldElsewhere) {
         this.deps.metrics.takeovers.inc();
-        this.deps.logger.warn({ streamId: t.info.streamId, fence: lease.token }, 'rtms stream taken over from a holder that stopped renewing');
+        this.deps.logger.warn(
+          { streamId: t.info.streamId, fence: lease.token },
+          'rtms stream taken over from a holder that stopped renewing',
+        );
       }
       this.connect(t);
     } catch (err) {
       // Store unavailable: a holder keeps streaming until its local lease deadline, then stops (another pod may have it by then).
       if (t.lease && this.now() >= t.leaseUntil) this.loseLease(t, 'lease could not be renewed in time');
-      this.deps.logger.warn({ streamId: t.info.streamId, reason: err instanceof Error ? err.message : String(err) }, 'rtms lease check failed');
+      this.deps.logger.warn(
+        { streamId: t.info.streamId, reason: err instanceof Error ? err.message : String(err) },
+        'rtms lease check failed',
+      );
     }
   }
 
@@ -189,25 +207,36 @@ export class RtmsConnector {
     const sink = t.sink;
     const span = tracer().startSpan('rtms.connect', {
       kind: SpanKind.CLIENT,
-      attributes: { 'zoom.rtms.stream_id': t.info.streamId, 'zoom.rtms.fence': t.lease.token, 'zoom.rtms.attempt': t.failures + 1 },
+      attributes: {
+        'zoom.rtms.stream_id': t.info.streamId,
+        'zoom.rtms.fence': t.lease.token,
+        'zoom.rtms.attempt': t.failures + 1,
+      },
     });
     let ready = false;
-    const session = new RtmsSession(t.info, { clientId: creds.clientId, clientSecret: creds.clientSecret, media: this.deps.settings.media }, {
-      onReady: () => {
-        ready = true;
-        t.failures = 0;
-        t.unanswered = 0;
-        this.deps.metrics.connects.inc({ outcome: 'ready' });
-        this.deps.metrics.connectionsOpen.inc();
-        span.end();
-        this.deps.logger.info({ streamId: t.info.streamId, fence: t.lease?.token, media: this.deps.settings.media }, 'rtms stream connected');
+    const session = new RtmsSession(
+      t.info,
+      { clientId: creds.clientId, clientSecret: creds.clientSecret, media: this.deps.settings.media },
+      {
+        onReady: () => {
+          ready = true;
+          t.failures = 0;
+          t.unanswered = 0;
+          this.deps.metrics.connects.inc({ outcome: 'ready' });
+          this.deps.metrics.connectionsOpen.inc();
+          span.end();
+          this.deps.logger.info(
+            { streamId: t.info.streamId, fence: t.lease?.token, media: this.deps.settings.media },
+            'rtms stream connected',
+          );
+        },
+        onMedia: (frame) => sink.onFrame(frame),
+        onKeepAlive: (socket, binary, seconds) => {
+          this.deps.metrics.keepAlives.inc({ socket, frame: binary ? 'binary' : 'text' });
+          this.deps.metrics.keepAliveSeconds.observe({ socket }, seconds);
+        },
       },
-      onMedia: (frame) => sink.onFrame(frame),
-      onKeepAlive: (socket, binary, seconds) => {
-        this.deps.metrics.keepAlives.inc({ socket, frame: binary ? 'binary' : 'text' });
-        this.deps.metrics.keepAliveSeconds.observe({ socket }, seconds);
-      },
-    });
+    );
     t.session = session;
     session.start();
     void session.done.then((end) => {
@@ -233,7 +262,12 @@ export class RtmsConnector {
         this.deps.metrics.refusals.inc({ stage: end.stage });
         // The reason Zoom gave and the status code; never the signature or the secret.
         this.deps.logger.error(
-          { streamId: t.info.streamId, stage: end.stage, statusCode: end.statusCode, reason: end.reason ?? 'no reason given' },
+          {
+            streamId: t.info.streamId,
+            stage: end.stage,
+            statusCode: end.statusCode,
+            reason: end.reason ?? 'no reason given',
+          },
           'rtms handshake refused by Zoom; not retrying (check RTMS_CLIENT_ID / RTMS_CLIENT_SECRET)',
         );
         await this.markOver(t.info.streamId, `refused:${end.stage}:${end.statusCode}`);
@@ -258,7 +292,10 @@ export class RtmsConnector {
         const delay = Math.min(this.deps.settings.reconnectMaxDelayMs, RECONNECT_MIN_MS * 2 ** (t.failures - 1));
         const jittered = delay / 2 + Math.random() * (delay / 2);
         t.nextAttemptAt = this.now() + jittered;
-        this.deps.logger.warn({ streamId: t.info.streamId, socket: end.socket, closeCode: end.code, retryInMs: Math.round(jittered) }, 'rtms connection dropped; reconnecting');
+        this.deps.logger.warn(
+          { streamId: t.info.streamId, socket: end.socket, closeCode: end.code, retryInMs: Math.round(jittered) },
+          'rtms connection dropped; reconnecting',
+        );
         setTimeout(() => void this.tickStream(t), jittered).unref();
         return;
       }
@@ -271,7 +308,12 @@ export class RtmsConnector {
     t.done = true;
     this.streams.delete(t.info.streamId);
     t.session?.close();
-    if (t.sink) await t.sink.finish(endReason).catch((err: unknown) => this.deps.logger.error({ streamId: t.info.streamId, reason: String(err) }, 'rtms manifest not written'));
+    if (t.sink)
+      await t.sink
+        .finish(endReason)
+        .catch((err: unknown) =>
+          this.deps.logger.error({ streamId: t.info.streamId, reason: String(err) }, 'rtms manifest not written'),
+        );
     if (t.lease) {
       this.deps.metrics.streamsHeld.dec();
       await this.deps.store.releaseFencedLease(t.lease).catch(() => undefined);
@@ -301,6 +343,8 @@ export class RtmsConnector {
   }
 
   private async markOver(streamId: string, reason: string): Promise<void> {
-    await this.deps.store.offerToken(tombstoneKey(streamId), { token: reason, receivedAt: this.now() }, this.deps.settings.maxStreamAgeMs).catch(() => undefined);
+    await this.deps.store
+      .offerToken(tombstoneKey(streamId), { token: reason, receivedAt: this.now() }, this.deps.settings.maxStreamAgeMs)
+      .catch(() => undefined);
   }
 }

@@ -69,7 +69,12 @@ export class RtmsSession {
   start(): void {
     const url = signalingUrls(this.info.serverUrls)[0];
     if (!url) {
-      this.finish({ kind: 'refused', stage: 'signaling', statusCode: -1, reason: 'server_urls has no ws:// or wss:// URL' });
+      this.finish({
+        kind: 'refused',
+        stage: 'signaling',
+        statusCode: -1,
+        reason: 'server_urls has no ws:// or wss:// URL',
+      });
       return;
     }
     this.armHandshakeTimer('signaling');
@@ -103,7 +108,12 @@ export class RtmsSession {
         }
         const url = m.mediaUrls.all ?? m.mediaUrls.audio ?? m.mediaUrls.transcript ?? Object.values(m.mediaUrls)[0];
         if (!url) {
-          this.finish({ kind: 'refused', stage: 'signaling', statusCode: m.statusCode, reason: 'no media server URL in the handshake answer' });
+          this.finish({
+            kind: 'refused',
+            stage: 'signaling',
+            statusCode: m.statusCode,
+            reason: 'no media server URL in the handshake answer',
+          });
           return;
         }
         this.openMedia(url);
@@ -188,7 +198,10 @@ export class RtmsSession {
 
   private armHandshakeTimer(socket: SocketName): void {
     clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = setTimeout(() => this.finish({ kind: 'dropped', socket, code: 0, ready: false }), this.options.handshakeTimeoutMs ?? 10_000);
+    this.handshakeTimer = setTimeout(
+      () => this.finish({ kind: 'dropped', socket, code: 0, ready: false }),
+      this.options.handshakeTimeoutMs ?? 10_000,
+    );
     this.handshakeTimer.unref();
   }
 

@@ -17,7 +17,10 @@ export class RtmsEventsConsumer {
   @BusHandler(TOPICS.events, {
     name: 'rtms',
     groupId: RTMS_GROUP_PREFIX,
-    ensureTopics: [TOPICS.events, TOPICS.rtmsTranscripts, TOPICS.rtmsChat].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+    ensureTopics: [TOPICS.events, TOPICS.rtmsTranscripts, TOPICS.rtmsChat].map((topic) => ({
+      topic,
+      partitions: DEFAULT_PARTITIONS[topic],
+    })),
     concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.events],
     overrides: RTMS_CONSUMER_OPTIONS,
   })

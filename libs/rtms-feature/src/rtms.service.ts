@@ -28,7 +28,14 @@ export class RtmsService implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly health: HealthService,
   ) {
-    this.connector = new RtmsConnector({ settings: config.rtms, store, objects, bus, metrics: new RtmsMetrics(registry), logger });
+    this.connector = new RtmsConnector({
+      settings: config.rtms,
+      store,
+      objects,
+      bus,
+      metrics: new RtmsMetrics(registry),
+      logger,
+    });
   }
 
   private bootstrapped = false;
@@ -39,7 +46,9 @@ export class RtmsService implements OnApplicationBootstrap, BeforeApplicationShu
     this.bootstrapped = true;
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
     if (!this.config.rtms.credentials) {
-      this.logger.warn('rtms: no RTMS_CLIENT_ID/RTMS_CLIENT_SECRET (or ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET): streams are tracked but not connected');
+      this.logger.warn(
+        'rtms: no RTMS_CLIENT_ID/RTMS_CLIENT_SECRET (or ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET): streams are tracked but not connected',
+      );
     }
     this.connector.start();
   }
@@ -60,7 +69,11 @@ export class RtmsService implements OnApplicationBootstrap, BeforeApplicationShu
       }
       const life = rtmsLifecycle(event);
       if (!life) continue;
-      await batch.withRecord(msg, () => (life.kind === 'started' ? this.connector.onStarted(life.info) : this.connector.onStopped(life.streamId, life.stopReason)));
+      await batch.withRecord(msg, () =>
+        life.kind === 'started'
+          ? this.connector.onStarted(life.info)
+          : this.connector.onStopped(life.streamId, life.stopReason),
+      );
     }
     return { outputs: [] };
   }

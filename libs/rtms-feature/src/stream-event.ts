@@ -15,7 +15,8 @@ export interface RtmsStreamInfo {
   startedAt: number;
 }
 
-export type RtmsLifecycle = { kind: 'started'; info: RtmsStreamInfo } | { kind: 'stopped'; streamId: string; stopReason: string };
+export type RtmsLifecycle =
+  { kind: 'started'; info: RtmsStreamInfo } | { kind: 'stopped'; streamId: string; stopReason: string };
 
 const EVENT = /^us\.zoom\.(meeting|webinar|session)\.rtms_(started|stopped)$/;
 
@@ -30,7 +31,8 @@ export function rtmsLifecycle(event: CanonicalEvent): RtmsLifecycle | undefined 
   const field = (name: string): string | undefined => text(payload[name]) ?? text(object?.[name]);
   const streamId = field('rtms_stream_id');
   if (!streamId) return undefined;
-  if (m[2] === 'stopped') return { kind: 'stopped', streamId, stopReason: stopReasonName(payload.stop_reason ?? object?.stop_reason) };
+  if (m[2] === 'stopped')
+    return { kind: 'stopped', streamId, stopReason: stopReasonName(payload.stop_reason ?? object?.stop_reason) };
   const instanceId = product === 'session' ? field('session_id') : (field('meeting_uuid') ?? field('webinar_uuid'));
   const serverUrls = field('server_urls');
   if (!instanceId || !serverUrls) return undefined;

@@ -71,7 +71,12 @@ export class AudioSegmenter {
   /** The partial segment (stream end, graceful stop), or undefined when empty. */
   flush(): AudioSegment | undefined {
     if (this.start === undefined || this.bytes === 0) return undefined;
-    const segment: AudioSegment = { startTimestamp: this.start, endTimestamp: Math.round(this.end), frames: this.frames, pcm: Buffer.concat(this.chunks, this.bytes) };
+    const segment: AudioSegment = {
+      startTimestamp: this.start,
+      endTimestamp: Math.round(this.end),
+      frames: this.frames,
+      pcm: Buffer.concat(this.chunks, this.bytes),
+    };
     this.chunks = [];
     this.bytes = 0;
     this.frames = 0;

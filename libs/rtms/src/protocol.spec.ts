@@ -15,15 +15,20 @@ import {
 
 describe('RTMS handshake signature', () => {
   it('matches test vector V6 (HMAC-SHA256 of "client_id,meeting_uuid,rtms_stream_id" keyed by the client secret)', () => {
-    expect(handshakeSignature('test-client-id', 'test-client-secret', '4444AAAiAAAAAiAiAiiAii==', '609340fb2a7946909659956c8aa9250c')).toBe(
-      'a728f3e385cbb16f3d47dfb06fb1293bfdbc62beeb4ac0bf9ea5710aadf09d97',
-    );
+    expect(
+      handshakeSignature(
+        'test-client-id',
+        'test-client-secret',
+        '4444AAAiAAAAAiAiAiiAii==',
+        '609340fb2a7946909659956c8aa9250c',
+      ),
+    ).toBe('a728f3e385cbb16f3d47dfb06fb1293bfdbc62beeb4ac0bf9ea5710aadf09d97');
   });
 
   it('differs for another secret', () => {
-    expect(handshakeSignature('test-client-id', 'other', '4444AAAiAAAAAiAiAiiAii==', '609340fb2a7946909659956c8aa9250c')).not.toBe(
-      'a728f3e385cbb16f3d47dfb06fb1293bfdbc62beeb4ac0bf9ea5710aadf09d97',
-    );
+    expect(
+      handshakeSignature('test-client-id', 'other', '4444AAAiAAAAAiAiAiiAii==', '609340fb2a7946909659956c8aa9250c'),
+    ).not.toBe('a728f3e385cbb16f3d47dfb06fb1293bfdbc62beeb4ac0bf9ea5710aadf09d97');
   });
 });
 
@@ -31,13 +36,29 @@ describe('RTMS message builders', () => {
   const meeting = { instanceId: 'u==', instanceField: 'meeting_uuid' as const, streamId: 's1' };
 
   it('builds the signaling handshake with the instance field Zoom expects', () => {
-    expect(signalingHandshake(meeting, 'sig', 7)).toEqual({ msg_type: 1, protocol_version: 1, meeting_uuid: 'u==', rtms_stream_id: 's1', sequence: 7, signature: 'sig' });
-    expect(signalingHandshake({ ...meeting, instanceField: 'session_id' }, 'sig', 7)).toHaveProperty('session_id', 'u==');
+    expect(signalingHandshake(meeting, 'sig', 7)).toEqual({
+      msg_type: 1,
+      protocol_version: 1,
+      meeting_uuid: 'u==',
+      rtms_stream_id: 's1',
+      sequence: 7,
+      signature: 'sig',
+    });
+    expect(signalingHandshake({ ...meeting, instanceField: 'session_id' }, 'sig', 7)).toHaveProperty(
+      'session_id',
+      'u==',
+    );
   });
 
   it('asks for the configured media as a bitmask, audio as L16 16 kHz mono', () => {
     const m = dataHandshake(meeting, 'sig', ['audio', 'transcript']);
-    expect(m).toMatchObject({ msg_type: 3, media_type: 9, signature: 'sig', payload_encryption: false, media_params: { audio: { codec: 1, sample_rate: 1, channel: 1 } } });
+    expect(m).toMatchObject({
+      msg_type: 3,
+      media_type: 9,
+      signature: 'sig',
+      payload_encryption: false,
+      media_params: { audio: { codec: 1, sample_rate: 1, channel: 1 } },
+    });
     expect(mediaMask(['audio', 'video', 'share', 'transcript', 'chat'])).toBe(31);
   });
 
@@ -55,26 +76,51 @@ describe('parseMessage', () => {
   });
 
   it('reads the signaling answer, ok or refused with its status', () => {
-    expect(parseMessage(JSON.stringify({ msg_type: 2, status_code: 0, media_server: { server_urls: { all: 'ws://m', audio: 'ws://a' } } }))).toEqual({
+    expect(
+      parseMessage(
+        JSON.stringify({
+          msg_type: 2,
+          status_code: 0,
+          media_server: { server_urls: { all: 'ws://m', audio: 'ws://a' } },
+        }),
+      ),
+    ).toEqual({
       kind: 'signaling_handshake',
       ok: true,
       statusCode: 0,
       reason: undefined,
       mediaUrls: { all: 'ws://m', audio: 'ws://a' },
     });
-    expect(parseMessage(JSON.stringify({ msg_type: 2, status_code: 5, reason: 'invalid signature' }))).toMatchObject({ ok: false, statusCode: 5, reason: 'invalid signature' });
+    expect(parseMessage(JSON.stringify({ msg_type: 2, status_code: 5, reason: 'invalid signature' }))).toMatchObject({
+      ok: false,
+      statusCode: 5,
+      reason: 'invalid signature',
+    });
   });
 
   it('decodes audio as base64 bytes and transcripts as text', () => {
     const pcm = Buffer.from([1, 2, 3, 4]);
-    const audio = parseMessage(JSON.stringify({ msg_type: 14, content: { user_id: 16778240, user_name: 'A', data: pcm.toString('base64'), timestamp: 1000 } }));
-    expect(audio).toEqual({ kind: 'media', frame: { media: 'audio', data: pcm, userId: '16778240', userName: 'A', timestamp: 1000 } });
+    const audio = parseMessage(
+      JSON.stringify({
+        msg_type: 14,
+        content: { user_id: 16778240, user_name: 'A', data: pcm.toString('base64'), timestamp: 1000 },
+      }),
+    );
+    expect(audio).toEqual({
+      kind: 'media',
+      frame: { media: 'audio', data: pcm, userId: '16778240', userName: 'A', timestamp: 1000 },
+    });
     const t = parseMessage(JSON.stringify({ msg_type: 17, content: { user_id: 1, data: 'hello', timestamp: 5 } }));
     expect(t).toMatchObject({ kind: 'media', frame: { media: 'transcript', text: 'hello', timestamp: 5 } });
   });
 
   it('names stop reasons and sees the end of the stream', () => {
-    expect(parseMessage(JSON.stringify({ msg_type: 8, state: 4, stop_reason: 6 }))).toEqual({ kind: 'stream_state', state: 4, stopReason: 'meeting_ended', ended: true });
+    expect(parseMessage(JSON.stringify({ msg_type: 8, state: 4, stop_reason: 6 }))).toEqual({
+      kind: 'stream_state',
+      state: 4,
+      stopReason: 'meeting_ended',
+      ended: true,
+    });
     expect(parseMessage(JSON.stringify({ msg_type: 8, state: 1 }))).toMatchObject({ ended: false });
     expect(stopReasonName(99)).toBe('unknown_99');
   });

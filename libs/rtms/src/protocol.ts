@@ -33,7 +33,15 @@ export type MediaName = Exclude<keyof typeof MEDIA_BIT, 'all'>;
 export const MEDIA_NAMES: readonly MediaName[] = ['audio', 'video', 'share', 'transcript', 'chat'];
 
 /** `STREAM_STATE` of STREAM_STATE_UPDATE (zoom/rtms). */
-export const STREAM_STATE = { INACTIVE: 0, ACTIVE: 1, INTERRUPTED: 2, TERMINATING: 3, TERMINATED: 4, PAUSED: 5, RESUMED: 6 } as const;
+export const STREAM_STATE = {
+  INACTIVE: 0,
+  ACTIVE: 1,
+  INTERRUPTED: 2,
+  TERMINATING: 3,
+  TERMINATED: 4,
+  PAUSED: 5,
+  RESUMED: 6,
+} as const;
 
 /** `STOP_REASON` numbering of zoom/rtms `src/rtms.h`; names go into logs and metrics, never numbers alone. */
 export const STOP_REASONS: readonly string[] = [
@@ -67,7 +75,9 @@ export const STOP_REASONS: readonly string[] = [
 ];
 
 export function stopReasonName(code: unknown): string {
-  return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code < STOP_REASONS.length ? STOP_REASONS[code]! : `unknown_${String(code)}`;
+  return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code < STOP_REASONS.length
+    ? STOP_REASONS[code]!
+    : `unknown_${String(code)}`;
 }
 
 /** What identifies one stream: meetings and webinars send `meeting_uuid`, Video SDK sessions `session_id`. */
@@ -80,7 +90,12 @@ export interface StreamIdentity {
 }
 
 /** hex(HMAC-SHA256(client secret, "client_id,instance_id,rtms_stream_id")): the same signature for signaling and media. */
-export function handshakeSignature(clientId: string, clientSecret: string, instanceId: string, streamId: string): string {
+export function handshakeSignature(
+  clientId: string,
+  clientSecret: string,
+  instanceId: string,
+  streamId: string,
+): string {
   return createHmac('sha256', clientSecret).update(`${clientId},${instanceId},${streamId}`).digest('hex');
 }
 
@@ -102,7 +117,11 @@ export function signalingHandshake(id: StreamIdentity, signature: string, sequen
 /** Audio parameters: L16 PCM, 16 kHz, mono, mixed stream (zoom/rtms enums: codec L16=1, SR_16K=1, MONO=1, AUDIO_MIXED_STREAM=1). */
 export const AUDIO_FORMAT = { sampleRate: 16_000, channels: 1, bitsPerSample: 16 } as const;
 
-export function dataHandshake(id: StreamIdentity, signature: string, media: readonly MediaName[]): Record<string, unknown> {
+export function dataHandshake(
+  id: StreamIdentity,
+  signature: string,
+  media: readonly MediaName[],
+): Record<string, unknown> {
   return {
     msg_type: MSG.DATA_HAND_SHAKE_REQ,
     protocol_version: 1,
@@ -112,7 +131,9 @@ export function dataHandshake(id: StreamIdentity, signature: string, media: read
     media_type: mediaMask(media),
     payload_encryption: false,
     media_params: {
-      ...(media.includes('audio') ? { audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 1, send_rate: 20 } } : {}),
+      ...(media.includes('audio')
+        ? { audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 1, send_rate: 20 } }
+        : {}),
       ...(media.includes('transcript') ? { transcript: { content_type: 5 } } : {}),
     },
   };
@@ -189,21 +210,33 @@ export function parseMessage(data: Buffer | string): RtmsMessage {
     case MSG.STREAM_STATE_UPDATE: {
       const state = typeof m.state === 'number' ? m.state : -1;
       const stopReason = m.stop_reason === undefined ? undefined : stopReasonName(m.stop_reason);
-      return { kind: 'stream_state', state, stopReason, ended: state === STREAM_STATE.TERMINATED || state === STREAM_STATE.TERMINATING };
+      return {
+        kind: 'stream_state',
+        state,
+        stopReason,
+        ended: state === STREAM_STATE.TERMINATED || state === STREAM_STATE.TERMINATING,
+      };
     }
     case MSG.SESSION_STATE_UPDATE:
-      return { kind: 'session_state', state: typeof m.state === 'number' ? m.state : -1, stopReason: m.stop_reason === undefined ? undefined : stopReasonName(m.stop_reason) };
+      return {
+        kind: 'session_state',
+        state: typeof m.state === 'number' ? m.state : -1,
+        stopReason: m.stop_reason === undefined ? undefined : stopReasonName(m.stop_reason),
+      };
     default: {
       const media = MEDIA_OF_TYPE[type];
       if (media === undefined) return { kind: 'other', msgType: type };
       const content = asRecord(m.content);
-      if (!content || typeof content.data !== 'string') return { kind: 'invalid', why: `${media} message without content.data` };
+      if (!content || typeof content.data !== 'string')
+        return { kind: 'invalid', why: `${media} message without content.data` };
       const isText = media === 'transcript' || media === 'chat';
       const frame: MediaFrame = {
         media,
         data: isText ? Buffer.from(content.data, 'utf8') : Buffer.from(content.data, 'base64'),
         ...(isText ? { text: content.data } : {}),
-        ...(typeof content.user_id === 'string' || typeof content.user_id === 'number' ? { userId: String(content.user_id) } : {}),
+        ...(typeof content.user_id === 'string' || typeof content.user_id === 'number'
+          ? { userId: String(content.user_id) }
+          : {}),
         ...(typeof content.user_name === 'string' ? { userName: content.user_name } : {}),
         ...(typeof content.timestamp === 'number' ? { timestamp: content.timestamp } : {}),
       };

@@ -4,7 +4,8 @@ import { type RtmsServer, startRtmsServer } from './rtms-server';
 
 jest.setTimeout(20_000);
 
-const sign = (secret: string, instance: string, stream: string): string => createHmac('sha256', secret).update(`cid,${instance},${stream}`).digest('hex');
+const sign = (secret: string, instance: string, stream: string): string =>
+  createHmac('sha256', secret).update(`cid,${instance},${stream}`).digest('hex');
 
 interface Client {
   ws: WebSocket;
@@ -15,7 +16,9 @@ interface Client {
 async function connect(url: string): Promise<Client> {
   const ws = new WebSocket(url);
   const messages: Client['messages'] = [];
-  ws.on('message', (data: Buffer, binary: boolean) => messages.push({ msg: JSON.parse(data.toString()) as Record<string, unknown>, binary }));
+  ws.on('message', (data: Buffer, binary: boolean) =>
+    messages.push({ msg: JSON.parse(data.toString()) as Record<string, unknown>, binary }),
+  );
   const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   return { ws, messages, closed };
@@ -28,12 +31,26 @@ async function until(probe: () => boolean): Promise<void> {
 describe('zoom-sim RTMS server', () => {
   let sim: RtmsServer;
   beforeAll(async () => {
-    sim = await startRtmsServer({ clientId: 'cid', clientSecret: 'sec', keepAliveIntervalMs: 50, keepAliveTimeoutMs: 200, keepAliveFrames: 'binary' });
+    sim = await startRtmsServer({
+      clientId: 'cid',
+      clientSecret: 'sec',
+      keepAliveIntervalMs: 50,
+      keepAliveTimeoutMs: 200,
+      keepAliveFrames: 'binary',
+    });
     sim.addStream({ streamId: 's1', instanceId: 'm1', audioFrames: 5 });
   });
   afterAll(() => sim.close());
 
-  const handshake = (signature: string) => JSON.stringify({ msg_type: 1, protocol_version: 1, meeting_uuid: 'm1', rtms_stream_id: 's1', sequence: 1, signature });
+  const handshake = (signature: string) =>
+    JSON.stringify({
+      msg_type: 1,
+      protocol_version: 1,
+      meeting_uuid: 'm1',
+      rtms_stream_id: 's1',
+      sequence: 1,
+      signature,
+    });
 
   it('refuses a wrong signature with a status and closes with 1000', async () => {
     const c = await connect(sim.signalingUrl);
@@ -47,7 +64,11 @@ describe('zoom-sim RTMS server', () => {
     const first = await connect(sim.signalingUrl);
     first.ws.send(handshake(sign('sec', 'm1', 's1')));
     await until(() => first.messages.length > 0);
-    expect(first.messages[0]!.msg).toMatchObject({ msg_type: 2, status_code: 0, media_server: { server_urls: { all: sim.mediaUrl } } });
+    expect(first.messages[0]!.msg).toMatchObject({
+      msg_type: 2,
+      status_code: 0,
+      media_server: { server_urls: { all: sim.mediaUrl } },
+    });
 
     const second = await connect(sim.signalingUrl);
     second.ws.send(handshake(sign('sec', 'm1', 's1')));

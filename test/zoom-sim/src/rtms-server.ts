@@ -243,7 +243,8 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
       const field = s.script.instanceField ?? 'meeting_uuid';
       if (!signatureOk(m.signature, String(m[field] ?? ''), streamId)) {
         stats.badSignatures += 1;
-        if (options.badSignature !== 'close') send(c, { msg_type: 2, status_code: 1, reason: 'signature verification failed' });
+        if (options.badSignature !== 'close')
+          send(c, { msg_type: 2, status_code: 1, reason: 'signature verification failed' });
         c.ws.close(1000);
         return;
       }
@@ -264,7 +265,11 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
       s.stats.connections += 1;
       s.stats.openNow += 1;
       s.stats.maxConcurrent = Math.max(s.stats.maxConcurrent, s.stats.openNow);
-      send(c, { msg_type: 2, status_code: 0, media_server: { server_urls: { all: mediaUrl, audio: mediaUrl, transcript: mediaUrl } } });
+      send(c, {
+        msg_type: 2,
+        status_code: 0,
+        media_server: { server_urls: { all: mediaUrl, audio: mediaUrl, transcript: mediaUrl } },
+      });
       startKeepAlive(c);
       return;
     }
@@ -333,10 +338,14 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
       send(media, { msg_type: 14, content: { user_id: 0, user_name: '', data: bytes.toString('base64'), timestamp } });
       s.stats.audioSentFrames += 1;
       s.stats.audioSentBytes += bytes.length;
-      if (options.keepSentFrames !== false) s.stats.audioSent.push({ index: i, timestamp, connection: media.id, bytes });
+      if (options.keepSentFrames !== false)
+        s.stats.audioSent.push({ index: i, timestamp, connection: media.id, bytes });
       for (const t of s.script.transcripts ?? []) {
         if (t.atFrame !== i) continue;
-        send(media, { msg_type: 17, content: { user_id: t.userId ?? 16778240, user_name: t.userName ?? 'Speaker', data: t.text, timestamp } });
+        send(media, {
+          msg_type: 17,
+          content: { user_id: t.userId ?? 16778240, user_name: t.userName ?? 'Speaker', data: t.text, timestamp },
+        });
         s.stats.transcriptsSent.push({ timestamp, text: t.text, connection: media.id });
       }
     }
@@ -363,7 +372,18 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
         nextFrame: 0,
         started: false,
         produced: 0,
-        stats: { connections: 0, refusedConcurrent: 0, maxConcurrent: 0, openNow: 0, audioSent: [], audioSentFrames: 0, audioSentBytes: 0, audioDropped: 0, transcriptsSent: [], ended: false },
+        stats: {
+          connections: 0,
+          refusedConcurrent: 0,
+          maxConcurrent: 0,
+          openNow: 0,
+          audioSent: [],
+          audioSentFrames: 0,
+          audioSentBytes: 0,
+          audioDropped: 0,
+          transcriptsSent: [],
+          ended: false,
+        },
       });
     },
     startStream(streamId) {
