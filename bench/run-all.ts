@@ -3,6 +3,7 @@
 import { dedupMarkdown, runDedup } from './dedup.bench';
 import { ingressMarkdown, runIngress } from './ingress.bench';
 import { machine, writeSection } from './lib/bench-util';
+import { rtmsMarkdown, runRtms } from './rtms.bench';
 import { runUpload, uploadMarkdown } from './upload.bench';
 
 async function main(): Promise<void> {
@@ -25,7 +26,9 @@ async function main(): Promise<void> {
   writeSection('dedup', dedupMarkdown(dedup));
   const upload = await runUpload();
   writeSection('upload', uploadMarkdown(upload));
-  process.stdout.write(`${ingressMarkdown(ingress)}\n\n${dedupMarkdown(dedup)}\n\n${uploadMarkdown(upload)}\n`);
+  const rtms = await runRtms();
+  writeSection('rtms', rtmsMarkdown(rtms));
+  process.stdout.write(`${ingressMarkdown(ingress)}\n\n${dedupMarkdown(dedup)}\n\n${uploadMarkdown(upload)}\n\n${rtmsMarkdown(rtms)}\n`);
 }
 
 main()

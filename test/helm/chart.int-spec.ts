@@ -224,17 +224,17 @@ describe('helm template', () => {
     const counts: Record<string, number> = {};
     for (const d of render([ciValues('full')])) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
     expect(counts).toEqual({
-      ConfigMap: 5,
-      Deployment: 4,
+      ConfigMap: 6,
+      Deployment: 5, // ingress, dedup, uploader, accounts, rtms
       HorizontalPodAutoscaler: 1, // ingress on CPU; dedup and uploader scale through KEDA
       Ingress: 1,
-      KafkaTopic: 8,
-      NetworkPolicy: 4,
+      KafkaTopic: 10,
+      NetworkPolicy: 5,
       Pod: 1,
-      PodDisruptionBudget: 3,
+      PodDisruptionBudget: 4,
       ScaledObject: 2,
       Secret: 1,
-      Service: 4,
+      Service: 5,
       ServiceAccount: 1,
       ServiceMonitor: 1,
     });
@@ -260,7 +260,7 @@ describe('strict offline validation against the Kubernetes 1.33 schemas', () => 
   });
 
   it('validates the CRDs too (KafkaTopic, ScaledObject, ServiceMonitor)', () => {
-    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(8 + 2 + 1);
+    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(10 + 2 + 1);
   });
 
   it('really is strict: an unknown field fails in a built-in kind and in a CRD', () => {
@@ -284,8 +284,8 @@ describe('pods', () => {
       ...ofKind(docs, 'Deployment').map((d) => ({ name: d.metadata.name as string, spec: d.spec.template.spec as Manifest, probed: true })),
       ...ofKind(docs, 'Pod').map((p) => ({ name: p.metadata.name as string, spec: p.spec as Manifest, probed: false })), // helm test: runs once
     ];
-    // ingress, dedup, uploader, the helm test pod, and accounts when enabled (full values)
-    expect(pods).toHaveLength(_name === 'full' ? 5 : 4);
+    // ingress, dedup, uploader, the helm test pod, and accounts and the RTMS connector when enabled (full values)
+    expect(pods).toHaveLength(_name === 'full' ? 6 : 4);
     for (const pod of pods) {
       expect({ pod: pod.name, securityContext: pod.spec.securityContext }).toEqual({
         pod: pod.name,
@@ -366,6 +366,28 @@ describe('secrets', () => {
     expect(secretEnv('dedup')).toEqual([...accountsKeys, 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL'].sort());
     expect(secretEnv('uploader')).toEqual([...accountsKeys, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET'].sort());
     expect(secretEnv('accounts')).toEqual([...accountsKeys, 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL'].sort());
+    expect(secretEnv('rtms')).toEqual([
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'OTEL_EXPORTER_OTLP_HEADERS',
+      'REDIS_URL',
+      'RTMS_CLIENT_ID',
+      'RTMS_CLIENT_SECRET',
+      'ZOOM_ACCOUNT_ID',
+      'ZOOM_CLIENT_ID',
+      'ZOOM_CLIENT_SECRET',
+    ]);
+  });
+
+  it('deploys the RTMS connector only when enabled, with its settings in its own ConfigMap', () => {
+    expect(render([ciValues('minimal')]).filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'rtms')).toEqual([]);
+    const docs = render([ciValues('full')]);
+    const deployment = named(docs, 'Deployment', 'rtms');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.spec.containers[0].args).toEqual(['dist/apps/rtms/src/main.js']);
+    const env = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'zp-zoom-pipeline-rtms-env')!.data as Record<string, string>;
+    expect(env).toEqual(expect.objectContaining({ RTMS_MEDIA: 'audio,transcript,chat', RTMS_LEASE_TTL: '10s', RTMS_AUDIO_SEGMENT: '60s', OTEL_SERVICE_NAME: 'zoom-pipeline-rtms' }));
+    expect(refusal([ciValues('minimal')], ['rtms.enabled=true', 'rtms.env.RTMS_CLIENT_SECRET=oops'])).toContain('rtms.env.RTMS_CLIENT_SECRET is a secret');
   });
 
   it('reads REDIS_URL from the ConfigMap only when it carries no password', () => {
@@ -386,6 +408,8 @@ describe('Kafka: topics and consumers match the code', () => {
     failed: TOPICS.failed,
     dead: RAW_DEAD_LETTER_TOPIC,
     accountLinks: TOPICS.accountLinks,
+    rtmsTranscripts: TOPICS.rtmsTranscripts,
+    rtmsChat: TOPICS.rtmsChat,
   };
 
   it('creates a Strimzi KafkaTopic per topic with the partitions, replicas and retention from values', () => {
@@ -452,7 +476,7 @@ describe('network policies and metrics', () => {
     const monitor = ofKind(docs, 'ServiceMonitor')[0];
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })]);
     const selected = ofKind(docs, 'Service').filter((s) => Object.entries(monitor.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => s.metadata.labels[k] === v));
-    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['accounts', 'dedup', 'ingress', 'uploader']);
+    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['accounts', 'dedup', 'ingress', 'rtms', 'uploader']);
   });
 });
 

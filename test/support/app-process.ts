@@ -12,9 +12,11 @@ export const REPO_ROOT = ((): string => {
 })();
 
 export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
+/** Apps `startApp` can run; the RTMS connector is kept out of AppName, which specs use to configure every pipeline app. */
+export type StartableApp = AppName | 'rtms';
 
 export interface AppProcess {
-  name: AppName;
+  name: StartableApp;
   url: string;
   port: number;
   child: ChildProcess;
@@ -35,10 +37,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/**
- * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
- * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
- */
 /** Test-only fault modules (test/support/faults) a test can load into an app with `startApp(..., { preload })`. */
 export const FAULTS = {
   /** The dedup app SIGKILLs itself after its first claim, before emitting (dedup-crash-after-claim.ts). */
@@ -52,7 +50,12 @@ export interface StartAppOptions {
   preload?: Array<(typeof FAULTS)[keyof typeof FAULTS]>;
 }
 
-export async function startApp(name: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
+
+/**
+ * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
+ * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
+ */
+export async function startApp(name: StartableApp, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
   const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const preload = (options.preload ?? []).flatMap((f) => ['--require', path.join(REPO_ROOT, 'dist/test/support', f)]);

@@ -7,6 +7,7 @@ import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
 import { EventBusModule } from '@zoom-pipeline/event-bus';
 import { IngressFeatureModule } from '@zoom-pipeline/ingress-feature';
 import { ObjectStoreModule } from '@zoom-pipeline/object-store';
+import { RtmsFeatureModule } from '@zoom-pipeline/rtms-feature';
 import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 import { UploaderFeatureModule } from '@zoom-pipeline/uploader-feature';
 import { ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
@@ -34,6 +35,7 @@ export class StandaloneAppModule {
         UploaderFeatureModule,
         // The accounts feature (issue #16) when ACCOUNTS_ENCRYPTION_KEY is set.
         ...(config.accounts ? [AccountLinkEventsModule.forRoot(), AccountsFeatureModule] : []),
+        RtmsFeatureModule,
       ],
     };
   }

@@ -81,6 +81,24 @@ export interface AccountsSettings {
   refreshMarginMs: number;
 }
 
+/** RTMS connector (apps/rtms, standalone): which app's credentials sign the handshake, what to store. */
+export interface RtmsSettings {
+  /** RTMS_CLIENT_ID / RTMS_CLIENT_SECRET, else ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET; undefined: the connector is off. */
+  credentials?: { clientId: string; clientSecret: string };
+  /** RTMS_MEDIA: media to ask Zoom for. */
+  media: readonly ('audio' | 'transcript' | 'chat')[];
+  /** RTMS_LEASE_TTL: how long a dead holder keeps a stream; another pod takes over after it. */
+  leaseTtlMs: number;
+  /** RTMS_AUDIO_SEGMENT: audio per stored WAV segment. */
+  audioSegmentMs: number;
+  /** RTMS_RECONNECT_MAX_DELAY: longest wait between two reconnects of a live stream. */
+  reconnectMaxDelayMs: number;
+  /** RTMS_MAX_STREAM_AGE: an rtms_started older than this is not connected (replays of old history). */
+  maxStreamAgeMs: number;
+  /** RTMS_INSTANCE_ID: this process's name as a lease owner and in its consumer group; default host name + pid. */
+  instanceId: string;
+}
+
 export interface AppConfig {
   port: number;
   host: string;
@@ -101,6 +119,7 @@ export interface AppConfig {
   upload: UploadSettings;
   events: EventsSettings;
   accounts?: AccountsSettings;
+  rtms: RtmsSettings;
 }
 
 export const CONFIG = Symbol('CONFIG');

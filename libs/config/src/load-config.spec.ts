@@ -141,4 +141,27 @@ describe('loadConfig', () => {
       expect(() => loadConfig(base, { requireAccounts: true })).toThrow(/ACCOUNTS_ENCRYPTION_KEY/);
     });
   });
+
+  it('reads the RTMS settings: own credentials, else the Zoom app client credentials; audio and transcript by default', () => {
+    const c = loadConfig({ ...base, RTMS_CLIENT_ID: 'rid', RTMS_CLIENT_SECRET: 'rsecret', RTMS_INSTANCE_ID: 'pod-1' });
+    expect(c.rtms).toEqual({
+      credentials: { clientId: 'rid', clientSecret: 'rsecret' },
+      media: ['audio', 'transcript'],
+      leaseTtlMs: 15_000,
+      audioSegmentMs: 60_000,
+      reconnectMaxDelayMs: 30_000,
+      maxStreamAgeMs: 24 * 3_600_000,
+      instanceId: 'pod-1',
+    });
+    const reuse = loadConfig({ ...base, ZOOM_ACCOUNT_ID: 'a', ZOOM_CLIENT_ID: 'zid', ZOOM_CLIENT_SECRET: 'zs', RTMS_MEDIA: 'chat, transcript' });
+    expect(reuse.rtms.credentials).toEqual({ clientId: 'zid', clientSecret: 'zs' });
+    expect(reuse.rtms.media).toEqual(['chat', 'transcript']);
+    expect(loadConfig(base).rtms.credentials).toBeUndefined();
+  });
+
+  it('refuses bad RTMS settings by name, never printing the secret', () => {
+    const problems = problemsOf({ ...base, RTMS_CLIENT_SECRET: 'hush-hush', RTMS_MEDIA: 'video', RTMS_LEASE_TTL: '100ms' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['RTMS_CLIENT_ID, RTMS_CLIENT_SECRET', 'RTMS_LEASE_TTL', 'RTMS_MEDIA']);
+    expect(problems.join('\n')).not.toMatch(/hush-hush/);
+  });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_REDACT_FIELDS, validateObjectKeyTemplate } from '@zoom-pipeline/canonical';
 import type { AccountsSettings, AppConfig, BusSettings, DedupStoreSettings, ObjectStoreSettings } from './app-config';
@@ -152,6 +153,18 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(f)) problems.push('EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none');
   }
 
+  // RTMS connector: its own app credentials, else the Zoom app's (one app usually does both).
+  const rtmsClientId = get('RTMS_CLIENT_ID') ?? clientId;
+  const rtmsClientSecret = get('RTMS_CLIENT_SECRET') ?? (get('RTMS_CLIENT_ID') === undefined ? clientSecret : undefined);
+  if ((get('RTMS_CLIENT_ID') === undefined) !== (get('RTMS_CLIENT_SECRET') === undefined)) {
+    problems.push('RTMS_CLIENT_ID, RTMS_CLIENT_SECRET: set both, or neither (then ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET are used)');
+  }
+  const rtmsMedia = read('RTMS_MEDIA', parseRtmsMedia, ['audio', 'transcript'] as RtmsMedia[]);
+  const rtmsLeaseTtlMs = read('RTMS_LEASE_TTL', parseDuration, 15_000);
+  if (rtmsLeaseTtlMs < 1_000) problems.push('RTMS_LEASE_TTL: must be at least 1s (the lease is renewed three times per TTL)');
+  const rtmsSegmentMs = read('RTMS_AUDIO_SEGMENT', parseDuration, 60_000);
+  if (rtmsSegmentMs < 100 || rtmsSegmentMs > 3_600_000) problems.push('RTMS_AUDIO_SEGMENT: must be from 100ms to 1h');
+
   const logLevel = (get('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
@@ -196,6 +209,15 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     },
     events: { redactFields },
     ...(accounts ? { accounts } : {}),
+    rtms: {
+      credentials: rtmsClientId && rtmsClientSecret ? { clientId: rtmsClientId, clientSecret: rtmsClientSecret } : undefined,
+      media: rtmsMedia,
+      leaseTtlMs: rtmsLeaseTtlMs,
+      audioSegmentMs: rtmsSegmentMs,
+      reconnectMaxDelayMs: read('RTMS_RECONNECT_MAX_DELAY', parseDuration, 30_000),
+      maxStreamAgeMs: read('RTMS_MAX_STREAM_AGE', parseDuration, 24 * 3_600_000),
+      instanceId: get('RTMS_INSTANCE_ID') ?? `${os.hostname()}-${process.pid}`,
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -259,6 +281,19 @@ function readAccounts(
     linkTtlMs,
     refreshMarginMs: read('ACCOUNTS_REFRESH_MARGIN', parseDuration, 5 * 60_000),
   };
+}
+
+type RtmsMedia = 'audio' | 'transcript' | 'chat';
+
+function parseRtmsMedia(text: string): RtmsMedia[] | { error: string } {
+  const names = text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s.length > 0);
+  if (names.length === 0 || names.some((n) => n !== 'audio' && n !== 'transcript' && n !== 'chat')) {
+    return { error: 'must be a comma-separated list of audio, transcript, chat' };
+  }
+  return [...new Set(names)] as RtmsMedia[];
 }
 
 function positiveInt(text: string, max: number): number | { error: string } {

@@ -10,6 +10,10 @@ export const TOPICS = {
   dead: 'zoom.webhooks.dead',
   /** Compacted, key = Zoom user id: the state of each Zoom user's link to an app user (`AccountLinkEvent`). */
   accountLinks: 'zoom.accounts.links',
+  /** RTMS transcript messages, keyed by meeting/webinar/session instance, in arrival order per instance. */
+  rtmsTranscripts: 'zoom.rtms.transcripts',
+  /** RTMS chat messages, keyed like the transcripts. */
+  rtmsChat: 'zoom.rtms.chat',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -25,6 +29,8 @@ export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
   // One partition where the embedded log and the test brokers created it; the chart's Strimzi topic has 3.
   'zoom.webhooks.dead': 1,
   'zoom.accounts.links': 3,
+  'zoom.rtms.transcripts': 6,
+  'zoom.rtms.chat': 3,
 };
 
 /** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */

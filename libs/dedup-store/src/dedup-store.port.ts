@@ -29,6 +29,17 @@ export interface TokenRecord {
   receivedAt: number;
 }
 
+/**
+ * A lease with a fencing token: every new holder of one lease name gets a greater token than any holder before it,
+ * so a holder that was paused past its TTL (and replaced) can be told apart from the current one by whoever
+ * receives its writes. Re-acquiring by the holder keeps its token.
+ */
+export interface FencedLease {
+  name: string;
+  owner: string;
+  token: number;
+}
+
 export interface DedupStore {
   /** Claims many keys in one round trip (SET NX PX pipelined), results in request order. */
   claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]>;
@@ -40,6 +51,12 @@ export interface DedupStore {
   /** Extends a lease `owner` holds; false when it was lost (expired and taken). */
   renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /** Exclusive lease with a fencing token (see FencedLease); null while another owner holds `name`. */
+  acquireFencedLease(name: string, owner: string, ttlMs: number): Promise<FencedLease | null>;
+  /** Extends the lease only while `lease.owner` still holds it under `lease.token`; false when it was lost. */
+  renewFencedLease(lease: FencedLease, ttlMs: number): Promise<boolean>;
+  /** Frees the lease only while `lease.owner` holds it under `lease.token`. */
+  releaseFencedLease(lease: FencedLease): Promise<void>;
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -34,7 +34,7 @@ overrides = {
         "key": {"type": "string", "description": "Key in the Secret (default: name)"},
         "secretName": {"type": "string", "description": "Secret name (default: existingSecret or the created Secret)"},
         "optional": {"type": "boolean", "description": "Start the pod when the key is missing"},
-        "components": {"type": "array", "items": {"type": "string", "enum": ["ingress", "dedup", "uploader"]}, "description": "Components that get it (default: all)"}}}},
+        "components": {"type": "array", "items": {"type": "string", "enum": ["ingress", "dedup", "uploader", "rtms"]}, "description": "Components that get it (default: all)"}}}},
     "kafka.brokers": {"type": "array", "items": {"type": "string", "pattern": r"^[^\s,:]+:[0-9]{1,5}$"}},
     "kafka.client": {"type": "string", "enum": ["platformatic", "kafkajs"]},
     "kafka.publishClient": {"type": "string", "enum": ["platformatic", "kafkajs"]},
@@ -98,6 +98,18 @@ for c in ("ingress", "dedup", "uploader"):
         f"{c}.autoscaling.targetCPUUtilizationPercentage": {"type": "integer", "minimum": 1, "maximum": 100},
         f"{c}.pdb.minAvailable": PDB_VALUE, f"{c}.pdb.maxUnavailable": PDB_VALUE,
     })
+overrides.update({
+    "rtms.args": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    "rtms.replicaCount": {"type": "integer", "minimum": 0},
+    "rtms.terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
+    "rtms.env": ENV_MAP, "rtms.resources": RESOURCES,
+    "rtms.livenessProbe": PROBE, "rtms.readinessProbe": PROBE,
+    "rtms.podAnnotations": STR_MAP, "rtms.podLabels": STR_MAP, "rtms.nodeSelector": STR_MAP,
+    "rtms.tolerations": OBJ_LIST, "rtms.affinity": ANY_MAP, "rtms.topologySpreadConstraints": OBJ_LIST,
+    "rtms.pdb.minAvailable": PDB_VALUE, "rtms.pdb.maxUnavailable": PDB_VALUE,
+    "rtms.media": {"type": "string", "pattern": r"^(audio|transcript|chat)(,(audio|transcript|chat))*$"},
+    "rtms.leaseTtl": DURATION, "rtms.audioSegment": DURATION, "rtms.reconnectMaxDelay": DURATION, "rtms.maxStreamAge": DURATION,
+})
 for c in ("dedup", "uploader"):
     overrides[f"{c}.autoscaling.lagThreshold"] = NULLABLE_POS_INT
     overrides[f"{c}.autoscaling.activationLagThreshold"] = NULLABLE_POS_INT

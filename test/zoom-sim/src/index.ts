@@ -79,3 +79,15 @@ export {
   type OAuthServerStats,
   type SimZoomUser,
 } from './oauth-server';
+export {
+  frameBytes,
+  startRtmsServer,
+  type RtmsServer,
+  type RtmsServerOptions,
+  type RtmsServerStats,
+  type RtmsStreamScript,
+  type RtmsStreamStats,
+  type RtmsTranscriptLine,
+  type SentFrame,
+  type SentTranscript,
+} from './rtms-server';

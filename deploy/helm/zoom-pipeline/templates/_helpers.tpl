@@ -102,6 +102,8 @@ uploaded: zoom.recording.uploaded
 failed: zoom.recording.failed
 dead: zoom.webhooks.dead
 accountLinks: zoom.accounts.links
+rtmsTranscripts: zoom.rtms.transcripts
+rtmsChat: zoom.rtms.chat
 {{- end -}}
 
 {{/* What each consumer reads, for KEDA and the checks: group and topic key. */}}
@@ -143,6 +145,14 @@ uploader:
   {{- end }}
 accounts:
   {{- include "zoom-pipeline.accountsSecretKeys" . | nindent 2 }}
+rtms:
+  RTMS_CLIENT_ID: optional
+  RTMS_CLIENT_SECRET: optional
+  ZOOM_ACCOUNT_ID: optional
+  ZOOM_CLIENT_ID: optional
+  ZOOM_CLIENT_SECRET: optional
+  AWS_ACCESS_KEY_ID: optional
+  AWS_SECRET_ACCESS_KEY: optional
 {{- end -}}
 
 {{/* True ("true") when some extraSecretEnv entry carries a per-app webhook token for ingress. */}}
@@ -177,7 +187,7 @@ Only Secret references here; values never appear in the manifest.
       optional: {{ include "zoom-pipeline.hasPerAppTokens" $root | eq "true" }}
       {{- end }}
 {{- end }}
-{{- if and (has $component (list "dedup" "uploader" "accounts")) (not $root.Values.redis.url) }}
+{{- if and (has $component (list "dedup" "uploader" "accounts" "rtms")) (not $root.Values.redis.url) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:

@@ -1,9 +1,9 @@
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClaimRequest, ClaimResult, DedupStore, TokenRecord } from '../dedup-store.port';
+import type { ClaimRequest, ClaimResult, DedupStore, FencedLease, TokenRecord } from '../dedup-store.port';
 import { DedupStoreUnavailableError } from '../dedup-store.port';
 import { DedupState, type StateChange } from '../state/dedup-state';
-import { assertClaimRequests, assertName, assertTokenOffer, assertTtl } from '../state/validate';
+import { assertClaimRequests, assertFencedLease, assertName, assertTokenOffer, assertTtl } from '../state/validate';
 import { encodeRecord, fsyncDirectory, type LogRecord, replayLog, rewriteLog, writeFully } from './dedup-log';
 
 export interface EmbeddedDedupStoreOptions {
@@ -44,7 +44,10 @@ interface PendingWrite {
  * was reported is on disk. Concurrent calls share one write + fsync (group commit), which is what keeps a
  * burst of deliveries from paying one disk flush each. On open the log is replayed (expired entries are
  * skipped), a torn last line is cut off, and a mostly-dead log is compacted. Leases stay in memory: one
- * process holds them and a restart drops them, which only lets the file be retried sooner.
+ * process holds them and a restart drops them, which only lets the file be retried sooner. Fencing tokens are
+ * not logged either: they start at the open time in epoch ms and grow by one per new holder, so a restarted
+ * store hands out greater tokens than the one before it, unless one lease name changed hands more often than
+ * once per millisecond of the previous process's life.
  */
 export class EmbeddedDedupStore implements DedupStore {
   /** Opens (replays) the store; `createDedupStore` uses this so a bad directory fails at start-up. */
@@ -79,7 +82,7 @@ export class EmbeddedDedupStore implements DedupStore {
     this.now = options.now ?? Date.now;
     this.compactMinRecords = options.compactMinRecords ?? 10_000;
     this.nextCompactionCheck = this.compactMinRecords;
-    this.state = new DedupState(this.now);
+    this.state = new DedupState(this.now, this.now());
   }
 
   /** Replays the log once; concurrent callers share it, a failed open is retried by the next call. */
@@ -152,6 +155,27 @@ export class EmbeddedDedupStore implements DedupStore {
     assertName(owner, 'owner');
     await this.usable();
     this.state.releaseLease(name, owner);
+  }
+
+  async acquireFencedLease(name: string, owner: string, ttlMs: number): Promise<FencedLease | null> {
+    assertName(name, 'name');
+    assertName(owner, 'owner');
+    assertTtl(ttlMs);
+    await this.usable();
+    return this.state.acquireFencedLease(name, owner, ttlMs);
+  }
+
+  async renewFencedLease(lease: FencedLease, ttlMs: number): Promise<boolean> {
+    assertFencedLease(lease);
+    assertTtl(ttlMs);
+    await this.usable();
+    return this.state.renewFencedLease(lease, ttlMs);
+  }
+
+  async releaseFencedLease(lease: FencedLease): Promise<void> {
+    assertFencedLease(lease);
+    await this.usable();
+    this.state.releaseFencedLease(lease);
   }
 
   async isReady(): Promise<boolean> {

@@ -1,7 +1,7 @@
-import type { ClaimRequest, ClaimResult, DedupStore, TokenRecord } from '../dedup-store.port';
+import type { ClaimRequest, ClaimResult, DedupStore, FencedLease, TokenRecord } from '../dedup-store.port';
 import { DedupStoreUnavailableError } from '../dedup-store.port';
 import { DedupState } from '../state/dedup-state';
-import { assertClaimRequests, assertName, assertTokenOffer, assertTtl } from '../state/validate';
+import { assertClaimRequests, assertFencedLease, assertName, assertTokenOffer, assertTtl } from '../state/validate';
 
 export interface MemoryDedupStoreOptions {
   /** Clock for expiry (epoch ms). Tests pass a fake one; default `Date.now`. */
@@ -60,6 +60,27 @@ export class MemoryDedupStore implements DedupStore {
     assertName(name, 'name');
     assertName(owner, 'owner');
     this.state.releaseLease(name, owner);
+  }
+
+  async acquireFencedLease(name: string, owner: string, ttlMs: number): Promise<FencedLease | null> {
+    this.assertOpen();
+    assertName(name, 'name');
+    assertName(owner, 'owner');
+    assertTtl(ttlMs);
+    return this.state.acquireFencedLease(name, owner, ttlMs);
+  }
+
+  async renewFencedLease(lease: FencedLease, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    assertFencedLease(lease);
+    assertTtl(ttlMs);
+    return this.state.renewFencedLease(lease, ttlMs);
+  }
+
+  async releaseFencedLease(lease: FencedLease): Promise<void> {
+    this.assertOpen();
+    assertFencedLease(lease);
+    this.state.releaseFencedLease(lease);
   }
 
   async isReady(): Promise<boolean> {

@@ -1,15 +1,24 @@
 import { backoffDelay } from '@zoom-pipeline/async-kit';
 import { type ChainableCommander, Redis } from 'ioredis';
-import type { ClaimRequest, ClaimResult, DedupStore, TokenRecord } from '../dedup-store.port';
+import type { ClaimRequest, ClaimResult, DedupStore, FencedLease, TokenRecord } from '../dedup-store.port';
 import { DedupStoreUnavailableError } from '../dedup-store.port';
-import { assertClaimRequests, assertName, assertTokenOffer, assertTtl } from '../state/validate';
+import { assertClaimRequests, assertFencedLease, assertName, assertTokenOffer, assertTtl } from '../state/validate';
 import {
+  ACQUIRE_FENCED_LEASE_SCRIPT,
   ACQUIRE_LEASE_SCRIPT,
   CLAIM_SCRIPT,
   OFFER_TOKEN_SCRIPT,
+  RELEASE_FENCED_LEASE_SCRIPT,
   RELEASE_LEASE_SCRIPT,
+  RENEW_FENCED_LEASE_SCRIPT,
   RENEW_LEASE_SCRIPT,
 } from './redis-scripts';
+
+/**
+ * How long a fence counter outlives its last acquisition. Tokens must only grow while a former holder could still
+ * act on its lease; a week is far beyond any pause, and keeps one small key per lease name from living forever.
+ */
+const FENCE_COUNTER_TTL_MS = 7 * 24 * 3_600_000;
 
 export interface RedisDedupStoreOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://`). Never appears in errors. */
@@ -29,6 +38,9 @@ interface ScriptCommands<R> {
   zpAcquireLease(key: string, owner: string, ttlMs: number): R;
   zpRenewLease(key: string, owner: string, ttlMs: number): R;
   zpReleaseLease(key: string, owner: string): R;
+  zpAcquireFencedLease(key: string, fenceKey: string, owner: string, ttlMs: number, fenceTtlMs: number): R;
+  zpRenewFencedLease(key: string, owner: string, token: number, ttlMs: number): R;
+  zpReleaseFencedLease(key: string, owner: string, token: number): R;
 }
 type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>>;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ScriptedPipeline>;
@@ -44,6 +56,8 @@ const retryStrategy = (attempt: number): number => backoffDelay(attempt + 1, { i
  *   claim:<key>   string = owner, PX = claim TTL          (SET NX PX, Lua: claim or return owner)
  *   token:<key>   hash {t: token, r: receivedAt}, PX     (Lua compare-and-set on r)
  *   lease:<name>  string = owner, PX                      (SET NX PX; renew/release compare the owner)
+ *   fenced:<name> hash {o: owner, t: token}, PX           (fenced lease; renew/release compare owner and token)
+ *   fence:<name>  integer, the last token handed out      (INCR; PX a week after the last acquisition)
  *
  * Availability: calls never wait in an offline queue. While Redis is unreachable they reject at once
  * (or after `commandTimeoutMs` for a hung server) with `DedupStoreUnavailableError`, so the consumer
@@ -100,6 +114,9 @@ export class RedisDedupStore implements DedupStore {
     redis.defineCommand('zpAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LEASE_SCRIPT });
     redis.defineCommand('zpRenewLease', { numberOfKeys: 1, lua: RENEW_LEASE_SCRIPT });
     redis.defineCommand('zpReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_SCRIPT });
+    redis.defineCommand('zpAcquireFencedLease', { numberOfKeys: 2, lua: ACQUIRE_FENCED_LEASE_SCRIPT });
+    redis.defineCommand('zpRenewFencedLease', { numberOfKeys: 1, lua: RENEW_FENCED_LEASE_SCRIPT });
+    redis.defineCommand('zpReleaseFencedLease', { numberOfKeys: 1, lua: RELEASE_FENCED_LEASE_SCRIPT });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -175,6 +192,29 @@ export class RedisDedupStore implements DedupStore {
     await this.run('releaseLease', () => this.redis.zpReleaseLease(this.key('lease', name), owner));
   }
 
+  async acquireFencedLease(name: string, owner: string, ttlMs: number): Promise<FencedLease | null> {
+    assertName(name, 'name');
+    assertName(owner, 'owner');
+    assertTtl(ttlMs);
+    const reply = await this.run('acquireFencedLease', () =>
+      this.redis.zpAcquireFencedLease(this.key('fenced', name), this.key('fence', name), owner, ttlMs, FENCE_COUNTER_TTL_MS),
+    );
+    const token = Number(reply);
+    return Number.isSafeInteger(token) && token > 0 ? { name, owner, token } : null;
+  }
+
+  async renewFencedLease(lease: FencedLease, ttlMs: number): Promise<boolean> {
+    assertFencedLease(lease);
+    assertTtl(ttlMs);
+    const reply = await this.run('renewFencedLease', () => this.redis.zpRenewFencedLease(this.key('fenced', lease.name), lease.owner, lease.token, ttlMs));
+    return reply === 1;
+  }
+
+  async releaseFencedLease(lease: FencedLease): Promise<void> {
+    assertFencedLease(lease);
+    await this.run('releaseFencedLease', () => this.redis.zpReleaseFencedLease(this.key('fenced', lease.name), lease.owner, lease.token));
+  }
+
   /**
    * PING within the command timeout; never throws. Right after construction it waits for the first
    * connection (bounded by `connectTimeoutMs`); during an outage it answers false at once.
@@ -211,7 +251,7 @@ export class RedisDedupStore implements DedupStore {
     return this.closing;
   }
 
-  private key(kind: 'claim' | 'token' | 'lease', name: string): string {
+  private key(kind: 'claim' | 'token' | 'lease' | 'fenced' | 'fence', name: string): string {
     return `${this.prefix}${kind}:${name}`;
   }
 

@@ -54,3 +54,40 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `;
+
+/**
+ * KEYS[1] fenced lease hash {o: owner, t: token}; KEYS[2] the name's fence counter; ARGV[1] owner; ARGV[2] ttl ms;
+ * ARGV[3] how long the counter outlives its last use (ms). Returns the token when ARGV[1] holds the lease, else 0.
+ * A new holder's token is INCR of the counter, so it exceeds every earlier holder's; the holder re-acquiring
+ * keeps its token.
+ */
+export const ACQUIRE_FENCED_LEASE_SCRIPT = `
+local owner = redis.call('HGET', KEYS[1], 'o')
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(redis.call('HGET', KEYS[1], 't'))
+end
+if owner then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 't', token)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return token
+`;
+
+/** KEYS[1] fenced lease hash; ARGV[1] owner; ARGV[2] token; ARGV[3] ttl ms. Extends it only for that owner and token. */
+export const RENEW_FENCED_LEASE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'o') == ARGV[1] and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+`;
+
+/** KEYS[1] fenced lease hash; ARGV[1] owner; ARGV[2] token. Deletes it only for that owner and token. */
+export const RELEASE_FENCED_LEASE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'o') == ARGV[1] and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;

@@ -1,4 +1,4 @@
-import type { ClaimRequest, ClaimResult, TokenRecord } from '../dedup-store.port';
+import type { ClaimRequest, ClaimResult, FencedLease, TokenRecord } from '../dedup-store.port';
 
 /** A claim as kept in memory and in the embedded log: who claimed the key, until when (epoch ms). */
 export interface ClaimEntry {
@@ -13,6 +13,10 @@ export interface TokenEntry extends TokenRecord {
 interface LeaseEntry {
   owner: string;
   expiresAt: number;
+}
+
+interface FencedEntry extends LeaseEntry {
+  token: number;
 }
 
 /** A change `DedupState` made, so a caller that fails to persist it can take it back. */
@@ -35,9 +39,19 @@ export class DedupState {
   private readonly claims = new Map<string, ClaimEntry>();
   private readonly tokens = new Map<string, TokenEntry>();
   private readonly leases = new Map<string, LeaseEntry>();
+  private readonly fenced = new Map<string, FencedEntry>();
+  /** Last fencing token handed out per lease name; never swept, so tokens only grow. */
+  private readonly fences = new Map<string, number>();
   private writesSinceSweep = 0;
 
-  constructor(private readonly now: () => number) {}
+  /**
+   * `fenceFloor`: the smallest token to hand out. The embedded adapter passes its open time (epoch ms), so tokens
+   * keep growing across restarts although they are not persisted (see its doc comment).
+   */
+  constructor(
+    private readonly now: () => number,
+    private readonly fenceFloor = 1,
+  ) {}
 
   /** Same rule as Redis `SET NX PX` followed by `GET`: an expired claim is as good as none. */
   claim(request: ClaimRequest): { result: ClaimResult; change?: StateChange } {
@@ -95,6 +109,36 @@ export class DedupState {
     return true;
   }
 
+  acquireFencedLease(name: string, owner: string, ttlMs: number): FencedLease | null {
+    const at = this.now();
+    const current = this.fenced.get(name);
+    const live = current && current.expiresAt > at ? current : undefined;
+    if (live) {
+      if (live.owner !== owner) return null;
+      live.expiresAt = at + ttlMs;
+      return { name, owner, token: live.token };
+    }
+    const token = Math.max((this.fences.get(name) ?? 0) + 1, this.fenceFloor);
+    this.fences.set(name, token);
+    this.fenced.set(name, { owner, token, expiresAt: at + ttlMs });
+    return { name, owner, token };
+  }
+
+  renewFencedLease(lease: FencedLease, ttlMs: number): boolean {
+    const at = this.now();
+    const current = this.fenced.get(lease.name);
+    if (!current || current.expiresAt <= at || current.owner !== lease.owner || current.token !== lease.token) return false;
+    current.expiresAt = at + ttlMs;
+    return true;
+  }
+
+  releaseFencedLease(lease: FencedLease): void {
+    const current = this.fenced.get(lease.name);
+    if (current && current.expiresAt > this.now() && current.owner === lease.owner && current.token === lease.token) {
+      this.fenced.delete(lease.name);
+    }
+  }
+
   /** Never releases a lease someone else holds now. */
   releaseLease(name: string, owner: string): void {
     const current = this.liveLease(name, this.now());
@@ -134,7 +178,7 @@ export class DedupState {
   /** Drops expired entries and returns the live claims and tokens (what a compacted log must hold). */
   sweep(): { claims: Map<string, ClaimEntry>; tokens: Map<string, TokenEntry> } {
     const at = this.now();
-    for (const map of [this.claims, this.tokens, this.leases] as Array<Map<string, { expiresAt: number }>>) {
+    for (const map of [this.claims, this.tokens, this.leases, this.fenced] as Array<Map<string, { expiresAt: number }>>) {
       for (const [key, entry] of map) {
         if (entry.expiresAt <= at) {
           map.delete(key);

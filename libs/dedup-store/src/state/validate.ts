@@ -1,4 +1,4 @@
-import type { ClaimRequest, TokenRecord } from '../dedup-store.port';
+import type { ClaimRequest, FencedLease, TokenRecord } from '../dedup-store.port';
 
 // Argument checks shared by every adapter, so a bad call fails the same way on Redis, embedded and
 // memory (a memory adapter that accepts what Redis refuses would hide bugs until production).
@@ -36,4 +36,12 @@ export function assertTokenOffer(key: string, record: TokenRecord, ttlMs: number
     throw new TypeError('record.receivedAt must be a finite epoch-ms number');
   }
   assertTtl(ttlMs);
+}
+
+export function assertFencedLease(lease: FencedLease): void {
+  assertName(lease?.name, 'lease.name');
+  assertName(lease.owner, 'lease.owner');
+  if (!Number.isSafeInteger(lease.token) || lease.token <= 0) {
+    throw new RangeError('lease.token must be a positive integer');
+  }
 }

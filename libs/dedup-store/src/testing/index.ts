@@ -241,6 +241,81 @@ export function describeDedupStoreContract(name: string, harness: DedupStoreHarn
       });
     });
 
+    describe('fenced leases', () => {
+      it('grants a fenced lease to one owner at a time; the holder re-acquiring keeps its token', async () => {
+        const store = await open();
+        const name = `rtms-${randomDedupKey()}`;
+
+        const a = await store.acquireFencedLease(name, 'pod-a', LONG_TTL);
+        expect(a).toEqual({ name, owner: 'pod-a', token: expect.any(Number) });
+        expect(await store.acquireFencedLease(name, 'pod-b', LONG_TTL)).toBeNull();
+        expect(await store.acquireFencedLease(name, 'pod-a', LONG_TTL)).toEqual(a);
+      });
+
+      it('gives every new holder a greater token than any holder before it', async () => {
+        const store = await open();
+        const name = `rtms-${randomDedupKey()}`;
+        const a = (await store.acquireFencedLease(name, 'pod-a', LONG_TTL))!;
+        await store.releaseFencedLease(a);
+        const b = (await store.acquireFencedLease(name, 'pod-b', SHORT_TTL))!;
+        expect(b.token).toBeGreaterThan(a.token);
+
+        await pass(SHORT_TTL + 200);
+        const c = (await store.acquireFencedLease(name, 'pod-a', LONG_TTL))!;
+        expect(c.token).toBeGreaterThan(b.token);
+        // The expired holder can neither renew nor release the lease it lost.
+        expect(await store.renewFencedLease(b, LONG_TTL)).toBe(false);
+        await store.releaseFencedLease(b);
+        expect(await store.acquireFencedLease(name, 'pod-b', LONG_TTL)).toBeNull();
+      });
+
+      it('renews and releases only for the same owner and token', async () => {
+        const store = await open();
+        const name = `rtms-${randomDedupKey()}`;
+        const a = (await store.acquireFencedLease(name, 'pod-a', LONG_TTL))!;
+
+        expect(await store.renewFencedLease({ ...a, token: a.token + 1 }, LONG_TTL)).toBe(false);
+        expect(await store.renewFencedLease({ ...a, owner: 'pod-b' }, LONG_TTL)).toBe(false);
+        expect(await store.renewFencedLease(a, LONG_TTL)).toBe(true);
+        await store.releaseFencedLease({ ...a, token: a.token + 1 });
+        expect(await store.acquireFencedLease(name, 'pod-b', LONG_TTL)).toBeNull();
+        await store.releaseFencedLease(a);
+        expect(await store.acquireFencedLease(name, 'pod-b', LONG_TTL)).not.toBeNull();
+      });
+
+      it('keeps a renewed fenced lease past its original expiry', async () => {
+        const store = await open();
+        const name = `rtms-${randomDedupKey()}`;
+        const a = (await store.acquireFencedLease(name, 'pod-a', SHORT_TTL))!;
+
+        await pass(SHORT_TTL * 0.6);
+        expect(await store.renewFencedLease(a, SHORT_TTL)).toBe(true);
+        await pass(SHORT_TTL * 0.6);
+
+        expect(await store.acquireFencedLease(name, 'pod-b', LONG_TTL)).toBeNull();
+      });
+
+      it('gives one winner when two instances race for a fenced lease', async () => {
+        const [one, two] = [await open(), await open()];
+        const name = `rtms-${randomDedupKey()}`;
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).acquireFencedLease(name, `pod-${i}`, LONG_TTL)));
+        expect(results.filter((r) => r !== null)).toHaveLength(1);
+      });
+
+      it('is separate from the plain lease of the same name', async () => {
+        const store = await open();
+        const name = `rtms-${randomDedupKey()}`;
+        expect(await store.acquireLease(name, 'pod-a', LONG_TTL)).toBe(true);
+        expect(await store.acquireFencedLease(name, 'pod-b', LONG_TTL)).not.toBeNull();
+      });
+
+      it('rejects a malformed fenced lease', async () => {
+        const store = await open();
+        await expect(store.renewFencedLease({ name: 'x', owner: 'o', token: 0 }, LONG_TTL)).rejects.toThrow(RangeError);
+        await expect(store.releaseFencedLease({ name: '', owner: 'o', token: 1 })).rejects.toThrow(TypeError);
+      });
+    });
+
     it('reports itself ready while open', async () => {
       const store = await open();
       expect(await store.isReady()).toBe(true);
@@ -264,6 +339,15 @@ export function describeDedupStoreContract(name: string, harness: DedupStoreHarn
             ]),
           ).toEqual([{ status: 'duplicate', owner: 'raw/4/44' }, { status: 'owned' }]);
           expect(await restarted.getToken(key)).toEqual({ token: 'survivor', receivedAt: 44 });
+        });
+
+        it('hands out greater fencing tokens after a restart than before it', async () => {
+          const name = `rtms-${randomDedupKey()}`;
+          const before = (await (await open()).acquireFencedLease(name, 'pod-a', SHORT_TTL))!;
+          await pass(SHORT_TTL + 200);
+          const restarted = track(await reopen());
+          const after = (await restarted.acquireFencedLease(name, 'pod-b', LONG_TTL))!;
+          expect(after.token).toBeGreaterThan(before.token);
         });
 
         it('does not bring back claims that expired before the restart', async () => {
