@@ -35,7 +35,8 @@ export class StandaloneAppModule {
         UploaderFeatureModule,
         // The accounts feature (issue #16) when ACCOUNTS_ENCRYPTION_KEY is set.
         ...(config.accounts ? [AccountLinkEventsModule.forRoot(), AccountsFeatureModule] : []),
-        RtmsFeatureModule,
+        // The RTMS connector when credentials to sign its handshakes are set (it reads every zoom.events record).
+        ...(config.rtms.credentials ? [RtmsFeatureModule] : []),
       ],
     };
   }
