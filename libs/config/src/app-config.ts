@@ -57,6 +57,23 @@ export interface EventsSettings {
   redactFields: readonly string[];
 }
 
+export interface ReconcileSettings {
+  /** RECONCILE_INTERVAL: time between scheduled runs; 0 (`off`) runs on demand only. */
+  intervalMs: number;
+  /** RECONCILE_LOOKBACK: how far back a scheduled run lists (from today − lookback to today, UTC days). */
+  lookbackMs: number;
+  /** ZOOM_API_URL: base URL of Zoom's REST API (tests point it at zoom-sim). */
+  apiUrl: string;
+  /** ZOOM_API_RATE: requests per second the reconciler may send (Zoom's limits are per account, shared with downloads). */
+  apiRequestsPerSecond: number;
+  /** RECONCILE_LEDGER_TTL: how long a stored file is remembered in the ledger (must cover any backfill range). */
+  ledgerTtlMs: number;
+  /** RECONCILE_USERS: user ids to list one by one; empty: the account-level listing (`/accounts/me/recordings`). */
+  users: readonly string[];
+  /** ZOOM_AFTER_UPLOAD: `keep` (default) or `trash` (move a file to Zoom's trash once its upload is verified). */
+  afterUpload: 'keep' | 'trash';
+}
+
 export interface AppConfig {
   port: number;
   host: string;
@@ -76,6 +93,7 @@ export interface AppConfig {
   download: DownloadSettings;
   upload: UploadSettings;
   events: EventsSettings;
+  reconcile: ReconcileSettings;
   /** Test-only fault hooks (e.g. `dedup.crash_after_claim`), armed through ZP_FAULTS. Empty in production. */
   faults: readonly string[];
 }

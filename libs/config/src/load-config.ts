@@ -149,6 +149,16 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(f)) problems.push('EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none');
   }
 
+  // RECONCILE_INTERVAL=off (or 0) keeps the reconciler on demand only (CLI, POST /reconcile/runs).
+  const intervalRaw = get('RECONCILE_INTERVAL');
+  const reconcileIntervalMs = intervalRaw !== undefined && ['off', '0'].includes(intervalRaw.trim().toLowerCase()) ? 0 : read('RECONCILE_INTERVAL', parseDuration, 3_600_000);
+  if (reconcileIntervalMs !== 0 && reconcileIntervalMs < 60_000) problems.push('RECONCILE_INTERVAL: must be at least 1m (or off)');
+  const reconcileLookbackMs = read('RECONCILE_LOOKBACK', parseDuration, 48 * 3_600_000);
+  if (reconcileLookbackMs < 3_600_000) problems.push('RECONCILE_LOOKBACK: must be at least 1h');
+  const afterUpload = read('ZOOM_AFTER_UPLOAD', (t) => (t === 'keep' || t === 'trash' ? t : { error: "must be 'keep' or 'trash'" }), 'keep' as 'keep' | 'trash');
+  const apiUrl = get('ZOOM_API_URL') ?? 'https://api.zoom.us/v2';
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) problems.push('ZOOM_API_URL: must be an http(s) URL');
+
   const logLevel = (get('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     problems.push('LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent');
@@ -187,6 +197,15 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       retryMaxDelayMs: read('UPLOAD_RETRY_MAX_DELAY', parseDuration, 5 * 60_000),
     },
     events: { redactFields },
+    reconcile: {
+      intervalMs: reconcileIntervalMs,
+      lookbackMs: reconcileLookbackMs,
+      apiUrl,
+      apiRequestsPerSecond: read('ZOOM_API_RATE', (t) => positiveInt(t, 1000), 5),
+      ledgerTtlMs: read('RECONCILE_LEDGER_TTL', parseDuration, 400 * 86_400_000),
+      users: parseList(get('RECONCILE_USERS') ?? ''),
+      afterUpload,
+    },
     faults: parseList(get('ZP_FAULTS') ?? ''),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -3,7 +3,7 @@ import { finished, PassThrough } from 'node:stream';
 import { DownloadError, describeNetworkError, parseRetryAfter } from './download-error';
 import { checkHop, checkHopStatic, systemResolve, type HopPolicy, type ResolveHost } from './hop-guard';
 import { abortReason, sendHop } from './http-hop';
-import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider } from './s2s-token-provider';
+import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider, type S2STokenSource } from './s2s-token-provider';
 import type { DownloadRequest, DownloadStats, DownloadStream, DownloadTokenSource, RecordingDownloader, TokenSource } from './zoom-download.port';
 
 export interface ZoomDownloaderOptions {
@@ -11,6 +11,8 @@ export interface ZoomDownloaderOptions {
   allowedHosts: readonly string[];
   /** Server-to-Server OAuth, the fallback when download tokens are missing, rejected or too old. */
   s2s?: { accountId: string; clientId: string; clientSecret: string; tokenUrl?: string };
+  /** One S2S token cache shared with other Zoom API callers of the process (libs/zoom-api); wins over `s2s`. */
+  s2sTokens?: S2STokenSource;
   /** Consecutive failed requests without progress before giving up; default 5. */
   maxAttempts?: number;
   /** Exponential backoff with full jitter between failed requests; default 500 ms doubling to 30 s. */
@@ -43,7 +45,7 @@ const NO_S2S_HINT =
 
 interface ResolvedOptions {
   policy: HopPolicy;
-  s2s: S2STokenProvider | undefined;
+  s2s: S2STokenSource | undefined;
   maxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
   tokenMaxAgeMs: number;
@@ -66,7 +68,7 @@ export class ZoomDownloader implements RecordingDownloader {
     const now = options.now ?? Date.now;
     this.options = {
       policy: { allowedHosts: [...options.allowedHosts], resolve: options.resolve ?? systemResolve },
-      s2s: options.s2s
+      s2s: options.s2sTokens ?? (options.s2s
         ? new S2STokenProvider({
             accountId: options.s2s.accountId,
             clientId: options.s2s.clientId,
@@ -75,7 +77,7 @@ export class ZoomDownloader implements RecordingDownloader {
             now,
             timeoutMs: options.connectTimeoutMs,
           })
-        : undefined,
+        : undefined),
       maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? 5)),
       backoff: options.backoff ?? { baseMs: 500, maxMs: 30_000 },
       tokenMaxAgeMs: options.tokenMaxAgeMs ?? DAY_MS,

@@ -71,3 +71,11 @@ export {
   type S2SCredentials,
   type SimFile,
 } from './download-server';
+export {
+  startZoomApiServer,
+  type AddRecordingOptions,
+  type SimRecording,
+  type ZoomApiServer,
+  type ZoomApiServerOptions,
+  type ZoomApiStats,
+} from './api-server';
