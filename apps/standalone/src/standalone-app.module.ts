@@ -5,9 +5,11 @@ import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
 import { EventBusModule } from '@zoom-pipeline/event-bus';
 import { IngressFeatureModule } from '@zoom-pipeline/ingress-feature';
 import { ObjectStoreModule } from '@zoom-pipeline/object-store';
-import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
+import { ReconcileFeatureModule } from '@zoom-pipeline/reconcile-feature';
+import { METRICS_REGISTRY, type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 import { UploaderFeatureModule } from '@zoom-pipeline/uploader-feature';
-import { ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
+import { ZoomApiModule } from '@zoom-pipeline/zoom-api';
+import { S2S_TOKEN_SOURCE, ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
 
 /**
  * The three services in one process, behind one port. Adapters come from the config: with no
@@ -29,6 +31,9 @@ export class StandaloneAppModule {
         IngressFeatureModule,
         DedupFeatureModule,
         UploaderFeatureModule,
+        // The reconciler in-process: the downloader and the API share one S2S token cache.
+        ZoomApiModule.forRoot({ baseUrl: config.reconcile.apiUrl, requestsPerSecond: config.reconcile.apiRequestsPerSecond, tokens: S2S_TOKEN_SOURCE, registry: METRICS_REGISTRY }),
+        ReconcileFeatureModule,
       ],
     };
   }
