@@ -12,9 +12,11 @@ export const REPO_ROOT = ((): string => {
 })();
 
 export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
+/** Every app startApp can run (the reconciler is started on its own, not in the cluster-wide maps of AppName). */
+export type AnyAppName = AppName | 'reconciler';
 
 export interface AppProcess {
-  name: AppName;
+  name: AnyAppName;
   url: string;
   port: number;
   child: ChildProcess;
@@ -39,7 +41,7 @@ export async function freePort(): Promise<number> {
  * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
  * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
  */
-export async function startApp(name: AppName, env: Record<string, string>, options: { waitFor?: 'healthz' | 'readyz' | 'nothing'; timeoutMs?: number } = {}): Promise<AppProcess> {
+export async function startApp(name: AnyAppName, env: Record<string, string>, options: { waitFor?: 'healthz' | 'readyz' | 'nothing'; timeoutMs?: number } = {}): Promise<AppProcess> {
   const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const port = env.PORT ? Number(env.PORT) : await freePort();

@@ -46,6 +46,8 @@ export interface ZoomApiStats {
   /** 200 answers of the listings (pages served). */
   pages: number;
   rateLimited: number;
+  /** Requests that came before the Retry-After of a 429 had passed (a client ignoring it). */
+  ignoredRetryAfter: number;
   unauthorized: number;
   badRequests: number;
   /** How often each meeting UUID was served in a page. */
@@ -84,6 +86,8 @@ class SimZoomApi implements ZoomApiServer {
   private limited = { count: 0, retryAfterSec: 1 };
   private maxPerSecond: number | undefined;
   private second = { at: 0, count: 0 };
+  /** No request is welcome before this (the last 429's Retry-After). */
+  private retryAfterUntil = 0;
   private totals: ZoomApiStats = emptyStats();
 
   constructor(private readonly opts: ZoomApiServerOptions) {
@@ -166,9 +170,12 @@ class SimZoomApi implements ZoomApiServer {
     this.totals.requests++;
     const url = new URL(req.url ?? '/', 'http://sim');
     const now = this.now();
+    // A little slack for timer granularity between the two processes' clocks.
+    if (now < this.retryAfterUntil - 50) this.totals.ignoredRetryAfter++;
     if (this.limited.count > 0) {
       this.limited.count--;
       this.totals.rateLimited++;
+      this.retryAfterUntil = now + this.limited.retryAfterSec * 1000;
       return this.json(res, 429, { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' }, { 'retry-after': String(this.limited.retryAfterSec) });
     }
     if (this.maxPerSecond !== undefined) {
@@ -176,6 +183,7 @@ class SimZoomApi implements ZoomApiServer {
       if (this.second.at !== sec) this.second = { at: sec, count: 0 };
       if (++this.second.count > this.maxPerSecond) {
         this.totals.rateLimited++;
+        this.retryAfterUntil = now + 1000;
         return this.json(res, 429, { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' }, { 'retry-after': '1' });
       }
     }
@@ -254,7 +262,7 @@ class SimZoomApi implements ZoomApiServer {
 }
 
 function emptyStats(): ZoomApiStats {
-  return { requests: 0, pages: 0, rateLimited: 0, unauthorized: 0, badRequests: 0, listed: {}, trashed: [] };
+  return { requests: 0, pages: 0, rateLimited: 0, ignoredRetryAfter: 0, unauthorized: 0, badRequests: 0, listed: {}, trashed: [] };
 }
 
 function dayMs(value: string): number | undefined {
