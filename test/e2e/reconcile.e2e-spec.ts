@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { TOPICS, decodeUploadFailure, decodeUploadResult } from '@zoom-pipeline/contracts';
 import { type AppProcess, type TopicMark, loadEndpoints, readTopic, removeBucket, startApp, topicMark, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
+import { runCli } from '../../apps/cli/src/cli';
 import { type DownloadServer, type SimRecording, type ZoomApiServer, ZoomWebhookSender, startDownloadServer, startZoomApiServer } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
@@ -203,8 +204,14 @@ describe('reconcile and redrive', () => {
     expect(ran.reduce((sum, r) => sum + (r.json.queued as number), 0)).toBe(20);
     await allStored(ids);
     expectOneCopyAndOneDownloadEach(ids, await objectKeys());
-    // The reconciler app serves what the CLI's status reads.
-    const metrics = await (await fetch(`${other.url}/metrics`)).text();
-    expect(metrics).toMatch(/zoom_reconcile_ledger_writes_total|zoom_reconcile_runs_total/);
+    // The CLI against the cluster's reconciler: a dry-run backfill lists the same files, status shows the last run.
+    const out: string[] = [];
+    const ctx = { io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l), progress: () => undefined }, env: {}, cwd: '/', repoRoot: undefined, readStdin: async () => '' };
+    const args = ['backfill', '--from', yesterday, '--to', today, '--user', 'host-two', '--dry-run', '--url', other.url, '--poll-ms', '50'];
+    expect(await runCli(args, ctx)).toBe(0);
+    expect(out.join('\n')).toMatch(/files found\s+20\b/);
+    out.length = 0;
+    expect(await runCli(['status', '--url', other.url], ctx)).toBe(0);
+    expect(out.join('\n')).toMatch(/reconcile\s+last run \S+: 20 files found/);
   });
 });
