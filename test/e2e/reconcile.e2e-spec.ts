@@ -3,13 +3,13 @@
  * the REST API). The standalone app runs on the real adapters here (KAFKA_BROKERS, REDIS_URL, S3_BUCKET set), and
  * a second reconciler runs as apps/reconciler, the cluster deployment.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { TOPICS, decodeUploadFailure, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, type TopicMark, loadEndpoints, readTopic, removeBucket, startApp, topicMark, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
-import { runCli } from '../../apps/cli/src/cli';
+import { type AppProcess, REPO_ROOT, type TopicMark, loadEndpoints, readTopic, removeBucket, startApp, topicMark, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimRecording, type ZoomApiServer, ZoomWebhookSender, startDownloadServer, startZoomApiServer } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
@@ -58,6 +58,15 @@ async function start(name: 'standalone' | 'reconciler', withCredentials: boolean
 async function post(target: AppProcess, pathname: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${target.url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** The built CLI (`npm run build`), as a user runs it. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(REPO_ROOT, 'dist/apps/cli/src/main.js'), ...args], { cwd: REPO_ROOT }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
 }
 
 function fileIdsOf(recs: SimRecording[]): string[] {
@@ -205,13 +214,11 @@ describe('reconcile and redrive', () => {
     await allStored(ids);
     expectOneCopyAndOneDownloadEach(ids, await objectKeys());
     // The CLI against the cluster's reconciler: a dry-run backfill lists the same files, status shows the last run.
-    const out: string[] = [];
-    const ctx = { io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l), progress: () => undefined }, env: {}, cwd: '/', repoRoot: undefined, readStdin: async () => '' };
-    const args = ['backfill', '--from', yesterday, '--to', today, '--user', 'host-two', '--dry-run', '--url', other.url, '--poll-ms', '50'];
-    expect(await runCli(args, ctx)).toBe(0);
-    expect(out.join('\n')).toMatch(/files found\s+20\b/);
-    out.length = 0;
-    expect(await runCli(['status', '--url', other.url], ctx)).toBe(0);
-    expect(out.join('\n')).toMatch(/reconcile\s+last run \S+: 20 files found/);
+    const backfill = await cli(['backfill', '--from', yesterday, '--to', today, '--user', 'host-two', '--dry-run', '--url', other.url, '--poll-ms', '50']);
+    expect(backfill.code).toBe(0);
+    expect(backfill.stdout).toMatch(/files found\s+20\b/);
+    const status = await cli(['status', '--url', other.url]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/reconcile\s+last run \S+: 20 files found/);
   });
 });

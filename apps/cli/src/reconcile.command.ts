@@ -182,7 +182,7 @@ async function call(fetchImpl: typeof fetch, url: URL, method: string, body: unk
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause?.code;
-    throw new Error(`cannot reach ${url.origin} (${typeof cause === 'string' ? cause : (err as Error).message}); is the service (or, in cluster mode, the reconciler) running?`);
+    throw new Error(`cannot reach ${url.origin} (${typeof cause === 'string' ? cause : (err as Error).message}); is the service (or, in cluster mode, the reconciler) running?`, { cause: err });
   }
   const text = await res.text();
   try {
