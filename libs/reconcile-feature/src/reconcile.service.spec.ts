@@ -1,7 +1,7 @@
 import { loadConfig } from '@zoom-pipeline/config';
-import { type FileWorkItem, type OutgoingMessage, TOPICS } from '@zoom-pipeline/contracts';
+import { type FileWorkItem, TOPICS } from '@zoom-pipeline/contracts';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
-import { type EventBus } from '@zoom-pipeline/event-bus';
+import { type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import type { ListRecordingsRequest, RecordingPage, ZoomApiClient, ZoomRecordingMeeting } from '@zoom-pipeline/zoom-api';
 import { Registry } from 'prom-client';
