@@ -45,7 +45,8 @@ function env(withCredentials: boolean): Record<string, string> {
     ZOOM_API_URL: api.url,
     ZOOM_API_RATE: '50',
     RECONCILE_INTERVAL: 'off',
-    ...(withCredentials ? { ZOOM_ACCOUNT_ID: creds.accountId, ZOOM_CLIENT_ID: creds.clientId, ZOOM_CLIENT_SECRET: creds.clientSecret } : {}),
+    // With credentials, also move each verified upload to Zoom's trash (ZOOM_AFTER_UPLOAD=trash).
+    ...(withCredentials ? { ZOOM_ACCOUNT_ID: creds.accountId, ZOOM_CLIENT_ID: creds.clientId, ZOOM_CLIENT_SECRET: creds.clientSecret, ZOOM_AFTER_UPLOAD: 'trash' } : {}),
   };
 }
 
@@ -140,6 +141,8 @@ describe('reconcile and redrive', () => {
       return new Set(f.map((x) => x.fileId)).size === 2 ? f : undefined;
     }, 60_000, 1_000);
     const reason = failures[0]!.reason;
+    // Failed uploads are never trashed (this app has no API access, and nothing reached zoom.recording.uploaded).
+    expect(api.stats().trashed).toEqual([]);
     expect(failures.every((f) => f.reason === reason)).toBe(true);
 
     // The operator adds the credentials and redrives that meeting's failures.
@@ -169,6 +172,13 @@ describe('reconcile and redrive', () => {
     expect(first.json).toMatchObject({ status: 'ok', meetingsListed: 20, filesFound: 40, alreadyStored: 0, queued: 40, meetingsRepeated: 0 });
     await allStored(ids);
     expectOneCopyAndOneDownloadEach(ids, await objectKeys());
+    // Trash mode: every stored file is moved to Zoom's trash once, after its upload was verified.
+    const trashed = await waitFor('the 40 files in the Zoom trash', async () => {
+      const t = api.stats().trashed.filter((x) => ids.includes(x.split('/').pop()!));
+      return t.length >= 40 ? t : undefined;
+    }, 60_000, 500);
+    expect(new Set(trashed).size).toBe(40);
+    expect(trashed).toHaveLength(40);
 
     // Once the ledger has caught up with zoom.recording.uploaded, a run finds everything stored.
     const second = await waitFor('a run that finds all 40 stored', async () => {

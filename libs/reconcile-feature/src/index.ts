@@ -4,3 +4,4 @@ export { ReconcileService, ReconcileBusyError, ReconcileUnavailableError, REQUEU
 export { RedriveService, type RedriveRequest, type RedriveSummary } from './redrive.service';
 export { LEDGER_GROUP_ID, UploadedLedgerConsumer } from './uploaded-ledger.consumer';
 export { STORED_OWNER, queuedKey, storedKey } from './stored-ledger';
+export { TrashService, trashedKey, type TrashOutcome } from './trash.service';

@@ -128,6 +128,8 @@ reconciler:
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional
   ZOOM_CLIENT_SECRET: optional
+  AWS_ACCESS_KEY_ID: optional
+  AWS_SECRET_ACCESS_KEY: optional
 {{- end -}}
 
 {{/* True ("true") when some extraSecretEnv entry carries a per-app webhook token for ingress. */}}
