@@ -18,6 +18,7 @@ options:
   --json            the summary as JSON
   -h, --help        this text
 
+The service answers loopback clients; from elsewhere set RECONCILE_ADMIN_TOKEN (sent as a Bearer token).
 Exit code 0 when the run finished, 1 when it failed or another run holds the lease, 2 on usage errors.`;
 
 export const REDRIVE_USAGE = `usage: zoom-pipeline redrive [options]
@@ -88,7 +89,8 @@ export async function backfillCommand(args: string[], ctx: CommandContext): Prom
   const pollMs = positiveInt(values['poll-ms'], 'poll-ms', 500, 60_000);
   const fetchImpl = ctx.fetchImpl ?? fetch;
   const body = { from: values.from, to: values.to, users: values.user, dryRun: values['dry-run'] === true };
-  const started = await call(fetchImpl, new URL('reconcile/runs', base), 'POST', body, 30_000);
+  const token = ctx.env.RECONCILE_ADMIN_TOKEN;
+  const started = await call(fetchImpl, new URL('reconcile/runs', base), 'POST', body, 30_000, token);
   if (started.status === 409) {
     ctx.io.err(`zoom-pipeline backfill: ${String(started.json.message ?? 'another reconcile run is in progress')}; try again when it has finished`);
     return 1;
@@ -99,7 +101,7 @@ export async function backfillCommand(args: string[], ctx: CommandContext): Prom
   while (run.status === 'running') {
     progress(progressLine(run));
     await new Promise((resolve) => setTimeout(resolve, pollMs));
-    const next = await call(fetchImpl, new URL(`reconcile/runs/${encodeURIComponent(run.runId)}`, base), 'GET', undefined, 30_000);
+    const next = await call(fetchImpl, new URL(`reconcile/runs/${encodeURIComponent(run.runId)}`, base), 'GET', undefined, 30_000, token);
     if (next.status !== 200) throw new Error(`lost track of run ${run.runId} (${next.status}): the service restarted?`);
     run = next.json as unknown as Run;
   }
@@ -135,7 +137,7 @@ export async function redriveCommand(args: string[], ctx: CommandContext): Promi
   const base = baseUrl(values.url, ctx);
   const timeoutMs = positiveInt(values.timeout, 'timeout', 120_000);
   ctx.io.progress('reading zoom.recording.failed…');
-  const res = await call(ctx.fetchImpl ?? fetch, new URL('reconcile/redrives', base), 'POST', { reason: values.reason, meetingUuid: values.meeting, dryRun: values['dry-run'] === true }, timeoutMs);
+  const res = await call(ctx.fetchImpl ?? fetch, new URL('reconcile/redrives', base), 'POST', { reason: values.reason, meetingUuid: values.meeting, dryRun: values['dry-run'] === true }, timeoutMs, ctx.env.RECONCILE_ADMIN_TOKEN);
   ctx.io.progress(undefined);
   if (res.status !== 200) {
     ctx.io.err(`zoom-pipeline redrive: ${res.status} ${String(res.json.error ?? '')}: ${String(res.json.message ?? '')}`);
@@ -171,12 +173,14 @@ function baseUrl(value: string | undefined, ctx: CommandContext): URL {
   return url;
 }
 
-async function call(fetchImpl: typeof fetch, url: URL, method: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: Record<string, unknown> }> {
+async function call(fetchImpl: typeof fetch, url: URL, method: string, body: unknown, timeoutMs: number, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
   let res: Response;
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
   try {
     res = await fetchImpl(url, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -70,6 +70,11 @@ export interface ReconcileSettings {
   ledgerTtlMs: number;
   /** RECONCILE_USERS: user ids to list one by one; empty: the account-level listing (`/accounts/me/recordings`). */
   users: readonly string[];
+  /**
+   * RECONCILE_ADMIN_TOKEN: Bearer token for the reconcile/redrive HTTP endpoints; unset: only loopback clients (the CLI on
+   * the same host, `kubectl port-forward`) may call them. A secret: never logged.
+   */
+  adminToken?: string;
   /** ZOOM_AFTER_UPLOAD: `keep` (default) or `trash` (move a file to Zoom's trash once its upload is verified). */
   afterUpload: 'keep' | 'trash';
 }

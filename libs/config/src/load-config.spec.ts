@@ -102,6 +102,7 @@ describe('loadConfig', () => {
     expect(c.webhook.ackDeadlineMs).toBe(2000);
     expect(c.webhook.maxBodyBytes).toBe(1024 * 1024);
   });
+
   it('reconcile: hourly over 48 h by default, `off` for on demand only, trash off unless asked, clear errors', () => {
     expect(loadConfig(base).reconcile).toMatchObject({ intervalMs: 3_600_000, lookbackMs: 48 * 3_600_000, apiUrl: 'https://api.zoom.us/v2', apiRequestsPerSecond: 5, users: [], afterUpload: 'keep' });
     expect(loadConfig({ ...base, RECONCILE_INTERVAL: 'off', RECONCILE_USERS: 'a@x.com, u2', ZOOM_AFTER_UPLOAD: 'trash' }).reconcile).toMatchObject({ intervalMs: 0, users: ['a@x.com', 'u2'], afterUpload: 'trash' });

@@ -205,6 +205,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       ledgerTtlMs: read('RECONCILE_LEDGER_TTL', parseDuration, 400 * 86_400_000),
       users: parseList(get('RECONCILE_USERS') ?? ''),
       afterUpload,
+      adminToken: get('RECONCILE_ADMIN_TOKEN'),
     },
     faults: parseList(get('ZP_FAULTS') ?? ''),
   };

@@ -1,4 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { HttpError } from '@zoom-pipeline/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RedriveService, type RedriveSummary } from './redrive.service';
@@ -9,16 +11,24 @@ import { ReconcileBusyError, type ReconcileRequest, type ReconcileRun, Reconcile
  *   POST /reconcile/runs            {from?, to?, users?, dryRun?}  202 the run (poll GET /reconcile/runs/:id); ?wait=true: 200 when done
  *   GET  /reconcile/runs/last | /reconcile/runs/:id
  *   POST /reconcile/redrives        {reason?, meetingUuid?, dryRun?}  200 the summary
+ * Only loopback clients (the CLI on the host, `kubectl port-forward`), or any client with
+ * `Authorization: Bearer <RECONCILE_ADMIN_TOKEN>` when that is set: in standalone this port also faces Zoom.
  */
 @Controller('reconcile')
 export class ReconcileController {
+  private readonly adminToken: string | undefined;
+
   constructor(
     private readonly reconcile: ReconcileService,
     private readonly redrives: RedriveService,
-  ) {}
+    @Inject(CONFIG) config: AppConfig,
+  ) {
+    this.adminToken = config.reconcile.adminToken;
+  }
 
   @Post('runs')
   async startRun(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Query('wait') wait?: string): Promise<ReconcileRun> {
+    authorize(req, this.adminToken);
     const body = jsonBody(req);
     const request: ReconcileRequest = {
       from: optionalString(body, 'from'),
@@ -42,14 +52,16 @@ export class ReconcileController {
   }
 
   @Get('runs/last')
-  last(): ReconcileRun {
+  last(@Req() req: FastifyRequest): ReconcileRun {
+    authorize(req, this.adminToken);
     const run = this.reconcile.last();
     if (run === undefined) throw new HttpError(404, 'no_reconcile_run', 'no reconcile has run in this process since it started');
     return run;
   }
 
   @Get('runs/:id')
-  one(@Param('id') id: string): ReconcileRun {
+  one(@Req() req: FastifyRequest, @Param('id') id: string): ReconcileRun {
+    authorize(req, this.adminToken);
     const run = this.reconcile.get(id);
     if (run === undefined) throw new HttpError(404, 'unknown_reconcile_run', 'no such reconcile run in this process (only the last 20 are kept)');
     return run;
@@ -58,12 +70,30 @@ export class ReconcileController {
   @Post('redrives')
   @HttpCode(200)
   async redrive(@Req() req: FastifyRequest): Promise<RedriveSummary> {
+    authorize(req, this.adminToken);
     const body = jsonBody(req);
     try {
       return await this.redrives.redrive({ reason: optionalString(body, 'reason'), meetingUuid: optionalString(body, 'meetingUuid'), dryRun: body.dryRun === true });
     } catch (err) {
       throw mapError(err);
     }
+  }
+}
+
+/** Loopback without a proxy in front, or the admin token (compared in constant time; never echoed). */
+export function authorize(req: FastifyRequest, token: string | undefined): void {
+  if (token !== undefined) {
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    const a = Buffer.from(presented ?? '');
+    const b = Buffer.from(token);
+    if (presented !== undefined && a.length === b.length && timingSafeEqual(a, b)) return;
+    throw new HttpError(401, 'unauthorized', 'the reconcile endpoints need Authorization: Bearer <RECONCILE_ADMIN_TOKEN>');
+  }
+  const remote = req.raw.socket?.remoteAddress ?? '';
+  const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
+  // A local reverse proxy would make every client look like loopback: its forwarding header gives it away.
+  if (!loopback || req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined) {
+    throw new HttpError(403, 'forbidden', 'the reconcile endpoints answer loopback clients only; set RECONCILE_ADMIN_TOKEN to call them from elsewhere');
   }
 }
 
