@@ -160,7 +160,7 @@ describe('reconcile and redrive', () => {
   });
 
   it('closes the gap of lost webhooks: one run stores every file exactly once, a second run queues nothing', async () => {
-    const recs = lostRecordings(20, 'host-gap');
+    const recs = lostRecordings(50, 'host-gap');
     const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
     sender.loseDeliveries(true);
     const outcomes = await Promise.all(recs.map((r) => sender.send(r.webhook)));
@@ -169,25 +169,25 @@ describe('reconcile and redrive', () => {
 
     const first = await post(app, '/reconcile/runs?wait=true', { users: ['host-gap'], from: yesterday, to: today });
     expect(first.status).toBe(200);
-    expect(first.json).toMatchObject({ status: 'ok', meetingsListed: 20, filesFound: 40, alreadyStored: 0, queued: 40, meetingsRepeated: 0 });
+    expect(first.json).toMatchObject({ status: 'ok', meetingsListed: 50, filesFound: 100, alreadyStored: 0, queued: 100, meetingsRepeated: 0 });
     await allStored(ids);
     expectOneCopyAndOneDownloadEach(ids, await objectKeys());
     // Trash mode: every stored file is moved to Zoom's trash once, after its upload was verified.
-    const trashed = await waitFor('the 40 files in the Zoom trash', async () => {
+    const trashed = await waitFor('the 100 files in the Zoom trash', async () => {
       const t = api.stats().trashed.filter((x) => ids.includes(x.split('/').pop()!));
-      return t.length >= 40 ? t : undefined;
+      return t.length >= 100 ? t : undefined;
     }, 60_000, 500);
-    expect(new Set(trashed).size).toBe(40);
-    expect(trashed).toHaveLength(40);
+    expect(new Set(trashed).size).toBe(100);
+    expect(trashed).toHaveLength(100);
 
     // Once the ledger has caught up with zoom.recording.uploaded, a run finds everything stored.
-    const second = await waitFor('a run that finds all 40 stored', async () => {
+    const second = await waitFor('a run that finds all 100 stored', async () => {
       const run = await post(app, '/reconcile/runs?wait=true', { users: ['host-gap'], from: yesterday, to: today });
-      return run.json.alreadyStored === 40 ? run : undefined;
+      return run.json.alreadyStored === 100 ? run : undefined;
     }, 60_000, 1_000);
     expect(second.json).toMatchObject({ status: 'ok', queued: 0, missing: 0 });
     const last = await fetch(`${app.url}/reconcile/runs/last`);
-    expect(await last.json()).toMatchObject({ runId: second.json.runId, alreadyStored: 40 });
+    expect(await last.json()).toMatchObject({ runId: second.json.runId, alreadyStored: 100 });
   });
 
   it('a webhook and a reconcile racing on one recording store one copy with one download', async () => {
