@@ -118,4 +118,25 @@ describe('ReconcileService', () => {
     await runToEnd(t.service);
     expect(t.api.requests.map((r) => r.scope)).toEqual([{ kind: 'account' }]);
   });
+  it('runs on its schedule (RECONCILE_INTERVAL) over the last RECONCILE_LOOKBACK, and not at all when off', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'], now: Date.parse('2026-03-10T12:00:00Z') });
+    try {
+      const { service, api } = setup([[meeting('uuid-s==', [file('f-s1')])]], { RECONCILE_INTERVAL: '10m', RECONCILE_LOOKBACK: '72h' });
+      service.onApplicationBootstrap();
+      await jest.advanceTimersByTimeAsync(30_000);
+      await service.wait(service.last()!.runId);
+      expect(service.last()).toMatchObject({ trigger: 'schedule', from: '2026-03-07', to: '2026-03-10', status: 'ok', queued: 1 });
+      await jest.advanceTimersByTimeAsync(10 * 60_000);
+      await service.wait(service.last()!.runId);
+      expect(api.requests).toHaveLength(2);
+      await service.onApplicationShutdown();
+
+      const off = setup([[]], { RECONCILE_INTERVAL: 'off' });
+      off.service.onApplicationBootstrap();
+      await jest.advanceTimersByTimeAsync(2 * 3_600_000);
+      expect(off.api.requests).toHaveLength(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
