@@ -153,8 +153,10 @@ describe('reconcile and redrive', () => {
     expect(dry.json).toMatchObject({ matched: 2, queued: 0, dryRun: true });
     const other = await post(app, '/reconcile/redrives', { reason: 'download_size_mismatch', meetingUuid: rec!.uuid });
     expect(other.json).toMatchObject({ matched: 0, queued: 0 });
-    const done = await post(app, '/reconcile/redrives', { reason, meetingUuid: rec!.uuid });
-    expect(done.json).toMatchObject({ matched: 2, queued: 2, byReason: { [reason]: 2 } });
+    // The operator's command: `zoom-pipeline redrive --reason R --meeting UUID`.
+    const done = await cli(['redrive', '--reason', reason, '--meeting', rec!.uuid, '--url', app.url, '--json']);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ matched: 2, queued: 2, byReason: { [reason]: 2 } });
     await allStored(ids);
     expectOneCopyAndOneDownloadEach(ids, await objectKeys());
   });
