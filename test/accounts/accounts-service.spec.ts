@@ -32,7 +32,7 @@ function setup(env: Record<string, string> = {}): { service: AccountsService; li
     ZOOM_OAUTH_REDIRECT_URL: 'https://pipeline.example.com/oauth/zoom/callback',
     ACCOUNTS_RETURN_URLS: 'https://app.example.com/zoom/',
     ZOOM_OAUTH_BASE_URL: sim.url,
-    ZOOM_API_URL: sim.url,
+    ZOOM_API_URL: `${sim.url}/v2`,
     ...env,
   });
   const store = new MemoryAccountsStore();

@@ -47,7 +47,7 @@ beforeAll(async () => {
     ZOOM_OAUTH_REDIRECT_URL: `http://127.0.0.1:${port}/oauth/zoom/callback`,
     ACCOUNTS_RETURN_URLS: 'https://app.example.com/zoom/',
     ZOOM_OAUTH_BASE_URL: oauth.url,
-    ZOOM_API_URL: oauth.url,
+    ZOOM_API_URL: `${oauth.url}/v2`,
     ACCOUNTS_LINK_TTL: '6s',
     LOG_LEVEL: 'debug',
   };

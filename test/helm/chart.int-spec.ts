@@ -480,6 +480,24 @@ describe('network policies and metrics', () => {
   });
 });
 
+describe('reconciler (reconciler.enabled)', () => {
+  it('runs one replica of apps/reconciler with its settings, the S2S keys and REDIS_URL, behind a ClusterIP Service', () => {
+    const docs = render([ciValues('full')], ['reconciler.enabled=true', 'reconciler.interval=30m', 'reconciler.users=u1\\,u2']);
+    const deployment = named(docs, 'Deployment', 'reconciler');
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+    const container = deployment.spec.template.spec.containers[0] as Manifest;
+    expect(container.args).toEqual(['dist/apps/reconciler/src/main.js']);
+    const secretEnv = ((container.env as Manifest[]) ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name as string).sort();
+    expect(secretEnv).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OTEL_EXPORTER_OTLP_HEADERS', 'REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET']);
+    expect(named(docs, 'ConfigMap', 'reconciler').data).toEqual(
+      expect.objectContaining({ RECONCILE_INTERVAL: '30m', RECONCILE_LOOKBACK: '48h', RECONCILE_USERS: 'u1,u2', ZOOM_API_RATE: '5', ZOOM_AFTER_UPLOAD: 'keep', S3_BUCKET: expect.any(String) }),
+    );
+    expect(named(docs, 'Service', 'reconciler').spec.type).toBe('ClusterIP');
+    expect(render([ciValues('minimal')]).some((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'reconciler')).toBe(false);
+  });
+});
+
 describe('checks.yaml refuses impossible combinations', () => {
   const minimal = [ciValues('minimal')];
   it.each([

@@ -44,7 +44,7 @@ describe('accounts on Redis: tokens at rest and refresh across processes', () =>
     await sim.close();
   });
 
-  const client = (): ZoomOAuthClient => new ZoomOAuthClient({ clientId: sim.clientId, clientSecret: sim.clientSecret, oauthBaseUrl: sim.url, apiBaseUrl: sim.url });
+  const client = (): ZoomOAuthClient => new ZoomOAuthClient({ clientId: sim.clientId, clientSecret: sim.clientSecret, oauthBaseUrl: sim.url, apiBaseUrl: `${sim.url}/v2` });
 
   /** A link whose access token is due for a refresh (60 s left, inside the 5 min margin), made through zoom-sim's OAuth. */
   async function linkedUser(): Promise<{ appUserId: string; linked: LinkedAccounts }> {
@@ -79,7 +79,7 @@ describe('accounts on Redis: tokens at rest and refresh across processes', () =>
       const a = require(${JSON.stringify(main)});
       const env = process.env;
       const store = new a.RedisAccountsStore({ url: env.REDIS_URL, keyPrefix: env.PREFIX });
-      const oauth = new a.ZoomOAuthClient({ clientId: env.CID, clientSecret: env.CSECRET, oauthBaseUrl: env.SIM, apiBaseUrl: env.SIM });
+      const oauth = new a.ZoomOAuthClient({ clientId: env.CID, clientSecret: env.CSECRET, oauthBaseUrl: env.SIM, apiBaseUrl: env.SIM + '/v2' });
       const linked = new a.LinkedAccounts(store, new a.TokenCipher({ id: 'k1', key: Buffer.from(env.KEY, 'base64') }), oauth, { refreshMarginMs: 300000 });
       store.isReady().then(() => process.stdout.write('ready\\n'));
       process.stdin.once('data', async () => {

@@ -12,8 +12,10 @@ export const REPO_ROOT = ((): string => {
 })();
 
 export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
-/** Apps `startApp` can run; the RTMS connector is kept out of AppName, which specs use to configure every pipeline app. */
-export type StartableApp = AppName | 'rtms';
+/** Apps `startApp` can run; the RTMS connector and the reconciler are kept out of AppName, which specs use to configure every pipeline app. */
+export type StartableApp = AppName | 'rtms' | 'reconciler';
+/** The same, under the name the reconcile specs use. */
+export type AnyAppName = StartableApp;
 
 export interface AppProcess {
   name: StartableApp;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ACCOUNTS_USAGE, accountsCommand } from './accounts.command';
 import { type CommandContext } from './command-context';
+import { BACKFILL_USAGE, REDRIVE_USAGE, backfillCommand, redriveCommand } from './reconcile.command';
 import { SEND_USAGE, sendCommand } from './send.command';
 import { STATUS_USAGE, statusCommand } from './status.command';
 import { UsageError, asUsageError } from './usage-error';
@@ -12,6 +13,8 @@ commands:
   send <fixture | file | ->   sign a Zoom webhook body as Zoom does and POST it (--copies N for duplicates)
   status                      readiness, delivery/dedup/upload counters and the newest stored objects
   accounts link|show|unlink   link an app user to their Zoom user (OAuth; automatic against zoom-sim), show, unlink
+  backfill --from D [--to D]  list Zoom's recordings and queue every file not stored yet (--user, --dry-run)
+  redrive [--reason R]        re-queue dead-lettered files once their cause is fixed (--meeting, --dry-run)
   help [command]              this text, or a command's options
 
 Run \`zoom-pipeline help <command>\` for the options of a command. The service is \`npm start\`
@@ -26,6 +29,8 @@ const COMMANDS: Record<string, Command> = {
   send: { usage: SEND_USAGE, run: sendCommand },
   status: { usage: STATUS_USAGE, run: statusCommand },
   accounts: { usage: ACCOUNTS_USAGE, run: accountsCommand },
+  backfill: { usage: BACKFILL_USAGE, run: backfillCommand },
+  redrive: { usage: REDRIVE_USAGE, run: redriveCommand },
 };
 
 /** Runs one command line and returns the exit code: 0 success, 1 the operation failed, 2 a usage error. */

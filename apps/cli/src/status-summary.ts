@@ -54,6 +54,8 @@ export interface StatusSummary {
   };
   /** Messages consumed but not yet committed, dedup and uploader together. */
   backlog?: number;
+  /** The last finished reconcile run of this process (standalone, or the reconciler's --url in cluster mode). */
+  reconcile?: { lastRunAt: string; found: number; missing: number; queued: number };
   objects?: StoredObjects;
   objectsError?: string;
 }
@@ -70,8 +72,8 @@ export interface DedupFiles {
   flagged: Record<string, number>;
 }
 
-export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog'> {
-  const out: Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog'> = {};
+export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog' | 'reconcile'> {
+  const out: Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog' | 'reconcile'> = {};
   if (hasFamily(exp, METRIC.deliveries)) {
     const byOutcome = sumBy(exp, METRIC.deliveries, 'outcome');
     const refusedByReason = Object.fromEntries(Object.entries(byOutcome).filter(([o]) => !ACCEPTED_OUTCOMES.has(o)));
@@ -121,6 +123,12 @@ export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveri
   if (hasFamily(exp, METRIC.consumerLag)) {
     out.backlog = sumOf(exp, METRIC.consumerLag);
   }
+  // libs/reconcile-feature/src/reconcile.metrics.ts: set when a run finishes.
+  const lastRun = sumOf(exp, 'zoom_reconcile_last_run_timestamp_seconds');
+  if (lastRun > 0) {
+    const files = sumBy(exp, 'zoom_reconcile_last_run_files', 'outcome');
+    out.reconcile = { lastRunAt: new Date(lastRun * 1000).toISOString(), found: files.found ?? 0, missing: files.missing ?? 0, queued: files.queued ?? 0 };
+  }
   return out;
 }
 
@@ -156,6 +164,10 @@ export function formatSummary(s: StatusSummary): string[] {
     const skipped = u.skippedType === 0 ? '' : `, ${n(u.skippedType)} skipped by type`;
     lines.push(`  files       ${n(u.uploaded)} uploaded, ${n(u.alreadyStored)} already stored${skipped}, ${failed}`);
     lines.push(`  stored      ${formatBytes(u.bytesStored)}; ${n(u.inFlight)} uploads in flight`);
+  }
+  if (s.reconcile !== undefined) {
+    const r = s.reconcile;
+    lines.push(`  reconcile   last run ${r.lastRunAt}: ${n(r.found)} files found, ${n(r.missing)} missing, ${n(r.queued)} queued`);
   }
   if (s.backlog !== undefined && s.backlog > 0) lines.push(`  backlog     ${n(s.backlog)} messages not yet committed`);
   if (s.objectsError !== undefined) lines.push(s.objectsError);

@@ -7,10 +7,12 @@ import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
 import { EventBusModule } from '@zoom-pipeline/event-bus';
 import { IngressFeatureModule } from '@zoom-pipeline/ingress-feature';
 import { ObjectStoreModule } from '@zoom-pipeline/object-store';
+import { ReconcileFeatureModule } from '@zoom-pipeline/reconcile-feature';
 import { RtmsFeatureModule } from '@zoom-pipeline/rtms-feature';
-import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
+import { METRICS_REGISTRY, type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 import { UploaderFeatureModule } from '@zoom-pipeline/uploader-feature';
-import { ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
+import { ZoomApiModule } from '@zoom-pipeline/zoom-api';
+import { S2S_TOKEN_SOURCE, ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
 
 /**
  * The three services in one process, behind one port. Adapters come from the config: with no
@@ -37,6 +39,9 @@ export class StandaloneAppModule {
         ...(config.accounts ? [AccountLinkEventsModule.forRoot(), AccountsFeatureModule] : []),
         // The RTMS connector when credentials to sign its handshakes are set (it reads every zoom.events record).
         ...(config.rtms.credentials ? [RtmsFeatureModule] : []),
+        // The reconciler in-process: the downloader and the API share one S2S token cache.
+        ZoomApiModule.forRoot({ baseUrl: config.reconcile.apiUrl, requestsPerSecond: config.reconcile.apiRequestsPerSecond, tokens: S2S_TOKEN_SOURCE, registry: METRICS_REGISTRY }),
+        ReconcileFeatureModule,
       ],
     };
   }

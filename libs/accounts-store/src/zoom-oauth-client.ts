@@ -20,7 +20,7 @@ export interface ZoomOAuthClientOptions {
   clientSecret: string;
   /** https://zoom.us (authorize, token, revoke). */
   oauthBaseUrl: string;
-  /** https://api.zoom.us (GET /v2/users/me). */
+  /** Zoom API base including /v2 (https://api.zoom.us/v2; GET {base}/users/me). */
   apiBaseUrl: string;
   timeoutMs?: number;
   now?: () => number;
@@ -84,7 +84,7 @@ export class ZoomOAuthClient {
   }
 
   async me(accessToken: string): Promise<ZoomUser> {
-    const res = await this.call(`${this.o.apiBaseUrl}/v2/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const res = await this.call(`${this.o.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
     if (res.status === 401) throw new OAuthGrantRejectedError(401);
     if (!res.ok) throw new OAuthUnavailableError(`GET /v2/users/me answered HTTP ${res.status}`);
     const body = (await res.json()) as Record<string, unknown>;

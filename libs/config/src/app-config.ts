@@ -72,7 +72,7 @@ export interface AccountsSettings {
   redirectUrl: string;
   /** ACCOUNTS_RETURN_URLS: allowed returnUrl prefixes (origin + path prefix). */
   returnUrls: readonly string[];
-  /** ZOOM_OAUTH_BASE_URL (https://zoom.us) and ZOOM_API_URL (https://api.zoom.us); tests point them at zoom-sim. */
+  /** ZOOM_OAUTH_BASE_URL (https://zoom.us) and ZOOM_API_URL (https://api.zoom.us/v2, shared with the reconciler); tests point them at zoom-sim. */
   oauthBaseUrl: string;
   apiBaseUrl: string;
   /** ACCOUNTS_LINK_TTL: how long a started link (its state) and a confirmation code live. */
@@ -99,6 +99,28 @@ export interface RtmsSettings {
   instanceId: string;
 }
 
+export interface ReconcileSettings {
+  /** RECONCILE_INTERVAL: time between scheduled runs; 0 (`off`) runs on demand only. */
+  intervalMs: number;
+  /** RECONCILE_LOOKBACK: how far back a scheduled run lists (from today − lookback to today, UTC days). */
+  lookbackMs: number;
+  /** ZOOM_API_URL: base URL of Zoom's REST API (tests point it at zoom-sim). */
+  apiUrl: string;
+  /** ZOOM_API_RATE: requests per second the reconciler may send (Zoom's limits are per account, shared with downloads). */
+  apiRequestsPerSecond: number;
+  /** RECONCILE_LEDGER_TTL: how long a stored file is remembered in the ledger (must cover any backfill range). */
+  ledgerTtlMs: number;
+  /** RECONCILE_USERS: user ids to list one by one; empty: the account-level listing (`/accounts/me/recordings`). */
+  users: readonly string[];
+  /**
+   * RECONCILE_ADMIN_TOKEN: Bearer token for the reconcile/redrive HTTP endpoints; unset: only loopback clients (the CLI on
+   * the same host, `kubectl port-forward`) may call them. A secret: never logged.
+   */
+  adminToken?: string;
+  /** ZOOM_AFTER_UPLOAD: `keep` (default) or `trash` (move a file to Zoom's trash once its upload is verified). */
+  afterUpload: 'keep' | 'trash';
+}
+
 export interface AppConfig {
   port: number;
   host: string;
@@ -120,6 +142,7 @@ export interface AppConfig {
   events: EventsSettings;
   accounts?: AccountsSettings;
   rtms: RtmsSettings;
+  reconcile: ReconcileSettings;
 }
 
 export const CONFIG = Symbol('CONFIG');

@@ -122,7 +122,7 @@ describe('loadConfig', () => {
       expect(c.encryptionKey.id).toBe('k2');
       expect(c.encryptionKey.key.equals(Buffer.alloc(32, 7))).toBe(true);
       expect(c.previousKeys.map((k) => k.id)).toEqual(['k1']);
-      expect(c).toMatchObject({ linkTtlMs: 600_000, oauthBaseUrl: 'https://zoom.us', apiBaseUrl: 'https://api.zoom.us', returnUrls: ['https://app.example.com/zoom/'] });
+      expect(c).toMatchObject({ linkTtlMs: 600_000, oauthBaseUrl: 'https://zoom.us', apiBaseUrl: 'https://api.zoom.us/v2', returnUrls: ['https://app.example.com/zoom/'] });
       // A bare key gets an id derived from it.
       expect(loadConfig({ ...accounts, ACCOUNTS_ENCRYPTION_KEY: key }).accounts!.encryptionKey.id).toMatch(/^[0-9a-f]{8}$/);
     });
@@ -163,5 +163,13 @@ describe('loadConfig', () => {
     const problems = problemsOf({ ...base, RTMS_CLIENT_SECRET: 'hush-hush', RTMS_MEDIA: 'video', RTMS_LEASE_TTL: '100ms' });
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['RTMS_CLIENT_ID, RTMS_CLIENT_SECRET', 'RTMS_LEASE_TTL', 'RTMS_MEDIA']);
     expect(problems.join('\n')).not.toMatch(/hush-hush/);
+  });
+
+  it('reconcile: hourly over 48 h by default, `off` for on demand only, trash off unless asked, clear errors', () => {
+    expect(loadConfig(base).reconcile).toMatchObject({ intervalMs: 3_600_000, lookbackMs: 48 * 3_600_000, apiUrl: 'https://api.zoom.us/v2', apiRequestsPerSecond: 5, users: [], afterUpload: 'keep' });
+    expect(loadConfig({ ...base, RECONCILE_INTERVAL: 'off', RECONCILE_USERS: 'a@x.com, u2', ZOOM_AFTER_UPLOAD: 'trash' }).reconcile).toMatchObject({ intervalMs: 0, users: ['a@x.com', 'u2'], afterUpload: 'trash' });
+    expect(() => loadConfig({ ...base, RECONCILE_INTERVAL: '10s', RECONCILE_LOOKBACK: 'soon', ZOOM_AFTER_UPLOAD: 'delete', ZOOM_API_RATE: '0' })).toThrow(
+      /RECONCILE_INTERVAL: must be at least 1m[\s\S]*RECONCILE_LOOKBACK[\s\S]*ZOOM_AFTER_UPLOAD: must be 'keep' or 'trash'[\s\S]*ZOOM_API_RATE/,
+    );
   });
 });

@@ -164,6 +164,15 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   if (rtmsLeaseTtlMs < 1_000) problems.push('RTMS_LEASE_TTL: must be at least 1s (the lease is renewed three times per TTL)');
   const rtmsSegmentMs = read('RTMS_AUDIO_SEGMENT', parseDuration, 60_000);
   if (rtmsSegmentMs < 100 || rtmsSegmentMs > 3_600_000) problems.push('RTMS_AUDIO_SEGMENT: must be from 100ms to 1h');
+  // RECONCILE_INTERVAL=off (or 0) keeps the reconciler on demand only (CLI, POST /reconcile/runs).
+  const intervalRaw = get('RECONCILE_INTERVAL');
+  const reconcileIntervalMs = intervalRaw !== undefined && ['off', '0'].includes(intervalRaw.trim().toLowerCase()) ? 0 : read('RECONCILE_INTERVAL', parseDuration, 3_600_000);
+  if (reconcileIntervalMs !== 0 && reconcileIntervalMs < 60_000) problems.push('RECONCILE_INTERVAL: must be at least 1m (or off)');
+  const reconcileLookbackMs = read('RECONCILE_LOOKBACK', parseDuration, 48 * 3_600_000);
+  if (reconcileLookbackMs < 3_600_000) problems.push('RECONCILE_LOOKBACK: must be at least 1h');
+  const afterUpload = read('ZOOM_AFTER_UPLOAD', (t) => (t === 'keep' || t === 'trash' ? t : { error: "must be 'keep' or 'trash'" }), 'keep' as 'keep' | 'trash');
+  const apiUrl = get('ZOOM_API_URL') ?? 'https://api.zoom.us/v2';
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) problems.push('ZOOM_API_URL: must be an http(s) URL');
 
   const logLevel = (get('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -217,6 +226,16 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       reconnectMaxDelayMs: read('RTMS_RECONNECT_MAX_DELAY', parseDuration, 30_000),
       maxStreamAgeMs: read('RTMS_MAX_STREAM_AGE', parseDuration, 24 * 3_600_000),
       instanceId: get('RTMS_INSTANCE_ID') ?? `${os.hostname()}-${process.pid}`,
+    },
+    reconcile: {
+      intervalMs: reconcileIntervalMs,
+      lookbackMs: reconcileLookbackMs,
+      apiUrl,
+      apiRequestsPerSecond: read('ZOOM_API_RATE', (t) => positiveInt(t, 1000), 5),
+      ledgerTtlMs: read('RECONCILE_LEDGER_TTL', parseDuration, 400 * 86_400_000),
+      users: parseList(get('RECONCILE_USERS') ?? ''),
+      afterUpload,
+      adminToken: get('RECONCILE_ADMIN_TOKEN'),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -277,7 +296,7 @@ function readAccounts(
     redirectUrl,
     returnUrls,
     oauthBaseUrl: (get('ZOOM_OAUTH_BASE_URL') ?? 'https://zoom.us').replace(/\/+$/, ''),
-    apiBaseUrl: (get('ZOOM_API_URL') ?? 'https://api.zoom.us').replace(/\/+$/, ''),
+    apiBaseUrl: (get('ZOOM_API_URL') ?? 'https://api.zoom.us/v2').replace(/\/+$/, ''),
     linkTtlMs,
     refreshMarginMs: read('ACCOUNTS_REFRESH_MARGIN', parseDuration, 5 * 60_000),
   };

@@ -66,5 +66,9 @@ describe('FileWorkItem contract', () => {
     const f = { v: 1, fileId: 'f', canonicalId: 'c', reason: 'download_url_missing', message: 'm', attempts: 0, failedAt: 't', item: withoutCredentials(item) };
     expect(decodeUploadFailure(JSON.stringify(f))).toEqual(f);
     expect(() => decodeUploadFailure(JSON.stringify({ ...f, reason: 'whatever' }))).toThrow(ContractViolation);
+    // Every reason the uploader dead-letters with decodes (they were missing from the decoder's list).
+    for (const reason of ['retry_budget_exhausted', 'object_key_collision', 'object_key_rejected', 'metadata_rejected']) {
+      expect(decodeUploadFailure(JSON.stringify({ ...f, reason })).reason).toBe(reason);
+    }
   });
 });

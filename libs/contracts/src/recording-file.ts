@@ -218,20 +218,28 @@ export function decodeUploadResult(bytes: Buffer | string): UploadResult {
   };
 }
 
-const FAILURE_REASONS: ReadonlySet<string> = new Set<UploadFailureReason>([
-  'download_forbidden_host',
-  'download_unauthorized',
-  'download_html_response',
-  'download_size_mismatch',
-  'download_http_error',
-  'download_network',
-  'store_failed',
-  'invalid_work_item',
-  'download_credentials_missing',
-  'file_not_completed',
-  'download_url_missing',
-  'file_entry_invalid',
-]);
+// A Record, so that a reason added to UploadFailureReason without being added here fails to compile: the set was a
+// list, and the uploader's own reasons (object_key_collision, retry_budget_exhausted, …) were missing, so their
+// dead letters could not be decoded (found by the redrive, issue 15).
+const FAILURE_REASON_LIST: Record<UploadFailureReason, true> = {
+  download_forbidden_host: true,
+  download_unauthorized: true,
+  download_html_response: true,
+  download_size_mismatch: true,
+  download_http_error: true,
+  download_network: true,
+  store_failed: true,
+  invalid_work_item: true,
+  download_credentials_missing: true,
+  file_not_completed: true,
+  download_url_missing: true,
+  file_entry_invalid: true,
+  object_key_rejected: true,
+  metadata_rejected: true,
+  object_key_collision: true,
+  retry_budget_exhausted: true,
+};
+const FAILURE_REASONS: ReadonlySet<string> = new Set(Object.keys(FAILURE_REASON_LIST));
 
 export function encodeUploadFailure(failure: UploadFailure): Buffer {
   return encodeJson(failure);

@@ -43,6 +43,11 @@ export interface FencedLease {
 export interface DedupStore {
   /** Claims many keys in one round trip (SET NX PX pipelined), results in request order. */
   claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]>;
+  /**
+   * The owners of live claims, in request order (null: not claimed or expired), without claiming anything. One round
+   * trip (Redis MGET): the reconciler's "is this file stored?" for a page of files.
+   */
+  peekClaims(keys: string[]): Promise<Array<string | null>>;
   /** Stores `record` under `key` unless a record with a later `receivedAt` is there. */
   offerToken(key: string, record: TokenRecord, ttlMs: number): Promise<void>;
   getToken(key: string): Promise<TokenRecord | null>;

@@ -21,6 +21,15 @@ const EXPIRY_MARGIN_MS = 60_000;
 /** A token response is a few hundred bytes; anything far larger is not Zoom's answer. */
 const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
+/** What a caller of Zoom needs from an S2S token cache; one instance per process serves downloads and the REST API. */
+export interface S2STokenSource {
+  getToken(): Promise<string>;
+  invalidate(rejectedToken?: string): void;
+}
+
+/** DI token of the process's one S2STokenSource (provided by ZoomDownloadModule when credentials are set). */
+export const S2S_TOKEN_SOURCE = Symbol('S2S_TOKEN_SOURCE');
+
 interface CachedToken {
   token: string;
   expiresAtMs: number;
@@ -31,7 +40,7 @@ interface CachedToken {
  * webhook's download token is missing, rejected or too old (docs/USER-REPORTS.md #11). One token is cached until 60 s
  * before it expires; concurrent callers share one request, so a burst of downloads costs one token call.
  */
-export class S2STokenProvider {
+export class S2STokenProvider implements S2STokenSource {
   private readonly tokenUrl: URL;
   private readonly host: string;
   private readonly now: () => number;

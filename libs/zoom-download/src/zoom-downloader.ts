@@ -4,7 +4,7 @@ import { finished, PassThrough } from 'node:stream';
 import { DownloadError, describeNetworkError, parseRetryAfter } from './download-error';
 import { checkHop, checkHopStatic, systemResolve, type HopPolicy, type ResolveHost } from './hop-guard';
 import { abortReason, sendHop } from './http-hop';
-import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider } from './s2s-token-provider';
+import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider, type S2STokenSource } from './s2s-token-provider';
 import type { DownloadRequest, DownloadStats, DownloadStream, DownloadTokenSource, RecordingDownloader, TokenSource, UserAccessTokens } from './zoom-download.port';
 
 export interface ZoomDownloaderOptions {
@@ -14,6 +14,8 @@ export interface ZoomDownloaderOptions {
   s2s?: { accountId: string; clientId: string; clientSecret: string; tokenUrl?: string };
   /** Linked users' OAuth tokens (accounts feature): tried for a request with an `owner`, after its download tokens. */
   userAccessTokens?: UserAccessTokens;
+  /** One S2S token cache shared with other Zoom API callers of the process (libs/zoom-api); wins over `s2s`. */
+  s2sTokens?: S2STokenSource;
   /** Consecutive failed requests without progress before giving up; default 5. */
   maxAttempts?: number;
   /** Exponential backoff with full jitter between failed requests; default 500 ms doubling to 30 s. */
@@ -46,7 +48,7 @@ const NO_S2S_HINT =
 
 interface ResolvedOptions {
   policy: HopPolicy;
-  s2s: S2STokenProvider | undefined;
+  s2s: S2STokenSource | undefined;
   userAccessTokens: UserAccessTokens | undefined;
   maxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
@@ -70,7 +72,7 @@ export class ZoomDownloader implements RecordingDownloader {
     const now = options.now ?? Date.now;
     this.options = {
       policy: { allowedHosts: [...options.allowedHosts], resolve: options.resolve ?? systemResolve },
-      s2s: options.s2s
+      s2s: options.s2sTokens ?? (options.s2s
         ? new S2STokenProvider({
             accountId: options.s2s.accountId,
             clientId: options.s2s.clientId,
@@ -79,7 +81,7 @@ export class ZoomDownloader implements RecordingDownloader {
             now,
             timeoutMs: options.connectTimeoutMs,
           })
-        : undefined,
+        : undefined),
       userAccessTokens: options.userAccessTokens,
       maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? 5)),
       backoff: options.backoff ?? { baseMs: 500, maxMs: 30_000 },

@@ -41,6 +41,8 @@ export interface DownloadServerOptions {
   resetAfterBytes?: number | ResetPolicy;
   /** Answer a bad token with Zoom's 200 text/html page (default) rather than a 401. */
   htmlForBadToken?: boolean;
+  /** Lifetime of the S2S access tokens it issues (`expires_in`); default 3600 s like Zoom. */
+  accessTokenTtlSec?: number;
   /** Lifetime of the pre-signed redirect URLs; default 300 s. */
   presignTtlSec?: number;
   /** Time source for token and signature expiry; default Date.now. */
@@ -158,6 +160,8 @@ export interface DownloadServer {
   /** Replaces a file's fault switches (undefined clears them); the failFirst count starts again. */
   setFaults(fileId: string, faults: FileFaults | undefined): void;
   setS2SCredentials(creds: S2SCredentials | undefined): void;
+  /** True while `token` is an S2S access token this server issued and it has not expired (the REST API checks it). */
+  isAccessTokenValid(token: string): boolean;
   /** A pre-signed redirect-host URL; a negative ttl gives an already expired one. */
   presignedUrl(fileId: string, ttlSec?: number): string;
   stats(): DownloadServerStats;
@@ -400,6 +404,11 @@ class ZoomDownloadServer implements DownloadServer {
     this.credentials = creds;
   }
 
+  isAccessTokenValid(token: string): boolean {
+    const expiry = this.accessTokens.get(token);
+    return !this.revoked.has(token) && expiry !== undefined && expiry > this.now();
+  }
+
   presignedUrl(fileId: string, ttlSec: number = this.opts.presignTtlSec ?? 300): string {
     const expires = Math.floor(this.now() / 1000) + ttlSec;
     const policy = Buffer.from(
@@ -536,7 +545,7 @@ class ZoomDownloadServer implements DownloadServer {
     // The exact error Zoom gives for a wrong account id is not documented; this one is made up.
     if (params.get('account_id') !== creds.accountId) return fail(400, 'Invalid account_id', 'invalid_request');
     const accessToken = fakeDownloadToken();
-    const expiresIn = 3600;
+    const expiresIn = this.opts.accessTokenTtlSec ?? 3600;
     this.accessTokens.set(accessToken, this.now() + expiresIn * 1000);
     this.json(res, 200, {
       access_token: accessToken,

@@ -91,3 +91,11 @@ export {
   type SentFrame,
   type SentTranscript,
 } from './rtms-server';
+export {
+  startZoomApiServer,
+  type AddRecordingOptions,
+  type SimRecording,
+  type ZoomApiServer,
+  type ZoomApiServerOptions,
+  type ZoomApiStats,
+} from './api-server';

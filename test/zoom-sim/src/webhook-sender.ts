@@ -190,8 +190,18 @@ export class ZoomWebhookSender {
     this.clientId = opts.clientId ?? randomBytes(16).toString('base64url');
   }
 
+  private lost = false;
+
   stats(): SenderStats {
     return { ...this.counters };
+  }
+
+  /**
+   * While on, every send() ends as if Zoom had exhausted its retries against a dead endpoint (no request is made,
+   * `gaveUp: true`): the gap a reconcile must close, without waiting out the retry span.
+   */
+  loseDeliveries(on: boolean): void {
+    this.lost = on;
   }
 
   resetStats(): void {
@@ -285,6 +295,10 @@ export class ZoomWebhookSender {
       trackingId,
     });
 
+    if (this.lost) {
+      this.counters.gaveUp++;
+      return outcome(false, true, false);
+    }
     for (let attempt = 0; ; attempt++) {
       // Attempt 0 reuses startedAt: on a FastClock even the few µs in between are seconds of simulated time.
       const at = attempt === 0 ? startedAt : this.clock.now();

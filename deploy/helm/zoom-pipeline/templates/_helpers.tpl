@@ -153,6 +153,12 @@ rtms:
   ZOOM_CLIENT_SECRET: optional
   AWS_ACCESS_KEY_ID: optional
   AWS_SECRET_ACCESS_KEY: optional
+reconciler:
+  ZOOM_ACCOUNT_ID: optional
+  ZOOM_CLIENT_ID: optional
+  ZOOM_CLIENT_SECRET: optional
+  AWS_ACCESS_KEY_ID: optional
+  AWS_SECRET_ACCESS_KEY: optional
 {{- end -}}
 
 {{/* True ("true") when some extraSecretEnv entry carries a per-app webhook token for ingress. */}}
@@ -187,7 +193,7 @@ Only Secret references here; values never appear in the manifest.
       optional: {{ include "zoom-pipeline.hasPerAppTokens" $root | eq "true" }}
       {{- end }}
 {{- end }}
-{{- if and (has $component (list "dedup" "uploader" "accounts" "rtms")) (not $root.Values.redis.url) }}
+{{- if and (has $component (list "dedup" "uploader" "accounts" "rtms" "reconciler")) (not $root.Values.redis.url) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:

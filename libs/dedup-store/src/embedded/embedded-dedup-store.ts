@@ -117,6 +117,12 @@ export class EmbeddedDedupStore implements DedupStore {
     return results;
   }
 
+  async peekClaims(keys: string[]): Promise<Array<string | null>> {
+    keys.forEach((k, i) => assertName(k, `keys[${i}]`));
+    await this.usable();
+    return keys.map((k) => this.state.claimOwner(k));
+  }
+
   async offerToken(key: string, record: TokenRecord, ttlMs: number): Promise<void> {
     assertTokenOffer(key, record, ttlMs);
     await this.usable();

@@ -27,6 +27,12 @@ export class MemoryDedupStore implements DedupStore {
     return requests.map((request) => this.state.claim(request).result);
   }
 
+  async peekClaims(keys: string[]): Promise<Array<string | null>> {
+    this.assertOpen();
+    keys.forEach((k, i) => assertName(k, `keys[${i}]`));
+    return keys.map((k) => this.state.claimOwner(k));
+  }
+
   async offerToken(key: string, record: TokenRecord, ttlMs: number): Promise<void> {
     this.assertOpen();
     assertTokenOffer(key, record, ttlMs);

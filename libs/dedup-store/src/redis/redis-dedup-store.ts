@@ -154,6 +154,14 @@ export class RedisDedupStore implements DedupStore {
     });
   }
 
+  /** One MGET of the claim keys. */
+  async peekClaims(keys: string[]): Promise<Array<string | null>> {
+    keys.forEach((k, i) => assertName(k, `keys[${i}]`));
+    if (keys.length === 0) return [];
+    const replies = await this.run('peekClaims', () => this.redis.mget(...keys.map((k) => this.key('claim', k))));
+    return replies.map((r) => (r === null ? null : String(r)));
+  }
+
   async offerToken(key: string, record: TokenRecord, ttlMs: number): Promise<void> {
     assertTokenOffer(key, record, ttlMs);
     await this.run('offerToken', () =>

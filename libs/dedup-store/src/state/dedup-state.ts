@@ -83,6 +83,11 @@ export class DedupState {
     return { kind: 'token', key, previous, next };
   }
 
+  /** The live claim's owner, or null; reads only. */
+  claimOwner(key: string): string | null {
+    return this.liveClaim(key, this.now())?.owner ?? null;
+  }
+
   getToken(key: string): TokenRecord | null {
     const current = this.liveToken(key, this.now());
     return current ? { token: current.token, receivedAt: current.receivedAt } : null;

@@ -109,6 +109,24 @@ export function describeDedupStoreContract(name: string, harness: DedupStoreHarn
         expect(results).toEqual([{ status: 'duplicate', owner: 'raw/2/20' }, { status: 'claimed' }, { status: 'owned' }]);
       });
 
+      it('peekClaims reports live owners in request order without claiming, and forgets expired claims', async () => {
+        const store = await open();
+        const held = randomDedupKey();
+        const free = randomDedupKey();
+        const brief = randomDedupKey();
+        await store.claimMany([
+          { key: held, owner: 'stored', ttlMs: LONG_TTL },
+          { key: brief, owner: 'stored', ttlMs: SHORT_TTL },
+        ]);
+
+        expect(await store.peekClaims([free, held])).toEqual([null, 'stored']);
+        // Peeking claimed nothing: the free key can still be claimed by anyone.
+        expect(await store.claimMany([{ key: free, owner: 'raw/9/9', ttlMs: LONG_TTL }])).toEqual([{ status: 'claimed' }]);
+        expect(await store.peekClaims([])).toEqual([]);
+        await pass(SHORT_TTL + 50);
+        expect(await store.peekClaims([brief, held])).toEqual([null, 'stored']);
+      });
+
       it('claims a key that appears twice in one call for the first request only', async () => {
         const store = await open();
         const key = randomDedupKey();
