@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { type FileWorkItem, TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
 import { loadEndpoints, removeBucket, uniqueName } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
-import { type DistApp, fmt, sleep, startDistApp } from './lib/bench-util';
+import { type DistApp, fmt, sleep, startDistApp, writeSection } from './lib/bench-util';
 
 const MiB = 1024 * 1024;
 const BIG = Number(process.env.BENCH_UPLOAD_BIG_MIB ?? 2048) * MiB;
@@ -35,13 +35,17 @@ function median(runs: Run[]): Run {
 export interface UploadBenchResult {
   big: {
     bytes: number;
-    /** Defaults: sha256 also written into the object's metadata (a server-side copy after the upload). */
+    /** Defaults: the SHA-256 also written to the `<key>.sha256` sidecar object after the upload (S3_SHA256=sidecar). */
     ours: Run;
-    /** S3_SHA256_METADATA=false: the same work as rclone (bytes stored, hash reported in the event only). */
+    /** S3_SHA256=none: the same work as rclone (bytes stored, hash reported in the event only). */
     oursNoCopy: Run;
+    /** S3_SHA256=metadata (the default before): a server-side copy that writes sha256 into the metadata. */
+    oursCopy: Run;
     rclone: Run;
     rounds: number;
-    runs: { ours: Run[]; oursNoCopy: Run[]; rclone: Run[] };
+    runs: { ours: Run[]; oursNoCopy: Run[]; oursCopy: Run[]; rclone: Run[] };
+    /** 1-minute load average before each run: how busy the shared machine was. */
+    loadBefore: number[];
   };
   scaling: {
     files: number;
@@ -135,8 +139,8 @@ export async function runUpload(): Promise<UploadBenchResult> {
   };
   const apps: DistApp[] = [];
   try {
-    // 1. One big file, three ways, in rounds (BENCH_UPLOAD_ROUNDS, default 3) that alternate the order: our uploader
-    // with the defaults, ours with S3_SHA256_METADATA=false, rclone copyurl of the pre-signed URL (rclone cannot
+    // 1. One big file, four ways, in rounds (BENCH_UPLOAD_ROUNDS, default 3) that alternate the order: our uploader
+    // with the defaults, ours with S3_SHA256=none, ours with S3_SHA256=metadata, rclone copyurl of the pre-signed URL (rclone cannot
     // send the Bearer to hop 1 only). Each run is a fresh process (its own peak RSS) and a fresh file id; the
     // table reports the median of each, since single runs on this shared machine vary by ±20%.
     const timeOurs = async (extra: Record<string, string>): Promise<Run> => {
@@ -174,16 +178,19 @@ export async function runUpload(): Promise<UploadBenchResult> {
           else reject(new Error(`rclone copyurl exit ${code}: ${err.trim().split('\n').pop()}`));
         });
       });
-    const runs = { ours: [] as Run[], oursNoCopy: [] as Run[], rclone: [] as Run[] };
+    const runs = { ours: [] as Run[], oursNoCopy: [] as Run[], oursCopy: [] as Run[], rclone: [] as Run[] };
     const steps: Array<[keyof typeof runs, () => Promise<Run>]> = [
       ['ours', () => timeOurs({})],
-      ['oursNoCopy', () => timeOurs({ S3_SHA256_METADATA: 'false' })],
+      ['oursNoCopy', () => timeOurs({ S3_SHA256: 'none' })],
+      ['oursCopy', () => timeOurs({ S3_SHA256: 'metadata' })],
       ['rclone', timeRclone],
     ];
+    const loadBefore: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no variant always runs first (cold caches) or last.
       for (let i = 0; i < steps.length; i++) {
         const [name, run] = steps[(i + round) % steps.length];
+        loadBefore.push(os.loadavg()[0]);
         const r = await run();
         process.stderr.write(`  upload round ${round + 1} ${name} ${JSON.stringify(r)}\n`);
         runs[name].push(r);
@@ -218,7 +225,7 @@ export async function runUpload(): Promise<UploadBenchResult> {
     apps.push(await startDistApp('uploader', scalingEnv));
     await sleep(8_000); // rebalance
     const two = await timed(await batch());
-    return { big: { bytes: BIG, ours: median(runs.ours), oursNoCopy: median(runs.oursNoCopy), rclone: median(runs.rclone), rounds: ROUNDS, runs }, scaling: { files: 8, bytes: 8 * SMALL, one: one.seconds, two: two.seconds, oneCpu: one.cpu, twoCpu: two.cpu, oneIowait: one.iowait, twoIowait: two.iowait, oneCores: one.cores, twoCores: two.cores } };
+    return { big: { bytes: BIG, ours: median(runs.ours), oursNoCopy: median(runs.oursNoCopy), oursCopy: median(runs.oursCopy), rclone: median(runs.rclone), rounds: ROUNDS, runs, loadBefore }, scaling: { files: 8, bytes: 8 * SMALL, one: one.seconds, two: two.seconds, oneCpu: one.cpu, twoCpu: two.cpu, oneIowait: one.iowait, twoIowait: two.iowait, oneCores: one.cores, twoCores: two.cores } };
   } finally {
     await Promise.all(apps.map((a) => a.kill()));
     await consumer.disconnect();
@@ -232,20 +239,25 @@ export async function runUpload(): Promise<UploadBenchResult> {
 export function uploadMarkdown(r: UploadBenchResult): string {
   const mibs = (bytes: number, s: number) => bytes / MiB / s;
   const rows = [
-    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts of ${PART}, ${QUEUE} in flight for both (ours: the default \`S3_UPLOAD_MODE=stream\`, each part streamed into its request; rclone buffers its parts); peak RSS = the process's VmHWM; ${r.big.rounds} rounds in rotating order, medians.`,
+    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts of ${PART}, ${QUEUE} in flight for both (ours: the default \`S3_UPLOAD_MODE=stream\`, each part streamed into its request; rclone buffers its parts); peak RSS = the process's VmHWM; ${r.big.rounds} rounds in rotating order, medians; spread = (slowest - fastest) / median. Load average (1 min) before the runs: ${r.big.loadBefore.map((l) => l.toFixed(1)).join(', ')} on ${os.cpus().length} cores.`,
     '',
-    '| uploader | median seconds (each round) | MiB/s | median peak RSS MiB | throughput vs rclone | RSS vs rclone |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| uploader | median seconds (each round) | spread | MiB/s | median peak RSS MiB | throughput vs rclone (median; per round) | RSS vs rclone |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   const ourRows: Array<[string, Run, Run[]]> = [
-    ['zoom-pipeline uploader, `S3_SHA256_METADATA=false`: download + sha256 + streamed multipart (the same work as rclone)', r.big.oursNoCopy, r.big.runs.oursNoCopy],
-    ['zoom-pipeline uploader, defaults: the same + server-side copy that writes sha256 into the metadata', r.big.ours, r.big.runs.ours],
+    ['zoom-pipeline uploader, defaults (`S3_SHA256=sidecar`): download + sha256 + streamed multipart, then the `<key>.sha256` sidecar (one small PUT)', r.big.ours, r.big.runs.ours],
+    ['zoom-pipeline uploader, `S3_SHA256=none`: the same without the sidecar (the same work as rclone)', r.big.oursNoCopy, r.big.runs.oursNoCopy],
+    ['zoom-pipeline uploader, `S3_SHA256=metadata` (the default before): a server-side copy that rewrites the object to add sha256 to its metadata', r.big.oursCopy, r.big.runs.oursCopy],
     ['rclone copyurl of the pre-signed URL (baseline)', r.big.rclone, r.big.runs.rclone],
   ];
   const rc = r.big.rclone;
   for (const [label, o, all] of ourRows) {
     const each = all.map((x) => fmt(x.seconds, 1)).join(' / ');
-    rows.push(`| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`);
+    const secs = all.map((x) => x.seconds);
+    const spread = (Math.max(...secs) - Math.min(...secs)) / o.seconds;
+    // Same round = similar machine load: the ratio against that round's rclone run.
+    const perRound = all.map((x, i) => (r.big.runs.rclone[i] ? (r.big.runs.rclone[i].seconds / x.seconds).toFixed(2) : '?')).join(' / ');
+    rows.push(`| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${(100 * spread).toFixed(0)}% | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x (${perRound}) | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`);
   }
   rows.push('', `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=1 per process (one transfer in flight per process).`, '', '| processes | seconds | MiB/s | speed-up | machine CPU busy (2 cores, whole run) | CPU waiting on disk | cores used: zoom-sim / S3Proxy / uploaders |', '|---:|---:|---:|---:|---:|---:|---|');
   const cores = (c: { sim: number; s3: number; uploaders: number }) => `${c.sim.toFixed(2)} / ${c.s3.toFixed(2)} / ${c.uploaders.toFixed(2)}`;
@@ -257,6 +269,8 @@ export function uploadMarkdown(r: UploadBenchResult): string {
 if (require.main === module) {
   runUpload()
     .then((r) => {
+      // Alone, too, it rewrites its own section of BENCHMARKS.md (run-all.ts does the same for every benchmark).
+      writeSection('upload', uploadMarkdown(r));
       process.stdout.write(`${uploadMarkdown(r)}\n`);
       process.exit(0);
     })

@@ -5,13 +5,17 @@
  * One recording.completed with MP4, M4A, CC and TIMELINE without id/size/status, CHAT without size, a file still
  * processing, a participant audio file sharing the MP4's id, a file without download_url and a Cyrillic topic, sent
  * as 2 simultaneous copies + 1 retry. Webinar and Video SDK RTMS and recording events are keyed and deduplicated like
- * meeting ones.
+ * meeting ones. The files of unknown size are stored (the CHAT one is served without Content-Length), and a copy
+ * whose token Zoom refuses falls back to the other copy's own URL/token pair.
  */
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { objectKey } from '@zoom-pipeline/canonical';
 import { DEFAULT_OBJECT_KEY_TEMPLATE } from '@zoom-pipeline/config';
 import { TOPICS, type FileWorkItem, decodeCanonicalEvent, decodeDuplicateDelivery, decodeFileWorkItem, decodeUploadFailure, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, type TopicMark, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, waitFor, uploaderS3Env } from '@zoom-pipeline/test-support';
+import { type AppProcess, REPO_ROOT, type TopicMark, loadEndpoints, markTopics, readTopic, removeBucket, startApp, testKafka, uniqueName, waitFor, uploaderS3Env } from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, ZoomWebhookSender, recordingCompleted, rtmsEvent, sessionRecordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 import { RETRY_HEADERS } from '@zoom-pipeline/uploader-feature';
 
@@ -26,6 +30,7 @@ const apps: AppProcess[] = [];
 let dl: DownloadServer;
 let sender: ZoomWebhookSender;
 let dedup: AppProcess;
+let uploader: AppProcess;
 let marks = new Map<string, TopicMark>();
 let bodies: Array<{ download_token: string }> = [];
 let fixture: { mp4: SimFile; chat: SimFile; processing: SimFile; token0: string } | undefined;
@@ -81,16 +86,7 @@ beforeAll(async () => {
   marks = await markTopics(TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.uploaded);
   const ingress = await start('ingress', { KAFKA_BROKERS: e.kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET }, 'readyz');
   dedup = await start('dedup', clusterEnv(), 'healthz');
-  await start(
-    'uploader',
-    {
-      ...clusterEnv(),
-      ...uploaderS3Env(e, bucket),
-      // The files of unknown size fail at this uploader until it streams them (see the uploader's issue): fail fast.
-      DOWNLOAD_MAX_ATTEMPTS: '1',
-    },
-    'healthz',
-  );
+  uploader = await start('uploader', { ...clusterEnv(), ...uploaderS3Env(e, bucket) }, 'healthz');
   sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
 });
 
@@ -111,7 +107,8 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     const m4a = dl.addFile({ size: 120_000, fileExtension: 'M4A' });
     const cc = dl.addFile({ size: 4_000, fileExtension: 'VTT' });
     const timeline = dl.addFile({ size: 2_000, fileExtension: 'JSON' });
-    const chat = dl.addFile({ size: 1_500, fileExtension: 'TXT' });
+    // No Content-Length either: nothing but a clean end says the CHAT file is complete.
+    const chat = dl.addFile({ size: 1_500, fileExtension: 'TXT', faults: { chunked: true } });
     const processing = dl.addFile({ size: 80_000, fileExtension: 'MP4' });
     const audio = dl.addFile({ size: 60_000, fileExtension: 'M4A' });
     const all = [mp4, m4a, cc, timeline, chat, processing, audio].map((f) => f.fileId);
@@ -230,23 +227,81 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });
 
-  it('reports every file of unknown size, and never stores the file Zoom still reports as processing', async () => {
+  it('stores every file of unknown size exactly once under its key, with its size and SHA-256, and never the processing one', async () => {
     const unknown = items.filter((i) => i.sizeUnknown);
     expect(unknown).toHaveLength(3);
-    const failures = await waitFor(
-      'a zoom.recording.failed record for each file of unknown size',
+    const results = await waitFor(
+      'the files of unknown size on zoom.recording.uploaded',
       async () => {
-        const failed = (await read(TOPICS.failed)).map((r) => decodeUploadFailure(r.value)).filter((f) => f.canonicalId === id);
-        return unknown.every((i) => failed.some((f) => f.fileId === i.fileId)) ? failed : undefined;
+        const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value)).filter((u) => u.canonicalId === id);
+        return unknown.every((i) => uploaded.some((u) => u.fileId === i.fileId)) ? uploaded : undefined;
       },
-      120_000,
+      180_000,
       1_000,
     );
-    for (const i of unknown) expect(failures.find((f) => f.fileId === i.fileId)!.message).toContain('no file_size');
+    for (const item of unknown) {
+      // The zoom-sim file behind the URL (copies differ only in the last path segment).
+      const sim = dl.getFile(decodeURIComponent(new URL(item.downloadUrl).pathname.split('/')[3]!))!;
+      const stored = results.filter((u) => u.fileId === item.fileId && !u.alreadyStored);
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ key: objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item), size: sim.size, sha256: sim.sha256 });
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(sim.size);
+      // The SHA-256 is on the stored object for an S3 user: the `<key>.sha256` sidecar, sha256sum format.
+      const sidecar = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${stored[0]!.key}.sha256` }));
+      expect(await sidecar.Body?.transformToString('utf8')).toBe(`${sim.sha256}  ${stored[0]!.key.split('/').pop()}\n`);
+    }
+    const failed = (await read(TOPICS.failed)).map((r) => decodeUploadFailure(r.value)).filter((f) => f.canonicalId === id);
+    expect(failed.map((f) => f.reason)).toEqual(['download_url_missing']);
     const processing = items.find((i) => i.fileStatus === 'processing')!;
     const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
     expect(uploaded.some((u) => u.fileId === processing.fileId)).toBe(false);
-    expect(failures.some((f) => f.fileId === processing.fileId)).toBe(false);
+  });
+
+  it('`zoom-pipeline status` on the uploader counts the six stored files and no failure', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'dist/apps/cli/src/main.js'), 'status', '--url', uploader.url, '--json']);
+    const status = JSON.parse(stdout) as { uploads: { uploaded: number; alreadyStored: number; failed: number } };
+    expect(status.uploads).toMatchObject({ uploaded: 6, failed: 0 });
+  });
+});
+
+describe('a copy whose download token Zoom refuses', () => {
+  it("is fetched with the other copy's own URL and token (alternates), once", async () => {
+    // Zoom's plain 401 this time (not the html page), from a second zoom-sim with per-delivery tokens.
+    const zoom = await startDownloadServer({ htmlForBadToken: false });
+    try {
+      const f = zoom.addFile({ size: 200_000, fileExtension: 'MP4' });
+      const expired = zoom.issueDownloadToken([f.fileId]);
+      const valid = zoom.issueDownloadToken([f.fileId]);
+      zoom.revokeToken(expired);
+      const item: FileWorkItem = {
+        v: 1, fileId: f.fileId, canonicalId: `fallback-${f.fileId}`, app: 'default', accountId: 'acct', meetingUuid: zoomMeetingUuid(), meetingId: '1', topic: TOPIC,
+        hostId: 'h', meetingStartTime: '2026-12-03T10:00:00Z', recordingStart: '2026-12-03T10:00:05Z', recordingEnd: '2026-12-03T11:00:05Z', fileType: 'MP4',
+        fileExtension: 'MP4', fileSize: f.size, downloadUrl: f.downloadUrl, downloadToken: expired, tokenReceivedAt: new Date().toISOString(),
+        alternates: [{ downloadUrl: `${f.downloadUrl}-copy2`, downloadToken: valid, receivedAt: new Date().toISOString() }],
+      };
+      const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      await producer.send({ topic: TOPICS.files, acks: -1, messages: [{ key: f.fileId, value: JSON.stringify(item) }] });
+      await producer.disconnect();
+
+      const stored = await waitFor(
+        'the file on zoom.recording.uploaded',
+        async () => {
+          const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value)).filter((u) => u.fileId === f.fileId);
+          return uploaded.length > 0 ? uploaded : undefined;
+        },
+        120_000,
+        1_000,
+      );
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ size: f.size, sha256: f.sha256, alreadyStored: false });
+      // One refusal (the revoked token, 401), one redirect (the other copy's token), one download.
+      expect(zoom.stats().files[f.fileId]).toMatchObject({ htmlAnswers: 1, redirects: 1, downloadsCompleted: 1 });
+      expect(zoom.stats().authHeaderLeaks).toBe(0);
+      expect((await read(TOPICS.failed)).filter((r) => r.key === f.fileId)).toEqual([]);
+    } finally {
+      await zoom.close();
+    }
   });
 });
 

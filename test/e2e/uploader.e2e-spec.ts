@@ -3,7 +3,7 @@
  * (issue: uploader). SPEC invariants 4, 5, 6.
  */
 import { readFileSync } from 'node:fs';
-import { HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { objectKey } from '@zoom-pipeline/canonical';
 import { DEFAULT_OBJECT_KEY_TEMPLATE } from '@zoom-pipeline/config';
@@ -113,7 +113,9 @@ describe('uploader with real S3, Kafka and Redis', () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.key }));
     expect(head.ContentLength).toBe(f.size);
     expect(head.Metadata?.['zoom-file-id']).toBe(f.fileId);
-    expect(head.Metadata?.sha256).toBe(f.sha256);
+    // The SHA-256 for an S3 user: the `<key>.sha256` sidecar (S3_SHA256 default), written without rewriting the object.
+    const sidecar = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${result.key}.sha256` }));
+    expect((await sidecar.Body?.transformToString('utf8'))?.split('  ')[0]).toBe(f.sha256);
     expect(await openUploads()).toBe(0);
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });

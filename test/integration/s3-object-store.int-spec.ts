@@ -1,7 +1,10 @@
 // ObjectStore contract against the real S3-compatible server (S3Proxy) started by scripts/infra.sh, plus
 // what only S3 can show: bounded memory on a large streamed object, and no multipart upload left open.
 import {
+  GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -95,21 +98,47 @@ describe('S3ObjectStore (S3 only)', () => {
     );
 
     expect(result.sha256).toBe(body.sha256());
-    expect(await store.head(key)).toMatchObject({ size, metadata: { sha256: body.sha256(), 'zoom-size': String(size) } });
+    expect(await store.head(key)).toMatchObject({ size, sha256: body.sha256(), metadata: { 'zoom-size': String(size) } });
     expect(growthMiB).toBeLessThan(boundMiB);
   });
 
-  it('leaves the SHA-256 out of the metadata when sha256Metadata is false, and reports it in the result', async () => {
-    const store = make({ sha256Metadata: false });
-    const key = `no-sha-meta-${Date.now()}/recording.mp4`;
+  it('by default writes the SHA-256 into a <key>.sha256 sidecar (sha256sum format) without rewriting the object', async () => {
+    const store = make();
+    const key = `sidecar-${Date.now()}/Réunion recording.mp4`;
     const body = testBody(12 * MIB);
 
     const result = await store.put({ key, body: body.stream, contentLength: 12 * MIB, metadata: { 'zoom-file-id': 'f-1' } });
 
     expect(result.sha256).toBe(body.sha256());
     const head = await store.head(key);
-    expect(head).toMatchObject({ size: 12 * MIB, metadata: { 'zoom-file-id': 'f-1', 'zoom-size': String(12 * MIB) } });
+    expect(head).toMatchObject({ size: 12 * MIB, etag: result.etag, sha256: body.sha256(), metadata: { 'zoom-file-id': 'f-1', 'zoom-size': String(12 * MIB) } });
     expect(head?.metadata).not.toHaveProperty('sha256');
+    // Still the multipart upload's own ETag (`"…-3"`): no server-side copy rewrote it.
+    expect((await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag).toMatch(/-3"$/);
+    const sidecar = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}.sha256` }));
+    expect(await sidecar.Body?.transformToString('utf8')).toBe(`${body.sha256()}  Réunion recording.mp4\n`);
+
+    // A sidecar left from other bytes at the key is not taken for this object's hash.
+    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'replaced by someone else' }));
+    expect((await store.head(key))?.sha256).toBeUndefined();
+  });
+
+  it('puts the SHA-256 into the metadata with sha256Location "metadata" (a server-side copy), and nowhere with "none"', async () => {
+    const copy = make({ sha256Location: 'metadata' });
+    const none = make({ sha256Location: 'none' });
+    const stamp = Date.now();
+    const a = testBody(12 * MIB);
+    const b = testBody(12 * MIB);
+
+    const ra = await copy.put({ key: `copy-${stamp}/a.mp4`, body: a.stream, contentLength: 12 * MIB, metadata: {} });
+    const rb = await none.put({ key: `none-${stamp}/b.mp4`, body: b.stream, contentLength: 12 * MIB, metadata: {} });
+
+    expect([ra.sha256, rb.sha256]).toEqual([a.sha256(), b.sha256()]);
+    expect(await copy.head(`copy-${stamp}/a.mp4`)).toMatchObject({ sha256: a.sha256(), metadata: { sha256: a.sha256() } });
+    const headB = await none.head(`none-${stamp}/b.mp4`);
+    expect(headB?.sha256).toBeUndefined();
+    expect(headB?.metadata).not.toHaveProperty('sha256');
+    await expect(raw.send(new HeadObjectCommand({ Bucket: bucket, Key: `none-${stamp}/b.mp4.sha256` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
   });
 
   it.each(['stream', 'buffered'] as const)('leaves no multipart upload open when a large upload is killed midway by its abort signal (%s)', async (uploadMode) => {

@@ -19,8 +19,11 @@ export type ObjectStoreSettings =
       createBucketIfMissing: boolean;
       /** S3_UPLOAD_MODE: `stream` parts straight from the download (default) or `buffered` (lib-storage, per-part retries). */
       uploadMode: 'stream' | 'buffered';
-      /** S3_SHA256_METADATA: also store the SHA-256 in the object's metadata (costs a server-side copy). */
-      sha256Metadata: boolean;
+      /**
+       * S3_SHA256: where an S3 user finds each object's SHA-256: `sidecar` (`<key>.sha256`, no rewrite; default),
+       * `metadata` (a server-side copy rewrites the object), `none` (only in zoom.recording.uploaded).
+       */
+      sha256Location: 'sidecar' | 'metadata' | 'none';
     }
   | { kind: 'filesystem'; dir: string }
   | { kind: 'memory' };

@@ -58,6 +58,17 @@ describe('loadConfig', () => {
     expect(c.objectStore).toMatchObject({ kind: 's3', bucket: 'rec', forcePathStyle: true, region: 'us-east-1' });
   });
 
+  it('puts the SHA-256 in a sidecar object by default (S3_SHA256), and still reads the older S3_SHA256_METADATA', () => {
+    const s3 = { ...base, S3_BUCKET: 'rec' };
+    expect(loadConfig(s3).objectStore).toMatchObject({ sha256Location: 'sidecar' });
+    expect(loadConfig({ ...s3, S3_SHA256: 'metadata' }).objectStore).toMatchObject({ sha256Location: 'metadata' });
+    expect(loadConfig({ ...s3, S3_SHA256: 'NONE' }).objectStore).toMatchObject({ sha256Location: 'none' });
+    expect(loadConfig({ ...s3, S3_SHA256_METADATA: 'true' }).objectStore).toMatchObject({ sha256Location: 'metadata' });
+    expect(loadConfig({ ...s3, S3_SHA256_METADATA: 'false' }).objectStore).toMatchObject({ sha256Location: 'none' });
+    expect(problemsOf({ ...s3, S3_SHA256: 'tags' })).toEqual(["S3_SHA256: must be 'sidecar', 'metadata' or 'none'"]);
+    expect(problemsOf({ ...s3, S3_SHA256: 'none', S3_SHA256_METADATA: 'true' })).toEqual(['S3_SHA256_METADATA: replaced by S3_SHA256; set only S3_SHA256']);
+  });
+
   it('chooses the publish client with KAFKA_PUBLISH_CLIENT (platformatic unless told otherwise) and refuses others', () => {
     const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
     expect(loadConfig(kafka).bus).toMatchObject({ kind: 'kafka', publishClient: 'platformatic' });

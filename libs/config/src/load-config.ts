@@ -126,7 +126,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         queueSize: read('S3_QUEUE_SIZE', (t) => positiveInt(t, 64), 4),
         createBucketIfMissing: read('S3_CREATE_BUCKET', parseBool, false),
         uploadMode: read('S3_UPLOAD_MODE', (t) => (t === 'stream' || t === 'buffered' ? t : { error: "must be 'stream' or 'buffered'" }), 'stream'),
-        sha256Metadata: read('S3_SHA256_METADATA', parseBool, true),
+        sha256Location: sha256Location(get('S3_SHA256'), read('S3_SHA256_METADATA', parseBool, undefined), problems),
       }
     : { kind: 'filesystem', dir: path.join(dataDir, 'objects') };
 
@@ -313,6 +313,19 @@ function parseRtmsMedia(text: string): RtmsMedia[] | { error: string } {
     return { error: 'must be a comma-separated list of audio, transcript, chat' };
   }
   return [...new Set(names)] as RtmsMedia[];
+}
+
+/**
+ * S3_SHA256 (`sidecar` default, `metadata`, `none`); the older S3_SHA256_METADATA still works (true = `metadata`, the
+ * server-side copy; false = `none`), but not together with S3_SHA256.
+ */
+function sha256Location(value: string | undefined, legacy: boolean | undefined, problems: string[]): 'sidecar' | 'metadata' | 'none' {
+  if (value !== undefined && legacy !== undefined) problems.push('S3_SHA256_METADATA: replaced by S3_SHA256; set only S3_SHA256');
+  if (value === undefined) return legacy === undefined ? 'sidecar' : legacy ? 'metadata' : 'none';
+  const v = value.trim().toLowerCase();
+  if (v === 'sidecar' || v === 'metadata' || v === 'none') return v;
+  problems.push("S3_SHA256: must be 'sidecar', 'metadata' or 'none'");
+  return 'sidecar';
 }
 
 function positiveInt(text: string, max: number): number | { error: string } {

@@ -18,6 +18,8 @@ export type ObjectStoreConfig =
       checksums?: 'when-supported' | 'when-required';
       uploadMode?: 'stream' | 'buffered';
       sha256Metadata?: boolean;
+      /** Where an S3 user finds the SHA-256: `sidecar` (default), `metadata` (a server-side copy), `none`. */
+      sha256Location?: 'sidecar' | 'metadata' | 'none';
     }
   | { kind: 'filesystem'; dir: string }
   | { kind: 'memory' };

@@ -8,8 +8,12 @@ import type { Readable } from 'node:stream';
 export interface PutObjectInput {
   key: string;
   body: Readable;
-  /** Expected size; a stream that ends with another byte count fails and stores nothing. */
-  contentLength: number;
+  /**
+   * Expected size; a stream that ends with another byte count fails and stores nothing. `undefined`: unknown (Zoom
+   * sends no `file_size` for some files): the object is whatever the body delivers up to its end, and the result
+   * reports the byte count received and their SHA-256.
+   */
+  contentLength: number | undefined;
   contentType?: string;
   /** User metadata (ASCII keys/values); the adapter adds `sha256`. */
   metadata: Record<string, string>;
@@ -30,6 +34,8 @@ export interface ObjectInfo {
   size: number;
   etag: string;
   metadata: Record<string, string>;
+  /** Hex SHA-256 the store recorded for these bytes (metadata or, on S3, the `.sha256` sidecar); absent when none. */
+  sha256?: string;
 }
 
 export interface ObjectStore {

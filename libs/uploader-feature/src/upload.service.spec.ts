@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { loadConfig } from '@zoom-pipeline/config';
 import { type FileWorkItem, TOPICS, type UploadFailure } from '@zoom-pipeline/contracts';
@@ -52,16 +53,18 @@ function batchOf(messages: ConsumedMessage[], active = () => true): HandlerBatch
 function setup(behaviours: Record<string, Behaviour>, env: Record<string, string> = {}) {
   const config = loadConfig({ UPLOAD_RETRY_BUDGET: '30m', ...env }, { requireWebhookSecrets: false, cwd: '/tmp' });
   const opened: string[] = [];
+  const requests: DownloadRequest[] = [];
   const downloader = {
     open: (req: DownloadRequest) => {
       const fileId = /webhook_download\/([^/]+)\//.exec(req.url)![1]!;
       opened.push(fileId);
+      requests.push(req);
       return behaviours[fileId]!(req);
     },
   } as unknown as RecordingDownloader;
   const objects = new MemoryObjectStore();
   const service = new UploadService(config, new MemoryDedupStore(), objects, downloader, createLogger({ name: 'test', level: 'silent' }), new Registry(), new HealthService());
-  return { service, opened, objects };
+  return { service, opened, objects, requests };
 }
 
 const failureIn = (outputs: Array<{ topic: string; key: string | null; value: Buffer }>, fileId: string) =>
@@ -192,11 +195,72 @@ describe('UploadService.handleBatch: files that must not be downloaded as they a
     expect(opened).toEqual([]);
   });
 
-  it('a file without file_size is reported with a reason that says so, not stored with an unchecked size', async () => {
-    const { service, opened } = setup({ nosize: serve(1000) });
-    const result = await service.handleBatch(batchOf([message({ ...item('nosize', 0), sizeUnknown: true })]));
-    expect(failureIn(result.outputs, 'nosize').message).toContain('no file_size');
-    expect(opened).toEqual([]);
+});
+
+describe('UploadService.handleBatch: files of unknown size', () => {
+  it('stores a file Zoom gave no file_size as received (size = bytes received, SHA-256 recorded), once', async () => {
+    const { service, objects, requests } = setup({ nosize: serve(4321) });
+    const noSize = { ...item('nosize', 0), fileType: 'CC', fileExtension: 'VTT', sizeUnknown: true as const };
+
+    const result = await service.handleBatch(batchOf([message(noSize)]));
+
+    const uploaded = result.outputs.filter((o) => o.topic === TOPICS.uploaded).map((o) => JSON.parse(o.value.toString()) as { key: string; size: number; sha256: string; alreadyStored: boolean });
+    expect(uploaded).toHaveLength(1);
+    expect(uploaded[0]).toMatchObject({ size: 4321, alreadyStored: false, sha256: createHash('sha256').update(bytes(4321)).digest('hex') });
+    expect(requests.map((r) => r.expectedSize)).toEqual([undefined]);
+    expect(await objects.head(uploaded[0]!.key)).toMatchObject({ size: 4321, sha256: uploaded[0]!.sha256 });
+
+    // Redelivered (a retry of the webhook, a crash before the commit): already stored, whatever its size.
+    const again = await service.handleBatch(batchOf([message(noSize)]));
+    expect(again.outputs.map((o) => [o.topic, JSON.parse(o.value.toString()).alreadyStored])).toEqual([[TOPICS.uploaded, true]]);
+    expect(requests).toHaveLength(1);
+  });
+});
+
+describe('UploadService.handleBatch: another copy\'s URL and token when this one is refused', () => {
+  const refused: Behaviour = async () => {
+    throw new DownloadError('download_unauthorized', 'rejected the download credential (HTTP 401)', { retryable: false, host: 'zoom.us', status: 401 });
+  };
+  const withAlternate = (fileId: string): FileWorkItem => ({
+    ...item(fileId),
+    alternates: [{ downloadUrl: `https://zoom.us/rec/webhook_download/${fileId}-copy2/y`, downloadToken: 'copy2-SECRET', receivedAt: new Date().toISOString() }],
+  });
+
+  it('falls back to the other copy\'s own pair on 401, never mixing a URL with another delivery\'s token', async () => {
+    const { service, requests } = setup({ f: refused, 'f-copy2': serve(1000) });
+
+    const result = await service.handleBatch(batchOf([message(withAlternate('f'))]));
+
+    expect(result.outputs.map((o) => o.topic)).toEqual([TOPICS.uploaded]);
+    expect(requests.map((r) => [r.url.split('/')[5], r.tokens.map((t) => t.token)])).toEqual([
+      ['f', ['tok-SECRET']],
+      ['f-copy2', ['copy2-SECRET']],
+    ]);
+  });
+
+  it('reports the last refusal when every pair is refused, without any token in the failure record', async () => {
+    const { service, requests } = setup({ g: refused, 'g-copy2': refused });
+
+    const result = await service.handleBatch(batchOf([message(withAlternate('g'))]));
+
+    const failure = failureIn(result.outputs, 'g');
+    expect(failure.reason).toBe('download_unauthorized');
+    expect(requests).toHaveLength(2);
+    const text = result.outputs.map((o) => o.value.toString()).join('');
+    expect(text).not.toContain('SECRET');
+    expect(failure.item).not.toHaveProperty('alternates');
+  });
+
+  it('does not try another pair for a failure that is not about the credential (404)', async () => {
+    const gone: Behaviour = async () => {
+      throw new DownloadError('download_http_error', 'answered HTTP 404', { retryable: false, host: 'zoom.us', status: 404 });
+    };
+    const { service, opened } = setup({ h: gone, 'h-copy2': serve(1000) });
+
+    const result = await service.handleBatch(batchOf([message(withAlternate('h'))]));
+
+    expect(failureIn(result.outputs, 'h').reason).toBe('download_http_error');
+    expect(opened).toEqual(['h']);
   });
 });
 

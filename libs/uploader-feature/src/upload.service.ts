@@ -15,14 +15,16 @@ import {
   decodeFileWorkItem,
   encodeUploadFailure,
   encodeUploadResult,
+  withoutCredentials,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type Batch, type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { OBJECT_STORE, type ObjectStore, decodeMetadataValue, encodeMetadataValue } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, SpanKind, context, inSpan, forwardTraceHeaders, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
-import { type DownloadStream, RECORDING_DOWNLOADER, type RecordingDownloader } from '@zoom-pipeline/zoom-download';
+import { type DownloadStream, type DownloadToken, RECORDING_DOWNLOADER, type RecordingDownloader } from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
+import { type DownloadPair, credentialRefused, downloadPairs } from './download-pairs';
 import { FileBusyError, classifyUploadError, nextRetryAt } from './error-policy';
 import { Semaphore } from './semaphore';
 import { UploaderMetrics } from './uploader.metrics';
@@ -198,7 +200,8 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   private async processMessage(msg: ConsumedMessage, batch: Batch, span: Span): Promise<Outcome> {
     let item: FileWorkItem;
     try {
-      item = decodeFileWorkItem(msg.value);
+      // With the other copies' URL/token pairs: the fallback when this delivery's pair is refused (download-pairs.ts).
+      item = decodeFileWorkItem(msg.value, { alternates: true });
     } catch (err) {
       const message = err instanceof ContractViolation ? err.message : 'work item is not valid JSON';
       this.metrics.failures.inc({ reason: 'invalid_work_item' });
@@ -220,13 +223,10 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
       const attempt = (retry?.attempt ?? 0) + 1;
       return { kind: 'retry', headers: { ...msg.headers, [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: String(attempt), [RETRY_HEADERS.at]: String(Date.now() + readiness.retryAfterMs) } };
     }
-    if (readiness.expectedSize === undefined) {
-      // The downloader and the object store verify every byte count against file_size; streaming a file of
-      // unknown length is not built yet, so say exactly that rather than report a size mismatch.
-      return this.fail(item, 'download_size_mismatch', 'Zoom sent no file_size for this file; files of unknown size are not stored yet (replay this record once supported)', 0);
-    }
     try {
-      return await this.processItem(item, batch, retry);
+      // expectedSize undefined (Zoom sent no file_size): stored as received; the downloader still holds it to any
+      // size the server declares, and the SHA-256 of what was stored is recorded either way.
+      return await this.processItem(item, readiness.expectedSize, batch, retry);
     } catch (err) {
       if (this.abort.signal.aborted || !batch.isActive()) return { kind: 'abandoned' };
       return this.settleFailure(item, err, retry, msg.headers);
@@ -263,15 +263,19 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     };
   }
 
-  private async processItem(item: FileWorkItem, batch: Batch, retry: RetryState | undefined): Promise<Outcome> {
+  private async processItem(item: FileWorkItem, expectedSize: number | undefined, batch: Batch, retry: RetryState | undefined): Promise<Outcome> {
     const key = objectKey(this.config.upload.objectKeyTemplate, item);
     const started = Date.now();
     const existing = await this.headInSpan(key);
     if (existing) {
       const storedId = decodeMetadataValue(existing.metadata['zoom-file-id']);
-      if (storedId === item.fileId && existing.size === item.fileSize) {
+      // Objects are all or nothing, so one of this file is complete; of unknown size, whatever size it has. Without
+      // the SHA-256 the store should have recorded (a crash between an S3 object and its sidecar), it is stored again.
+      const sizeMatches = expectedSize === undefined || existing.size === expectedSize;
+      const hashMissing = existing.sha256 === undefined && this.config.objectStore.kind === 's3' && this.config.objectStore.sha256Location === 'sidecar';
+      if (storedId === item.fileId && sizeMatches && !hashMissing) {
         this.metrics.files.inc({ outcome: 'already_stored', file_type: item.fileType });
-        return { kind: 'stored', result: this.result(item, key, existing.size, existing.metadata.sha256 ?? '', existing.etag, started, true) };
+        return { kind: 'stored', result: this.result(item, key, existing.size, existing.sha256 ?? '', existing.etag, started, true) };
       }
       if (storedId !== item.fileId) {
         // Another file's object: replacing it would lose that recording and report both as stored.
@@ -303,7 +307,7 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     }, Math.max(1_000, Math.floor(this.config.upload.leaseTtlMs / 3)));
     this.metrics.inFlight.inc();
     try {
-      return await this.transfer(item, key, started, transfer.signal);
+      return await this.transfer(item, key, expectedSize, started, transfer.signal);
     } finally {
       clearInterval(renew);
       this.metrics.inFlight.dec();
@@ -314,17 +318,16 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** One attempt; any failure is thrown and settled by its cause in processMessage. */
-  private async transfer(item: FileWorkItem, key: string, started: number, signal: AbortSignal): Promise<Outcome> {
+  private async transfer(item: FileWorkItem, key: string, expectedSize: number | undefined, started: number, signal: AbortSignal): Promise<Outcome> {
     // We hold the file's lease: any open multipart upload of this key belongs to a transfer that died.
     const aborted = await this.objects.abortIncompleteUploads(key);
     if (aborted > 0) this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
-    const tokens = await this.tokensFor(item);
-    const download = await this.openDownload(item, tokens, signal);
+    const download = await this.openFirstAccepted(item, downloadPairs(item, await this.tokensFor(item)), expectedSize, signal);
     const stored = await inSpan('s3.put', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('PutObject', key) }, () =>
       this.objects.put({
         key,
         body: download.body,
-        contentLength: item.fileSize,
+        contentLength: expectedSize,
         contentType: download.contentType,
         // Values travel as HTTP headers: a non-ASCII file id is stored encoded, not refused forever.
         metadata: {
@@ -344,24 +347,40 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /**
+   * Opens the file with its own URL/token pair; when that credential is refused (401/403, Zoom's html page), with
+   * each other copy's own pair in turn. The last refusal (or any other error) is what the caller settles.
+   */
+  private async openFirstAccepted(item: FileWorkItem, pairs: DownloadPair[], expectedSize: number | undefined, signal: AbortSignal): Promise<DownloadStream> {
+    for (const [i, pair] of pairs.entries()) {
+      try {
+        return await this.openDownload(item, pair, expectedSize, signal);
+      } catch (err) {
+        if (i === pairs.length - 1 || !credentialRefused(err)) throw err;
+        this.logger.warn({ fileId: item.fileId, cause: (err as Error).message, next: pairs[i + 1]!.kind }, "download credential refused; trying another copy's URL and token");
+      }
+    }
+    throw new Error('unreachable: no download pair');
+  }
+
+  /**
    * A `GET` CLIENT span from the request until the body ends (it streams into the S3 upload). Attributes
    * name the host and the file only: never the URL's path token or query, nor the download token.
    */
-  private async openDownload(item: FileWorkItem, tokens: Awaited<ReturnType<UploadService['tokensFor']>>, signal: AbortSignal): Promise<DownloadStream> {
+  private async openDownload(item: FileWorkItem, pair: DownloadPair, expectedSize: number | undefined, signal: AbortSignal): Promise<DownloadStream> {
     let host: { hostname: string; port?: number } = { hostname: 'invalid' };
     try {
-      const u = new URL(item.downloadUrl);
+      const u = new URL(pair.url);
       host = { hostname: u.hostname, port: u.port ? Number(u.port) : undefined };
     } catch {
       /* the downloader rejects it with its own error */
     }
     const span = tracer().startSpan('GET', {
       kind: SpanKind.CLIENT,
-      attributes: { [ATTR.httpMethod]: 'GET', [ATTR.serverAddress]: host.hostname, [ATTR.serverPort]: host.port, [ATTR.zoomFileId]: item.fileId, [ATTR.zoomFileSize]: item.fileSize },
+      attributes: { [ATTR.httpMethod]: 'GET', [ATTR.serverAddress]: host.hostname, [ATTR.serverPort]: host.port, [ATTR.zoomFileId]: item.fileId, [ATTR.zoomFileSize]: expectedSize },
     });
     let download: DownloadStream;
     try {
-      download = await context.with(trace.setSpan(context.active(), span), () => this.downloader.open({ url: item.downloadUrl, expectedSize: item.fileSize, tokens, signal, owner: this.linkedOwner(item) }));
+      download = await context.with(trace.setSpan(context.active(), span), () => this.downloader.open({ url: pair.url, expectedSize, tokens: pair.tokens, signal, owner: this.linkedOwner(item) }));
     } catch (err) {
       recordFailure(span, err);
       span.end();
@@ -388,13 +407,12 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     this.metrics.failures.inc({ reason });
     this.metrics.files.inc({ outcome: 'failed', file_type: item.fileType });
     this.logger.error({ fileId: item.fileId, canonicalId: item.canonicalId, reason, message }, 'recording file failed; sent to zoom.recording.failed');
-    const { downloadToken: _omit, ...rest } = item;
-    return { kind: 'failed', failure: { v: 1, fileId: item.fileId, canonicalId: item.canonicalId, reason, message, attempts, failedAt: new Date().toISOString(), item: rest } };
+    return { kind: 'failed', failure: { v: 1, fileId: item.fileId, canonicalId: item.canonicalId, reason, message, attempts, failedAt: new Date().toISOString(), item: withoutCredentials(item) } };
   }
 
   /** The freshest token any copy of this occurrence carried (dedup keeps it), then the work item's own. */
-  private async tokensFor(item: FileWorkItem): Promise<Array<{ token: string; source: 'webhook' | 'fresher_copy'; receivedAtMs: number }>> {
-    const tokens: Array<{ token: string; source: 'webhook' | 'fresher_copy'; receivedAtMs: number }> = [];
+  private async tokensFor(item: FileWorkItem): Promise<DownloadToken[]> {
+    const tokens: DownloadToken[] = [];
     const own = item.downloadToken ? { token: item.downloadToken, source: 'webhook' as const, receivedAtMs: Date.parse(item.tokenReceivedAt) } : undefined;
     const fresher = await this.store.getToken(item.canonicalId).catch(() => null);
     if (fresher && fresher.token !== own?.token && (!own || fresher.receivedAt > own.receivedAtMs)) {

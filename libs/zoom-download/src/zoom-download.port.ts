@@ -20,8 +20,12 @@ export interface DownloadToken {
 export interface DownloadRequest {
   /** `download_url` from the webhook. */
   url: string;
-  /** `file_size` from the webhook: a different byte count is a failure, never a stored recording. */
-  expectedSize: number;
+  /**
+   * `file_size` from the webhook: a different byte count is a failure, never a stored recording. Undefined when Zoom
+   * sent none (CC, TIMELINE, some CHAT files): then the size the server declares (Content-Length, or the total of a
+   * Content-Range) is checked instead, and a body without either is taken as complete when it ends cleanly.
+   */
+  expectedSize?: number;
   /** Best first. */
   tokens: readonly DownloadToken[];
   signal?: AbortSignal;
@@ -44,14 +48,14 @@ export interface DownloadStats {
   attempts: number;
   /** Requests that asked for `Range: bytes=<n>-` after a break. */
   resumes: number;
-  /** Bytes handed to the body so far (exactly expectedSize after a successful end). */
+  /** Bytes handed to the body so far (exactly expectedSize, or the declared size, after a successful end). */
   bytes: number;
   /** The credential of the last accepted first-hop answer. */
   tokenSource: TokenSource;
 }
 
 export interface DownloadStream {
-  /** Exactly expectedSize bytes, then end; or an error. Never a short success. */
+  /** Exactly expectedSize bytes (or the size the server declared), then end; or an error. Never a short success. */
   body: Readable;
   contentType: string;
   stats(): DownloadStats;

@@ -320,6 +320,69 @@ describe('ZoomDownloader', () => {
     });
   });
 
+  describe('files Zoom gave no file_size (expectedSize undefined)', () => {
+    const unknown = (): DownloadRequest => request({ expectedSize: undefined });
+
+    it('holds the body to the Content-Length the server declares', async () => {
+      origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
+      presigned.handler = (req, res) => serveBytes(req, res, content, 'text/vtt');
+
+      const stream = await downloader().open(unknown());
+
+      expect(sha256(await readAll(stream.body))).toBe(contentSha);
+      expect(stream.stats()).toMatchObject({ bytes: content.length, attempts: 1 });
+      expect(stream.contentType).toBe('text/vtt');
+    });
+
+    it('takes a chunked body without any declared size as complete when it ends cleanly', async () => {
+      origin.handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' }); // chunked: no length anywhere
+        res.write(content.subarray(0, 1_000));
+        res.end(content.subarray(1_000));
+      };
+
+      const stream = await downloader().open(unknown());
+
+      expect(sha256(await readAll(stream.body))).toBe(contentSha);
+      expect(stream.stats()).toMatchObject({ bytes: content.length, attempts: 1, resumes: 0 });
+    });
+
+    it('resumes a chunked body that breaks off, and learns the size from the Content-Range total', async () => {
+      origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
+      presigned.handler = (req, res, index) => {
+        if (index > 0) return serveBytes(req, res, content);
+        res.writeHead(200, { 'content-type': 'text/plain' }); // chunked, then the connection drops mid-body
+        res.write(content.subarray(0, 90_000), () => setTimeout(() => res.socket?.destroy(), 20));
+      };
+
+      const stream = await downloader().open(unknown());
+      const bytes = await readAll(stream.body);
+
+      expect(sha256(bytes)).toBe(contentSha);
+      expect(presigned.requests[1]?.headers.range).toBe('bytes=90000-');
+      expect(stream.stats()).toMatchObject({ bytes: content.length, resumes: 1 });
+    });
+
+    it('refuses a resume whose Content-Range total disagrees with the first Content-Length, permanently', async () => {
+      origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
+      presigned.handler = (req, res, index) => {
+        if (index === 0) return serveBytesThenReset(req, res, content, 60_000);
+        const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1]);
+        res.writeHead(206, { 'content-type': 'video/mp4', 'content-range': `bytes ${start}-${content.length + 9}/${content.length + 10}`, 'content-length': String(content.length + 10 - start) });
+        res.end(Buffer.alloc(content.length + 10 - start));
+      };
+
+      const stream = await downloader().open(unknown());
+      const err = await readAll(stream.body).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+
+      expect(err).toMatchObject({ code: 'download_size_mismatch', retryable: false });
+      expect((err as Error).message).toContain(`but the first Content-Length is ${content.length}`);
+    });
+  });
+
   describe('resuming broken transfers', () => {
     it('resumes a body that ended short with Range at the last redirect target and yields the exact bytes', async () => {
       origin.handler = redirectWithToken([WEBHOOK_TOKEN]);

@@ -94,8 +94,8 @@ export class ZoomDownloader implements RecordingDownloader {
   }
 
   async open(req: DownloadRequest): Promise<DownloadStream> {
-    if (!Number.isSafeInteger(req.expectedSize) || req.expectedSize < 0) {
-      throw new TypeError('expectedSize must be a non-negative integer (the webhook file_size)');
+    if (req.expectedSize !== undefined && (!Number.isSafeInteger(req.expectedSize) || req.expectedSize < 0)) {
+      throw new TypeError('expectedSize must be a non-negative integer (the webhook file_size) or undefined');
     }
     let url: URL;
     try {
@@ -140,6 +140,10 @@ class DownloadRun {
   private resumes = 0;
   private tokenSource: TokenSource;
   private completed = false;
+  /** file_size; when Zoom sent none, the first size a server declares (Content-Length or Content-Range total). */
+  private expected: number | undefined;
+  /** What the checks compare against, for messages: Zoom's file_size or the server's own declaration. */
+  private expectedLabel = 'file_size';
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -148,6 +152,7 @@ class DownloadRun {
   ) {
     this.credentials = chooseCredentials(req, o);
     this.tokenSource = this.credentials[0]?.source ?? 'webhook';
+    this.expected = req.expectedSize;
   }
 
   start(): Promise<DownloadStream> {
@@ -364,7 +369,6 @@ class DownloadRun {
   }
 
   private accept(req: ClientRequest, res: IncomingMessage, host: string, status: number, offset: number, credentialHop: boolean): AcceptedHead {
-    const expected = this.req.expectedSize;
     const contentType = headerValue(res.headers['content-type']);
     if (status === 200 || (status === 206 && offset > 0)) {
       if (/^\s*text\/html/i.test(contentType)) {
@@ -376,8 +380,9 @@ class DownloadRun {
       }
       const declared = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
       if (status === 200) {
-        if (declared !== undefined && declared !== expected) {
-          throw new DownloadError('download_size_mismatch', `declared ${declared} bytes but file_size is ${expected}`, { retryable: false, host, status });
+        if (declared !== undefined && Number.isSafeInteger(declared) && this.expected === undefined) this.adoptDeclaredSize(declared, 'Content-Length');
+        if (declared !== undefined && declared !== this.expected) {
+          throw new DownloadError('download_size_mismatch', `declared ${declared} bytes but ${this.expectedLabel} is ${this.expected}`, { retryable: false, host, status });
         }
         return { req, res, host, contentType: contentType || 'application/octet-stream', skip: offset };
       }
@@ -385,8 +390,9 @@ class DownloadRun {
       if (!range || Number(range[1]) !== offset) {
         throw new DownloadError('download_http_error', `answered a Range request for byte ${offset} with another range`, { retryable: true, host, status });
       }
-      if (range[3] !== '*' && Number(range[3]) !== expected) {
-        throw new DownloadError('download_size_mismatch', `reports a total of ${range[3]} bytes but file_size is ${expected}`, { retryable: false, host, status });
+      if (range[3] !== '*' && this.expected === undefined) this.adoptDeclaredSize(Number(range[3]), 'Content-Range total');
+      if (range[3] !== '*' && Number(range[3]) !== this.expected) {
+        throw new DownloadError('download_size_mismatch', `reports a total of ${range[3]} bytes but ${this.expectedLabel} is ${this.expected}`, { retryable: false, host, status });
       }
       return { req, res, host, contentType: contentType || 'application/octet-stream', skip: 0 };
     }
@@ -395,7 +401,7 @@ class DownloadRun {
       // ended early and no Content-Length to tell us so). Another attempt serves the same bytes.
       const total = /^bytes \*\/(\d+)$/.exec(headerValue(res.headers['content-range']).trim());
       const what = total ? `has ${total[1]} bytes` : `has no bytes after ${offset}`;
-      throw new DownloadError('download_size_mismatch', `${what} but file_size is ${expected}`, { retryable: false, host, status });
+      throw new DownloadError('download_size_mismatch', `${what} but ${this.expectedLabel} is ${this.expected ?? `at least ${offset + 1}`}`, { retryable: false, host, status });
     }
     if ((status === 401 || status === 403) && credentialHop) {
       throw new CredentialRejected(new DownloadError('download_unauthorized', `rejected the download credential (HTTP ${status})`, { retryable: false, host, status }));
@@ -405,13 +411,21 @@ class DownloadRun {
     throw new DownloadError('download_http_error', `answered HTTP ${status}`, { retryable, host, status, retryAfterMs });
   }
 
+  /** Zoom sent no file_size: the server's first declaration becomes the size every later answer and byte is held to. */
+  private adoptDeclaredSize(size: number, what: string): void {
+    this.expected = size;
+    this.expectedLabel = `the first ${what}`;
+  }
+
   /**
    * Moves the body into `out` chunk by chunk and pauses the socket whenever `out` is full, so memory stays
-   * at the high-water mark whatever the file size. Resolves when exactly expectedSize bytes are in.
+   * at the high-water mark whatever the file size. Resolves when exactly the expected bytes are in (unknown size and
+   * none declared: when the body ends cleanly).
    */
   private pump(head: AcceptedHead): Promise<void> {
     const { req, res, host } = head;
-    const expected = this.req.expectedSize;
+    const expected = this.expected;
+    const of = expected === undefined ? '' : ` of ${expected}`;
     const idleMs = this.o.idleTimeoutMs;
     return new Promise<void>((resolve, reject) => {
       let skip = head.skip;
@@ -437,7 +451,7 @@ class DownloadRun {
         if (idle) idle.refresh();
         else
           idle = setTimeout(
-            () => finish(new DownloadError('download_network', `stalled for ${idleMs} ms after ${this.received} of ${expected} bytes`, { retryable: true, host })),
+            () => finish(new DownloadError('download_network', `stalled for ${idleMs} ms after ${this.received}${of} bytes`, { retryable: true, host })),
             idleMs,
           );
       };
@@ -463,8 +477,8 @@ class DownloadRun {
           chunk = chunk.subarray(skip);
           skip = 0;
         }
-        if (this.received + chunk.length > expected) {
-          finish(new DownloadError('download_size_mismatch', `sent more than file_size (${expected} bytes)`, { retryable: false, host }));
+        if (expected !== undefined && this.received + chunk.length > expected) {
+          finish(new DownloadError('download_size_mismatch', `sent more than ${this.expectedLabel} (${expected} bytes)`, { retryable: false, host }));
           return;
         }
         this.received += chunk.length;
@@ -478,13 +492,14 @@ class DownloadRun {
       };
       const cleanupFinished = finished(res, (err) => {
         if (done) return;
-        // All bytes in: a connection that breaks after the last byte lost nothing.
-        if (this.received === expected && skip === 0) {
+        // All bytes in: a connection that breaks after the last byte lost nothing. Size unknown and none declared:
+        // a clean end (chunked terminator) is the end; a break is resumed like any other.
+        if ((expected === undefined ? !err : this.received === expected) && skip === 0) {
           finish();
           return;
         }
         const why = err ? `connection broke (${describeNetworkError(err)})` : 'body ended early';
-        finish(new DownloadError('download_network', `${why} after ${this.received} of ${expected} bytes`, { retryable: true, host }));
+        finish(new DownloadError('download_network', `${why} after ${this.received}${of} bytes`, { retryable: true, host }));
       });
       res.on('data', onData);
       startIdle();

@@ -148,7 +148,7 @@ export class FilesystemObjectStore implements ObjectStore {
     }
     try {
       const sidecar = JSON.parse(await readFile(this.metaPath(key), 'utf8')) as Sidecar;
-      return { key, size, etag: sidecar.etag, metadata: sidecar.metadata };
+      return { key, size, etag: sidecar.etag, metadata: sidecar.metadata, sha256: sidecar.sha256 };
     } catch (err) {
       throw fsError('head (metadata)', err);
     }

@@ -4,7 +4,8 @@ import { ObjectStoreError } from '../object-store.port';
 
 /**
  * Pass-through that counts bytes and computes SHA-256 while the object streams by, and fails the stream
- * as soon as the byte count cannot match `expected` (too many bytes: at once; too few: at the end).
+ * as soon as the byte count cannot match `expected` (too many bytes: at once; too few: at the end). With
+ * `expected` undefined (size unknown) it only counts and hashes.
  * It holds no data: chunks go straight through, and its small default buffer is what makes a slow
  * consumer (lib-storage, the disk) pause the source.
  */
@@ -13,7 +14,7 @@ export class MeteredStream extends Transform {
   private count = 0;
   private digestHex: string | undefined;
 
-  constructor(private readonly expected: number) {
+  constructor(private readonly expected: number | undefined) {
     super();
   }
 
@@ -31,7 +32,7 @@ export class MeteredStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.count += chunk.length;
-    if (this.count > this.expected) {
+    if (this.expected !== undefined && this.count > this.expected) {
       callback(sizeMismatch(`the body is longer than contentLength (${this.expected} bytes)`));
       return;
     }
@@ -40,7 +41,7 @@ export class MeteredStream extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.count !== this.expected) {
+    if (this.expected !== undefined && this.count !== this.expected) {
       callback(sizeMismatch(`the body ended after ${this.count} of ${this.expected} bytes`));
       return;
     }

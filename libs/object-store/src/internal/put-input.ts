@@ -54,9 +54,9 @@ export function normaliseMetadata(metadata: Record<string, string>): Record<stri
   return out;
 }
 
-export function assertContentLength(contentLength: number): void {
-  if (!Number.isSafeInteger(contentLength) || contentLength < 0) {
-    throw new ObjectStoreError('invalid contentLength: a non-negative integer is required', false);
+export function assertContentLength(contentLength: number | undefined): void {
+  if (contentLength !== undefined && (!Number.isSafeInteger(contentLength) || contentLength < 0)) {
+    throw new ObjectStoreError('invalid contentLength: a non-negative integer (or undefined for unknown) is required', false);
   }
 }
 

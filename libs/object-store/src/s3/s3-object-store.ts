@@ -3,16 +3,18 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectInfo, ObjectStore, PutObjectInput, PutObjectResult } from '../object-store.port';
-import { ObjectStoreError } from '../object-store.port';
+import { ObjectStoreError, decodeMetadataValue, encodeMetadataValue } from '../object-store.port';
 import { firstError, MeteredStream, putFailure } from '../internal/metered-stream';
 import { assertObjectKey, checkPutInput, SHA256_METADATA, SIZE_METADATA } from '../internal/put-input';
 import { partSizeFor, streamingMultipartUpload } from './streaming-multipart';
@@ -41,11 +43,18 @@ export interface S3ObjectStoreOptions {
    */
   uploadMode?: 'stream' | 'buffered';
   /**
-   * Put the SHA-256 into the object's metadata (default true). S3 fixes metadata when the upload starts, before
-   * the hash is known, so this costs a server-side CopyObject of the whole object after the upload (no bytes
-   * through us, but the server rewrites them). With false the hash is only in the put result (and so in
-   * `zoom.recording.uploaded`). Objects over 5 GiB (CopyObject's limit) never get it in metadata.
+   * Where an S3 user finds the object's SHA-256 (it is always in the put result, and so in
+   * `zoom.recording.uploaded`). S3 fixes metadata when the upload starts, before the hash is known.
+   * - `sidecar` (default): a small object `<key>.sha256` (`<hex>  <file name>`, the `sha256sum` format, so
+   *   `sha256sum -c` checks a downloaded copy), written after the upload and tied to the object by its ETag
+   *   (`zoom-object-etag` metadata). One small PUT: the object is never rewritten. Works on any S3-compatible
+   *   server (S3Proxy 4.0.0 answers 501 to object tagging, so tags are not an option there).
+   * - `metadata`: a server-side CopyObject onto the same key adds `sha256` to the metadata: the server rewrites the
+   *   whole object (and a versioned bucket keeps a second version); objects over 5 GiB never get it.
+   * - `none`: only in the put result.
    */
+  sha256Location?: Sha256Location;
+  /** Deprecated alias: true = `sha256Location: 'metadata'`, false = `'none'`. */
   sha256Metadata?: boolean;
   /** Create the bucket on first use when it does not exist (tests, first deployment). Default false. */
   createBucketIfMissing?: boolean;
@@ -67,6 +76,12 @@ const MIN_PART_SIZE = 5 * MIB;
 const SILENT_SDK_LOGGER = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 /** Largest object CopyObject can copy in one request; see `put` for what happens above it. */
 const MAX_COPY_BYTES = 5 * 1024 * MIB;
+/** The sidecar holding an object's SHA-256 (`sha256Location: 'sidecar'`) is the object's key plus this. */
+export const SHA256_SIDECAR_SUFFIX = '.sha256';
+/** Sidecar metadata: the ETag of the object the hash was computed for (a stale sidecar is ignored). */
+const SIDECAR_ETAG_METADATA = 'zoom-object-etag';
+
+export type Sha256Location = 'sidecar' | 'metadata' | 'none';
 
 /**
  * Object store on S3 (cluster mode, or standalone with `S3_BUCKET`).
@@ -88,7 +103,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly uploadMode: 'stream' | 'buffered';
-  private readonly sha256Metadata: boolean;
+  private readonly sha256Location: Sha256Location;
   private readonly partClient: S3Client;
   private readonly createBucketIfMissing: boolean;
   private bucketChecked: Promise<void> | undefined;
@@ -110,7 +125,10 @@ export class S3ObjectStore implements ObjectStore {
     if (this.uploadMode !== 'stream' && this.uploadMode !== 'buffered') {
       throw new ObjectStoreError("uploadMode must be 'stream' or 'buffered'", false);
     }
-    this.sha256Metadata = options.sha256Metadata ?? true;
+    this.sha256Location = options.sha256Location ?? (options.sha256Metadata === undefined ? 'sidecar' : options.sha256Metadata ? 'metadata' : 'none');
+    if (!['sidecar', 'metadata', 'none'].includes(this.sha256Location)) {
+      throw new ObjectStoreError("sha256Location must be 'sidecar', 'metadata' or 'none'", false);
+    }
     this.createBucketIfMissing = options.createBucketIfMissing ?? false;
     const checksum = options.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
     const config: S3ClientConfig = {
@@ -135,6 +153,7 @@ export class S3ObjectStore implements ObjectStore {
     let userMetadata: Record<string, string>;
     try {
       userMetadata = checkPutInput(input);
+      if (this.sha256Location === 'sidecar') assertObjectKey(`${input.key}${SHA256_SIDECAR_SUFFIX}`);
       await this.ensureBucket();
     } catch (err) {
       input.body.destroy();
@@ -157,12 +176,15 @@ export class S3ObjectStore implements ObjectStore {
     input.signal?.addEventListener('abort', onAbort, { once: true });
 
     const contentType = input.contentType ?? 'application/octet-stream';
-    const metadata = { ...userMetadata, [SIZE_METADATA]: String(input.contentLength) };
-    const partSize = partSizeFor(input.contentLength, this.partSize);
+    const known = input.contentLength;
+    // A size we do not know yet cannot go into the metadata fixed at the start (the result and the sidecar have it).
+    const metadata = known === undefined ? { ...userMetadata } : { ...userMetadata, [SIZE_METADATA]: String(known) };
+    // Unknown size: the configured part size, so up to 10,000 parts (160 GiB at 16 MiB).
+    const partSize = partSizeFor(known ?? 0, this.partSize);
     let uploadId: string | undefined;
     let uploadedEtag: string | undefined;
     try {
-      if (this.uploadMode === 'stream' && input.contentLength > partSize) {
+      if (this.uploadMode === 'stream' && known !== undefined && known > partSize) {
         uploadedEtag = await streamingMultipartUpload({
           client: this.client,
           partClient: this.partClient,
@@ -170,15 +192,17 @@ export class S3ObjectStore implements ObjectStore {
           key: input.key,
           contentType,
           metadata,
-          contentLength: input.contentLength,
+          contentLength: known,
           partSize,
           queueSize: this.queueSize,
           body: meter,
           onUploadId: (id) => (uploadId = id),
         });
       } else {
-        // One part (either mode), or buffered mode: lib-storage reads each part into memory, then sends it
-        // (one PutObject when the whole body fits in a part, so a small object is never partial either).
+        // One part (either mode), buffered mode, or a body of unknown size (either mode: a streamed part needs its
+        // length before its first byte): lib-storage reads each part into memory, then sends it (one PutObject
+        // when the whole body fits in a part, so a small object is never partial either). Without ContentLength
+        // it cuts parts of partSize until the body ends.
         const upload = new Upload({
           client: this.client,
           partSize,
@@ -212,10 +236,27 @@ export class S3ObjectStore implements ObjectStore {
     const size = meter.bytes;
     const sha256 = meter.sha256;
     let etag = uploadedEtag ?? '';
+    if (this.sha256Location === 'sidecar') {
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: `${input.key}${SHA256_SIDECAR_SUFFIX}`,
+            Body: `${sha256}  ${input.key.slice(input.key.lastIndexOf('/') + 1)}\n`,
+            ContentType: 'text/plain; charset=utf-8',
+            Metadata: { [SIDECAR_ETAG_METADATA]: encodeMetadataValue(etag) },
+          }),
+        );
+      } catch (err) {
+        // An object without its visible hash would break the contract; remove it so the retry starts clean.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: input.key })).catch(() => undefined);
+        throw s3Error(`put ${input.key} (sha256 sidecar)`, err);
+      }
+    }
     // S3 fixes metadata at CreateMultipartUpload, before the SHA-256 is known. A server-side copy onto the
     // same key replaces the metadata without moving bytes through us. CopyObject is limited to 5 GiB;
     // larger objects keep their metadata without sha256 (the upload result event still carries it).
-    if (this.sha256Metadata && size <= MAX_COPY_BYTES) {
+    if (this.sha256Location === 'metadata' && size <= MAX_COPY_BYTES) {
       try {
         const copied = await this.client.send(
           new CopyObjectCommand({
@@ -243,12 +284,28 @@ export class S3ObjectStore implements ObjectStore {
     assertObjectKey(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
+      const info: ObjectInfo = { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
+      const sha256 = info.metadata[SHA256_METADATA] ?? (this.sha256Location === 'sidecar' ? await this.sidecarSha256(key, info.etag) : undefined);
+      if (sha256 !== undefined) info.sha256 = sha256;
+      return info;
     } catch (err) {
       if (httpStatus(err) === 404) {
         return null;
       }
       throw s3Error(`head ${key}`, err);
+    }
+  }
+
+  /** The SHA-256 in `<key>.sha256` when that sidecar was written for the object with this ETag; else undefined. */
+  private async sidecarSha256(key: string, etag: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: `${key}${SHA256_SIDECAR_SUFFIX}` }));
+      const text = (await out.Body?.transformToString('utf8')) ?? '';
+      const hex = /^([0-9a-f]{64}) {2}/.exec(text)?.[1];
+      return hex !== undefined && decodeMetadataValue(out.Metadata?.[SIDECAR_ETAG_METADATA]) === etag ? hex : undefined;
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined;
+      throw err;
     }
   }
 
