@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { Kafka, type Admin, type Consumer, logLevel } from 'kafkajs';
 import { TOPICS } from '@zoom-pipeline/contracts';
 import { loadEndpoints, removeBucket, uniqueName, uploaderS3Env } from '@zoom-pipeline/test-support';
@@ -190,12 +191,14 @@ export async function runE2eLatency(): Promise<E2eResults> {
   const admin = kafka.admin();
   await admin.connect();
   const bucket = uniqueName('zp-bench-e2e');
+  // Claims and leases under a prefix of our own, dropped at the end (they would stay for DEDUP_WINDOW otherwise).
+  const prefix = `${bucket}:`;
   const apps: DistApp[] = [];
   const consumers: Consumer[] = [];
   let dl: DownloadServer | undefined;
   try {
     dl = await startDownloadServer({ throttleBytesPerSec: undefined });
-    const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, LOG_LEVEL: 'warn', ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2' };
+    const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2', ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}) };
     const ingress = await startDistApp('ingress', { ...common, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
     apps.push(ingress);
     const dedup = await startDistApp('dedup', common);
@@ -246,6 +249,14 @@ export async function runE2eLatency(): Promise<E2eResults> {
     await dl?.close();
     await admin.disconnect();
     await removeBucket(bucket).catch(() => undefined);
+    const redis = new Redis(e.redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5_000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
   }
 }
 
