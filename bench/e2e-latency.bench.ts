@@ -4,6 +4,7 @@
 // zoom.recording.uploaded. Run alone: `node dist/bench/e2e-latency.bench.js` (BENCH_E2E_DURATION_S,
 // BENCH_E2E_RATES, BENCH_E2E_RECORDINGS shorten it).
 import * as http from 'node:http';
+import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
@@ -213,14 +214,16 @@ export async function runE2eLatency(): Promise<E2eResults> {
     consumers.push(await watch(kafka, TOPICS.events, seenEvents));
     consumers.push(await watch(kafka, TOPICS.uploaded, seenUploads));
 
-    // Warm-up: a second of deliveries at the first rate, not measured (JIT, connections, the first transactions).
+    // Warm-up: 3 s at the first rate, not measured (JIT, connections, the first transactions: a just-started ingress
+    // answered its first paced seconds 20x slower than the next ones).
     const ts = () => String(Math.floor(Date.now() / 1000));
     const eventDeliveries = (n: number): Delivery[] =>
       Array.from({ length: n }, () => {
         const uuid = zoomMeetingUuid();
         return { body: Buffer.from(JSON.stringify(meetingStarted({ meetingUuid: uuid }))), ts: ts(), key: uuid };
       });
-    await measure('warm-up', RATES[0] ?? 500, eventDeliveries(RATES[0] ?? 500), ingress.url, seenEvents, pids);
+    await measure('warm-up', RATES[0] ?? 500, eventDeliveries(3 * (RATES[0] ?? 500)), ingress.url, seenEvents, pids);
+    const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
 
     const events: LatencyRun[] = [];
     for (const rate of RATES) {
@@ -241,7 +244,7 @@ export async function runE2eLatency(): Promise<E2eResults> {
     return {
       events,
       recordings,
-      settings: `apps started from dist/ with their defaults (LOG_LEVEL=warn; dedup on KAFKA_CLIENT=${process.env.KAFKA_CLIENT ?? 'platformatic'}); uploader with S3Proxy and zoom-sim downloads`,
+      settings: `apps started from dist/ with their defaults (LOG_LEVEL=warn; dedup on KAFKA_CLIENT=${process.env.KAFKA_CLIENT ?? 'platformatic'}); uploader with S3Proxy and zoom-sim downloads; load average after the warm-up ${load}`,
     };
   } finally {
     for (const c of consumers) await c.disconnect().catch(() => undefined);
@@ -267,7 +270,7 @@ export function e2eMarkdown(r: E2eResults): string {
     return `| ${x.label} | ${what} | ${fmt(x.sent)} / ${fmt(x.acked)} / ${fmt(x.missing)} | ${fmt(percentile(l, 0.5), 1)} | ${fmt(percentile(l, 0.9), 1)} | ${fmt(percentile(l, 0.99), 1)} | ${fmt(l[l.length - 1] ?? Number.NaN, 1)} | ${fmt(x.ackP50, 1)} / ${fmt(x.ackP99, 1)} | ${fmt(c.ingress, 2)} / ${fmt(c.dedup, 2)} / ${fmt(c.uploader, 2)} / ${fmt(c.broker, 2)} |`;
   };
   return [
-    `Signed deliveries paced open loop (one due every 1/rate s, up to ${CONNECTIONS} keep-alive connections) to \`dist/apps/ingress\`, with \`dist/apps/dedup\` and \`dist/apps/uploader\` running as separate processes on the same Kafka, Redis and S3Proxy (${r.settings}). Latency per delivery = from the ingress's 200 to the first time the bench's \`read_committed\` consumer (kafkajs, its own group, \`maxWaitTimeInMs\` 50) sees the record with that delivery's key: the canonical event on \`zoom.events\` (distinct meeting UUIDs: every delivery is new), or \`zoom.recording.uploaded\` for the recordings (5 MiB from zoom-sim, stored on S3Proxy). ${DURATION_S} s per rate after a 1 s warm-up; one run each.`,
+    `Signed deliveries paced open loop (one due every 1/rate s, up to ${CONNECTIONS} keep-alive connections) to \`dist/apps/ingress\`, with \`dist/apps/dedup\` and \`dist/apps/uploader\` running as separate processes on the same Kafka, Redis and S3Proxy (${r.settings}). Latency per delivery = from the ingress's 200 to the first time the bench's \`read_committed\` consumer (kafkajs, its own group, \`maxWaitTimeInMs\` 50) sees the record with that delivery's key: the canonical event on \`zoom.events\` (distinct meeting UUIDs: every delivery is new), or \`zoom.recording.uploaded\` for the recordings (5 MiB from zoom-sim, stored on S3Proxy). ${DURATION_S} s per rate after a 3 s warm-up; one run each.`,
     '',
     '| deliveries | measured | sent / 200 / missing | p50 ms | p90 ms | p99 ms | max ms | ingress answer p50 / p99 ms | cores: ingress / dedup / uploader / broker |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
