@@ -25,7 +25,7 @@ export function buildGoPeer(): string {
   fs.mkdirSync(outDir, { recursive: true });
   process.stderr.write(`building the Go peer into ${bin} (first run on this machine: downloads franz-go through the Go module proxy)\n`);
   // -mod=readonly: go.sum pins every module; GOTOOLCHAIN=local: build with the installed Go, never download one.
-  const r = spawnSync('go', ['build', '-mod=readonly', '-trimpath', '-o', `${bin}.tmp`, '.'], {
+  const r = spawnSync('go', ['build', '-mod=readonly', '-trimpath', '-buildvcs=false', '-o', `${bin}.tmp`, '.'], {
     cwd: dir,
     env: { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
     encoding: 'utf8',
