@@ -158,6 +158,8 @@ export interface IngressTarget {
   target: string;
   ratios: number[];
   met: boolean | undefined;
+  /** Some rounds meet it and some do not. */
+  mixed: boolean;
 }
 
 /** The issue's three ingress targets, each as same-round ratios (median and every round). */
@@ -166,10 +168,12 @@ export function ingressTargets(r: IngressResults): IngressTarget[] {
   const rps = roundRatios(r, 'ingress', 'go', (x) => x.rps);
   const cpu = roundRatios(r, 'ingress', 'fastify', serverCpuPerDelivery);
   const verdict = (xs: number[], ok: (m: number) => boolean) => (xs.length ? ok(median(xs)) : undefined);
+  // Rounds on both sides of the line: the median decides, but the run cannot tell (said in the targets table).
+  const mixed = (xs: number[], ok: (m: number) => boolean) => xs.some(ok) && !xs.every(ok);
   return [
-    { line: `ingress p99 at a paced ${fmt(FIXED_RATE)}/s vs the Go peer's`, target: '≤ 1.5x', ratios: p99, met: verdict(p99, (m) => m <= 1.5) },
-    { line: 'ingress closed-loop deliveries/s vs the Go peer', target: '≥ 1.0x', ratios: rps, met: verdict(rps, (m) => m >= 1.0) },
-    { line: 'ingress closed-loop CPU per delivery vs bare Fastify', target: '≤ 1.5x', ratios: cpu, met: verdict(cpu, (m) => m <= 1.5) },
+    { line: `ingress p99 at a paced ${fmt(FIXED_RATE)}/s vs the Go peer's`, target: '≤ 1.5x', ratios: p99, met: verdict(p99, (m) => m <= 1.5), mixed: mixed(p99, (m) => m <= 1.5) },
+    { line: 'ingress closed-loop deliveries/s vs the Go peer', target: '≥ 1.0x', ratios: rps, met: verdict(rps, (m) => m >= 1.0), mixed: mixed(rps, (m) => m >= 1.0) },
+    { line: 'ingress closed-loop CPU per delivery vs bare Fastify', target: '≤ 1.5x', ratios: cpu, met: verdict(cpu, (m) => m <= 1.5), mixed: mixed(cpu, (m) => m <= 1.5) },
   ];
 }
 

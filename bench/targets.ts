@@ -18,7 +18,7 @@ export function targetsMarkdown(r: BenchResults): string {
   const rows: string[] = [];
   if (r.ingress) {
     for (const t of ingressTargets(r.ingress)) {
-      rows.push(`| ${t.line} | ${t.target} | ${t.ratios.length ? `${fmt(median(t.ratios), 2)}x (rounds: ${t.ratios.map((x) => fmt(x, 2)).join(', ')})` : 'n/a'} | ${verdict(t.met)} |`);
+      rows.push(`| ${t.line} | ${t.target} | ${t.ratios.length ? `${fmt(median(t.ratios), 2)}x (rounds: ${t.ratios.map((x) => fmt(x, 2)).join(', ')})` : 'n/a'} | ${verdict(t.met)}${t.mixed ? ' on the median; rounds on both sides: inconclusive' : ''} |`);
     }
   }
   const dedupRows = (name: string, d: DedupResults | undefined) => {
