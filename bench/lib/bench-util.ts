@@ -23,6 +23,8 @@ export interface AutocannonResult {
 export interface LoadResult {
   /** CPU seconds used by the server process (its pid given) during the measured run; NaN when unknown. */
   serverCpuS?: number;
+  /** CPU seconds used by the Kafka broker (its pid given) during the measured run; NaN when unknown. */
+  brokerCpuS?: number;
   /** CPU seconds used by this process (the load generator) during the measured run. */
   generatorCpuS?: number;
   /** Length of the measured run, s. */
@@ -43,7 +45,7 @@ export interface BenchRequest {
 }
 
 /** Runs autocannon against `url`, rotating through `pool`, after a warm-up run that is discarded. */
-export async function load(url: string, pool: BenchRequest[], opts: { connections: number; durationS: number; warmupS: number; overallRate?: number; serverPid?: number }): Promise<LoadResult> {
+export async function load(url: string, pool: BenchRequest[], opts: { connections: number; durationS: number; warmupS: number; overallRate?: number; serverPid?: number; brokerPid?: number }): Promise<LoadResult> {
   let i = 0;
   const requests = [
     {
@@ -56,11 +58,13 @@ export async function load(url: string, pool: BenchRequest[], opts: { connection
   ];
   if (opts.warmupS > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmupS, requests, overallRate: opts.overallRate });
   const serverBefore = processCpuSeconds(opts.serverPid);
+  const brokerBefore = processCpuSeconds(opts.brokerPid);
   const generatorBefore = process.cpuUsage();
   const res = await autocannon({ url, connections: opts.connections, duration: opts.durationS, requests, overallRate: opts.overallRate });
   const generator = process.cpuUsage(generatorBefore);
   return {
     serverCpuS: processCpuSeconds(opts.serverPid) - serverBefore,
+    brokerCpuS: processCpuSeconds(opts.brokerPid) - brokerBefore,
     generatorCpuS: (generator.user + generator.system) / 1e6,
     durationS: res.duration,
     // 2xx per second: a non-2xx answer (503 from the ingress) is not a delivery.

@@ -12,13 +12,16 @@
 // a socket was free: a server that falls behind is charged for the queue it causes (no coordinated omission).
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { BenchRequest, LoadResult } from './bench-util';
+import { type BenchRequest, type LoadResult, processCpuSeconds } from './bench-util';
 
 export interface PacedLoadOptions {
   rate: number;
   durationS: number;
   warmupS: number;
   connections: number;
+  /** Pids whose CPU time over the measured phase is reported (serverCpuS / brokerCpuS), as in `load`. */
+  serverPid?: number;
+  brokerPid?: number;
   /** A request not answered within this is counted as a timeout. */
   timeoutMs?: number;
 }
@@ -36,9 +39,17 @@ export async function pacedLoad(url: string, pool: BenchRequest[], opts: PacedLo
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections, maxFreeSockets: opts.connections });
   try {
     if (opts.warmupS > 0) await phase(url, pool, agent, opts.rate, opts.warmupS, opts.timeoutMs ?? 10_000);
+    const serverBefore = processCpuSeconds(opts.serverPid);
+    const brokerBefore = processCpuSeconds(opts.brokerPid);
+    const generatorBefore = process.cpuUsage();
     const r = await phase(url, pool, agent, opts.rate, opts.durationS, opts.timeoutMs ?? 10_000);
+    const generator = process.cpuUsage(generatorBefore);
     const sorted = r.latenciesMs.sort((a, b) => a - b);
     return {
+      serverCpuS: processCpuSeconds(opts.serverPid) - serverBefore,
+      brokerCpuS: processCpuSeconds(opts.brokerPid) - brokerBefore,
+      generatorCpuS: (generator.user + generator.system) / 1e6,
+      durationS: r.elapsedS,
       rps: r.ok / r.elapsedS,
       p50: percentile(sorted, 0.5),
       p99: percentile(sorted, 0.99),

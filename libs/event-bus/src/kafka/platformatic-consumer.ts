@@ -96,6 +96,21 @@ interface PendingCommit {
   reject(err: unknown): void;
 }
 
+/** TxnOffsetCommit answers that a retry of the same request may clear (the coordinator is busy or moving). */
+const RETRIABLE_TXN_OFFSET_COMMIT = new Set(['COORDINATOR_LOAD_IN_PROGRESS', 'CONCURRENT_TRANSACTIONS', 'REQUEST_TIMED_OUT']);
+
+/**
+ * Retries of the transactional producer's requests. The broker answers CONCURRENT_TRANSACTIONS to the next
+ * transaction's AddPartitionsToTxn / AddOffsetsToTxn while it still writes the previous one's commit markers
+ * (usually a few ms): with the client's default (3 retries, 1 s apart) each such answer stalled the whole
+ * dedup group for a second. The Java client retries it after 20 ms; here after 10, 20, 40, ... ms (6 retries,
+ * 630 ms in all). Other retriable errors keep the client's 1 s delay.
+ */
+const TX_RETRIES = 6;
+export function txRetryDelay(_client: unknown, _operation: string, attempt: number, _retries: number, error: unknown): number {
+  return platformaticErrorType(error) === 'CONCURRENT_TRANSACTIONS' ? 10 * 2 ** (attempt - 1) : 1_000;
+}
+
 /** Pause the stream above this many queued messages (all partitions together); resume below half. */
 const MAX_QUEUED_MESSAGES = 5_000;
 
@@ -118,6 +133,8 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
   private stopping: Promise<void> | null = null;
   private fatal = false;
   private lastProgress = Date.now();
+  /** The broker refused TxnOffsetCommit v4 once: use v3 from then on. */
+  private txnOffsetCommitV3 = false;
 
   constructor(
     private readonly deps: PlatformaticConsumerDeps,
@@ -508,19 +525,65 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
         });
       }
       await transaction.addConsumer(this.consumer as never);
-      // One TxnOffsetCommit per partition, strictly one after the other: the client merges CONCURRENT calls of
-      // one operation name ("commit") into the first call's request, which would silently drop the other offsets.
-      for (const c of group) {
-        // TxnOffsetCommit commits `offset + 1` of the message it is given, fenced by its member stamp.
-        const stamp = { topic: c.topic, partition: c.partition, offset: c.offset - 1n, metadata: { consumer: c.member } };
-        await transaction.addOffset(stamp as unknown as Message<Buffer, Buffer, Buffer, Buffer>);
-      }
+      await this.txnOffsetCommit(producer, group);
       await transaction.commit();
     } catch (err) {
       // Abort, then ALWAYS start over with a new producer (a new epoch): see runTransaction in kafka-consumer.ts.
       await transaction.abort().catch(() => undefined);
       await this.discardTransactionalProducer();
       throw err;
+    }
+  }
+
+  /**
+   * Every partition's offset in ONE TxnOffsetCommit request per member stamp (normally one), fenced by that stamp.
+   * The client's `transaction.addOffset` sends one request per partition, and only one at a time (it merges
+   * concurrent calls of one operation into the first call's request, dropping the other offsets): with 12
+   * partitions that was 12 round trips per transaction, the dedup's bottleneck (BENCHMARKS.md). The request is
+   * the one the client builds (same API version choice: the newest this client implements, v4 on Kafka ≥ 3.8,
+   * else v3, the first with the KIP-447 member fields), sent on the producer's connection to the group coordinator.
+   */
+  private async txnOffsetCommit(producer: Producer<string, Buffer, string, string>, group: PendingCommit[]): Promise<void> {
+    const pk = await loadPlatformatic();
+    const byStamp = new Map<string, PendingCommit[]>();
+    for (const c of group) {
+      const k = `${c.member.coordinatorId}\0${c.member.groupId}\0${c.member.generationId}\0${c.member.memberId}`;
+      const list = byStamp.get(k);
+      if (list) list.push(c);
+      else byStamp.set(k, [c]);
+    }
+    for (const commits of byStamp.values()) {
+      const member = commits[0].member;
+      const metadata = await producer.metadata({ topics: [...new Set(commits.map((c) => c.topic))] });
+      const broker = metadata.brokers.get(member.coordinatorId);
+      if (!broker) throw new Error(`group coordinator ${member.coordinatorId} is not in the cluster metadata`);
+      const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }>>();
+      for (const c of commits) {
+        const partitions = topics.get(c.topic) ?? [];
+        topics.set(c.topic, partitions);
+        partitions.push({ partitionIndex: c.partition, committedOffset: c.offset, committedLeaderEpoch: metadata.topics.get(c.topic)?.partitions[c.partition]?.leaderEpoch ?? -1 });
+      }
+      const request = [...topics].map(([name, partitions]) => ({ name, partitions }));
+      const producerId = producer.producerId;
+      const producerEpoch = producer.producerEpoch;
+      if (producerId === undefined || producerEpoch === undefined) throw new Error('the transactional producer has no producer id');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const connection = await producer.connections.get(broker);
+          const api = this.txnOffsetCommitV3 ? pk.txnOffsetCommitV3.api : pk.txnOffsetCommitV4.api;
+          await api.async(connection, this.transactionalId, member.groupId, producerId, producerEpoch, member.generationId, member.memberId, null, request);
+          break;
+        } catch (err) {
+          const type = platformaticErrorType(err);
+          if (type === 'UNSUPPORTED_VERSION' && !this.txnOffsetCommitV3) {
+            this.txnOffsetCommitV3 = true; // a broker before Kafka 3.8: v3 carries the same fields
+            continue;
+          }
+          // Transient coordinator states, as the client's own retry would: fenced and other errors fail the transaction.
+          if (attempt >= 5 || !type || !RETRIABLE_TXN_OFFSET_COMMIT.has(type)) throw err;
+          await sleep(50 * attempt, this.abort.signal);
+        }
+      }
     }
   }
 
@@ -546,6 +609,8 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
             autocreateTopics: false,
             // Sent to InitProducerId as the transaction timeout.
             timeout: this.deps.settings.transactionTimeoutMs,
+            retries: TX_RETRIES,
+            retryDelay: txRetryDelay,
             ...platformaticConnectionOptions(this.deps),
             serializers: {
               key: pk.stringSerializer,
