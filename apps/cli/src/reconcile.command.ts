@@ -1,3 +1,4 @@
+import type { ReconcileRun } from '@zoom-pipeline/reconcile-feature';
 import { parseArgs } from 'node:util';
 import { throttledProgress } from './cli-io';
 import { type CommandContext, defaultBaseUrl, positiveInt } from './command-context';
@@ -37,29 +38,12 @@ options:
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-interface Run {
-  runId: string;
-  status: 'running' | 'ok' | 'failed';
-  from: string;
-  to: string;
-  windows: number;
-  pages: number;
-  meetingsListed: number;
-  filesFound: number;
-  alreadyStored: number;
-  missing: number;
-  queued: number;
-  queuedBytes: number;
-  inFlight: number;
-  notReady: number;
-  filtered: number;
-  unfetchable: number;
-  apiRequests: number;
-  dryRun: boolean;
-  startedAt: string;
-  finishedAt?: string;
-  error?: string;
-}
+/** What the reconciler answers for a run (the service's own type: the CLI reads exactly what it writes). */
+type Run = Pick<
+  ReconcileRun,
+  'runId' | 'status' | 'from' | 'to' | 'windows' | 'pages' | 'meetingsListed' | 'filesFound' | 'alreadyStored' | 'missing' | 'queued'
+  | 'queuedBytes' | 'inFlight' | 'notReady' | 'filtered' | 'unfetchable' | 'apiRequests' | 'dryRun' | 'startedAt' | 'finishedAt' | 'error'
+>;
 
 export async function backfillCommand(args: string[], ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({
