@@ -1,7 +1,7 @@
 /** The typed, frozen configuration every app receives (SPEC §4), provided under the CONFIG token. */
 
 export type BusSettings =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs: number; publishClient: 'kafkajs' | 'platformatic'; client: 'kafkajs' | 'platformatic' }
+  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs: number; publishClient: 'kafkajs' | 'platformatic'; client: 'kafkajs' | 'platformatic'; groupPrefix?: string }
   | { kind: 'file'; dir: string }
   | { kind: 'memory' };
 

@@ -104,6 +104,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         // message and +19% ingress throughput, same guarantees (BENCHMARKS.md). Defaults to KAFKA_CLIENT, so
         // KAFKA_CLIENT=kafkajs puts the whole adapter back on kafkajs.
         publishClient: read('KAFKA_PUBLISH_CLIENT', kafkaClientParser, kafkaClient),
+        // Several pipelines (or test runs) on one cluster keep their consumer groups apart.
+        groupPrefix: get('KAFKA_GROUP_PREFIX') ?? '',
       }
     : { kind: 'file', dir: path.join(dataDir, 'log') };
   const redisUrl = get('REDIS_URL');

@@ -7,7 +7,7 @@ import { type PublishClientName } from './kafka/publish-producer';
 
 /** Which adapter to build; `config.bus` of the app config has this shape. */
 export type EventBusConfig =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig; publishClient?: PublishClientName; client?: PublishClientName }
+  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig; publishClient?: PublishClientName; client?: PublishClientName; groupPrefix?: string }
   | { kind: 'file'; dir: string }
   | { kind: 'memory' };
 
@@ -28,6 +28,7 @@ export async function createEventBus(config: EventBusConfig, options: EventBusFa
         sasl: config.sasl,
         publishClient: config.publishClient,
         client: config.client,
+        groupPrefix: config.groupPrefix,
         logger: options.logger,
       });
     case 'file':

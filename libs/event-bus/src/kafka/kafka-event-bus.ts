@@ -74,6 +74,8 @@ export interface KafkaEventBusOptions {
   publishClient?: PublishClientName;
   /** Client of the consumers and their transactions (platformatic-consumer.ts or kafka-consumer.ts). Default platformatic. */
   client?: KafkaClientName;
+  /** KAFKA_GROUP_PREFIX: prepended to every consumer group id, so pipelines sharing a cluster keep their groups apart. */
+  groupPrefix?: string;
 }
 
 /** The Kafka client libraries the adapter can run on (consumers, transactions, admin calls). */
@@ -215,8 +217,9 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
-  async consume(options: ConsumeOptions): Promise<ConsumerHandle> {
+  async consume(requested: ConsumeOptions): Promise<ConsumerHandle> {
     if (this.closed) throw new BusUnavailableError('event bus is closed');
+    const options = this.options.groupPrefix ? { ...requested, groupId: `${this.options.groupPrefix}${requested.groupId}` } : requested;
     await this.assertTopicsExist(options.topics, Date.now() + 30_000);
     const common = {
       admin: () => this.admin(),
