@@ -58,7 +58,7 @@ export class TrashService {
     if ((await this.store.peekClaims([trashedKey(r.fileId)]))[0] !== null) return 'already_trashed';
     const head = this.objects === undefined ? null : await this.objects.head(r.key);
     const verified =
-      head !== null && decodeMetadataValue(head.metadata['zoom-file-id']) === r.fileId && head.size === r.size && r.sha256 !== '' && head.metadata.sha256 === r.sha256;
+      head !== null && decodeMetadataValue(head.metadata['zoom-file-id']) === r.fileId && head.size === r.size && r.sha256 !== '' && head.sha256 === r.sha256;
     if (!verified) {
       this.logger.warn({ fileId: r.fileId, key: r.key, found: head !== null }, 'stored copy not verified by size and SHA-256; not moving the recording file to the Zoom trash');
       return 'unverified';
