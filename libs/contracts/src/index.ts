@@ -3,3 +3,5 @@ export * from './validate';
 export * from './raw-delivery';
 export * from './canonical-event';
 export * from './recording-file';
+export * from './account-link';
+export * from './attendance';

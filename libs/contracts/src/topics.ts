@@ -8,6 +8,14 @@ export const TOPICS = {
   failed: 'zoom.recording.failed',
   /** Records a consumer could not process, as consumed, with why in `zp-error*` headers (never dropped). */
   dead: 'zoom.webhooks.dead',
+  /** Attendance: one record per closed session, key meeting UUID. */
+  attendanceSessions: 'zoom.attendance.sessions',
+  /** Attendance: one summary (in parts) per meeting instance at its end, key meeting UUID. */
+  attendanceMeetings: 'zoom.attendance.meetings',
+  /** Attendance: compacted changelog of its state, written in the same transaction as its outputs and offsets. */
+  attendanceState: 'zoom.attendance.state',
+  /** Compacted, key Zoom user id: which app user a Zoom user is linked to (accounts feature). */
+  accountLinks: 'zoom.accounts.links',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -22,6 +30,10 @@ export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
   'zoom.recording.failed': 3,
   // One partition where the embedded log and the test brokers created it; the chart's Strimzi topic has 3.
   'zoom.webhooks.dead': 1,
+  'zoom.attendance.sessions': 6,
+  'zoom.attendance.meetings': 3,
+  'zoom.attendance.state': 12,
+  'zoom.accounts.links': 6,
 };
 
 /** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */

@@ -71,3 +71,14 @@ export {
   type S2SCredentials,
   type SimFile,
 } from './download-server';
+export {
+  generateMeeting,
+  seededRandom,
+  type GeneratedMeeting,
+  type GeneratedPerson,
+  type MeetingGeneratorOptions,
+  type PersonKind,
+  type TruthPerson,
+  type TruthSession,
+  type ZoomParticipantEvent,
+} from './meeting-generator';
