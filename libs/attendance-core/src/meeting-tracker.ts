@@ -147,6 +147,8 @@ export class MeetingTracker {
   readonly devices = new Map<string, DeviceState>();
   /** Keys of devices changed since `takeDirty`. */
   private dirty = new Set<string>();
+  /** Keys with a leave not yet emitted: the only ones a moving cutoff can make final. */
+  private readonly pending = new Set<string>();
   private headerDirty = false;
   private readonly graceMs: number;
   private readonly partSize: number;
@@ -199,6 +201,7 @@ export class MeetingTracker {
     while (i > 0 && markBefore(d.marks[i - 1], mark) > 0) i--;
     d.marks.splice(i, 0, mark);
     this.dirty.add(pk);
+    if (mark.k === 'L') this.pending.add(pk);
     return true;
   }
 
@@ -224,8 +227,14 @@ export class MeetingTracker {
       for (const pk of this.devices.keys()) this.dirty.add(pk);
     } else {
       const cutoff = this.header.watermark - this.graceMs;
-      for (const pk of this.dirty) this.emit(this.devices.get(pk)!, cutoff, lookup, out);
+      for (const pk of this.pending) {
+        const d = this.devices.get(pk)!;
+        this.emit(d, cutoff, lookup, out);
+        if (!d.marks.some((m) => m.k === 'L')) this.pending.delete(pk);
+      }
     }
+    // The same order in every process and after a restore (map order depends on history).
+    out.sessions.sort((a, b) => Date.parse(a.leftAt) - Date.parse(b.leftAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return out;
   }
 
@@ -365,14 +374,22 @@ export class MeetingTracker {
     this.dirty = new Set();
     this.headerDirty = false;
     // A closed meeting keeps only its header (late events for it are ignored), so its devices are dropped.
-    if (this.header.closed) this.devices.clear();
+    if (this.header.closed) {
+      this.devices.clear();
+      this.pending.clear();
+    }
     return { header, devices };
   }
 
   /** Rebuilds a tracker from its changelog records. */
   static restore(header: MeetingHeader, devices: Iterable<DeviceState>, options?: TrackerOptions): MeetingTracker {
     const t = new MeetingTracker({ ...header }, options);
-    if (!header.closed) for (const d of devices) t.devices.set(d.pk, d);
+    if (!header.closed) {
+      for (const d of devices) {
+        t.devices.set(d.pk, d);
+        if (d.marks.some((m) => m.k === 'L')) t.pending.add(d.pk);
+      }
+    }
     return t;
   }
 }
