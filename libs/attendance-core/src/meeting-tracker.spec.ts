@@ -1,4 +1,4 @@
-import type { ParticipantFields } from '@zoom-pipeline/contracts';
+import type { AttendanceMeetingSummary, AttendanceSession, ParticipantFields } from '@zoom-pipeline/contracts';
 import fc from 'fast-check';
 import { parseLeaveReason } from './leave-reason';
 import { MeetingTracker } from './meeting-tracker';
@@ -14,8 +14,8 @@ const none = () => undefined;
 
 function run(inputs: AttendanceInput[], graceMs?: number) {
   const t = MeetingTracker.create(M.meetingUuid, M.meetingId, { graceMs });
-  const sessions = [];
-  const summaries = [];
+  const sessions: AttendanceSession[] = [];
+  const summaries: AttendanceMeetingSummary[] = [];
   for (const i of inputs) {
     t.apply(i);
     const out = t.flush(none);
@@ -133,8 +133,8 @@ describe('MeetingTracker', () => {
         const first = MeetingTracker.create(M.meetingUuid, M.meetingId, { graceMs: 30_000 });
         const log = new Map<string, unknown>();
         let header = first.header;
-        const sessions = [];
-        const summaries = [];
+        const sessions: AttendanceSession[] = [];
+        const summaries: AttendanceMeetingSummary[] = [];
         const step = (t: MeetingTracker, i: AttendanceInput) => {
           t.apply(i);
           const out = t.flush(none);
@@ -142,7 +142,10 @@ describe('MeetingTracker', () => {
           summaries.push(...out.summaries);
           const dirty = t.takeDirty();
           if (dirty.header) header = JSON.parse(JSON.stringify(dirty.header));
-          for (const [pk, d] of dirty.devices) d ? log.set(pk, JSON.parse(JSON.stringify(d))) : log.delete(pk);
+          for (const [pk, d] of dirty.devices) {
+            if (d) log.set(pk, JSON.parse(JSON.stringify(d)));
+            else log.delete(pk);
+          }
         };
         inputs.slice(0, cut).forEach((i) => step(first, i));
         const second = MeetingTracker.restore(header, log.values() as Iterable<never>, { graceMs: 30_000 });
