@@ -238,6 +238,13 @@ export class MeetingTracker {
     return out;
   }
 
+  /** Fields of the participants the next `flush` may emit (so app users can be looked up for them first). */
+  candidates(): ParticipantFields[] {
+    if (this.header.closed) return [];
+    const keys = this.ended ? this.devices.keys() : this.pending.values();
+    return [...keys].map((pk) => this.devices.get(pk)!.f);
+  }
+
   private emit(d: DeviceState, cutoff: number, lookup: AppUserLookup, out: MeetingOutputs): void {
     const { closed, openSince } = sweep(d.marks);
     let upTo = -1;

@@ -23,8 +23,11 @@ export interface MeetingView {
  */
 export interface AttendanceStore {
   putRegistration(r: Registration): Promise<void>;
-  /** The meeting's registrations keyed `r:<registrant_id>`, `c:<customer_key>`, `e:<email lower case>`. */
-  registrations(meetingId: string): Promise<Map<string, string>>;
+  /**
+   * The meeting's registrations keyed `r:<registrant_id>`, `c:<customer_key>`, `e:<email lower case>`; only
+   * those `fields` when given (the attendance consumer asks for the people it is about to emit).
+   */
+  registrations(meetingId: string, fields?: readonly string[]): Promise<Map<string, string>>;
   /** `appUserId` null removes the link (revoked, needs re-authorisation). */
   putLink(zoomUserId: string, appUserId: string | null): Promise<void>;
   /** Linked app users of these Zoom users (absent when not linked). */

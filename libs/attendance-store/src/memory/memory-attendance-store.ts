@@ -16,8 +16,15 @@ export class MemoryAttendanceStore implements AttendanceStore {
     m.set(registrationField(r.kind, r.value), r.appUserId);
     this.regs.set(r.meetingId, m);
   }
-  async registrations(meetingId: string): Promise<Map<string, string>> {
-    return new Map(this.regs.get(meetingId));
+  async registrations(meetingId: string, fields?: readonly string[]): Promise<Map<string, string>> {
+    const all = this.regs.get(meetingId) ?? new Map<string, string>();
+    if (!fields) return new Map(all);
+    const out = new Map<string, string>();
+    for (const f of fields) {
+      const v = all.get(f);
+      if (v) out.set(f, v);
+    }
+    return out;
   }
   async putLink(zoomUserId: string, appUserId: string | null): Promise<void> {
     this.applyLink(zoomUserId, appUserId);

@@ -47,8 +47,17 @@ export class RedisAttendanceStore implements AttendanceStore {
   async putRegistration(r: Registration): Promise<void> {
     await this.run('putRegistration', () => this.redis.hset(`${this.prefix}reg:${r.meetingId}`, registrationField(r.kind, r.value), r.appUserId));
   }
-  async registrations(meetingId: string): Promise<Map<string, string>> {
-    return new Map(Object.entries(await this.run('registrations', () => this.redis.hgetall(`${this.prefix}reg:${meetingId}`))));
+  async registrations(meetingId: string, fields?: readonly string[]): Promise<Map<string, string>> {
+    const key = `${this.prefix}reg:${meetingId}`;
+    if (!fields) return new Map(Object.entries(await this.run('registrations', () => this.redis.hgetall(key))));
+    const out = new Map<string, string>();
+    if (fields.length === 0) return out;
+    const values = await this.run('registrations', () => this.redis.hmget(key, ...fields));
+    fields.forEach((f, i) => {
+      const v = values[i];
+      if (v) out.set(f, v);
+    });
+    return out;
   }
   async putLink(zoomUserId: string, appUserId: string | null): Promise<void> {
     await this.run('putLink', () => (appUserId === null ? this.redis.hdel(`${this.prefix}links`, zoomUserId) : this.redis.hset(`${this.prefix}links`, zoomUserId, appUserId)));

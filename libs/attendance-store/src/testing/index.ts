@@ -52,6 +52,8 @@ export function describeAttendanceStoreContract(name: string, harness: Attendanc
       await store.putRegistration({ meetingId: id(), kind: 'registrant', value: 'R9', appUserId: 'other' });
       expect(Object.fromEntries(await store.registrations(meetingId))).toEqual({ 'r:R1': 'u4', 'c:C1': 'u2', 'e:ana@example.com': 'u3' });
       expect((await store.registrations(id())).size).toBe(0);
+      expect(Object.fromEntries(await store.registrations(meetingId, ['r:R1', 'e:nobody@x', 'c:C1']))).toEqual({ 'r:R1': 'u4', 'c:C1': 'u2' });
+      expect((await store.registrations(meetingId, [])).size).toBe(0);
     });
 
     it('links and unlinks Zoom users', async () => {

@@ -1,0 +1,120 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { type AppUserMaps, MeetingTracker, type TrackerOptions, parseAttendanceInput, resolveAppUser } from '@zoom-pipeline/attendance-core';
+import { ATTENDANCE_STORE, type AttendanceStore } from '@zoom-pipeline/attendance-store';
+import { HEADERS, TOPICS, decodeCanonicalEvent, type ParticipantFields } from '@zoom-pipeline/contracts';
+import { type BatchResult, EVENT_BUS, type EventBus, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import { LOGGER } from '@zoom-pipeline/service-kit';
+import type { Logger } from '@zoom-pipeline/telemetry';
+import { type PartitionState, deviceRecord, headerRecord, progressRecord, readChangelog } from './attendance-state';
+
+export const ATTENDANCE_GROUP_ID = 'zoom-pipeline-attendance';
+export const ATTENDANCE_TRACKER_OPTIONS = Symbol('ATTENDANCE_TRACKER_OPTIONS');
+
+const json = { [HEADERS.contentType]: 'application/json' };
+
+/**
+ * zoom.events → zoom.attendance.sessions / zoom.attendance.meetings, with the state changelog in the same
+ * transaction (attendance-state.ts). In memory: the state per zoom.events partition and the offset it is "as of".
+ * A batch that does not start there (first batch, a partition that moved, a commit that failed) restores the
+ * committed state from the changelog first, so state and outputs never diverge, whatever was killed when.
+ */
+@Injectable()
+export class AttendanceService {
+  private readonly parts = new Map<number, PartitionState>();
+  private restoring: Promise<Map<number, PartitionState>> | null = null;
+  readonly stats = { restores: 0, events: 0, sessions: 0 };
+
+  constructor(
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(ATTENDANCE_TRACKER_OPTIONS) private readonly trackerOptions: TrackerOptions = {},
+  ) {}
+
+  async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
+    const p = batch.partition;
+    const first = batch.messages[0].offset;
+    const part = await this.stateAt(p, first);
+    const touched = new Set<MeetingTracker>();
+    for (const msg of batch.messages) {
+      let input;
+      try {
+        input = parseAttendanceInput(decodeCanonicalEvent(msg.value).data);
+      } catch {
+        continue; // not a canonical event: the dedup's contract guards zoom.events; nothing to pair here
+      }
+      if (!input) continue;
+      this.stats.events++;
+      let t = part.meetings.get(input.meetingUuid);
+      if (!t) part.meetings.set(input.meetingUuid, (t = MeetingTracker.create(input.meetingUuid, input.meetingId, this.trackerOptions)));
+      t.apply(input);
+      touched.add(t);
+    }
+    const outputs: OutgoingMessage[] = [];
+    for (const t of touched) {
+      const maps = await this.appUserMaps(t.header.meetingId, t.candidates());
+      const out = t.flush((f) => resolveAppUser(f, maps));
+      const uuid = t.header.meetingUuid;
+      for (const s of out.sessions) outputs.push({ topic: TOPICS.attendanceSessions, key: uuid, value: Buffer.from(JSON.stringify(s)), headers: json });
+      for (const s of out.summaries) outputs.push({ topic: TOPICS.attendanceMeetings, key: uuid, value: Buffer.from(JSON.stringify(s)), headers: json });
+      this.stats.sessions += out.sessions.length;
+      const dirty = t.takeDirty();
+      if (dirty.header) outputs.push(headerRecord(p, dirty.header));
+      for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(p, uuid, pk, d));
+    }
+    const next = (BigInt(batch.messages[batch.messages.length - 1].offset) + 1n).toString();
+    outputs.push(progressRecord(p, next));
+    part.next = next;
+    return { outputs };
+  }
+
+  /** The partition's state as of offset `first`, restored from the changelog when memory is not exactly there. */
+  private async stateAt(p: number, first: string): Promise<PartitionState> {
+    const mine = this.parts.get(p);
+    if (mine && mine.next === first) return mine;
+    for (let attempt = 1; ; attempt++) {
+      const restored = await this.restore();
+      const state = restored.get(p) ?? { next: undefined, meetings: new Map() };
+      // No progress record: this partition was never handled, any starting offset is right.
+      if (state.next === undefined || state.next === first) {
+        this.parts.set(p, state);
+        for (const [q, s] of restored) if (!this.parts.has(q)) this.parts.set(q, s);
+        return state;
+      }
+      // A commit made after the barriers (another member, a transaction still deciding): read again.
+      if (attempt >= 5) throw new Error(`attendance state of zoom.events partition ${p} is as of offset ${state.next}, the batch starts at ${first}`);
+      this.logger.warn({ partition: p, stateAt: state.next, batchAt: first, attempt }, 'attendance: changelog behind the batch; restoring again');
+    }
+  }
+
+  /** One restore at a time; concurrent partitions share it. */
+  private restore(): Promise<Map<number, PartitionState>> {
+    if (!this.restoring) {
+      this.stats.restores++;
+      const started = Date.now();
+      this.restoring = readChangelog({ bus: this.bus, groupPrefix: ATTENDANCE_GROUP_ID, tracker: this.trackerOptions })
+        .then((parts) => {
+          this.logger.info({ meetings: [...parts.values()].reduce((n, s) => n + s.meetings.size, 0), ms: Date.now() - started }, 'attendance: state restored from the changelog');
+          return parts;
+        })
+        .finally(() => {
+          this.restoring = null;
+        });
+    }
+    return this.restoring;
+  }
+
+  private async appUserMaps(meetingId: string, candidates: ParticipantFields[]): Promise<AppUserMaps> {
+    if (candidates.length === 0) return { links: new Map(), registrations: new Map() };
+    const zoomUserIds = new Set<string>();
+    const fields = new Set<string>();
+    for (const f of candidates) {
+      if (f.zoomUserId) zoomUserIds.add(f.zoomUserId);
+      if (f.registrantId) fields.add(`r:${f.registrantId}`);
+      if (f.customerKey) fields.add(`c:${f.customerKey}`);
+      if (f.email) fields.add(`e:${f.email.toLowerCase()}`);
+    }
+    const [links, registrations] = await Promise.all([this.store.links([...zoomUserIds]), this.store.registrations(meetingId, [...fields])]);
+    return { links, registrations };
+  }
+}
