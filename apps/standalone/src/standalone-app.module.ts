@@ -1,4 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AttendanceFeatureModule } from '@zoom-pipeline/attendance-feature';
+import { AttendanceStoreModule } from '@zoom-pipeline/attendance-store';
 import { ConfigModule } from '@zoom-pipeline/config';
 import { DedupFeatureModule } from '@zoom-pipeline/dedup-feature';
 import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
@@ -29,6 +31,8 @@ export class StandaloneAppModule {
         IngressFeatureModule,
         DedupFeatureModule,
         UploaderFeatureModule,
+        AttendanceStoreModule.forRoot(config.attendance.store),
+        AttendanceFeatureModule,
       ],
     };
   }

@@ -3,7 +3,8 @@ import { type AppUserMaps, MeetingTracker, type TrackerOptions, parseAttendanceI
 import { ATTENDANCE_STORE, type AttendanceStore } from '@zoom-pipeline/attendance-store';
 import { HEADERS, TOPICS, decodeCanonicalEvent, type ParticipantFields } from '@zoom-pipeline/contracts';
 import { type BatchResult, EVENT_BUS, type EventBus, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
-import { LOGGER } from '@zoom-pipeline/service-kit';
+import { LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
+import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '@zoom-pipeline/telemetry';
 import { type PartitionState, deviceRecord, headerRecord, progressRecord, readChangelog } from './attendance-state';
 
@@ -23,13 +24,22 @@ export class AttendanceService {
   private readonly parts = new Map<number, PartitionState>();
   private restoring: Promise<Map<number, PartitionState>> | null = null;
   readonly stats = { restores: 0, events: 0, sessions: 0 };
+  private readonly metrics: { events: Counter; sessions: Counter; summaries: Counter; restores: Counter } | undefined;
 
   constructor(
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore,
     @Inject(LOGGER) private readonly logger: Logger,
     @Optional() @Inject(ATTENDANCE_TRACKER_OPTIONS) private readonly trackerOptions: TrackerOptions = {},
-  ) {}
+    @Optional() @Inject(METRICS_REGISTRY) registry?: Registry,
+  ) {
+    this.metrics = registry && {
+      events: new Counter({ name: 'zoom_attendance_events_total', help: 'Participant and meeting events applied (a redelivered batch counts again)', registers: [registry] }),
+      sessions: new Counter({ name: 'zoom_attendance_sessions_total', help: 'Sessions handed to zoom.attendance.sessions (committed or not)', registers: [registry] }),
+      summaries: new Counter({ name: 'zoom_attendance_summaries_total', help: 'Meeting summary parts handed to zoom.attendance.meetings', registers: [registry] }),
+      restores: new Counter({ name: 'zoom_attendance_state_restores_total', help: 'State restores from the changelog (start, a moved partition, a lost commit)', registers: [registry] }),
+    };
+  }
 
   async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
     const p = batch.partition;
@@ -45,6 +55,7 @@ export class AttendanceService {
       }
       if (!input) continue;
       this.stats.events++;
+      this.metrics?.events.inc();
       let t = part.meetings.get(input.meetingUuid);
       if (!t) part.meetings.set(input.meetingUuid, (t = MeetingTracker.create(input.meetingUuid, input.meetingId, this.trackerOptions)));
       t.apply(input);
@@ -58,6 +69,8 @@ export class AttendanceService {
       for (const s of out.sessions) outputs.push({ topic: TOPICS.attendanceSessions, key: uuid, value: Buffer.from(JSON.stringify(s)), headers: json });
       for (const s of out.summaries) outputs.push({ topic: TOPICS.attendanceMeetings, key: uuid, value: Buffer.from(JSON.stringify(s)), headers: json });
       this.stats.sessions += out.sessions.length;
+      this.metrics?.sessions.inc(out.sessions.length);
+      this.metrics?.summaries.inc(out.summaries.length);
       const dirty = t.takeDirty();
       if (dirty.header) outputs.push(headerRecord(p, dirty.header));
       for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(p, uuid, pk, d));
@@ -91,6 +104,7 @@ export class AttendanceService {
   private restore(): Promise<Map<number, PartitionState>> {
     if (!this.restoring) {
       this.stats.restores++;
+      this.metrics?.restores.inc();
       const started = Date.now();
       this.restoring = readChangelog({ bus: this.bus, groupPrefix: ATTENDANCE_GROUP_ID, tracker: this.trackerOptions })
         .then((parts) => {

@@ -188,6 +188,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     },
     events: { redactFields },
     faults: parseList(get('ZP_FAULTS') ?? ''),
+    attendance: {
+      store: redisUrl ? { kind: 'redis', url: redisUrl, keyPrefix: get('REDIS_KEY_PREFIX') ?? 'zp:' } : { kind: 'embedded', dir: path.join(dataDir, 'attendance') },
+      graceMs: read('ATTENDANCE_GRACE', parseDuration, 120_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
