@@ -11,7 +11,7 @@ export const REPO_ROOT = ((): string => {
   return path.resolve(__dirname, '../..');
 })();
 
-export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone' | 'attendance';
+export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
 
 export interface AppProcess {
   name: AppName;
