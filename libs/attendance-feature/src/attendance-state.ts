@@ -9,7 +9,7 @@ import { type EventBus, type OutgoingMessage, partitionForKey } from '@zoom-pipe
  * any crash the changelog holds exactly the state that produced the committed outputs. Records (JSON):
  *   h|<meeting uuid>          {t:'h', p, h: MeetingHeader}              one per meeting
  *   d|<meeting uuid>|<key>    {t:'d', p, m, d: DeviceState} or empty    one per pairing key; empty = deleted
- *   o|<partition>             {t:'o', p, next}                          next zoom.events offset of partition p
+ *   o|<partition>             {t:'o', p, last}                          last zoom.events offset applied, partition p
  *   barrier|<n>               {t:'b', nonce}                            restore barriers (see `readChangelog`)
  * `p` is the zoom.events partition the record belongs to. Empty values stand for deletions: the event-bus port
  * has no null (tombstone) value, so compaction keeps one empty record per deleted key (the chart's topic adds
@@ -19,12 +19,14 @@ import { type EventBus, type OutgoingMessage, partitionForKey } from '@zoom-pipe
 const STATE = TOPICS.attendanceState;
 
 export interface PartitionState {
-  /** The zoom.events offset this state is "as of": a batch starting anywhere else means the state is stale. */
-  next: string | undefined;
+  /** The last zoom.events offset applied (undefined: none ever was). */
+  last: string | undefined;
+  /** `Batch.assignment` of the last batch applied in this process; undefined when restored. */
+  assignment?: string;
   meetings: Map<string, MeetingTracker>;
 }
 
-type Record_ = { t: 'h'; p: number; h: MeetingHeader } | { t: 'd'; p: number; m: string; d: DeviceState } | { t: 'o'; p: number; next: string } | { t: 'b'; nonce: string };
+type Record_ = { t: 'h'; p: number; h: MeetingHeader } | { t: 'd'; p: number; m: string; d: DeviceState } | { t: 'o'; p: number; last: string } | { t: 'b'; nonce: string };
 
 const json = { [HEADERS.contentType]: 'application/json' };
 
@@ -36,8 +38,8 @@ export function deviceRecord(p: number, meetingUuid: string, pk: string, d: Devi
   return { topic: STATE, key: `d|${meetingUuid}|${pk}`, value: d ? Buffer.from(JSON.stringify({ t: 'd', p, m: meetingUuid, d } satisfies Record_)) : Buffer.alloc(0), headers: json };
 }
 
-export function progressRecord(p: number, next: string): OutgoingMessage {
-  return { topic: STATE, key: `o|${p}`, value: Buffer.from(JSON.stringify({ t: 'o', p, next } satisfies Record_)), headers: json };
+export function progressRecord(p: number, last: string): OutgoingMessage {
+  return { topic: STATE, key: `o|${p}`, value: Buffer.from(JSON.stringify({ t: 'o', p, last } satisfies Record_)), headers: json };
 }
 
 /** A key that lands on changelog partition `p` (murmur2, like the Kafka producer and the file log). */
@@ -114,7 +116,7 @@ export function rebuild(latest: Map<string, Buffer>, tracker?: TrackerOptions): 
   const parts = new Map<number, PartitionState>();
   const part = (p: number) => {
     let s = parts.get(p);
-    if (!s) parts.set(p, (s = { next: undefined, meetings: new Map() }));
+    if (!s) parts.set(p, (s = { last: undefined, meetings: new Map() }));
     return s;
   };
   const headers = new Map<string, { p: number; h: MeetingHeader }>();
@@ -122,7 +124,7 @@ export function rebuild(latest: Map<string, Buffer>, tracker?: TrackerOptions): 
   for (const value of latest.values()) {
     if (value.length === 0) continue;
     const r = JSON.parse(value.toString('utf8')) as Record_;
-    if (r.t === 'o') part(r.p).next = r.next;
+    if (r.t === 'o') part(r.p).last = r.last;
     else if (r.t === 'h') headers.set(r.h.meetingUuid, { p: r.p, h: r.h });
     else if (r.t === 'd') {
       const list = devices.get(r.m) ?? [];

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Put } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Put, Req } from '@nestjs/common';
 import { ATTENDANCE_STORE, type AttendanceStore, type MeetingView, type Registration } from '@zoom-pipeline/attendance-store';
 import { HttpError } from '@zoom-pipeline/service-kit';
+import type { FastifyRequest } from 'fastify';
 
 const MAX = 256;
 
@@ -34,6 +35,17 @@ export function parseRegistration(body: unknown): Registration {
   return { meetingId, kind, value: kind === 'email' ? value!.toLowerCase() : value!, appUserId };
 }
 
+/** The apps read bodies as raw bytes (service-kit); this route takes JSON. */
+function jsonBody(req: FastifyRequest): unknown {
+  if (!/^application\/json\b/i.test(String(req.headers['content-type'] ?? ''))) throw new HttpError(415, 'unsupported_media_type', 'the content type must be application/json');
+  const raw = req.body;
+  try {
+    return JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '');
+  } catch {
+    throw new HttpError(400, 'bad_request', 'the body is not JSON');
+  }
+}
+
 @Controller('attendance')
 export class AttendanceController {
   constructor(@Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore) {}
@@ -41,8 +53,8 @@ export class AttendanceController {
   /** The product says who a registrant / customer key / email of a meeting is; applies to sessions emitted from now on. */
   @Put('registrants')
   @HttpCode(200)
-  async putRegistrant(@Body() body: unknown): Promise<Registration> {
-    const r = parseRegistration(body);
+  async putRegistrant(@Req() req: FastifyRequest): Promise<Registration> {
+    const r = parseRegistration(jsonBody(req));
     await this.store.putRegistration(r);
     return r;
   }

@@ -15,9 +15,11 @@ const json = { [HEADERS.contentType]: 'application/json' };
 
 /**
  * zoom.events → zoom.attendance.sessions / zoom.attendance.meetings, with the state changelog in the same
- * transaction (attendance-state.ts). In memory: the state per zoom.events partition and the offset it is "as of".
- * A batch that does not start there (first batch, a partition that moved, a commit that failed) restores the
- * committed state from the changelog first, so state and outputs never diverge, whatever was killed when.
+ * transaction (attendance-state.ts). In memory: the state per zoom.events partition, the last offset applied and
+ * the ownership (`Batch.assignment`) it was applied under. The memory is used only for the next batch of the same
+ * ownership that starts after that offset (offsets have gaps: transaction markers); anything else (first batch,
+ * a partition that moved or came back, a redelivery after a lost commit) restores the committed state from the
+ * changelog first, so state and outputs never diverge, whatever was killed when.
  */
 @Injectable()
 export class AttendanceService {
@@ -44,7 +46,7 @@ export class AttendanceService {
   async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
     const p = batch.partition;
     const first = batch.messages[0].offset;
-    const part = await this.stateAt(p, first);
+    const part = await this.stateAt(p, first, batch.assignment);
     const touched = new Set<MeetingTracker>();
     for (const msg of batch.messages) {
       let input;
@@ -75,28 +77,35 @@ export class AttendanceService {
       if (dirty.header) outputs.push(headerRecord(p, dirty.header));
       for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(p, uuid, pk, d));
     }
-    const next = (BigInt(batch.messages[batch.messages.length - 1].offset) + 1n).toString();
-    outputs.push(progressRecord(p, next));
-    part.next = next;
+    const last = batch.messages[batch.messages.length - 1].offset;
+    outputs.push(progressRecord(p, last));
+    part.last = last;
+    part.assignment = batch.assignment;
     return { outputs };
   }
 
-  /** The partition's state as of offset `first`, restored from the changelog when memory is not exactly there. */
-  private async stateAt(p: number, first: string): Promise<PartitionState> {
+  /** The partition's state just before offset `first`: memory when provably current, else the changelog. */
+  private async stateAt(p: number, first: string, assignment: string | undefined): Promise<PartitionState> {
     const mine = this.parts.get(p);
-    if (mine && mine.next === first) return mine;
+    if (mine?.last !== undefined) {
+      const f = BigInt(first);
+      const l = BigInt(mine.last);
+      // Same ownership and past what was applied: nobody else can have committed in between (gaps are markers).
+      // Without an assignment from the bus only the very next offset proves it.
+      if (assignment !== undefined ? mine.assignment === assignment && f > l : f === l + 1n) return mine;
+    }
     for (let attempt = 1; ; attempt++) {
       const restored = await this.restore();
-      const state = restored.get(p) ?? { next: undefined, meetings: new Map() };
-      // No progress record: this partition was never handled, any starting offset is right.
-      if (state.next === undefined || state.next === first) {
+      const state = restored.get(p) ?? { last: undefined, meetings: new Map() };
+      // The committed state covers offsets up to `last`; the batch was fetched from the committed position after it.
+      if (state.last === undefined || BigInt(state.last) < BigInt(first)) {
         this.parts.set(p, state);
         for (const [q, s] of restored) if (!this.parts.has(q)) this.parts.set(q, s);
         return state;
       }
-      // A commit made after the barriers (another member, a transaction still deciding): read again.
-      if (attempt >= 5) throw new Error(`attendance state of zoom.events partition ${p} is as of offset ${state.next}, the batch starts at ${first}`);
-      this.logger.warn({ partition: p, stateAt: state.next, batchAt: first, attempt }, 'attendance: changelog behind the batch; restoring again');
+      // The changelog is ahead of the batch (cannot happen while outputs and offsets commit together): read again.
+      if (attempt >= 3) throw new Error(`attendance state of zoom.events partition ${p} is as of offset ${state.last}, the batch starts at ${first}`);
+      this.logger.warn({ partition: p, stateAt: state.last, batchAt: first, attempt }, 'attendance: changelog ahead of the batch; restoring again');
     }
   }
 

@@ -19,7 +19,7 @@
  * - The group heartbeat runs on the client's own timer, so long handlers keep the partition.
  * - Admin work (lag, "was it committed after all?") goes through the bus's kafkajs admin client.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type ConnectionOptions } from 'node:tls';
 import { type Admin } from 'kafkajs';
 import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
@@ -100,6 +100,8 @@ interface PendingCommit {
 const MAX_QUEUED_MESSAGES = 5_000;
 
 export class PlatformaticBusConsumer implements ConsumerHandle {
+  /** Batch.assignment: this instance and the generation its messages were fetched under. */
+  private readonly instanceId = randomUUID();
   private consumer: Consumer | null = null;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   private readonly transactionalId: string;
@@ -381,6 +383,7 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
         this.lastProgress = Date.now();
       },
       isActive: active,
+      assignment: `${this.instanceId}:${this.generation}`,
     };
     for (let attempt = 1; ; attempt++) {
       // Do not start (or restart) work on a partition we are giving up; it is redelivered to its next owner.
