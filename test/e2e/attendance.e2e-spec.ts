@@ -43,7 +43,8 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+    // A process that does not stop within 20 s is killed: no stray consumer may stay in the group.
+    await Promise.all(procs.map((p) => Promise.race([p.kill('SIGTERM'), new Promise((r) => setTimeout(r, 20_000)).then(() => p.kill('SIGKILL'))])));
   });
 
   /** What the product does before the meeting: registrations over HTTP, links on zoom.accounts.links. */

@@ -57,6 +57,8 @@ export interface ChangelogReadOptions {
   partitions?: number;
   timeoutMs?: number;
   tracker?: TrackerOptions;
+  /** Gives up (throws) once this turns false: the consumer is stopping or lost the partition. */
+  isActive?: () => boolean;
 }
 
 /**
@@ -97,15 +99,20 @@ export async function readChangelog(options: ChangelogReadOptions): Promise<Map<
     },
   });
   let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       done,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`attendance state restore: barriers of ${n - seen.size} changelog partitions not seen in ${options.timeoutMs ?? 120_000} ms`)), options.timeoutMs ?? 120_000);
+        poll = setInterval(() => {
+          if (options.isActive && !options.isActive()) reject(new Error('attendance state restore abandoned: the consumer is stopping'));
+        }, 200);
       }),
     ]);
   } finally {
     clearTimeout(timer);
+    clearInterval(poll);
     await handle.stop();
   }
   return rebuild(latest, options.tracker);
