@@ -1,3 +1,5 @@
+// The attendance consumer on the memory bus with zoom-sim meetings (unit tier: no network). Here rather than in
+// libs/attendance-feature because it uses zoom-sim (type:test).
 import { MemoryAttendanceStore } from '@zoom-pipeline/attendance-store';
 import { type AttendanceMeetingSummary, type AttendanceSession, type CanonicalEvent, DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
 import { type Batch, type BatchResult, type EventBus, MemoryEventBus, silentEventBusLogger } from '@zoom-pipeline/event-bus';
@@ -5,7 +7,7 @@ import { handlerBatch, waitForLag } from '@zoom-pipeline/event-bus/testing';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import { type GeneratedMeeting, generateMeeting } from '@zoom-pipeline/zoom-sim';
 import { Writable } from 'node:stream';
-import { AttendanceService } from './attendance.service';
+import { AttendanceService } from '@zoom-pipeline/attendance-feature';
 
 const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
