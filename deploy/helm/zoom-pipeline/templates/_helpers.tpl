@@ -101,6 +101,10 @@ files: zoom.recording.files
 uploaded: zoom.recording.uploaded
 failed: zoom.recording.failed
 dead: zoom.webhooks.dead
+attendanceSessions: zoom.attendance.sessions
+attendanceMeetings: zoom.attendance.meetings
+attendanceState: zoom.attendance.state
+accountLinks: zoom.accounts.links
 {{- end -}}
 
 {{/* What each consumer reads, for KEDA and the checks: group and topic key. */}}
@@ -118,6 +122,7 @@ uploader:
 ingress:
   ZOOM_WEBHOOK_SECRET_TOKEN: webhook
 dedup: {}
+attendance: {}
 uploader:
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional
@@ -158,7 +163,7 @@ Only Secret references here; values never appear in the manifest.
       optional: {{ include "zoom-pipeline.hasPerAppTokens" $root | eq "true" }}
       {{- end }}
 {{- end }}
-{{- if and (has $component (list "dedup" "uploader")) (not $root.Values.redis.url) }}
+{{- if and (has $component (list "dedup" "uploader" "attendance")) (not $root.Values.redis.url) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
