@@ -72,6 +72,8 @@ export interface MeetingGeneratorOptions {
   mix?: Partial<Record<PersonKind, number>>;
   /** Sessions per person beyond the first (network drops and rejoins): 0..maxRejoins. Default 3. */
   maxRejoins?: number;
+  /** Exactly this many rejoins per device instead (the benchmark's webinar). */
+  exactRejoins?: number;
   /** Meeting length. Default 60 min. */
   durationMs?: number;
   /** Latest a delivery comes after its event time (out-of-order window). Default 60 s. */
@@ -213,7 +215,7 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
       p.zoomUserId ? `zoom_user:${p.zoomUserId}` : p.registrantId ? `registrant:${p.registrantId}` : p.customerKey ? `customer_key:${p.customerKey}` : p.email ? `email:${p.email}` : `participant:${uuid}`;
     const stays = rnd() < (options.stillInAtEnd ?? 0.2);
     for (let device = 0; device < p.devices; device++) {
-      const count = 1 + int(0, options.maxRejoins ?? 3);
+      const count = 1 + (options.exactRejoins ?? int(0, options.maxRejoins ?? 3));
       // Session boundaries: sorted distinct whole seconds inside the meeting, gaps of at least 5 s.
       const span = Math.floor((end - start) / 1000) - 10;
       const points = new Set<number>();
