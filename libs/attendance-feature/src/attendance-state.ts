@@ -7,11 +7,12 @@ import { type EventBus, type OutgoingMessage, partitionForKey } from '@zoom-pipe
  * The attendance state as a changelog (`zoom.attendance.state`, compacted), Kafka Streams style: the handler
  * writes the records it changed in the SAME transaction as its outputs and its `zoom.events` offsets, so after
  * any crash the changelog holds exactly the state that produced the committed outputs. Records (JSON):
- *   h|<meeting uuid>          {t:'h', p, h: MeetingHeader}              one per meeting
- *   d|<meeting uuid>|<key>    {t:'d', p, m, d: DeviceState} or empty    one per pairing key; empty = deleted
- *   o|<partition>             {t:'o', p, last}                          last zoom.events offset applied, partition p
+ *   h|<meeting uuid>          {t:'h', s, p, h: MeetingHeader}           one per meeting
+ *   d|<meeting uuid>|<key>    {t:'d', s, p, m, d: DeviceState} or empty one per pairing key; empty = deleted
+ *   o|<source>|<partition>    {t:'o', s, p, last}                       last input offset applied, partition p
  *   barrier|<n>               {t:'b', nonce}                            restore barriers (see `readChangelog`)
- * `p` is the zoom.events partition the record belongs to. Empty values stand for deletions: the event-bus port
+ * `s` is the input topic (zoom.events; a benchmark or a second deployment on the same brokers uses another) and `p`
+ * its partition the record belongs to; a restore reads only its own source's records. Empty values stand for deletions: the event-bus port
  * has no null (tombstone) value, so compaction keeps one empty record per deleted key (the chart's topic adds
  * time-based deletion for those).
  */
@@ -26,20 +27,24 @@ export interface PartitionState {
   meetings: Map<string, MeetingTracker>;
 }
 
-type Record_ = { t: 'h'; p: number; h: MeetingHeader } | { t: 'd'; p: number; m: string; d: DeviceState } | { t: 'o'; p: number; last: string } | { t: 'b'; nonce: string };
+type Record_ =
+  | { t: 'h'; s: string; p: number; h: MeetingHeader }
+  | { t: 'd'; s: string; p: number; m: string; d: DeviceState }
+  | { t: 'o'; s: string; p: number; last: string }
+  | { t: 'b'; nonce: string };
 
 const json = { [HEADERS.contentType]: 'application/json' };
 
-export function headerRecord(p: number, h: MeetingHeader): OutgoingMessage {
-  return { topic: STATE, key: `h|${h.meetingUuid}`, value: Buffer.from(JSON.stringify({ t: 'h', p, h } satisfies Record_)), headers: json };
+export function headerRecord(s: string, p: number, h: MeetingHeader): OutgoingMessage {
+  return { topic: STATE, key: `h|${h.meetingUuid}`, value: Buffer.from(JSON.stringify({ t: 'h', s, p, h } satisfies Record_)), headers: json };
 }
 
-export function deviceRecord(p: number, meetingUuid: string, pk: string, d: DeviceState | null): OutgoingMessage {
-  return { topic: STATE, key: `d|${meetingUuid}|${pk}`, value: d ? Buffer.from(JSON.stringify({ t: 'd', p, m: meetingUuid, d } satisfies Record_)) : Buffer.alloc(0), headers: json };
+export function deviceRecord(s: string, p: number, meetingUuid: string, pk: string, d: DeviceState | null): OutgoingMessage {
+  return { topic: STATE, key: `d|${meetingUuid}|${pk}`, value: d ? Buffer.from(JSON.stringify({ t: 'd', s, p, m: meetingUuid, d } satisfies Record_)) : Buffer.alloc(0), headers: json };
 }
 
-export function progressRecord(p: number, last: string): OutgoingMessage {
-  return { topic: STATE, key: `o|${p}`, value: Buffer.from(JSON.stringify({ t: 'o', p, last } satisfies Record_)), headers: json };
+export function progressRecord(s: string, p: number, last: string): OutgoingMessage {
+  return { topic: STATE, key: `o|${s}|${p}`, value: Buffer.from(JSON.stringify({ t: 'o', s, p, last } satisfies Record_)), headers: json };
 }
 
 /** A key that lands on changelog partition `p` (murmur2, like the Kafka producer and the file log). */
@@ -52,6 +57,8 @@ function barrierKey(p: number, partitions: number): string {
 
 export interface ChangelogReadOptions {
   bus: EventBus;
+  /** The input topic whose state to rebuild. */
+  source: string;
   groupPrefix: string;
   /** Partitions of the changelog topic. Default DEFAULT_PARTITIONS. */
   partitions?: number;
@@ -115,11 +122,11 @@ export async function readChangelog(options: ChangelogReadOptions): Promise<Map<
     clearInterval(poll);
     await handle.stop();
   }
-  return rebuild(latest, options.tracker);
+  return rebuild(latest, options.source, options.tracker);
 }
 
 /** Changelog records (latest value per key) → state per zoom.events partition. */
-export function rebuild(latest: Map<string, Buffer>, tracker?: TrackerOptions): Map<number, PartitionState> {
+export function rebuild(latest: Map<string, Buffer>, source: string, tracker?: TrackerOptions): Map<number, PartitionState> {
   const parts = new Map<number, PartitionState>();
   const part = (p: number) => {
     let s = parts.get(p);
@@ -131,6 +138,7 @@ export function rebuild(latest: Map<string, Buffer>, tracker?: TrackerOptions): 
   for (const value of latest.values()) {
     if (value.length === 0) continue;
     const r = JSON.parse(value.toString('utf8')) as Record_;
+    if (r.t === 'b' || r.s !== source) continue;
     if (r.t === 'o') part(r.p).last = r.last;
     else if (r.t === 'h') headers.set(r.h.meetingUuid, { p: r.p, h: r.h });
     else if (r.t === 'd') {

@@ -46,7 +46,7 @@ export class AttendanceService {
   async handleBatch(batch: HandlerBatch): Promise<BatchResult> {
     const p = batch.partition;
     const first = batch.messages[0].offset;
-    const part = await this.stateAt(p, first, batch.assignment, () => batch.isActive());
+    const part = await this.stateAt(batch.topic, p, first, batch.assignment, () => batch.isActive());
     const touched = new Set<MeetingTracker>();
     for (const msg of batch.messages) {
       let input;
@@ -74,18 +74,18 @@ export class AttendanceService {
       this.metrics?.sessions.inc(out.sessions.length);
       this.metrics?.summaries.inc(out.summaries.length);
       const dirty = t.takeDirty();
-      if (dirty.header) outputs.push(headerRecord(p, dirty.header));
-      for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(p, uuid, pk, d));
+      if (dirty.header) outputs.push(headerRecord(batch.topic, p, dirty.header));
+      for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(batch.topic, p, uuid, pk, d));
     }
     const last = batch.messages[batch.messages.length - 1].offset;
-    outputs.push(progressRecord(p, last));
+    outputs.push(progressRecord(batch.topic, p, last));
     part.last = last;
     part.assignment = batch.assignment;
     return { outputs };
   }
 
   /** The partition's state just before offset `first`: memory when provably current, else the changelog. */
-  private async stateAt(p: number, first: string, assignment: string | undefined, isActive: () => boolean): Promise<PartitionState> {
+  private async stateAt(source: string, p: number, first: string, assignment: string | undefined, isActive: () => boolean): Promise<PartitionState> {
     const mine = this.parts.get(p);
     if (mine?.last !== undefined) {
       const f = BigInt(first);
@@ -95,7 +95,7 @@ export class AttendanceService {
       if (assignment !== undefined ? mine.assignment === assignment && f > l : f === l + 1n) return mine;
     }
     for (let attempt = 1; ; attempt++) {
-      const restored = await this.restore(isActive);
+      const restored = await this.restore(source, isActive);
       const state = restored.get(p) ?? { last: undefined, meetings: new Map() };
       // The committed state covers offsets up to `last`; the batch was fetched from the committed position after it.
       if (state.last === undefined || BigInt(state.last) < BigInt(first)) {
@@ -110,12 +110,12 @@ export class AttendanceService {
   }
 
   /** One restore at a time; concurrent partitions share it. */
-  private restore(isActive: () => boolean): Promise<Map<number, PartitionState>> {
+  private restore(source: string, isActive: () => boolean): Promise<Map<number, PartitionState>> {
     if (!this.restoring) {
       this.stats.restores++;
       this.metrics?.restores.inc();
       const started = Date.now();
-      this.restoring = readChangelog({ bus: this.bus, groupPrefix: ATTENDANCE_GROUP_ID, tracker: this.trackerOptions, isActive })
+      this.restoring = readChangelog({ bus: this.bus, source, groupPrefix: ATTENDANCE_GROUP_ID, tracker: this.trackerOptions, isActive })
         .then((parts) => {
           this.logger.info({ meetings: [...parts.values()].reduce((n, s) => n + s.meetings.size, 0), ms: Date.now() - started }, 'attendance: state restored from the changelog');
           return parts;
