@@ -45,7 +45,7 @@ export default tseslint.config(
   },
   {
     // Pure core: no I/O in domain libs (Temporal bans built-ins in workflows the same way).
-    files: ['libs/contracts/**/*.ts', 'libs/zoom-webhook/**/*.ts', 'libs/canonical/**/*.ts'],
+    files: ['libs/contracts/**/*.ts', 'libs/zoom-webhook/**/*.ts', 'libs/canonical/**/*.ts', 'libs/attendance-core/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: ['node:fs', 'fs', 'node:net', 'net', 'node:http', 'http', 'node:https', 'https', 'node:fs/promises', 'fs/promises'] }],

@@ -228,7 +228,7 @@ describe('helm template', () => {
       Deployment: 5, // ingress, dedup, uploader, accounts, rtms
       HorizontalPodAutoscaler: 1, // ingress on CPU; dedup and uploader scale through KEDA
       Ingress: 1,
-      KafkaTopic: 10,
+      KafkaTopic: 13,
       NetworkPolicy: 5,
       Pod: 1,
       PodDisruptionBudget: 4,
@@ -260,7 +260,7 @@ describe('strict offline validation against the Kubernetes 1.33 schemas', () => 
   });
 
   it('validates the CRDs too (KafkaTopic, ScaledObject, ServiceMonitor)', () => {
-    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(10 + 2 + 1);
+    expect(validate(renderYaml([ciValues('full')]), 'full-crds').crdValid).toBe(13 + 2 + 1);
   });
 
   it('really is strict: an unknown field fails in a built-in kind and in a CRD', () => {
@@ -410,6 +410,9 @@ describe('Kafka: topics and consumers match the code', () => {
     accountLinks: TOPICS.accountLinks,
     rtmsTranscripts: TOPICS.rtmsTranscripts,
     rtmsChat: TOPICS.rtmsChat,
+    attendanceSessions: TOPICS.attendanceSessions,
+    attendanceMeetings: TOPICS.attendanceMeetings,
+    attendanceState: TOPICS.attendanceState,
   };
 
   it('creates a Strimzi KafkaTopic per topic with the partitions, replicas and retention from values', () => {
@@ -426,6 +429,27 @@ describe('Kafka: topics and consumers match the code', () => {
       expect(t.spec.config).toEqual(expect.objectContaining({ 'min.insync.replicas': 2, 'compression.type': 'zstd', 'retention.ms': expect.any(Number) }));
     }
     expect(topics[RAW_DEAD_LETTER_TOPIC].spec.config['retention.ms']).toBe(86_400_000);
+  });
+
+  it('makes the attendance changelog and the links table compacted topics', () => {
+    const topics = Object.fromEntries(ofKind(render([ciValues('full')]), 'KafkaTopic').map((t) => [t.spec.topicName as string, t.spec.config as Manifest]));
+    expect(topics[TOPICS.attendanceState]).toEqual(expect.objectContaining({ 'cleanup.policy': 'compact,delete', 'retention.ms': 604_800_000 }));
+    expect(topics[TOPICS.accountLinks]).toEqual(expect.objectContaining({ 'cleanup.policy': 'compact', 'retention.ms': -1 }));
+    expect(topics[TOPICS.events]['cleanup.policy']).toBeUndefined();
+  });
+
+  it('deploys the attendance app only when enabled: Deployment, ClusterIP Service, its settings and REDIS_URL from the Secret', () => {
+    expect(render([ciValues('minimal')]).filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'attendance')).toEqual([]);
+    const yaml = renderYaml([ciValues('minimal')], ['attendance.enabled=true', 'attendance.grace=5m']);
+    const outcome = validate(yaml, 'attendance');
+    if (!outcome.ok) throw new Error(outcome.report);
+    const docs = parseYaml(yaml);
+    const deployment = named(docs, 'Deployment', 'attendance');
+    const container = deployment.spec.template.spec.containers[0] as Manifest;
+    expect(container.args).toEqual(['dist/apps/attendance/src/main.js']);
+    expect((container.env as Manifest[]).map((e) => e.name)).toContain('REDIS_URL');
+    expect(named(docs, 'Service', 'attendance').spec.type).toBe('ClusterIP');
+    expect(named(docs, 'ConfigMap', 'attendance').data).toEqual(expect.objectContaining({ ATTENDANCE_GRACE: '5m', OTEL_SERVICE_NAME: 'zoom-pipeline-attendance' }));
   });
 
   it('defaults to the partition counts of libs/contracts', () => {

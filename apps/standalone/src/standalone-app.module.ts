@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AccountsStoreModule, LINKED_ACCOUNTS } from '@zoom-pipeline/accounts-store';
 import { AccountLinkEventsModule, AccountsFeatureModule } from '@zoom-pipeline/accounts-feature';
+import { AttendanceFeatureModule } from '@zoom-pipeline/attendance-feature';
+import { AttendanceStoreModule } from '@zoom-pipeline/attendance-store';
 import { ConfigModule } from '@zoom-pipeline/config';
 import { DedupFeatureModule } from '@zoom-pipeline/dedup-feature';
 import { DedupStoreModule } from '@zoom-pipeline/dedup-store';
@@ -42,6 +44,8 @@ export class StandaloneAppModule {
         // The reconciler in-process: the downloader and the API share one S2S token cache.
         ZoomApiModule.forRoot({ baseUrl: config.reconcile.apiUrl, requestsPerSecond: config.reconcile.apiRequestsPerSecond, tokens: S2S_TOKEN_SOURCE, registry: METRICS_REGISTRY }),
         ReconcileFeatureModule,
+        AttendanceStoreModule.forRoot(config.attendance.store),
+        AttendanceFeatureModule,
       ],
     };
   }

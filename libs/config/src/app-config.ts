@@ -146,6 +146,15 @@ export interface AppConfig {
   accounts?: AccountsSettings;
   rtms: RtmsSettings;
   reconcile: ReconcileSettings;
+  attendance: AttendanceSettings;
+}
+
+/** Attendance (SPEC "Attendance"): the registration map / links / read model store, and when a session is final. */
+export interface AttendanceSettings {
+  /** Same choice as the dedup store: REDIS_URL set = Redis (keys under `<REDIS_KEY_PREFIX>att:`), else DATA_DIR/attendance. */
+  store: { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'embedded'; dir: string };
+  /** ATTENDANCE_GRACE: how far (Zoom event time) a meeting must move past a leave before that session is emitted. */
+  graceMs: number;
 }
 
 export const CONFIG = Symbol('CONFIG');

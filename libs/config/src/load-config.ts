@@ -239,6 +239,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       afterUpload,
       adminToken: get('RECONCILE_ADMIN_TOKEN'),
     },
+    attendance: {
+      store: redisUrl ? { kind: 'redis', url: redisUrl, keyPrefix: get('REDIS_KEY_PREFIX') ?? 'zp:' } : { kind: 'embedded', dir: path.join(dataDir, 'attendance') },
+      graceMs: read('ATTENDANCE_GRACE', parseDuration, 120_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -4,3 +4,4 @@ export * from './raw-delivery';
 export * from './canonical-event';
 export * from './recording-file';
 export * from './account-link';
+export * from './attendance';

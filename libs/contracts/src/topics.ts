@@ -14,6 +14,12 @@ export const TOPICS = {
   rtmsTranscripts: 'zoom.rtms.transcripts',
   /** RTMS chat messages, keyed like the transcripts. */
   rtmsChat: 'zoom.rtms.chat',
+  /** Attendance: one record per closed session, key meeting UUID. */
+  attendanceSessions: 'zoom.attendance.sessions',
+  /** Attendance: one summary (in parts) per meeting instance at its end, key meeting UUID. */
+  attendanceMeetings: 'zoom.attendance.meetings',
+  /** Attendance: compacted changelog of its state, written in the same transaction as its outputs and offsets. */
+  attendanceState: 'zoom.attendance.state',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -31,6 +37,9 @@ export const DEFAULT_PARTITIONS: Record<TopicName, number> = {
   'zoom.accounts.links': 3,
   'zoom.rtms.transcripts': 6,
   'zoom.rtms.chat': 3,
+  'zoom.attendance.sessions': 6,
+  'zoom.attendance.meetings': 3,
+  'zoom.attendance.state': 12,
 };
 
 /** Kafka header names used across the pipeline (trace context is W3C, SPEC §5). */

@@ -33,6 +33,12 @@ export interface Batch {
   heartbeat(): Promise<void>;
   /** False once the consumer is stopping or lost the partition: stop work, return what is done. */
   isActive(): boolean;
+  /**
+   * Changes whenever this consumer (re)acquires the partition (Kafka: a new group generation). Two batches with
+   * the same value were handed out under one ownership, so no other member committed the partition in between:
+   * a stateful handler may keep in-memory state across them (attendance-feature). Absent: assume nothing.
+   */
+  assignment?: string;
 }
 
 /**

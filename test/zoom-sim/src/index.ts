@@ -99,3 +99,14 @@ export {
   type ZoomApiServerOptions,
   type ZoomApiStats,
 } from './api-server';
+export {
+  generateMeeting,
+  seededRandom,
+  type GeneratedMeeting,
+  type GeneratedPerson,
+  type MeetingGeneratorOptions,
+  type PersonKind,
+  type TruthPerson,
+  type TruthSession,
+  type ZoomParticipantEvent,
+} from './meeting-generator';

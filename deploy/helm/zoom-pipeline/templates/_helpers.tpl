@@ -104,6 +104,9 @@ dead: zoom.webhooks.dead
 accountLinks: zoom.accounts.links
 rtmsTranscripts: zoom.rtms.transcripts
 rtmsChat: zoom.rtms.chat
+attendanceSessions: zoom.attendance.sessions
+attendanceMeetings: zoom.attendance.meetings
+attendanceState: zoom.attendance.state
 {{- end -}}
 
 {{/* What each consumer reads, for KEDA and the checks: group and topic key. */}}
@@ -134,6 +137,7 @@ dedup:
   {{- include "zoom-pipeline.accountsSecretKeys" . | nindent 2 }}
   {{- else }} {}
   {{- end }}
+attendance: {}
 uploader:
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional
@@ -193,7 +197,7 @@ Only Secret references here; values never appear in the manifest.
       optional: {{ include "zoom-pipeline.hasPerAppTokens" $root | eq "true" }}
       {{- end }}
 {{- end }}
-{{- if and (has $component (list "dedup" "uploader" "accounts" "rtms" "reconciler")) (not $root.Values.redis.url) }}
+{{- if and (has $component (list "dedup" "uploader" "accounts" "rtms" "reconciler" "attendance")) (not $root.Values.redis.url) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:

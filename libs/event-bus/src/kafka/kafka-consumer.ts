@@ -16,7 +16,7 @@
  *   commit-on-revoke). Once the member was fenced (unknown member / illegal generation), nothing is committed:
  *   another member may own the partition, and the batch will be redelivered there.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type Consumer,
   type EachBatchPayload,
@@ -90,6 +90,9 @@ interface BatchFlags {
 }
 
 export class KafkaBusConsumer implements ConsumerHandle {
+  /** Batch.assignment: this instance and how many group joins it has seen. */
+  private readonly instanceId = randomUUID();
+  private joins = 0;
   private readonly consumer: Consumer;
   private readonly transactionalId: string;
   private txProducer: { producer: Producer; ready: Promise<void> } | null = null;
@@ -135,6 +138,7 @@ export class KafkaBusConsumer implements ConsumerHandle {
     this.consumer.on(events.START_BATCH_PROCESS, progress);
     this.consumer.on(events.GROUP_JOIN, () => {
       progress();
+      this.joins++;
       // New generation: another member may have committed further meanwhile; start the monotonic guard afresh.
       this.partitionCommits.clear();
     });
@@ -264,6 +268,7 @@ export class KafkaBusConsumer implements ConsumerHandle {
         await heartbeat();
       },
       isActive: () => this.isActive(payload, flags),
+      assignment: `${this.instanceId}:${this.joins}`,
     };
     for (let attempt = 1; ; attempt++) {
       // Do not start (or restart) work on a partition we are giving up; it is redelivered to its next owner.

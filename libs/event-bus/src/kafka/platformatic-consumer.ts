@@ -19,7 +19,7 @@
  * - The group heartbeat runs on the client's own timer, so long handlers keep the partition.
  * - Admin work (lag, "was it committed after all?") goes through the bus's admin client (kafka-admin.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type ConnectionOptions } from 'node:tls';
 import { type KafkaAdmin } from './kafka-admin';
 import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
@@ -115,6 +115,8 @@ export function txRetryDelay(_client: unknown, _operation: string, attempt: numb
 const MAX_QUEUED_MESSAGES = 5_000;
 
 export class PlatformaticBusConsumer implements ConsumerHandle {
+  /** Batch.assignment: this instance and the generation its messages were fetched under. */
+  private readonly instanceId = randomUUID();
   private consumer: Consumer | null = null;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   private readonly transactionalId: string;
@@ -398,6 +400,7 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
         this.lastProgress = Date.now();
       },
       isActive: active,
+      assignment: `${this.instanceId}:${this.generation}`,
     };
     for (let attempt = 1; ; attempt++) {
       // Do not start (or restart) work on a partition we are giving up; it is redelivered to its next owner.

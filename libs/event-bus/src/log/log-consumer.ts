@@ -7,6 +7,7 @@
  * - a returned result is committed together with its outputs as ONE atomic append (one journal frame);
  * - messages after `commitThrough` are delivered again in the next batch.
  */
+import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_MAX_BATCH_SIZE,
   type Batch,
@@ -37,6 +38,8 @@ export interface LogConsumerDeps {
 const COMMIT_ATTEMPTS_WHEN_STOPPING = 3;
 
 export class LogConsumer implements ConsumerHandle {
+  /** Batch.assignment: one process owns all partitions of its group for the consumer's lifetime. */
+  private readonly instanceId = randomUUID();
   private running = true;
   private failed = false;
   private readonly abort = new AbortController();
@@ -138,6 +141,7 @@ export class LogConsumer implements ConsumerHandle {
       messages,
       heartbeat: async () => undefined,
       isActive: () => this.running,
+      assignment: this.instanceId,
     };
     for (let attempt = 1; ; attempt++) {
       let entries: LogEntry[];

@@ -235,6 +235,7 @@ export function openRecordSpans(batch: Batch, groupId: string): { batch: Handler
       messages: batch.messages,
       heartbeat: () => batch.heartbeat(),
       isActive: () => batch.isActive(),
+      ...(batch.assignment !== undefined ? { assignment: batch.assignment } : {}),
       spanOf: (msg) => entry(msg).span,
       contextOf: (msg) => entry(msg).ctx,
       withRecord: (msg, fn) => context.with(entry(msg).ctx, fn),

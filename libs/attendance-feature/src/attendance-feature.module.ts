@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import type { TrackerOptions } from '@zoom-pipeline/attendance-core';
+import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
+import { type BusHandlerOptions } from '@zoom-pipeline/event-bus';
+import { AttendanceController } from './attendance.controller';
+import { ATTENDANCE_TRACKER_OPTIONS, AttendanceService } from './attendance.service';
+import { AttendanceReadModelConsumers } from './read-model.consumers';
+import { ATTENDANCE_CONSUMER_OPTIONS, ZoomEventsAttendanceConsumer } from './zoom-events.consumer';
+
+/** Needs CONFIG, EVENT_BUS, ATTENDANCE_STORE and the service kit from the app module; the app starts the bus transport. */
+@Module({
+  controllers: [ZoomEventsAttendanceConsumer, AttendanceReadModelConsumers, AttendanceController],
+  providers: [
+    AttendanceService,
+    { provide: ATTENDANCE_TRACKER_OPTIONS, inject: [CONFIG], useFactory: (config: AppConfig): TrackerOptions => ({ graceMs: config.attendance.graceMs }) },
+    {
+      provide: ATTENDANCE_CONSUMER_OPTIONS,
+      inject: [CONFIG],
+      useFactory: (config: AppConfig): Partial<BusHandlerOptions> => ({ startedFields: { graceMs: config.attendance.graceMs } }),
+    },
+  ],
+  exports: [AttendanceService],
+})
+export class AttendanceFeatureModule {}
