@@ -7,7 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { MemoryAttendanceStore } from '@zoom-pipeline/attendance-store';
 import { AttendanceService } from '@zoom-pipeline/attendance-feature';
 import { type CanonicalEvent, DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
-import { type Batch, type BatchResult, type EventBus, type HandlerBatch, KafkaEventBus, consoleEventBusLogger, silentEventBusLogger } from '@zoom-pipeline/event-bus';
+import {
+  type Batch,
+  type BatchResult,
+  type EventBus,
+  type HandlerBatch,
+  KafkaEventBus,
+  consoleEventBusLogger,
+  silentEventBusLogger,
+} from '@zoom-pipeline/event-bus';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { generateMeeting } from '@zoom-pipeline/zoom-sim';
@@ -33,7 +41,12 @@ function canonical(body: Record<string, unknown>, i: number): CanonicalEvent {
   };
 }
 
-async function drain(bus: EventBus, topic: string, groupId: string, handler: (b: Batch) => Promise<BatchResult>): Promise<{ seconds: number }> {
+async function drain(
+  bus: EventBus,
+  topic: string,
+  groupId: string,
+  handler: (b: Batch) => Promise<BatchResult>,
+): Promise<{ seconds: number }> {
   const started = process.hrtime.bigint();
   const handle = await bus.consume({ groupId, topics: [topic], maxBatchSize: 500, eachBatch: handler });
   for (;;) {
@@ -50,32 +63,71 @@ async function drain(bus: EventBus, topic: string, groupId: string, handler: (b:
 export async function runAttendance(): Promise<string> {
   const { kafkaBrokers } = loadEndpoints();
   const logger = process.env.ATTENDANCE_BENCH_VERBOSE ? consoleEventBusLogger() : silentEventBusLogger;
-  const bus = new KafkaEventBus({ brokers: kafkaBrokers.split(','), clientId: 'attendance-bench', client: 'platformatic', publishClient: 'platformatic', logger });
+  const bus = new KafkaEventBus({
+    brokers: kafkaBrokers.split(','),
+    clientId: 'attendance-bench',
+    client: 'platformatic',
+    publishClient: 'platformatic',
+    logger,
+  });
   const run = randomUUID().slice(0, 8);
   const input = `bench.attendance.in-${run}`;
   const copy = `bench.attendance.copy-${run}`;
   await bus.ensureTopics([
     { topic: input, partitions: 1 },
     { topic: copy, partitions: 1 },
-    ...[TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+    ...[TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map((topic) => ({
+      topic,
+      partitions: DEFAULT_PARTITIONS[topic],
+    })),
   ]);
-  const m = generateMeeting({ seed: 10_000, participants: ATTENDEES, exactRejoins: 3, duplicateRate: 0, stillInAtEnd: 0, breakoutRate: 0, twoDeviceRate: 0, mix: { guest: 0, phone: 0 }, durationMs: 4 * 3_600_000, meetingUuid: `bench${run}==` });
+  const m = generateMeeting({
+    seed: 10_000,
+    participants: ATTENDEES,
+    exactRejoins: 3,
+    duplicateRate: 0,
+    stillInAtEnd: 0,
+    breakoutRate: 0,
+    twoDeviceRate: 0,
+    mix: { guest: 0, phone: 0 },
+    durationMs: 4 * 3_600_000,
+    meetingUuid: `bench${run}==`,
+  });
   const store = new MemoryAttendanceStore();
-  for (const r of m.registrations) if (r.registrantId) await store.putRegistration({ meetingId: r.meetingId, kind: 'registrant', value: r.registrantId, appUserId: r.appUserId });
+  for (const r of m.registrations)
+    if (r.registrantId)
+      await store.putRegistration({
+        meetingId: r.meetingId,
+        kind: 'registrant',
+        value: r.registrantId,
+        appUserId: r.appUserId,
+      });
   for (const l of m.links) await store.putLink(l.zoomUserId, l.appUserId);
   // Without meeting.ended: its summary of 10,000 people (~2 MB) does not fit one transaction's record batch to one
   // partition (Kafka's 1 MiB limit; docs/ARCHITECTURE.md, "Attendance", costs and limits). The participant events
   // are the load; the end's outputs are measured by the 300-person e2e test.
   const deliveries = m.deliveries.filter((d) => d.event !== 'meeting.ended');
-  const events = deliveries.map((d, i) => ({ topic: input, key: m.meetingUuid, value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i))) }));
+  const events = deliveries.map((d, i) => ({
+    topic: input,
+    key: m.meetingUuid,
+    value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i))),
+  }));
   for (let i = 0; i < events.length; i += 400) await bus.publish(events.slice(i, i + 400)); // under the 1 MiB record-batch limit
   process.stderr.write(`  ${events.length} events of a ${ATTENDEES}-attendee webinar on ${input}\n`);
 
   // Pass-through: every input copied to an output topic, outputs + offsets in one transaction.
-  const pass = process.env.ATTENDANCE_BENCH_SKIP_PASS ? { seconds: NaN } : await drain(bus, input, `bench-attendance-pass-${run}`, async (b) => ({ outputs: b.messages.map((msg) => ({ topic: copy, key: msg.key, value: msg.value })) }));
+  const pass = process.env.ATTENDANCE_BENCH_SKIP_PASS
+    ? { seconds: NaN }
+    : await drain(bus, input, `bench-attendance-pass-${run}`, async (b) => ({
+        outputs: b.messages.map((msg) => ({ topic: copy, key: msg.key, value: msg.value })),
+      }));
   process.stderr.write(`  pass-through: ${pass.seconds.toFixed(1)} s\n`);
 
-  const silent = createLogger({ name: 'bench', level: process.env.ATTENDANCE_BENCH_VERBOSE ? 'info' : 'silent', destination: process.env.ATTENDANCE_BENCH_VERBOSE ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }) });
+  const silent = createLogger({
+    name: 'bench',
+    level: process.env.ATTENDANCE_BENCH_VERBOSE ? 'info' : 'silent',
+    destination: process.env.ATTENDANCE_BENCH_VERBOSE ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }),
+  });
   const svc = new AttendanceService(bus, store, silent, { graceMs: 120_000 });
   const latest = new Map<string, number>();
   let live = 0;
@@ -92,7 +144,9 @@ export async function runAttendance(): Promise<string> {
     peak = Math.max(peak, live);
     return result;
   });
-  process.stderr.write(`  attendance: ${att.seconds.toFixed(1)} s, ${svc.stats.sessions} sessions, ${svc.stats.restores} restore(s)\n`);
+  process.stderr.write(
+    `  attendance: ${att.seconds.toFixed(1)} s, ${svc.stats.sessions} sessions, ${svc.stats.restores} restore(s)\n`,
+  );
   await bus.close();
   const mach = machine();
   return [

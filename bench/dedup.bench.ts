@@ -1,4 +1,5 @@
-// Dedup benchmark: the dedup app (Redis claims per batch, outputs + offsets in Kafka transactions merged across partitions) against a pass-through kafkajs
+// Dedup benchmark: the dedup app (Redis claims per batch, outputs + offsets in Kafka transactions merged across
+// partitions) against a pass-through kafkajs
 // consumer over the same messages, same run. Run alone: `node dist/bench/dedup.bench.js`.
 import { randomBytes, randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
@@ -56,11 +57,13 @@ async function topicEnds(admin: Admin, topic: string): Promise<{ low: Offsets; h
 async function committed(admin: Admin, groupId: string, topic: string, low: Offsets): Promise<Offsets> {
   const out: Offsets = new Map();
   const res = await admin.fetchOffsets({ groupId, topics: [topic] });
-  for (const p of res[0]?.partitions ?? []) out.set(p.partition, Number(p.offset) >= 0 ? Number(p.offset) : (low.get(p.partition) ?? 0));
+  for (const p of res[0]?.partitions ?? [])
+    out.set(p.partition, Number(p.offset) >= 0 ? Number(p.offset) : (low.get(p.partition) ?? 0));
   return out;
 }
 
-const lagTo = (target: Offsets, c: Offsets): number => [...target].reduce((n, [p, end]) => n + Math.max(0, end - (c.get(p) ?? 0)), 0);
+const lagTo = (target: Offsets, c: Offsets): number =>
+  [...target].reduce((n, [p, end]) => n + Math.max(0, end - (c.get(p) ?? 0)), 0);
 
 /** Polls the group's committed offsets until it reached `target` on every partition. */
 async function drain(
@@ -112,7 +115,10 @@ function buildMessages(): { messages: Message[]; duplicates: number } {
   const bodies: Array<{ key: string; event: string; body: string }> = [];
   for (let i = 0; i < uniques; i++) {
     // Participant and meeting events: no recording files, so nothing is queued for anyone's uploader.
-    const e = (i % 4 === 0 ? meetingStarted() : participantJoined()) as unknown as { event: string; payload: { object: { uuid: string } } };
+    const e = (i % 4 === 0 ? meetingStarted() : participantJoined()) as unknown as {
+      event: string;
+      payload: { object: { uuid: string } };
+    };
     bodies.push({ key: e.payload.object.uuid, event: e.event, body: JSON.stringify(e) });
   }
   const order: number[] = bodies.map((_, i) => i);
@@ -139,12 +145,25 @@ function buildMessages(): { messages: Message[]; duplicates: number } {
   return { messages, duplicates: N - uniques };
 }
 
-async function passThrough(kafka: Kafka, admin: Admin, start: Offsets, target: Offsets, low: Offsets): Promise<DrainResult> {
+async function passThrough(
+  kafka: Kafka,
+  admin: Admin,
+  start: Offsets,
+  target: Offsets,
+  low: Offsets,
+): Promise<DrainResult> {
   const groupId = `bench-passthrough-${randomBytes(4).toString('hex')}`;
   const out = `bench-passthrough-out-${randomBytes(4).toString('hex')}`;
-  await admin.createTopics({ topics: [{ topic: out, numPartitions: DEFAULT_PARTITIONS[RAW] ?? 12 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [{ topic: out, numPartitions: DEFAULT_PARTITIONS[RAW] ?? 12 }],
+    waitForLeaders: true,
+  });
   // Start the group exactly where the dedup group started: the same messages.
-  await admin.setOffsets({ groupId, topic: RAW, partitions: [...start].map(([partition, offset]) => ({ partition, offset: String(offset) })) });
+  await admin.setOffsets({
+    groupId,
+    topic: RAW,
+    partitions: [...start].map(([partition, offset]) => ({ partition, offset: String(offset) })),
+  });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 1_048_576 });
   await producer.connect();
@@ -155,8 +174,15 @@ async function passThrough(kafka: Kafka, admin: Admin, start: Offsets, target: O
     autoCommit: false,
     eachBatch: async ({ batch, heartbeat }) => {
       if (batch.messages.length === 0) return;
-      await producer.send({ topic: out, acks: -1, compression: CompressionTypes.None, messages: batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) });
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
+      await producer.send({
+        topic: out,
+        acks: -1,
+        compression: CompressionTypes.None,
+        messages: batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      });
+      await consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
+      ]);
       await heartbeat();
     },
   });
@@ -182,7 +208,10 @@ export async function runDedup(): Promise<DedupResults> {
   const prefix = `bench-${randomBytes(4).toString('hex')}:`;
   try {
     if (!(await admin.listTopics()).includes(RAW)) {
-      await admin.createTopics({ topics: [{ topic: RAW, numPartitions: DEFAULT_PARTITIONS[RAW] ?? 12 }], waitForLeaders: true });
+      await admin.createTopics({
+        topics: [{ topic: RAW, numPartitions: DEFAULT_PARTITIONS[RAW] ?? 12 }],
+        waitForLeaders: true,
+      });
     }
     // Someone else's dedup (an e2e test) in the group would share the partitions and the measurement, and ours
     // would steal theirs: wait for the group to be empty first.
@@ -191,10 +220,15 @@ export async function runDedup(): Promise<DedupResults> {
     for (;;) {
       otherMembers = (await admin.describeGroups([DEDUP_GROUP])).groups[0]?.members.length ?? 0;
       if (otherMembers === 0 || Date.now() > waitUntil) break;
-      process.stderr.write(`  ${DEDUP_GROUP} has ${otherMembers} member(s) (someone else's dedup); waiting for it to be empty…\n`);
+      process.stderr.write(
+        `  ${DEDUP_GROUP} has ${otherMembers} member(s) (someone else's dedup); waiting for it to be empty…\n`,
+      );
       await sleep(3_000);
     }
-    if (otherMembers > 0) process.stderr.write(`WARNING: ${DEDUP_GROUP} already has ${otherMembers} member(s) (someone else's dedup): the measurement is shared\n`);
+    if (otherMembers > 0)
+      process.stderr.write(
+        `WARNING: ${DEDUP_GROUP} already has ${otherMembers} member(s) (someone else's dedup): the measurement is shared\n`,
+      );
 
     const { messages, duplicates } = buildMessages();
     const avgValueBytes = Math.round(messages.reduce((n, m) => n + (m.value as Buffer).length, 0) / messages.length);
@@ -202,7 +236,9 @@ export async function runDedup(): Promise<DedupResults> {
     const start = await committed(admin, DEDUP_GROUP, RAW, low);
     const before = await topicEnds(admin, RAW);
     const backlogBefore = lagTo(before.high, start);
-    process.stderr.write(`dedup bench: producing ${fmt(N)} raw deliveries (${fmt(duplicates)} duplicates, ~${avgValueBytes} B); backlog before: ${fmt(backlogBefore)}\n`);
+    process.stderr.write(
+      `dedup bench: producing ${fmt(N)} raw deliveries (${fmt(duplicates)} duplicates, ~${avgValueBytes} B); backlog before: ${fmt(backlogBefore)}\n`,
+    );
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     for (let i = 0; i < messages.length; i += 2_000) {
@@ -216,11 +252,21 @@ export async function runDedup(): Promise<DedupResults> {
     process.stderr.write(`  pass-through ${JSON.stringify(passResult)}\n`);
 
     const startedAt = Date.now();
-    const app = await startDistApp('dedup', { KAFKA_BROKERS: kafkaBrokers, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}), ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}) });
+    const app = await startDistApp('dedup', {
+      KAFKA_BROKERS: kafkaBrokers,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}),
+      ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}),
+    });
     let dedupResult: DrainResult;
     try {
       dedupResult = await drain(admin, DEDUP_GROUP, target, low, startedAt, () => processCpuSeconds(app.child.pid));
-      otherMembers = Math.max(otherMembers, ((await admin.describeGroups([DEDUP_GROUP])).groups[0]?.members.length ?? 1) - 1);
+      otherMembers = Math.max(
+        otherMembers,
+        ((await admin.describeGroups([DEDUP_GROUP])).groups[0]?.members.length ?? 1) - 1,
+      );
     } finally {
       await app.kill();
     }
@@ -246,7 +292,18 @@ export async function runDedup(): Promise<DedupResults> {
       if (batch.length > 0) await redis.unlink(...batch);
     } while (cursor !== '0');
     await redis.quit();
-    return { n: N, duplicates, avgValueBytes, backlogBefore, otherMembers, dedup: dedupResult, passThrough: passResult, keys: keys.length, sampled: sample.length, bytesPerKey: sample.length ? bytes / sample.length : NaN };
+    return {
+      n: N,
+      duplicates,
+      avgValueBytes,
+      backlogBefore,
+      otherMembers,
+      dedup: dedupResult,
+      passThrough: passResult,
+      keys: keys.length,
+      sampled: sample.length,
+      bytesPerKey: sample.length ? bytes / sample.length : NaN,
+    };
   } finally {
     await admin.disconnect();
   }
@@ -263,10 +320,18 @@ export function dedupMarkdown(r: DedupResults): string {
     '',
     '| consumer | messages | deliveries/s | s (progress→lag 0) | wall s | consumer CPU per delivery (consumer / broker cores) | vs pass-through |',
     '|---|---:|---:|---:|---:|---:|---:|',
-    row('dedup app (Redis `SET NX PX` claims per batch; outputs + offsets in Kafka transactions, merged across the 12 partitions)', r.dedup, ratio(r.dedup.rate, r.passThrough.rate)),
-    row('pass-through kafkajs consumer (eachBatch → idempotent send to another topic → commit; baseline)', r.passThrough, '100%'),
+    row(
+      'dedup app (Redis `SET NX PX` claims per batch; outputs + offsets in Kafka transactions, merged across the 12 partitions)',
+      r.dedup,
+      ratio(r.dedup.rate, r.passThrough.rate),
+    ),
+    row(
+      'pass-through kafkajs consumer (eachBatch → idempotent send to another topic → commit; baseline)',
+      r.passThrough,
+      '100%',
+    ),
     '',
-    'CPU per delivery: the consumer process\'s CPU time (user + system; /proc for dedup, `process.cpuUsage()` for the in-process pass-through) over the measured part; in brackets the cores it and the Kafka broker used then (Redis and the bench\'s offset polls not counted).',
+    "CPU per delivery: the consumer process's CPU time (user + system; /proc for dedup, `process.cpuUsage()` for the in-process pass-through) over the measured part; in brackets the cores it and the Kafka broker used then (Redis and the bench's offset polls not counted).",
     '',
     `Redis: ${fmt(r.keys)} \`claim\` keys under the bench prefix; \`MEMORY USAGE\` (sample of ${r.sampled}): **${fmt(r.bytesPerKey, 0)} B per claimed key**.`,
   ].join('\n');

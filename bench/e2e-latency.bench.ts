@@ -11,13 +11,30 @@ import Redis from 'ioredis';
 import { Kafka, type Admin, type Consumer, logLevel } from 'kafkajs';
 import { TOPICS } from '@zoom-pipeline/contracts';
 import { loadEndpoints, removeBucket, uniqueName, uploaderS3Env } from '@zoom-pipeline/test-support';
-import { type DownloadServer, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import {
+  type DownloadServer,
+  meetingStarted,
+  recordingCompleted,
+  startDownloadServer,
+  zoomMeetingUuid,
+} from '@zoom-pipeline/zoom-sim';
 import { signDelivery } from '@zoom-pipeline/zoom-webhook';
-import { type DistApp, fmt, kafkaBrokerPid, processCpuSeconds, sleep, startDistApp, writeSection } from './lib/bench-util';
+import {
+  type DistApp,
+  fmt,
+  kafkaBrokerPid,
+  processCpuSeconds,
+  sleep,
+  startDistApp,
+  writeSection,
+} from './lib/bench-util';
 import { percentile } from './lib/paced-load';
 
 const DURATION_S = Number(process.env.BENCH_E2E_DURATION_S ?? 10);
-const RATES = (process.env.BENCH_E2E_RATES ?? '500,2000').split(',').map(Number).filter((n) => n > 0);
+const RATES = (process.env.BENCH_E2E_RATES ?? '500,2000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const RECORDINGS = Number(process.env.BENCH_E2E_RECORDINGS ?? 20);
 const RECORDING_BYTES = 5 * 1024 * 1024;
 /** Recordings are sent this often (a realistic trickle: each one is a whole meeting's end). */
@@ -50,7 +67,9 @@ export interface E2eResults {
 interface Delivery {
   body: Buffer;
   ts: string;
-  /** Record key on the output topic that marks this delivery done (meeting UUID on zoom.events, file id on uploaded). */
+  /**
+   * Record key on the output topic that marks this delivery done (meeting UUID on zoom.events, file id on uploaded).
+   */
   key: string;
 }
 
@@ -77,12 +96,15 @@ async function watch(kafka: Kafka, topic: string, seen: Map<string, number>): Pr
   return consumer;
 }
 
-/** Waits until the dedup group has committed up to the end of zoom.webhooks.raw (a backlog would skew the first run). */
+/**
+ * Waits until the dedup group has committed up to the end of zoom.webhooks.raw (a backlog would skew the first run).
+ */
 async function waitForDedupIdle(admin: Admin, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ends = await admin.fetchTopicOffsets(TOPICS.raw);
-    const committed = (await admin.fetchOffsets({ groupId: 'zoom-pipeline-dedup', topics: [TOPICS.raw] }))[0]?.partitions ?? [];
+    const committed =
+      (await admin.fetchOffsets({ groupId: 'zoom-pipeline-dedup', topics: [TOPICS.raw] }))[0]?.partitions ?? [];
     const lag = ends.reduce((n, p) => {
       const c = Number(committed.find((x) => x.partition === p.partition)?.offset ?? -1);
       return n + Math.max(0, Number(p.high) - (c < 0 ? Number(p.low) : c));
@@ -95,7 +117,12 @@ async function waitForDedupIdle(admin: Admin, timeoutMs: number): Promise<void> 
 }
 
 /** Sends `deliveries` paced at `rate`/s; resolves with the 200 time of each acknowledged delivery (by key). */
-function paced(url: string, deliveries: Delivery[], rate: number, acked: Map<string, number>): Promise<{ ackLatencies: number[] }> {
+function paced(
+  url: string,
+  deliveries: Delivery[],
+  rate: number,
+  acked: Map<string, number>,
+): Promise<{ ackLatencies: number[] }> {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS, maxFreeSockets: CONNECTIONS });
   const ackLatencies: number[] = [];
@@ -170,7 +197,9 @@ async function measure(
   const deadline = Date.now() + SETTLE_MS;
   while ([...acked.keys()].some((k) => !seen.has(k)) && Date.now() < deadline) await sleep(100);
   const elapsedS = (performance.now() - started) / 1000;
-  const cores = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (processCpuSeconds(pid) - cpuBefore[k]) / elapsedS]));
+  const cores = Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, (processCpuSeconds(pid) - cpuBefore[k]) / elapsedS]),
+  );
   const latenciesMs: number[] = [];
   let missing = 0;
   for (const [k, t] of acked) {
@@ -181,8 +210,20 @@ async function measure(
   }
   latenciesMs.sort((a, b) => a - b);
   ackLatencies.sort((a, b) => a - b);
-  const run: LatencyRun = { label, rate, sent: deliveries.length, acked: acked.size, latenciesMs, missing, ackP50: percentile(ackLatencies, 0.5), ackP99: percentile(ackLatencies, 0.99), cores };
-  process.stderr.write(`  ${label}: ${JSON.stringify({ ...run, latenciesMs: undefined, p50: percentile(latenciesMs, 0.5), p99: percentile(latenciesMs, 0.99) })}\n`);
+  const run: LatencyRun = {
+    label,
+    rate,
+    sent: deliveries.length,
+    acked: acked.size,
+    latenciesMs,
+    missing,
+    ackP50: percentile(ackLatencies, 0.5),
+    ackP99: percentile(ackLatencies, 0.99),
+    cores,
+  };
+  process.stderr.write(
+    `  ${label}: ${JSON.stringify({ ...run, latenciesMs: undefined, p50: percentile(latenciesMs, 0.5), p99: percentile(latenciesMs, 0.99) })}\n`,
+  );
   return run;
 }
 
@@ -199,14 +240,26 @@ export async function runE2eLatency(): Promise<E2eResults> {
   let dl: DownloadServer | undefined;
   try {
     dl = await startDownloadServer({ throttleBytesPerSec: undefined });
-    const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2', ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}) };
+    const common = {
+      KAFKA_BROKERS: e.kafkaBrokers,
+      REDIS_URL: e.redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+      ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}),
+    };
     const ingress = await startDistApp('ingress', { ...common, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET });
     apps.push(ingress);
     const dedup = await startDistApp('dedup', common);
     apps.push(dedup);
     const uploader = await startDistApp('uploader', { ...common, ...uploaderS3Env(e, bucket) });
     apps.push(uploader);
-    const pids = { ingress: ingress.child.pid, dedup: dedup.child.pid, uploader: uploader.child.pid, broker: kafkaBrokerPid() };
+    const pids = {
+      ingress: ingress.child.pid,
+      dedup: dedup.child.pid,
+      uploader: uploader.child.pid,
+      broker: kafkaBrokerPid(),
+    };
     await waitForDedupIdle(admin, 600_000);
 
     const seenEvents = new Map<string, number>();
@@ -223,11 +276,23 @@ export async function runE2eLatency(): Promise<E2eResults> {
         return { body: Buffer.from(JSON.stringify(meetingStarted({ meetingUuid: uuid }))), ts: ts(), key: uuid };
       });
     await measure('warm-up', RATES[0] ?? 500, eventDeliveries(3 * (RATES[0] ?? 500)), ingress.url, seenEvents, pids);
-    const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
 
     const events: LatencyRun[] = [];
     for (const rate of RATES) {
-      events.push(await measure(`meeting.started at ${rate}/s`, rate, eventDeliveries(Math.round(rate * DURATION_S)), ingress.url, seenEvents, pids));
+      events.push(
+        await measure(
+          `meeting.started at ${rate}/s`,
+          rate,
+          eventDeliveries(Math.round(rate * DURATION_S)),
+          ingress.url,
+          seenEvents,
+          pids,
+        ),
+      );
     }
 
     let recordings: LatencyRun | undefined;
@@ -236,10 +301,22 @@ export async function runE2eLatency(): Promise<E2eResults> {
       for (let i = 0; i < RECORDINGS; i++) {
         const token = randomBytes(180).toString('base64url');
         const f = dl.addFile({ size: RECORDING_BYTES, fileExtension: 'MP4', token });
-        const body = recordingCompleted({ downloadBaseUrl: dl.url, downloadToken: token, meetingUuid: zoomMeetingUuid(), files: [{ id: f.fileId, size: f.size, downloadUrl: f.downloadUrl }] });
+        const body = recordingCompleted({
+          downloadBaseUrl: dl.url,
+          downloadToken: token,
+          meetingUuid: zoomMeetingUuid(),
+          files: [{ id: f.fileId, size: f.size, downloadUrl: f.downloadUrl }],
+        });
         deliveries.push({ body: Buffer.from(JSON.stringify(body)), ts: ts(), key: f.fileId });
       }
-      recordings = await measure(`recording.completed, one ${RECORDING_BYTES / 1024 / 1024} MiB MP4 each, every ${RECORDING_INTERVAL_MS} ms`, 1000 / RECORDING_INTERVAL_MS, deliveries, ingress.url, seenUploads, pids);
+      recordings = await measure(
+        `recording.completed, one ${RECORDING_BYTES / 1024 / 1024} MiB MP4 each, every ${RECORDING_INTERVAL_MS} ms`,
+        1000 / RECORDING_INTERVAL_MS,
+        deliveries,
+        ingress.url,
+        seenUploads,
+        pids,
+      );
     }
     return {
       events,

@@ -1,12 +1,22 @@
 // Ingress benchmark: our ingress (durable: Kafka acks=all before the 200) against a Go peer doing the same durable
-// work and two non-durable baselines, in alternating rounds on the same machine. Run alone: `node dist/bench/ingress.bench.js`.
+// work and two non-durable baselines, in alternating rounds on the same machine. Run alone: `node
+// dist/bench/ingress.bench.js`.
 import { randomBytes } from 'node:crypto';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { recordingCompleted } from '@zoom-pipeline/zoom-sim';
 import { signDelivery } from '@zoom-pipeline/zoom-webhook';
 import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
 import { Kafka, logLevel } from 'kafkajs';
-import { type BenchRequest, type LoadResult, fmt, kafkaBrokerPid, load, spawnServer, startDistApp, writeSection } from './lib/bench-util';
+import {
+  type BenchRequest,
+  type LoadResult,
+  fmt,
+  kafkaBrokerPid,
+  load,
+  spawnServer,
+  startDistApp,
+  writeSection,
+} from './lib/bench-util';
 import { startGoPeer } from './lib/go-peer';
 import { pacedLoad } from './lib/paced-load';
 
@@ -34,7 +44,10 @@ export function signedPool(secret: string): BenchRequest[] {
         { fileType: 'M4A', size: 61_865_984 },
         { fileType: 'TIMELINE', size: 12_288 },
       ],
-    }) as unknown as { payload: { object: { recording_files: Array<Record<string, unknown>> } }; download_token?: string };
+    }) as unknown as {
+      payload: { object: { recording_files: Array<Record<string, unknown>> } };
+      download_token?: string;
+    };
     for (const f of event.payload.object.recording_files) delete f.download_url;
     event.download_token = randomBytes(180).toString('base64url');
     const body = JSON.stringify(event);
@@ -81,13 +94,39 @@ export async function runIngress(): Promise<IngressResults> {
   const bodyBytes = Math.round(pool.reduce((n, r) => n + Buffer.byteLength(r.body), 0) / pool.length);
   const loadOpts = { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S };
   const brokerPid = kafkaBrokerPid();
-  process.stderr.write(`ingress bench: ${POOL} signed bodies of ~${bodyBytes} B, c=${CONNECTIONS}, ${ROUNDS} rounds of ${DURATION_S} s closed + ${DURATION_S} s paced\n`);
+  process.stderr.write(
+    `ingress bench: ${POOL} signed bodies of ~${bodyBytes} B, c=${CONNECTIONS}, ${ROUNDS} rounds of ${DURATION_S} s closed + ${DURATION_S} s paced\n`,
+  );
 
   const targets: Target[] = [
-    { key: 'ingress', label: '(a) ingress, Kafka `acks=all` before 200 (durable)', paced: true, closed: [], pacedRuns: [] },
-    { key: 'go', label: '(g) Go peer: net/http + franz-go `ProduceSync`, acks=all idempotent, 200 after the ack (durable)', paced: true, closed: [], pacedRuns: [] },
-    { key: 'fastify', label: '(b) bare Fastify, HMAC verify + 200 (not durable)', paced: true, closed: [], pacedRuns: [] },
-    { key: 'http', label: '(c) node:http "200 then process" (Express-style, emulated: Express not installed; not durable)', paced: false, closed: [], pacedRuns: [] },
+    {
+      key: 'ingress',
+      label: '(a) ingress, Kafka `acks=all` before 200 (durable)',
+      paced: true,
+      closed: [],
+      pacedRuns: [],
+    },
+    {
+      key: 'go',
+      label: '(g) Go peer: net/http + franz-go `ProduceSync`, acks=all idempotent, 200 after the ack (durable)',
+      paced: true,
+      closed: [],
+      pacedRuns: [],
+    },
+    {
+      key: 'fastify',
+      label: '(b) bare Fastify, HMAC verify + 200 (not durable)',
+      paced: true,
+      closed: [],
+      pacedRuns: [],
+    },
+    {
+      key: 'http',
+      label: '(c) node:http "200 then process" (Express-style, emulated: Express not installed; not durable)',
+      paced: false,
+      closed: [],
+      pacedRuns: [],
+    },
   ];
   const kafka = new Kafka({ clientId: 'bench-ingress', brokers: kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -96,12 +135,24 @@ export async function runIngress(): Promise<IngressResults> {
     // The peer appends the same records to a topic of its own with the raw topic's partition count, so the dedup
     // bench that follows sees only the ingress's records.
     await admin.deleteTopics({ topics: [PEER_TOPIC] }).catch(() => undefined);
-    await admin.createTopics({ topics: [{ topic: PEER_TOPIC, numPartitions: DEFAULT_PARTITIONS[TOPICS.raw] }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic: PEER_TOPIC, numPartitions: DEFAULT_PARTITIONS[TOPICS.raw] }],
+      waitForLeaders: true,
+    });
     for (const t of targets) {
       try {
-        if (t.key === 'ingress') t.server = await startDistApp('ingress', { KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' });
-        else if (t.key === 'go') t.server = await startGoPeer({ KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, PEER_TOPIC });
-        else t.server = await spawnServer(t.key === 'fastify' ? 'fastify-ack' : 'http-ack', { ZOOM_WEBHOOK_SECRET_TOKEN: secret });
+        if (t.key === 'ingress')
+          t.server = await startDistApp('ingress', {
+            KAFKA_BROKERS: kafkaBrokers,
+            ZOOM_WEBHOOK_SECRET_TOKEN: secret,
+            LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+          });
+        else if (t.key === 'go')
+          t.server = await startGoPeer({ KAFKA_BROKERS: kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: secret, PEER_TOPIC });
+        else
+          t.server = await spawnServer(t.key === 'fastify' ? 'fastify-ack' : 'http-ack', {
+            ZOOM_WEBHOOK_SECRET_TOKEN: secret,
+          });
       } catch (err) {
         if (t.key !== 'go') throw err;
         t.skipped = `not run: ${(err as Error).message.split('\n')[0]}`;
@@ -131,7 +182,8 @@ export async function runIngress(): Promise<IngressResults> {
     await admin.disconnect();
   }
   const out = {} as IngressResults['targets'];
-  for (const t of targets) out[t.key] = { label: t.label, skipped: t.skipped, closed: t.closed, pacedRuns: t.pacedRuns };
+  for (const t of targets)
+    out[t.key] = { label: t.label, skipped: t.skipped, closed: t.closed, pacedRuns: t.pacedRuns };
   return { bodyBytes, rounds: ROUNDS, targets: out };
 }
 
@@ -140,13 +192,21 @@ export const median = (xs: number[]): number => {
   if (s.length === 0) return Number.NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const perDelivery = (cpuS: number | undefined, ok: number): number => (cpuS !== undefined && ok > 0 ? (cpuS * 1e6) / ok : Number.NaN);
-const cores = (cpuS: number | undefined, durationS: number | undefined): number => (cpuS !== undefined && durationS ? cpuS / durationS : Number.NaN);
+const perDelivery = (cpuS: number | undefined, ok: number): number =>
+  cpuS !== undefined && ok > 0 ? (cpuS * 1e6) / ok : Number.NaN;
+const cores = (cpuS: number | undefined, durationS: number | undefined): number =>
+  cpuS !== undefined && durationS ? cpuS / durationS : Number.NaN;
 const list = (xs: number[], digits = 0): string => xs.map((x) => fmt(x, digits)).join(', ');
 const spread = (xs: number[], digits = 0): string => `${fmt(median(xs), digits)} (${list(xs, digits)})`;
 
 /** Per-round ratio a/b of two targets' figures (same round = same machine conditions), for the targets table. */
-export function roundRatios(r: IngressResults, a: TargetKey, b: TargetKey, pick: (x: LoadResult) => number, paced = false): number[] {
+export function roundRatios(
+  r: IngressResults,
+  a: TargetKey,
+  b: TargetKey,
+  pick: (x: LoadResult) => number,
+  paced = false,
+): number[] {
   const xs = paced ? r.targets[a].pacedRuns : r.targets[a].closed;
   const ys = paced ? r.targets[b].pacedRuns : r.targets[b].closed;
   return xs.map((x, i) => (ys[i] ? pick(x) / pick(ys[i]) : Number.NaN)).filter((v) => Number.isFinite(v));
@@ -171,9 +231,27 @@ export function ingressTargets(r: IngressResults): IngressTarget[] {
   // Rounds on both sides of the line: the median decides, but the run cannot tell (said in the targets table).
   const mixed = (xs: number[], ok: (m: number) => boolean) => xs.some(ok) && !xs.every(ok);
   return [
-    { line: `ingress p99 at a paced ${fmt(FIXED_RATE)}/s vs the Go peer's`, target: '≤ 1.5x', ratios: p99, met: verdict(p99, (m) => m <= 1.5), mixed: mixed(p99, (m) => m <= 1.5) },
-    { line: 'ingress closed-loop deliveries/s vs the Go peer', target: '≥ 1.0x', ratios: rps, met: verdict(rps, (m) => m >= 1.0), mixed: mixed(rps, (m) => m >= 1.0) },
-    { line: 'ingress closed-loop CPU per delivery vs bare Fastify', target: '≤ 1.5x', ratios: cpu, met: verdict(cpu, (m) => m <= 1.5), mixed: mixed(cpu, (m) => m <= 1.5) },
+    {
+      line: `ingress p99 at a paced ${fmt(FIXED_RATE)}/s vs the Go peer's`,
+      target: '≤ 1.5x',
+      ratios: p99,
+      met: verdict(p99, (m) => m <= 1.5),
+      mixed: mixed(p99, (m) => m <= 1.5),
+    },
+    {
+      line: 'ingress closed-loop deliveries/s vs the Go peer',
+      target: '≥ 1.0x',
+      ratios: rps,
+      met: verdict(rps, (m) => m >= 1.0),
+      mixed: mixed(rps, (m) => m >= 1.0),
+    },
+    {
+      line: 'ingress closed-loop CPU per delivery vs bare Fastify',
+      target: '≤ 1.5x',
+      ratios: cpu,
+      met: verdict(cpu, (m) => m <= 1.5),
+      mixed: mixed(cpu, (m) => m <= 1.5),
+    },
   ];
 }
 
@@ -184,7 +262,8 @@ export function ingressMarkdown(r: IngressResults): string {
     const x = t[k];
     if (x.skipped) return `| ${x.label} | ${x.skipped} | | | | | | | |`;
     const rps = x.closed.map((c) => c.rps);
-    const vs = (b: TargetKey) => (t[b].closed.length ? `${fmt(median(roundRatios(r, k, b, (c) => c.rps)), 2)}x` : 'n/a');
+    const vs = (b: TargetKey) =>
+      t[b].closed.length ? `${fmt(median(roundRatios(r, k, b, (c) => c.rps)), 2)}x` : 'n/a';
     return `| ${x.label} | ${spread(rps)} | ${fmt(median(x.closed.map((c) => c.p50)), 1)} | ${fmt(median(x.closed.map((c) => c.p99)), 1)} | ${spread(x.closed.map(serverCpuPerDelivery))} | ${fmt(median(x.closed.map((c) => perDelivery(c.brokerCpuS, c.ok))))} | ${fmt(median(x.closed.map((c) => cores(c.serverCpuS, c.durationS))), 2)} / ${fmt(median(x.closed.map((c) => cores(c.brokerCpuS, c.durationS))), 2)} / ${fmt(median(x.closed.map((c) => cores(c.generatorCpuS, c.durationS))), 2)} | ${vs('go')} | ${vs('fastify')} |`;
   };
   const pacedRow = (k: TargetKey) => {
@@ -193,9 +272,14 @@ export function ingressMarkdown(r: IngressResults): string {
     const p = x.pacedRuns;
     const bad = p.reduce((n, c) => n + c.non2xx + c.errors + c.timeouts, 0);
     const vsGo = go ? `${fmt(median(roundRatios(r, k, 'go', (c) => c.p99, true)), 2)}x` : 'n/a';
-    return `| ${x.label} | ${fmt(median(p.map((c) => c.p50)), 1)} | ${spread(p.map((c) => c.p99), 1)} | ${fmt(p.reduce((n, c) => n + c.ok, 0))} / ${fmt(bad)} | ${spread(p.map(serverCpuPerDelivery))} | ${fmt(median(p.map((c) => perDelivery(c.brokerCpuS, c.ok))))} | ${fmt(median(p.map((c) => cores(c.serverCpuS, c.durationS))), 2)} / ${fmt(median(p.map((c) => cores(c.brokerCpuS, c.durationS))), 2)} | ${vsGo} |`;
+    return `| ${x.label} | ${fmt(median(p.map((c) => c.p50)), 1)} | ${spread(
+      p.map((c) => c.p99),
+      1,
+    )} | ${fmt(p.reduce((n, c) => n + c.ok, 0))} / ${fmt(bad)} | ${spread(p.map(serverCpuPerDelivery))} | ${fmt(median(p.map((c) => perDelivery(c.brokerCpuS, c.ok))))} | ${fmt(median(p.map((c) => cores(c.serverCpuS, c.durationS))), 2)} / ${fmt(median(p.map((c) => cores(c.brokerCpuS, c.durationS))), 2)} | ${vsGo} |`;
   };
-  const errs = (['ingress', 'go', 'fastify', 'http'] as TargetKey[]).map((k) => t[k].closed.reduce((n, c) => n + c.non2xx + c.errors + c.timeouts, 0)).reduce((a, b) => a + b, 0);
+  const errs = (['ingress', 'go', 'fastify', 'http'] as TargetKey[])
+    .map((k) => t[k].closed.reduce((n, c) => n + c.non2xx + c.errors + c.timeouts, 0))
+    .reduce((a, b) => a + b, 0);
   return [
     `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), load generator on the same machine. All servers are started once and stay up; ${r.rounds} rounds, each loading every server in turn (the order rotates per round): closed loop = autocannon c=${CONNECTIONS}, as fast as answers come, ${DURATION_S} s after a ${WARMUP_S} s warm-up; paced = one request due every ${fmt(1000 / FIXED_RATE, 1)} ms whatever the answers (open loop, \`bench/lib/paced-load.ts\`, up to ${CONNECTIONS} keep-alive connections, latency from the time each request was due), ${DURATION_S} s after 1 s. Medians over the rounds, every round in brackets; ratios are medians of the same-round ratios. The Go peer (\`bench/peers/go\`) appends the same record (body bytes, meeting UUID key, the three \`zp-\` headers) to a scratch topic with the raw topic's ${DEFAULT_PARTITIONS[TOPICS.raw]} partitions.`,
     '',

@@ -2,7 +2,8 @@
 // the reconciler's service (listing, ledger check, queueing) on in-memory adapters, zoom-sim rate-limiting with 429s.
 // Reports API calls against the minimum (one per page, at least one per window) and the listing time against the time
 // the uploads of the queued bytes take at the uploader throughput measured in BENCHMARKS.md ("Uploader: Zoom → S3").
-// Run alone, after `npm run build`: `node dist/bench/reconcile.bench.js` (BENCH_RECONCILE_MEETINGS, BENCH_RECONCILE_RATE).
+// Run alone, after `npm run build`: `node dist/bench/reconcile.bench.js` (BENCH_RECONCILE_MEETINGS,
+// BENCH_RECONCILE_RATE).
 import { loadConfig } from '@zoom-pipeline/config';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
 import { type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
@@ -34,14 +35,29 @@ async function main(): Promise<void> {
     api.addRecording({
       startTimeMs: start + Math.floor((i * spanMs) / MEETINGS),
       durationMinutes: 45,
-      files: [{ size: SIZES.MP4 }, { size: SIZES.M4A, fileType: 'M4A' }, { size: SIZES.TRANSCRIPT, fileType: 'TRANSCRIPT' }],
+      files: [
+        { size: SIZES.MP4 },
+        { size: SIZES.M4A, fileType: 'M4A' },
+        { size: SIZES.TRANSCRIPT, fileType: 'TRANSCRIPT' },
+      ],
     });
   }
-  const client = new ZoomApiClient({ tokens: new S2STokenProvider({ ...creds, tokenUrl: dl.tokenUrl }), baseUrl: api.url, requestsPerSecond: RATE });
+  const client = new ZoomApiClient({
+    tokens: new S2STokenProvider({ ...creds, tokenUrl: dl.tokenUrl }),
+    baseUrl: api.url,
+    requestsPerSecond: RATE,
+  });
   let queued = 0;
   const bus = { publish: async (m: OutgoingMessage[]) => void (queued += m.length) } as unknown as EventBus;
   const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 'x', RECONCILE_INTERVAL: 'off' });
-  const service = new ReconcileService(config, bus, new MemoryDedupStore(), client, createLogger({ name: 'bench', level: 'silent' }), new ReconcileMetrics(new Registry()));
+  const service = new ReconcileService(
+    config,
+    bus,
+    new MemoryDedupStore(),
+    client,
+    createLogger({ name: 'bench', level: 'silent' }),
+    new ReconcileMetrics(new Registry()),
+  );
 
   const t0 = process.hrtime.bigint();
   const started = await service.start({ from: FROM, to: TO }, 'api');
@@ -50,7 +66,15 @@ async function main(): Promise<void> {
   const stats = api.stats();
 
   const windows = splitIntoWindows(FROM, TO);
-  const perWindow = windows.map((w) => api.recordings().filter((r) => String(r.meeting.start_time).slice(0, 10) >= w.from && String(r.meeting.start_time).slice(0, 10) <= w.to).length);
+  const perWindow = windows.map(
+    (w) =>
+      api
+        .recordings()
+        .filter(
+          (r) =>
+            String(r.meeting.start_time).slice(0, 10) >= w.from && String(r.meeting.start_time).slice(0, 10) <= w.to,
+        ).length,
+  );
   const minimumCalls = perWindow.reduce((sum, n) => sum + Math.max(1, Math.ceil(n / 300)), 0);
   const uploadSeconds = run.queuedBytes / (UPLOAD_MIB_PER_S * 1024 ** 2);
   const result = {

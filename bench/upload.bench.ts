@@ -91,7 +91,9 @@ function cpuSeconds(pid: number | undefined): number {
 
 function infraPid(service: string): number | undefined {
   // Where scripts/infra.sh keeps its pid files (same defaults).
-  const cache = process.env.ZP_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zoom-pipeline');
+  const cache =
+    process.env.ZP_CACHE_DIR ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zoom-pipeline');
   const dir = path.join(process.env.ZP_RUN_DIR ?? path.join(cache, 'run'), service, `${service}.pid`);
   try {
     return Number(fs.readFileSync(dir, 'utf8').trim()) || undefined;
@@ -102,16 +104,34 @@ function infraPid(service: string): number | undefined {
 
 function item(f: SimFile): FileWorkItem {
   return {
-    v: 1, fileId: f.fileId, canonicalId: `bench-${f.fileId}`, app: 'default', accountId: 'bench', meetingUuid: zoomMeetingUuid(), meetingId: '1', topic: 'bench',
-    hostId: 'h', meetingStartTime: '2026-11-23T10:00:00Z', recordingStart: '2026-11-23T10:00:00Z', recordingEnd: '2026-11-23T11:00:00Z', fileType: 'MP4',
-    fileExtension: 'MP4', fileSize: f.size, downloadUrl: f.downloadUrl, downloadToken: f.token, tokenReceivedAt: new Date().toISOString(),
+    v: 1,
+    fileId: f.fileId,
+    canonicalId: `bench-${f.fileId}`,
+    app: 'default',
+    accountId: 'bench',
+    meetingUuid: zoomMeetingUuid(),
+    meetingId: '1',
+    topic: 'bench',
+    hostId: 'h',
+    meetingStartTime: '2026-11-23T10:00:00Z',
+    recordingStart: '2026-11-23T10:00:00Z',
+    recordingEnd: '2026-11-23T11:00:00Z',
+    fileType: 'MP4',
+    fileExtension: 'MP4',
+    fileSize: f.size,
+    downloadUrl: f.downloadUrl,
+    downloadToken: f.token,
+    tokenReceivedAt: new Date().toISOString(),
   };
 }
 
 export async function runUpload(): Promise<UploadBenchResult> {
   // The peer comes from Debian: installed on first use, so a fresh machine runs the bench unattended.
-  const tool = spawnSync('bash', [path.join(__dirname, '../../scripts/infra.sh'), 'tool', 'rclone'], { stdio: 'inherit' });
-  if (tool.status !== 0) throw new Error('rclone is needed for the upload benchmark and could not be installed (see above)');
+  const tool = spawnSync('bash', [path.join(__dirname, '../../scripts/infra.sh'), 'tool', 'rclone'], {
+    stdio: 'inherit',
+  });
+  if (tool.status !== 0)
+    throw new Error('rclone is needed for the upload benchmark and could not be installed (see above)');
   const e = loadEndpoints();
   const bucket = uniqueName('zp-bench-upl');
   const kafka = new Kafka({ clientId: 'zp-bench-upload', brokers: [e.kafkaBrokers], logLevel: logLevel.NOTHING });
@@ -119,16 +139,33 @@ export async function runUpload(): Promise<UploadBenchResult> {
   await producer.connect();
   const dl: DownloadServer = await startDownloadServer();
   const env = {
-    KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:`, S3_BUCKET: bucket, S3_ENDPOINT: e.s3.endpoint, S3_REGION: e.s3.region,
-    S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: 'true', S3_PART_SIZE: PART, S3_QUEUE_SIZE: QUEUE, AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey, ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2', UPLOAD_CONCURRENCY: '2', LOG_LEVEL: 'warn',
+    KAFKA_BROKERS: e.kafkaBrokers,
+    REDIS_URL: e.redisUrl,
+    REDIS_KEY_PREFIX: `${bucket}:`,
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: e.s3.endpoint,
+    S3_REGION: e.s3.region,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_CREATE_BUCKET: 'true',
+    S3_PART_SIZE: PART,
+    S3_QUEUE_SIZE: QUEUE,
+    AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
+    ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+    UPLOAD_CONCURRENCY: '2',
+    LOG_LEVEL: 'warn',
   };
   // Results are read by a consumer of zoom.recording.uploaded started now (only new records matter).
   const done = new Map<string, number>();
   const consumer = kafka.consumer({ groupId: `${bucket}-results` });
   await consumer.connect();
   await consumer.subscribe({ topic: TOPICS.uploaded, fromBeginning: false });
-  await consumer.run({ eachMessage: async ({ message }) => { const r = decodeUploadResult(message.value ?? Buffer.alloc(0)); done.set(r.fileId, Date.now()); } });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const r = decodeUploadResult(message.value ?? Buffer.alloc(0));
+      done.set(r.fileId, Date.now());
+    },
+  });
   await sleep(3_000);
   const waitAll = async (ids: string[], timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
@@ -140,7 +177,8 @@ export async function runUpload(): Promise<UploadBenchResult> {
   const apps: DistApp[] = [];
   try {
     // 1. One big file, four ways, in rounds (BENCH_UPLOAD_ROUNDS, default 3) that alternate the order: our uploader
-    // with the defaults, ours with S3_SHA256=none, ours with S3_SHA256=metadata, rclone copyurl of the pre-signed URL (rclone cannot
+    // with the defaults, ours with S3_SHA256=none, ours with S3_SHA256=metadata, rclone copyurl of the pre-signed URL
+    // (rclone cannot
     // send the Bearer to hop 1 only). Each run is a fresh process (its own peak RSS) and a fresh file id; the
     // table reports the median of each, since single runs on this shared machine vary by ±20%.
     const timeOurs = async (extra: Record<string, string>): Promise<Run> => {
@@ -149,7 +187,11 @@ export async function runUpload(): Promise<UploadBenchResult> {
       try {
         await sleep(5_000); // group join
         const t0 = Date.now();
-        await producer.send({ topic: TOPICS.files, acks: -1, messages: [{ key: file.fileId, value: JSON.stringify(item(file)) }] });
+        await producer.send({
+          topic: TOPICS.files,
+          acks: -1,
+          messages: [{ key: file.fileId, value: JSON.stringify(item(file)) }],
+        });
         await waitAll([file.fileId], 30 * 60_000);
         return { seconds: (Date.now() - t0) / 1000, peakMiB: vmhwmMiB(app.child.pid!) };
       } finally {
@@ -161,12 +203,23 @@ export async function runUpload(): Promise<UploadBenchResult> {
         const file = dl.addFile({ size: BIG, fileExtension: 'MP4' });
         const t = Date.now();
         const env2: NodeJS.ProcessEnv = {
-          ...process.env, RCLONE_CONFIG_B_TYPE: 's3', RCLONE_CONFIG_B_PROVIDER: 'Other', RCLONE_CONFIG_B_ENDPOINT: e.s3.endpoint,
-          RCLONE_CONFIG_B_ACCESS_KEY_ID: e.s3.accessKeyId, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: e.s3.secretAccessKey, RCLONE_CONFIG_B_REGION: e.s3.region,
-          RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true', RCLONE_S3_CHUNK_SIZE: PART.replace('MiB', 'Mi'), RCLONE_S3_UPLOAD_CONCURRENCY: QUEUE,
+          ...process.env,
+          RCLONE_CONFIG_B_TYPE: 's3',
+          RCLONE_CONFIG_B_PROVIDER: 'Other',
+          RCLONE_CONFIG_B_ENDPOINT: e.s3.endpoint,
+          RCLONE_CONFIG_B_ACCESS_KEY_ID: e.s3.accessKeyId,
+          RCLONE_CONFIG_B_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
+          RCLONE_CONFIG_B_REGION: e.s3.region,
+          RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true',
+          RCLONE_S3_CHUNK_SIZE: PART.replace('MiB', 'Mi'),
+          RCLONE_S3_UPLOAD_CONCURRENCY: QUEUE,
         };
         delete env2.AWS_CA_BUNDLE; // rclone 1.60 fails when it is set
-        const child = spawn('rclone', ['copyurl', dl.presignedUrl(file.fileId), `b:${bucket}/rclone-${file.fileId}.mp4`], { env: env2, stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(
+          'rclone',
+          ['copyurl', dl.presignedUrl(file.fileId), `b:${bucket}/rclone-${file.fileId}.mp4`],
+          { env: env2, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
         let peak = 0;
         let err = '';
         child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
@@ -204,8 +257,15 @@ export async function runUpload(): Promise<UploadBenchResult> {
       const c0 = cpuTimes();
       const uploaders = apps.map((a) => a.child.pid);
       const p0 = { sim: cpuSeconds(process.pid), s3: cpuSeconds(s3Pid), up: uploaders.map(cpuSeconds) };
-      await producer.send({ topic: TOPICS.files, acks: -1, messages: files.map((f) => ({ key: f.fileId, value: JSON.stringify(item(f)) })) });
-      await waitAll(files.map((f) => f.fileId), 30 * 60_000);
+      await producer.send({
+        topic: TOPICS.files,
+        acks: -1,
+        messages: files.map((f) => ({ key: f.fileId, value: JSON.stringify(item(f)) })),
+      });
+      await waitAll(
+        files.map((f) => f.fileId),
+        30 * 60_000,
+      );
       const c1 = cpuTimes();
       const total = Math.max(1, c1.total - c0.total);
       const seconds = (Date.now() - t) / 1000;
@@ -225,7 +285,30 @@ export async function runUpload(): Promise<UploadBenchResult> {
     apps.push(await startDistApp('uploader', scalingEnv));
     await sleep(8_000); // rebalance
     const two = await timed(await batch());
-    return { big: { bytes: BIG, ours: median(runs.ours), oursNoCopy: median(runs.oursNoCopy), oursCopy: median(runs.oursCopy), rclone: median(runs.rclone), rounds: ROUNDS, runs, loadBefore }, scaling: { files: 8, bytes: 8 * SMALL, one: one.seconds, two: two.seconds, oneCpu: one.cpu, twoCpu: two.cpu, oneIowait: one.iowait, twoIowait: two.iowait, oneCores: one.cores, twoCores: two.cores } };
+    return {
+      big: {
+        bytes: BIG,
+        ours: median(runs.ours),
+        oursNoCopy: median(runs.oursNoCopy),
+        oursCopy: median(runs.oursCopy),
+        rclone: median(runs.rclone),
+        rounds: ROUNDS,
+        runs,
+        loadBefore,
+      },
+      scaling: {
+        files: 8,
+        bytes: 8 * SMALL,
+        one: one.seconds,
+        two: two.seconds,
+        oneCpu: one.cpu,
+        twoCpu: two.cpu,
+        oneIowait: one.iowait,
+        twoIowait: two.iowait,
+        oneCores: one.cores,
+        twoCores: two.cores,
+      },
+    };
   } finally {
     await Promise.all(apps.map((a) => a.kill()));
     await consumer.disconnect();
@@ -245,9 +328,21 @@ export function uploadMarkdown(r: UploadBenchResult): string {
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
   const ourRows: Array<[string, Run, Run[]]> = [
-    ['zoom-pipeline uploader, defaults (`S3_SHA256=sidecar`): download + sha256 + streamed multipart, then the `<key>.sha256` sidecar (one small PUT)', r.big.ours, r.big.runs.ours],
-    ['zoom-pipeline uploader, `S3_SHA256=none`: the same without the sidecar (the same work as rclone)', r.big.oursNoCopy, r.big.runs.oursNoCopy],
-    ['zoom-pipeline uploader, `S3_SHA256=metadata` (the default before): a server-side copy that rewrites the object to add sha256 to its metadata', r.big.oursCopy, r.big.runs.oursCopy],
+    [
+      'zoom-pipeline uploader, defaults (`S3_SHA256=sidecar`): download + sha256 + streamed multipart, then the `<key>.sha256` sidecar (one small PUT)',
+      r.big.ours,
+      r.big.runs.ours,
+    ],
+    [
+      'zoom-pipeline uploader, `S3_SHA256=none`: the same without the sidecar (the same work as rclone)',
+      r.big.oursNoCopy,
+      r.big.runs.oursNoCopy,
+    ],
+    [
+      'zoom-pipeline uploader, `S3_SHA256=metadata` (the default before): a server-side copy that rewrites the object to add sha256 to its metadata',
+      r.big.oursCopy,
+      r.big.runs.oursCopy,
+    ],
     ['rclone copyurl of the pre-signed URL (baseline)', r.big.rclone, r.big.runs.rclone],
   ];
   const rc = r.big.rclone;
@@ -256,13 +351,28 @@ export function uploadMarkdown(r: UploadBenchResult): string {
     const secs = all.map((x) => x.seconds);
     const spread = (Math.max(...secs) - Math.min(...secs)) / o.seconds;
     // Same round = similar machine load: the ratio against that round's rclone run.
-    const perRound = all.map((x, i) => (r.big.runs.rclone[i] ? (r.big.runs.rclone[i].seconds / x.seconds).toFixed(2) : '?')).join(' / ');
-    rows.push(`| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${(100 * spread).toFixed(0)}% | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x (${perRound}) | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`);
+    const perRound = all
+      .map((x, i) => (r.big.runs.rclone[i] ? (r.big.runs.rclone[i].seconds / x.seconds).toFixed(2) : '?'))
+      .join(' / ');
+    rows.push(
+      `| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${(100 * spread).toFixed(0)}% | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x (${perRound}) | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`,
+    );
   }
-  rows.push('', `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=1 per process (one transfer in flight per process).`, '', '| processes | seconds | MiB/s | speed-up | machine CPU busy (2 cores, whole run) | CPU waiting on disk | cores used: zoom-sim / S3Proxy / uploaders |', '|---:|---:|---:|---:|---:|---:|---|');
-  const cores = (c: { sim: number; s3: number; uploaders: number }) => `${c.sim.toFixed(2)} / ${c.s3.toFixed(2)} / ${c.uploaders.toFixed(2)}`;
-  rows.push(`| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x | ${(100 * r.scaling.oneCpu).toFixed(0)}% | ${(100 * r.scaling.oneIowait).toFixed(0)}% | ${cores(r.scaling.oneCores)} |`);
-  rows.push(`| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ${(r.scaling.one / r.scaling.two).toFixed(2)}x | ${(100 * r.scaling.twoCpu).toFixed(0)}% | ${(100 * r.scaling.twoIowait).toFixed(0)}% | ${cores(r.scaling.twoCores)} |`);
+  rows.push(
+    '',
+    `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=1 per process (one transfer in flight per process).`,
+    '',
+    '| processes | seconds | MiB/s | speed-up | machine CPU busy (2 cores, whole run) | CPU waiting on disk | cores used: zoom-sim / S3Proxy / uploaders |',
+    '|---:|---:|---:|---:|---:|---:|---|',
+  );
+  const cores = (c: { sim: number; s3: number; uploaders: number }) =>
+    `${c.sim.toFixed(2)} / ${c.s3.toFixed(2)} / ${c.uploaders.toFixed(2)}`;
+  rows.push(
+    `| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x | ${(100 * r.scaling.oneCpu).toFixed(0)}% | ${(100 * r.scaling.oneIowait).toFixed(0)}% | ${cores(r.scaling.oneCores)} |`,
+  );
+  rows.push(
+    `| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ${(r.scaling.one / r.scaling.two).toFixed(2)}x | ${(100 * r.scaling.twoCpu).toFixed(0)}% | ${(100 * r.scaling.twoIowait).toFixed(0)}% | ${cores(r.scaling.twoCores)} |`,
+  );
   return rows.join('\n');
 }
 

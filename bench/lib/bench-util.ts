@@ -45,7 +45,18 @@ export interface BenchRequest {
 }
 
 /** Runs autocannon against `url`, rotating through `pool`, after a warm-up run that is discarded. */
-export async function load(url: string, pool: BenchRequest[], opts: { connections: number; durationS: number; warmupS: number; overallRate?: number; serverPid?: number; brokerPid?: number }): Promise<LoadResult> {
+export async function load(
+  url: string,
+  pool: BenchRequest[],
+  opts: {
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    overallRate?: number;
+    serverPid?: number;
+    brokerPid?: number;
+  },
+): Promise<LoadResult> {
   let i = 0;
   const requests = [
     {
@@ -56,11 +67,24 @@ export async function load(url: string, pool: BenchRequest[], opts: { connection
       },
     },
   ];
-  if (opts.warmupS > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmupS, requests, overallRate: opts.overallRate });
+  if (opts.warmupS > 0)
+    await autocannon({
+      url,
+      connections: opts.connections,
+      duration: opts.warmupS,
+      requests,
+      overallRate: opts.overallRate,
+    });
   const serverBefore = processCpuSeconds(opts.serverPid);
   const brokerBefore = processCpuSeconds(opts.brokerPid);
   const generatorBefore = process.cpuUsage();
-  const res = await autocannon({ url, connections: opts.connections, duration: opts.durationS, requests, overallRate: opts.overallRate });
+  const res = await autocannon({
+    url,
+    connections: opts.connections,
+    duration: opts.durationS,
+    requests,
+    overallRate: opts.overallRate,
+  });
   const generator = process.cpuUsage(generatorBefore);
   return {
     serverCpuS: processCpuSeconds(opts.serverPid) - serverBefore,
@@ -116,7 +140,10 @@ export async function spawnServer(name: string, env: Record<string, string>): Pr
   // BENCH_APP_NODE_ARGS go to the app under test only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it
   // (node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, main], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`${name} did not start: ${out}`)), 15_000);
@@ -150,11 +177,17 @@ export function machine(): Record<string, string> {
     cpu: model.trim(),
     ram: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     node: process.version,
-    loadavg: os.loadavg().map((l) => l.toFixed(2)).join(' / '),
+    loadavg: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / '),
   };
 }
 
-export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+export const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
 export const ratio = (a: number, b: number): string => (b > 0 ? `${((100 * a) / b).toFixed(0)}%` : 'n/a');
 
 /** Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` (appends the block when missing). */
@@ -231,7 +264,8 @@ export async function startDistApp(name: string, env: Record<string, string>, ti
   };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited before it was ready:\n${out.slice(-4000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${name} exited before it was ready:\n${out.slice(-4000)}`);
     try {
       if ((await fetch(`${app.url}/readyz`)).ok) return app;
     } catch {

@@ -19,11 +19,17 @@ export function buildGoPeer(): string {
   const dir = goPeerSourceDir();
   const hash = createHash('sha256');
   for (const f of SOURCES) hash.update(fs.readFileSync(path.join(dir, f)));
-  const outDir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'zoom-pipeline', 'bench-peers');
+  const outDir = path.join(
+    process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'),
+    'zoom-pipeline',
+    'bench-peers',
+  );
   const bin = path.join(outDir, `go-peer-${hash.digest('hex').slice(0, 16)}`);
   if (fs.existsSync(bin)) return bin;
   fs.mkdirSync(outDir, { recursive: true });
-  process.stderr.write(`building the Go peer into ${bin} (first run on this machine: downloads franz-go through the Go module proxy)\n`);
+  process.stderr.write(
+    `building the Go peer into ${bin} (first run on this machine: downloads franz-go through the Go module proxy)\n`,
+  );
   // -mod=readonly: go.sum pins every module; GOTOOLCHAIN=local: build with the installed Go, never download one.
   const r = spawnSync('go', ['build', '-mod=readonly', '-trimpath', '-buildvcs=false', '-o', `${bin}.tmp`, '.'], {
     cwd: dir,
@@ -31,16 +37,24 @@ export function buildGoPeer(): string {
     encoding: 'utf8',
     timeout: 600_000,
   });
-  if (r.error || r.status !== 0) throw new Error(`go build of the Go peer failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`go build of the Go peer failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`);
   fs.renameSync(`${bin}.tmp`, bin);
   return bin;
 }
 
 /** Starts the peer on a free port; it prints `listening <port>` once its Kafka client answered a ping. */
-export async function startGoPeer(env: { KAFKA_BROKERS: string; ZOOM_WEBHOOK_SECRET_TOKEN: string; PEER_TOPIC: string }): Promise<ChildServer> {
+export async function startGoPeer(env: {
+  KAFKA_BROKERS: string;
+  ZOOM_WEBHOOK_SECRET_TOKEN: string;
+  PEER_TOPIC: string;
+}): Promise<ChildServer> {
   const bin = buildGoPeer();
   // One OS thread per core by default, like the Node servers' one main thread plus helpers: no GOMAXPROCS cap.
-  const child = spawn(bin, [], { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, [], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`go peer did not start: ${out}`)), 30_000);

@@ -74,9 +74,15 @@ export interface PacedRounds {
  * `rounds` paced runs in a row (one warm-up before the first): a single p99 on this shared 2-core machine moves
  * by ±40% from run to run, so the table shows the median round and the range.
  */
-export async function pacedRounds(url: string, pool: BenchRequest[], opts: PacedLoadOptions, rounds: number): Promise<PacedRounds> {
+export async function pacedRounds(
+  url: string,
+  pool: BenchRequest[],
+  opts: PacedLoadOptions,
+  rounds: number,
+): Promise<PacedRounds> {
   const results: LoadResult[] = [];
-  for (let i = 0; i < rounds; i++) results.push(await pacedLoad(url, pool, { ...opts, warmupS: i === 0 ? opts.warmupS : 0 }));
+  for (let i = 0; i < rounds; i++)
+    results.push(await pacedLoad(url, pool, { ...opts, warmupS: i === 0 ? opts.warmupS : 0 }));
   const byP99 = [...results].sort((a, b) => a.p99 - b.p99);
   return { median: byP99[Math.floor((byP99.length - 1) / 2)], p99s: results.map((r) => r.p99) };
 }
@@ -87,7 +93,14 @@ export function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
-function phase(url: string, pool: BenchRequest[], agent: http.Agent, rate: number, durationS: number, timeoutMs: number): Promise<PhaseResult> {
+function phase(
+  url: string,
+  pool: BenchRequest[],
+  agent: http.Agent,
+  rate: number,
+  durationS: number,
+  timeoutMs: number,
+): Promise<PhaseResult> {
   const target = new URL(url);
   const total = Math.round(rate * durationS);
   const result: PhaseResult = { latenciesMs: [], ok: 0, non2xx: 0, errors: 0, timeouts: 0, elapsedS: durationS };
@@ -120,10 +133,19 @@ function phase(url: string, pool: BenchRequest[], agent: http.Agent, rate: numbe
       };
       const body = bodies[index % bodies.length];
       const req = http.request(
-        { agent, host: target.hostname, port: target.port, method: 'POST', path: r.path, headers: { ...r.headers, 'content-length': String(body.length) } },
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          method: 'POST',
+          path: r.path,
+          headers: { ...r.headers, 'content-length': String(body.length) },
+        },
         (res) => {
           res.resume();
-          res.once('end', () => settle(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'non2xx'));
+          res.once('end', () =>
+            settle(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : 'non2xx'),
+          );
           res.once('error', () => settle('error'));
         },
       );

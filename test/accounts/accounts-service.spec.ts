@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { MemoryAccountsStore, createLinkedAccounts, type LinkedAccounts, pkcePair } from '@zoom-pipeline/accounts-store';
+import {
+  MemoryAccountsStore,
+  createLinkedAccounts,
+  type LinkedAccounts,
+  pkcePair,
+} from '@zoom-pipeline/accounts-store';
 import { loadConfig, type AppConfig } from '@zoom-pipeline/config';
 import type { AccountLinkEvent } from '@zoom-pipeline/contracts';
 import { HealthService, HttpError } from '@zoom-pipeline/service-kit';
@@ -22,7 +27,12 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-function setup(env: Record<string, string> = {}): { service: AccountsService; linked: LinkedAccounts; store: MemoryAccountsStore; config: AppConfig } {
+function setup(env: Record<string, string> = {}): {
+  service: AccountsService;
+  linked: LinkedAccounts;
+  store: MemoryAccountsStore;
+  config: AppConfig;
+} {
   const config = loadConfig({
     ZOOM_WEBHOOK_SECRET_TOKEN: 's',
     ACCOUNTS_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}`,
@@ -38,12 +48,19 @@ function setup(env: Record<string, string> = {}): { service: AccountsService; li
   const store = new MemoryAccountsStore();
   const sink = { publish: async (e: AccountLinkEvent) => void events.push(e) };
   const linked = createLinkedAccounts(store, config.accounts!, sink);
-  const logger = createLogger({ name: 'test', level: 'debug', destination: new Writable({ write: (c, _e, cb) => (logLines.push(String(c)), cb()) }) });
+  const logger = createLogger({
+    name: 'test',
+    level: 'debug',
+    destination: new Writable({ write: (c, _e, cb) => (logLines.push(String(c)), cb()) }),
+  });
   return { service: new AccountsService(config, linked, logger, sink, new HealthService()), linked, store, config };
 }
 
 /** What the browser does: follow authorizeUrl at zoom-sim (auto-consent), then the callback. */
-async function consent(service: AccountsService, authorizeUrl: string): Promise<{ state: string; code: string; location: string }> {
+async function consent(
+  service: AccountsService,
+  authorizeUrl: string,
+): Promise<{ state: string; code: string; location: string }> {
   const res = await fetch(authorizeUrl, { redirect: 'manual' });
   const back = new URL(res.headers.get('location')!);
   const q = { code: back.searchParams.get('code')!, state: back.searchParams.get('state')! };
@@ -51,7 +68,10 @@ async function consent(service: AccountsService, authorizeUrl: string): Promise<
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ status: number; code: string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(HttpError);
   return { status: (err as HttpError).status, code: (err as HttpError).code };
 }
@@ -69,7 +89,12 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
     expect(await linked.appUserFor({ zoomUserId: zoomUser.id })).toBeUndefined();
     const code = new URL(location).searchParams.get(CONFIRMATION_PARAM)!;
     const link = await service.confirm({ code, appUserId: 'u-1' });
-    expect(link).toMatchObject({ appUserId: 'u-1', zoomUserId: zoomUser.id, accountId: zoomUser.accountId, status: 'active' });
+    expect(link).toMatchObject({
+      appUserId: 'u-1',
+      zoomUserId: zoomUser.id,
+      accountId: zoomUser.accountId,
+      status: 'active',
+    });
     expect(await linked.appUserFor({ zoomUserId: zoomUser.id })).toBe('u-1');
     expect(events.at(-1)).toMatchObject({ zoomUserId: zoomUser.id, appUserId: 'u-1', status: 'linked' });
     expect(await refusal(service.confirm({ code, appUserId: 'u-1' }))).toEqual({ status: 400, code: 'code_invalid' });
@@ -80,7 +105,10 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
 
   it('refuses forged, replayed and expired state, and stores nothing', async () => {
     const { service, store } = setup({ ACCOUNTS_LINK_TTL: '300ms' });
-    expect(await refusal(service.callback({ code: 'x', state: randomBytes(32).toString('base64url') }))).toEqual({ status: 400, code: 'state_invalid' });
+    expect(await refusal(service.callback({ code: 'x', state: randomBytes(32).toString('base64url') }))).toEqual({
+      status: 400,
+      code: 'state_invalid',
+    });
     const { authorizeUrl } = await service.start({ appUserId: 'u-2', returnUrl: RETURN });
     const { state, code } = await consent(service, authorizeUrl);
     expect(await refusal(service.callback({ code, state }))).toEqual({ status: 400, code: 'state_invalid' });
@@ -88,7 +116,9 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
     const res = await fetch(late.authorizeUrl, { redirect: 'manual' });
     const back = new URL(res.headers.get('location')!);
     await new Promise((r) => setTimeout(r, 400));
-    expect(await refusal(service.callback({ code: back.searchParams.get('code')!, state: back.searchParams.get('state')! }))).toEqual({ status: 400, code: 'state_invalid' });
+    expect(
+      await refusal(service.callback({ code: back.searchParams.get('code')!, state: back.searchParams.get('state')! })),
+    ).toEqual({ status: 400, code: 'state_invalid' });
     expect(await store.getLink('u-2')).toBeNull();
   });
 
@@ -98,7 +128,10 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
     const { authorizeUrl } = await service.start({ appUserId: 'attacker', returnUrl: RETURN });
     const { location } = await consent(service, authorizeUrl);
     const code = new URL(location).searchParams.get(CONFIRMATION_PARAM)!;
-    expect(await refusal(service.confirm({ code, appUserId: 'victim' }))).toEqual({ status: 403, code: 'app_user_mismatch' });
+    expect(await refusal(service.confirm({ code, appUserId: 'victim' }))).toEqual({
+      status: 403,
+      code: 'app_user_mismatch',
+    });
     expect(await store.getLink('victim')).toBeNull();
     expect(await store.getLink('attacker')).toBeNull();
     expect(sim.stats().revocations).toBe(before + 1);
@@ -106,8 +139,17 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
 
   it('refuses a returnUrl outside the allow-list', async () => {
     const { service } = setup();
-    for (const returnUrl of ['https://evil.example.com/zoom/', 'https://app.example.com/other', 'https://app.example.com.evil.io/zoom/', 'https://user@app.example.com/zoom/x', 'javascript:alert(1)']) {
-      expect(await refusal(service.start({ appUserId: 'u-3', returnUrl }))).toEqual({ status: 400, code: 'return_url_not_allowed' });
+    for (const returnUrl of [
+      'https://evil.example.com/zoom/',
+      'https://app.example.com/other',
+      'https://app.example.com.evil.io/zoom/',
+      'https://user@app.example.com/zoom/x',
+      'javascript:alert(1)',
+    ]) {
+      expect(await refusal(service.start({ appUserId: 'u-3', returnUrl }))).toEqual({
+        status: 400,
+        code: 'return_url_not_allowed',
+      });
     }
   });
 
@@ -129,7 +171,11 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
     sim.setAccessTokenTtl(60);
     const link = (await store.getLink('u-4'))!;
     const tokens = linked.openTokens(link)!;
-    await store.saveLink({ ...link, tokens: linked.sealTokens('u-4', { ...tokens, expiresAt: Date.now() }), tokenVersion: link.tokenVersion + 1 });
+    await store.saveLink({
+      ...link,
+      tokens: linked.sealTokens('u-4', { ...tokens, expiresAt: Date.now() }),
+      tokenVersion: link.tokenVersion + 1,
+    });
     expect(await linked.accessToken('u-4')).toBeUndefined();
     expect(await store.getLink('u-4')).toMatchObject({ status: 'needs_reauth' });
     expect((await store.getLink('u-4'))?.tokens).toBeUndefined();
@@ -156,7 +202,12 @@ describe('AccountsService.deauthorized', () => {
     expect(await service.deauthorized(user.id, user.accountId, '2020-01-01T00:00:00.000Z')).toBeUndefined();
     expect(await store.getLink('u-5')).toMatchObject({ status: 'active' });
     const event = await service.deauthorized(user.id, user.accountId, new Date(Date.now() + 1000).toISOString());
-    expect(event).toMatchObject({ zoomUserId: user.id, accountId: user.accountId, appUserId: 'u-5', status: 'revoked' });
+    expect(event).toMatchObject({
+      zoomUserId: user.id,
+      accountId: user.accountId,
+      appUserId: 'u-5',
+      status: 'revoked',
+    });
     expect(await store.getLink('u-5')).toMatchObject({ status: 'revoked' });
     expect((await store.getLink('u-5'))?.tokens).toBeUndefined();
     expect(await store.appUserFor({ zoomUserId: user.id })).toBeNull();
@@ -176,11 +227,27 @@ describe('key rotation', () => {
     sim.setAccessTokenTtl(60); // due for a refresh
     const { verifier, challenge } = pkcePair();
     const redirectUri = 'https://pipeline.example.com/oauth/zoom/callback';
-    const atZoom = await fetch(before.oauth.authorizeUrl({ state: 's', codeChallenge: challenge, redirectUri }), { redirect: 'manual' });
-    const tokens = await before.oauth.exchangeCode({ code: new URL(atZoom.headers.get('location')!).searchParams.get('code')!, codeVerifier: verifier, redirectUri });
+    const atZoom = await fetch(before.oauth.authorizeUrl({ state: 's', codeChallenge: challenge, redirectUri }), {
+      redirect: 'manual',
+    });
+    const tokens = await before.oauth.exchangeCode({
+      code: new URL(atZoom.headers.get('location')!).searchParams.get('code')!,
+      codeVerifier: verifier,
+      redirectUri,
+    });
     sim.setAccessTokenTtl(3600);
     const now = new Date().toISOString();
-    await store.saveLink({ appUserId: 'u-6', zoomUserId: user.id, accountId: user.accountId, level: 'user', status: 'active', tokens: before.sealTokens('u-6', tokens), tokenVersion: 1, createdAt: now, updatedAt: now });
+    await store.saveLink({
+      appUserId: 'u-6',
+      zoomUserId: user.id,
+      accountId: user.accountId,
+      level: 'user',
+      status: 'active',
+      tokens: before.sealTokens('u-6', tokens),
+      tokenVersion: 1,
+      createdAt: now,
+      updatedAt: now,
+    });
     expect((await store.getLink('u-6'))!.tokens!.startsWith('zpe1.k1.')).toBe(true);
 
     const after = createLinkedAccounts(store, { ...config.accounts!, encryptionKey: k2, previousKeys: [k1] });

@@ -5,9 +5,35 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type AccountLinkEvent, TOPICS, decodeCanonicalEvent, decodeUploadResult, parseAccountLinkEvent } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, freePort, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, uploaderS3Env, waitFor } from '@zoom-pipeline/test-support';
-import { type DownloadServer, type OAuthServer, type SimZoomUser, ZoomWebhookSender, recordingCompleted, startDownloadServer, startOAuthServer } from '@zoom-pipeline/zoom-sim';
+import {
+  type AccountLinkEvent,
+  TOPICS,
+  decodeCanonicalEvent,
+  decodeUploadResult,
+  parseAccountLinkEvent,
+} from '@zoom-pipeline/contracts';
+import {
+  type AppName,
+  type AppProcess,
+  freePort,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  removeBucket,
+  startApp,
+  uniqueName,
+  uploaderS3Env,
+  waitFor,
+} from '@zoom-pipeline/test-support';
+import {
+  type DownloadServer,
+  type OAuthServer,
+  type SimZoomUser,
+  ZoomWebhookSender,
+  recordingCompleted,
+  startDownloadServer,
+  startOAuthServer,
+} from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
 
@@ -65,13 +91,19 @@ afterAll(async () => {
 function api(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
   return fetch(`${app.url}${path}`, {
     method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${API_TOKEN}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${API_TOKEN}`,
+      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
 }
 
 /** The product backend starts a link; the browser goes through zoom-sim's consent and back to our callback. */
-async function startAndConsent(appUserId: string, zoomUser: SimZoomUser): Promise<{ callbackUrl: string; res: Response }> {
+async function startAndConsent(
+  appUserId: string,
+  zoomUser: SimZoomUser,
+): Promise<{ callbackUrl: string; res: Response }> {
   const started = await api('/accounts/links', { method: 'POST', body: { appUserId, returnUrl: RETURN } });
   expect(started.status).toBe(201);
   const { authorizeUrl } = (await started.json()) as { authorizeUrl: string };
@@ -92,7 +124,7 @@ function confirmationCode(res: Response): string {
 
 async function rawRedisValues(): Promise<string[]> {
   const keys = await redis.keys(`${prefix}accounts:*`);
-  return Promise.all(keys.map(async (k) => (await redis.type(k)) === 'string' ? ((await redis.get(k)) ?? '') : ''));
+  return Promise.all(keys.map(async (k) => ((await redis.type(k)) === 'string' ? ((await redis.get(k)) ?? '') : '')));
 }
 
 describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', () => {
@@ -100,7 +132,10 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
   let zoomAlice: SimZoomUser;
 
   it('refuses forged, replayed and expired state with a JSON error and stores nothing', async () => {
-    const forged = await fetch(`${app.url}/oauth/zoom/callback?code=abc&state=${randomBytes(32).toString('base64url')}`, { redirect: 'manual' });
+    const forged = await fetch(
+      `${app.url}/oauth/zoom/callback?code=abc&state=${randomBytes(32).toString('base64url')}`,
+      { redirect: 'manual' },
+    );
     expect(forged.status).toBe(400);
     expect(await forged.json()).toMatchObject({ error: 'state_invalid' });
     const mallory = oauth.addUser();
@@ -123,41 +158,87 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
   it('refuses a confirmation for another app user (the lured victim) and links nobody', async () => {
     const victimZoom = oauth.addUser();
     const { res } = await startAndConsent('attacker', victimZoom);
-    const confirm = await api('/accounts/links/confirm', { method: 'POST', body: { code: confirmationCode(res), appUserId: 'victim' } });
+    const confirm = await api('/accounts/links/confirm', {
+      method: 'POST',
+      body: { code: confirmationCode(res), appUserId: 'victim' },
+    });
     expect(confirm.status).toBe(403);
     expect(await confirm.json()).toMatchObject({ error: 'app_user_mismatch' });
     expect((await api('/accounts/links/victim')).status).toBe(404);
     expect((await api('/accounts/links/attacker')).status).toBe(404);
   });
 
-  it('routes nothing for an unconfirmed link, then stores the linked user\'s recording under the app user with appuserid', async () => {
+  it("routes nothing for an unconfirmed link, then stores the linked user's recording under the app user with appuserid", async () => {
     zoomAlice = oauth.addUser();
     const { res } = await startAndConsent(alice.appUserId, zoomAlice);
     const code = confirmationCode(res);
 
     // Not confirmed yet: a recording of this Zoom user belongs to nobody.
     const early = dl.addFile({ size: 200_000, fileExtension: 'MP4' });
-    const earlyBody = recordingCompleted({ downloadBaseUrl: dl.url, hostId: zoomAlice.id, accountId: zoomAlice.accountId, downloadToken: early.token, files: [{ id: early.fileId, size: early.size }] });
+    const earlyBody = recordingCompleted({
+      downloadBaseUrl: dl.url,
+      hostId: zoomAlice.id,
+      accountId: zoomAlice.accountId,
+      downloadToken: early.token,
+      files: [{ id: early.fileId, size: early.size }],
+    });
     expect((await sender.send(earlyBody)).attempts.at(-1)?.result).toBe(200);
     // Its canonical event is out (routed, or not) before the link is confirmed; the confirmation code lives 6 s.
-    await waitFor('the unlinked canonical event', async () => (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 5_000 })).find((r) => decodeCanonicalEvent(r.value).subject === earlyBody.payload.object.uuid), 5_000, 200);
+    await waitFor(
+      'the unlinked canonical event',
+      async () =>
+        (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 5_000 })).find(
+          (r) => decodeCanonicalEvent(r.value).subject === earlyBody.payload.object.uuid,
+        ),
+      5_000,
+      200,
+    );
 
-    const confirmed = await api('/accounts/links/confirm', { method: 'POST', body: { code, appUserId: alice.appUserId } });
+    const confirmed = await api('/accounts/links/confirm', {
+      method: 'POST',
+      body: { code, appUserId: alice.appUserId },
+    });
     expect(confirmed.status).toBe(200);
-    expect(await confirmed.json()).toMatchObject({ appUserId: alice.appUserId, zoomUserId: zoomAlice.id, status: 'active' });
-    expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({ status: 'active', zoomUserId: zoomAlice.id });
+    expect(await confirmed.json()).toMatchObject({
+      appUserId: alice.appUserId,
+      zoomUserId: zoomAlice.id,
+      status: 'active',
+    });
+    expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({
+      status: 'active',
+      zoomUserId: zoomAlice.id,
+    });
 
     // The webhook's download token is rejected (a fake one): the downloader falls back to Alice's OAuth token.
     const f = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
-    const body = recordingCompleted({ downloadBaseUrl: dl.url, hostId: zoomAlice.id, accountId: zoomAlice.accountId, files: [{ id: f.fileId, size: f.size }] });
+    const body = recordingCompleted({
+      downloadBaseUrl: dl.url,
+      hostId: zoomAlice.id,
+      accountId: zoomAlice.accountId,
+      files: [{ id: f.fileId, size: f.size }],
+    });
     expect((await sender.send(body)).attempts.at(-1)?.result).toBe(200);
-    const uploaded = await waitFor('the linked upload', async () => (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === f.fileId), 120_000, 500);
+    const uploaded = await waitFor(
+      'the linked upload',
+      async () =>
+        (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === f.fileId),
+      120_000,
+      500,
+    );
     const result = decodeUploadResult(uploaded.value);
     expect(result.key.startsWith(`${alice.appUserId}/`)).toBe(true);
     expect(result.sha256).toBe(f.sha256);
-    const earlyUpload = await waitFor('the unlinked upload', async () => (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === early.fileId), 120_000, 500);
+    const earlyUpload = await waitFor(
+      'the unlinked upload',
+      async () =>
+        (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === early.fileId),
+      120_000,
+      500,
+    );
     expect(decodeUploadResult(earlyUpload.value).key.startsWith('unlinked/')).toBe(true);
-    const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value));
+    const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) =>
+      decodeCanonicalEvent(r.value),
+    );
     expect(events.find((ev) => ev.subject === body.payload.object.uuid)?.appuserid).toBe(alice.appUserId);
     expect(events.find((ev) => ev.subject === earlyBody.payload.object.uuid)?.appuserid).toBeUndefined();
     expect(dl.stats().authHeaderLeaks).toBe(0);
@@ -167,22 +248,40 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     const link = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
     expect(JSON.parse(link!).tokens).toMatch(/^zpe1\./);
     expect((await oauth.deauthorize(zoomAlice.id, sender)).outcome?.attempts.at(-1)?.result).toBe(200);
-    await waitFor('the revoked link', async () => {
-      const raw = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
-      return raw !== null && JSON.parse(raw).status === 'revoked' ? raw : undefined;
-    }, 60_000, 250);
+    await waitFor(
+      'the revoked link',
+      async () => {
+        const raw = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
+        return raw !== null && JSON.parse(raw).status === 'revoked' ? raw : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(JSON.parse((await redis.get(`${prefix}accounts:link:${alice.appUserId}`))!).tokens).toBeUndefined();
     expect(await redis.get(`${prefix}accounts:zoomuser:${zoomAlice.id}`)).toBeNull();
     expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({ status: 'revoked' });
-    const linkEvents: AccountLinkEvent[] = (await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) })).filter((r) => r.key === zoomAlice.id).map((r) => parseAccountLinkEvent(r.value));
+    const linkEvents: AccountLinkEvent[] = (
+      await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) })
+    )
+      .filter((r) => r.key === zoomAlice.id)
+      .map((r) => parseAccountLinkEvent(r.value));
     expect(linkEvents.map((ev) => ev.status)).toEqual(['linked', 'revoked']);
-    expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(true);
+    expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(
+      true,
+    );
   });
 
   it('unlinks: DELETE revokes the grant at Zoom, deletes the link and its tokens, and frees the Zoom user', async () => {
     const bobZoom = oauth.addUser();
     const { res } = await startAndConsent('bob', bobZoom);
-    expect((await api('/accounts/links/confirm', { method: 'POST', body: { code: confirmationCode(res), appUserId: 'bob' } })).status).toBe(200);
+    expect(
+      (
+        await api('/accounts/links/confirm', {
+          method: 'POST',
+          body: { code: confirmationCode(res), appUserId: 'bob' },
+        })
+      ).status,
+    ).toBe(200);
     expect(oauth.grantsOf(bobZoom.id)).toBe(1);
     const revocations = oauth.stats().revocations;
     expect((await api('/accounts/links/bob', { method: 'DELETE' })).status).toBe(204);
@@ -195,15 +294,28 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
 
   it('apps/accounts (cluster mode) serves the same links from Redis, and only with the bearer', async () => {
     const { PORT: _port, ...env } = appEnv;
-    // startApp's AppName lists the apps other suites start; the accounts app is built to dist/apps/accounts the same way.
-    const accounts = await startApp('accounts' as AppName, { ...env, ZOOM_WEBHOOK_SECRET_TOKEN: '' }, { waitFor: 'readyz', timeoutMs: 60_000 });
+    // startApp's AppName lists the apps other suites start; the accounts app is built to dist/apps/accounts the same
+    // way.
+    const accounts = await startApp(
+      'accounts' as AppName,
+      { ...env, ZOOM_WEBHOOK_SECRET_TOKEN: '' },
+      { waitFor: 'readyz', timeoutMs: 60_000 },
+    );
     try {
       expect((await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`)).status).toBe(401);
-      const wrong = await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`, { headers: { authorization: 'Bearer not-the-token' } });
+      const wrong = await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`, {
+        headers: { authorization: 'Bearer not-the-token' },
+      });
       expect(wrong.status).toBe(401);
       expect(await wrong.json()).toMatchObject({ error: 'unauthorized' });
-      const res = await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
-      expect(await res.json()).toMatchObject({ appUserId: alice.appUserId, zoomUserId: zoomAlice.id, status: 'revoked' });
+      const res = await fetch(`${accounts.url}/accounts/links/${alice.appUserId}`, {
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      expect(await res.json()).toMatchObject({
+        appUserId: alice.appUserId,
+        zoomUserId: zoomAlice.id,
+        status: 'revoked',
+      });
     } finally {
       await accounts.kill('SIGTERM');
     }

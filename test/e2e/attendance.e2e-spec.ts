@@ -4,8 +4,23 @@
  * with the app users of registrants and linked users; a SIGKILL of the attendance app mid-meeting must change
  * nothing (no session lost or doubled, read with read_committed).
  */
-import { type AttendanceMeetingSummary, type AttendanceSession, type AccountLinkEvent, TOPICS } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, type TopicMark, loadEndpoints, markTopics, readTopic, startApp, testKafka, waitFor } from '@zoom-pipeline/test-support';
+import {
+  type AttendanceMeetingSummary,
+  type AttendanceSession,
+  type AccountLinkEvent,
+  TOPICS,
+} from '@zoom-pipeline/contracts';
+import {
+  type AppName,
+  type AppProcess,
+  type TopicMark,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  startApp,
+  testKafka,
+  waitFor,
+} from '@zoom-pipeline/test-support';
 import { type GeneratedMeeting, ZoomWebhookSender, generateMeeting } from '@zoom-pipeline/zoom-sim';
 import { Redis } from 'ioredis';
 
@@ -34,7 +49,11 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
   beforeAll(async () => {
     marks = await markTopics(TOPICS.attendanceSessions, TOPICS.attendanceMeetings);
     const [ingress, dedup] = await Promise.all([
-      startApp('ingress', { KAFKA_BROKERS: loadEndpoints().kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET }, { waitFor: 'readyz' }),
+      startApp(
+        'ingress',
+        { KAFKA_BROKERS: loadEndpoints().kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET },
+        { waitFor: 'readyz' },
+      ),
       startApp('dedup', cluster()),
     ]);
     procs.push(ingress, dedup);
@@ -44,13 +63,21 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
 
   afterAll(async () => {
     // A process that does not stop within 20 s is killed: no stray consumer may stay in the group.
-    await Promise.all(procs.map((p) => Promise.race([p.kill('SIGTERM'), new Promise((r) => setTimeout(r, 20_000)).then(() => p.kill('SIGKILL'))])));
+    await Promise.all(
+      procs.map((p) =>
+        Promise.race([p.kill('SIGTERM'), new Promise((r) => setTimeout(r, 20_000)).then(() => p.kill('SIGKILL'))]),
+      ),
+    );
   });
 
   /** What the product does before the meeting: registrations over HTTP, links on zoom.accounts.links. */
   async function prepare(m: GeneratedMeeting, url: string): Promise<void> {
     for (const r of m.registrations) {
-      const res = await fetch(`${url}/attendance/registrants`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r) });
+      const res = await fetch(`${url}/attendance/registrants`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(r),
+      });
       expect(res.status).toBe(200);
     }
     const producer = testKafka().producer();
@@ -60,7 +87,13 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
       topic: TOPICS.accountLinks,
       messages: m.links.map((l) => ({
         key: l.zoomUserId,
-        value: JSON.stringify({ zoomUserId: l.zoomUserId, accountId: m.accountId, appUserId: l.appUserId, status: 'linked', at } satisfies AccountLinkEvent),
+        value: JSON.stringify({
+          zoomUserId: l.zoomUserId,
+          accountId: m.accountId,
+          appUserId: l.appUserId,
+          status: 'linked',
+          at,
+        } satisfies AccountLinkEvent),
         headers: { 'content-type': 'application/json' },
       })),
     });
@@ -68,7 +101,14 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     // Links are applied by their own consumer; the meeting starts once they are in (as in life, before it).
     const redis = new Redis(loadEndpoints().redisUrl);
     try {
-      await waitFor('links applied', async () => m.links.length === 0 || (await redis.hmget(`${prefix}att:links`, ...m.links.map((l) => l.zoomUserId))).every(Boolean), 60_000, 200);
+      await waitFor(
+        'links applied',
+        async () =>
+          m.links.length === 0 ||
+          (await redis.hmget(`${prefix}att:links`, ...m.links.map((l) => l.zoomUserId))).every(Boolean),
+        60_000,
+        200,
+      );
     } finally {
       redis.disconnect();
     }
@@ -82,14 +122,23 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     }
   }
 
-  async function outputs(m: GeneratedMeeting): Promise<{ sessions: AttendanceSession[]; summaries: AttendanceMeetingSummary[] }> {
+  async function outputs(
+    m: GeneratedMeeting,
+  ): Promise<{ sessions: AttendanceSession[]; summaries: AttendanceMeetingSummary[] }> {
     return waitFor<{ sessions: AttendanceSession[]; summaries: AttendanceMeetingSummary[] }>(
       `the summary of meeting ${m.meetingUuid}`,
       async () => {
-        const summaries = (await readTopic(TOPICS.attendanceMeetings, { from: marks.get(TOPICS.attendanceMeetings) })).filter((r) => r.key === m.meetingUuid);
+        const summaries = (
+          await readTopic(TOPICS.attendanceMeetings, { from: marks.get(TOPICS.attendanceMeetings) })
+        ).filter((r) => r.key === m.meetingUuid);
         if (summaries.length === 0) return undefined;
-        const sessions = (await readTopic(TOPICS.attendanceSessions, { from: marks.get(TOPICS.attendanceSessions) })).filter((r) => r.key === m.meetingUuid);
-        return { sessions: sessions.map((r) => JSON.parse(r.value.toString()) as AttendanceSession), summaries: summaries.map((r) => JSON.parse(r.value.toString()) as AttendanceMeetingSummary) };
+        const sessions = (
+          await readTopic(TOPICS.attendanceSessions, { from: marks.get(TOPICS.attendanceSessions) })
+        ).filter((r) => r.key === m.meetingUuid);
+        return {
+          sessions: sessions.map((r) => JSON.parse(r.value.toString()) as AttendanceSession),
+          summaries: summaries.map((r) => JSON.parse(r.value.toString()) as AttendanceMeetingSummary),
+        };
       },
       120_000,
       2_000,
@@ -98,25 +147,57 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     });
   }
 
-  function expectTruth(m: GeneratedMeeting, got: { sessions: AttendanceSession[]; summaries: AttendanceMeetingSummary[] }): void {
-    const key = (identity: string, room: string, join: string | null, leave: string, app?: string) => `${identity}|${room}|${join}|${leave}|${app ?? '-'}`;
-    const want = m.sessions.map((s) => key(s.identity, s.room, new Date(s.join).toISOString(), new Date(s.leave).toISOString(), m.people[s.person].appUserId)).sort();
-    const have = got.sessions.map((s) => key(`${s.identity.kind}:${s.identity.value}`, s.room, s.joinedAt, s.leftAt, s.appUserId)).sort();
+  function expectTruth(
+    m: GeneratedMeeting,
+    got: { sessions: AttendanceSession[]; summaries: AttendanceMeetingSummary[] },
+  ): void {
+    const key = (identity: string, room: string, join: string | null, leave: string, app?: string) =>
+      `${identity}|${room}|${join}|${leave}|${app ?? '-'}`;
+    const want = m.sessions
+      .map((s) =>
+        key(
+          s.identity,
+          s.room,
+          new Date(s.join).toISOString(),
+          new Date(s.leave).toISOString(),
+          m.people[s.person].appUserId,
+        ),
+      )
+      .sort();
+    const have = got.sessions
+      .map((s) => key(`${s.identity.kind}:${s.identity.value}`, s.room, s.joinedAt, s.leftAt, s.appUserId))
+      .sort();
     // Exactly once: every session once (ids unique), none missing, none extra, each with its app user.
     expect(new Set(got.sessions.map((s) => s.id)).size).toBe(got.sessions.length);
     expect(have).toEqual(want);
     expect(got.summaries).toHaveLength(1);
-    const totals = Object.fromEntries(got.summaries[0].people.map((p) => [`${p.identity.kind}:${p.identity.value}`, [p.totalSeconds, p.sessions, p.rejoins, p.appUserId ?? '-']]));
-    expect(totals).toEqual(Object.fromEntries(m.totals.map((t) => [t.identity, [t.totalSeconds, t.sessions, t.rejoins, t.appUserId ?? '-']])));
+    const totals = Object.fromEntries(
+      got.summaries[0].people.map((p) => [
+        `${p.identity.kind}:${p.identity.value}`,
+        [p.totalSeconds, p.sessions, p.rejoins, p.appUserId ?? '-'],
+      ]),
+    );
+    expect(totals).toEqual(
+      Object.fromEntries(
+        m.totals.map((t) => [t.identity, [t.totalSeconds, t.sessions, t.rejoins, t.appUserId ?? '-']]),
+      ),
+    );
     // Every registrant and linked user got their app user.
     const mapped = m.people.filter((p) => p.appUserId).map((p) => p.appUserId);
-    expect(new Set(got.summaries[0].people.map((p) => p.appUserId).filter(Boolean))).toEqual(new Set(mapped.filter((a) => m.sessions.some((s) => m.people[s.person].appUserId === a))));
+    expect(new Set(got.summaries[0].people.map((p) => p.appUserId).filter(Boolean))).toEqual(
+      new Set(mapped.filter((a) => m.sessions.some((s) => m.people[s.person].appUserId === a))),
+    );
   }
 
   it('a 300-person meeting with rejoins, breakout rooms, reordering and duplicates: sessions and totals equal the truth, with app users', async () => {
     // A new seed per run widens coverage; a failure names it (rerun with generateMeeting({ seed })).
     const seed = Date.now() % 100_000;
-    const m = generateMeeting({ seed, participants: 300, appUserPrefix: `app-${process.pid}-a-`, startAt: Date.parse('2026-12-01T09:00:00Z') });
+    const m = generateMeeting({
+      seed,
+      participants: 300,
+      appUserPrefix: `app-${process.pid}-a-`,
+      startAt: Date.parse('2026-12-01T09:00:00Z'),
+    });
     await prepare(m, attendance.url);
     await deliver(m.deliveries);
     const got = await outputs(m);
@@ -125,15 +206,28 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     } catch (err) {
       throw new Error(`generated meeting seed ${seed}: ${(err as Error).message}`, { cause: err });
     }
-    const view = (await (await fetch(`${attendance.url}/attendance/meetings/${encodeURIComponent(m.meetingUuid)}`)).json()) as { sessions: unknown[]; summary: unknown[] };
+    const view = (await (
+      await fetch(`${attendance.url}/attendance/meetings/${encodeURIComponent(m.meetingUuid)}`)
+    ).json()) as { sessions: unknown[]; summary: unknown[] };
     expect(view.summary).toEqual(got.summaries);
     expect(view.sessions).toHaveLength(got.sessions.length);
   });
 
   it('SIGKILL of the attendance app mid-meeting: after the restart the outputs equal an undisturbed run (none lost, none doubled)', async () => {
-    const m = generateMeeting({ seed: 4242, participants: 150, appUserPrefix: `app-${process.pid}-b-`, startAt: Date.parse('2026-12-02T09:00:00Z'), meetingUuid: `kill${process.pid}/+${Date.now()}==` });
+    const m = generateMeeting({
+      seed: 4242,
+      participants: 150,
+      appUserPrefix: `app-${process.pid}-b-`,
+      startAt: Date.parse('2026-12-02T09:00:00Z'),
+      meetingUuid: `kill${process.pid}/+${Date.now()}==`,
+    });
     await prepare(m, attendance.url);
-    const applied = async () => Number(/^zoom_attendance_events_total\{[^}]*\} (\d+)/m.exec(await (await fetch(`${attendance.url}/metrics`)).text())?.[1] ?? NaN);
+    const applied = async () =>
+      Number(
+        /^zoom_attendance_events_total\{[^}]*\} (\d+)/m.exec(
+          await (await fetch(`${attendance.url}/metrics`)).text(),
+        )?.[1] ?? NaN,
+      );
     const before = await applied();
     expect(before).toBeGreaterThanOrEqual(0);
     const half = Math.floor(m.deliveries.length / 2);

@@ -7,24 +7,55 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { TOPICS, decodeCanonicalEvent, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, type FaultProxy, REPO_ROOT, type TopicMark, freePort, loadEndpoints, markTopics, readTopic, startApp, startFaultProxy, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
-import { type DownloadServer, type SimFile, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import {
+  type AppName,
+  type AppProcess,
+  type FaultProxy,
+  REPO_ROOT,
+  type TopicMark,
+  freePort,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  startApp,
+  startFaultProxy,
+  uniqueName,
+  waitFor,
+  removeBucket,
+} from '@zoom-pipeline/test-support';
+import {
+  type DownloadServer,
+  type SimFile,
+  ZoomWebhookSender,
+  meetingStarted,
+  recordingCompleted,
+  startDownloadServer,
+  zoomMeetingUuid,
+} from '@zoom-pipeline/zoom-sim';
 
 const FULL = process.env.ZP_CHAOS === 'full';
-const SCALE = FULL ? { recordings: 250, meetings: 2000, seconds: 150, killRounds: 3 } : { recordings: 24, meetings: 120, seconds: 24, killRounds: 1 };
+const SCALE = FULL
+  ? { recordings: 250, meetings: 2000, seconds: 150, killRounds: 3 }
+  : { recordings: 24, meetings: 120, seconds: 24, killRounds: 1 };
 jest.setTimeout((SCALE.seconds + 400) * 1000);
 
 const SECRET = 'chaos-secret';
 const e = loadEndpoints();
 const bucket = uniqueName('zp-chaos');
-const infra = (...args: string[]) => execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), ...args], { stdio: 'pipe' });
+const infra = (...args: string[]) =>
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), ...args], { stdio: 'pipe' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let dl: DownloadServer;
 let proxy: FaultProxy;
 const apps = new Map<AppName, AppProcess>();
 const envs = new Map<AppName, Record<string, string>>();
-const s3 = new S3Client({ endpoint: e.s3.endpoint, region: e.s3.region, forcePathStyle: true, credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey } });
+const s3 = new S3Client({
+  endpoint: e.s3.endpoint,
+  region: e.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey },
+});
 
 async function start(name: AppName): Promise<void> {
   apps.set(name, await startApp(name, envs.get(name)!, { waitFor: 'healthz', timeoutMs: 60_000 }));
@@ -50,7 +81,12 @@ beforeAll(async () => {
   marks = await markTopics(TOPICS.events, TOPICS.uploaded, TOPICS.failed);
   dl = await startDownloadServer();
   proxy = await startFaultProxy({ target: e.s3.endpoint, error5xx: 0.05, reset: 0.02, latencyMs: 20 });
-  const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:`, LOG_LEVEL: 'warn' };
+  const common = {
+    KAFKA_BROKERS: e.kafkaBrokers,
+    REDIS_URL: e.redisUrl,
+    REDIS_KEY_PREFIX: `${bucket}:`,
+    LOG_LEVEL: 'warn',
+  };
   // A fixed port: Zoom keeps calling the same URL across ingress restarts.
   envs.set('ingress', { ...common, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET, PORT: String(await freePort()) });
   envs.set('dedup', common);
@@ -81,20 +117,43 @@ afterAll(async () => {
 
 describe('chaos: nothing lost, nothing doubled', () => {
   it(`${FULL ? 'full' : 'short'} run: kills, broker and Redis restarts, S3 faults`, async () => {
-    const sender = new ZoomWebhookSender({ targetUrl: `${apps.get('ingress')!.url}/webhooks/zoom`, secret: SECRET, retryDelaysMs: [2_000, 8_000, 25_000] });
+    const sender = new ZoomWebhookSender({
+      targetUrl: `${apps.get('ingress')!.url}/webhooks/zoom`,
+      secret: SECRET,
+      retryDelaysMs: [2_000, 8_000, 25_000],
+    });
     const occurrences: Occurrence[] = [];
     for (let i = 0; i < SCALE.recordings; i++) {
-      const files = Array.from({ length: 1 + (i % 2) }, (_, j) => dl.addFile({ size: 20_000 + ((i * 7919 + j * 104729) % 200_000), fileExtension: 'MP4' }));
-      occurrences.push({ uuid: zoomMeetingUuid(), type: 'recording.completed', files, acked: false, copies: Math.random() < 0.2 ? 2 + Math.floor(Math.random() * 3) : 1 });
+      const files = Array.from({ length: 1 + (i % 2) }, (_, j) =>
+        dl.addFile({ size: 20_000 + ((i * 7919 + j * 104729) % 200_000), fileExtension: 'MP4' }),
+      );
+      occurrences.push({
+        uuid: zoomMeetingUuid(),
+        type: 'recording.completed',
+        files,
+        acked: false,
+        copies: Math.random() < 0.2 ? 2 + Math.floor(Math.random() * 3) : 1,
+      });
     }
     for (let i = 0; i < SCALE.meetings; i++) {
-      occurrences.push({ uuid: zoomMeetingUuid(), type: 'meeting.started', files: [], acked: false, copies: Math.random() < 0.2 ? 2 : 1 });
+      occurrences.push({
+        uuid: zoomMeetingUuid(),
+        type: 'meeting.started',
+        files: [],
+        acked: false,
+        copies: Math.random() < 0.2 ? 2 : 1,
+      });
     }
     occurrences.sort(() => Math.random() - 0.5);
 
     const bodyOf = (o: Occurrence) =>
       o.type === 'recording.completed'
-        ? recordingCompleted({ downloadBaseUrl: dl.url, meetingUuid: o.uuid, downloadToken: dl.issueDownloadToken(o.files.map((f) => f.fileId)), files: o.files.map((f) => ({ id: f.fileId, size: f.size })) })
+        ? recordingCompleted({
+            downloadBaseUrl: dl.url,
+            meetingUuid: o.uuid,
+            downloadToken: dl.issueDownloadToken(o.files.map((f) => f.fileId)),
+            files: o.files.map((f) => ({ id: f.fileId, size: f.size })),
+          })
         : meetingStarted({ meetingUuid: o.uuid });
 
     // Faults, spread over the sending window. The sender keeps Zoom's behaviour: a failed delivery is retried.
@@ -122,7 +181,12 @@ describe('chaos: nothing lost, nothing doubled', () => {
     const sends = occurrences.map(async (o, i) => {
       await sleep(i * gap);
       const body = bodyOf(o);
-      const outcomes = o.copies > 1 ? await sender.sendCopies(body, o.copies, { downloadTokenForCopy: () => dl.issueDownloadToken(o.files.map((f) => f.fileId)) }) : [await sender.send(body)];
+      const outcomes =
+        o.copies > 1
+          ? await sender.sendCopies(body, o.copies, {
+              downloadTokenForCopy: () => dl.issueDownloadToken(o.files.map((f) => f.fileId)),
+            })
+          : [await sender.send(body)];
       o.acked = outcomes.some((x) => x.acked);
     });
     await Promise.all([...sends, faultRun]);
@@ -133,10 +197,15 @@ describe('chaos: nothing lost, nothing doubled', () => {
     const state = await waitFor(
       'every acknowledged occurrence and file to be processed',
       async () => {
-        const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value));
-        const uploaded = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).map((r) => decodeUploadResult(r.value));
+        const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) =>
+          decodeCanonicalEvent(r.value),
+        );
+        const uploaded = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).map((r) =>
+          decodeUploadResult(r.value),
+        );
         const bySubject = new Map<string, number>();
-        for (const ev of events) bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
+        for (const ev of events)
+          bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
         const stored = new Map(uploaded.map((u) => [u.fileId, u]));
         const missingEvents = acked.filter((o) => !bySubject.has(`${o.uuid}|us.zoom.${o.type}`)).length;
         const missingFiles = expectedFiles.filter((f) => !stored.has(f.fileId)).length;
@@ -155,7 +224,9 @@ describe('chaos: nothing lost, nothing doubled', () => {
     }
     const openUploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0;
     const ourFileIds = new Set(expectedFiles.map((f) => f.fileId));
-    const deadLettered = (await readTopic(TOPICS.failed, { from: marks.get(TOPICS.failed) })).filter((r) => r.key && ourFileIds.has(r.key)).length;
+    const deadLettered = (await readTopic(TOPICS.failed, { from: marks.get(TOPICS.failed) })).filter(
+      (r) => r.key && ourFileIds.has(r.key),
+    ).length;
     const deliveries = occurrences.reduce((n, o) => n + o.copies, 0);
     const figures = {
       deliveriesSent: deliveries,
@@ -176,8 +247,14 @@ describe('chaos: nothing lost, nothing doubled', () => {
       deadLettered,
     };
     process.stdout.write(`chaos figures: ${JSON.stringify(figures)}\n`);
-    if (doubledEvents.length > 0) process.stdout.write(`doubled: ${doubledEvents.map((o) => `${o.type} ${o.uuid}`).join(', ')}\n`);
-    expect({ doubled: figures.doubled, wrongBytes, openUploads, deadLettered }).toEqual({ doubled: 0, wrongBytes: 0, openUploads: 0, deadLettered: 0 });
+    if (doubledEvents.length > 0)
+      process.stdout.write(`doubled: ${doubledEvents.map((o) => `${o.type} ${o.uuid}`).join(', ')}\n`);
+    expect({ doubled: figures.doubled, wrongBytes, openUploads, deadLettered }).toEqual({
+      doubled: 0,
+      wrongBytes: 0,
+      openUploads: 0,
+      deadLettered: 0,
+    });
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });
 });

@@ -7,7 +7,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TOPICS, decodeCanonicalEvent, encodeRawDelivery } from '@zoom-pipeline/contracts';
-import { type AppProcess, type TopicMark, loadEndpoints, markTopics, readTopic, startApp, testKafka, waitFor } from '@zoom-pipeline/test-support';
+import {
+  type AppProcess,
+  type TopicMark,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  startApp,
+  testKafka,
+  waitFor,
+} from '@zoom-pipeline/test-support';
 
 jest.setTimeout(180_000);
 
@@ -18,7 +27,11 @@ let marks = new Map<string, TopicMark>();
 beforeAll(async () => {
   marks = await markTopics(TOPICS.events, DEAD_TOPIC);
   const e = loadEndpoints();
-  dedup = await startApp('dedup', { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `zp-e2e-poison-${process.pid}:` }, { waitFor: 'readyz' });
+  dedup = await startApp(
+    'dedup',
+    { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `zp-e2e-poison-${process.pid}:` },
+    { waitFor: 'readyz' },
+  );
 });
 
 afterAll(async () => {
@@ -27,7 +40,15 @@ afterAll(async () => {
 
 function rawRecord(key: string, event: string, body: Buffer) {
   const id = randomUUID();
-  const record = encodeRawDelivery({ id, receivedAt: new Date().toISOString(), app: 'default', sourceIp: '203.0.113.7', event, headers: { timestamp: String(Math.floor(Date.now() / 1000)) }, body });
+  const record = encodeRawDelivery({
+    id,
+    receivedAt: new Date().toISOString(),
+    app: 'default',
+    sourceIp: '203.0.113.7',
+    event,
+    headers: { timestamp: String(Math.floor(Date.now() / 1000)) },
+    body,
+  });
   return { id, message: { key, value: record.value, headers: record.headers } };
 }
 
@@ -38,10 +59,24 @@ describe('dedup with a poison record in front of a normal one (real Kafka and Re
   it('dead-letters the poison records with their reasons and emits the normal record behind them', async () => {
     const uuid = `poison-${randomUUID()}==`;
     // Same key: one partition, so the normal record is strictly behind the poison ones.
-    const deep = rawRecord(uuid, 'recording.completed', Buffer.from(recording(uuid, `,"notes":${'['.repeat(10_000)}${']'.repeat(10_000)}`)));
-    const bom = rawRecord(uuid, 'recording.completed', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(recording(`${uuid}-bom`))]));
+    const deep = rawRecord(
+      uuid,
+      'recording.completed',
+      Buffer.from(recording(uuid, `,"notes":${'['.repeat(10_000)}${']'.repeat(10_000)}`)),
+    );
+    const bom = rawRecord(
+      uuid,
+      'recording.completed',
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(recording(`${uuid}-bom`))]),
+    );
     const normalUuid = `${uuid}-normal`;
-    const normal = rawRecord(uuid, 'meeting.started', Buffer.from(`{"event":"meeting.started","payload":{"account_id":"acct-poison","object":{"uuid":"${normalUuid}","id":"1"}}}`));
+    const normal = rawRecord(
+      uuid,
+      'meeting.started',
+      Buffer.from(
+        `{"event":"meeting.started","payload":{"account_id":"acct-poison","object":{"uuid":"${normalUuid}","id":"1"}}}`,
+      ),
+    );
 
     const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
@@ -54,7 +89,9 @@ describe('dedup with a poison record in front of a normal one (real Kafka and Re
     const events = await waitFor(
       'the canonical event of the record behind the poison ones',
       async () => {
-        const found = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value)).filter((ev) => ev.subject === normalUuid);
+        const found = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) }))
+          .map((r) => decodeCanonicalEvent(r.value))
+          .filter((ev) => ev.subject === normalUuid);
         return found.length > 0 ? found : undefined;
       },
       60_000,
@@ -66,7 +103,9 @@ describe('dedup with a poison record in front of a normal one (real Kafka and Re
     const dead = await waitFor(
       'both poison records on the dead-letter topic',
       async () => {
-        const mine = (await readTopic(DEAD_TOPIC, { from: marks.get(DEAD_TOPIC) })).filter((r) => [deep.id, bom.id].some((id) => id === r.headers['zp-delivery-id']));
+        const mine = (await readTopic(DEAD_TOPIC, { from: marks.get(DEAD_TOPIC) })).filter((r) =>
+          [deep.id, bom.id].some((id) => id === r.headers['zp-delivery-id']),
+        );
         return mine.length >= 2 ? mine : undefined;
       },
       60_000,

@@ -8,13 +8,25 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { TOPICS, decodeCanonicalEvent, decodeDuplicateDelivery, decodeFileWorkItem } from '@zoom-pipeline/contracts';
-import { type AppProcess, FAULTS, REPO_ROOT, type StartAppOptions, type TopicMark, loadEndpoints, markTopics, readTopic, startApp, waitFor } from '@zoom-pipeline/test-support';
+import {
+  type AppProcess,
+  FAULTS,
+  REPO_ROOT,
+  type StartAppOptions,
+  type TopicMark,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  startApp,
+  waitFor,
+} from '@zoom-pipeline/test-support';
 import { ZoomWebhookSender, recordingCompleted, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(240_000);
 
 const SECRET = 'dedup-e2e-secret';
-const infra = (...args: string[]) => execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), ...args], { stdio: 'pipe' });
+const infra = (...args: string[]) =>
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), ...args], { stdio: 'pipe' });
 
 export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
   let ingress: AppProcess;
@@ -23,7 +35,13 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
 
   function clusterEnv(extra: Record<string, string> = {}): Record<string, string> {
     const e = loadEndpoints();
-    return { KAFKA_BROKERS: e.kafkaBrokers, KAFKA_CLIENT: client, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `zp-e2e-${process.pid}:`, ...extra };
+    return {
+      KAFKA_BROKERS: e.kafkaBrokers,
+      KAFKA_CLIENT: client,
+      REDIS_URL: e.redisUrl,
+      REDIS_KEY_PREFIX: `zp-e2e-${process.pid}:`,
+      ...extra,
+    };
   }
 
   async function startDedup(extra: Record<string, string> = {}, options: StartAppOptions = {}): Promise<AppProcess> {
@@ -37,11 +55,16 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
       downloadBaseUrl: 'https://us06web.zoom.us',
       meetingUuid: zoomMeetingUuid(),
       files: Array.from({ length: files }, (_, i) => ({ fileType: ['MP4', 'M4A', 'CHAT'][i % 3], size: 1000 + i })),
-    }) as unknown as { payload: { object: { uuid: string; recording_files: Array<{ id: string }> } }; download_token: string };
+    }) as unknown as {
+      payload: { object: { uuid: string; recording_files: Array<{ id: string }> } };
+      download_token: string;
+    };
   }
 
   async function eventsFor(uuid: string) {
-    return (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) => decodeCanonicalEvent(r.value)).filter((e) => e.subject === uuid);
+    return (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) }))
+      .map((r) => decodeCanonicalEvent(r.value))
+      .filter((e) => e.subject === uuid);
   }
 
   async function settle(uuid: string, expectedDuplicates: number) {
@@ -51,7 +74,9 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
       async () => {
         const events = await eventsFor(uuid);
         if (events.length === 0) return undefined;
-        const dups = (await readTopic(TOPICS.duplicates, { from: marks.get(TOPICS.duplicates) })).map((r) => decodeDuplicateDelivery(r.value)).filter((d) => d.canonicalId === events[0].id);
+        const dups = (await readTopic(TOPICS.duplicates, { from: marks.get(TOPICS.duplicates) }))
+          .map((r) => decodeDuplicateDelivery(r.value))
+          .filter((d) => d.canonicalId === events[0].id);
         return dups.length >= expectedDuplicates ? { events, dups } : undefined;
       },
       90_000,
@@ -64,7 +89,11 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
   beforeAll(async () => {
     // Read only what this suite produces: the topics are shared with every other suite and benchmark run.
     marks = await markTopics(TOPICS.events, TOPICS.duplicates, TOPICS.files);
-    ingress = await startApp('ingress', { KAFKA_BROKERS: loadEndpoints().kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET }, { waitFor: 'readyz' });
+    ingress = await startApp(
+      'ingress',
+      { KAFKA_BROKERS: loadEndpoints().kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET },
+      { waitFor: 'readyz' },
+    );
     sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
   });
 
@@ -97,7 +126,9 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
       for (const t of tokens) expect(JSON.stringify(events[0])).not.toContain(t);
       expect(events[0].type).toBe('us.zoom.recording.completed');
 
-      const items = (await readTopic(TOPICS.files, { from: marks.get(TOPICS.files) })).map((r) => decodeFileWorkItem(r.value)).filter((i) => i.canonicalId === events[0].id);
+      const items = (await readTopic(TOPICS.files, { from: marks.get(TOPICS.files) }))
+        .map((r) => decodeFileWorkItem(r.value))
+        .filter((i) => i.canonicalId === events[0].id);
       expect(items.map((i) => i.fileId).sort()).toEqual(payload.payload.object.recording_files.map((f) => f.id).sort());
       for (const i of items) expect(tokens).toContain(i.downloadToken);
     });
@@ -125,10 +156,15 @@ export function dedupSuite(client: 'kafkajs' | 'platformatic'): void {
       expect(crashing.child.signalCode).toBe('SIGKILL');
       expect(await eventsFor(uuid)).toHaveLength(0);
       await startDedup();
-      const events = await waitFor('the event after restart', async () => {
-        const e = await eventsFor(uuid);
-        return e.length > 0 ? e : undefined;
-      }, 90_000, 1_000);
+      const events = await waitFor(
+        'the event after restart',
+        async () => {
+          const e = await eventsFor(uuid);
+          return e.length > 0 ? e : undefined;
+        },
+        90_000,
+        1_000,
+      );
       await new Promise((r) => setTimeout(r, 2_000));
       expect(await eventsFor(uuid)).toHaveLength(1);
       expect(events[0].subject).toBe(uuid);

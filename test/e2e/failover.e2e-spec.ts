@@ -15,8 +15,32 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, listTransactionsV1 } from '@platformatic/kafka';
 import { TOPICS, decodeCanonicalEvent, decodeRawDelivery, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppName, type AppProcess, REPO_ROOT, type TopicMark, freePort, loadEndpoints, markTopics, readTopic, removeBucket, startApp, uniqueName, waitFor, withAdmin, uploaderS3Env } from '@zoom-pipeline/test-support';
-import { type DeliveryOutcome, type DownloadServer, type SimFile, ZoomWebhookSender, meetingStarted, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import {
+  type AppName,
+  type AppProcess,
+  REPO_ROOT,
+  type TopicMark,
+  freePort,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  removeBucket,
+  startApp,
+  uniqueName,
+  waitFor,
+  withAdmin,
+  uploaderS3Env,
+} from '@zoom-pipeline/test-support';
+import {
+  type DeliveryOutcome,
+  type DownloadServer,
+  type SimFile,
+  ZoomWebhookSender,
+  meetingStarted,
+  recordingCompleted,
+  startDownloadServer,
+  zoomMeetingUuid,
+} from '@zoom-pipeline/zoom-sim';
 
 const FAILOVER = process.env.ZP_FAILOVER === '1';
 /** Load: one occurrence every GAP_MS until the faults are over and at least MIN_SECONDS passed (bounded by MAX). */
@@ -32,7 +56,10 @@ const DEDUP_GROUP = 'zoom-pipeline-dedup';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 const cluster = async (...args: string[]): Promise<void> => {
-  await run('bash', [path.join(REPO_ROOT, 'scripts/infra-cluster.sh'), ...args], { env: process.env, timeout: 180_000 });
+  await run('bash', [path.join(REPO_ROOT, 'scripts/infra-cluster.sh'), ...args], {
+    env: process.env,
+    timeout: 180_000,
+  });
 };
 
 interface Occurrence {
@@ -59,7 +86,10 @@ async function leaders(topic: string): Promise<Map<number, number>> {
 async function underReplicated(topics: string[]): Promise<number> {
   return withAdmin(async (admin) => {
     const md = await admin.fetchTopicMetadata({ topics });
-    return md.topics.reduce((n, t) => n + t.partitions.filter((p) => p.isr.length < p.replicas.length || p.leader < 0).length, 0);
+    return md.topics.reduce(
+      (n, t) => n + t.partitions.filter((p) => p.isr.length < p.replicas.length || p.leader < 0).length,
+      0,
+    );
   });
 }
 
@@ -107,11 +137,19 @@ describeFailover(title, () => {
   beforeAll(async () => {
     e = loadEndpoints();
     brokers = e.kafkaBrokers.split(',');
-    if (brokers.length < 3) throw new Error(`ZP_FAILOVER=1 needs the 3-broker cluster (scripts/infra-cluster.sh up; ZP_ENDPOINTS_FILE=<its endpoints.json>), got kafkaBrokers=${e.kafkaBrokers}`);
+    if (brokers.length < 3)
+      throw new Error(
+        `ZP_FAILOVER=1 needs the 3-broker cluster (scripts/infra-cluster.sh up; ZP_ENDPOINTS_FILE=<its endpoints.json>), got kafkaBrokers=${e.kafkaBrokers}`,
+      );
     base = Math.min(...brokers.map((b) => Number(b.split(':')[1])));
     bucket = uniqueName('zp-failover');
     dl = await startDownloadServer();
-    const common = { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:`, LOG_LEVEL: 'warn' };
+    const common = {
+      KAFKA_BROKERS: e.kafkaBrokers,
+      REDIS_URL: e.redisUrl,
+      REDIS_KEY_PREFIX: `${bucket}:`,
+      LOG_LEVEL: 'warn',
+    };
     const env: Record<AppName, Record<string, string>> = {
       ingress: { ...common, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET, PORT: String(await freePort()) },
       dedup: common,
@@ -138,7 +176,11 @@ describeFailover(title, () => {
         for (const [name, app] of apps) {
           if (!supervising) break;
           let ok = app.child.exitCode === null && app.child.signalCode === null;
-          if (ok) ok = await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+          if (ok)
+            ok = await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+              (r) => r.ok,
+              () => false,
+            );
           failures.set(name, ok ? 0 : (failures.get(name) ?? 0) + 1);
           if ((failures.get(name) ?? 0) >= 3) {
             restarts.push(`${new Date().toISOString()} ${name}`);
@@ -181,7 +223,11 @@ describeFailover(title, () => {
     const t0 = Date.now();
     const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s (${new Date().toISOString().slice(11, 23)})`;
     const note = (what: string) => process.stdout.write(`failover ${at()}: ${what}\n`);
-    const sender = new ZoomWebhookSender({ targetUrl: `${apps.get('ingress')!.url}/webhooks/zoom`, secret: SECRET, retryDelaysMs: [2_000, 8_000, 25_000] });
+    const sender = new ZoomWebhookSender({
+      targetUrl: `${apps.get('ingress')!.url}/webhooks/zoom`,
+      secret: SECRET,
+      retryDelaysMs: [2_000, 8_000, 25_000],
+    });
     const timeline: string[] = [];
     const mark = (what: string) => {
       timeline.push(`${at()} ${what}`);
@@ -191,7 +237,12 @@ describeFailover(title, () => {
     // Before the next kill: a broker that has not caught up would leave partitions with one in-sync replica.
     const waitIsr = async (what: string) => {
       const started = Date.now();
-      await waitFor(`${what}: every partition of ${TOPICS.raw}, ${TOPICS.events}, ${TOPICS.files} and __transaction_state back in sync`, async () => (await underReplicated([TOPICS.raw, TOPICS.events, TOPICS.files, '__transaction_state'])) === 0, 120_000, 1_000);
+      await waitFor(
+        `${what}: every partition of ${TOPICS.raw}, ${TOPICS.events}, ${TOPICS.files} and __transaction_state back in sync`,
+        async () => (await underReplicated([TOPICS.raw, TOPICS.events, TOPICS.files, '__transaction_state'])) === 0,
+        120_000,
+        1_000,
+      );
       mark(`${what}: all replicas in sync again (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     };
 
@@ -201,7 +252,11 @@ describeFailover(title, () => {
       while (monitoring) {
         await sleep(5_000);
         const ends = await withAdmin(async (admin) =>
-          Promise.all([TOPICS.raw, TOPICS.events, TOPICS.uploaded].map(async (t) => (await admin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high), 0))),
+          Promise.all(
+            [TOPICS.raw, TOPICS.events, TOPICS.uploaded].map(async (t) =>
+              (await admin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high), 0),
+            ),
+          ),
         ).catch((err: Error) => err.message);
         note(`progress: raw/events/uploaded ends ${JSON.stringify(ends)}, sender ${JSON.stringify(sender.stats())}`);
       }
@@ -213,22 +268,33 @@ describeFailover(title, () => {
         await sleep(10_000);
         const lead = [...(await leaders(TOPICS.raw)).entries()].sort((a, b) => b[1] - a[1])[0]!;
         const victim = lead[0]; // node.id = broker id (scripts/infra-cluster.sh)
-        mark(`SIGKILL broker ${victim} (leads ${lead[1]} of the ${TOPICS.raw} partitions; leaders ${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])})`);
+        mark(
+          `SIGKILL broker ${victim} (leads ${lead[1]} of the ${TOPICS.raw} partitions; leaders ${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])})`,
+        );
         await cluster('kill', String(victim));
         await sleep(DOWN_MS);
-        mark(`leaders of ${TOPICS.raw} while broker ${victim} is down: ${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])}`);
+        mark(
+          `leaders of ${TOPICS.raw} while broker ${victim} is down: ${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])}`,
+        );
         await cluster('start', String(victim));
         mark(`broker ${victim} restarted`);
         await waitIsr(`after broker ${victim}`);
 
         await sleep(5_000);
-        const coord = await waitFor('a broker listing a dedup transactional id', () => dedupCoordinator(brokers), 30_000, 1_000);
+        const coord = await waitFor(
+          'a broker listing a dedup transactional id',
+          () => dedupCoordinator(brokers),
+          30_000,
+          1_000,
+        );
         const coordinator = brokerId(Number(coord.node.split(':')[1]), base);
         mark(`SIGKILL broker ${coordinator} (transaction coordinator of ${coord.transactionalIds.join(', ')})`);
         await cluster('kill', String(coordinator));
         await sleep(DOWN_MS);
         const moved = await dedupCoordinator(brokers);
-        mark(`dedup transactions while broker ${coordinator} is down: coordinated by ${moved ? `${moved.node} (${moved.transactionalIds.join(', ')})` : 'no broker answering yet'}`);
+        mark(
+          `dedup transactions while broker ${coordinator} is down: coordinated by ${moved ? `${moved.node} (${moved.transactionalIds.join(', ')})` : 'no broker answering yet'}`,
+        );
         await cluster('start', String(coordinator));
         mark(`broker ${coordinator} restarted`);
         await waitIsr(`after broker ${coordinator}`);
@@ -241,16 +307,36 @@ describeFailover(title, () => {
     const sends: Promise<void>[] = [];
     for (let i = 0; i < MAX_OCCURRENCES && (!faultsDone || Date.now() - t0 < MIN_SECONDS * 1000); i++) {
       const recording = i % 6 === 0;
-      const files = recording ? Array.from({ length: 1 + (i % 2) }, (_, j) => dl.addFile({ size: 20_000 + ((i * 7919 + j * 104729) % 200_000), fileExtension: 'MP4' })) : [];
-      const o: Occurrence = { uuid: zoomMeetingUuid(), type: recording ? 'recording.completed' : 'meeting.started', files, copies: Math.random() < 0.2 ? 2 + Math.floor(Math.random() * 2) : 1, outcomes: [] };
+      const files = recording
+        ? Array.from({ length: 1 + (i % 2) }, (_, j) =>
+            dl.addFile({ size: 20_000 + ((i * 7919 + j * 104729) % 200_000), fileExtension: 'MP4' }),
+          )
+        : [];
+      const o: Occurrence = {
+        uuid: zoomMeetingUuid(),
+        type: recording ? 'recording.completed' : 'meeting.started',
+        files,
+        copies: Math.random() < 0.2 ? 2 + Math.floor(Math.random() * 2) : 1,
+        outcomes: [],
+      };
       occurrences.push(o);
       const body =
         o.type === 'recording.completed'
-          ? recordingCompleted({ downloadBaseUrl: dl.url, meetingUuid: o.uuid, downloadToken: dl.issueDownloadToken(o.files.map((f) => f.fileId)), files: o.files.map((f) => ({ id: f.fileId, size: f.size })) })
+          ? recordingCompleted({
+              downloadBaseUrl: dl.url,
+              meetingUuid: o.uuid,
+              downloadToken: dl.issueDownloadToken(o.files.map((f) => f.fileId)),
+              files: o.files.map((f) => ({ id: f.fileId, size: f.size })),
+            })
           : meetingStarted({ meetingUuid: o.uuid });
       sends.push(
         (async () => {
-          o.outcomes = o.copies > 1 ? await sender.sendCopies(body, o.copies, { downloadTokenForCopy: () => dl.issueDownloadToken(o.files.map((f) => f.fileId)) }) : [await sender.send(body)];
+          o.outcomes =
+            o.copies > 1
+              ? await sender.sendCopies(body, o.copies, {
+                  downloadTokenForCopy: () => dl.issueDownloadToken(o.files.map((f) => f.fileId)),
+                })
+              : [await sender.send(body)];
         })(),
       );
       await sleep(GAP_MS);
@@ -262,17 +348,24 @@ describeFailover(title, () => {
 
     const acked = occurrences.filter((o) => o.outcomes.some((x) => x.acked));
     // The request id of every attempt that got a 2xx: each must be a record on zoom.webhooks.raw.
-    const ackedRequestIds = occurrences.flatMap((o) => o.outcomes.flatMap((x) => x.attempts.filter((a) => a.ok).map((a) => a.requestId)));
+    const ackedRequestIds = occurrences.flatMap((o) =>
+      o.outcomes.flatMap((x) => x.attempts.filter((a) => a.ok).map((a) => a.requestId)),
+    );
     const expectedFiles = acked.flatMap((o) => o.files);
     const key = (o: Occurrence) => `${o.uuid}|us.zoom.${o.type}`;
 
     await waitFor(
       'every acknowledged occurrence and file to be processed',
       async () => {
-        const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 60_000 })).map((r) => decodeCanonicalEvent(r.value));
-        const uploaded = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded), timeoutMs: 60_000 })).map((r) => decodeUploadResult(r.value));
+        const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 60_000 })).map(
+          (r) => decodeCanonicalEvent(r.value),
+        );
+        const uploaded = (
+          await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded), timeoutMs: 60_000 })
+        ).map((r) => decodeUploadResult(r.value));
         const bySubject = new Map<string, number>();
-        for (const ev of events) bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
+        for (const ev of events)
+          bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
         const uploads = new Map<string, { fresh: number; alreadyStored: number }>();
         for (const u of uploaded) {
           const c = uploads.get(u.fileId) ?? { fresh: 0, alreadyStored: 0 };
@@ -283,7 +376,9 @@ describeFailover(title, () => {
         const missingEvents = acked.filter((o) => !bySubject.has(key(o))).length;
         const missingFiles = expectedFiles.filter((f) => !uploads.has(f.fileId)).length;
         note(`waiting: ${missingEvents} events and ${missingFiles} files missing`);
-        return missingEvents === 0 && missingFiles === 0 ? { bySubject, uploads, events: events.length, uploadedRecords: uploaded.length } : undefined;
+        return missingEvents === 0 && missingFiles === 0
+          ? { bySubject, uploads, events: events.length, uploadedRecords: uploaded.length }
+          : undefined;
       },
       180_000,
       5_000,
@@ -292,8 +387,12 @@ describeFailover(title, () => {
     });
     // Let anything late (a doubled event or upload would come after the first) land before counting.
     await sleep(10_000);
-    const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 60_000 })).map((r) => decodeCanonicalEvent(r.value));
-    const uploadedRecords = (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded), timeoutMs: 60_000 })).map((r) => decodeUploadResult(r.value));
+    const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 60_000 })).map((r) =>
+      decodeCanonicalEvent(r.value),
+    );
+    const uploadedRecords = (
+      await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded), timeoutMs: 60_000 })
+    ).map((r) => decodeUploadResult(r.value));
     const raw = await readTopic(TOPICS.raw, { from: marks.get(TOPICS.raw), timeoutMs: 60_000 });
     mark('final reads done');
     monitoring = false;
@@ -301,7 +400,8 @@ describeFailover(title, () => {
 
     const rawRequestIds = new Set(raw.map((r) => decodeRawDelivery(r.value, r.headers).headers.requestId));
     const bySubject = new Map<string, number>();
-    for (const ev of events) bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
+    for (const ev of events)
+      bySubject.set(`${ev.subject}|${ev.type}`, (bySubject.get(`${ev.subject}|${ev.type}`) ?? 0) + 1);
     const perFile = new Map<string, number>();
     for (const u of uploadedRecords) perFile.set(u.fileId, (perFile.get(u.fileId) ?? 0) + 1);
     const allFiles = occurrences.flatMap((o) => o.files);
@@ -313,7 +413,9 @@ describeFailover(title, () => {
     const missingUploads = expectedFiles.filter((f) => (perFile.get(f.fileId) ?? 0) === 0);
     const doubledUploads = allFiles.filter((f) => (perFile.get(f.fileId) ?? 0) > 1);
     // Each stored object was downloaded to its end exactly once (a second upload would download it again).
-    const doubledDownloads = allFiles.filter((f) => perFile.has(f.fileId) && (downloads[f.fileId]?.downloadsCompleted ?? 0) !== 1);
+    const doubledDownloads = allFiles.filter(
+      (f) => perFile.has(f.fileId) && (downloads[f.fileId]?.downloadsCompleted ?? 0) !== 1,
+    );
 
     const figures = {
       seconds: Math.round((Date.now() - t0) / 1000),
@@ -338,10 +440,21 @@ describeFailover(title, () => {
       livenessRestarts: restarts.length,
     };
     process.stdout.write(`failover liveness restarts: ${restarts.join(', ') || 'none'}\n`);
-    process.stdout.write(`failover timeline:\n  ${timeline.join('\n  ')}\nfailover figures: ${JSON.stringify(figures)}\n`);
-    if (doubledEvents.length > 0) process.stdout.write(`doubled events: ${doubledEvents.map((o) => `${o.type} ${o.uuid} x${bySubject.get(key(o))}`).join(', ')}\n`);
-    if (doubledUploads.length > 0) process.stdout.write(`doubled uploads: ${doubledUploads.map((f) => `${f.fileId} x${perFile.get(f.fileId)} (downloads ${downloads[f.fileId]?.downloadsCompleted})`).join(', ')}\n`);
-    if (doubledDownloads.length > 0) process.stdout.write(`downloads != 1: ${doubledDownloads.map((f) => `${f.fileId}: ${downloads[f.fileId]?.downloadsCompleted}`).join(', ')}\n`);
+    process.stdout.write(
+      `failover timeline:\n  ${timeline.join('\n  ')}\nfailover figures: ${JSON.stringify(figures)}\n`,
+    );
+    if (doubledEvents.length > 0)
+      process.stdout.write(
+        `doubled events: ${doubledEvents.map((o) => `${o.type} ${o.uuid} x${bySubject.get(key(o))}`).join(', ')}\n`,
+      );
+    if (doubledUploads.length > 0)
+      process.stdout.write(
+        `doubled uploads: ${doubledUploads.map((f) => `${f.fileId} x${perFile.get(f.fileId)} (downloads ${downloads[f.fileId]?.downloadsCompleted})`).join(', ')}\n`,
+      );
+    if (doubledDownloads.length > 0)
+      process.stdout.write(
+        `downloads != 1: ${doubledDownloads.map((f) => `${f.fileId}: ${downloads[f.fileId]?.downloadsCompleted}`).join(', ')}\n`,
+      );
 
     expect(acked.length).toBeGreaterThan(0);
     expect(expectedFiles.length).toBeGreaterThan(0);
@@ -352,7 +465,14 @@ describeFailover(title, () => {
       missingUploads: missingUploads.length,
       doubledUploads: doubledUploads.length,
       doubledDownloads: doubledDownloads.length,
-    }).toEqual({ lostDeliveries: 0, missingEvents: 0, doubledEvents: 0, missingUploads: 0, doubledUploads: 0, doubledDownloads: 0 });
+    }).toEqual({
+      lostDeliveries: 0,
+      missingEvents: 0,
+      doubledEvents: 0,
+      missingUploads: 0,
+      doubledUploads: 0,
+      doubledDownloads: 0,
+    });
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });
 });

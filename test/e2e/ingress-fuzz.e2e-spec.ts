@@ -15,17 +15,45 @@ const RUNS = Number(process.env.ZP_FUZZ_RUNS ?? 300);
 let app: AppProcess;
 
 beforeAll(async () => {
-  app = await startApp('ingress', { KAFKA_BROKERS: loadEndpoints().kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET, MAX_BODY_BYTES: '64KiB', LOG_LEVEL: 'warn' }, { waitFor: 'readyz' });
+  app = await startApp(
+    'ingress',
+    {
+      KAFKA_BROKERS: loadEndpoints().kafkaBrokers,
+      ZOOM_WEBHOOK_SECRET_TOKEN: SECRET,
+      MAX_BODY_BYTES: '64KiB',
+      LOG_LEVEL: 'warn',
+    },
+    { waitFor: 'readyz' },
+  );
 });
 
 afterAll(async () => {
   await app?.kill('SIGTERM');
 });
 
-const validBody = (n: number) => JSON.stringify({ event: 'meeting.started', payload: { account_id: 'acct', object: { uuid: `fuzz-${n}==`, id: String(n) } }, event_ts: Date.now() });
+const validBody = (n: number) =>
+  JSON.stringify({
+    event: 'meeting.started',
+    payload: { account_id: 'acct', object: { uuid: `fuzz-${n}==`, id: String(n) } },
+    event_ts: Date.now(),
+  });
 
-const headerValue = fc.oneof(fc.string(), fc.constant(''), fc.stringMatching(/^v0=[0-9a-f]{0,70}$/), fc.integer().map(String), fc.constant('v0=' + 'f'.repeat(64)));
-const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/cloudevents+json', '', 'multipart/form-data; boundary=x');
+const headerValue = fc.oneof(
+  fc.string(),
+  fc.constant(''),
+  fc.stringMatching(/^v0=[0-9a-f]{0,70}$/),
+  fc.integer().map(String),
+  fc.constant('v0=' + 'f'.repeat(64)),
+);
+const contentType = fc.constantFrom(
+  'application/json',
+  'application/json; charset=utf-8',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/cloudevents+json',
+  '',
+  'multipart/form-data; boundary=x',
+);
 const body = fc.oneof(
   fc.string({ maxLength: 2000 }),
   fc.uint8Array({ maxLength: 4000 }).map((a) => Buffer.from(a)),
@@ -34,7 +62,14 @@ const body = fc.oneof(
   fc.integer({ min: 60 * 1024, max: 200 * 1024 }).map((n) => 'x'.repeat(n)),
 );
 
-type Case = { body: string | Buffer; ct: string; sig?: string; ts?: string; mutate: 'none' | 'flip' | 'resign_other' | 'stale'; path: string };
+type Case = {
+  body: string | Buffer;
+  ct: string;
+  sig?: string;
+  ts?: string;
+  mutate: 'none' | 'flip' | 'resign_other' | 'stale';
+  path: string;
+};
 const caseArb: fc.Arbitrary<Case> = fc.record({
   body,
   ct: contentType,

@@ -1,20 +1,32 @@
 /**
  * Ingress against a real Kafka broker, the app as a process (issue: ingress). SPEC §3, invariants 1, 2.
- * Run once per publish client (KAFKA_PUBLISH_CLIENT) by ingress.e2e-spec.ts (platformatic, the default) and ingress-kafkajs.e2e-spec.ts:
+ * Run once per publish client (KAFKA_PUBLISH_CLIENT) by ingress.e2e-spec.ts (platformatic, the default) and
+ * ingress-kafkajs.e2e-spec.ts:
  * both clients must keep every guarantee.
  */
 import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { TOPICS, decodeRawDelivery } from '@zoom-pipeline/contracts';
-import { type AppProcess, REPO_ROOT, type ReadRecord, loadEndpoints, readTopic, startApp, topicMark, topicSize, waitFor } from '@zoom-pipeline/test-support';
+import {
+  type AppProcess,
+  REPO_ROOT,
+  type ReadRecord,
+  loadEndpoints,
+  readTopic,
+  startApp,
+  topicMark,
+  topicSize,
+  waitFor,
+} from '@zoom-pipeline/test-support';
 import { signDelivery } from '@zoom-pipeline/zoom-webhook';
 
 jest.setTimeout(180_000);
 
 const SECRET = 'e2e-secret-token-new';
 const OLD_SECRET = 'e2e-secret-token-old';
-const infra = (...args: string[]) => execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), ...args], { stdio: 'pipe' });
+const infra = (...args: string[]) =>
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/infra.sh'), ...args], { stdio: 'pipe' });
 
 let app: AppProcess;
 
@@ -23,18 +35,36 @@ function meetingUuid(): string {
 }
 
 function body(event: string, uuid: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ event, payload: { account_id: 'acct-e2e', object: { uuid, id: 85746065123, topic: 'Reunión — Q1' } }, event_ts: Date.now(), ...extra });
+  return JSON.stringify({
+    event,
+    payload: { account_id: 'acct-e2e', object: { uuid, id: 85746065123, topic: 'Reunión — Q1' } },
+    event_ts: Date.now(),
+    ...extra,
+  });
 }
 
-async function post(raw: string | Buffer, opts: { secret?: string; ts?: number; headers?: Record<string, string>; path?: string; sign?: boolean } = {}): Promise<Response> {
+async function post(
+  raw: string | Buffer,
+  opts: { secret?: string; ts?: number; headers?: Record<string, string>; path?: string; sign?: boolean } = {},
+): Promise<Response> {
   const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-zm-request-timestamp': ts };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'x-zm-request-timestamp': ts,
+  };
   if (opts.sign !== false) headers['x-zm-signature'] = signDelivery(opts.secret ?? SECRET, ts, raw);
-  return fetch(`${app.url}${opts.path ?? '/webhooks/zoom'}`, { method: 'POST', headers: { ...headers, ...opts.headers }, body: raw });
+  return fetch(`${app.url}${opts.path ?? '/webhooks/zoom'}`, {
+    method: 'POST',
+    headers: { ...headers, ...opts.headers },
+    body: raw,
+  });
 }
 
 /** One request on a fresh loopback connection (head, then body in 64 KiB writes), read until the server closes. */
-function rawRequest(head: string, bodyBytes: Buffer = Buffer.alloc(0)): Promise<{ status: number; json?: { error?: string; message?: string }; error?: string }> {
+function rawRequest(
+  head: string,
+  bodyBytes: Buffer = Buffer.alloc(0),
+): Promise<{ status: number; json?: { error?: string; message?: string }; error?: string }> {
   return new Promise((resolve) => {
     const socket = net.connect(app.port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -74,13 +104,17 @@ function deliveryIdOf(r: ReadRecord): string | undefined {
 
 export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
   beforeAll(async () => {
-    app = await startApp('ingress', {
-      KAFKA_BROKERS: loadEndpoints().kafkaBrokers,
-      ZOOM_WEBHOOK_SECRET_TOKEN: `${SECRET},${OLD_SECRET}`,
-      ZOOM_WEBHOOK_SECRET_TOKEN_SALES: 'sales-secret',
-      MAX_BODY_BYTES: '64KiB',
-      KAFKA_PUBLISH_CLIENT: publishClient,
-    }, { waitFor: 'readyz' });
+    app = await startApp(
+      'ingress',
+      {
+        KAFKA_BROKERS: loadEndpoints().kafkaBrokers,
+        ZOOM_WEBHOOK_SECRET_TOKEN: `${SECRET},${OLD_SECRET}`,
+        ZOOM_WEBHOOK_SECRET_TOKEN_SALES: 'sales-secret',
+        MAX_BODY_BYTES: '64KiB',
+        KAFKA_PUBLISH_CLIENT: publishClient,
+      },
+      { waitFor: 'readyz' },
+    );
   });
 
   afterAll(async () => {
@@ -92,13 +126,19 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       const uuid = meetingUuid();
       const raw = body('recording.completed', uuid, { download_token: 'tok-abc' });
       const mark = await topicMark(TOPICS.raw);
-      const res = await post(raw, { headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02', 'x-zm-trackingid': 'v=2.0;clid=us02;rid=WEB_1' } });
+      const res = await post(raw, {
+        headers: {
+          traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02',
+          'x-zm-trackingid': 'v=2.0;clid=us02;rid=WEB_1',
+        },
+      });
       expect(res.status).toBe(200);
       const { id } = (await res.json()) as { id: string };
       const records = await readTopic(TOPICS.raw, { from: mark });
       const mine = records.filter((r) => deliveryIdOf(r) === id);
       expect(mine).toHaveLength(1);
-      // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in the zp-delivery header.
+      // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in the zp-delivery
+      // header.
       expect(mine[0].value.equals(Buffer.from(raw, 'utf8'))).toBe(true);
       expect(mine[0].headers['zp-delivery-id']).toBe(id);
       // Never the signature (or anything secret-derived) next to the body.
@@ -120,36 +160,106 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
 
     it('answers endpoint.url_validation with the secret that verified it and appends nothing', async () => {
       const before = await topicSize(TOPICS.raw);
-      const raw = '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
+      const raw =
+        '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
       const res = await post(raw, { path: '/webhooks/zoom/sales', secret: 'sales-secret' });
       expect(res.status).toBe(200);
       const answer = (await res.json()) as { plainToken: string; encryptedToken: string };
       expect(answer.plainToken).toBe('qgg8vlvZRS6UYooatFL8Aw');
       const { createHmac } = await import('node:crypto');
-      expect(answer.encryptedToken).toBe(createHmac('sha256', 'sales-secret').update('qgg8vlvZRS6UYooatFL8Aw').digest('hex'));
+      expect(answer.encryptedToken).toBe(
+        createHmac('sha256', 'sales-secret').update('qgg8vlvZRS6UYooatFL8Aw').digest('hex'),
+      );
       expect(await topicSize(TOPICS.raw)).toBe(before);
     });
 
     const uuid = meetingUuid();
     const cases: Array<[string, () => Promise<Response>, number, string]> = [
       ['no signature', () => post(body('meeting.started', uuid), { sign: false }), 401, 'signature_missing'],
-      ['a malformed signature', () => post(body('meeting.started', uuid), { headers: { 'x-zm-signature': 'sha256=abc' } }), 401, 'signature_malformed'],
-      ['a wrong secret', () => post(body('meeting.started', uuid), { secret: 'not-the-secret' }), 401, 'signature_mismatch'],
-      ['a re-serialised body', () => post(JSON.stringify(JSON.parse(body('meeting.started', uuid)), null, 2), { headers: { 'x-zm-signature': signDelivery(SECRET, String(Math.floor(Date.now() / 1000)), body('meeting.started', uuid)) } }), 401, 'signature_mismatch'],
-      ['a stale timestamp', () => post(body('meeting.started', uuid), { ts: Math.floor(Date.now() / 1000) - 3 * 3600 }), 401, 'timestamp_stale'],
-      ['another app\'s secret', () => post(body('meeting.started', uuid), { secret: 'sales-secret' }), 401, 'signature_mismatch'],
+      [
+        'a malformed signature',
+        () => post(body('meeting.started', uuid), { headers: { 'x-zm-signature': 'sha256=abc' } }),
+        401,
+        'signature_malformed',
+      ],
+      [
+        'a wrong secret',
+        () => post(body('meeting.started', uuid), { secret: 'not-the-secret' }),
+        401,
+        'signature_mismatch',
+      ],
+      [
+        'a re-serialised body',
+        () =>
+          post(JSON.stringify(JSON.parse(body('meeting.started', uuid)), null, 2), {
+            headers: {
+              'x-zm-signature': signDelivery(
+                SECRET,
+                String(Math.floor(Date.now() / 1000)),
+                body('meeting.started', uuid),
+              ),
+            },
+          }),
+        401,
+        'signature_mismatch',
+      ],
+      [
+        'a stale timestamp',
+        () => post(body('meeting.started', uuid), { ts: Math.floor(Date.now() / 1000) - 3 * 3600 }),
+        401,
+        'timestamp_stale',
+      ],
+      [
+        "another app's secret",
+        () => post(body('meeting.started', uuid), { secret: 'sales-secret' }),
+        401,
+        'signature_mismatch',
+      ],
       ['a signed body that is not JSON', () => post('not json at all'), 400, 'body_not_json'],
       ['a signed JSON body without event', () => post('{"payload":{}}'), 400, 'event_missing'],
-      ['a body over MAX_BODY_BYTES', () => post(body('meeting.started', uuid, { pad: 'x'.repeat(70 * 1024) })), 413, 'body_too_large'],
-      ['a non-JSON content type', () => post(body('meeting.started', uuid), { headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type'],
-      ['an unknown app path', () => post(body('meeting.started', uuid), { path: '/webhooks/zoom/nope' }), 404, 'unknown_app'],
+      [
+        'a body over MAX_BODY_BYTES',
+        () => post(body('meeting.started', uuid, { pad: 'x'.repeat(70 * 1024) })),
+        413,
+        'body_too_large',
+      ],
+      [
+        'a non-JSON content type',
+        () => post(body('meeting.started', uuid), { headers: { 'content-type': 'text/plain' } }),
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'an unknown app path',
+        () => post(body('meeting.started', uuid), { path: '/webhooks/zoom/nope' }),
+        404,
+        'unknown_app',
+      ],
       // App names are own, exact-case keys: no Object.prototype member and no other casing finds an app.
       ...['constructor', '__proto__', 'toString', 'hasOwnProperty', 'DEFAULT', 'SALES', 'Sales'].map(
-        (segment): [string, () => Promise<Response>, number, string] => [`the app path /webhooks/zoom/${segment}`, () => post(body('meeting.started', uuid), { path: `/webhooks/zoom/${segment}` }), 404, 'unknown_app'],
+        (segment): [string, () => Promise<Response>, number, string] => [
+          `the app path /webhooks/zoom/${segment}`,
+          () => post(body('meeting.started', uuid), { path: `/webhooks/zoom/${segment}` }),
+          404,
+          'unknown_app',
+        ],
       ),
       // The body rule dedup applies too: refused here, never acknowledged and then dead-lettered.
-      ['a signed body starting with a UTF-8 BOM', () => post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body('meeting.started', uuid))])), 400, 'body_bom'],
-      ['a signed body nested 5,000 levels deep', () => post(`{"event":"recording.completed","payload":{"object":{"uuid":"${uuid}"},"notes":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`), 400, 'body_too_deep'],
+      [
+        'a signed body starting with a UTF-8 BOM',
+        () => post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body('meeting.started', uuid))])),
+        400,
+        'body_bom',
+      ],
+      [
+        'a signed body nested 5,000 levels deep',
+        () =>
+          post(
+            `{"event":"recording.completed","payload":{"object":{"uuid":"${uuid}"},"notes":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`,
+          ),
+        400,
+        'body_too_deep',
+      ],
     ];
     it.each(cases)('refuses %s with a JSON error and appends nothing', async (_name, send, status, code) => {
       const before = await topicSize(TOPICS.raw);
@@ -177,14 +287,22 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
     it('answers errors raised before any route in the SPEC shape, over raw sockets', async () => {
       const cases: Array<[string, number, string]> = [
         [`POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
-        ['POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n', 400, 'bad_framing'],
+        [
+          'POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n',
+          400,
+          'bad_framing',
+        ],
         ['GET /webhooks/%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 400, 'bad_url'],
         ['GET /webhooks/zoom HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 405, 'method_not_allowed'],
         ['GET /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 404, 'not_found'],
       ];
       for (const [head, status, code] of cases) {
         const answer = await rawRequest(head);
-        expect({ status: answer.status, error: answer.error, json: answer.json }).toEqual({ status, error: undefined, json: { error: code, message: expect.any(String) } });
+        expect({ status: answer.status, error: answer.error, json: answer.json }).toEqual({
+          status,
+          error: undefined,
+          json: { error: code, message: expect.any(String) },
+        });
       }
     });
 
@@ -192,8 +310,16 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       const fiveMiB = Buffer.alloc(5 * 1024 * 1024, 0x78);
       const before = await topicSize(TOPICS.raw);
       for (let i = 0; i < 10; i++) {
-        const answer = await rawRequest(`POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`, fiveMiB);
-        expect({ i, status: answer.status, error: answer.error, code: answer.json?.error }).toEqual({ i, status: 413, error: undefined, code: 'body_too_large' });
+        const answer = await rawRequest(
+          `POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
+          fiveMiB,
+        );
+        expect({ i, status: answer.status, error: answer.error, code: answer.json?.error }).toEqual({
+          i,
+          status: 413,
+          error: undefined,
+          code: 'body_too_large',
+        });
       }
       expect(await topicSize(TOPICS.raw)).toBe(before);
     });
@@ -227,7 +353,12 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       } finally {
         infra('start', 'kafka');
       }
-      await waitFor('ingress to accept again', async () => (await post(body('meeting.started', meetingUuid()))).status === 200, 60_000, 500);
+      await waitFor(
+        'ingress to accept again',
+        async () => (await post(body('meeting.started', meetingUuid()))).status === 200,
+        60_000,
+        500,
+      );
     });
   });
 
@@ -237,9 +368,12 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       const acked: string[] = [];
       const mark = await topicMark(TOPICS.raw);
       const sends = Array.from({ length: 300 }, (_, i) =>
-        post(body('meeting.participant_joined', uuid, { seq: i })).then(async (res) => {
-          if (res.status === 200) acked.push(((await res.json()) as { id: string }).id);
-        }, () => undefined),
+        post(body('meeting.participant_joined', uuid, { seq: i })).then(
+          async (res) => {
+            if (res.status === 200) acked.push(((await res.json()) as { id: string }).id);
+          },
+          () => undefined,
+        ),
       );
       // Kill while requests are in flight: some are acknowledged, some are not; none acknowledged may be lost.
       await waitFor('some acknowledgements', async () => acked.length >= 50, 30_000, 5);

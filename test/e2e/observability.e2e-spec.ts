@@ -2,14 +2,34 @@
  * Observability against real Kafka, Redis and S3, apps as processes (issue "Observability: one trace from
  * Zoom to S3"). SPEC invariant 8: one trace id from Zoom's traceparent (sampled flag OFF) through ingress,
  * dedup and uploader to the S3 request, with parent/child links; invariant 7: no secret in spans, logs or
- * metrics. The apps export OTLP/JSON to an in-test receiver (Jest's module registry bypasses the require hooks OpenTelemetry patches through, so spans are taken from real processes).
+ * metrics. The apps export OTLP/JSON to an in-test receiver (Jest's module registry bypasses the require hooks
+ * OpenTelemetry patches through, so spans are taken from real processes).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, type CollectedSpan, type OtlpReceiver, REPO_ROOT, loadEndpoints, readTopic, startApp, startOtlpReceiver, uniqueName, waitFor, removeBucket, uploaderS3Env } from '@zoom-pipeline/test-support';
-import { type DownloadServer, ZoomWebhookSender, recordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import {
+  type AppProcess,
+  type CollectedSpan,
+  type OtlpReceiver,
+  REPO_ROOT,
+  loadEndpoints,
+  readTopic,
+  startApp,
+  startOtlpReceiver,
+  uniqueName,
+  waitFor,
+  removeBucket,
+  uploaderS3Env,
+} from '@zoom-pipeline/test-support';
+import {
+  type DownloadServer,
+  ZoomWebhookSender,
+  recordingCompleted,
+  startDownloadServer,
+  zoomMeetingUuid,
+} from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
 
@@ -25,15 +45,27 @@ let dedup: AppProcess;
 let uploader: AppProcess;
 
 function otelEnv(): Record<string, string> {
-  return { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200' };
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '200',
+  };
 }
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   dl = await startDownloadServer();
   [ingress, dedup, uploader] = await Promise.all([
-    startApp('ingress', { KAFKA_BROKERS: e.kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET, ...otelEnv() }, { waitFor: 'readyz' }),
-    startApp('dedup', { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: prefix, ...otelEnv() }, { waitFor: 'healthz' }),
+    startApp(
+      'ingress',
+      { KAFKA_BROKERS: e.kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET, ...otelEnv() },
+      { waitFor: 'readyz' },
+    ),
+    startApp(
+      'dedup',
+      { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: prefix, ...otelEnv() },
+      { waitFor: 'healthz' },
+    ),
     startApp(
       'uploader',
       {
@@ -61,17 +93,27 @@ describe('one trace from Zoom to S3', () => {
   let spans: CollectedSpan[] = [];
   const secrets: string[] = [SECRET];
 
-  it('ingress, dedup and uploader spans share the trace id of Zoom\'s unsampled traceparent, parent by parent down to S3', async () => {
+  it("ingress, dedup and uploader spans share the trace id of Zoom's unsampled traceparent, parent by parent down to S3", async () => {
     const file = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
     const downloadToken = dl.issueDownloadToken([file.fileId]);
     secrets.push(downloadToken, file.token, e.s3.secretAccessKey);
-    const payload = recordingCompleted({ downloadBaseUrl: dl.url, meetingUuid: zoomMeetingUuid(), downloadToken, files: [{ id: file.fileId, size: file.size, fileType: 'MP4' }] });
+    const payload = recordingCompleted({
+      downloadBaseUrl: dl.url,
+      meetingUuid: zoomMeetingUuid(),
+      downloadToken,
+      files: [{ id: file.fileId, size: file.size, fileType: 'MP4' }],
+    });
     const sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
     // Flags 02: random trace id, sampled bit clear, as Zoom sends it (docs/ZOOM-FACTS.md §3).
     const outcome = await sender.send(payload, { traceparent: `00-${traceId}-${zoomSpanId}-02` });
     expect(outcome.acked).toBe(true);
 
-    const stored = await waitFor('the file on zoom.recording.uploaded', async () => (await readTopic(TOPICS.uploaded)).find((r) => r.key === file.fileId), 180_000, 1_000);
+    const stored = await waitFor(
+      'the file on zoom.recording.uploaded',
+      async () => (await readTopic(TOPICS.uploaded)).find((r) => r.key === file.fileId),
+      180_000,
+      1_000,
+    );
     expect(decodeUploadResult(stored.value).size).toBe(file.size);
     expect(stored.headers?.traceparent ?? '').toContain(traceId);
 
@@ -80,8 +122,18 @@ describe('one trace from Zoom to S3', () => {
       async () => {
         const mine = receiver.spans().filter((s) => s.traceId === traceId);
         // Each process exports on its own schedule: wait for all three, not only the last one's S3 span.
-        const all = ['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader'].every((svc) => mine.some((s) => s.service === svc));
-        return all && mine.some((s) => s.service === 'zoom-pipeline-uploader' && s.attributes['aws.s3.bucket'] === bucket && s.attributes['rpc.method'] === 'PutObject') ? mine : undefined;
+        const all = ['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader'].every((svc) =>
+          mine.some((s) => s.service === svc),
+        );
+        return all &&
+          mine.some(
+            (s) =>
+              s.service === 'zoom-pipeline-uploader' &&
+              s.attributes['aws.s3.bucket'] === bucket &&
+              s.attributes['rpc.method'] === 'PutObject',
+          )
+          ? mine
+          : undefined;
       },
       30_000,
       200,
@@ -140,7 +192,9 @@ describe('one trace from Zoom to S3', () => {
     expect(secrets.length).toBeGreaterThan(1);
     const attributeText = JSON.stringify(receiver.spans().map((s) => s.attributes));
     const exported = receiver.rawBodies().join('\n');
-    const metrics = await Promise.all([ingress, dedup, uploader].map(async (a) => (await fetch(`${a.url}/metrics`)).text()));
+    const metrics = await Promise.all(
+      [ingress, dedup, uploader].map(async (a) => (await fetch(`${a.url}/metrics`)).text()),
+    );
     const logs = [ingress, dedup, uploader].map((a) => a.output()).join('\n');
     for (const secret of secrets) {
       expect(attributeText).not.toContain(secret);
@@ -157,7 +211,9 @@ describe('one trace from Zoom to S3', () => {
   });
 
   it('the Grafana dashboard parses and queries only metrics the running apps export', async () => {
-    const dashboard = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy/grafana/zoom-pipeline.json'), 'utf8')) as { panels?: Array<{ targets?: Array<{ expr?: string }> }> };
+    const dashboard = JSON.parse(
+      fs.readFileSync(path.join(REPO_ROOT, 'deploy/grafana/zoom-pipeline.json'), 'utf8'),
+    ) as { panels?: Array<{ targets?: Array<{ expr?: string }> }> };
     const exprs = (dashboard.panels ?? []).flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')).filter(Boolean);
     expect(exprs.length).toBeGreaterThanOrEqual(6);
     const exported = new Set<string>();
@@ -168,7 +224,8 @@ describe('one trace from Zoom to S3', () => {
         if (!m) continue;
         exported.add(m[1]);
         // A histogram's TYPE line names the family; queries use its series.
-        if (line.startsWith('# TYPE') && line.endsWith(' histogram')) for (const suffix of ['_bucket', '_sum', '_count']) exported.add(m[1] + suffix);
+        if (line.startsWith('# TYPE') && line.endsWith(' histogram'))
+          for (const suffix of ['_bucket', '_sum', '_count']) exported.add(m[1] + suffix);
       }
     }
     const used = new Set(exprs.flatMap(metricNamesIn));
@@ -178,9 +235,26 @@ describe('one trace from Zoom to S3', () => {
   });
 });
 
-const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+]);
 
-/** Metric names in a PromQL expression: identifiers outside label matchers, grouping clauses and ranges, not called as functions. */
+/**
+ * Metric names in a PromQL expression: identifiers outside label matchers, grouping clauses and ranges, not called as
+ * functions.
+ */
 function metricNamesIn(expr: string): string[] {
   const stripped = expr
     .replace(/\{[^}]*\}/g, ' ')

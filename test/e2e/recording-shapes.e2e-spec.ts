@@ -14,9 +14,39 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { objectKey } from '@zoom-pipeline/canonical';
 import { DEFAULT_OBJECT_KEY_TEMPLATE } from '@zoom-pipeline/config';
-import { TOPICS, type FileWorkItem, decodeCanonicalEvent, decodeDuplicateDelivery, decodeFileWorkItem, decodeUploadFailure, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, REPO_ROOT, type TopicMark, loadEndpoints, markTopics, readTopic, removeBucket, startApp, testKafka, uniqueName, waitFor, uploaderS3Env } from '@zoom-pipeline/test-support';
-import { type DownloadServer, type SimFile, ZoomWebhookSender, recordingCompleted, rtmsEvent, sessionRecordingCompleted, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
+import {
+  TOPICS,
+  type FileWorkItem,
+  decodeCanonicalEvent,
+  decodeDuplicateDelivery,
+  decodeFileWorkItem,
+  decodeUploadFailure,
+  decodeUploadResult,
+} from '@zoom-pipeline/contracts';
+import {
+  type AppProcess,
+  REPO_ROOT,
+  type TopicMark,
+  loadEndpoints,
+  markTopics,
+  readTopic,
+  removeBucket,
+  startApp,
+  testKafka,
+  uniqueName,
+  waitFor,
+  uploaderS3Env,
+} from '@zoom-pipeline/test-support';
+import {
+  type DownloadServer,
+  type SimFile,
+  ZoomWebhookSender,
+  recordingCompleted,
+  rtmsEvent,
+  sessionRecordingCompleted,
+  startDownloadServer,
+  zoomMeetingUuid,
+} from '@zoom-pipeline/zoom-sim';
 import { RETRY_HEADERS } from '@zoom-pipeline/uploader-feature';
 
 jest.setTimeout(300_000);
@@ -25,7 +55,12 @@ const SECRET = 'shapes-e2e-secret';
 const TOPIC = 'Квартальное планирование — Q1';
 const e = loadEndpoints();
 const bucket = uniqueName('zp-shapes');
-const s3 = new S3Client({ endpoint: e.s3.endpoint, region: e.s3.region, forcePathStyle: true, credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey } });
+const s3 = new S3Client({
+  endpoint: e.s3.endpoint,
+  region: e.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey },
+});
 const apps: AppProcess[] = [];
 let dl: DownloadServer;
 let sender: ZoomWebhookSender;
@@ -35,9 +70,17 @@ let marks = new Map<string, TopicMark>();
 let bodies: Array<{ download_token: string }> = [];
 let fixture: { mp4: SimFile; chat: SimFile; processing: SimFile; token0: string } | undefined;
 
-const clusterEnv = (): Record<string, string> => ({ KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: `${bucket}:` });
+const clusterEnv = (): Record<string, string> => ({
+  KAFKA_BROKERS: e.kafkaBrokers,
+  REDIS_URL: e.redisUrl,
+  REDIS_KEY_PREFIX: `${bucket}:`,
+});
 
-async function start(name: 'ingress' | 'dedup' | 'uploader', env: Record<string, string>, waitForProbe: 'healthz' | 'readyz'): Promise<AppProcess> {
+async function start(
+  name: 'ingress' | 'dedup' | 'uploader',
+  env: Record<string, string>,
+  waitForProbe: 'healthz' | 'readyz',
+): Promise<AppProcess> {
   const p = await startApp(name, env, { waitFor: waitForProbe });
   apps.push(p);
   return p;
@@ -47,13 +90,16 @@ async function read(topic: string) {
   return readTopic(topic, { from: marks.get(topic) });
 }
 
-/** The dedup counters of recording files, summed by outcome/reason and by flag (zoom-pipeline status reads the same). */
+/**
+ * The dedup counters of recording files, summed by outcome/reason and by flag (zoom-pipeline status reads the same).
+ */
 async function fileCounters(): Promise<Record<string, number>> {
   const text = await (await fetch(`${dedup.url}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^zoom_dedup_recording_files_(total|flagged_total)\{([^}]*)\} (\S+)$/gm)) {
     const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    const name = m[1] === 'total' ? `${labels.outcome}${labels.reason ? `:${labels.reason}` : ''}` : `flag:${labels.flag}`;
+    const name =
+      m[1] === 'total' ? `${labels.outcome}${labels.reason ? `:${labels.reason}` : ''}` : `flag:${labels.flag}`;
     out[name] = (out[name] ?? 0) + Number(m[3]);
   }
   return out;
@@ -73,7 +119,9 @@ async function settled(subject: string, duplicates: number) {
       const events = (await read(TOPICS.events)).filter((r) => decodeCanonicalEvent(r.value).subject === subject);
       if (events.length === 0) return undefined;
       const id = decodeCanonicalEvent(events[0]!.value).id;
-      const dups = (await read(TOPICS.duplicates)).map((r) => decodeDuplicateDelivery(r.value)).filter((d) => d.canonicalId === id);
+      const dups = (await read(TOPICS.duplicates))
+        .map((r) => decodeDuplicateDelivery(r.value))
+        .filter((d) => d.canonicalId === id);
       return dups.length >= duplicates ? { events, id, dups } : undefined;
     },
     120_000,
@@ -84,7 +132,11 @@ async function settled(subject: string, duplicates: number) {
 beforeAll(async () => {
   dl = await startDownloadServer({ throttleBytesPerSec: undefined });
   marks = await markTopics(TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.uploaded);
-  const ingress = await start('ingress', { KAFKA_BROKERS: e.kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET }, 'readyz');
+  const ingress = await start(
+    'ingress',
+    { KAFKA_BROKERS: e.kafkaBrokers, ZOOM_WEBHOOK_SECRET_TOKEN: SECRET },
+    'readyz',
+  );
   dedup = await start('dedup', clusterEnv(), 'healthz');
   uploader = await start('uploader', { ...clusterEnv(), ...uploaderS3Env(e, bucket) }, 'healthz');
   sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
@@ -126,7 +178,14 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
         { fileType: 'CC', size: 0, downloadUrl: cc.downloadUrl, omit: noIdNoSize },
         { fileType: 'TIMELINE', size: 0, downloadUrl: timeline.downloadUrl, omit: noIdNoSize },
         { id: chat.fileId, fileType: 'CHAT', size: 0, downloadUrl: chat.downloadUrl, omit: ['file_size'] },
-        { id: processing.fileId, fileType: 'MP4', recordingType: 'gallery_view', size: processing.size, downloadUrl: processing.downloadUrl, status: 'processing' },
+        {
+          id: processing.fileId,
+          fileType: 'MP4',
+          recordingType: 'gallery_view',
+          size: processing.size,
+          downloadUrl: processing.downloadUrl,
+          status: 'processing',
+        },
         { id: 'csv-without-url', fileType: 'CSV', size: 10, omit: ['download_url'] },
         { id: mp4.fileId, fileType: 'M4A', size: audio.size, downloadUrl: audio.downloadUrl, participantAudio: true },
       ],
@@ -154,7 +213,7 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     bodies = copies.map((c) => JSON.parse(c.body.toString()) as { download_token: string });
   });
 
-  it('queues every fetchable file once, each URL with its own delivery\'s token and the other copy as fallback', async () => {
+  it("queues every fetchable file once, each URL with its own delivery's token and the other copy as fallback", async () => {
     const { mp4, chat, processing } = fixture!;
     // One work item per fetchable file (7 of 8), each with a pair from one delivery and the other copy's as fallback.
     // Dedup's work items only: the uploader re-appends a file it must wait for (the processing one) with retry headers.
@@ -208,7 +267,9 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     const results = await waitFor(
       'the complete files on zoom.recording.uploaded',
       async () => {
-        const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value)).filter((u) => u.canonicalId === id);
+        const uploaded = (await read(TOPICS.uploaded))
+          .map((r) => decodeUploadResult(r.value))
+          .filter((u) => u.canonicalId === id);
         return complete.every((i) => uploaded.some((u) => u.fileId === i.fileId)) ? uploaded : undefined;
       },
       180_000,
@@ -221,7 +282,9 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
       expect(stored[0]!.key).toBe(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item));
       expect(stored[0]!.size).toBe(item.fileSize);
       keys.add(stored[0]!.key);
-      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(item.fileSize);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(
+        item.fileSize,
+      );
     }
     expect(keys.size).toBe(3);
     expect(dl.stats().authHeaderLeaks).toBe(0);
@@ -233,7 +296,9 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     const results = await waitFor(
       'the files of unknown size on zoom.recording.uploaded',
       async () => {
-        const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value)).filter((u) => u.canonicalId === id);
+        const uploaded = (await read(TOPICS.uploaded))
+          .map((r) => decodeUploadResult(r.value))
+          .filter((u) => u.canonicalId === id);
         return unknown.every((i) => uploaded.some((u) => u.fileId === i.fileId)) ? uploaded : undefined;
       },
       180_000,
@@ -244,13 +309,21 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
       const sim = dl.getFile(decodeURIComponent(new URL(item.downloadUrl).pathname.split('/')[3]!))!;
       const stored = results.filter((u) => u.fileId === item.fileId && !u.alreadyStored);
       expect(stored).toHaveLength(1);
-      expect(stored[0]).toMatchObject({ key: objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item), size: sim.size, sha256: sim.sha256 });
-      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(sim.size);
+      expect(stored[0]).toMatchObject({
+        key: objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item),
+        size: sim.size,
+        sha256: sim.sha256,
+      });
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(
+        sim.size,
+      );
       // The SHA-256 is on the stored object for an S3 user: the `<key>.sha256` sidecar, sha256sum format.
       const sidecar = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${stored[0]!.key}.sha256` }));
       expect(await sidecar.Body?.transformToString('utf8')).toBe(`${sim.sha256}  ${stored[0]!.key.split('/').pop()}\n`);
     }
-    const failed = (await read(TOPICS.failed)).map((r) => decodeUploadFailure(r.value)).filter((f) => f.canonicalId === id);
+    const failed = (await read(TOPICS.failed))
+      .map((r) => decodeUploadFailure(r.value))
+      .filter((f) => f.canonicalId === id);
     expect(failed.map((f) => f.reason)).toEqual(['download_url_missing']);
     const processing = items.find((i) => i.fileStatus === 'processing')!;
     const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
@@ -260,14 +333,29 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
   it('`zoom-pipeline status` on the uploader counts the six stored files and no failure', async () => {
     // The uploader shares its consumer group with earlier runs on these long-lived test services, so it may also
     // finish (and fail) their left-over retries: every failure it counts must be one it published, none of this event.
-    await waitFor('status to account for every upload and failure', async () => {
-      const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'dist/apps/cli/src/main.js'), 'status', '--url', uploader.url, '--json']);
-      const status = JSON.parse(stdout) as { uploads: { uploaded: number; alreadyStored: number; failed: number } };
-      const failures = (await read(TOPICS.failed)).map((r) => decodeUploadFailure(r.value));
-      const ours = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value)).filter((u) => u.canonicalId === id && !u.alreadyStored);
-      const leftOver = failures.filter((f) => f.canonicalId !== id).length;
-      return ours.length === 6 && status.uploads.uploaded >= 6 && status.uploads.failed === leftOver ? true : undefined;
-    }, 30_000, 1_000);
+    await waitFor(
+      'status to account for every upload and failure',
+      async () => {
+        const { stdout } = await promisify(execFile)(process.execPath, [
+          path.join(REPO_ROOT, 'dist/apps/cli/src/main.js'),
+          'status',
+          '--url',
+          uploader.url,
+          '--json',
+        ]);
+        const status = JSON.parse(stdout) as { uploads: { uploaded: number; alreadyStored: number; failed: number } };
+        const failures = (await read(TOPICS.failed)).map((r) => decodeUploadFailure(r.value));
+        const ours = (await read(TOPICS.uploaded))
+          .map((r) => decodeUploadResult(r.value))
+          .filter((u) => u.canonicalId === id && !u.alreadyStored);
+        const leftOver = failures.filter((f) => f.canonicalId !== id).length;
+        return ours.length === 6 && status.uploads.uploaded >= 6 && status.uploads.failed === leftOver
+          ? true
+          : undefined;
+      },
+      30_000,
+      1_000,
+    );
   });
 });
 
@@ -281,20 +369,43 @@ describe('a copy whose download token Zoom refuses', () => {
       const valid = zoom.issueDownloadToken([f.fileId]);
       zoom.revokeToken(expired);
       const item: FileWorkItem = {
-        v: 1, fileId: f.fileId, canonicalId: `fallback-${f.fileId}`, app: 'default', accountId: 'acct', meetingUuid: zoomMeetingUuid(), meetingId: '1', topic: TOPIC,
-        hostId: 'h', meetingStartTime: '2026-12-03T10:00:00Z', recordingStart: '2026-12-03T10:00:05Z', recordingEnd: '2026-12-03T11:00:05Z', fileType: 'MP4',
-        fileExtension: 'MP4', fileSize: f.size, downloadUrl: f.downloadUrl, downloadToken: expired, tokenReceivedAt: new Date().toISOString(),
-        alternates: [{ downloadUrl: `${f.downloadUrl}-copy2`, downloadToken: valid, receivedAt: new Date().toISOString() }],
+        v: 1,
+        fileId: f.fileId,
+        canonicalId: `fallback-${f.fileId}`,
+        app: 'default',
+        accountId: 'acct',
+        meetingUuid: zoomMeetingUuid(),
+        meetingId: '1',
+        topic: TOPIC,
+        hostId: 'h',
+        meetingStartTime: '2026-12-03T10:00:00Z',
+        recordingStart: '2026-12-03T10:00:05Z',
+        recordingEnd: '2026-12-03T11:00:05Z',
+        fileType: 'MP4',
+        fileExtension: 'MP4',
+        fileSize: f.size,
+        downloadUrl: f.downloadUrl,
+        downloadToken: expired,
+        tokenReceivedAt: new Date().toISOString(),
+        alternates: [
+          { downloadUrl: `${f.downloadUrl}-copy2`, downloadToken: valid, receivedAt: new Date().toISOString() },
+        ],
       };
       const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
-      await producer.send({ topic: TOPICS.files, acks: -1, messages: [{ key: f.fileId, value: JSON.stringify(item) }] });
+      await producer.send({
+        topic: TOPICS.files,
+        acks: -1,
+        messages: [{ key: f.fileId, value: JSON.stringify(item) }],
+      });
       await producer.disconnect();
 
       const stored = await waitFor(
         'the file on zoom.recording.uploaded',
         async () => {
-          const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value)).filter((u) => u.fileId === f.fileId);
+          const uploaded = (await read(TOPICS.uploaded))
+            .map((r) => decodeUploadResult(r.value))
+            .filter((u) => u.fileId === f.fileId);
           return uploaded.length > 0 ? uploaded : undefined;
         },
         120_000,
@@ -315,7 +426,10 @@ describe('a copy whose download token Zoom refuses', () => {
 describe('webinar and Video SDK events keyed and deduplicated like meeting ones', () => {
   it.each([
     ['webinar.rtms_started', { product: 'webinar' as const }],
-    ['webinar.rtms_stopped (fields in payload.object)', { product: 'webinar' as const, phase: 'stopped' as const, nested: true }],
+    [
+      'webinar.rtms_stopped (fields in payload.object)',
+      { product: 'webinar' as const, phase: 'stopped' as const, nested: true },
+    ],
     ['session.rtms_started', { product: 'session' as const }],
     ['meeting.rtms_started (fields in payload.object)', { product: 'meeting' as const, nested: true }],
   ])('%s: one event keyed by its instance UUID, copies and retries suppressed', async (_name, opts) => {
@@ -323,7 +437,9 @@ describe('webinar and Video SDK events keyed and deduplicated like meeting ones'
     const body = rtmsEvent({ ...opts, instanceId: instance });
     const copies = await sender.sendCopies(body, 2);
     expect(copies.every((c) => c.acked)).toBe(true);
-    expect((await sender.send(copies[0]!.body, { timestampSec: Math.floor(Date.now() / 1000) + 300 })).acked).toBe(true);
+    expect((await sender.send(copies[0]!.body, { timestampSec: Math.floor(Date.now() / 1000) + 300 })).acked).toBe(
+      true,
+    );
     const { events } = await settled(instance, 2);
     expect(events).toHaveLength(1);
     expect(events[0]!.key).toBe(instance);
@@ -332,13 +448,21 @@ describe('webinar and Video SDK events keyed and deduplicated like meeting ones'
   it('session.recording_completed: its files are queued under the session id', async () => {
     const f = dl.addFile({ size: 50_000, fileExtension: 'MP4' });
     const sessionId = zoomMeetingUuid();
-    const body = sessionRecordingCompleted({ downloadBaseUrl: 'http://127.0.0.1:9', sessionId, topic: TOPIC, downloadToken: f.token, files: [{ id: f.fileId, size: f.size, downloadUrl: f.downloadUrl }] });
+    const body = sessionRecordingCompleted({
+      downloadBaseUrl: 'http://127.0.0.1:9',
+      sessionId,
+      topic: TOPIC,
+      downloadToken: f.token,
+      files: [{ id: f.fileId, size: f.size, downloadUrl: f.downloadUrl }],
+    });
     const copies = await sender.sendCopies(body, 2);
     expect(copies.every((c) => c.acked)).toBe(true);
     const { events, id } = await settled(sessionId, 1);
     expect(events).toHaveLength(1);
     expect(events[0]!.key).toBe(sessionId);
-    const items = (await read(TOPICS.files)).map((r) => decodeFileWorkItem(r.value)).filter((i) => i.canonicalId === id);
+    const items = (await read(TOPICS.files))
+      .map((r) => decodeFileWorkItem(r.value))
+      .filter((i) => i.canonicalId === id);
     expect(items.map((i) => [i.fileId, i.meetingUuid, i.topic])).toEqual([[f.fileId, sessionId, TOPIC]]);
   });
 });

@@ -7,7 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AppProcess, startApp, waitFor } from '@zoom-pipeline/test-support';
-import { type DownloadServer, type SimFile, ZoomWebhookSender, recordingCompleted, startDownloadServer, zoomMeetingUuid, zoomSignature } from '@zoom-pipeline/zoom-sim';
+import {
+  type DownloadServer,
+  type SimFile,
+  ZoomWebhookSender,
+  recordingCompleted,
+  startDownloadServer,
+  zoomMeetingUuid,
+  zoomSignature,
+} from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(300_000);
 
@@ -75,16 +83,26 @@ afterAll(async () => {
 
 describe('standalone: the whole pipeline in one process', () => {
   it('the reported duplicate scenario gives one download and one stored copy per file', async () => {
-    const files = [dl.addFile({ size: 3 * 1024 * 1024 + 17, fileExtension: 'MP4' }), dl.addFile({ size: 1024 * 1024, fileExtension: 'M4A' }), dl.addFile({ size: 2048, fileExtension: 'TXT' })];
+    const files = [
+      dl.addFile({ size: 3 * 1024 * 1024 + 17, fileExtension: 'MP4' }),
+      dl.addFile({ size: 1024 * 1024, fileExtension: 'M4A' }),
+      dl.addFile({ size: 2048, fileExtension: 'TXT' }),
+    ];
     const ids = files.map((f) => f.fileId);
     const payload = recordingFor(files, ['MP4', 'M4A', 'CHAT']);
     const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
     const copies = await sender.sendCopies(payload, 20, { downloadTokenForCopy: () => dl.issueDownloadToken(ids) });
     expect(copies.every((c) => c.acked)).toBe(true);
     const now = Math.floor(Date.now() / 1000);
-    for (const minutes of [5, 25, 85]) expect((await sender.send(copies[3].body, { timestampSec: now + minutes * 60 })).acked).toBe(true);
+    for (const minutes of [5, 25, 85])
+      expect((await sender.send(copies[3].body, { timestampSec: now + minutes * 60 })).acked).toBe(true);
 
-    const stored = await waitFor('three stored files', async () => (storedObjects().length >= 3 ? storedObjects() : undefined), 120_000, 500);
+    const stored = await waitFor(
+      'three stored files',
+      async () => (storedObjects().length >= 3 ? storedObjects() : undefined),
+      120_000,
+      500,
+    );
     await new Promise((r) => setTimeout(r, 3_000)); // would a duplicate download or a second object show up?
     expect(storedObjects()).toHaveLength(3);
     const byHash = new Map<string, string>();
@@ -109,7 +127,9 @@ describe('standalone: the whole pipeline in one process', () => {
     app = await startApp('standalone', env(), { waitFor: 'readyz' });
     await waitFor('the file after restart', async () => storedObjects().length === before + 1, 60_000, 500);
     const again = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
-    expect((await again.send(payload, { downloadTokenForCopy: () => dl.issueDownloadToken([file.fileId]) })).acked).toBe(true);
+    expect(
+      (await again.send(payload, { downloadTokenForCopy: () => dl.issueDownloadToken([file.fileId]) })).acked,
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, 3_000));
     expect(storedObjects()).toHaveLength(before + 1);
     expect(dl.stats().files[file.fileId].downloadsCompleted).toBe(1);
@@ -117,9 +137,17 @@ describe('standalone: the whole pipeline in one process', () => {
 
   const signed = (body: string, opts: { secret?: string; ts?: number; ct?: string } = {}) => {
     const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
-    return { 'content-type': opts.ct ?? 'application/json; charset=utf-8', 'x-zm-request-timestamp': ts, 'x-zm-signature': zoomSignature(opts.secret ?? SECRET, ts, body) };
+    return {
+      'content-type': opts.ct ?? 'application/json; charset=utf-8',
+      'x-zm-request-timestamp': ts,
+      'x-zm-signature': zoomSignature(opts.secret ?? SECRET, ts, body),
+    };
   };
-  const ok = JSON.stringify({ event: 'meeting.started', payload: { account_id: 'a', object: { uuid: 'bad-input==', id: '1' } }, event_ts: 1 });
+  const ok = JSON.stringify({
+    event: 'meeting.started',
+    payload: { account_id: 'a', object: { uuid: 'bad-input==', id: '1' } },
+    event_ts: 1,
+  });
   const big = JSON.stringify({ event: 'meeting.started', payload: { pad: 'x'.repeat(600 * 1024) } });
   it.each([
     ['no signature', { 'content-type': 'application/json' }, ok, 401, 'signature_missing'],
@@ -149,12 +177,19 @@ describe('standalone: the whole pipeline in one process', () => {
     const rssBefore = peakRssKiB(app.child.pid!);
     const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
     expect((await sender.send(recordingFor([big], ['MP4']))).acked).toBe(true);
-    const stored = await waitFor('the 1 GiB file', async () => (storedObjects().length === before + 1 ? storedObjects() : undefined), 240_000, 1_000);
+    const stored = await waitFor(
+      'the 1 GiB file',
+      async () => (storedObjects().length === before + 1 ? storedObjects() : undefined),
+      240_000,
+      1_000,
+    );
     const peakMiB = peakRssKiB(app.child.pid!) / 1024;
     const obj = stored.find((o) => fs.statSync(o.file).size === big.size)!;
     expect(await sha256File(obj.file)).toBe(big.sha256);
     // Streaming: the process never comes near holding the file (1024 MiB); typical peak is ~150 MiB.
-    process.stdout.write(`standalone 1 GiB upload: peak RSS ${peakMiB.toFixed(0)} MiB (before: ${(rssBefore / 1024).toFixed(0)} MiB)\n`);
+    process.stdout.write(
+      `standalone 1 GiB upload: peak RSS ${peakMiB.toFixed(0)} MiB (before: ${(rssBefore / 1024).toFixed(0)} MiB)\n`,
+    );
     expect(peakMiB).toBeLessThan(400);
   });
 });

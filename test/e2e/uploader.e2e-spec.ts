@@ -3,12 +3,26 @@
  * (issue: uploader). SPEC invariants 4, 5, 6.
  */
 import { readFileSync } from 'node:fs';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { objectKey } from '@zoom-pipeline/canonical';
 import { DEFAULT_OBJECT_KEY_TEMPLATE } from '@zoom-pipeline/config';
 import { type FileWorkItem, TOPICS, type UploadFailure, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { type AppProcess, loadEndpoints, readTopic, startApp, uniqueName, waitFor, removeBucket } from '@zoom-pipeline/test-support';
+import {
+  type AppProcess,
+  loadEndpoints,
+  readTopic,
+  startApp,
+  uniqueName,
+  waitFor,
+  removeBucket,
+} from '@zoom-pipeline/test-support';
 import { type DownloadServer, type SimFile, startDownloadServer, zoomMeetingUuid } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(600_000);
@@ -17,7 +31,12 @@ const e = loadEndpoints();
 const bucket = uniqueName('zp-upl');
 let dl: DownloadServer;
 const apps: AppProcess[] = [];
-const s3 = new S3Client({ endpoint: e.s3.endpoint, region: e.s3.region, forcePathStyle: true, credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey } });
+const s3 = new S3Client({
+  endpoint: e.s3.endpoint,
+  region: e.s3.region,
+  forcePathStyle: true,
+  credentials: { accessKeyId: e.s3.accessKeyId, secretAccessKey: e.s3.secretAccessKey },
+});
 const kafka = new Kafka({ clientId: 'zp-upl-test', brokers: [e.kafkaBrokers], logLevel: logLevel.NOTHING });
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 
@@ -74,11 +93,20 @@ function workItem(f: SimFile, fileType = 'MP4', over: Partial<FileWorkItem> = {}
 }
 
 async function enqueue(items: FileWorkItem[]): Promise<void> {
-  await producer.send({ topic: TOPICS.files, acks: -1, messages: items.map((i) => ({ key: i.fileId, value: JSON.stringify(i) })) });
+  await producer.send({
+    topic: TOPICS.files,
+    acks: -1,
+    messages: items.map((i) => ({ key: i.fileId, value: JSON.stringify(i) })),
+  });
 }
 
 async function resultFor(fileId: string, topic: string = TOPICS.uploaded) {
-  return waitFor(`a result for ${fileId} on ${topic}`, async () => (await readTopic(topic)).find((r) => r.key === fileId), 180_000, 1_000);
+  return waitFor(
+    `a result for ${fileId} on ${topic}`,
+    async () => (await readTopic(topic)).find((r) => r.key === fileId),
+    180_000,
+    1_000,
+  );
 }
 
 async function openUploads(): Promise<number> {
@@ -142,9 +170,21 @@ describe('uploader with real S3, Kafka and Redis', () => {
       workItem(dl.addFile({ size: 10 }), 'MP4', { downloadUrl: 'https://evil.example.com/rec/x' }),
     ];
     await enqueue(items);
-    const reasons = await Promise.all(items.map(async (i) => JSON.parse((await resultFor(i.fileId, TOPICS.failed)).value.toString()) as { reason: string; message: string }));
+    const reasons = await Promise.all(
+      items.map(
+        async (i) =>
+          JSON.parse((await resultFor(i.fileId, TOPICS.failed)).value.toString()) as {
+            reason: string;
+            message: string;
+          },
+      ),
+    );
     // Zoom answers a bad token with 200 + an HTML page: that is what the uploader reports.
-    expect(reasons.map((r) => r.reason)).toEqual(['download_html_response', 'download_size_mismatch', 'download_forbidden_host']);
+    expect(reasons.map((r) => r.reason)).toEqual([
+      'download_html_response',
+      'download_size_mismatch',
+      'download_forbidden_host',
+    ]);
     for (const r of reasons) expect(r.message).not.toContain('not-a-valid-token');
     const uploaded = (await readTopic(TOPICS.uploaded)).map((r) => r.key);
     for (const i of items) expect(uploaded).not.toContain(i.fileId);
@@ -158,13 +198,20 @@ describe('uploader with real S3, Kafka and Redis', () => {
       const f = slowDl.addFile({ size: 40 * 1024 * 1024, fileExtension: 'MP4' });
       const first = await startUploader();
       await enqueue([workItem(f)]);
-      await waitFor('the upload to be under way', async () => slowDl.stats().bytesServed > 12 * 1024 * 1024, 60_000, 100);
+      await waitFor(
+        'the upload to be under way',
+        async () => slowDl.stats().bytesServed > 12 * 1024 * 1024,
+        60_000,
+        100,
+      );
       await first.kill('SIGKILL');
       // Two uploaders now share the work: still one upload of the file.
       await Promise.all([startUploader(), startUploader()]);
       const result = decodeUploadResult((await resultFor(f.fileId)).value);
       expect(result.sha256).toBe(f.sha256);
-      const uploadedRecords = (await readTopic(TOPICS.uploaded)).filter((r) => r.key === f.fileId && !decodeUploadResult(r.value).alreadyStored);
+      const uploadedRecords = (await readTopic(TOPICS.uploaded)).filter(
+        (r) => r.key === f.fileId && !decodeUploadResult(r.value).alreadyStored,
+      );
       expect(uploadedRecords).toHaveLength(1);
       // The killed process's multipart upload was aborted by nobody: it is the uploader's job to leave none.
       await waitFor('no open multipart uploads', async () => (await openUploads()) === 0, 30_000, 1_000);
@@ -176,7 +223,12 @@ describe('uploader with real S3, Kafka and Redis', () => {
   it('falls back to Server-to-Server OAuth when the webhook token is rejected', async () => {
     await Promise.all(apps.splice(0).map((a) => a.kill('SIGTERM')));
     dl.setS2SCredentials({ accountId: 'acct-s2s', clientId: 'client-s2s', clientSecret: 'secret-s2s' });
-    await startUploader({ ZOOM_ACCOUNT_ID: 'acct-s2s', ZOOM_CLIENT_ID: 'client-s2s', ZOOM_CLIENT_SECRET: 'secret-s2s', ZOOM_OAUTH_URL: dl.tokenUrl });
+    await startUploader({
+      ZOOM_ACCOUNT_ID: 'acct-s2s',
+      ZOOM_CLIENT_ID: 'client-s2s',
+      ZOOM_CLIENT_SECRET: 'secret-s2s',
+      ZOOM_OAUTH_URL: dl.tokenUrl,
+    });
     const f = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
     dl.revokeToken(f.token); // arrived late: the webhook's token no longer works (docs/USER-REPORTS.md #11)
     const tokenRequests = dl.stats().tokenRequests;
@@ -187,7 +239,7 @@ describe('uploader with real S3, Kafka and Redis', () => {
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });
 
-  it('stores a 2 GiB file intact with the uploader\'s memory bounded by its part size, not the file size', async () => {
+  it("stores a 2 GiB file intact with the uploader's memory bounded by its part size, not the file size", async () => {
     const uploader = apps[apps.length - 1];
     const before = peakRssMiB(uploader.child.pid!);
     const f = dl.addFile({ size: 2 * 1024 ** 3, fileExtension: 'MP4' });
@@ -196,7 +248,9 @@ describe('uploader with real S3, Kafka and Redis', () => {
     const peak = peakRssMiB(uploader.child.pid!);
     expect(result.size).toBe(f.size);
     expect(result.sha256).toBe(f.sha256);
-    process.stdout.write(`uploader 2 GiB to S3 (5 MiB parts x 2 in flight): peak RSS ${peak.toFixed(0)} MiB (before ${before.toFixed(0)} MiB), ${(result.durationMs / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `uploader 2 GiB to S3 (5 MiB parts x 2 in flight): peak RSS ${peak.toFixed(0)} MiB (before ${before.toFixed(0)} MiB), ${(result.durationMs / 1000).toFixed(1)} s\n`,
+    );
     // Configuration bound: part size x (queue + 1) per file, plus the process baseline; 2 GiB would be 2048 MiB.
     expect(peak).toBeLessThan(before + 200);
   });
@@ -217,7 +271,11 @@ describe('no poison pill: per-record error policy', () => {
 
   /** One partition for all, in this order: the bad record sits in front of the normal one. */
   async function enqueueOn(partition: number, items: FileWorkItem[]): Promise<void> {
-    await producer.send({ topic: TOPICS.files, acks: -1, messages: items.map((i) => ({ key: i.fileId, value: JSON.stringify(i), partition })) });
+    await producer.send({
+      topic: TOPICS.files,
+      acks: -1,
+      messages: items.map((i) => ({ key: i.fileId, value: JSON.stringify(i), partition })),
+    });
   }
 
   async function failureOf(fileId: string): Promise<UploadFailure> {
@@ -233,7 +291,11 @@ describe('no poison pill: per-record error policy', () => {
     const short = dl.addFile({ size: 60_000, faults: { chunked: true } }); // serves fewer bytes than file_size
     const long = dl.addFile({ size: 60_000, faults: { chunked: true } }); // serves more bytes than file_size
     const normal = dl.addFile({ size: 80_000 });
-    await enqueueOn(3, [workItem(short, 'MP4', { fileSize: 70_000 }), workItem(long, 'MP4', { fileSize: 50_000 }), workItem(normal)]);
+    await enqueueOn(3, [
+      workItem(short, 'MP4', { fileSize: 70_000 }),
+      workItem(long, 'MP4', { fileSize: 50_000 }),
+      workItem(normal),
+    ]);
 
     expect(decodeUploadResult((await resultFor(normal.fileId)).value).sha256).toBe(normal.sha256);
     expect((await failureOf(short.fileId)).reason).toBe('download_size_mismatch');
@@ -258,7 +320,7 @@ describe('no poison pill: per-record error policy', () => {
     expect(head.Metadata?.['zoom-file-id']).toBe(`=?UTF-8?B?${Buffer.from(odd.fileId).toString('base64')}?=`);
   });
 
-  it('file ids that sanitise alike (u/a, u?a) get two objects, and another file\'s object at a key is never overwritten', async () => {
+  it("file ids that sanitise alike (u/a, u?a) get two objects, and another file's object at a key is never overwritten", async () => {
     await freshUploader();
     const tag = uniqueName('u');
     const a = dl.addFile({ fileId: `${tag}/a`, size: 11_000 });
@@ -276,7 +338,14 @@ describe('no poison pill: per-record error policy', () => {
     const c = dl.addFile({ size: 13_000 });
     const ic = workItem(c);
     const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, ic);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'someone else', Metadata: { 'zoom-file-id': 'another-file' } }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: 'someone else',
+        Metadata: { 'zoom-file-id': 'another-file' },
+      }),
+    );
     await enqueueOn(5, [ic]);
     expect((await failureOf(c.fileId)).reason).toBe('object_key_collision');
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -286,7 +355,9 @@ describe('no poison pill: per-record error policy', () => {
   it('a 429/503 storm with Retry-After ends with every file stored and none dead-lettered', async () => {
     await freshUploader();
     // Seven refusals per file: more than the downloader's own 5 attempts, so only the delayed retries get through.
-    const files = [0, 1, 2, 3].map(() => dl.addFile({ size: 50_000, faults: { failFirst: { count: 7, statuses: [429, 503], retryAfterSec: 1 } } }));
+    const files = [0, 1, 2, 3].map(() =>
+      dl.addFile({ size: 50_000, faults: { failFirst: { count: 7, statuses: [429, 503], retryAfterSec: 1 } } }),
+    );
     await enqueue(files.map((f) => workItem(f)));
 
     for (const f of files) expect(decodeUploadResult((await resultFor(f.fileId)).value).sha256).toBe(f.sha256);
@@ -298,7 +369,10 @@ describe('no poison pill: per-record error policy', () => {
 
   it('a file that never recovers is dead-lettered as retry_budget_exhausted once its budget is spent; the file behind it is stored', async () => {
     await freshUploader({ UPLOAD_RETRY_BUDGET: '4s' });
-    const down = dl.addFile({ size: 10_000, faults: { failFirst: { count: Infinity, status: 503, retryAfterSec: 1 } } });
+    const down = dl.addFile({
+      size: 10_000,
+      faults: { failFirst: { count: Infinity, status: 503, retryAfterSec: 1 } },
+    });
     const normal = dl.addFile({ size: 10_000 });
     await enqueueOn(6, [workItem(down), workItem(normal)]);
 
@@ -317,7 +391,12 @@ describe('no poison pill: per-record error policy', () => {
       const f = slowDl.addFile({ size: 8 * 1024 * 1024 });
       const item = workItem(f);
       await enqueueOn(7, [item, item]);
-      await waitFor('two results for the file', async () => (await recordsFor(TOPICS.uploaded, f.fileId)).length >= 2, 180_000, 1_000);
+      await waitFor(
+        'two results for the file',
+        async () => (await recordsFor(TOPICS.uploaded, f.fileId)).length >= 2,
+        180_000,
+        1_000,
+      );
       const results = (await recordsFor(TOPICS.uploaded, f.fileId)).map((r) => decodeUploadResult(r.value));
       expect(results.map((r) => r.alreadyStored).sort()).toEqual([false, true]);
       expect(slowDl.stats().files[f.fileId]?.downloadsStarted).toBe(1);

@@ -84,9 +84,14 @@ describe('Kafka (real broker from scripts/infra.sh)', () => {
     expect(cluster.brokers).toEqual([expect.objectContaining({ host: '127.0.0.1' })]);
     const configs = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: 4 /* BROKER */, name: String(cluster.brokers[0].nodeId), configNames: ['auto.create.topics.enable'] }],
+      resources: [
+        { type: 4 /* BROKER */, name: String(cluster.brokers[0].nodeId), configNames: ['auto.create.topics.enable'] },
+      ],
     });
-    expect(configs.resources[0].configEntries[0]).toMatchObject({ configName: 'auto.create.topics.enable', configValue: 'false' });
+    expect(configs.resources[0].configEntries[0]).toMatchObject({
+      configName: 'auto.create.topics.enable',
+      configValue: 'false',
+    });
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(metadata.topics[0].partitions).toHaveLength(3);
   });
@@ -132,7 +137,9 @@ describe('Kafka (real broker from scripts/infra.sh)', () => {
       const after = BigInt(m.offset) + 1n;
       if (!next.has(m.partition) || next.get(m.partition)! < after) next.set(m.partition, after);
     }
-    await first.commitOffsets([...next].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })));
+    await first.commitOffsets(
+      [...next].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
+    );
     await first.disconnect();
 
     const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -192,7 +199,9 @@ describe('Kafka (real broker from scripts/infra.sh)', () => {
     await lastTx.commit();
 
     const values: string[] = [];
-    const consumer = track(kafka.consumer({ groupId: uniqueName('smoke-tx-reader'), readUncommitted: false, ...consumerDefaults }));
+    const consumer = track(
+      kafka.consumer({ groupId: uniqueName('smoke-tx-reader'), readUncommitted: false, ...consumerDefaults }),
+    );
     await consumer.connect();
     await consumer.subscribe({ topic: txTopic, fromBeginning: true });
     await consumer.run({

@@ -31,7 +31,9 @@ function capturingLogger(): EventBusLogger & { lines: string[] } {
 }
 
 /** ZP_KAFKA_CLIENTS=platformatic (or kafkajs) runs the consumer tests on one client only. */
-const CLIENTS: KafkaClientName[] = (process.env.ZP_KAFKA_CLIENTS ?? 'kafkajs,platformatic').split(',').map((c) => c.trim() as KafkaClientName);
+const CLIENTS: KafkaClientName[] = (process.env.ZP_KAFKA_CLIENTS ?? 'kafkajs,platformatic')
+  .split(',')
+  .map((c) => c.trim() as KafkaClientName);
 
 function kafkaBus(overrides: Partial<KafkaEventBusOptions> = {}): KafkaEventBus {
   return new KafkaEventBus({
@@ -105,7 +107,9 @@ describe('KafkaEventBus (real broker)', () => {
       const started = process.hrtime.bigint();
       await Promise.all(
         Array.from({ length: 2000 }, (_, i) =>
-          bus.publish([{ topic, key: `meeting-${i % 211}`, value: Buffer.concat([Buffer.from(`r${round}-m${i}:`), body]) }]),
+          bus.publish([
+            { topic, key: `meeting-${i % 211}`, value: Buffer.concat([Buffer.from(`r${round}-m${i}:`), body]) },
+          ]),
         ),
       );
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -128,12 +132,16 @@ describe('KafkaEventBus (real broker)', () => {
   it('rejects with BusUnavailableError within publishTimeoutMs when no broker is reachable, and never hangs', async () => {
     const bus = track(kafkaBus({ brokers: ['127.0.0.1:1'], publishTimeoutMs: 1_000, readyTimeoutMs: 500 }));
     const started = Date.now();
-    await expect(bus.publish([{ topic: 'zoom.webhooks.raw', key: 'k', value: Buffer.from('x') }])).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(
+      bus.publish([{ topic: 'zoom.webhooks.raw', key: 'k', value: Buffer.from('x') }]),
+    ).rejects.toBeInstanceOf(BusUnavailableError);
     expect(Date.now() - started).toBeLessThan(1_000 + 500);
 
     const burst = Date.now();
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, () => bus.publish([{ topic: 'zoom.webhooks.raw', key: 'k', value: Buffer.from('x') }])),
+      Array.from({ length: 50 }, () =>
+        bus.publish([{ topic: 'zoom.webhooks.raw', key: 'k', value: Buffer.from('x') }]),
+      ),
     );
     expect(results.every((r) => r.status === 'rejected' && r.reason instanceof BusUnavailableError)).toBe(true);
     expect(Date.now() - burst).toBeLessThan(1_000 + 500);
@@ -148,7 +156,9 @@ describe('KafkaEventBus (real broker)', () => {
     const sockets = new Set<Socket>();
     let reachable = true;
     const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
-      const socket = reachable ? connect({ host, port }, onConnect) : connect({ host: '127.0.0.1', port: 1 }, onConnect);
+      const socket = reachable
+        ? connect({ host, port }, onConnect)
+        : connect({ host: '127.0.0.1', port: 1 }, onConnect);
       socket.setKeepAlive(true, 60_000);
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -164,7 +174,9 @@ describe('KafkaEventBus (real broker)', () => {
     reachable = false;
     for (const s of sockets) s.destroy();
     const started = Date.now();
-    await expect(bus.publish([{ topic, key: 'k', value: Buffer.from(`during ${secret}`) }])).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(bus.publish([{ topic, key: 'k', value: Buffer.from(`during ${secret}`) }])).rejects.toBeInstanceOf(
+      BusUnavailableError,
+    );
     expect(Date.now() - started).toBeLessThan(1_000 + 500);
     expect(await bus.isReady()).toBe(false);
 
@@ -193,7 +205,6 @@ describe('KafkaEventBus (real broker)', () => {
     await bus.close();
     await waitUntil(() => sockets.size === 0, 5_000, 'every connection of the bus closed');
   });
-
 });
 
 for (const client of CLIENTS) {
@@ -210,13 +221,20 @@ for (const client of CLIENTS) {
     it('creates a compacted topic when asked, and an ordinary one otherwise (admin calls on this client)', async () => {
       const bus = track(kafkaBus({ client }));
       const [compacted, plain] = [uniqueName('eb-compacted'), uniqueName('eb-plain')];
-      await bus.ensureTopics([{ topic: compacted, partitions: 2, compacted: true }, { topic: plain, partitions: 1 }]);
+      await bus.ensureTopics([
+        { topic: compacted, partitions: 2, compacted: true },
+        { topic: plain, partitions: 1 },
+      ]);
       const admin = testKafka().admin();
       await admin.connect();
       try {
         const { resources } = await admin.describeConfigs({
           includeSynonyms: false,
-          resources: [compacted, plain].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })),
+          resources: [compacted, plain].map((name) => ({
+            type: ConfigResourceTypes.TOPIC,
+            name,
+            configNames: ['cleanup.policy'],
+          })),
         });
         const policy = (name: string) => resources.find((r) => r.resourceName === name)?.configEntries[0]?.configValue;
         expect(policy(compacted)).toBe('compact');
@@ -228,7 +246,9 @@ for (const client of CLIENTS) {
     });
 
     it('keeps the partition through a handler that runs longer than the session timeout (timer heartbeats)', async () => {
-      const bus = track(kafkaBus({ client, consumer: { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 250 } }));
+      const bus = track(
+        kafkaBus({ client, consumer: { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 250 } }),
+      );
       const topic = uniqueName('eb-long');
       await bus.ensureTopics([{ topic, partitions: 1 }]);
       await bus.publish([{ topic, key: 'recording-file', value: Buffer.from('upload me') }]);
@@ -256,7 +276,11 @@ for (const client of CLIENTS) {
       const bus = track(kafkaBus({ client }));
       const topic = uniqueName('eb-aborted');
       await bus.ensureTopics([{ topic, partitions: 1 }]);
-      const producer = testKafka().producer({ transactionalId: uniqueName('eb-aborter'), idempotent: true, maxInFlightRequests: 1 });
+      const producer = testKafka().producer({
+        transactionalId: uniqueName('eb-aborter'),
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
       await producer.connect();
       try {
         const transaction = await producer.transaction();
@@ -298,7 +322,9 @@ for (const client of CLIENTS) {
       // skipped; a real handler dead-letters such a record itself), and the batches of other partitions that
       // were merged with it into a transaction must still commit, alone.
       const keys = Array.from({ length: 60 }, (_, i) => `meeting-${i}`);
-      await bus.publish(keys.map((k) => ({ topic: input, key: k, value: Buffer.from(k === 'meeting-7' ? 'poison' : `in:${k}`) })));
+      await bus.publish(
+        keys.map((k) => ({ topic: input, key: k, value: Buffer.from(k === 'meeting-7' ? 'poison' : `in:${k}`) })),
+      );
       const handled = new Set<string>();
       const handle = await bus.consume({
         groupId: uniqueName('eb-g-merge'),
@@ -307,7 +333,8 @@ for (const client of CLIENTS) {
         maxBatchSize: 1,
         eachBatch: async (batch) => ({
           outputs: batch.messages.map((m) => {
-            if (m.value.toString() === 'poison') return { topic: output, key: m.key, value: Buffer.alloc(2 * 1024 * 1024, 1) };
+            if (m.value.toString() === 'poison')
+              return { topic: output, key: m.key, value: Buffer.alloc(2 * 1024 * 1024, 1) };
             handled.add(m.value.toString());
             return { topic: output, key: m.key, value: Buffer.from(m.value.toString().replace('in:', 'out:')) };
           }),
@@ -319,7 +346,8 @@ for (const client of CLIENTS) {
         await waitUntil(() => commitRetries() >= 3, 60_000, 'the poison batch retried');
         // Let every handled batch reach its commit, then look at the lag while the poison still retries.
         const deadline = Date.now() + 30_000;
-        while (Date.now() < deadline && (lag = await totalLag(handle)) !== 60 - handled.size) await new Promise((r) => setTimeout(r, 250));
+        while (Date.now() < deadline && (lag = await totalLag(handle)) !== 60 - handled.size)
+          await new Promise((r) => setTimeout(r, 250));
       } finally {
         // Stop first: the poison's retries keep a transaction open on its output partition most of the time, and
         // read_committed readers see nothing past an open transaction.
@@ -339,7 +367,12 @@ for (const client of CLIENTS) {
 
     it('fences a member that lost its partitions mid-batch: two members of one group, no lost offsets, and no duplicate outputs where the client fences (platformatic)', async () => {
       // Short timeouts so a member that does not rejoin in time (kafkajs waits for its batch) is evicted quickly.
-      const consumer = { sessionTimeoutMs: 6_000, rebalanceTimeoutMs: 8_000, heartbeatIntervalMs: 500, maxWaitTimeMs: 250 };
+      const consumer = {
+        sessionTimeoutMs: 6_000,
+        rebalanceTimeoutMs: 8_000,
+        heartbeatIntervalMs: 500,
+        maxWaitTimeMs: 250,
+      };
       const loggerA = capturingLogger();
       const a = track(kafkaBus({ client, consumer, logger: loggerA, retryBackoff: { initialMs: 50, maxMs: 500 } }));
       const b = track(kafkaBus({ client, consumer, retryBackoff: { initialMs: 50, maxMs: 500 } }));
@@ -353,7 +386,11 @@ for (const client of CLIENTS) {
       await a.publish(inputs.map((v, i) => ({ topic: input, key: `meeting-${i}`, value: Buffer.from(v) })));
       const groupId = uniqueName('eb-g-fence');
       const translate = (batch: { messages: Array<{ key: string | null; value: Buffer }> }) => ({
-        outputs: batch.messages.map((m) => ({ topic: output, key: m.key, value: Buffer.from(`out:${m.value.toString()}`) })),
+        outputs: batch.messages.map((m) => ({
+          topic: output,
+          key: m.key,
+          value: Buffer.from(`out:${m.value.toString()}`),
+        })),
       });
       // Member A holds every batch it gets until member B has handled one: B can only get partitions through a
       // rebalance, so A's held batches were fetched under a generation that is over when A tries to commit them.
@@ -385,7 +422,10 @@ for (const client of CLIENTS) {
       release.resolve();
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline && (await totalLag(handleB)) !== 0) await delay(250);
-      if (process.env.ZP_DUMP) process.stdout.write(`${loggerA.lines.join('\n')}\nlag=${await totalLag(handleB)} aHeld=${aHeld} bHandled=${bHandled}\n`);
+      if (process.env.ZP_DUMP)
+        process.stdout.write(
+          `${loggerA.lines.join('\n')}\nlag=${await totalLag(handleB)} aHeld=${aHeld} bHandled=${bHandled}\n`,
+        );
       expect(await totalLag(handleB)).toBe(0);
       await Promise.all([handleA.stop(), handleB.stop()]);
 
@@ -420,7 +460,10 @@ describe('KafkaEventBus consumers of both clients in one group (real broker)', (
       const groupId = uniqueName('eb-g-mixed');
       const seen = { kafkajs: [] as string[], platformatic: [] as string[] };
       const handles = [];
-      for (const [name, bus] of [['kafkajs', kafkajs], ['platformatic', platformatic]] as const) {
+      for (const [name, bus] of [
+        ['kafkajs', kafkajs],
+        ['platformatic', platformatic],
+      ] as const) {
         handles.push(
           await bus.consume({
             groupId,

@@ -5,7 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { LinkedAccounts, RedisAccountsStore, TokenCipher, ZoomOAuthClient, pkcePair } from '@zoom-pipeline/accounts-store';
+import {
+  LinkedAccounts,
+  RedisAccountsStore,
+  TokenCipher,
+  ZoomOAuthClient,
+  pkcePair,
+} from '@zoom-pipeline/accounts-store';
 import { describeAccountsStoreContract, sampleLink } from '@zoom-pipeline/accounts-store/testing';
 import { loadEndpoints, uniqueName } from '@zoom-pipeline/test-support';
 import { type OAuthServer, startOAuthServer } from '@zoom-pipeline/zoom-sim';
@@ -44,21 +50,38 @@ describe('accounts on Redis: tokens at rest and refresh across processes', () =>
     await sim.close();
   });
 
-  const client = (): ZoomOAuthClient => new ZoomOAuthClient({ clientId: sim.clientId, clientSecret: sim.clientSecret, oauthBaseUrl: sim.url, apiBaseUrl: `${sim.url}/v2` });
+  const client = (): ZoomOAuthClient =>
+    new ZoomOAuthClient({
+      clientId: sim.clientId,
+      clientSecret: sim.clientSecret,
+      oauthBaseUrl: sim.url,
+      apiBaseUrl: `${sim.url}/v2`,
+    });
 
-  /** A link whose access token is due for a refresh (60 s left, inside the 5 min margin), made through zoom-sim's OAuth. */
+  /**
+   * A link whose access token is due for a refresh (60 s left, inside the 5 min margin), made through zoom-sim's OAuth.
+   */
   async function linkedUser(): Promise<{ appUserId: string; linked: LinkedAccounts }> {
     const user = sim.addUser();
     sim.consentAs(user.id);
     const { verifier, challenge } = pkcePair();
     const oauth = client();
     const redirectUri = 'https://pipeline.example.com/oauth/zoom/callback';
-    const atZoom = await fetch(oauth.authorizeUrl({ state: 's', codeChallenge: challenge, redirectUri }), { redirect: 'manual' });
+    const atZoom = await fetch(oauth.authorizeUrl({ state: 's', codeChallenge: challenge, redirectUri }), {
+      redirect: 'manual',
+    });
     const code = new URL(atZoom.headers.get('location')!).searchParams.get('code')!;
     const tokens = await oauth.exchangeCode({ code, codeVerifier: verifier, redirectUri });
     const linked = new LinkedAccounts(store, new TokenCipher(key), oauth, { refreshMarginMs: 5 * 60_000 });
     const appUserId = `app-${randomBytes(4).toString('hex')}`;
-    await store.saveLink(sampleLink({ appUserId, zoomUserId: user.id, accountId: user.accountId, tokens: linked.sealTokens(appUserId, tokens) }));
+    await store.saveLink(
+      sampleLink({
+        appUserId,
+        zoomUserId: user.id,
+        accountId: user.accountId,
+        tokens: linked.sealTokens(appUserId, tokens),
+      }),
+    );
     return { appUserId, linked };
   }
 
@@ -87,7 +110,16 @@ describe('accounts on Redis: tokens at rest and refresh across processes', () =>
         process.stdout.write(JSON.stringify({ token }) + '\\n');
         await store.close();
       });`;
-    const env = { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, PREFIX: keyPrefix, CID: sim.clientId, CSECRET: sim.clientSecret, SIM: sim.url, KEY: key.key.toString('base64'), APP_USER: appUserId };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: redisUrl,
+      PREFIX: keyPrefix,
+      CID: sim.clientId,
+      CSECRET: sim.clientSecret,
+      SIM: sim.url,
+      KEY: key.key.toString('base64'),
+      APP_USER: appUserId,
+    };
     const outputs = [0, 1].map(() => {
       const child = spawn(process.execPath, ['-e', program], { env, stdio: ['pipe', 'pipe', 'inherit'] });
       children.push(child);

@@ -38,7 +38,9 @@ function restartRedis(): Promise<void> {
       stderr += chunk.toString();
     });
     child.on('error', fail);
-    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`infra.sh restart redis exited ${code}: ${stderr}`))));
+    child.on('exit', (code) =>
+      code === 0 ? done() : fail(new Error(`infra.sh restart redis exited ${code}: ${stderr}`)),
+    );
   });
 }
 
@@ -57,7 +59,9 @@ describe('RedisDedupStore (Redis only)', () => {
     const store = make({ url: 'redis://zp:s3cr3t-pass@127.0.0.1:1', connectTimeoutMs: 300 });
 
     const started = Date.now();
-    const error = await store.claimMany([{ key: randomDedupKey(), owner: 'raw/0/1', ttlMs: 1000 }]).catch((err: unknown) => err);
+    const error = await store
+      .claimMany([{ key: randomDedupKey(), owner: 'raw/0/1', ttlMs: 1000 }])
+      .catch((err: unknown) => err);
 
     expect(error).toBeInstanceOf(DedupStoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -155,7 +159,11 @@ describe('RedisDedupStore (Redis only)', () => {
       const sample = Number(await admin.call('MEMORY', 'USAGE', `${prefix}claim:${sampleKey}`, 'SAMPLES', '0'));
       // A download token is a JWT-like string of a few hundred characters.
       const tokenKey = randomDedupKey();
-      await store.offerToken(tokenKey, { token: randomBytes(200).toString('base64url'), receivedAt: Date.now() }, 120_000);
+      await store.offerToken(
+        tokenKey,
+        { token: randomBytes(200).toString('base64url'), receivedAt: Date.now() },
+        120_000,
+      );
       const tokenBytes = Number(await admin.call('MEMORY', 'USAGE', `${prefix}token:${tokenKey}`, 'SAMPLES', '0'));
       console.log(`[redis memory] token hash with a 267-character token: MEMORY USAGE ${tokenBytes} B`);
       console.log(

@@ -48,8 +48,12 @@ afterAll(async () => {
 
 // Both upload modes honour the whole contract: `stream` (parts streamed into their requests, the default)
 // and `buffered` (lib-storage's Upload holding each part in memory).
-describeObjectStoreContract('s3 (S3Proxy), upload mode stream', { create: async () => new S3ObjectStore(options({ uploadMode: 'stream' })) });
-describeObjectStoreContract('s3 (S3Proxy), upload mode buffered', { create: async () => new S3ObjectStore(options({ uploadMode: 'buffered' })) });
+describeObjectStoreContract('s3 (S3Proxy), upload mode stream', {
+  create: async () => new S3ObjectStore(options({ uploadMode: 'stream' })),
+});
+describeObjectStoreContract('s3 (S3Proxy), upload mode buffered', {
+  create: async () => new S3ObjectStore(options({ uploadMode: 'buffered' })),
+});
 
 describe('S3ObjectStore (S3 only)', () => {
   const stores: S3ObjectStore[] = [];
@@ -98,7 +102,11 @@ describe('S3ObjectStore (S3 only)', () => {
     );
 
     expect(result.sha256).toBe(body.sha256());
-    expect(await store.head(key)).toMatchObject({ size, sha256: body.sha256(), metadata: { 'zoom-size': String(size) } });
+    expect(await store.head(key)).toMatchObject({
+      size,
+      sha256: body.sha256(),
+      metadata: { 'zoom-size': String(size) },
+    });
     expect(growthMiB).toBeLessThan(boundMiB);
   });
 
@@ -107,11 +115,21 @@ describe('S3ObjectStore (S3 only)', () => {
     const key = `sidecar-${Date.now()}/Réunion recording.mp4`;
     const body = testBody(12 * MIB);
 
-    const result = await store.put({ key, body: body.stream, contentLength: 12 * MIB, metadata: { 'zoom-file-id': 'f-1' } });
+    const result = await store.put({
+      key,
+      body: body.stream,
+      contentLength: 12 * MIB,
+      metadata: { 'zoom-file-id': 'f-1' },
+    });
 
     expect(result.sha256).toBe(body.sha256());
     const head = await store.head(key);
-    expect(head).toMatchObject({ size: 12 * MIB, etag: result.etag, sha256: body.sha256(), metadata: { 'zoom-file-id': 'f-1', 'zoom-size': String(12 * MIB) } });
+    expect(head).toMatchObject({
+      size: 12 * MIB,
+      etag: result.etag,
+      sha256: body.sha256(),
+      metadata: { 'zoom-file-id': 'f-1', 'zoom-size': String(12 * MIB) },
+    });
     expect(head?.metadata).not.toHaveProperty('sha256');
     // Still the multipart upload's own ETag (`"…-3"`): no server-side copy rewrote it.
     expect((await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag).toMatch(/-3"$/);
@@ -134,40 +152,59 @@ describe('S3ObjectStore (S3 only)', () => {
     const rb = await none.put({ key: `none-${stamp}/b.mp4`, body: b.stream, contentLength: 12 * MIB, metadata: {} });
 
     expect([ra.sha256, rb.sha256]).toEqual([a.sha256(), b.sha256()]);
-    expect(await copy.head(`copy-${stamp}/a.mp4`)).toMatchObject({ sha256: a.sha256(), metadata: { sha256: a.sha256() } });
+    expect(await copy.head(`copy-${stamp}/a.mp4`)).toMatchObject({
+      sha256: a.sha256(),
+      metadata: { sha256: a.sha256() },
+    });
     const headB = await none.head(`none-${stamp}/b.mp4`);
     expect(headB?.sha256).toBeUndefined();
     expect(headB?.metadata).not.toHaveProperty('sha256');
-    await expect(raw.send(new HeadObjectCommand({ Bucket: bucket, Key: `none-${stamp}/b.mp4.sha256` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(
+      raw.send(new HeadObjectCommand({ Bucket: bucket, Key: `none-${stamp}/b.mp4.sha256` })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
   });
 
-  it.each(['stream', 'buffered'] as const)('leaves no multipart upload open when a large upload is killed midway by its abort signal (%s)', async (uploadMode) => {
-    const store = make({ uploadMode });
-    const prefix = `abort-${uploadMode}-${Date.now()}/`;
-    const key = `${prefix}recording.mp4`;
-    const controller = new AbortController();
-    // The download stalls after 17 MiB: parts are uploaded and the multipart upload is open on the server.
-    const body = testBody(40 * MIB, { stallAfterBytes: 17 * MIB });
+  it.each(['stream', 'buffered'] as const)(
+    'leaves no multipart upload open when a large upload is killed midway by its abort signal (%s)',
+    async (uploadMode) => {
+      const store = make({ uploadMode });
+      const prefix = `abort-${uploadMode}-${Date.now()}/`;
+      const key = `${prefix}recording.mp4`;
+      const controller = new AbortController();
+      // The download stalls after 17 MiB: parts are uploaded and the multipart upload is open on the server.
+      const body = testBody(40 * MIB, { stallAfterBytes: 17 * MIB });
 
-    const put = store.put({ key, body: body.stream, contentLength: 40 * MIB, metadata: {}, signal: controller.signal });
-    const deadline = Date.now() + 10_000;
-    while ((await openUploads(prefix)) === 0 && Date.now() < deadline) {
-      await sleep(20);
-    }
-    expect(await openUploads(prefix)).toBe(1);
-    controller.abort();
+      const put = store.put({
+        key,
+        body: body.stream,
+        contentLength: 40 * MIB,
+        metadata: {},
+        signal: controller.signal,
+      });
+      const deadline = Date.now() + 10_000;
+      while ((await openUploads(prefix)) === 0 && Date.now() < deadline) {
+        await sleep(20);
+      }
+      expect(await openUploads(prefix)).toBe(1);
+      controller.abort();
 
-    await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true });
-    expect(await openUploads(prefix)).toBe(0);
-    expect(await store.listIncompleteUploads(prefix)).toEqual([]);
-    expect(await store.head(key)).toBeNull();
-  });
+      await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true });
+      expect(await openUploads(prefix)).toBe(0);
+      expect(await store.listIncompleteUploads(prefix)).toEqual([]);
+      expect(await store.head(key)).toBeNull();
+    },
+  );
 
   it('works with checksums "when-required" too (for servers that refuse aws-chunked trailers)', async () => {
     const store = make({ checksums: 'when-required' });
     const body = testBody(12 * MIB);
 
-    const result = await store.put({ key: `when-required-${Date.now()}.bin`, body: body.stream, contentLength: 12 * MIB, metadata: {} });
+    const result = await store.put({
+      key: `when-required-${Date.now()}.bin`,
+      body: body.stream,
+      contentLength: 12 * MIB,
+      metadata: {},
+    });
 
     expect(result.sha256).toBe(body.sha256());
   });
@@ -176,7 +213,9 @@ describe('S3ObjectStore (S3 only)', () => {
     const store = make({ bucket: uniqueName('no-such-bucket'), createBucketIfMissing: false });
 
     expect(await store.isReady()).toBe(false);
-    await expect(store.put({ key: 'a.txt', body: testBody(10).stream, contentLength: 10, metadata: {} })).rejects.toMatchObject({
+    await expect(
+      store.put({ key: 'a.txt', body: testBody(10).stream, contentLength: 10, metadata: {} }),
+    ).rejects.toMatchObject({
       name: 'ObjectStoreError',
       retryable: false,
     });
@@ -207,7 +246,9 @@ describe('S3ObjectStore (S3 only)', () => {
     const store = make({ endpoint: 'http://127.0.0.1:1', createBucketIfMissing: false, maxAttempts: 1 });
 
     expect(await store.isReady()).toBe(false);
-    await expect(store.put({ key: 'a.txt', body: testBody(10).stream, contentLength: 10, metadata: {} })).rejects.toMatchObject({
+    await expect(
+      store.put({ key: 'a.txt', body: testBody(10).stream, contentLength: 10, metadata: {} }),
+    ).rejects.toMatchObject({
       name: 'ObjectStoreError',
       retryable: true,
     });

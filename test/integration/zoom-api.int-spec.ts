@@ -6,7 +6,12 @@
 import { Registry } from 'prom-client';
 import { S2STokenProvider, ZoomDownloader } from '@zoom-pipeline/zoom-download';
 import { ZoomApiClient, ZoomApiError, splitIntoWindows } from '@zoom-pipeline/zoom-api';
-import { type DownloadServer, type ZoomApiServer, startDownloadServer, startZoomApiServer } from '@zoom-pipeline/zoom-sim';
+import {
+  type DownloadServer,
+  type ZoomApiServer,
+  startDownloadServer,
+  startZoomApiServer,
+} from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(120_000);
 
@@ -25,7 +30,12 @@ beforeAll(async () => {
   for (let i = 0; i < 3000; i++) {
     // Spread over the 90 days, at all hours (including right around midnight, the window edges).
     const at = start + Math.floor((i * 90 * DAY_MS) / 3000) + (i % 7) * 1000;
-    api.addRecording({ startTimeMs: at, durationMinutes: 30, hostId: i % 2 === 0 ? 'host-even' : 'host-odd', files: [{ size: 1000 + i }] });
+    api.addRecording({
+      startTimeMs: at,
+      durationMinutes: 30,
+      hostId: i % 2 === 0 ? 'host-even' : 'host-odd',
+      files: [{ size: 1000 + i }],
+    });
   }
 });
 
@@ -34,10 +44,18 @@ afterAll(async () => {
   await dl?.close();
 });
 
-function client(extra: Partial<ConstructorParameters<typeof ZoomApiClient>[0]> = {}): { c: ZoomApiClient; tokens: S2STokenProvider; registry: Registry } {
+function client(extra: Partial<ConstructorParameters<typeof ZoomApiClient>[0]> = {}): {
+  c: ZoomApiClient;
+  tokens: S2STokenProvider;
+  registry: Registry;
+} {
   const tokens = new S2STokenProvider({ ...creds, tokenUrl: dl.tokenUrl });
   const registry = new Registry();
-  return { c: new ZoomApiClient({ tokens, baseUrl: api.url, requestsPerSecond: 50, registry, ...extra }), tokens, registry };
+  return {
+    c: new ZoomApiClient({ tokens, baseUrl: api.url, requestsPerSecond: 50, registry, ...extra }),
+    tokens,
+    registry,
+  };
 }
 
 describe('ZoomApiClient against zoom-sim', () => {
@@ -64,7 +82,16 @@ describe('ZoomApiClient against zoom-sim', () => {
     const windows = splitIntoWindows(FROM, TO);
     expect(windows).toHaveLength(3);
     const minimum = windows
-      .map((w) => api.recordings().filter((r) => String(r.meeting.start_time).slice(0, 10) >= w.from && String(r.meeting.start_time).slice(0, 10) <= w.to).length)
+      .map(
+        (w) =>
+          api
+            .recordings()
+            .filter(
+              (r) =>
+                String(r.meeting.start_time).slice(0, 10) >= w.from &&
+                String(r.meeting.start_time).slice(0, 10) <= w.to,
+            ).length,
+      )
       .reduce((sum, n) => sum + Math.max(1, Math.ceil(n / 300)), 0);
     expect(pages).toBe(minimum);
     expect(stats.pages).toBe(minimum);
@@ -74,7 +101,9 @@ describe('ZoomApiClient against zoom-sim', () => {
     // Every 429 was retried, so requests = pages + 429s; the metric counts them by status.
     expect(c.requestCount).toBe(stats.pages + stats.rateLimited);
     const metrics = await registry.getSingleMetricAsString('zoom_api_requests_total');
-    expect(metrics).toMatch(/zoom_api_requests_total\{endpoint="GET \/accounts\/\{accountId\}\/recordings",status="429"\} \d+/);
+    expect(metrics).toMatch(
+      /zoom_api_requests_total\{endpoint="GET \/accounts\/\{accountId\}\/recordings",status="429"\} \d+/,
+    );
   });
 
   it('lists one user, and never puts the token in metrics', async () => {
@@ -85,7 +114,7 @@ describe('ZoomApiClient against zoom-sim', () => {
       expect(page.meetings.every((m) => m.host_id === 'host-even')).toBe(true);
     }
     expect(n).toBe(1500);
-    const token = await (client().tokens.getToken());
+    const token = await client().tokens.getToken();
     expect(await registry.metrics()).not.toContain(token);
   });
 
@@ -97,11 +126,16 @@ describe('ZoomApiClient against zoom-sim', () => {
     const file = rec.files[0]!;
     const count = async (userId: string): Promise<number> => {
       let k = 0;
-      for await (const p of c.listRecordings({ scope: { kind: 'user', userId }, from: '2026-01-01', to: '2026-01-10' })) k += p.meetings.length;
+      for await (const p of c.listRecordings({ scope: { kind: 'user', userId }, from: '2026-01-01', to: '2026-01-10' }))
+        k += p.meetings.length;
       return k;
     };
     const download = async (): Promise<number> => {
-      const stream = await downloader.open({ url: String((rec.meeting.recording_files as Array<Record<string, unknown>>)[0]!.download_url), expectedSize: file.size, tokens: [] });
+      const stream = await downloader.open({
+        url: String((rec.meeting.recording_files as Array<Record<string, unknown>>)[0]!.download_url),
+        expectedSize: file.size,
+        tokens: [],
+      });
       let bytes = 0;
       for await (const chunk of stream.body) bytes += (chunk as Buffer).length;
       return bytes;
@@ -123,7 +157,8 @@ describe('ZoomApiClient against zoom-sim', () => {
       const c = new ZoomApiClient({ tokens, baseUrl: shortApi.url, requestsPerSecond: 50 });
       const list = async (): Promise<number> => {
         let k = 0;
-        for await (const p of c.listRecordings({ scope: { kind: 'account' }, from: '2026-02-01', to: '2026-02-01' })) k += p.meetings.length;
+        for await (const p of c.listRecordings({ scope: { kind: 'account' }, from: '2026-02-01', to: '2026-02-01' }))
+          k += p.meetings.length;
         return k;
       };
       expect(await list()).toBe(1);
@@ -131,9 +166,17 @@ describe('ZoomApiClient against zoom-sim', () => {
       expect(await list()).toBe(1);
       expect(shortDl.stats().tokenRequests).toBe(2);
 
-      const wrong = new ZoomApiClient({ tokens: new S2STokenProvider({ ...creds, clientSecret: 'wrong', tokenUrl: shortDl.tokenUrl }), baseUrl: shortApi.url });
+      const wrong = new ZoomApiClient({
+        tokens: new S2STokenProvider({ ...creds, clientSecret: 'wrong', tokenUrl: shortDl.tokenUrl }),
+        baseUrl: shortApi.url,
+      });
       const err = await (async () => {
-        for await (const _p of wrong.listRecordings({ scope: { kind: 'account' }, from: '2026-02-01', to: '2026-02-01' })) return undefined;
+        for await (const _p of wrong.listRecordings({
+          scope: { kind: 'account' },
+          from: '2026-02-01',
+          to: '2026-02-01',
+        }))
+          return undefined;
         return undefined;
       })().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
@@ -147,7 +190,8 @@ describe('ZoomApiClient against zoom-sim', () => {
       const e2 = await (async () => {
         const bad = { getToken: async () => 'not-a-token', invalidate: () => undefined };
         const c2 = new ZoomApiClient({ tokens: bad, baseUrl: shortApi.url });
-        for await (const _p of c2.listRecordings({ scope: { kind: 'account' }, from: '2026-02-01', to: '2026-02-01' })) return undefined;
+        for await (const _p of c2.listRecordings({ scope: { kind: 'account' }, from: '2026-02-01', to: '2026-02-01' }))
+          return undefined;
         return undefined;
       })().catch((e: unknown) => e);
       expect(e2).toBeInstanceOf(ZoomApiError);

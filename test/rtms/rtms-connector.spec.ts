@@ -1,4 +1,5 @@
-// RTMS connector on memory adapters with zoom-sim as Zoom: the fast tier of issue #18 (the e2e runs it on Kafka, Redis and S3).
+// RTMS connector on memory adapters with zoom-sim as Zoom: the fast tier of issue #18 (the e2e runs it on Kafka, Redis
+// and S3).
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { type RtmsSettings } from '@zoom-pipeline/config';

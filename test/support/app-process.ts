@@ -12,7 +12,10 @@ export const REPO_ROOT = ((): string => {
 })();
 
 export type AppName = 'ingress' | 'dedup' | 'uploader' | 'standalone';
-/** Apps `startApp` can run; the RTMS connector and the reconciler are kept out of AppName, which specs use to configure every pipeline app. */
+/**
+ * Apps `startApp` can run; the RTMS connector and the reconciler are kept out of AppName, which specs use to configure
+ * every pipeline app.
+ */
 export type StartableApp = AppName | 'rtms' | 'reconciler';
 /** The same, under the name the reconcile specs use. */
 export type AnyAppName = StartableApp;
@@ -52,12 +55,15 @@ export interface StartAppOptions {
   preload?: Array<(typeof FAULTS)[keyof typeof FAULTS]>;
 }
 
-
 /**
  * Starts an app from the build output (`npm run build`), as users run it, and waits for /healthz.
  * e2e tests use real processes so SIGKILL, SIGTERM and restarts are real.
  */
-export async function startApp(name: StartableApp, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
+export async function startApp(
+  name: StartableApp,
+  env: Record<string, string>,
+  options: StartAppOptions = {},
+): Promise<AppProcess> {
   const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const preload = (options.preload ?? []).flatMap((f) => ['--require', path.join(REPO_ROOT, 'dist/test/support', f)]);
@@ -65,7 +71,14 @@ export async function startApp(name: StartableApp, env: Record<string, string>, 
   let out = '';
   const child = spawn(process.execPath, [...preload, main], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -89,7 +102,8 @@ export async function startApp(name: StartableApp, env: Record<string, string>, 
   const probe = options.waitFor ?? 'healthz';
   if (probe === 'nothing') return app;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was up:\n${out.slice(-4000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was up:\n${out.slice(-4000)}`);
     try {
       const res = await fetch(`${url}/${probe}`);
       if (res.ok) return app;
@@ -98,13 +112,20 @@ export async function startApp(name: StartableApp, env: Record<string, string>, 
     }
     if (Date.now() > deadline) {
       await app.kill('SIGKILL');
-      throw new Error(`${name} did not answer /${probe} within ${options.timeoutMs ?? 30_000} ms:\n${out.slice(-4000)}`);
+      throw new Error(
+        `${name} did not answer /${probe} within ${options.timeoutMs ?? 30_000} ms:\n${out.slice(-4000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -114,7 +135,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -47,7 +47,9 @@ export function loadEndpoints(env: NodeJS.ProcessEnv = process.env): Endpoints {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as Endpoints;
   } catch (err) {
-    throw new Error(`Cannot parse ${file} (${(err as Error).message}); re-run \`bash scripts/infra.sh up\``, { cause: err });
+    throw new Error(`Cannot parse ${file} (${(err as Error).message}); re-run \`bash scripts/infra.sh up\``, {
+      cause: err,
+    });
   }
   if (!parsed.kafkaBrokers || !parsed.redisUrl || !parsed.s3?.endpoint) {
     throw new Error(`${file} lacks kafkaBrokers, redisUrl or s3.endpoint; re-run \`bash scripts/infra.sh up\``);
@@ -70,7 +72,10 @@ export function uniqueName(prefix: string): string {
   return `${head}-${suffix}`;
 }
 
-/** The uploader's S3 settings for a test bucket on the S3Proxy the tests run (created on first use), downloads from zoom-sim allowed. */
+/**
+ * The uploader's S3 settings for a test bucket on the S3Proxy the tests run (created on first use), downloads from
+ * zoom-sim allowed.
+ */
 export function uploaderS3Env(e: Endpoints, bucket: string): Record<string, string> {
   return {
     S3_BUCKET: bucket,

@@ -39,7 +39,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         counts.injected5xx++;
         req.resume();
         res.writeHead(503, { 'content-type': 'application/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected by the chaos proxy</Message></Error>');
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected by the chaos proxy</Message></Error>',
+        );
         return;
       }
       counts.forwarded++;

@@ -3,7 +3,12 @@ import { loadEndpoints } from './endpoints';
 
 let kafka: Kafka | undefined;
 export function testKafka(): Kafka {
-  kafka ??= new Kafka({ clientId: 'zp-tests', brokers: loadEndpoints().kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  kafka ??= new Kafka({
+    clientId: 'zp-tests',
+    brokers: loadEndpoints().kafkaBrokers.split(','),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3 },
+  });
   return kafka;
 }
 
@@ -72,7 +77,10 @@ export async function readTopic(topic: string, options: number | ReadTopicOption
   });
   const wanted = ends.filter((e) => e.high > e.low);
   if (wanted.length === 0) return [];
-  const consumer = testKafka().consumer({ groupId: `zp-test-reader-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`, readUncommitted: false });
+  const consumer = testKafka().consumer({
+    groupId: `zp-test-reader-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`,
+    readUncommitted: false,
+  });
   const records: ReadRecord[] = [];
   const done = new Set<number>();
   await consumer.connect();
@@ -99,8 +107,15 @@ export async function readTopic(topic: string, options: number | ReadTopicOption
             for (const m of batch.messages) {
               if (end && Number(m.offset) >= end.low && Number(m.offset) < end.high) {
                 const headers: Record<string, string> = {};
-                for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v.toString() : String(v);
-                records.push({ partition: batch.partition, offset: m.offset, key: m.key ? m.key.toString() : null, value: m.value ?? Buffer.alloc(0), headers });
+                for (const [k, v] of Object.entries(m.headers ?? {}))
+                  if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v.toString() : String(v);
+                records.push({
+                  partition: batch.partition,
+                  offset: m.offset,
+                  key: m.key ? m.key.toString() : null,
+                  value: m.value ?? Buffer.alloc(0),
+                  headers,
+                });
               }
             }
             // Transaction markers occupy offsets: the last offset of the batch tells how far we are.
@@ -115,7 +130,9 @@ export async function readTopic(topic: string, options: number | ReadTopicOption
         .then(() => {
           // Skip what precedes the mark (records fetched before the seek applies are filtered out above).
           // Partitions with nothing new go straight to their end, or they would be read from the beginning.
-          if (from) for (const e of ends) consumer.seek({ topic, partition: e.partition, offset: String(Math.min(e.low, e.high)) });
+          if (from)
+            for (const e of ends)
+              consumer.seek({ topic, partition: e.partition, offset: String(Math.min(e.low, e.high)) });
         })
         .catch(reject);
     });
@@ -125,7 +142,10 @@ export async function readTopic(topic: string, options: number | ReadTopicOption
   return records;
 }
 
-/** `topicMark` of several topics at once, e.g. at the start of a suite's beforeAll: `readTopic(t, { from: marks.get(t) })`. */
+/**
+ * `topicMark` of several topics at once, e.g. at the start of a suite's beforeAll: `readTopic(t, { from: marks.get(t)
+ * })`.
+ */
 export async function markTopics(...topics: string[]): Promise<Map<string, TopicMark>> {
   return new Map(await Promise.all(topics.map(async (t) => [t, await topicMark(t)] as const)));
 }

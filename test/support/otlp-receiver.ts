@@ -91,7 +91,17 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const doc = JSON.parse(text) as {
           resourceSpans?: Array<{
             resource?: { attributes?: OtlpKeyValue[] };
-            scopeSpans?: Array<{ spans?: Array<{ traceId?: string; spanId?: string; parentSpanId?: string; name?: string; kind?: number; attributes?: OtlpKeyValue[]; status?: { code?: number; message?: string } }> }>;
+            scopeSpans?: Array<{
+              spans?: Array<{
+                traceId?: string;
+                spanId?: string;
+                parentSpanId?: string;
+                name?: string;
+                kind?: number;
+                attributes?: OtlpKeyValue[];
+                status?: { code?: number; message?: string };
+              }>;
+            }>;
           }>;
         };
         for (const rs of doc.resourceSpans ?? []) {

@@ -54,7 +54,9 @@ export async function removeBucket(bucket: string): Promise<void> {
       await removeLeftoverDirectory(s3.dataDir, bucket);
       return;
     }
-    process.stderr.write(`[test-support] could not remove bucket ${bucket}: ${String((lastError as Error)?.message ?? lastError)}\n`);
+    process.stderr.write(
+      `[test-support] could not remove bucket ${bucket}: ${String((lastError as Error)?.message ?? lastError)}\n`,
+    );
   } finally {
     client.destroy();
   }
@@ -70,7 +72,9 @@ async function emptyBucket(client: S3Client, bucket: string): Promise<void> {
   } while (token);
   const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
   for (const u of uploads.Uploads ?? []) {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! })).catch(() => undefined);
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }))
+      .catch(() => undefined);
   }
 }
 

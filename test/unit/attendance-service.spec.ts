@@ -1,15 +1,31 @@
 // The attendance consumer on the memory bus with zoom-sim meetings (unit tier: no network). Here rather than in
 // libs/attendance-feature because it uses zoom-sim (type:test).
 import { MemoryAttendanceStore } from '@zoom-pipeline/attendance-store';
-import { type AttendanceMeetingSummary, type AttendanceSession, type CanonicalEvent, DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
-import { type Batch, type BatchResult, type EventBus, MemoryEventBus, silentEventBusLogger } from '@zoom-pipeline/event-bus';
+import {
+  type AttendanceMeetingSummary,
+  type AttendanceSession,
+  type CanonicalEvent,
+  DEFAULT_PARTITIONS,
+  TOPICS,
+} from '@zoom-pipeline/contracts';
+import {
+  type Batch,
+  type BatchResult,
+  type EventBus,
+  MemoryEventBus,
+  silentEventBusLogger,
+} from '@zoom-pipeline/event-bus';
 import { handlerBatch, waitForLag } from '@zoom-pipeline/event-bus/testing';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import { type GeneratedMeeting, generateMeeting } from '@zoom-pipeline/zoom-sim';
 import { Writable } from 'node:stream';
 import { AttendanceService } from '@zoom-pipeline/attendance-feature';
 
-const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = createLogger({
+  name: 'test',
+  level: 'silent',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
 
 function canonical(body: Record<string, unknown>, i: number): CanonicalEvent {
   const object = (body.payload as { object: { uuid: string } }).object;
@@ -29,23 +45,43 @@ function canonical(body: Record<string, unknown>, i: number): CanonicalEvent {
 }
 
 async function publishMeetings(bus: EventBus, meetings: GeneratedMeeting[]): Promise<void> {
-  await bus.ensureTopics([TOPICS.events, TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })));
+  await bus.ensureTopics(
+    [TOPICS.events, TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map((topic) => ({
+      topic,
+      partitions: DEFAULT_PARTITIONS[topic],
+    })),
+  );
   let i = 0;
   for (const m of meetings) {
-    await bus.publish(m.deliveries.map((d) => ({ topic: TOPICS.events, key: m.meetingUuid, value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i++))) })));
+    await bus.publish(
+      m.deliveries.map((d) => ({
+        topic: TOPICS.events,
+        key: m.meetingUuid,
+        value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i++))),
+      })),
+    );
   }
 }
 
 async function readAll(bus: EventBus, topic: string): Promise<Buffer[]> {
   const values: Buffer[] = [];
-  const handle = await bus.consume({ groupId: `reader-${Math.random()}`, topics: [topic], eachBatch: async (b) => (values.push(...b.messages.map((m) => m.value)), { outputs: [] }) });
+  const handle = await bus.consume({
+    groupId: `reader-${Math.random()}`,
+    topics: [topic],
+    eachBatch: async (b) => (values.push(...b.messages.map((m) => m.value)), { outputs: [] }),
+  });
   await waitForLag(handle, 0, 10_000);
   await handle.stop();
   return values;
 }
 
 /** Runs the attendance consumer on the bus; `wrap` may fail a batch after the handler returned (a lost commit). */
-async function runConsumer(bus: EventBus, store: MemoryAttendanceStore, until: (svc: AttendanceService) => boolean, wrap?: (result: BatchResult, batch: Batch) => BatchResult) {
+async function runConsumer(
+  bus: EventBus,
+  store: MemoryAttendanceStore,
+  until: (svc: AttendanceService) => boolean,
+  wrap?: (result: BatchResult, batch: Batch) => BatchResult,
+) {
   const svc = new AttendanceService(bus, store, silent, { graceMs: 120_000 });
   const handle = await bus.consume({
     groupId: 'zoom-pipeline-attendance',
@@ -66,9 +102,27 @@ function storeFor(meetings: GeneratedMeeting[]): MemoryAttendanceStore {
   for (const m of meetings) {
     for (const l of m.links) void store.putLink(l.zoomUserId, l.appUserId);
     for (const r of m.registrations) {
-      if (r.registrantId) void store.putRegistration({ meetingId: r.meetingId, kind: 'registrant', value: r.registrantId, appUserId: r.appUserId });
-      if (r.customerKey) void store.putRegistration({ meetingId: r.meetingId, kind: 'customer_key', value: r.customerKey, appUserId: r.appUserId });
-      if (r.email) void store.putRegistration({ meetingId: r.meetingId, kind: 'email', value: r.email.toLowerCase(), appUserId: r.appUserId });
+      if (r.registrantId)
+        void store.putRegistration({
+          meetingId: r.meetingId,
+          kind: 'registrant',
+          value: r.registrantId,
+          appUserId: r.appUserId,
+        });
+      if (r.customerKey)
+        void store.putRegistration({
+          meetingId: r.meetingId,
+          kind: 'customer_key',
+          value: r.customerKey,
+          appUserId: r.appUserId,
+        });
+      if (r.email)
+        void store.putRegistration({
+          meetingId: r.meetingId,
+          kind: 'email',
+          value: r.email.toLowerCase(),
+          appUserId: r.appUserId,
+        });
     }
   }
   return store;
@@ -77,7 +131,11 @@ function storeFor(meetings: GeneratedMeeting[]): MemoryAttendanceStore {
 const decode = <T>(values: Buffer[]) => values.map((v) => JSON.parse(v.toString('utf8')) as T);
 
 describe('AttendanceService on the event bus (memory adapter)', () => {
-  const meetings = [generateMeeting({ seed: 3, participants: 40 }), generateMeeting({ seed: 4, participants: 25 }), generateMeeting({ seed: 5, participants: 30 })];
+  const meetings = [
+    generateMeeting({ seed: 3, participants: 40 }),
+    generateMeeting({ seed: 4, participants: 25 }),
+    generateMeeting({ seed: 5, participants: 30 }),
+  ];
   const totalEvents = meetings.reduce((n, m) => n + m.deliveries.length, 0);
 
   async function undisturbed() {
@@ -94,8 +152,22 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
 
   it('emits every generated session once, with the app users of registrants and linked users, and a summary per meeting', async () => {
     const { sessions, summaries } = await undisturbed();
-    const want = meetings.flatMap((m) => m.sessions.map((s) => `${m.meetingUuid}|${s.identity}|${s.room}|${new Date(s.join).toISOString()}|${new Date(s.leave).toISOString()}|${m.people[s.person].appUserId ?? '-'}`)).sort();
-    expect(sessions.map((s) => `${s.meetingUuid}|${s.identity.kind}:${s.identity.value}|${s.room}|${s.joinedAt}|${s.leftAt}|${s.appUserId ?? '-'}`).sort()).toEqual(want);
+    const want = meetings
+      .flatMap((m) =>
+        m.sessions.map(
+          (s) =>
+            `${m.meetingUuid}|${s.identity}|${s.room}|${new Date(s.join).toISOString()}|${new Date(s.leave).toISOString()}|${m.people[s.person].appUserId ?? '-'}`,
+        ),
+      )
+      .sort();
+    expect(
+      sessions
+        .map(
+          (s) =>
+            `${s.meetingUuid}|${s.identity.kind}:${s.identity.value}|${s.room}|${s.joinedAt}|${s.leftAt}|${s.appUserId ?? '-'}`,
+        )
+        .sort(),
+    ).toEqual(want);
     expect(summaries.map((s) => s.meetingUuid).sort()).toEqual(meetings.map((m) => m.meetingUuid).sort());
   });
 
@@ -107,12 +179,17 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
     // First process: every 3rd batch's commit is lost; it stops (a kill: its state is simply gone) after two
     // of those redeliveries restored the state, before the end of the meetings.
     let n = 0;
-    const first = await runConsumer(bus, store, (s) => s.stats.restores >= 3, (result) => {
-      if (++n % 3 === 0) {
-        throw new Error('commit lost');
-      }
-      return result;
-    });
+    const first = await runConsumer(
+      bus,
+      store,
+      (s) => s.stats.restores >= 3,
+      (result) => {
+        if (++n % 3 === 0) {
+          throw new Error('commit lost');
+        }
+        return result;
+      },
+    );
     await first.handle.stop();
     expect(first.svc.stats.restores).toBeGreaterThanOrEqual(3);
     // Second process: a new service (empty memory) restores from the changelog and finishes.
@@ -125,7 +202,9 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
     const summaries = decode<AttendanceMeetingSummary>(await readAll(bus, TOPICS.attendanceMeetings));
     const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
     expect(sessions.sort(byId)).toEqual(expected.sessions.sort(byId));
-    expect(summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1))).toEqual(expected.summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1)));
+    expect(summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1))).toEqual(
+      expected.summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1)),
+    );
     await bus.close();
   }, 30_000);
 });

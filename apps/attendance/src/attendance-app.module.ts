@@ -5,7 +5,10 @@ import { ConfigModule } from '@zoom-pipeline/config';
 import { EventBusModule } from '@zoom-pipeline/event-bus';
 import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
 
-/** zoom.events → attendance sessions and meeting summaries (+ PUT /attendance/registrants, GET /attendance/meetings/:uuid). */
+/**
+ * zoom.events → attendance sessions and meeting summaries (+ PUT /attendance/registrants, GET
+ * /attendance/meetings/:uuid).
+ */
 @Module({})
 export class AttendanceAppModule {
   static forRoot({ config, logger, registry }: ServiceContext): DynamicModule {

@@ -3,4 +3,7 @@ import { startBusConsumers } from '@zoom-pipeline/event-bus';
 import { startService } from '@zoom-pipeline/service-kit';
 import { AttendanceAppModule } from './attendance-app.module';
 
-void startService('attendance', (ctx) => AttendanceAppModule.forRoot(ctx), { requireWebhookSecrets: false, beforeListen: startBusConsumers });
+void startService('attendance', (ctx) => AttendanceAppModule.forRoot(ctx), {
+  requireWebhookSecrets: false,
+  beforeListen: startBusConsumers,
+});

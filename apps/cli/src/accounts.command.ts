@@ -39,18 +39,31 @@ export async function accountsCommand(args: string[], ctx: CommandContext): Prom
     return 0;
   }
   const [action] = positionals;
-  if (action !== 'link' && action !== 'show' && action !== 'unlink') throw new UsageError('the first argument must be link, show or unlink');
+  if (action !== 'link' && action !== 'show' && action !== 'unlink')
+    throw new UsageError('the first argument must be link, show or unlink');
   const appUserId = values['app-user'];
   if (appUserId === undefined) throw new UsageError('--app-user is required');
   const token = ctx.env.ACCOUNTS_API_TOKEN;
-  if (token === undefined || token === '') throw new UsageError('set ACCOUNTS_API_TOKEN (the bearer token of the accounts API)');
+  if (token === undefined || token === '')
+    throw new UsageError('set ACCOUNTS_API_TOKEN (the bearer token of the accounts API)');
   const base = (values.url ?? defaultBaseUrl(ctx.env)).replace(/\/+$/, '');
   const timeoutMs = positiveInt(values.timeout, 'timeout', 10_000);
   const fetchImpl = ctx.fetchImpl ?? fetch;
   const call = (path: string, init: RequestInit = {}): Promise<Response> =>
-    fetchImpl(path.startsWith('http') ? path : `${base}${path}`, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), ...init });
+    fetchImpl(path.startsWith('http') ? path : `${base}${path}`, {
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+      ...init,
+    });
   const api = (path: string, method = 'GET', body?: unknown): Promise<Response> =>
-    call(path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    call(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   const user = encodeURIComponent(appUserId);
 
   if (action === 'show') return report(ctx, await api(`/accounts/links/${user}`));
@@ -71,7 +84,9 @@ export async function accountsCommand(args: string[], ctx: CommandContext): Prom
   const atZoom = await call(consentUrl.toString());
   const callback = atZoom.headers.get('location');
   if (atZoom.status !== 302 || callback === null) {
-    ctx.io.out(`open this URL in a browser signed in to Zoom, then confirm the code your returnUrl receives:\n${authorizeUrl}`);
+    ctx.io.out(
+      `open this URL in a browser signed in to Zoom, then confirm the code your returnUrl receives:\n${authorizeUrl}`,
+    );
     return 0;
   }
   const back = await call(callback);

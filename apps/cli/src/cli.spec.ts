@@ -67,7 +67,9 @@ describe('bin/zoom-pipeline.js', () => {
     try {
       mkdirSync(path.join(dir, 'bin'));
       copyFileSync(path.join(REPO_ROOT, 'bin', 'zoom-pipeline.js'), path.join(dir, 'bin', 'zoom-pipeline.js'));
-      const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'zoom-pipeline.js'), 'status'], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'zoom-pipeline.js'), 'status'], {
+        encoding: 'utf8',
+      });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('run `npm run build` first (or `npm start`, which builds)');
     } finally {

@@ -62,7 +62,11 @@ export async function runCli(argv: readonly string[], ctx: CommandContext): Prom
   }
   const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   if (command === undefined) {
-    return usageError(ctx, first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`, USAGE);
+    return usageError(
+      ctx,
+      first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`,
+      USAGE,
+    );
   }
   try {
     return await command.run(rest, ctx);

@@ -18,7 +18,12 @@ export function defaultBaseUrl(env: NodeJS.ProcessEnv): string {
   return `http://127.0.0.1:${port}`;
 }
 
-export function positiveInt(value: string | undefined, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+export function positiveInt(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {

@@ -1,4 +1,11 @@
-import { applyAssignment, duplicateCopy, parseAssignment, parseBody, prepareBody, type JsonObject } from './delivery-body';
+import {
+  applyAssignment,
+  duplicateCopy,
+  parseAssignment,
+  parseBody,
+  prepareBody,
+  type JsonObject,
+} from './delivery-body';
 
 const recording = (): JsonObject => ({
   payload: {
@@ -7,7 +14,11 @@ const recording = (): JsonObject => ({
       uuid: 'old-uuid==',
       recording_files: [
         { id: 'f1', meeting_id: 'old-uuid==', download_url: 'https://us06web.zoom.us/rec/webhook_download/AAA/sig1' },
-        { id: 'f2', meeting_id: 'old-uuid==', download_url: 'https://us06web.zoom.us/rec/webhook_download/BBB/sig2?x=1' },
+        {
+          id: 'f2',
+          meeting_id: 'old-uuid==',
+          download_url: 'https://us06web.zoom.us/rec/webhook_download/BBB/sig2?x=1',
+        },
       ],
     },
   },
@@ -32,7 +43,13 @@ describe('delivery body', () => {
   });
 
   it('points download URLs at a download server and sets the token', () => {
-    const out = prepareBody(recording(), { nowMs: 1, keepIds: true, downloadBase: 'http://127.0.0.1:5000/', downloadToken: 'T', assignments: [] });
+    const out = prepareBody(recording(), {
+      nowMs: 1,
+      keepIds: true,
+      downloadBase: 'http://127.0.0.1:5000/',
+      downloadToken: 'T',
+      assignments: [],
+    });
     const files = ((out.payload as JsonObject).object as JsonObject).recording_files as JsonObject[];
     expect(files[0]!.download_url).toMatch(/^http:\/\/127\.0\.0\.1:5000\/rec\/webhook_download\/f1\/[\w-]{16}$/);
     expect(files[1]!.download_url).toMatch(/^http:\/\/127\.0\.0\.1:5000\/rec\/webhook_download\/f2\/[\w-]{16}$/);
@@ -51,7 +68,10 @@ describe('delivery body', () => {
   });
 
   it('parses --set assignments: JSON values when they parse, paths with indices, no prototype keys', () => {
-    expect(parseAssignment('payload.object.recording_files[1].file_size=7')).toEqual({ path: ['payload', 'object', 'recording_files', '1', 'file_size'], value: 7 });
+    expect(parseAssignment('payload.object.recording_files[1].file_size=7')).toEqual({
+      path: ['payload', 'object', 'recording_files', '1', 'file_size'],
+      value: 7,
+    });
     expect(parseAssignment('a.b="7"')).toEqual({ path: ['a', 'b'], value: '7' });
     expect(parseAssignment('topic=a=b c')).toEqual({ path: ['topic'], value: 'a=b c' });
     expect(() => parseAssignment('__proto__.x=1')).toThrow(/invalid path/);

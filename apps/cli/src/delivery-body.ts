@@ -60,7 +60,8 @@ export async function loadBodyText(source: string, opts: BodySourceOptions): Pro
   }
   const known = fixtureNames(dirs);
   throw new UsageError(
-    `no such file or fixture: ${source}` + (known.length > 0 ? ` (fixtures: ${known.join(', ')})` : ' (no fixture directory found)'),
+    `no such file or fixture: ${source}` +
+      (known.length > 0 ? ` (fixtures: ${known.join(', ')})` : ' (no fixture directory found)'),
   );
 }
 
@@ -73,7 +74,12 @@ export function parseBody(text: string, from: string): JsonObject {
     throw new UsageError(`${from} is not JSON: ${(err as Error).message}`);
   }
   if (!isObject(parsed)) throw new UsageError(`${from} must hold a JSON object (a Zoom webhook body)`);
-  if (parsed.event === undefined && typeof parsed.type === 'string' && isObject(parsed.payload) && typeof parsed.payload.event === 'string') {
+  if (
+    parsed.event === undefined &&
+    typeof parsed.type === 'string' &&
+    isObject(parsed.payload) &&
+    typeof parsed.payload.event === 'string'
+  ) {
     return parsed.payload;
   }
   return parsed;
@@ -92,7 +98,8 @@ export function parseAssignment(text: string): Assignment {
   if (eq <= 0) throw new UsageError(`--set needs PATH=VALUE, got ${JSON.stringify(text)}`);
   const rawPath = text.slice(0, eq);
   const segments = rawPath.replace(/\[(\d+)\]/g, '.$1').split('.');
-  if (segments.some((s) => s === '' || FORBIDDEN_SEGMENTS.has(s))) throw new UsageError(`--set: invalid path ${JSON.stringify(rawPath)}`);
+  if (segments.some((s) => s === '' || FORBIDDEN_SEGMENTS.has(s)))
+    throw new UsageError(`--set: invalid path ${JSON.stringify(rawPath)}`);
   const rawValue = text.slice(eq + 1);
   let value: unknown;
   try {
@@ -113,11 +120,13 @@ export function applyAssignment(body: JsonObject, { path: segments, value }: Ass
       throw new UsageError(`--set ${segments.join('.')}: ${segments.slice(0, i).join('.')} is not an object`);
     }
     const container = node as Record<string, unknown>;
-    if (Array.isArray(container) && !/^\d+$/.test(key)) throw new UsageError(`--set ${segments.join('.')}: ${segments.slice(0, i).join('.')} is an array`);
+    if (Array.isArray(container) && !/^\d+$/.test(key))
+      throw new UsageError(`--set ${segments.join('.')}: ${segments.slice(0, i).join('.')} is an array`);
     if (last) {
       container[key] = value;
     } else {
-      if (container[key] === undefined || container[key] === null) container[key] = /^\d+$/.test(segments[i + 1]!) ? [] : {};
+      if (container[key] === undefined || container[key] === null)
+        container[key] = /^\d+$/.test(segments[i + 1]!) ? [] : {};
       node = container[key];
     }
   }
@@ -131,7 +140,9 @@ export function freshMeetingUuid(): string {
 /** JWT-shaped but fake, like zoom-sim's: only its shape matters to the pipeline, never its content. */
 export function fakeDownloadToken(): string {
   const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-  const claims = Buffer.from(JSON.stringify({ sub: 'zoom-pipeline-cli', jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 86_400 })).toString('base64url');
+  const claims = Buffer.from(
+    JSON.stringify({ sub: 'zoom-pipeline-cli', jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 86_400 }),
+  ).toString('base64url');
   return `${header}.${claims}.${randomBytes(32).toString('base64url')}`;
 }
 
@@ -143,7 +154,9 @@ export interface PrepareOptions {
   nowMs: number;
   /** Keep the body's meeting UUID, so the delivery repeats the occurrence it describes. */
   keepIds: boolean;
-  /** Origin of a download server (zoom-sim's serve-downloads); URLs become `<base>/rec/webhook_download/<id>/<opaque>`. */
+  /**
+   * Origin of a download server (zoom-sim's serve-downloads); URLs become `<base>/rec/webhook_download/<id>/<opaque>`.
+   */
   downloadBase?: string;
   /** download_token of copy 0. */
   downloadToken?: string;
@@ -189,7 +202,8 @@ function refreshMeetingUuid(body: JsonObject): void {
     old.add(payload.meeting_uuid);
     payload.meeting_uuid = uuid;
   }
-  for (const file of filesOf(body)) if (typeof file.meeting_id === 'string' && old.has(file.meeting_id)) file.meeting_id = uuid;
+  for (const file of filesOf(body))
+    if (typeof file.meeting_id === 'string' && old.has(file.meeting_id)) file.meeting_id = uuid;
 }
 
 /**

@@ -9,7 +9,8 @@ import { findRepoRoot } from './repo-root';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  for await (const chunk of process.stdin)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -18,7 +19,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const io = processIo();
   let code: number;
   try {
-    code = await runCli(argv, { io, env: process.env, cwd: process.cwd(), repoRoot: findRepoRoot(__dirname), readStdin });
+    code = await runCli(argv, {
+      io,
+      env: process.env,
+      cwd: process.cwd(),
+      repoRoot: findRepoRoot(__dirname),
+      readStdin,
+    });
   } catch (err) {
     io.err(`zoom-pipeline: ${err instanceof Error ? err.message : String(err)}`);
     code = 1;

@@ -93,7 +93,11 @@ export function hasFamily(exp: Exposition, name: string): boolean {
 }
 
 /** Sum of a family's samples, optionally restricted by a label predicate. */
-export function sumOf(exp: Exposition, name: string, where: (labels: Record<string, string>) => boolean = () => true): number {
+export function sumOf(
+  exp: Exposition,
+  name: string,
+  where: (labels: Record<string, string>) => boolean = () => true,
+): number {
   let total = 0;
   for (const s of exp.samples) if (s.name === name && where(s.labels) && Number.isFinite(s.value)) total += s.value;
   return total;

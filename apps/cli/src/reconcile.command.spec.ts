@@ -50,17 +50,43 @@ describe('zoom-pipeline backfill / redrive', () => {
     const calls: Array<{ method: string; url: string; body?: unknown }> = [];
     let polls = 0;
     const fake = (async (url: URL, init?: RequestInit) => {
-      calls.push({ method: init?.method ?? 'GET', url: String(url), body: init?.body === undefined ? undefined : JSON.parse(String(init.body)) });
+      calls.push({
+        method: init?.method ?? 'GET',
+        url: String(url),
+        body: init?.body === undefined ? undefined : JSON.parse(String(init.body)),
+      });
       if (init?.method === 'POST') return json(202, run({}));
       polls += 1;
-      return json(200, polls < 2 ? run({ meetingsListed: 600 }) : run({ status: 'ok', windows: 3, pages: 12, meetingsListed: 3000, filesFound: 9000, alreadyStored: 8000, missing: 1000, queued: 1000, finishedAt: '2026-12-03T10:00:12.500Z' }));
+      return json(
+        200,
+        polls < 2
+          ? run({ meetingsListed: 600 })
+          : run({
+              status: 'ok',
+              windows: 3,
+              pages: 12,
+              meetingsListed: 3000,
+              filesFound: 9000,
+              alreadyStored: 8000,
+              missing: 1000,
+              queued: 1000,
+              finishedAt: '2026-12-03T10:00:12.500Z',
+            }),
+      );
     }) as unknown as typeof fetch;
     const ctx = context(fake);
 
-    const code = await runCli(['backfill', '--from', '2026-01-01', '--to', '2026-03-31', '--user', 'u1', '--user', 'u2', '--poll-ms', '1'], ctx);
+    const code = await runCli(
+      ['backfill', '--from', '2026-01-01', '--to', '2026-03-31', '--user', 'u1', '--user', 'u2', '--poll-ms', '1'],
+      ctx,
+    );
 
     expect(code).toBe(0);
-    expect(calls[0]).toEqual({ method: 'POST', url: 'http://127.0.0.1:9999/reconcile/runs', body: { from: '2026-01-01', to: '2026-03-31', users: ['u1', 'u2'], dryRun: false } });
+    expect(calls[0]).toEqual({
+      method: 'POST',
+      url: 'http://127.0.0.1:9999/reconcile/runs',
+      body: { from: '2026-01-01', to: '2026-03-31', users: ['u1', 'u2'], dryRun: false },
+    });
     expect(calls[1]?.url).toBe('http://127.0.0.1:9999/reconcile/runs/r1');
     expect(ctx.progress.some((p) => p.includes('300 meetings'))).toBe(true);
     expect(ctx.out.join('\n')).toMatch(/meetings listed\s+3,000/);
@@ -69,11 +95,19 @@ describe('zoom-pipeline backfill / redrive', () => {
   });
 
   it('reports a busy lease and a failed run with exit code 1, and bad dates as usage errors', async () => {
-    const busy = context((async () => json(409, { error: 'reconcile_busy', message: 'another reconciler holds the reconcile lease' })) as unknown as typeof fetch);
+    const busy = context((async () =>
+      json(409, {
+        error: 'reconcile_busy',
+        message: 'another reconciler holds the reconcile lease',
+      })) as unknown as typeof fetch);
     expect(await runCli(['backfill', '--from', '2026-01-01'], busy)).toBe(1);
     expect(busy.err.join('\n')).toMatch(/another reconciler holds the reconcile lease/);
 
-    const failed = context((async () => json(200, run({ status: 'failed', error: 'GET /accounts/{accountId}/recordings: HTTP 500 after 6 attempts' }))) as unknown as typeof fetch);
+    const failed = context((async () =>
+      json(
+        200,
+        run({ status: 'failed', error: 'GET /accounts/{accountId}/recordings: HTTP 500 after 6 attempts' }),
+      )) as unknown as typeof fetch);
     expect(await runCli(['backfill', '--from', '2026-01-01'], failed)).toBe(1);
     expect(failed.err.join('\n')).toMatch(/HTTP 500 after 6 attempts/);
 
@@ -86,7 +120,16 @@ describe('zoom-pipeline backfill / redrive', () => {
     let body: unknown;
     const ctx = context((async (_url: URL, init?: RequestInit) => {
       body = JSON.parse(String(init?.body));
-      return json(200, { scanned: 12, files: 10, matched: 4, alreadyStored: 1, notRedrivable: 1, queued: 2, dryRun: false, byReason: { download_unauthorized: 2 } });
+      return json(200, {
+        scanned: 12,
+        files: 10,
+        matched: 4,
+        alreadyStored: 1,
+        notRedrivable: 1,
+        queued: 2,
+        dryRun: false,
+        byReason: { download_unauthorized: 2 },
+      });
     }) as unknown as typeof fetch);
     expect(await runCli(['redrive', '--reason', 'download_unauthorized', '--meeting', 'abc=='], ctx)).toBe(0);
     expect(body).toEqual({ reason: 'download_unauthorized', meetingUuid: 'abc==', dryRun: false });

@@ -41,8 +41,27 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** What the reconciler answers for a run (the service's own type: the CLI reads exactly what it writes). */
 type Run = Pick<
   ReconcileRun,
-  'runId' | 'status' | 'from' | 'to' | 'windows' | 'pages' | 'meetingsListed' | 'filesFound' | 'alreadyStored' | 'missing' | 'queued'
-  | 'queuedBytes' | 'inFlight' | 'notReady' | 'filtered' | 'unfetchable' | 'apiRequests' | 'dryRun' | 'startedAt' | 'finishedAt' | 'error'
+  | 'runId'
+  | 'status'
+  | 'from'
+  | 'to'
+  | 'windows'
+  | 'pages'
+  | 'meetingsListed'
+  | 'filesFound'
+  | 'alreadyStored'
+  | 'missing'
+  | 'queued'
+  | 'queuedBytes'
+  | 'inFlight'
+  | 'notReady'
+  | 'filtered'
+  | 'unfetchable'
+  | 'apiRequests'
+  | 'dryRun'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'error'
 >;
 
 export async function backfillCommand(args: string[], ctx: CommandContext): Promise<number> {
@@ -66,8 +85,12 @@ export async function backfillCommand(args: string[], ctx: CommandContext): Prom
     return 0;
   }
   if (values.from === undefined) throw new UsageError('--from is required');
-  for (const [name, v] of [['from', values.from], ['to', values.to]] as const) {
-    if (v !== undefined && (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))) throw new UsageError(`--${name} must be a day YYYY-MM-DD, got ${JSON.stringify(v)}`);
+  for (const [name, v] of [
+    ['from', values.from],
+    ['to', values.to],
+  ] as const) {
+    if (v !== undefined && (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))))
+      throw new UsageError(`--${name} must be a day YYYY-MM-DD, got ${JSON.stringify(v)}`);
   }
   const base = baseUrl(values.url, ctx);
   const pollMs = positiveInt(values['poll-ms'], 'poll-ms', 500, 60_000);
@@ -76,16 +99,28 @@ export async function backfillCommand(args: string[], ctx: CommandContext): Prom
   const token = ctx.env.RECONCILE_ADMIN_TOKEN;
   const started = await call(fetchImpl, new URL('reconcile/runs', base), 'POST', body, 30_000, token);
   if (started.status === 409) {
-    ctx.io.err(`zoom-pipeline backfill: ${String(started.json.message ?? 'another reconcile run is in progress')}; try again when it has finished`);
+    ctx.io.err(
+      `zoom-pipeline backfill: ${String(started.json.message ?? 'another reconcile run is in progress')}; try again when it has finished`,
+    );
     return 1;
   }
-  if (started.status !== 202 && started.status !== 200) throw new Error(`the service refused the backfill (${started.status} ${String(started.json.error ?? '')}: ${String(started.json.message ?? '')})`);
+  if (started.status !== 202 && started.status !== 200)
+    throw new Error(
+      `the service refused the backfill (${started.status} ${String(started.json.error ?? '')}: ${String(started.json.message ?? '')})`,
+    );
   let run = started.json as unknown as Run;
   const progress = throttledProgress(ctx.io, 200);
   while (run.status === 'running') {
     progress(progressLine(run));
     await new Promise((resolve) => setTimeout(resolve, pollMs));
-    const next = await call(fetchImpl, new URL(`reconcile/runs/${encodeURIComponent(run.runId)}`, base), 'GET', undefined, 30_000, token);
+    const next = await call(
+      fetchImpl,
+      new URL(`reconcile/runs/${encodeURIComponent(run.runId)}`, base),
+      'GET',
+      undefined,
+      30_000,
+      token,
+    );
     if (next.status !== 200) throw new Error(`lost track of run ${run.runId} (${next.status}): the service restarted?`);
     run = next.json as unknown as Run;
   }
@@ -121,13 +156,31 @@ export async function redriveCommand(args: string[], ctx: CommandContext): Promi
   const base = baseUrl(values.url, ctx);
   const timeoutMs = positiveInt(values.timeout, 'timeout', 120_000);
   ctx.io.progress('reading zoom.recording.failed…');
-  const res = await call(ctx.fetchImpl ?? fetch, new URL('reconcile/redrives', base), 'POST', { reason: values.reason, meetingUuid: values.meeting, dryRun: values['dry-run'] === true }, timeoutMs, ctx.env.RECONCILE_ADMIN_TOKEN);
+  const res = await call(
+    ctx.fetchImpl ?? fetch,
+    new URL('reconcile/redrives', base),
+    'POST',
+    { reason: values.reason, meetingUuid: values.meeting, dryRun: values['dry-run'] === true },
+    timeoutMs,
+    ctx.env.RECONCILE_ADMIN_TOKEN,
+  );
   ctx.io.progress(undefined);
   if (res.status !== 200) {
-    ctx.io.err(`zoom-pipeline redrive: ${res.status} ${String(res.json.error ?? '')}: ${String(res.json.message ?? '')}`);
+    ctx.io.err(
+      `zoom-pipeline redrive: ${res.status} ${String(res.json.error ?? '')}: ${String(res.json.message ?? '')}`,
+    );
     return 1;
   }
-  const s = res.json as { scanned: number; files: number; matched: number; alreadyStored: number; notRedrivable: number; queued: number; dryRun: boolean; byReason: Record<string, number> };
+  const s = res.json as {
+    scanned: number;
+    files: number;
+    matched: number;
+    alreadyStored: number;
+    notRedrivable: number;
+    queued: number;
+    dryRun: boolean;
+    byReason: Record<string, number>;
+  };
   if (values.json === true) {
     ctx.io.out(JSON.stringify(s, null, 2));
     return 0;
@@ -138,7 +191,10 @@ export async function redriveCommand(args: string[], ctx: CommandContext): Promi
     ['matching', n(s.matched)],
     ['stored since', n(s.alreadyStored)],
     ['not redrivable', n(s.notRedrivable)],
-    [s.dryRun ? 'would queue' : 'queued', n(s.dryRun ? Object.values(s.byReason).reduce((a, b) => a + b, 0) : s.queued)],
+    [
+      s.dryRun ? 'would queue' : 'queued',
+      n(s.dryRun ? Object.values(s.byReason).reduce((a, b) => a + b, 0) : s.queued),
+    ],
     ...Object.entries(s.byReason).map(([reason, k]): [string, string] => [`  ${reason}`, n(k)]),
   ];
   for (const line of table(rows)) ctx.io.out(line);
@@ -152,12 +208,20 @@ function baseUrl(value: string | undefined, ctx: CommandContext): URL {
   } catch {
     throw new UsageError(`--url is not a URL: ${JSON.stringify(value)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http(s), got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--url must be http(s), got ${url.protocol}`);
   url.pathname = url.pathname.replace(/\/?$/, '/');
   return url;
 }
 
-async function call(fetchImpl: typeof fetch, url: URL, method: string, body: unknown, timeoutMs: number, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+async function call(
+  fetchImpl: typeof fetch,
+  url: URL,
+  method: string,
+  body: unknown,
+  timeoutMs: number,
+  token?: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   let res: Response;
   const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
   if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
@@ -170,13 +234,19 @@ async function call(fetchImpl: typeof fetch, url: URL, method: string, body: unk
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause?.code;
-    throw new Error(`cannot reach ${url.origin} (${typeof cause === 'string' ? cause : (err as Error).message}); is the service (or, in cluster mode, the reconciler) running?`, { cause: err });
+    throw new Error(
+      `cannot reach ${url.origin} (${typeof cause === 'string' ? cause : (err as Error).message}); is the service (or, in cluster mode, the reconciler) running?`,
+      { cause: err },
+    );
   }
   const text = await res.text();
   try {
     return { status: res.status, json: JSON.parse(text) as Record<string, unknown> };
   } catch {
-    return { status: res.status, json: { error: 'not_json', message: `${url.pathname} answered ${res.status} with a non-JSON body` } };
+    return {
+      status: res.status,
+      json: { error: 'not_json', message: `${url.pathname} answered ${res.status} with a non-JSON body` },
+    };
   }
 }
 
@@ -199,7 +269,8 @@ export function runTable(r: Run): string[] {
   if (r.notReady > 0) rows.push(['still processing at Zoom', n(r.notReady)]);
   if (r.filtered > 0) rows.push(['not selected (UPLOAD_FILE_TYPES)', n(r.filtered)]);
   if (r.unfetchable > 0) rows.push(['no download_url', n(r.unfetchable)]);
-  if (r.finishedAt !== undefined) rows.push(['took', `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s`]);
+  if (r.finishedAt !== undefined)
+    rows.push(['took', `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s`]);
   return table(rows);
 }
 

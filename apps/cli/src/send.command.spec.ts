@@ -34,11 +34,21 @@ async function startReceiver(answer?: (r: Received) => { status: number; body: u
       const expected = Buffer.from(`v0=${createHmac('sha256', SECRET).update(`v0:${ts}:`).update(raw).digest('hex')}`);
       const presented = Buffer.from(String(req.headers['x-zm-signature']));
       const signatureValid = expected.length === presented.length && timingSafeEqual(expected, presented);
-      const r: Received = { headers: req.headers, raw, body: JSON.parse(raw.toString('utf8')) as Record<string, unknown>, signatureValid };
+      const r: Received = {
+        headers: req.headers,
+        raw,
+        body: JSON.parse(raw.toString('utf8')) as Record<string, unknown>,
+        signatureValid,
+      };
       requests.push(r);
-      const a = answer?.(r) ?? (signatureValid
-        ? { status: 200, body: { status: 'accepted', id: `id-${requests.length}` } }
-        : { status: 401, body: { error: 'signature_mismatch', message: 'no configured secret token matches the signature' } });
+      const a =
+        answer?.(r) ??
+        (signatureValid
+          ? { status: 200, body: { status: 'accepted', id: `id-${requests.length}` } }
+          : {
+              status: 401,
+              body: { error: 'signature_mismatch', message: 'no configured secret token matches the signature' },
+            });
       res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
     });
   });
@@ -64,7 +74,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function context(env: NodeJS.ProcessEnv = {}, stdin = ''): CommandContext & { out: string[]; err: string[]; progress: string[] } {
+function context(
+  env: NodeJS.ProcessEnv = {},
+  stdin = '',
+): CommandContext & { out: string[]; err: string[]; progress: string[] } {
   const out: string[] = [];
   const err: string[] = [];
   const progress: string[] = [];
@@ -72,7 +85,11 @@ function context(env: NodeJS.ProcessEnv = {}, stdin = ''): CommandContext & { ou
     out,
     err,
     progress,
-    io: { out: (l) => out.push(l), err: (l) => err.push(l), progress: (t) => void (t !== undefined && progress.push(t)) },
+    io: {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      progress: (t) => void (t !== undefined && progress.push(t)),
+    },
     env,
     cwd: REPO_ROOT,
     repoRoot: REPO_ROOT,
@@ -128,7 +145,20 @@ describe('zoom-pipeline send', () => {
   it('sends N simultaneous copies that differ only in download_token and download URLs', async () => {
     const ctx = context();
     const code = await runCli(
-      ['send', 'recording.completed', '--url', receiver.url, '--secret', SECRET, '--copies', '3', '--download-base', 'http://127.0.0.1:9999/', '--token', 'tok-a'],
+      [
+        'send',
+        'recording.completed',
+        '--url',
+        receiver.url,
+        '--secret',
+        SECRET,
+        '--copies',
+        '3',
+        '--download-base',
+        'http://127.0.0.1:9999/',
+        '--token',
+        'tok-a',
+      ],
       ctx,
     );
     expect(code).toBe(0);
@@ -146,7 +176,9 @@ describe('zoom-pipeline send', () => {
     expect(new Set(urls).size).toBe(urls.length);
     for (const b of bodies) {
       for (const f of filesOf(b)) {
-        expect(f.download_url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:9999/rec/webhook_download/${String(f.id)}/[A-Za-z0-9_-]+$`));
+        expect(f.download_url).toMatch(
+          new RegExp(`^http://127\\.0\\.0\\.1:9999/rec/webhook_download/${String(f.id)}/[A-Za-z0-9_-]+$`),
+        );
       }
     }
     const stripped = bodies.map((b) => {
@@ -163,10 +195,25 @@ describe('zoom-pipeline send', () => {
     const ctx = context();
     expect(await runCli(['send', 'meeting.started', '--url', receiver.url, '--secret', 'not-the-secret'], ctx)).toBe(1);
     expect(ctx.out).toHaveLength(1);
-    expect(ctx.out[0]).toMatch(/^\[1\/1\] 401 signature_mismatch \d+(\.\d)? ms \{"error":"signature_mismatch","message":".*"\}$/);
+    expect(ctx.out[0]).toMatch(
+      /^\[1\/1\] 401 signature_mismatch \d+(\.\d)? ms \{"error":"signature_mismatch","message":".*"\}$/,
+    );
 
     const down = context();
-    expect(await runCli(['send', 'meeting.started', '--url', `http://127.0.0.1:${await closedPort()}/webhooks/zoom`, '--secret', SECRET, '--json'], down)).toBe(1);
+    expect(
+      await runCli(
+        [
+          'send',
+          'meeting.started',
+          '--url',
+          `http://127.0.0.1:${await closedPort()}/webhooks/zoom`,
+          '--secret',
+          SECRET,
+          '--json',
+        ],
+        down,
+      ),
+    ).toBe(1);
     const line = JSON.parse(down.out[0]!) as Obj;
     expect(line).toMatchObject({ copy: 0, ok: false, code: 'ECONNREFUSED' });
     expect(line.status).toBeUndefined();
@@ -175,9 +222,15 @@ describe('zoom-pipeline send', () => {
   it('exits 1 when one copy of several is refused', async () => {
     await receiver.close();
     let n = 0;
-    receiver = await startReceiver(() => (++n === 2 ? { status: 503, body: { error: 'log_unavailable', message: 'try later' } } : { status: 200, body: { status: 'accepted' } }));
+    receiver = await startReceiver(() =>
+      ++n === 2
+        ? { status: 503, body: { error: 'log_unavailable', message: 'try later' } }
+        : { status: 200, body: { status: 'accepted' } },
+    );
     const ctx = context();
-    expect(await runCli(['send', 'recording.completed', '--url', receiver.url, '--secret', SECRET, '--copies', '2'], ctx)).toBe(1);
+    expect(
+      await runCli(['send', 'recording.completed', '--url', receiver.url, '--secret', SECRET, '--copies', '2'], ctx),
+    ).toBe(1);
     expect(ctx.out.filter((l) => / 503 log_unavailable /.test(l))).toHaveLength(1);
   });
 
@@ -193,10 +246,25 @@ describe('zoom-pipeline send', () => {
     const ctx = context({}, JSON.stringify({ event: 'meeting.started', payload: { object: { uuid: 'u1' } } }));
     const args = ['--url', receiver.url, '--secret', SECRET, '--keep-ids'];
     expect(
-      await runCli(['send', 'recording.completed', ...args, '--set', 'payload.object.topic=Demo', '--set', 'payload.object.recording_files[1].file_size=7', '--set', 'event_ts=5'], ctx),
+      await runCli(
+        [
+          'send',
+          'recording.completed',
+          ...args,
+          '--set',
+          'payload.object.topic=Demo',
+          '--set',
+          'payload.object.recording_files[1].file_size=7',
+          '--set',
+          'event_ts=5',
+        ],
+        ctx,
+      ),
     ).toBe(0);
     expect(await runCli(['send', '-', ...args], ctx)).toBe(0);
-    expect(await runCli(['send', path.join(REPO_ROOT, 'test/zoom-sim/fixtures/meeting.started.json'), ...args], ctx)).toBe(0);
+    expect(
+      await runCli(['send', path.join(REPO_ROOT, 'test/zoom-sim/fixtures/meeting.started.json'), ...args], ctx),
+    ).toBe(0);
     const [first, fromStdin, fromFile] = receiver.requests.map((r) => r.body) as [Obj, Obj, Obj];
     expect(objectOf(first)).toMatchObject({ topic: 'Demo', uuid: '/Gx2k7+Rq0S1o9Lb//nYQw==' });
     expect(filesOf(first)[1]!.file_size).toBe(7);
@@ -212,7 +280,10 @@ describe('zoom-pipeline send', () => {
       [['send', 'meeting.started', ...url, '--copies', '0'], /--copies must be an integer/],
       [['send', 'meeting.started', ...url, '--copies'], /--copies/],
       [['send', ...url], /needs a fixture name or a file/],
-      [['send', 'no.such.event', ...url], /no such file or fixture: no\.such\.event \(fixtures: .*recording\.completed/],
+      [
+        ['send', 'no.such.event', ...url],
+        /no such file or fixture: no\.such\.event \(fixtures: .*recording\.completed/,
+      ],
       [['send', 'meeting.started', ...url, '--set', 'novalue'], /--set needs PATH=VALUE/],
       [['send', 'meeting.started', '--url', 'ftp://x'], /--url must be http/],
     ];

@@ -69,7 +69,8 @@ function parseHttpUrl(value: string, name: string): URL {
   } catch {
     throw new UsageError(`--${name} is not a URL: ${JSON.stringify(value)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--${name} must be http(s), got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--${name} must be http(s), got ${url.protocol}`);
   return url;
 }
 
@@ -83,7 +84,8 @@ export function resolveSecret(explicit: string | undefined, url: URL, env: NodeJ
     return explicit;
   }
   const app = /\/webhooks\/zoom\/([^/]+)\/?$/.exec(url.pathname)?.[1];
-  const names = app === undefined ? [] : [`ZOOM_WEBHOOK_SECRET_TOKEN_${decodeURIComponent(app).toUpperCase().replace(/-/g, '_')}`];
+  const names =
+    app === undefined ? [] : [`ZOOM_WEBHOOK_SECRET_TOKEN_${decodeURIComponent(app).toUpperCase().replace(/-/g, '_')}`];
   names.push('ZOOM_WEBHOOK_SECRET_TOKEN');
   for (const name of names) {
     const first = env[name]
@@ -123,13 +125,20 @@ export async function sendCommand(args: string[], ctx: CommandContext): Promise<
     return 0;
   }
   if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? 'send needs a fixture name or a file' : `send takes one body, got ${positionals.length}: ${positionals.join(' ')}`);
+    throw new UsageError(
+      positionals.length === 0
+        ? 'send needs a fixture name or a file'
+        : `send takes one body, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
   }
   const url = parseHttpUrl(values.url ?? `${defaultBaseUrl(ctx.env)}/webhooks/zoom`, 'url');
   const secret = resolveSecret(values.secret, url, ctx.env);
   const copies = positiveInt(values.copies, 'copies', 1, MAX_COPIES);
   const timeoutMs = positiveInt(values.timeout, 'timeout', DEFAULT_TIMEOUT_MS);
-  const downloadBase = values['download-base'] === undefined ? undefined : parseHttpUrl(values['download-base'], 'download-base').toString();
+  const downloadBase =
+    values['download-base'] === undefined
+      ? undefined
+      : parseHttpUrl(values['download-base'], 'download-base').toString();
   const tokens = values.token === undefined ? [] : values.token.split(',').map((t) => t.trim());
   if (tokens.some((t) => t === '')) throw new UsageError('--token must not contain empty tokens');
   const assignments = (values.set ?? []).map(parseAssignment);
@@ -151,7 +160,13 @@ export async function sendCommand(args: string[], ctx: CommandContext): Promise<
 }
 
 /** Sends every body at the same moment, as Zoom's simultaneous duplicates arrive; results in copy order. */
-async function deliverAll(url: URL, secret: string, bodies: JsonObject[], timeoutMs: number, ctx: CommandContext): Promise<CopyResult[]> {
+async function deliverAll(
+  url: URL,
+  secret: string,
+  bodies: JsonObject[],
+  timeoutMs: number,
+  ctx: CommandContext,
+): Promise<CopyResult[]> {
   // Serialise and sign everything first, so the requests leave as close together as possible.
   const requests = bodies.map((b, copy) => {
     const body = JSON.stringify(b);
@@ -193,18 +208,40 @@ interface PreparedRequest {
   redact: (text: string) => string;
 }
 
-async function deliver(url: URL, req: PreparedRequest, timeoutMs: number, fetchImpl: typeof fetch): Promise<CopyResult> {
+async function deliver(
+  url: URL,
+  req: PreparedRequest,
+  timeoutMs: number,
+  fetchImpl: typeof fetch,
+): Promise<CopyResult> {
   const t0 = performance.now();
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     // Redirects are answers, not detours: Zoom does not follow them either.
-    const res = await fetchImpl(url, { method: 'POST', headers: req.headers, body: req.body, redirect: 'manual', signal });
+    const res = await fetchImpl(url, {
+      method: 'POST',
+      headers: req.headers,
+      body: req.body,
+      redirect: 'manual',
+      signal,
+    });
     const text = req.redact(await res.text());
     const latencyMs = round(performance.now() - t0);
     const answer = parseAnswer(text);
-    const code = answer !== null && typeof answer === 'object' && typeof (answer as { error?: unknown }).error === 'string' ? (answer as { error: string }).error : undefined;
+    const code =
+      answer !== null && typeof answer === 'object' && typeof (answer as { error?: unknown }).error === 'string'
+        ? (answer as { error: string }).error
+        : undefined;
     const ok = res.status >= 200 && res.status < 300;
-    return { copy: req.copy, status: res.status, ok, latencyMs, ...(code === undefined ? {} : { code }), answer, requestId: req.requestId };
+    return {
+      copy: req.copy,
+      status: res.status,
+      ok,
+      latencyMs,
+      ...(code === undefined ? {} : { code }),
+      answer,
+      requestId: req.requestId,
+    };
   } catch (err) {
     const latencyMs = round(performance.now() - t0);
     const timedOut = signal.aborted;
@@ -259,7 +296,8 @@ export function formatResult(r: CopyResult, total: number): string {
   const head = `[${r.copy + 1}/${total}]`;
   if (r.status === undefined) return `${head} ERR ${r.code ?? 'network'} ${r.latencyMs} ms ${oneLine(r.error ?? '')}`;
   const code = !r.ok && r.code !== undefined ? ` ${r.code}` : '';
-  const answer = r.answer === undefined ? '' : ` ${typeof r.answer === 'string' ? oneLine(r.answer) : JSON.stringify(r.answer)}`;
+  const answer =
+    r.answer === undefined ? '' : ` ${typeof r.answer === 'string' ? oneLine(r.answer) : JSON.stringify(r.answer)}`;
   return `${head} ${r.status}${code} ${r.latencyMs} ms${answer}`;
 }
 

@@ -41,7 +41,13 @@ export interface StatusSummary {
   url: string;
   readiness: Readiness;
   metricsError?: string;
-  deliveries?: { accepted: number; urlValidation: number; refused: number; refusedByReason: Record<string, number>; staleSignatures: number };
+  deliveries?: {
+    accepted: number;
+    urlValidation: number;
+    refused: number;
+    refusedByReason: Record<string, number>;
+    staleSignatures: number;
+  };
   dedup?: { canonicalEvents: number; duplicatesSuppressed: number; deadLetters: number; files?: DedupFiles };
   uploads?: {
     uploaded: number;
@@ -72,7 +78,9 @@ export interface DedupFiles {
   flagged: Record<string, number>;
 }
 
-export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog' | 'reconcile'> {
+export function summariseMetrics(
+  exp: Exposition,
+): Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog' | 'reconcile'> {
   const out: Pick<StatusSummary, 'deliveries' | 'dedup' | 'uploads' | 'backlog' | 'reconcile'> = {};
   if (hasFamily(exp, METRIC.deliveries)) {
     const byOutcome = sumBy(exp, METRIC.deliveries, 'outcome');
@@ -127,7 +135,12 @@ export function summariseMetrics(exp: Exposition): Pick<StatusSummary, 'deliveri
   const lastRun = sumOf(exp, 'zoom_reconcile_last_run_timestamp_seconds');
   if (lastRun > 0) {
     const files = sumBy(exp, 'zoom_reconcile_last_run_files', 'outcome');
-    out.reconcile = { lastRunAt: new Date(lastRun * 1000).toISOString(), found: files.found ?? 0, missing: files.missing ?? 0, queued: files.queued ?? 0 };
+    out.reconcile = {
+      lastRunAt: new Date(lastRun * 1000).toISOString(),
+      found: files.found ?? 0,
+      missing: files.missing ?? 0,
+      queued: files.queued ?? 0,
+    };
   }
   return out;
 }
@@ -138,36 +151,48 @@ export function formatSummary(s: StatusSummary): string[] {
   const r = s.readiness;
   lines.push(`zoom-pipeline at ${s.url}: ${r.status.replace('_', ' ')}${r.error === undefined ? '' : ` (${r.error})`}`);
   const checks = Object.entries(r.checks);
-  if (checks.length > 0) lines.push(`  readiness   ${checks.map(([name, ok]) => `${name} ${ok ? 'ok' : 'DOWN'}`).join(', ')}`);
+  if (checks.length > 0)
+    lines.push(`  readiness   ${checks.map(([name, ok]) => `${name} ${ok ? 'ok' : 'DOWN'}`).join(', ')}`);
   if (s.metricsError !== undefined) lines.push(`  metrics     unavailable (${s.metricsError})`);
   if (s.deliveries !== undefined) {
     const d = s.deliveries;
     const refused = d.refused === 0 ? 'none refused' : `${n(d.refused)} refused (${byReason(d.refusedByReason)})`;
-    const validation = d.urlValidation === 0 ? '' : `, ${n(d.urlValidation)} url validation${d.urlValidation === 1 ? '' : 's'}`;
+    const validation =
+      d.urlValidation === 0 ? '' : `, ${n(d.urlValidation)} url validation${d.urlValidation === 1 ? '' : 's'}`;
     const stale = d.staleSignatures === 0 ? '' : `; ${n(d.staleSignatures)} correctly signed but stale`;
     lines.push(`  deliveries  ${n(d.accepted)} accepted${validation}, ${refused}${stale}`);
   }
   if (s.dedup !== undefined) {
     const dl = s.dedup.deadLetters === 0 ? '' : `, ${n(s.dedup.deadLetters)} dead-lettered`;
-    lines.push(`  events      ${n(s.dedup.canonicalEvents)} canonical, ${n(s.dedup.duplicatesSuppressed)} duplicates suppressed${dl}`);
+    lines.push(
+      `  events      ${n(s.dedup.canonicalEvents)} canonical, ${n(s.dedup.duplicatesSuppressed)} duplicates suppressed${dl}`,
+    );
     const f = s.dedup.files;
     if (f !== undefined) {
-      const failed = f.failed === 0 ? '' : `, ${n(f.failed)} cannot be fetched (${byReason(f.failedByReason)}; on zoom.recording.failed)`;
+      const failed =
+        f.failed === 0
+          ? ''
+          : `, ${n(f.failed)} cannot be fetched (${byReason(f.failedByReason)}; on zoom.recording.failed)`;
       const repeated = f.repeated === 0 ? '' : `, ${n(f.repeated)} listed twice`;
       const flagged = byReason(Object.fromEntries(Object.entries(f.flagged).filter(([, v]) => v > 0)));
-      lines.push(`  recordings  ${n(f.queued)} files queued${failed}${repeated}${flagged === '' ? '' : `; of the queued: ${flagged}`}`);
+      lines.push(
+        `  recordings  ${n(f.queued)} files queued${failed}${repeated}${flagged === '' ? '' : `; of the queued: ${flagged}`}`,
+      );
     }
   }
   if (s.uploads !== undefined) {
     const u = s.uploads;
-    const failed = u.failed === 0 ? '0 failed' : `${n(u.failed)} failed (${byReason(u.failedByReason) || 'no reason recorded'})`;
+    const failed =
+      u.failed === 0 ? '0 failed' : `${n(u.failed)} failed (${byReason(u.failedByReason) || 'no reason recorded'})`;
     const skipped = u.skippedType === 0 ? '' : `, ${n(u.skippedType)} skipped by type`;
     lines.push(`  files       ${n(u.uploaded)} uploaded, ${n(u.alreadyStored)} already stored${skipped}, ${failed}`);
     lines.push(`  stored      ${formatBytes(u.bytesStored)}; ${n(u.inFlight)} uploads in flight`);
   }
   if (s.reconcile !== undefined) {
     const r = s.reconcile;
-    lines.push(`  reconcile   last run ${r.lastRunAt}: ${n(r.found)} files found, ${n(r.missing)} missing, ${n(r.queued)} queued`);
+    lines.push(
+      `  reconcile   last run ${r.lastRunAt}: ${n(r.found)} files found, ${n(r.missing)} missing, ${n(r.queued)} queued`,
+    );
   }
   if (s.backlog !== undefined && s.backlog > 0) lines.push(`  backlog     ${n(s.backlog)} messages not yet committed`);
   if (s.objectsError !== undefined) lines.push(s.objectsError);
@@ -179,7 +204,10 @@ export function formatSummary(s: StatusSummary): string[] {
       const shown = o.recent.length < o.total ? `, newest ${o.recent.length}` : '';
       lines.push(`objects in ${o.dir} (${n(o.total)}, ${formatBytes(o.totalBytes)}${shown}):`);
       const width = Math.max(...o.recent.map((x) => formatBytes(x.size).length));
-      for (const x of o.recent) lines.push(`  ${x.mtime.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')}  ${formatBytes(x.size).padStart(width)}  ${x.key}`);
+      for (const x of o.recent)
+        lines.push(
+          `  ${x.mtime.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')}  ${formatBytes(x.size).padStart(width)}  ${x.key}`,
+        );
     }
   }
   return lines;

@@ -92,7 +92,9 @@ async function startService(ready: boolean, metrics = SAMPLE_METRICS): Promise<F
   const server: Server = createServer((req, res) => {
     if (req.url === '/readyz') {
       const checks = { 'event-bus': true, 'dedup-store': ready, 'object-store': true };
-      const body = ready ? { status: 'ready', checks } : { error: 'not_ready', message: 'a dependency is unreachable', checks };
+      const body = ready
+        ? { status: 'ready', checks }
+        : { error: 'not_ready', message: 'a dependency is unreachable', checks };
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } else if (req.url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics);
@@ -137,7 +139,14 @@ function context(cwd: string): CommandContext & { out: string[]; err: string[] }
 describe('prometheus text → status summary', () => {
   it('parses samples with labels, escapes, special values and timestamps', () => {
     const exp = parsePrometheusText(
-      ['# TYPE a counter', 'a{x="q\\"uote",y="back\\\\slash",z="new\\nline"} 2 1700000000000', 'b +Inf', 'c NaN', 'd{} -1.5e3', 'garbage line {'].join('\n'),
+      [
+        '# TYPE a counter',
+        'a{x="q\\"uote",y="back\\\\slash",z="new\\nline"} 2 1700000000000',
+        'b +Inf',
+        'c NaN',
+        'd{} -1.5e3',
+        'garbage line {',
+      ].join('\n'),
     );
     expect(exp.samples.slice(0, 2)).toEqual([
       { name: 'a', labels: { x: 'q"uote', y: 'back\\slash', z: 'new\nline' }, value: 2 },
@@ -150,12 +159,24 @@ describe('prometheus text → status summary', () => {
 
   it('summarises deliveries, dedup and uploads from the three features\u2019 metrics', () => {
     expect(summariseMetrics(parsePrometheusText(SAMPLE_METRICS))).toEqual({
-      deliveries: { accepted: 7, urlValidation: 1, refused: 4, refusedByReason: { signature_rejected: 3, timestamp_stale: 1 }, staleSignatures: 1 },
+      deliveries: {
+        accepted: 7,
+        urlValidation: 1,
+        refused: 4,
+        refusedByReason: { signature_rejected: 3, timestamp_stale: 1 },
+        staleSignatures: 1,
+      },
       dedup: {
         canonicalEvents: 4,
         duplicatesSuppressed: 2,
         deadLetters: 0,
-        files: { queued: 9, failed: 1, failedByReason: { download_url_missing: 1 }, repeated: 0, flagged: { size_unknown: 3, not_completed: 1, derived_id: 2 } },
+        files: {
+          queued: 9,
+          failed: 1,
+          failedByReason: { download_url_missing: 1 },
+          repeated: 0,
+          flagged: { size_unknown: 3, not_completed: 1, derived_id: 2 },
+        },
       },
       uploads: {
         uploaded: 6,
@@ -171,7 +192,9 @@ describe('prometheus text → status summary', () => {
   });
 
   it('leaves out the sections of services that are not in this process (cluster mode)', () => {
-    const ingressOnly = SAMPLE_METRICS.split('\n\n').filter((block) => block.includes('zoom_webhook')).join('\n\n');
+    const ingressOnly = SAMPLE_METRICS.split('\n\n')
+      .filter((block) => block.includes('zoom_webhook'))
+      .join('\n\n');
     const s = summariseMetrics(parsePrometheusText(ingressOnly));
     expect(Object.keys(s)).toEqual(['deliveries']);
   });
@@ -208,12 +231,16 @@ describe('zoom-pipeline status', () => {
       const text = ctx.out.join('\n');
       expect(ctx.out[0]).toBe(`zoom-pipeline at ${service.base}: ready`);
       expect(text).toContain('readiness   event-bus ok, dedup-store ok, object-store ok');
-      expect(text).toContain('deliveries  7 accepted, 1 url validation, 4 refused (signature_rejected 3, timestamp_stale 1); 1 correctly signed but stale');
+      expect(text).toContain(
+        'deliveries  7 accepted, 1 url validation, 4 refused (signature_rejected 3, timestamp_stale 1); 1 correctly signed but stale',
+      );
       expect(text).toContain('events      4 canonical, 2 duplicates suppressed');
       expect(text).toContain(
         'recordings  9 files queued, 1 cannot be fetched (download_url_missing 1; on zoom.recording.failed); of the queued: size_unknown 3, derived_id 2, not_completed 1',
       );
-      expect(text).toContain('files       6 uploaded, 2 already stored, 3 skipped by type, 2 failed (download_forbidden 1, size_mismatch 1)');
+      expect(text).toContain(
+        'files       6 uploaded, 2 already stored, 3 skipped by type, 2 failed (download_forbidden 1, size_mismatch 1)',
+      );
       expect(text).toContain('stored      3.0 GiB; 1 uploads in flight');
       expect(text).toMatch(/objects in .*data\/objects \(12, .* newest 10\):/);
       const listed = ctx.out.filter((l) => l.includes('rec-'));
@@ -230,9 +257,19 @@ describe('zoom-pipeline status', () => {
     const service = await startService(true);
     try {
       const ctx = context(dir);
-      expect(await runCli(['status', '--url', `${service.base}/webhooks/zoom`, '--json', '--data-dir', path.join(dir, 'missing')], ctx)).toBe(0);
+      expect(
+        await runCli(
+          ['status', '--url', `${service.base}/webhooks/zoom`, '--json', '--data-dir', path.join(dir, 'missing')],
+          ctx,
+        ),
+      ).toBe(0);
       const s = JSON.parse(ctx.out.join('\n')) as StatusSummary;
-      expect(s.readiness).toEqual({ reachable: true, ready: true, status: 'ready', checks: { 'event-bus': true, 'dedup-store': true, 'object-store': true } });
+      expect(s.readiness).toEqual({
+        reachable: true,
+        ready: true,
+        status: 'ready',
+        checks: { 'event-bus': true, 'dedup-store': true, 'object-store': true },
+      });
       expect(s.uploads?.bytesStored).toBe(3221225472);
       expect(s.objectsError).toMatch(/no objects directory/);
     } finally {
@@ -252,7 +289,10 @@ describe('zoom-pipeline status', () => {
     }
     const down = context(dir);
     expect(await runCli(['status', '--url', `http://127.0.0.1:${await closedPort()}`, '--json'], down)).toBe(1);
-    expect(JSON.parse(down.out.join('\n'))).toMatchObject({ readiness: { reachable: false, status: 'unreachable', error: 'ECONNREFUSED' }, metricsError: 'ECONNREFUSED' });
+    expect(JSON.parse(down.out.join('\n'))).toMatchObject({
+      readiness: { reachable: false, status: 'unreachable', error: 'ECONNREFUSED' },
+      metricsError: 'ECONNREFUSED',
+    });
   });
 
   it('refuses unknown flags and arguments with exit code 2', async () => {
@@ -262,6 +302,6 @@ describe('zoom-pipeline status', () => {
     expect(ctx.err.join('\n')).toContain('usage: zoom-pipeline status');
     const extra = context(dir);
     expect(await runCli(['status', 'now'], extra)).toBe(2);
-    expect(extra.err[0]).toBe("zoom-pipeline: status: unexpected argument now");
+    expect(extra.err[0]).toBe('zoom-pipeline: status: unexpected argument now');
   });
 });

@@ -50,7 +50,10 @@ export async function statusCommand(args: string[], ctx: CommandContext): Promis
   const limit = positiveInt(values.limit, 'limit', 10, 1_000);
   const fetchImpl = ctx.fetchImpl ?? fetch;
 
-  const [readiness, metrics] = await Promise.all([readReadiness(base, timeoutMs, fetchImpl), readMetrics(base, timeoutMs, fetchImpl)]);
+  const [readiness, metrics] = await Promise.all([
+    readReadiness(base, timeoutMs, fetchImpl),
+    readMetrics(base, timeoutMs, fetchImpl),
+  ]);
   const summary: StatusSummary = { url: base.origin + base.pathname.replace(/\/$/, ''), readiness };
   if (typeof metrics === 'string') Object.assign(summary, summariseMetrics(parsePrometheusText(metrics)));
   else summary.metricsError = metrics.error;
@@ -60,7 +63,9 @@ export async function statusCommand(args: string[], ctx: CommandContext): Promis
     if (existsSync(objectsDir) && statSync(objectsDir).isDirectory()) {
       const progress = throttledProgress(ctx.io);
       try {
-        summary.objects = await listRecentObjects(objectsDir, limit, (scanned) => progress(`scanned ${scanned} objects`));
+        summary.objects = await listRecentObjects(objectsDir, limit, (scanned) =>
+          progress(`scanned ${scanned} objects`),
+        );
       } catch (err) {
         summary.objectsError = `cannot list ${objectsDir}: ${(err as Error).message}`;
       } finally {
@@ -84,7 +89,8 @@ function serviceBase(value: string): URL {
   } catch {
     throw new UsageError(`--url is not a URL: ${JSON.stringify(value)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http(s), got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--url must be http(s), got ${url.protocol}`);
   url.pathname = url.pathname.replace(/\/webhooks\/zoom(\/[^/]*)?\/?$/, '').replace(/\/?$/, '/');
   url.search = '';
   url.hash = '';
@@ -100,13 +106,22 @@ function objectsDirectory(dataDir: string | undefined, cwd: string): string | un
 
 async function readReadiness(base: URL, timeoutMs: number, fetchImpl: typeof fetch): Promise<Readiness> {
   try {
-    const res = await fetchImpl(new URL('readyz', base), { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const res = await fetchImpl(new URL('readyz', base), {
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    });
     const text = await res.text();
     let body: { status?: unknown; error?: unknown; checks?: unknown; message?: unknown } = {};
     try {
       body = JSON.parse(text) as typeof body;
     } catch {
-      return { reachable: true, ready: false, status: 'unknown', checks: {}, error: `/readyz answered ${res.status} with a non-JSON body` };
+      return {
+        reachable: true,
+        ready: false,
+        status: 'unknown',
+        checks: {},
+        error: `/readyz answered ${res.status} with a non-JSON body`,
+      };
     }
     const checks: Record<string, boolean> = {};
     if (body.checks !== null && typeof body.checks === 'object') {
@@ -114,16 +129,38 @@ async function readReadiness(base: URL, timeoutMs: number, fetchImpl: typeof fet
     }
     const ready = res.status === 200;
     // 200 {status:"ready"}; 503 {error:"not_ready"|"draining", message} (libs/service-kit health.ts).
-    const status = typeof body.status === 'string' ? body.status : typeof body.error === 'string' ? body.error : ready ? 'ready' : `http ${res.status}`;
-    return { reachable: true, ready, status, checks, ...(ready || typeof body.message !== 'string' ? {} : { error: body.message }) };
+    const status =
+      typeof body.status === 'string'
+        ? body.status
+        : typeof body.error === 'string'
+          ? body.error
+          : ready
+            ? 'ready'
+            : `http ${res.status}`;
+    return {
+      reachable: true,
+      ready,
+      status,
+      checks,
+      ...(ready || typeof body.message !== 'string' ? {} : { error: body.message }),
+    };
   } catch (err) {
-    return { reachable: false, ready: false, status: 'unreachable', checks: {}, error: describeFetchError(err, timeoutMs) };
+    return {
+      reachable: false,
+      ready: false,
+      status: 'unreachable',
+      checks: {},
+      error: describeFetchError(err, timeoutMs),
+    };
   }
 }
 
 async function readMetrics(base: URL, timeoutMs: number, fetchImpl: typeof fetch): Promise<string | { error: string }> {
   try {
-    const res = await fetchImpl(new URL('metrics', base), { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const res = await fetchImpl(new URL('metrics', base), {
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    });
     const text = await res.text();
     return res.status === 200 ? text : { error: `/metrics answered ${res.status}` };
   } catch (err) {

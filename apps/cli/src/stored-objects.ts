@@ -25,7 +25,11 @@ export interface StoredObjects {
  * Walks the filesystem object store (`<DATA_DIR>/objects`) and keeps the newest `limit` objects by mtime.
  * Symbolic links are not followed, so a link cannot make the walk leave the store or loop.
  */
-export async function listRecentObjects(dir: string, limit = 10, onProgress?: (scanned: number) => void): Promise<StoredObjects> {
+export async function listRecentObjects(
+  dir: string,
+  limit = 10,
+  onProgress?: (scanned: number) => void,
+): Promise<StoredObjects> {
   let kept: Array<StoredObject & { mtimeMs: number }> = [];
   let total = 0;
   let totalBytes = 0;
@@ -51,7 +55,12 @@ export async function listRecentObjects(dir: string, limit = 10, onProgress?: (s
       if (st === undefined) continue;
       total++;
       totalBytes += st.size;
-      kept.push({ key: path.relative(dir, full).split(path.sep).join('/'), size: st.size, mtime: st.mtime.toISOString(), mtimeMs: st.mtimeMs });
+      kept.push({
+        key: path.relative(dir, full).split(path.sep).join('/'),
+        size: st.size,
+        mtime: st.mtime.toISOString(),
+        mtimeMs: st.mtimeMs,
+      });
       // Bounded memory on a large store: trim now and then instead of holding every entry.
       if (kept.length > limit * 10) kept = newest(kept, limit);
       onProgress?.(total);

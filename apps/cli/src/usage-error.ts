@@ -23,8 +23,10 @@ export function asUsageError(err: unknown): unknown {
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return new UsageError(`unexpected argument ${quoted ?? e.message}`);
     default:
-      if (option !== undefined && /argument missing|ambiguous/.test(e.message)) return new UsageError(`${option} needs a value`);
-      if (option !== undefined && /does not take an argument/.test(e.message)) return new UsageError(`${option} takes no value`);
+      if (option !== undefined && /argument missing|ambiguous/.test(e.message))
+        return new UsageError(`${option} needs a value`);
+      if (option !== undefined && /does not take an argument/.test(e.message))
+        return new UsageError(`${option} takes no value`);
       return new UsageError(e.message.split('\n')[0]!.replace(/\.$/, ''));
   }
 }

@@ -9,7 +9,12 @@ export class IngressAppModule {
   static forRoot({ config, logger, registry }: ServiceContext): DynamicModule {
     return {
       module: IngressAppModule,
-      imports: [ConfigModule.forRoot(config), ServiceKitModule.forRoot({ logger, registry }), EventBusModule.forRoot(config.bus), IngressFeatureModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        ServiceKitModule.forRoot({ logger, registry }),
+        EventBusModule.forRoot(config.bus),
+        IngressFeatureModule,
+      ],
     };
   }
 }

@@ -23,7 +23,12 @@ export class ReconcilerAppModule {
         ObjectStoreModule.forRoot(config.objectStore),
         // For its S2S token cache (S2S_TOKEN_SOURCE), the one the API client uses.
         ZoomDownloadModule.forRoot(config.download),
-        ZoomApiModule.forRoot({ baseUrl: config.reconcile.apiUrl, requestsPerSecond: config.reconcile.apiRequestsPerSecond, tokens: S2S_TOKEN_SOURCE, registry: METRICS_REGISTRY }),
+        ZoomApiModule.forRoot({
+          baseUrl: config.reconcile.apiUrl,
+          requestsPerSecond: config.reconcile.apiRequestsPerSecond,
+          tokens: S2S_TOKEN_SOURCE,
+          registry: METRICS_REGISTRY,
+        }),
         ReconcileFeatureModule,
       ],
     };

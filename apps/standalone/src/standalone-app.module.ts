@@ -42,7 +42,12 @@ export class StandaloneAppModule {
         // The RTMS connector when credentials to sign its handshakes are set (it reads every zoom.events record).
         ...(config.rtms.credentials ? [RtmsFeatureModule] : []),
         // The reconciler in-process: the downloader and the API share one S2S token cache.
-        ZoomApiModule.forRoot({ baseUrl: config.reconcile.apiUrl, requestsPerSecond: config.reconcile.apiRequestsPerSecond, tokens: S2S_TOKEN_SOURCE, registry: METRICS_REGISTRY }),
+        ZoomApiModule.forRoot({
+          baseUrl: config.reconcile.apiUrl,
+          requestsPerSecond: config.reconcile.apiRequestsPerSecond,
+          tokens: S2S_TOKEN_SOURCE,
+          registry: METRICS_REGISTRY,
+        }),
         ReconcileFeatureModule,
         AttendanceStoreModule.forRoot(config.attendance.store),
         AttendanceFeatureModule,

@@ -16,15 +16,29 @@ export class BusAccountLinkEvents implements AccountLinkEventSink {
       throw err;
     });
     await this.topicReady;
-    await this.bus.publish([{ topic: TOPICS.accountLinks, key: event.zoomUserId, value: encodeAccountLinkEvent(event), headers: { [HEADERS.contentType]: 'application/json' } }]);
+    await this.bus.publish([
+      {
+        topic: TOPICS.accountLinks,
+        key: event.zoomUserId,
+        value: encodeAccountLinkEvent(event),
+        headers: { [HEADERS.contentType]: 'application/json' },
+      },
+    ]);
   }
 }
 
-/** ACCOUNT_LINK_EVENTS for every module (the token provider in accounts-store marks refused refreshes with it). Needs EVENT_BUS. */
+/**
+ * ACCOUNT_LINK_EVENTS for every module (the token provider in accounts-store marks refused refreshes with it). Needs
+ * EVENT_BUS.
+ */
 @Global()
 @Module({})
 export class AccountLinkEventsModule {
   static forRoot(): DynamicModule {
-    return { module: AccountLinkEventsModule, providers: [{ provide: ACCOUNT_LINK_EVENTS, useClass: BusAccountLinkEvents }], exports: [ACCOUNT_LINK_EVENTS] };
+    return {
+      module: AccountLinkEventsModule,
+      providers: [{ provide: ACCOUNT_LINK_EVENTS, useClass: BusAccountLinkEvents }],
+      exports: [ACCOUNT_LINK_EVENTS],
+    };
   }
 }

@@ -41,7 +41,11 @@ export class AccountsController {
   }
 
   @Get('accounts/links/:appUserId')
-  async get(@Param('appUserId') appUserId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async get(
+    @Param('appUserId') appUserId: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     await this.answer(reply, 200, async () => {
       this.authenticate(req);
       return this.accounts.get(appUserId);
@@ -49,7 +53,11 @@ export class AccountsController {
   }
 
   @Delete('accounts/links/:appUserId')
-  async unlink(@Param('appUserId') appUserId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async unlink(
+    @Param('appUserId') appUserId: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     await this.answer(reply, 204, async () => {
       this.authenticate(req);
       await this.accounts.unlink(appUserId);
@@ -64,7 +72,12 @@ export class AccountsController {
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     try {
       const location = await this.accounts.callback({ code: str(q.code), state: str(q.state), error: str(q.error) });
-      void reply.code(302).header('location', location).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send();
+      void reply
+        .code(302)
+        .header('location', location)
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .send();
     } catch (err) {
       sendError(reply.header('cache-control', 'no-store'), asHttpError(err));
     }
@@ -74,7 +87,9 @@ export class AccountsController {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     // Digests of equal length: the comparison time says nothing about the token.
     if (m === null || !timingSafeEqual(sha256(m[1]), this.tokenDigest)) {
-      throw new HttpError(401, 'unauthorized', 'a valid bearer token (ACCOUNTS_API_TOKEN) is required', { 'www-authenticate': 'Bearer' });
+      throw new HttpError(401, 'unauthorized', 'a valid bearer token (ACCOUNTS_API_TOKEN) is required', {
+        'www-authenticate': 'Bearer',
+      });
     }
   }
 
@@ -95,7 +110,8 @@ function sha256(text: string): Buffer {
 }
 
 function jsonBody(req: FastifyRequest): unknown {
-  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'unsupported_media_type', 'the content type must be application/json');
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+    throw new HttpError(415, 'unsupported_media_type', 'the content type must be application/json');
   try {
     return JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : String(req.body ?? ''));
   } catch {
@@ -106,6 +122,9 @@ function jsonBody(req: FastifyRequest): unknown {
 function asHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   const code = (err as { code?: unknown }).code;
-  if (code === 'accounts_store_unavailable') return new HttpError(503, 'store_unavailable', 'the accounts store is unavailable; retry later', { 'retry-after': '5' });
+  if (code === 'accounts_store_unavailable')
+    return new HttpError(503, 'store_unavailable', 'the accounts store is unavailable; retry later', {
+      'retry-after': '5',
+    });
   return new HttpError(500, 'internal_error', 'internal error; see the service log');
 }

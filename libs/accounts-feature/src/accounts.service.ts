@@ -61,7 +61,8 @@ function digest(secret: string): string {
 
 /**
  * Linking an app user to their Zoom user (issue #16), safely:
- * - start: 32 random bytes of `state` bound server-side to the app user, a PKCE verifier (S256) and an expiry, single use;
+ * - start: 32 random bytes of `state` bound server-side to the app user, a PKCE verifier (S256) and an expiry, single
+ * use;
  * - callback: the state taken (deleted) before anything else, the code exchanged with the verifier, the Zoom user read,
  *   and only a *pending* link made, behind a one-time confirmation code sent to the app's returnUrl;
  * - confirm: the app's backend activates it for the same app user only. An attacker who starts a link for their
@@ -78,7 +79,8 @@ export class AccountsService implements OnApplicationBootstrap {
     @Inject(ACCOUNT_LINK_EVENTS) private readonly events: AccountLinkEventSink,
     private readonly health: HealthService,
   ) {
-    if (config.accounts === undefined || linked === null) throw new Error('the accounts feature needs ACCOUNTS_ENCRYPTION_KEY and its companions');
+    if (config.accounts === undefined || linked === null)
+      throw new Error('the accounts feature needs ACCOUNTS_ENCRYPTION_KEY and its companions');
     this.settings = config.accounts;
   }
 
@@ -94,42 +96,81 @@ export class AccountsService implements OnApplicationBootstrap {
     const o = asObject(body);
     const appUserId = appUser(o.appUserId);
     const returnUrl = typeof o.returnUrl === 'string' ? o.returnUrl : '';
-    if (!this.returnUrlAllowed(returnUrl)) throw new HttpError(400, 'return_url_not_allowed', 'returnUrl must start with one of ACCOUNTS_RETURN_URLS');
+    if (!this.returnUrlAllowed(returnUrl))
+      throw new HttpError(400, 'return_url_not_allowed', 'returnUrl must start with one of ACCOUNTS_RETURN_URLS');
     const level = o.level === undefined || o.level === 'user' ? 'user' : o.level === 'account' ? 'account' : undefined;
     if (level === undefined) throw new HttpError(400, 'level_invalid', "level must be 'user' or 'account'");
     const state = randomBytes(32).toString('base64url');
     const { verifier, challenge } = pkcePair();
     const expiresAt = Date.now() + this.settings.linkTtlMs;
     const record: StartedLink = { appUserId, returnUrl, verifier, level, expiresAt };
-    await this.l.store.putOnce('state', digest(state), this.l.cipher.seal(JSON.stringify(record), 'state'), this.settings.linkTtlMs);
+    await this.l.store.putOnce(
+      'state',
+      digest(state),
+      this.l.cipher.seal(JSON.stringify(record), 'state'),
+      this.settings.linkTtlMs,
+    );
     this.logger.info({ appUserId, level }, 'account link started');
-    return { authorizeUrl: this.l.oauth.authorizeUrl({ state, codeChallenge: challenge, redirectUri: this.settings.redirectUrl }), expiresAt: new Date(expiresAt).toISOString() };
+    return {
+      authorizeUrl: this.l.oauth.authorizeUrl({
+        state,
+        codeChallenge: challenge,
+        redirectUri: this.settings.redirectUrl,
+      }),
+      expiresAt: new Date(expiresAt).toISOString(),
+    };
   }
 
   /** Zoom's redirect back: the URL to send the browser to (the app's returnUrl with a confirmation code). */
   async callback(query: { code?: string; state?: string; error?: string }): Promise<string> {
-    if (!query.state) throw new HttpError(400, 'state_missing', 'the callback has no state: start the link again from the app');
+    if (!query.state)
+      throw new HttpError(400, 'state_missing', 'the callback has no state: start the link again from the app');
     const sealed = await this.l.store.takeOnce('state', digest(query.state));
     const started = sealed === null ? undefined : (JSON.parse(this.l.cipher.open(sealed, 'state')) as StartedLink);
     if (started === undefined || started.expiresAt <= Date.now()) {
       this.logger.warn('account link callback refused: unknown, expired or already used state');
-      throw new HttpError(400, 'state_invalid', 'this link request is unknown, expired or already used: start the link again from the app');
+      throw new HttpError(
+        400,
+        'state_invalid',
+        'this link request is unknown, expired or already used: start the link again from the app',
+      );
     }
     if (!query.code) {
       this.logger.info({ appUserId: started.appUserId }, 'account link not consented at Zoom');
-      return withParam(started.returnUrl, LINK_ERROR_PARAM, query.error === 'access_denied' ? 'access_denied' : 'consent_failed');
+      return withParam(
+        started.returnUrl,
+        LINK_ERROR_PARAM,
+        query.error === 'access_denied' ? 'access_denied' : 'consent_failed',
+      );
     }
     let tokens: TokenSet;
     let user;
     try {
-      tokens = await this.l.oauth.exchangeCode({ code: query.code, codeVerifier: started.verifier, redirectUri: this.settings.redirectUrl });
+      tokens = await this.l.oauth.exchangeCode({
+        code: query.code,
+        codeVerifier: started.verifier,
+        redirectUri: this.settings.redirectUrl,
+      });
       user = await this.l.oauth.me(tokens.accessToken);
     } catch (err) {
       throw zoomError(err, 'code_rejected', 'Zoom refused the authorization code: start the link again from the app');
     }
-    const pending: PendingLink = { appUserId: started.appUserId, zoomUserId: user.id, accountId: user.accountId, email: user.email, level: started.level, tokens, expiresAt: Date.now() + this.settings.linkTtlMs };
+    const pending: PendingLink = {
+      appUserId: started.appUserId,
+      zoomUserId: user.id,
+      accountId: user.accountId,
+      email: user.email,
+      level: started.level,
+      tokens,
+      expiresAt: Date.now() + this.settings.linkTtlMs,
+    };
     const code = randomBytes(32).toString('base64url');
-    await this.l.store.putOnce('confirm', digest(code), this.l.cipher.seal(JSON.stringify(pending), 'confirm'), this.settings.linkTtlMs);
+    await this.l.store.putOnce(
+      'confirm',
+      digest(code),
+      this.l.cipher.seal(JSON.stringify(pending), 'confirm'),
+      this.settings.linkTtlMs,
+    );
     this.logger.info({ appUserId: started.appUserId, zoomUserId: user.id }, 'account link pending confirmation');
     return withParam(started.returnUrl, CONFIRMATION_PARAM, code);
   }
@@ -140,12 +181,17 @@ export class AccountsService implements OnApplicationBootstrap {
     const code = typeof o.code === 'string' ? o.code : '';
     const sealed = code === '' ? null : await this.l.store.takeOnce('confirm', digest(code));
     const pending = sealed === null ? undefined : (JSON.parse(this.l.cipher.open(sealed, 'confirm')) as PendingLink);
-    if (pending === undefined || pending.expiresAt <= Date.now()) throw new HttpError(400, 'code_invalid', 'the confirmation code is unknown, expired or already used');
+    if (pending === undefined || pending.expiresAt <= Date.now())
+      throw new HttpError(400, 'code_invalid', 'the confirmation code is unknown, expired or already used');
     if (pending.appUserId !== appUserId) {
       // Someone else's consent (login CSRF) or a mix-up: nothing is linked, and the grant goes back to Zoom.
       await this.revokeQuietly(pending.tokens.accessToken);
       this.logger.warn({ appUserId }, 'account link confirmation refused: the link was started by another app user');
-      throw new HttpError(403, 'app_user_mismatch', 'this confirmation belongs to a link started for another app user; nothing was linked');
+      throw new HttpError(
+        403,
+        'app_user_mismatch',
+        'this confirmation belongs to a link started for another app user; nothing was linked',
+      );
     }
     const now = new Date().toISOString();
     const previous = await this.l.store.getLink(appUserId);
@@ -198,18 +244,28 @@ export class AccountsService implements OnApplicationBootstrap {
    * `app_deauthorized`: the user removed the app at Zoom. Tokens deleted, link revoked (kept, so the app can tell
    * the user why). Returns the event for `zoom.accounts.links`, or undefined when nobody was linked.
    */
-  async deauthorized(zoomUserId: string | undefined, accountId: string | undefined, at: string): Promise<AccountLinkEvent | undefined> {
+  async deauthorized(
+    zoomUserId: string | undefined,
+    accountId: string | undefined,
+    at: string,
+  ): Promise<AccountLinkEvent | undefined> {
     const appUserId = await this.l.store.appUserFor({ zoomUserId, accountId });
     const link = appUserId === null ? null : await this.l.store.getLink(appUserId);
     if (link === null) return undefined;
     // An old deauthorization (a new consumer group reads zoom.events from the start) must not revoke a newer link.
     if (Date.parse(at) < Date.parse(link.createdAt)) {
-      this.logger.info({ appUserId: link.appUserId, zoomUserId: link.zoomUserId }, 'app_deauthorized older than the link: ignored');
+      this.logger.info(
+        { appUserId: link.appUserId, zoomUserId: link.zoomUserId },
+        'app_deauthorized older than the link: ignored',
+      );
       return undefined;
     }
     const { tokens: _deleted, ...rest } = link;
     await this.l.store.saveLink({ ...rest, status: 'revoked', tokenVersion: link.tokenVersion + 1, updatedAt: at });
-    this.logger.info({ appUserId: link.appUserId, zoomUserId: link.zoomUserId }, 'account link revoked: app deauthorized at Zoom');
+    this.logger.info(
+      { appUserId: link.appUserId, zoomUserId: link.zoomUserId },
+      'account link revoked: app deauthorized at Zoom',
+    );
     return linkEvent(link, 'revoked', at);
   }
 
@@ -237,13 +293,18 @@ export class AccountsService implements OnApplicationBootstrap {
     } catch {
       return false;
     }
-    // Compare the normalised URL (no credentials, no fragment) with each prefix, at a path boundary or as a full prefix.
+    // Compare the normalised URL (no credentials, no fragment) with each prefix, at a path boundary or as a full
+    // prefix.
     if (parsed.username !== '' || parsed.password !== '' || parsed.hash !== '') return false;
     return this.settings.returnUrls.some((prefix) => parsed.href.startsWith(new URL(prefix).href));
   }
 }
 
-export function linkEvent(link: Pick<LinkRecord, 'zoomUserId' | 'accountId' | 'appUserId'>, status: AccountLinkEvent['status'], at: string): AccountLinkEvent {
+export function linkEvent(
+  link: Pick<LinkRecord, 'zoomUserId' | 'accountId' | 'appUserId'>,
+  status: AccountLinkEvent['status'],
+  at: string,
+): AccountLinkEvent {
   return { zoomUserId: link.zoomUserId, accountId: link.accountId, appUserId: link.appUserId, status, at };
 }
 
@@ -261,12 +322,18 @@ function view(link: LinkRecord): LinkView {
 }
 
 function asObject(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'body_not_object', 'the body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'body_not_object', 'the body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
 function appUser(v: unknown): string {
-  if (typeof v !== 'string' || !APP_USER_ID.test(v)) throw new HttpError(400, 'app_user_id_invalid', 'appUserId must be 1-200 printable ASCII characters without spaces');
+  if (typeof v !== 'string' || !APP_USER_ID.test(v))
+    throw new HttpError(
+      400,
+      'app_user_id_invalid',
+      'appUserId must be 1-200 printable ASCII characters without spaces',
+    );
   return v;
 }
 
@@ -278,7 +345,7 @@ function withParam(url: string, name: string, value: string): string {
 
 function zoomError(err: unknown, code: string, message: string): HttpError {
   if (err instanceof OAuthGrantRejectedError) return new HttpError(400, code, message);
-  if (err instanceof OAuthUnavailableError) return new HttpError(502, 'zoom_unavailable', 'Zoom could not be reached; start the link again in a moment');
+  if (err instanceof OAuthUnavailableError)
+    return new HttpError(502, 'zoom_unavailable', 'Zoom could not be reached; start the link again in a moment');
   return err instanceof HttpError ? err : new HttpError(500, 'internal_error', 'internal error; see the service log');
 }
-

@@ -4,7 +4,14 @@ import type { AccountsSettings, DedupStoreSettings } from '@zoom-pipeline/config
 import type { AccountsStore } from './accounts-store.port';
 import { ACCOUNTS_STORE } from './accounts-store.port';
 import { EmbeddedAccountsStore } from './embedded/embedded-accounts-store';
-import { ACCOUNT_LINK_EVENTS, ACCOUNT_LINK_LOOKUP, type AccountLinkEventSink, LINKED_ACCOUNTS, LinkedAccounts, NO_LINKS } from './linked-accounts';
+import {
+  ACCOUNT_LINK_EVENTS,
+  ACCOUNT_LINK_LOOKUP,
+  type AccountLinkEventSink,
+  LINKED_ACCOUNTS,
+  LinkedAccounts,
+  NO_LINKS,
+} from './linked-accounts';
 import { MemoryAccountsStore } from './memory/memory-accounts-store';
 import { RedisAccountsStore } from './redis/redis-accounts-store';
 import { TokenCipher } from './token-cipher';
@@ -23,11 +30,20 @@ export async function createAccountsStore(store: DedupStoreSettings): Promise<Ac
   }
 }
 
-export function createLinkedAccounts(store: AccountsStore, settings: AccountsSettings, events?: AccountLinkEventSink): LinkedAccounts {
+export function createLinkedAccounts(
+  store: AccountsStore,
+  settings: AccountsSettings,
+  events?: AccountLinkEventSink,
+): LinkedAccounts {
   return new LinkedAccounts(
     store,
     new TokenCipher(settings.encryptionKey, settings.previousKeys),
-    new ZoomOAuthClient({ clientId: settings.clientId, clientSecret: settings.clientSecret, oauthBaseUrl: settings.oauthBaseUrl, apiBaseUrl: settings.apiBaseUrl }),
+    new ZoomOAuthClient({
+      clientId: settings.clientId,
+      clientSecret: settings.clientSecret,
+      oauthBaseUrl: settings.oauthBaseUrl,
+      apiBaseUrl: settings.apiBaseUrl,
+    }),
     { refreshMarginMs: settings.refreshMarginMs, events },
   );
 }
@@ -51,9 +67,14 @@ export class AccountsStoreModule implements OnApplicationShutdown {
         {
           provide: LINKED_ACCOUNTS,
           inject: [ACCOUNTS_STORE, { token: ACCOUNT_LINK_EVENTS, optional: true }],
-          useFactory: (store: AccountsStore | null, events?: AccountLinkEventSink) => (accounts && store ? createLinkedAccounts(store, accounts, events) : null),
+          useFactory: (store: AccountsStore | null, events?: AccountLinkEventSink) =>
+            accounts && store ? createLinkedAccounts(store, accounts, events) : null,
         },
-        { provide: ACCOUNT_LINK_LOOKUP, inject: [LINKED_ACCOUNTS], useFactory: (linked: LinkedAccounts | null) => linked ?? NO_LINKS },
+        {
+          provide: ACCOUNT_LINK_LOOKUP,
+          inject: [LINKED_ACCOUNTS],
+          useFactory: (linked: LinkedAccounts | null) => linked ?? NO_LINKS,
+        },
       ],
       exports: [ACCOUNTS_STORE, LINKED_ACCOUNTS, ACCOUNT_LINK_LOOKUP],
     };

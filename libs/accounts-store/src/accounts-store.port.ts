@@ -13,7 +13,9 @@ export interface LinkRecord {
   zoomUserId: string;
   accountId: string;
   email?: string;
-  /** `user`: routes the Zoom user's events; `account`: routes every event of the Zoom account (account-level install). */
+  /**
+   * `user`: routes the Zoom user's events; `account`: routes every event of the Zoom account (account-level install).
+   */
   level: 'user' | 'account';
   status: LinkStatus;
   /** The sealed token set (TokenCipher); absent once revoked or after Zoom refused a refresh. */
@@ -30,7 +32,10 @@ export type OnceKind = 'state' | 'confirm';
 export interface AccountsStore {
   /** Stores a single-use value under `id` (callers pass a digest, never the secret itself) for `ttlMs`. */
   putOnce(kind: OnceKind, id: string, value: string, ttlMs: number): Promise<void>;
-  /** Returns and deletes the value in one step: of two concurrent takes, one gets it. Null when unknown, expired or taken. */
+  /**
+   * Returns and deletes the value in one step: of two concurrent takes, one gets it. Null when unknown, expired or
+   * taken.
+   */
   takeOnce(kind: OnceKind, id: string): Promise<string | null>;
   getLink(appUserId: string): Promise<LinkRecord | null>;
   /**

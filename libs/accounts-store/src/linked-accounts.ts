@@ -65,7 +65,9 @@ export class LinkedAccounts implements AccountLinkLookup {
     return (await this.store.appUserFor(query)) ?? undefined;
   }
 
-  /** The access token of the app user linked to this Zoom user (or account), for the downloader; undefined when none. */
+  /**
+   * The access token of the app user linked to this Zoom user (or account), for the downloader; undefined when none.
+   */
   async accessTokenFor(query: { zoomUserId?: string; accountId?: string }): Promise<string | undefined> {
     const appUserId = await this.appUserFor(query);
     return appUserId === undefined ? undefined : this.accessToken(appUserId);
@@ -76,10 +78,14 @@ export class LinkedAccounts implements AccountLinkLookup {
   }
 
   openTokens(link: LinkRecord): TokenSet | undefined {
-    return link.tokens === undefined ? undefined : (JSON.parse(this.cipher.open(link.tokens, linkContext(link.appUserId))) as TokenSet);
+    return link.tokens === undefined
+      ? undefined
+      : (JSON.parse(this.cipher.open(link.tokens, linkContext(link.appUserId))) as TokenSet);
   }
 
-  /** A working access token of the link, refreshed when it expires within the margin; undefined without usable tokens. */
+  /**
+   * A working access token of the link, refreshed when it expires within the margin; undefined without usable tokens.
+   */
   accessToken(appUserId: string): Promise<string | undefined> {
     let p = this.inflight.get(appUserId);
     if (p === undefined) {
@@ -117,7 +123,8 @@ export class LinkedAccounts implements AccountLinkLookup {
     const link = await this.store.getLink(appUserId);
     const tokens = link && link.status === 'active' ? this.openTokens(link) : undefined;
     if (link === null || tokens === undefined) return undefined;
-    if (link.tokenVersion !== seenVersion && tokens.expiresAt - this.options.refreshMarginMs > this.now()) return tokens.accessToken;
+    if (link.tokenVersion !== seenVersion && tokens.expiresAt - this.options.refreshMarginMs > this.now())
+      return tokens.accessToken;
     let fresh: TokenSet;
     try {
       fresh = await this.oauth.refresh(tokens.refreshToken);
@@ -129,7 +136,12 @@ export class LinkedAccounts implements AccountLinkLookup {
       throw err;
     }
     // Persist the rotated pair before anyone uses it: the old refresh token is dead now.
-    await this.store.saveLink({ ...link, tokens: this.sealTokens(appUserId, fresh), tokenVersion: link.tokenVersion + 1, updatedAt: new Date(this.now()).toISOString() });
+    await this.store.saveLink({
+      ...link,
+      tokens: this.sealTokens(appUserId, fresh),
+      tokenVersion: link.tokenVersion + 1,
+      updatedAt: new Date(this.now()).toISOString(),
+    });
     return fresh.accessToken;
   }
 
@@ -137,6 +149,12 @@ export class LinkedAccounts implements AccountLinkLookup {
     const at = new Date(this.now()).toISOString();
     const { tokens: _dropped, ...rest } = link;
     await this.store.saveLink({ ...rest, status: 'needs_reauth', tokenVersion: link.tokenVersion + 1, updatedAt: at });
-    await this.options.events?.publish({ zoomUserId: link.zoomUserId, accountId: link.accountId, appUserId: link.appUserId, status: 'needs_reauth', at });
+    await this.options.events?.publish({
+      zoomUserId: link.zoomUserId,
+      accountId: link.accountId,
+      appUserId: link.appUserId,
+      status: 'needs_reauth',
+      at,
+    });
   }
 }

@@ -48,21 +48,34 @@ export class TokenCipher {
     const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, this.current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+    return [
+      VERSION,
+      this.current.id,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      ct.toString('base64url'),
+    ].join('.');
   }
 
   open(sealed: string, context: string): string {
     const parts = sealed.split('.');
     if (parts.length !== 5 || parts[0] !== VERSION) throw new TokenCipherError('malformed', 'not a sealed value');
     const key = this.keys.get(parts[1]);
-    if (key === undefined) throw new TokenCipherError('unknown_key', `sealed with key id ${parts[1]}, which is not configured (ACCOUNTS_ENCRYPTION_KEYS)`);
+    if (key === undefined)
+      throw new TokenCipherError(
+        'unknown_key',
+        `sealed with key id ${parts[1]}, which is not configured (ACCOUNTS_ENCRYPTION_KEYS)`,
+      );
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[2], 'base64url'));
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(Buffer.from(parts[3], 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(parts[4], 'base64url')), decipher.final()]).toString('utf8');
     } catch {
-      throw new TokenCipherError('tampered', 'the sealed value does not authenticate (wrong key, wrong record, or altered)');
+      throw new TokenCipherError(
+        'tampered',
+        'the sealed value does not authenticate (wrong key, wrong record, or altered)',
+      );
     }
   }
 

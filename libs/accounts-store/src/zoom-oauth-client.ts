@@ -76,7 +76,12 @@ export class ZoomOAuthClient {
   }
 
   exchangeCode(input: { code: string; codeVerifier: string; redirectUri: string }): Promise<TokenSet> {
-    return this.token({ grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri, code_verifier: input.codeVerifier });
+    return this.token({
+      grant_type: 'authorization_code',
+      code: input.code,
+      redirect_uri: input.redirectUri,
+      code_verifier: input.codeVerifier,
+    });
   }
 
   refresh(refreshToken: string): Promise<TokenSet> {
@@ -84,12 +89,19 @@ export class ZoomOAuthClient {
   }
 
   async me(accessToken: string): Promise<ZoomUser> {
-    const res = await this.call(`${this.o.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const res = await this.call(`${this.o.apiBaseUrl}/users/me`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
     if (res.status === 401) throw new OAuthGrantRejectedError(401);
     if (!res.ok) throw new OAuthUnavailableError(`GET /v2/users/me answered HTTP ${res.status}`);
     const body = (await res.json()) as Record<string, unknown>;
-    if (typeof body.id !== 'string' || typeof body.account_id !== 'string') throw new OAuthUnavailableError('GET /v2/users/me: no id or account_id');
-    return { id: body.id, accountId: body.account_id, ...(typeof body.email === 'string' ? { email: body.email } : {}) };
+    if (typeof body.id !== 'string' || typeof body.account_id !== 'string')
+      throw new OAuthUnavailableError('GET /v2/users/me: no id or account_id');
+    return {
+      id: body.id,
+      accountId: body.account_id,
+      ...(typeof body.email === 'string' ? { email: body.email } : {}),
+    };
   }
 
   /** Revokes the grant (an access token revokes the app's authorization for that user). */
@@ -100,7 +112,8 @@ export class ZoomOAuthClient {
       body: new URLSearchParams({ token }).toString(),
     });
     // An already invalid token is as revoked as it gets.
-    if (!res.ok && res.status !== 400 && res.status !== 401) throw new OAuthUnavailableError(`POST /oauth/revoke answered HTTP ${res.status}`);
+    if (!res.ok && res.status !== 400 && res.status !== 401)
+      throw new OAuthUnavailableError(`POST /oauth/revoke answered HTTP ${res.status}`);
   }
 
   private async token(params: Record<string, string>): Promise<TokenSet> {
@@ -112,10 +125,19 @@ export class ZoomOAuthClient {
     if (res.status === 400 || res.status === 401) throw new OAuthGrantRejectedError(res.status);
     if (!res.ok) throw new OAuthUnavailableError(`POST /oauth/token answered HTTP ${res.status}`);
     const body = (await res.json()) as Record<string, unknown>;
-    if (typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string' || typeof body.expires_in !== 'number') {
+    if (
+      typeof body.access_token !== 'string' ||
+      typeof body.refresh_token !== 'string' ||
+      typeof body.expires_in !== 'number'
+    ) {
       throw new OAuthUnavailableError('POST /oauth/token: the answer lacks access_token, refresh_token or expires_in');
     }
-    return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresAt: this.now() + body.expires_in * 1000, scope: typeof body.scope === 'string' ? body.scope : '' };
+    return {
+      accessToken: body.access_token,
+      refreshToken: body.refresh_token,
+      expiresAt: this.now() + body.expires_in * 1000,
+      scope: typeof body.scope === 'string' ? body.scope : '',
+    };
   }
 
   private basic(): string {

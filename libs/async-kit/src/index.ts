@@ -47,10 +47,13 @@ export function sleep(ms: number, signal?: AbortSignal, onAbort: 'resolve' | 're
       clearTimeout(timer);
       end();
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     signal?.addEventListener('abort', abort, { once: true });
   });
 }
@@ -64,13 +67,16 @@ export function withTimeout<T, F = never>(work: Promise<T>, ms: number, onTimeou
   work.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<F>((resolve, reject) => {
-    timer = setTimeout(() => {
-      try {
-        resolve(onTimeout());
-      } catch (err) {
-        reject(err);
-      }
-    }, Math.max(0, ms));
+    timer = setTimeout(
+      () => {
+        try {
+          resolve(onTimeout());
+        } catch (err) {
+          reject(err);
+        }
+      },
+      Math.max(0, ms),
+    );
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,12 @@
 export { parseLeaveReason } from './leave-reason';
-export { ATTENDANCE_EVENT_NAMES, type AttendanceInput, type MeetingInput, type ParticipantInput, parseAttendanceInput, type Room } from './participant-event';
+export {
+  ATTENDANCE_EVENT_NAMES,
+  type AttendanceInput,
+  type MeetingInput,
+  type ParticipantInput,
+  parseAttendanceInput,
+  type Room,
+} from './participant-event';
 export {
   type AppUserLookup,
   type DeviceState,

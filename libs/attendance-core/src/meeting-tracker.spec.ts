@@ -7,8 +7,21 @@ import { type AttendanceInput, parseAttendanceInput } from './participant-event'
 const T0 = Date.parse('2026-01-15T10:00:00Z');
 const at = (s: number) => T0 + s * 1000;
 const M = { meetingUuid: 'uuid/+==', meetingId: '85746065123' };
-const join = (s: number, participant: ParticipantFields): AttendanceInput => ({ kind: 'joined', ...M, at: at(s), room: 'main', participant });
-const leave = (s: number, participant: ParticipantFields, leaveReason?: string): AttendanceInput => ({ kind: 'left', ...M, at: at(s), room: 'main', participant, ...(leaveReason ? { leaveReason } : {}) });
+const join = (s: number, participant: ParticipantFields): AttendanceInput => ({
+  kind: 'joined',
+  ...M,
+  at: at(s),
+  room: 'main',
+  participant,
+});
+const leave = (s: number, participant: ParticipantFields, leaveReason?: string): AttendanceInput => ({
+  kind: 'left',
+  ...M,
+  at: at(s),
+  room: 'main',
+  participant,
+  ...(leaveReason ? { leaveReason } : {}),
+});
 const ended = (s: number): AttendanceInput => ({ kind: 'ended', ...M, at: at(s) });
 const none = () => undefined;
 
@@ -28,7 +41,10 @@ function run(inputs: AttendanceInput[], graceMs?: number) {
 describe('parseLeaveReason', () => {
   it.each([
     ['Dana Whitfield left the meeting.<br>Reason: Host ended the meeting.', 'Host ended the meeting'],
-    ['left the meeting. Reason : left the meeting with Unknown Failover Reason', 'left the meeting with Unknown Failover Reason'],
+    [
+      'left the meeting. Reason : left the meeting with Unknown Failover Reason',
+      'left the meeting with Unknown Failover Reason',
+    ],
     ['<b>Ana</b> &amp; co left.<br/>reason:  Network connection error  ', 'Network connection error'],
     ['Someone left the meeting.', 'Someone left the meeting'],
     ['<br>', undefined],
@@ -44,7 +60,17 @@ describe('parseAttendanceInput', () => {
         object: {
           uuid: '/Gx2k7+Rq0S1o9Lb//nYQw==',
           id: 85746065123,
-          participant: { leave_time: '2025-02-26T18:58:12Z', user_id: '16778240', user_name: 'Dana', registrant_id: '', participant_user_id: 'pQ7', id: 'pQ7', leave_reason: 'Dana left the meeting.<br>Reason: left the meeting.', email: 'Dana@Example.com', participant_uuid: '5F3C' },
+          participant: {
+            leave_time: '2025-02-26T18:58:12Z',
+            user_id: '16778240',
+            user_name: 'Dana',
+            registrant_id: '',
+            participant_user_id: 'pQ7',
+            id: 'pQ7',
+            leave_reason: 'Dana left the meeting.<br>Reason: left the meeting.',
+            email: 'Dana@Example.com',
+            participant_uuid: '5F3C',
+          },
         },
       },
     };
@@ -54,15 +80,28 @@ describe('parseAttendanceInput', () => {
       meetingId: '85746065123',
       at: Date.parse('2025-02-26T18:58:12Z'),
       room: 'main',
-      participant: { participantUuid: '5F3C', zoomUserId: 'pQ7', email: 'dana@example.com', userId: '16778240', userName: 'Dana' },
+      participant: {
+        participantUuid: '5F3C',
+        zoomUserId: 'pQ7',
+        email: 'dana@example.com',
+        userId: '16778240',
+        userName: 'Dana',
+      },
       leaveReason: 'left the meeting',
     });
   });
 
   it('skips what is not attendance or cannot be paired (never throws)', () => {
     expect(parseAttendanceInput({ event: 'recording.completed', payload: { object: { uuid: 'u' } } })).toBeNull();
-    expect(parseAttendanceInput({ event: 'meeting.participant_joined', payload: { object: { uuid: 'u', participant: { join_time: 'nope' } } } })).toBeNull();
-    expect(parseAttendanceInput({ event: 'meeting.participant_joined_waiting_room', payload: { object: { uuid: 'u' } } })).toBeNull();
+    expect(
+      parseAttendanceInput({
+        event: 'meeting.participant_joined',
+        payload: { object: { uuid: 'u', participant: { join_time: 'nope' } } },
+      }),
+    ).toBeNull();
+    expect(
+      parseAttendanceInput({ event: 'meeting.participant_joined_waiting_room', payload: { object: { uuid: 'u' } } }),
+    ).toBeNull();
     expect(parseAttendanceInput({ event: 'meeting.participant_joined' })).toBeNull();
   });
 });
@@ -71,19 +110,46 @@ describe('MeetingTracker', () => {
   const dana: ParticipantFields = { zoomUserId: 'Z1', email: 'dana@example.com', userName: 'Dana' };
 
   it('pairs out-of-order rejoins by their own times (no participant_uuid; user_id differs between join and leave)', () => {
-    const { sessions, summaries } = run([join(10, { ...dana, userId: '1' }), join(130, { ...dana, userId: '2' }), leave(100, { ...dana, userId: '3' }, 'Network'), leave(500, dana), ended(3600)]);
+    const { sessions, summaries } = run([
+      join(10, { ...dana, userId: '1' }),
+      join(130, { ...dana, userId: '2' }),
+      leave(100, { ...dana, userId: '3' }, 'Network'),
+      leave(500, dana),
+      ended(3600),
+    ]);
     expect(sessions.map((s) => [s.joinedAt, s.leftAt, s.seconds, s.leaveReason ?? null, s.flags])).toEqual([
       [new Date(at(10)).toISOString(), new Date(at(100)).toISOString(), 90, 'Network', []],
       [new Date(at(130)).toISOString(), new Date(at(500)).toISOString(), 370, null, []],
     ]);
-    expect(summaries[0].people).toEqual([expect.objectContaining({ identity: { kind: 'zoom_user', value: 'Z1' }, totalSeconds: 460, sessions: 2, rejoins: 1 })]);
+    expect(summaries[0].people).toEqual([
+      expect.objectContaining({
+        identity: { kind: 'zoom_user', value: 'Z1' },
+        totalSeconds: 460,
+        sessions: 2,
+        rejoins: 1,
+      }),
+    ]);
   });
 
   it('flags a leave without a join (start unknown) and a join without a leave (closed at meeting.ended)', () => {
-    const { sessions, summaries } = run([leave(50, { participantUuid: 'A' }), join(60, { participantUuid: 'B', email: 'x@y.z' }), ended(600)]);
+    const { sessions, summaries } = run([
+      leave(50, { participantUuid: 'A' }),
+      join(60, { participantUuid: 'B', email: 'x@y.z' }),
+      ended(600),
+    ]);
     expect(sessions).toEqual([
-      expect.objectContaining({ joinedAt: null, seconds: 0, flags: ['join_missing'], identity: { kind: 'participant', value: 'A' } }),
-      expect.objectContaining({ seconds: 540, flags: ['leave_missing'], leftAt: new Date(at(600)).toISOString(), identity: { kind: 'email', value: 'x@y.z' } }),
+      expect.objectContaining({
+        joinedAt: null,
+        seconds: 0,
+        flags: ['join_missing'],
+        identity: { kind: 'participant', value: 'A' },
+      }),
+      expect.objectContaining({
+        seconds: 540,
+        flags: ['leave_missing'],
+        leftAt: new Date(at(600)).toISOString(),
+        identity: { kind: 'email', value: 'x@y.z' },
+      }),
     ]);
     expect(summaries[0].people.map((p) => [p.identity.value, p.totalSeconds, p.firstJoin, p.flags])).toEqual([
       ['x@y.z', 540, new Date(at(60)).toISOString(), ['leave_missing']],
@@ -92,7 +158,13 @@ describe('MeetingTracker', () => {
   });
 
   it('counts two devices of one person once in the total, each device its own session', () => {
-    const { sessions, summaries } = run([join(0, { ...dana, participantUuid: 'D1' }), join(100, { ...dana, participantUuid: 'D2' }), leave(300, { ...dana, participantUuid: 'D1' }), leave(400, { ...dana, participantUuid: 'D2' }), ended(1000)]);
+    const { sessions, summaries } = run([
+      join(0, { ...dana, participantUuid: 'D1' }),
+      join(100, { ...dana, participantUuid: 'D2' }),
+      leave(300, { ...dana, participantUuid: 'D1' }),
+      leave(400, { ...dana, participantUuid: 'D2' }),
+      ended(1000),
+    ]);
     expect(sessions.map((s) => s.seconds).sort()).toEqual([300, 300]);
     expect(summaries[0].people).toEqual([expect.objectContaining({ totalSeconds: 400, sessions: 2, rejoins: 0 })]);
   });
@@ -118,15 +190,30 @@ describe('MeetingTracker', () => {
   });
 
   it('a guest without participant_uuid whose user_id changed is still paired at the end (same display name)', () => {
-    const { sessions } = run([join(0, { userId: '16778240', userName: 'Guest 7' }), leave(90, { userId: '16779264', userName: 'Guest 7' }), ended(200)]);
-    expect(sessions).toEqual([expect.objectContaining({ seconds: 90, flags: [], identity: { kind: 'user_id', value: '16778240' } })]);
+    const { sessions } = run([
+      join(0, { userId: '16778240', userName: 'Guest 7' }),
+      leave(90, { userId: '16779264', userName: 'Guest 7' }),
+      ended(200),
+    ]);
+    expect(sessions).toEqual([
+      expect.objectContaining({ seconds: 90, flags: [], identity: { kind: 'user_id', value: '16778240' } }),
+    ]);
   });
 
   it('property: a tracker restored from its changelog records continues exactly like the one that wrote them', () => {
-    const ev = fc.record({ s: fc.integer({ min: 0, max: 400 }), who: fc.constantFrom('A', 'B', 'C'), k: fc.constantFrom('J', 'L'), dev: fc.constantFrom('1', '2') });
+    const ev = fc.record({
+      s: fc.integer({ min: 0, max: 400 }),
+      who: fc.constantFrom('A', 'B', 'C'),
+      k: fc.constantFrom('J', 'L'),
+      dev: fc.constantFrom('1', '2'),
+    });
     fc.assert(
       fc.property(fc.array(ev, { maxLength: 40 }), fc.nat(40), (list, cut) => {
-        const inputs = list.map((e) => (e.k === 'J' ? join(e.s, { email: `${e.who}@x`, participantUuid: e.who + e.dev }) : leave(e.s, { email: `${e.who}@x`, participantUuid: e.who + e.dev })));
+        const inputs = list.map((e) =>
+          e.k === 'J'
+            ? join(e.s, { email: `${e.who}@x`, participantUuid: e.who + e.dev })
+            : leave(e.s, { email: `${e.who}@x`, participantUuid: e.who + e.dev }),
+        );
         inputs.push(ended(500));
         const whole = run(inputs, 30_000);
         // Run the first `cut` inputs, keep only what takeDirty hands out (the changelog), restore, run the rest.

@@ -190,13 +190,25 @@ export class MeetingTracker {
     const pk = pairingKey(input);
     let d = this.devices.get(pk);
     if (!d) {
-      d = { pk, room: input.room, ...(input.breakoutRoomUuid ? { br: input.breakoutRoomUuid } : {}), f: {}, marks: [], done: [] };
+      d = {
+        pk,
+        room: input.room,
+        ...(input.breakoutRoomUuid ? { br: input.breakoutRoomUuid } : {}),
+        f: {},
+        marks: [],
+        done: [],
+      };
       this.devices.set(pk, d);
     }
-    const mark: Mark = { t: input.at, k: input.kind === 'joined' ? 'J' : 'L', ...(input.leaveReason ? { r: input.leaveReason } : {}) };
+    const mark: Mark = {
+      t: input.at,
+      k: input.kind === 'joined' ? 'J' : 'L',
+      ...(input.leaveReason ? { r: input.leaveReason } : {}),
+    };
     if (d.floor !== undefined && mark.t <= d.floor) return this.ignore();
     if (d.marks.some((m) => m.t === mark.t && m.k === mark.k)) return false;
-    for (const [k, v] of Object.entries(input.participant) as Array<[keyof ParticipantFields, string]>) if (!d.f[k]) d.f[k] = v;
+    for (const [k, v] of Object.entries(input.participant) as Array<[keyof ParticipantFields, string]>)
+      if (!d.f[k]) d.f[k] = v;
     let i = d.marks.length;
     while (i > 0 && markBefore(d.marks[i - 1], mark) > 0) i--;
     d.marks.splice(i, 0, mark);
@@ -234,7 +246,9 @@ export class MeetingTracker {
       }
     }
     // The same order in every process and after a restore (map order depends on history).
-    out.sessions.sort((a, b) => Date.parse(a.leftAt) - Date.parse(b.leftAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    out.sessions.sort(
+      (a, b) => Date.parse(a.leftAt) - Date.parse(b.leftAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
     return out;
   }
 
@@ -268,7 +282,14 @@ export class MeetingTracker {
     }
   }
 
-  private session(d: DeviceState, join: number | null, leave: number, reason: string | undefined, flags: SessionFlag[], lookup: AppUserLookup): AttendanceSession {
+  private session(
+    d: DeviceState,
+    join: number | null,
+    leave: number,
+    reason: string | undefined,
+    flags: SessionFlag[],
+    lookup: AppUserLookup,
+  ): AttendanceSession {
     const h = this.header;
     const appUserId = lookup(d.f, h.meetingId);
     return {
@@ -305,7 +326,8 @@ export class MeetingTracker {
       byName.set(`${d.room}|${d.br ?? ''}|${d.f.userName}`, slot);
     }
     for (const { joins, leaves } of byName.values()) {
-      if (joins.length !== 1 || leaves.length !== 1 || joins[0].marks.length !== 1 || leaves[0].marks.length !== 1) continue;
+      if (joins.length !== 1 || leaves.length !== 1 || joins[0].marks.length !== 1 || leaves[0].marks.length !== 1)
+        continue;
       const [j, l] = [joins[0], leaves[0]];
       if (l.marks[0].t < j.marks[0].t) continue;
       j.marks.push(l.marks[0]);
@@ -316,7 +338,15 @@ export class MeetingTracker {
   }
 
   private summary(lookup: AppUserLookup): AttendanceMeetingSummary[] {
-    const people = new Map<string, { identity: AttendanceIdentity; f: ParticipantFields; spans: Array<[number | null, number]>; flags: Set<SessionFlag> }>();
+    const people = new Map<
+      string,
+      {
+        identity: AttendanceIdentity;
+        f: ParticipantFields;
+        spans: Array<[number | null, number]>;
+        flags: Set<SessionFlag>;
+      }
+    >();
     for (const d of this.devices.values()) {
       const identity = personIdentity(d.f);
       const key = identityKey(identity);

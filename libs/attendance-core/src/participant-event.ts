@@ -14,15 +14,15 @@ export interface MeetingInput {
 }
 
 export interface ParticipantInput {
-      kind: 'joined' | 'left';
-      meetingUuid: string;
-      meetingId: string;
-      /** join_time / leave_time, epoch ms. */
-      at: number;
-      room: Room;
-      breakoutRoomUuid?: string;
-      participant: ParticipantFields;
-      leaveReason?: string;
+  kind: 'joined' | 'left';
+  meetingUuid: string;
+  meetingId: string;
+  /** join_time / leave_time, epoch ms. */
+  at: number;
+  room: Room;
+  breakoutRoomUuid?: string;
+  participant: ParticipantFields;
+  leaveReason?: string;
 }
 
 /** Zoom event names (`event`) this feature reads; meeting and webinar alike. */
@@ -67,7 +67,9 @@ export function parseAttendanceInput(body: Record<string, unknown>): AttendanceI
   if (!meetingUuid) return null;
   const meetingId = s(object.id) ?? '';
   if (spec.kind === 'started' || spec.kind === 'ended') {
-    const at = time(spec.kind === 'started' ? object.start_time : object.end_time) ?? (typeof body.event_ts === 'number' ? body.event_ts : undefined);
+    const at =
+      time(spec.kind === 'started' ? object.start_time : object.end_time) ??
+      (typeof body.event_ts === 'number' ? body.event_ts : undefined);
     return at === undefined ? null : { kind: spec.kind, meetingUuid, meetingId, at };
   }
   const p = object.participant as Record<string, unknown> | undefined;
@@ -94,7 +96,9 @@ export function parseAttendanceInput(body: Record<string, unknown>): AttendanceI
     meetingId,
     at,
     room: spec.room ?? 'main',
-    ...(spec.room === 'breakout' && s(object.breakout_room_uuid) ? { breakoutRoomUuid: s(object.breakout_room_uuid) } : {}),
+    ...(spec.room === 'breakout' && s(object.breakout_room_uuid)
+      ? { breakoutRoomUuid: s(object.breakout_room_uuid) }
+      : {}),
     participant,
     ...(reason ? { leaveReason: reason } : {}),
   };

@@ -7,16 +7,24 @@ import { ATTENDANCE_TRACKER_OPTIONS, AttendanceService } from './attendance.serv
 import { AttendanceReadModelConsumers } from './read-model.consumers';
 import { ATTENDANCE_CONSUMER_OPTIONS, ZoomEventsAttendanceConsumer } from './zoom-events.consumer';
 
-/** Needs CONFIG, EVENT_BUS, ATTENDANCE_STORE and the service kit from the app module; the app starts the bus transport. */
+/**
+ * Needs CONFIG, EVENT_BUS, ATTENDANCE_STORE and the service kit from the app module; the app starts the bus transport.
+ */
 @Module({
   controllers: [ZoomEventsAttendanceConsumer, AttendanceReadModelConsumers, AttendanceController],
   providers: [
     AttendanceService,
-    { provide: ATTENDANCE_TRACKER_OPTIONS, inject: [CONFIG], useFactory: (config: AppConfig): TrackerOptions => ({ graceMs: config.attendance.graceMs }) },
+    {
+      provide: ATTENDANCE_TRACKER_OPTIONS,
+      inject: [CONFIG],
+      useFactory: (config: AppConfig): TrackerOptions => ({ graceMs: config.attendance.graceMs }),
+    },
     {
       provide: ATTENDANCE_CONSUMER_OPTIONS,
       inject: [CONFIG],
-      useFactory: (config: AppConfig): Partial<BusHandlerOptions> => ({ startedFields: { graceMs: config.attendance.graceMs } }),
+      useFactory: (config: AppConfig): Partial<BusHandlerOptions> => ({
+        startedFields: { graceMs: config.attendance.graceMs },
+      }),
     },
   ],
   exports: [AttendanceService],

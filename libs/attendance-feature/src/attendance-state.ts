@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type DeviceState, type MeetingHeader, MeetingTracker, type TrackerOptions } from '@zoom-pipeline/attendance-core';
+import {
+  type DeviceState,
+  type MeetingHeader,
+  MeetingTracker,
+  type TrackerOptions,
+} from '@zoom-pipeline/attendance-core';
 import { DEFAULT_PARTITIONS, HEADERS, TOPICS } from '@zoom-pipeline/contracts';
 import { type EventBus, type OutgoingMessage, partitionForKey } from '@zoom-pipeline/event-bus';
 
@@ -12,7 +17,8 @@ import { type EventBus, type OutgoingMessage, partitionForKey } from '@zoom-pipe
  *   o|<source>|<partition>    {t:'o', s, p, last}                       last input offset applied, partition p
  *   barrier|<n>               {t:'b', nonce}                            restore barriers (see `readChangelog`)
  * `s` is the input topic (zoom.events; a benchmark or a second deployment on the same brokers uses another) and `p`
- * its partition the record belongs to; a restore reads only its own source's records. Empty values stand for deletions: the event-bus port
+ * its partition the record belongs to; a restore reads only its own source's records. Empty values stand for deletions:
+ * the event-bus port
  * has no null (tombstone) value, so compaction keeps one empty record per deleted key (the chart's topic adds
  * time-based deletion for those).
  */
@@ -36,15 +42,36 @@ type Record_ =
 const json = { [HEADERS.contentType]: 'application/json' };
 
 export function headerRecord(s: string, p: number, h: MeetingHeader): OutgoingMessage {
-  return { topic: STATE, key: `h|${h.meetingUuid}`, value: Buffer.from(JSON.stringify({ t: 'h', s, p, h } satisfies Record_)), headers: json };
+  return {
+    topic: STATE,
+    key: `h|${h.meetingUuid}`,
+    value: Buffer.from(JSON.stringify({ t: 'h', s, p, h } satisfies Record_)),
+    headers: json,
+  };
 }
 
-export function deviceRecord(s: string, p: number, meetingUuid: string, pk: string, d: DeviceState | null): OutgoingMessage {
-  return { topic: STATE, key: `d|${meetingUuid}|${pk}`, value: d ? Buffer.from(JSON.stringify({ t: 'd', s, p, m: meetingUuid, d } satisfies Record_)) : Buffer.alloc(0), headers: json };
+export function deviceRecord(
+  s: string,
+  p: number,
+  meetingUuid: string,
+  pk: string,
+  d: DeviceState | null,
+): OutgoingMessage {
+  return {
+    topic: STATE,
+    key: `d|${meetingUuid}|${pk}`,
+    value: d ? Buffer.from(JSON.stringify({ t: 'd', s, p, m: meetingUuid, d } satisfies Record_)) : Buffer.alloc(0),
+    headers: json,
+  };
 }
 
 export function progressRecord(s: string, p: number, last: string): OutgoingMessage {
-  return { topic: STATE, key: `o|${s}|${p}`, value: Buffer.from(JSON.stringify({ t: 'o', s, p, last } satisfies Record_)), headers: json };
+  return {
+    topic: STATE,
+    key: `o|${s}|${p}`,
+    value: Buffer.from(JSON.stringify({ t: 'o', s, p, last } satisfies Record_)),
+    headers: json,
+  };
 }
 
 /** A key that lands on changelog partition `p` (murmur2, like the Kafka producer and the file log). */
@@ -81,7 +108,14 @@ export async function readChangelog(options: ChangelogReadOptions): Promise<Map<
   const { bus } = options;
   const n = options.partitions ?? DEFAULT_PARTITIONS[STATE];
   const nonce = randomUUID();
-  await bus.publish(Array.from({ length: n }, (_, p) => ({ topic: STATE, key: barrierKey(p, n), value: Buffer.from(JSON.stringify({ t: 'b', nonce } satisfies Record_)), headers: json })));
+  await bus.publish(
+    Array.from({ length: n }, (_, p) => ({
+      topic: STATE,
+      key: barrierKey(p, n),
+      value: Buffer.from(JSON.stringify({ t: 'b', nonce } satisfies Record_)),
+      headers: json,
+    })),
+  );
   const latest = new Map<string, Buffer>();
   const seen = new Set<number>();
   let finish!: () => void;
@@ -111,9 +145,18 @@ export async function readChangelog(options: ChangelogReadOptions): Promise<Map<
     await Promise.race([
       done,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`attendance state restore: barriers of ${n - seen.size} changelog partitions not seen in ${options.timeoutMs ?? 120_000} ms`)), options.timeoutMs ?? 120_000);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `attendance state restore: barriers of ${n - seen.size} changelog partitions not seen in ${options.timeoutMs ?? 120_000} ms`,
+              ),
+            ),
+          options.timeoutMs ?? 120_000,
+        );
         poll = setInterval(() => {
-          if (options.isActive && !options.isActive()) reject(new Error('attendance state restore abandoned: the consumer is stopping'));
+          if (options.isActive && !options.isActive())
+            reject(new Error('attendance state restore abandoned: the consumer is stopping'));
         }, 200);
       }),
     ]);
@@ -126,7 +169,11 @@ export async function readChangelog(options: ChangelogReadOptions): Promise<Map<
 }
 
 /** Changelog records (latest value per key) → state per zoom.events partition. */
-export function rebuild(latest: Map<string, Buffer>, source: string, tracker?: TrackerOptions): Map<number, PartitionState> {
+export function rebuild(
+  latest: Map<string, Buffer>,
+  source: string,
+  tracker?: TrackerOptions,
+): Map<number, PartitionState> {
   const parts = new Map<number, PartitionState>();
   const part = (p: number) => {
     let s = parts.get(p);
@@ -147,6 +194,7 @@ export function rebuild(latest: Map<string, Buffer>, source: string, tracker?: T
       devices.set(r.m, list);
     }
   }
-  for (const [uuid, { p, h }] of headers) part(p).meetings.set(uuid, MeetingTracker.restore(h, devices.get(uuid) ?? [], tracker));
+  for (const [uuid, { p, h }] of headers)
+    part(p).meetings.set(uuid, MeetingTracker.restore(h, devices.get(uuid) ?? [], tracker));
   return parts;
 }

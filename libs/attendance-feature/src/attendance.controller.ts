@@ -1,13 +1,22 @@
 import { Controller, Get, HttpCode, Inject, Param, Put, Req } from '@nestjs/common';
-import { ATTENDANCE_STORE, type AttendanceStore, type MeetingView, type Registration } from '@zoom-pipeline/attendance-store';
+import {
+  ATTENDANCE_STORE,
+  type AttendanceStore,
+  type MeetingView,
+  type Registration,
+} from '@zoom-pipeline/attendance-store';
 import { HttpError } from '@zoom-pipeline/service-kit';
 import type { FastifyRequest } from 'fastify';
 
 const MAX = 256;
 
-/** Validates `PUT /attendance/registrants`: `{meetingId, appUserId}` and exactly one of registrantId, customerKey, email. */
+/**
+ * Validates `PUT /attendance/registrants`: `{meetingId, appUserId}` and exactly one of registrantId, customerKey,
+ * email.
+ */
 export function parseRegistration(body: unknown): Registration {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
   const o = body as Record<string, unknown>;
   const field = (name: string, required: boolean): string | undefined => {
     const v = o[name];
@@ -16,7 +25,8 @@ export function parseRegistration(body: unknown): Registration {
       return undefined;
     }
     const s = typeof v === 'number' && name === 'meetingId' ? String(v) : v;
-    if (typeof s !== 'string' || s.trim() === '' || s.length > MAX) throw new HttpError(400, 'bad_request', `${name} must be a non-empty string of at most ${MAX} characters`);
+    if (typeof s !== 'string' || s.trim() === '' || s.length > MAX)
+      throw new HttpError(400, 'bad_request', `${name} must be a non-empty string of at most ${MAX} characters`);
     return s.trim();
   };
   const meetingId = field('meetingId', true)!;
@@ -29,15 +39,18 @@ export function parseRegistration(body: unknown): Registration {
       ['email', field('email', false)],
     ] as const
   ).filter(([, v]) => v !== undefined);
-  if (given.length !== 1) throw new HttpError(400, 'bad_request', 'give exactly one of registrantId, customerKey, email');
+  if (given.length !== 1)
+    throw new HttpError(400, 'bad_request', 'give exactly one of registrantId, customerKey, email');
   const [kind, value] = given[0];
-  if (kind === 'email' && !/^[^\s@]+@[^\s@]+$/.test(value!)) throw new HttpError(400, 'bad_request', 'email is not an email address');
+  if (kind === 'email' && !/^[^\s@]+@[^\s@]+$/.test(value!))
+    throw new HttpError(400, 'bad_request', 'email is not an email address');
   return { meetingId, kind, value: kind === 'email' ? value!.toLowerCase() : value!, appUserId };
 }
 
 /** The apps read bodies as raw bytes (service-kit); this route takes JSON. */
 function jsonBody(req: FastifyRequest): unknown {
-  if (!/^application\/json\b/i.test(String(req.headers['content-type'] ?? ''))) throw new HttpError(415, 'unsupported_media_type', 'the content type must be application/json');
+  if (!/^application\/json\b/i.test(String(req.headers['content-type'] ?? '')))
+    throw new HttpError(415, 'unsupported_media_type', 'the content type must be application/json');
   const raw = req.body;
   try {
     return JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '');
@@ -50,7 +63,9 @@ function jsonBody(req: FastifyRequest): unknown {
 export class AttendanceController {
   constructor(@Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore) {}
 
-  /** The product says who a registrant / customer key / email of a meeting is; applies to sessions emitted from now on. */
+  /**
+   * The product says who a registrant / customer key / email of a meeting is; applies to sessions emitted from now on.
+   */
   @Put('registrants')
   @HttpCode(200)
   async putRegistrant(@Req() req: FastifyRequest): Promise<Registration> {
@@ -63,7 +78,12 @@ export class AttendanceController {
   @Get('meetings/:uuid')
   async meeting(@Param('uuid') uuid: string): Promise<MeetingView> {
     const view = await this.store.meeting(uuid);
-    if (!view) throw new HttpError(404, 'meeting_not_found', 'no attendance recorded for this meeting UUID (yet); URL-encode the UUID once');
+    if (!view)
+      throw new HttpError(
+        404,
+        'meeting_not_found',
+        'no attendance recorded for this meeting UUID (yet); URL-encode the UUID once',
+      );
     return view;
   }
 }

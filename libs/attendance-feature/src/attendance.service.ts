@@ -1,8 +1,20 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { type AppUserMaps, MeetingTracker, type TrackerOptions, parseAttendanceInput, resolveAppUser } from '@zoom-pipeline/attendance-core';
+import {
+  type AppUserMaps,
+  MeetingTracker,
+  type TrackerOptions,
+  parseAttendanceInput,
+  resolveAppUser,
+} from '@zoom-pipeline/attendance-core';
 import { ATTENDANCE_STORE, type AttendanceStore } from '@zoom-pipeline/attendance-store';
 import { HEADERS, TOPICS, decodeCanonicalEvent, type ParticipantFields } from '@zoom-pipeline/contracts';
-import { type BatchResult, EVENT_BUS, type EventBus, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import {
+  type BatchResult,
+  EVENT_BUS,
+  type EventBus,
+  type HandlerBatch,
+  type OutgoingMessage,
+} from '@zoom-pipeline/event-bus';
 import { LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '@zoom-pipeline/telemetry';
@@ -36,10 +48,26 @@ export class AttendanceService {
     @Optional() @Inject(METRICS_REGISTRY) registry?: Registry,
   ) {
     this.metrics = registry && {
-      events: new Counter({ name: 'zoom_attendance_events_total', help: 'Participant and meeting events applied (a redelivered batch counts again)', registers: [registry] }),
-      sessions: new Counter({ name: 'zoom_attendance_sessions_total', help: 'Sessions handed to zoom.attendance.sessions (committed or not)', registers: [registry] }),
-      summaries: new Counter({ name: 'zoom_attendance_summaries_total', help: 'Meeting summary parts handed to zoom.attendance.meetings', registers: [registry] }),
-      restores: new Counter({ name: 'zoom_attendance_state_restores_total', help: 'State restores from the changelog (start, a moved partition, a lost commit)', registers: [registry] }),
+      events: new Counter({
+        name: 'zoom_attendance_events_total',
+        help: 'Participant and meeting events applied (a redelivered batch counts again)',
+        registers: [registry],
+      }),
+      sessions: new Counter({
+        name: 'zoom_attendance_sessions_total',
+        help: 'Sessions handed to zoom.attendance.sessions (committed or not)',
+        registers: [registry],
+      }),
+      summaries: new Counter({
+        name: 'zoom_attendance_summaries_total',
+        help: 'Meeting summary parts handed to zoom.attendance.meetings',
+        registers: [registry],
+      }),
+      restores: new Counter({
+        name: 'zoom_attendance_state_restores_total',
+        help: 'State restores from the changelog (start, a moved partition, a lost commit)',
+        registers: [registry],
+      }),
     };
   }
 
@@ -59,7 +87,11 @@ export class AttendanceService {
       this.stats.events++;
       this.metrics?.events.inc();
       let t = part.meetings.get(input.meetingUuid);
-      if (!t) part.meetings.set(input.meetingUuid, (t = MeetingTracker.create(input.meetingUuid, input.meetingId, this.trackerOptions)));
+      if (!t)
+        part.meetings.set(
+          input.meetingUuid,
+          (t = MeetingTracker.create(input.meetingUuid, input.meetingId, this.trackerOptions)),
+        );
       t.apply(input);
       touched.add(t);
     }
@@ -68,8 +100,20 @@ export class AttendanceService {
       const maps = await this.appUserMaps(t.header.meetingId, t.candidates());
       const out = t.flush((f) => resolveAppUser(f, maps));
       const uuid = t.header.meetingUuid;
-      for (const s of out.sessions) outputs.push({ topic: TOPICS.attendanceSessions, key: uuid, value: Buffer.from(JSON.stringify(s)), headers: json });
-      for (const s of out.summaries) outputs.push({ topic: TOPICS.attendanceMeetings, key: uuid, value: Buffer.from(JSON.stringify(s)), headers: json });
+      for (const s of out.sessions)
+        outputs.push({
+          topic: TOPICS.attendanceSessions,
+          key: uuid,
+          value: Buffer.from(JSON.stringify(s)),
+          headers: json,
+        });
+      for (const s of out.summaries)
+        outputs.push({
+          topic: TOPICS.attendanceMeetings,
+          key: uuid,
+          value: Buffer.from(JSON.stringify(s)),
+          headers: json,
+        });
       this.stats.sessions += out.sessions.length;
       this.metrics?.sessions.inc(out.sessions.length);
       this.metrics?.summaries.inc(out.summaries.length);
@@ -85,7 +129,13 @@ export class AttendanceService {
   }
 
   /** The partition's state just before offset `first`: memory when provably current, else the changelog. */
-  private async stateAt(source: string, p: number, first: string, assignment: string | undefined, isActive: () => boolean): Promise<PartitionState> {
+  private async stateAt(
+    source: string,
+    p: number,
+    first: string,
+    assignment: string | undefined,
+    isActive: () => boolean,
+  ): Promise<PartitionState> {
     const mine = this.parts.get(p);
     if (mine?.last !== undefined) {
       const f = BigInt(first);
@@ -104,8 +154,14 @@ export class AttendanceService {
         return state;
       }
       // The changelog is ahead of the batch (cannot happen while outputs and offsets commit together): read again.
-      if (attempt >= 3) throw new Error(`attendance state of zoom.events partition ${p} is as of offset ${state.last}, the batch starts at ${first}`);
-      this.logger.warn({ partition: p, stateAt: state.last, batchAt: first, attempt }, 'attendance: changelog ahead of the batch; restoring again');
+      if (attempt >= 3)
+        throw new Error(
+          `attendance state of zoom.events partition ${p} is as of offset ${state.last}, the batch starts at ${first}`,
+        );
+      this.logger.warn(
+        { partition: p, stateAt: state.last, batchAt: first, attempt },
+        'attendance: changelog ahead of the batch; restoring again',
+      );
     }
   }
 
@@ -115,9 +171,18 @@ export class AttendanceService {
       this.stats.restores++;
       this.metrics?.restores.inc();
       const started = Date.now();
-      this.restoring = readChangelog({ bus: this.bus, source, groupPrefix: ATTENDANCE_GROUP_ID, tracker: this.trackerOptions, isActive })
+      this.restoring = readChangelog({
+        bus: this.bus,
+        source,
+        groupPrefix: ATTENDANCE_GROUP_ID,
+        tracker: this.trackerOptions,
+        isActive,
+      })
         .then((parts) => {
-          this.logger.info({ meetings: [...parts.values()].reduce((n, s) => n + s.meetings.size, 0), ms: Date.now() - started }, 'attendance: state restored from the changelog');
+          this.logger.info(
+            { meetings: [...parts.values()].reduce((n, s) => n + s.meetings.size, 0), ms: Date.now() - started },
+            'attendance: state restored from the changelog',
+          );
           return parts;
         })
         .finally(() => {
@@ -137,7 +202,10 @@ export class AttendanceService {
       if (f.customerKey) fields.add(`c:${f.customerKey}`);
       if (f.email) fields.add(`e:${f.email.toLowerCase()}`);
     }
-    const [links, registrations] = await Promise.all([this.store.links([...zoomUserIds]), this.store.registrations(meetingId, [...fields])]);
+    const [links, registrations] = await Promise.all([
+      this.store.links([...zoomUserIds]),
+      this.store.registrations(meetingId, [...fields]),
+    ]);
     return { links, registrations };
   }
 }

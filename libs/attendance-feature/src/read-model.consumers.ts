@@ -44,7 +44,9 @@ export class AttendanceReadModelConsumers {
     maxBatchSize: 100,
   })
   async meetings(batch: HandlerBatch): Promise<BatchResult> {
-    await this.store.saveSummaries(batch.messages.map((m) => parse<AttendanceMeetingSummary>('AttendanceMeetingSummary', m.value)));
+    await this.store.saveSummaries(
+      batch.messages.map((m) => parse<AttendanceMeetingSummary>('AttendanceMeetingSummary', m.value)),
+    );
     return { outputs: [] };
   }
 

@@ -13,7 +13,9 @@ export class ZoomEventsAttendanceConsumer {
   @BusHandler(TOPICS.events, {
     name: 'attendance',
     groupId: ATTENDANCE_GROUP_ID,
-    ensureTopics: [TOPICS.events, TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+    ensureTopics: [TOPICS.events, TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map(
+      (topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }),
+    ),
     maxBatchSize: 500,
     concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.events],
     overrides: ATTENDANCE_CONSUMER_OPTIONS,

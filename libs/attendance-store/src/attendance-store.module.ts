@@ -5,7 +5,8 @@ import { MemoryAttendanceStore } from './memory/memory-attendance-store';
 import { RedisAttendanceStore } from './redis/redis-attendance-store';
 
 /** Same choice as the dedup store: `REDIS_URL` set = Redis, else embedded under `DATA_DIR/attendance`. */
-export type AttendanceStoreConfig = { kind: 'redis'; url: string; keyPrefix?: string } | { kind: 'embedded'; dir: string } | { kind: 'memory' };
+export type AttendanceStoreConfig =
+  { kind: 'redis'; url: string; keyPrefix?: string } | { kind: 'embedded'; dir: string } | { kind: 'memory' };
 
 export async function createAttendanceStore(config: AttendanceStoreConfig): Promise<AttendanceStore> {
   switch (config.kind) {
@@ -24,7 +25,11 @@ export class AttendanceStoreModule implements OnApplicationShutdown {
   constructor(@Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore) {}
 
   static forRoot(config: AttendanceStoreConfig): DynamicModule {
-    return { module: AttendanceStoreModule, providers: [{ provide: ATTENDANCE_STORE, useFactory: () => createAttendanceStore(config) }], exports: [ATTENDANCE_STORE] };
+    return {
+      module: AttendanceStoreModule,
+      providers: [{ provide: ATTENDANCE_STORE, useFactory: () => createAttendanceStore(config) }],
+      exports: [ATTENDANCE_STORE],
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {

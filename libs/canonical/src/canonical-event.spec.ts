@@ -15,7 +15,9 @@ function zoomFixtureDir(): string {
 
 function fixture(file: string): ZoomEnvelope {
   const dir = zoomFixtureDir();
-  const r = parseEnvelope(Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8')))));
+  const r = parseEnvelope(
+    Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8')))),
+  );
   if (!r.ok) throw new Error(`${file}: ${r.reason}`);
   return r.envelope;
 }
@@ -56,7 +58,7 @@ describe('buildCanonicalEvent', () => {
     expect(decodeCanonicalEvent(JSON.stringify(event))).toEqual(event);
   });
 
-  it('keeps the canonical delivery\'s own download_token with its own URLs (never another copy\'s)', () => {
+  it("keeps the canonical delivery's own download_token with its own URLs (never another copy's)", () => {
     const envelope = fixture('recording.completed');
     expect(build(envelope).data.download_token).toBe(envelope.download_token);
   });
@@ -75,7 +77,9 @@ describe('buildCanonicalEvent', () => {
     expect(text).not.toContain(String((envelope.payload.object as Record<string, unknown>).password));
     expect(text).not.toContain(String((envelope.payload.object as Record<string, unknown>).recording_play_passcode));
     // everything else is kept: URLs, topic, file list
-    expect(data.payload.object.recording_files).toEqual((envelope.payload.object as Record<string, unknown>).recording_files);
+    expect(data.payload.object.recording_files).toEqual(
+      (envelope.payload.object as Record<string, unknown>).recording_files,
+    );
     expect(JSON.stringify(envelope)).toBe(before);
     expect(decodeCanonicalEvent(text)).toEqual(JSON.parse(text));
   });
@@ -94,8 +98,16 @@ describe('buildCanonicalEvent', () => {
   });
 
   it.each<[string, ZoomEnvelope, string]>([
-    ['the webinar RTMS webinar_uuid', { event: 'webinar.rtms_started', payload: { account_id: 'a', webinar_uuid: 'W==', rtms_stream_id: 's' } }, 'W=='],
-    ['the Video SDK session_id', { event: 'session.rtms_started', payload: { account_id: 'a', session_id: 'S==', rtms_stream_id: 's' } }, 'S=='],
+    [
+      'the webinar RTMS webinar_uuid',
+      { event: 'webinar.rtms_started', payload: { account_id: 'a', webinar_uuid: 'W==', rtms_stream_id: 's' } },
+      'W==',
+    ],
+    [
+      'the Video SDK session_id',
+      { event: 'session.rtms_started', payload: { account_id: 'a', session_id: 'S==', rtms_stream_id: 's' } },
+      'S==',
+    ],
   ])('uses %s as subject', (_name, envelope, subject) => {
     expect(build(envelope).subject).toBe(subject);
   });
@@ -103,7 +115,11 @@ describe('buildCanonicalEvent', () => {
   it.each<[string, ZoomEnvelope, string]>([
     ['the RTMS meeting_uuid', fixture('meeting.rtms_started'), '/Gx2k7+Rq0S1o9Lb//nYQw=='],
     ['the account id when there is no meeting', fixture('app_deauthorized'), 'wA8sT3KqRj2cXy7mN0pLzQ'],
-    ['"unknown" when there is neither', { event: 'endpoint.url_validation', payload: { plainToken: 'x' } }, UNKNOWN_SUBJECT],
+    [
+      '"unknown" when there is neither',
+      { event: 'endpoint.url_validation', payload: { plainToken: 'x' } },
+      UNKNOWN_SUBJECT,
+    ],
   ])('uses %s as subject', (_name, envelope, subject) => {
     expect(build(envelope).subject).toBe(subject);
   });

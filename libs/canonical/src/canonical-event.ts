@@ -60,7 +60,8 @@ export function buildCanonicalEvent(input: CanonicalEventInput): CanonicalEvent 
  */
 export function zoomUserOf(envelope: ZoomEnvelope): string | undefined {
   const payload = envelope.payload as Record<string, unknown>;
-  const object = payload.object !== null && typeof payload.object === 'object' ? (payload.object as Record<string, unknown>) : {};
+  const object =
+    payload.object !== null && typeof payload.object === 'object' ? (payload.object as Record<string, unknown>) : {};
   for (const v of [object.host_id, payload.user_id]) if (typeof v === 'string' && v !== '') return v;
   return undefined;
 }

@@ -2,7 +2,8 @@ import { asRecord, idString } from './normalise';
 
 /**
  * Fields that differ between copies of one occurrence and so never take part in its identity (SPEC §6,
- * docs/ZOOM-FACTS.md §11). The two `x-zm-*` names are headers, not body fields; they are listed so that a body that ever
+ * docs/ZOOM-FACTS.md §11). The two `x-zm-*` names are headers, not body fields; they are listed so that a body that
+ * ever
  * carries them still digests the same.
  */
 export const VOLATILE_FIELDS: ReadonlySet<string> = new Set([
@@ -21,7 +22,8 @@ export const VOLATILE_FIELDS: ReadonlySet<string> = new Set([
  * skipped, non-finite numbers become null).
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return '[' + value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',') + ']';
+  if (Array.isArray(value))
+    return '[' + value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',') + ']';
   const record = asRecord(value);
   if (record !== undefined) {
     const members: string[] = [];

@@ -13,7 +13,12 @@ import { asRecord, idString, nonEmptyString } from './normalise';
  * canonical events: treat the format as a versioned contract and pin it in the tests.
  */
 
-const MEETING_LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['meeting.started', 'meeting.ended', 'webinar.started', 'webinar.ended']);
+const MEETING_LIFECYCLE_EVENTS: ReadonlySet<string> = new Set([
+  'meeting.started',
+  'meeting.ended',
+  'webinar.started',
+  'webinar.ended',
+]);
 
 const PARTICIPANT_EVENTS: ReadonlyMap<string, 'join_time' | 'leave_time'> = new Map([
   ['meeting.participant_joined', 'join_time'],
@@ -85,7 +90,8 @@ function participantKey(envelope: ZoomEnvelope, timeField: 'join_time' | 'leave_
 }
 
 /**
- * A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection (docs/ZOOM-FACTS.md §6).
+ * A stream is opened once per `rtms_stream_id`; a second rtms_started for it would kick the live connection
+ * (docs/ZOOM-FACTS.md §6).
  * Meetings name their instance `meeting_uuid`, webinars `webinar_uuid`, Video SDK sessions `session_id`, directly in
  * `payload` or in `payload.object` (docs/ZOOM-PLATFORM.md); the field name is part of the key.
  */
@@ -128,7 +134,8 @@ function recordingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
     else idless.add(canonicalJson(withoutVolatile(file)));
     const status = nonEmptyString(record?.status);
     // An id-less file's status is already inside its JSON above.
-    if (id !== undefined && status !== undefined && status !== 'completed') unfinished.add(JSON.stringify([id, status]));
+    if (id !== undefined && status !== undefined && status !== 'completed')
+      unfinished.add(JSON.stringify([id, status]));
   }
   const key: KeyPart[] = [envelope.event, 'recording', uuid, sortedByCodeUnit(ids), sortedByCodeUnit(idless)];
   if (unfinished.size > 0) key.push(sortedByCodeUnit(unfinished));

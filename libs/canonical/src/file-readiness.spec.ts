@@ -26,8 +26,13 @@ const item = (over: Partial<FileWorkItem> = {}): FileWorkItem => ({
 
 describe('fileReadiness', () => {
   it('downloads a complete file with its size, and one without a size as a stream of unknown length', () => {
-    expect(fileReadiness({ item: item(), nowMs: T0, oauthConfigured: false })).toEqual({ action: 'download', expectedSize: 10 });
-    expect(fileReadiness({ item: item({ sizeUnknown: true, fileSize: 0 }), nowMs: T0, oauthConfigured: false })).toEqual({ action: 'download' });
+    expect(fileReadiness({ item: item(), nowMs: T0, oauthConfigured: false })).toEqual({
+      action: 'download',
+      expectedSize: 10,
+    });
+    expect(
+      fileReadiness({ item: item({ sizeUnknown: true, fileSize: 0 }), nowMs: T0, oauthConfigured: false }),
+    ).toEqual({ action: 'download' });
   });
 
   it('fails a file no delivery gave a token for when no OAuth credential is configured, naming what to configure', () => {
@@ -35,16 +40,27 @@ describe('fileReadiness', () => {
     const r = fileReadiness({ item: noToken, nowMs: T0, oauthConfigured: false });
     expect(r).toMatchObject({ action: 'fail', reason: 'download_credentials_missing' });
     expect(r.action === 'fail' && r.message).toContain('ZOOM_CLIENT_SECRET');
-    expect(fileReadiness({ item: noToken, nowMs: T0, oauthConfigured: true })).toEqual({ action: 'download', expectedSize: 10 });
+    expect(fileReadiness({ item: noToken, nowMs: T0, oauthConfigured: true })).toEqual({
+      action: 'download',
+      expectedSize: 10,
+    });
     // another copy's token counts
-    const withAlternate = item({ downloadToken: undefined, alternates: [{ downloadUrl: 'https://x', downloadToken: 't2', receivedAt: 'r' }] });
+    const withAlternate = item({
+      downloadToken: undefined,
+      alternates: [{ downloadUrl: 'https://x', downloadToken: 't2', receivedAt: 'r' }],
+    });
     expect(fileReadiness({ item: withAlternate, nowMs: T0, oauthConfigured: false }).action).toBe('download');
   });
 
   it('waits for a processing file within the bound, then fails it with file_not_completed', () => {
     const busy = item({ fileStatus: 'processing' });
-    expect(fileReadiness({ item: busy, nowMs: T0, oauthConfigured: true })).toEqual({ action: 'wait', retryAfterMs: 5 * 60_000 });
-    expect(fileReadiness({ item: busy, nowMs: T0 + DEFAULT_UNFINISHED_WAIT_MS - 1000, oauthConfigured: true })).toEqual({ action: 'wait', retryAfterMs: 1000 });
+    expect(fileReadiness({ item: busy, nowMs: T0, oauthConfigured: true })).toEqual({
+      action: 'wait',
+      retryAfterMs: 5 * 60_000,
+    });
+    expect(fileReadiness({ item: busy, nowMs: T0 + DEFAULT_UNFINISHED_WAIT_MS - 1000, oauthConfigured: true })).toEqual(
+      { action: 'wait', retryAfterMs: 1000 },
+    );
     const late = fileReadiness({ item: busy, nowMs: T0 + DEFAULT_UNFINISHED_WAIT_MS, oauthConfigured: true });
     expect(late).toMatchObject({ action: 'fail', reason: 'file_not_completed' });
     expect(late.action === 'fail' && late.message).toContain('processing 24 h');
@@ -52,6 +68,12 @@ describe('fileReadiness', () => {
   });
 
   it('fails an unfinished file with an unreadable receipt time rather than waiting forever', () => {
-    expect(fileReadiness({ item: item({ fileStatus: 'processing', tokenReceivedAt: 'garbage' }), nowMs: T0, oauthConfigured: true }).action).toBe('fail');
+    expect(
+      fileReadiness({
+        item: item({ fileStatus: 'processing', tokenReceivedAt: 'garbage' }),
+        nowMs: T0,
+        oauthConfigured: true,
+      }).action,
+    ).toBe('fail');
   });
 });

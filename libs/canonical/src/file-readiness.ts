@@ -1,4 +1,9 @@
-import { CREDENTIALS_MISSING_MESSAGE, type FileWorkItem, type UploadFailureReason, hasNoDownloadToken } from '@zoom-pipeline/contracts';
+import {
+  CREDENTIALS_MISSING_MESSAGE,
+  type FileWorkItem,
+  type UploadFailureReason,
+  hasNoDownloadToken,
+} from '@zoom-pipeline/contracts';
 
 /**
  * How long a file Zoom still reports as not `completed` is waited for: Zoom's download tokens live 24 h from the
@@ -12,7 +17,11 @@ export type FileReadiness =
   /** Not final yet: do not download; look again after `retryAfterMs` (the finished file may be stored meanwhile). */
   | { action: 'wait'; retryAfterMs: number }
   /** Terminal: publish to zoom.recording.failed with this reason and message (replayable once fixed). */
-  | { action: 'fail'; reason: Extract<UploadFailureReason, 'download_credentials_missing' | 'file_not_completed'>; message: string };
+  | {
+      action: 'fail';
+      reason: Extract<UploadFailureReason, 'download_credentials_missing' | 'file_not_completed'>;
+      message: string;
+    };
 
 export interface FileReadinessInput {
   item: FileWorkItem;

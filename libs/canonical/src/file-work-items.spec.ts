@@ -18,7 +18,9 @@ const UUID = '/Gx2k7+Rq0S1o9Lb//nYQw==';
 
 function fixture(file: string): ZoomEnvelope {
   const dir = zoomFixtureDir();
-  const r = parseEnvelope(Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8')))));
+  const r = parseEnvelope(
+    Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8')))),
+  );
   if (!r.ok) throw new Error(`${file}: ${r.reason}`);
   return r.envelope;
 }
@@ -32,7 +34,14 @@ function withFiles(files: unknown[], audio?: unknown[]): ZoomEnvelope {
 }
 
 const common = { canonicalId: 'c'.repeat(64), app: 'default', tokenReceivedAt: '2025-02-26T19:06:49.640Z' };
-const file = (over: Record<string, unknown> = {}) => ({ id: 'f1', file_type: 'MP4', file_extension: 'MP4', file_size: 10, download_url: 'https://us06web.zoom.us/rec/webhook_download/x', ...over });
+const file = (over: Record<string, unknown> = {}) => ({
+  id: 'f1',
+  file_type: 'MP4',
+  file_extension: 'MP4',
+  file_size: 10,
+  download_url: 'https://us06web.zoom.us/rec/webhook_download/x',
+  ...over,
+});
 
 describe('fileWorkItems', () => {
   it('makes one item per file of recording.completed, with the contract fields filled from the event', () => {
@@ -63,7 +72,8 @@ describe('fileWorkItems', () => {
       fileExtension: 'MP4',
       fileSize: 52384915,
       recordingType: 'shared_screen_with_speaker_view',
-      downloadUrl: 'https://us06web.zoom.us/rec/webhook_download/SYNTHdlMp4_Hs8Qz2WvB5nRk1xTy7LpC0aMe4GfUd9J/SYNTHsigMp4_r7KcN2pVw9Xb',
+      downloadUrl:
+        'https://us06web.zoom.us/rec/webhook_download/SYNTHdlMp4_Hs8Qz2WvB5nRk1xTy7LpC0aMe4GfUd9J/SYNTHsigMp4_r7KcN2pVw9Xb',
       downloadToken: envelope.download_token,
       tokenReceivedAt: common.tokenReceivedAt,
     });
@@ -77,21 +87,37 @@ describe('fileWorkItems', () => {
 
   it('makes the transcript item of recording.transcript_completed', () => {
     const { items } = fileWorkItems({ envelope: fixture('recording.transcript_completed'), ...common });
-    expect(items.map((i) => [i.fileId, i.fileType, i.fileExtension])).toEqual([['1703d853-b399-4129-b6ee-5aebc54acecc', 'TRANSCRIPT', 'VTT']]);
+    expect(items.map((i) => [i.fileId, i.fileType, i.fileExtension])).toEqual([
+      ['1703d853-b399-4129-b6ee-5aebc54acecc', 'TRANSCRIPT', 'VTT'],
+    ]);
   });
 
-  it('pairs each URL with the token of its own delivery and lists the other copies\' pairs as alternates', () => {
+  it("pairs each URL with the token of its own delivery and lists the other copies' pairs as alternates", () => {
     const copy1 = fixture('recording.completed');
     const copy2 = JSON.parse(JSON.stringify(copy1)) as ZoomEnvelope;
     copy2.download_token = 'token-of-copy-2';
-    for (const f of (copy2.payload.object as { recording_files: Array<Record<string, unknown>> }).recording_files) f.download_url = `${String(f.download_url)}-copy2`;
-    const { items } = fileWorkItems({ envelope: copy1, ...common, copies: [{ envelope: copy2, receivedAt: '2025-02-26T19:06:49.700Z' }, { envelope: copy1, receivedAt: '2025-02-26T19:06:50Z' }] });
+    for (const f of (copy2.payload.object as { recording_files: Array<Record<string, unknown>> }).recording_files)
+      f.download_url = `${String(f.download_url)}-copy2`;
+    const { items } = fileWorkItems({
+      envelope: copy1,
+      ...common,
+      copies: [
+        { envelope: copy2, receivedAt: '2025-02-26T19:06:49.700Z' },
+        { envelope: copy1, receivedAt: '2025-02-26T19:06:50Z' },
+      ],
+    });
     expect(items).toHaveLength(4);
     for (const item of items) {
       expect(item.downloadToken).toBe(copy1.download_token);
       expect(item.downloadUrl).not.toMatch(/-copy2$/);
       // copy 1 again (a retry with the same pair) adds nothing; copy 2 adds its own pair, never mixed
-      expect(item.alternates).toEqual([{ downloadUrl: `${item.downloadUrl}-copy2`, downloadToken: 'token-of-copy-2', receivedAt: '2025-02-26T19:06:49.700Z' }]);
+      expect(item.alternates).toEqual([
+        {
+          downloadUrl: `${item.downloadUrl}-copy2`,
+          downloadToken: 'token-of-copy-2',
+          receivedAt: '2025-02-26T19:06:49.700Z',
+        },
+      ]);
     }
   });
 
@@ -103,7 +129,10 @@ describe('fileWorkItems', () => {
   });
 
   it('includes participant_audio_files after recording_files', () => {
-    const { items } = fileWorkItems({ envelope: withFiles([file()], [file({ id: 'a1', file_type: 'M4A', file_extension: 'M4A' })]), ...common });
+    const { items } = fileWorkItems({
+      envelope: withFiles([file()], [file({ id: 'a1', file_type: 'M4A', file_extension: 'M4A' })]),
+      ...common,
+    });
     expect(items.map((i) => i.fileId)).toEqual(['f1', 'a1']);
   });
 
@@ -128,7 +157,14 @@ describe('fileWorkItems', () => {
       file({ id: 'busy', status: 'processing' }),
     ]);
     const { items, failures, skipped } = fileWorkItems({ envelope, ...common, failedAt: '2025-02-26T19:07:00.000Z' });
-    expect(items.map((i) => [i.fileId.replace(/^derived-[0-9a-f]{32}$/, 'derived'), i.fileSize, i.sizeUnknown ?? false, i.fileStatus ?? 'completed'])).toEqual([
+    expect(
+      items.map((i) => [
+        i.fileId.replace(/^derived-[0-9a-f]{32}$/, 'derived'),
+        i.fileSize,
+        i.sizeUnknown ?? false,
+        i.fileStatus ?? 'completed',
+      ]),
+    ).toEqual([
       ['derived', 0, true, 'completed'],
       ['no-size', 0, true, 'completed'],
       ['negative', 0, true, 'completed'],
@@ -151,7 +187,13 @@ describe('fileWorkItems', () => {
   });
 
   it('derives the same identity for an id-less file in every copy and retry, and another for another file', () => {
-    const cc = { file_type: 'CC', file_extension: 'VTT', recording_start: '2025-02-26T18:00:09Z', recording_end: '2025-02-26T19:01:10Z', download_url: 'https://us06web.zoom.us/rec/webhook_download/cc/1' };
+    const cc = {
+      file_type: 'CC',
+      file_extension: 'VTT',
+      recording_start: '2025-02-26T18:00:09Z',
+      recording_end: '2025-02-26T19:01:10Z',
+      download_url: 'https://us06web.zoom.us/rec/webhook_download/cc/1',
+    };
     const idOf = (e: ZoomEnvelope) => fileWorkItems({ envelope: e, ...common }).items[0]!.fileId;
     const a = withFiles([cc]);
     const retry = withFiles([{ ...cc, download_url: 'https://us06web.zoom.us/rec/webhook_download/cc/other' }]);
@@ -166,7 +208,10 @@ describe('fileWorkItems', () => {
   });
 
   it('stores both files that share an id, told apart by type, extension and times', () => {
-    const envelope = withFiles([file({ id: 'shared', file_type: 'MP4' })], [file({ id: 'shared', file_type: 'M4A', file_extension: 'M4A' })]);
+    const envelope = withFiles(
+      [file({ id: 'shared', file_type: 'MP4' })],
+      [file({ id: 'shared', file_type: 'M4A', file_extension: 'M4A' })],
+    );
     const { items, skipped } = fileWorkItems({ envelope, ...common });
     expect(skipped).toEqual([]);
     expect(items).toHaveLength(2);
@@ -175,12 +220,28 @@ describe('fileWorkItems', () => {
     expect(items[1]!.fileId).toMatch(/^shared~[0-9a-f]{16}$/);
     expect(items[0]!.fileId).not.toBe(items[1]!.fileId);
     // same identities in a copy
-    expect(fileWorkItems({ envelope: JSON.parse(JSON.stringify(envelope)) as ZoomEnvelope, ...common }).items.map((i) => i.fileId)).toEqual(items.map((i) => i.fileId));
+    expect(
+      fileWorkItems({ envelope: JSON.parse(JSON.stringify(envelope)) as ZoomEnvelope, ...common }).items.map(
+        (i) => i.fileId,
+      ),
+    ).toEqual(items.map((i) => i.fileId));
   });
 
   it('numbers id-less entries that differ only in fields outside the derivation (two CC languages with the same times)', () => {
-    const cc = { file_type: 'CC', file_extension: 'VTT', recording_start: 's', recording_end: 'e', download_url: 'https://a/1' };
-    const { items } = fileWorkItems({ envelope: withFiles([{ ...cc, file_name: 'en' }, { ...cc, file_name: 'de', download_url: 'https://a/2' }]), ...common });
+    const cc = {
+      file_type: 'CC',
+      file_extension: 'VTT',
+      recording_start: 's',
+      recording_end: 'e',
+      download_url: 'https://a/1',
+    };
+    const { items } = fileWorkItems({
+      envelope: withFiles([
+        { ...cc, file_name: 'en' },
+        { ...cc, file_name: 'de', download_url: 'https://a/2' },
+      ]),
+      ...common,
+    });
     expect(items).toHaveLength(2);
     expect(items[1]!.fileId).toBe(`${items[0]!.fileId}~2`);
   });
@@ -191,11 +252,25 @@ describe('fileWorkItems', () => {
       download_token: 'tok',
       payload: {
         account_id: 'acc',
-        object: { session_id: 'S==', session_name: 'Сессия', session_key: 'k1', start_time: '2025-02-26T18:00:00Z', timezone: 'UTC', recording_files: [file({ id: 'sf1' })] },
+        object: {
+          session_id: 'S==',
+          session_name: 'Сессия',
+          session_key: 'k1',
+          start_time: '2025-02-26T18:00:00Z',
+          timezone: 'UTC',
+          recording_files: [file({ id: 'sf1' })],
+        },
       },
     };
     const [item] = fileWorkItems({ envelope, ...common }).items;
-    expect(item).toMatchObject({ fileId: 'sf1', meetingUuid: 'S==', meetingId: 'k1', topic: 'Сессия', accountId: 'acc', downloadToken: 'tok' });
+    expect(item).toMatchObject({
+      fileId: 'sf1',
+      meetingUuid: 'S==',
+      meetingId: 'k1',
+      topic: 'Сессия',
+      accountId: 'acc',
+      downloadToken: 'tok',
+    });
   });
 
   it('fails every file when the instance UUID is missing', () => {
@@ -206,12 +281,17 @@ describe('fileWorkItems', () => {
     expect(r.failures.map((f) => [f.fileId, f.reason])).toEqual([['f1', 'file_entry_invalid']]);
   });
 
-  it.each(['meeting.started', 'meeting.participant_joined', 'meeting.rtms_started', 'app_deauthorized'])('gives no items for %s', (name) => {
-    expect(fileWorkItems({ envelope: fixture(name), ...common })).toEqual({ items: [], failures: [], skipped: [] });
-  });
+  it.each(['meeting.started', 'meeting.participant_joined', 'meeting.rtms_started', 'app_deauthorized'])(
+    'gives no items for %s',
+    (name) => {
+      expect(fileWorkItems({ envelope: fixture(name), ...common })).toEqual({ items: [], failures: [], skipped: [] });
+    },
+  );
 
   it('gives no items for other recording events, such as recording.trashed', () => {
-    expect(fileWorkItems({ envelope: { ...fixture('recording.completed'), event: 'recording.trashed' }, ...common }).items).toEqual([]);
+    expect(
+      fileWorkItems({ envelope: { ...fixture('recording.completed'), event: 'recording.trashed' }, ...common }).items,
+    ).toEqual([]);
   });
 });
 
@@ -221,7 +301,9 @@ describe('fileWorkItems over the pipeline fixtures', () => {
     const { items, failures, skipped } = fileWorkItems({ envelope, ...common });
     expect(failures).toEqual([]);
     expect(skipped).toEqual([]);
-    expect(items.map((i) => [i.fileType, i.zoomFileId ?? '(none)', i.sizeUnknown ?? false, i.fileStatus ?? 'completed'])).toEqual([
+    expect(
+      items.map((i) => [i.fileType, i.zoomFileId ?? '(none)', i.sizeUnknown ?? false, i.fileStatus ?? 'completed']),
+    ).toEqual([
       ['MP4', '2f379a68-1c60-4986-a88c-50a8f1788267', false, 'completed'],
       ['M4A', expect.any(String), false, 'completed'],
       ['CC', '(none)', true, 'completed'],
@@ -246,7 +328,17 @@ describe('fileWorkItems over the pipeline fixtures', () => {
 });
 
 describe('fileWorkItems (properties)', () => {
-  const OPTIONAL = ['id', 'file_size', 'status', 'recording_type', 'play_url', 'download_url', 'recording_start', 'recording_end', 'file_extension'] as const;
+  const OPTIONAL = [
+    'id',
+    'file_size',
+    'status',
+    'recording_type',
+    'play_url',
+    'download_url',
+    'recording_start',
+    'recording_end',
+    'file_extension',
+  ] as const;
   const TYPES = ['MP4', 'M4A', 'CC', 'TIMELINE', 'CHAT', 'TRANSCRIPT', 'CSV', 'SUMMARY'];
   const fileArb = fc.record({
     id: fc.constantFrom('id-a', 'id-b', 'id-c', '7'),
@@ -265,7 +357,10 @@ describe('fileWorkItems (properties)', () => {
     files: fc.array(fileArb, { maxLength: 8 }),
     audio: fc.array(fileArb, { maxLength: 3 }),
     topic: fc.string({ unit: 'grapheme', maxLength: 40 }),
-    token: fc.option(fc.string({ minLength: 1, maxLength: 12 }).map((t) => `tok-${t}`), { nil: undefined }),
+    token: fc.option(
+      fc.string({ minLength: 1, maxLength: 12 }).map((t) => `tok-${t}`),
+      { nil: undefined },
+    ),
   });
   type FileSample = typeof fileArb extends fc.Arbitrary<infer T> ? T : never;
   const toEntry = (f: FileSample): Record<string, unknown> => {
@@ -285,7 +380,8 @@ describe('fileWorkItems (properties)', () => {
     const c = JSON.parse(JSON.stringify(env)) as ZoomEnvelope;
     c.download_token = 'token-of-the-copy';
     const o = c.payload.object as Record<string, Array<Record<string, unknown>>>;
-    for (const list of ['recording_files', 'participant_audio_files']) for (const f of o[list] ?? []) if (typeof f.download_url === 'string') f.download_url += '/copy';
+    for (const list of ['recording_files', 'participant_audio_files'])
+      for (const f of o[list] ?? []) if (typeof f.download_url === 'string') f.download_url += '/copy';
     return c;
   };
 
@@ -328,7 +424,9 @@ describe('fileWorkItems (properties)', () => {
         own.items.forEach((item, n) => {
           expect(item.downloadToken).toBe(e.token);
           expect(item.downloadUrl.endsWith('/copy')).toBe(false);
-          expect(item.alternates).toEqual([{ downloadUrl: fromCopy.items[n]!.downloadUrl, downloadToken: 'token-of-the-copy', receivedAt: 'r2' }]);
+          expect(item.alternates).toEqual([
+            { downloadUrl: fromCopy.items[n]!.downloadUrl, downloadToken: 'token-of-the-copy', receivedAt: 'r2' },
+          ]);
         });
       }),
     );

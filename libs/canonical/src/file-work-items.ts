@@ -44,7 +44,9 @@ export interface FileWorkItemsInput {
 
 export interface FileWorkItems {
   items: FileWorkItem[];
-  /** Files that can never be fetched (no `download_url`, not an object, no instance UUID): for `zoom.recording.failed`. */
+  /**
+   * Files that can never be fetched (no `download_url`, not an object, no instance UUID): for `zoom.recording.failed`.
+   */
   failures: UploadFailure[];
   /** Entries that repeat an earlier entry of the same event verbatim (same file): stored once, counted. */
   skipped: SkippedFile[];
@@ -75,7 +77,15 @@ export function fileWorkItems(input: FileWorkItemsInput): FileWorkItems {
   const alternates = alternatePairs(input, entries);
   const failedAt = input.failedAt ?? input.tokenReceivedAt;
   const fail = (fileId: string, reason: UploadFailure['reason'], message: string, item?: FileWorkItem): void => {
-    const failure: UploadFailure = { v: 1, fileId, canonicalId: input.canonicalId, reason, message, attempts: 0, failedAt };
+    const failure: UploadFailure = {
+      v: 1,
+      fileId,
+      canonicalId: input.canonicalId,
+      reason,
+      message,
+      attempts: 0,
+      failedAt,
+    };
     if (item !== undefined) failure.item = item;
     result.failures.push(failure);
   };
@@ -128,7 +138,12 @@ export function fileWorkItems(input: FileWorkItemsInput): FileWorkItems {
       continue;
     }
     if (downloadUrl === undefined) {
-      fail(entry.fileId, 'download_url_missing', `the ${item.fileType || 'recording'} file has no download_url in the recording event`, item);
+      fail(
+        entry.fileId,
+        'download_url_missing',
+        `the ${item.fileType || 'recording'} file has no download_url in the recording event`,
+        item,
+      );
       continue;
     }
     if (envelope.download_token !== undefined) item.downloadToken = envelope.download_token;
@@ -155,7 +170,12 @@ function identify(object: Record<string, unknown>, meetingUuid: string | undefin
     const files = Array.isArray(object[list]) ? (object[list] as unknown[]) : [];
     files.forEach((f, i) => entries.push({ record: asRecord(f), position: `${list}[${i}]` }));
   }
-  const descriptor = (r: Record<string, unknown>): unknown[] => [r.file_type ?? null, r.file_extension ?? null, r.recording_start ?? null, r.recording_end ?? null];
+  const descriptor = (r: Record<string, unknown>): unknown[] => [
+    r.file_type ?? null,
+    r.file_extension ?? null,
+    r.recording_start ?? null,
+    r.recording_end ?? null,
+  ];
 
   const descriptorsById = new Map<string, Set<string>>();
   for (const e of entries) {
@@ -187,7 +207,11 @@ function identify(object: Record<string, unknown>, meetingUuid: string | undefin
 /** For each file id, the other copies' own (URL, token) pairs that differ from the canonical delivery's. */
 function alternatePairs(input: FileWorkItemsInput, own: Entry[]): Map<string, DownloadPair[]> {
   const out = new Map<string, DownloadPair[]>();
-  const ownPairs = new Set(own.map((e) => JSON.stringify([nonEmptyString(e.record?.download_url) ?? null, input.envelope.download_token ?? null])));
+  const ownPairs = new Set(
+    own.map((e) =>
+      JSON.stringify([nonEmptyString(e.record?.download_url) ?? null, input.envelope.download_token ?? null]),
+    ),
+  );
   for (const copy of input.copies ?? []) {
     const object = asRecord(copy.envelope.payload.object);
     if (object === undefined) continue;
@@ -197,7 +221,11 @@ function alternatePairs(input: FileWorkItemsInput, own: Entry[]): Map<string, Do
       if (url === undefined || e.fileId === undefined) continue;
       const pairKey = JSON.stringify([url, token ?? null]);
       const list = out.get(e.fileId) ?? [];
-      if (ownPairs.has(pairKey) || list.some((p) => JSON.stringify([p.downloadUrl, p.downloadToken ?? null]) === pairKey)) continue;
+      if (
+        ownPairs.has(pairKey) ||
+        list.some((p) => JSON.stringify([p.downloadUrl, p.downloadToken ?? null]) === pairKey)
+      )
+        continue;
       const pair: DownloadPair = { downloadUrl: url, receivedAt: copy.receivedAt };
       if (token !== undefined) pair.downloadToken = token;
       list.push(pair);

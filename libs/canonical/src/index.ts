@@ -1,6 +1,13 @@
 export { canonicalKey, canonicalId } from './canonical-key';
 export { VOLATILE_FIELDS, canonicalJson, withoutVolatile } from './canonical-json';
-export { type CanonicalEventInput, UNKNOWN_SUBJECT, REDACTED, DEFAULT_REDACT_FIELDS, buildCanonicalEvent, zoomUserOf } from './canonical-event';
+export {
+  type CanonicalEventInput,
+  UNKNOWN_SUBJECT,
+  REDACTED,
+  DEFAULT_REDACT_FIELDS,
+  buildCanonicalEvent,
+  zoomUserOf,
+} from './canonical-event';
 export {
   type FileSkipReason,
   type SkippedFile,
@@ -26,4 +33,9 @@ export {
   MAX_KEY_SEGMENT_BYTES,
 } from './object-key';
 export { uploadFileTypeFilter } from './file-type-filter';
-export { type FileReadiness, type FileReadinessInput, DEFAULT_UNFINISHED_WAIT_MS, fileReadiness } from './file-readiness';
+export {
+  type FileReadiness,
+  type FileReadinessInput,
+  DEFAULT_UNFINISHED_WAIT_MS,
+  fileReadiness,
+} from './file-readiness';

@@ -1,6 +1,8 @@
 /** The value as a plain JSON object, or undefined for arrays, null and primitives. */
 export function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 export function nonEmptyString(value: unknown): string | undefined {

@@ -26,9 +26,16 @@ function zoomFixtureDir(): string {
 
 function fixtureItems(file: string): FileWorkItem[] {
   const dir = zoomFixtureDir();
-  const r = parseEnvelope(Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8')))));
+  const r = parseEnvelope(
+    Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, `${file}.json`), 'utf8')))),
+  );
   if (!r.ok) throw new Error(`${file}: ${r.reason}`);
-  return fileWorkItems({ envelope: r.envelope, canonicalId: 'c'.repeat(64), app: 'default', tokenReceivedAt: '2025-02-26T19:06:49Z' }).items;
+  return fileWorkItems({
+    envelope: r.envelope,
+    canonicalId: 'c'.repeat(64),
+    app: 'default',
+    tokenReceivedAt: '2025-02-26T19:06:49Z',
+  }).items;
 }
 
 const item = (over: Partial<FileWorkItem> = {}): FileWorkItem => ({
@@ -82,12 +89,22 @@ describe('objectKey with the SPEC §6 default template', () => {
 
   it('maps the later transcript to the same key as the transcript inside recording.completed (stored once)', () => {
     const [transcript] = fixtureItems('recording.transcript_completed');
-    expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, transcript!)).toBe(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, fixtureItems('recording.completed')[2]!));
+    expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, transcript!)).toBe(
+      objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, fixtureItems('recording.completed')[2]!),
+    );
   });
 
   it('keeps two segments of one recording (stopped and restarted) apart', () => {
-    const first = item({ fileId: 'seg-1', recordingStart: '2025-02-26T18:00:09Z', recordingEnd: '2025-02-26T18:30:00Z' });
-    const second = item({ fileId: 'seg-2', recordingStart: '2025-02-26T18:41:27Z', recordingEnd: '2025-02-26T19:01:10Z' });
+    const first = item({
+      fileId: 'seg-1',
+      recordingStart: '2025-02-26T18:00:09Z',
+      recordingEnd: '2025-02-26T18:30:00Z',
+    });
+    const second = item({
+      fileId: 'seg-2',
+      recordingStart: '2025-02-26T18:41:27Z',
+      recordingEnd: '2025-02-26T19:01:10Z',
+    });
     expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, first)).toMatch(/\/20250226T180009Z-MP4\.mp4$/);
     expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, second)).toMatch(/\/20250226T184127Z-MP4\.mp4$/);
     expect(findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE, [first, second])).toEqual([]);
@@ -99,28 +116,53 @@ describe('objectKey with the SPEC §6 default template', () => {
     expect(findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE, [speaker, gallery])).toEqual([
       { key: objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, speaker), fileIds: ['view-1', 'view-2'] },
     ]);
-    expect(findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE.replace('{file_type}', '{file_type}-{file_id}'), [speaker, gallery])).toEqual([]);
-    expect(findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE.replace('{file_type}', '{file_type}-{recording_type}'), [speaker, gallery])).toEqual([]);
+    expect(
+      findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE.replace('{file_type}', '{file_type}-{file_id}'), [
+        speaker,
+        gallery,
+      ]),
+    ).toEqual([]);
+    expect(
+      findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE.replace('{file_type}', '{file_type}-{recording_type}'), [
+        speaker,
+        gallery,
+      ]),
+    ).toEqual([]);
   });
 
   it('does not report the same file twice as a collision', () => {
     expect(findObjectKeyCollisions(DEFAULT_OBJECT_KEY_TEMPLATE, [item(), item()])).toEqual([]);
   });
 
-  it('dates the path by the file\'s recording start in UTC, whatever offset Zoom used', () => {
-    const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: '2025-02-26T23:30:00-05:00', recordingStart: '2025-02-27T04:30:05.250Z' }));
-    expect(key).toBe('wA8sT3KqRj2cXy7mN0pLzQ/2025/02/27/85746065123-Quarterly_planning_Reunión_Q1/20250227T043005.250Z-MP4.mp4');
+  it("dates the path by the file's recording start in UTC, whatever offset Zoom used", () => {
+    const key = objectKey(
+      DEFAULT_OBJECT_KEY_TEMPLATE,
+      item({ meetingStartTime: '2025-02-26T23:30:00-05:00', recordingStart: '2025-02-27T04:30:05.250Z' }),
+    );
+    expect(key).toBe(
+      'wA8sT3KqRj2cXy7mN0pLzQ/2025/02/27/85746065123-Quarterly_planning_Reunión_Q1/20250227T043005.250Z-MP4.mp4',
+    );
   });
 
   it('dates a recording by its own start, not by a meeting instance that started days earlier', () => {
-    const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: '2023-11-03T09:00:00Z', recordingStart: '2023-11-16T14:02:11Z' }));
+    const key = objectKey(
+      DEFAULT_OBJECT_KEY_TEMPLATE,
+      item({ meetingStartTime: '2023-11-03T09:00:00Z', recordingStart: '2023-11-16T14:02:11Z' }),
+    );
     expect(key).toContain('/2023/11/16/');
   });
 
   it('falls back to the meeting start for the date, then to "_", when the recording start is unusable', () => {
-    expect(objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ recordingStart: '', meetingStartTime: '2025-02-25T18:00:04Z' }))).toContain('/2025/02/25/');
-    const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ meetingStartTime: 'yesterday', recordingStart: 'Feb 26 2025 18:00' }));
-    expect(key).toMatch(/^wA8sT3KqRj2cXy7mN0pLzQ\/_\/_\/_\/85746065123-Quarterly_planning_Reunión_Q1\/Feb_26_2025_18_00~[0-9a-f]{10}-MP4\.mp4$/);
+    expect(
+      objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item({ recordingStart: '', meetingStartTime: '2025-02-25T18:00:04Z' })),
+    ).toContain('/2025/02/25/');
+    const key = objectKey(
+      DEFAULT_OBJECT_KEY_TEMPLATE,
+      item({ meetingStartTime: 'yesterday', recordingStart: 'Feb 26 2025 18:00' }),
+    );
+    expect(key).toMatch(
+      /^wA8sT3KqRj2cXy7mN0pLzQ\/_\/_\/_\/85746065123-Quarterly_planning_Reunión_Q1\/Feb_26_2025_18_00~[0-9a-f]{10}-MP4\.mp4$/,
+    );
   });
 
   it('keeps Cyrillic, CJK and Arabic topics readable (NFC) instead of stripping them to nothing', () => {
@@ -145,9 +187,14 @@ describe('objectKey with the SPEC §6 default template', () => {
   });
 
   it('keeps every segment within 255 bytes and the whole key within 1024 (filesystem names, S3 keys)', () => {
-    const key = objectKey('{file_id}-{topic}-{host_id}-{account_id}/{file_id}', item({ fileId: 'é'.repeat(300), topic: '会'.repeat(300), hostId: 'h'.repeat(300), accountId: 'a'.repeat(300) }));
+    const key = objectKey(
+      '{file_id}-{topic}-{host_id}-{account_id}/{file_id}',
+      item({ fileId: 'é'.repeat(300), topic: '会'.repeat(300), hostId: 'h'.repeat(300), accountId: 'a'.repeat(300) }),
+    );
     for (const segment of key.split('/')) expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(255);
-    expect(objectKey('{file_id}', item({ fileId: 'x'.repeat(300) }))).not.toBe(objectKey('{file_id}', item({ fileId: 'x'.repeat(301) })));
+    expect(objectKey('{file_id}', item({ fileId: 'x'.repeat(300) }))).not.toBe(
+      objectKey('{file_id}', item({ fileId: 'x'.repeat(301) })),
+    );
   });
 });
 
@@ -158,7 +205,11 @@ describe('objectKey placeholders', () => {
     ['{host_id}', {}, 'vQ4ZtR9sSbOx1nK2yLw3Hg'],
     ['{recording_end}', {}, '20250226T190110Z'],
     ['{file_id}', {}, '2f379a68-1c60-4986-a88c-50a8f1788267'],
-    ['{recording_type}', { recordingType: 'shared_screen_with_speaker_view(CC)' }, 'shared_screen_with_speaker_view_CC_'],
+    [
+      '{recording_type}',
+      { recordingType: 'shared_screen_with_speaker_view(CC)' },
+      'shared_screen_with_speaker_view_CC_',
+    ],
     ['{recording_type}', { recordingType: undefined }, '_'],
     ['{ext}', { fileExtension: 'JSON' }, 'json'],
     ['{yyyy}-{mm}-{dd}', {}, '2025-02-26'],
@@ -172,11 +223,16 @@ describe('objectKey placeholders', () => {
 
   it('keeps different meeting UUIDs apart even where the generic sanitiser would merge them', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ minLength: 16, maxLength: 16 }), (a, b) => {
-        fc.pre(Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0);
-        const key = (bytes: Uint8Array) => objectKey('{meeting_uuid}/{file_id}', item({ meetingUuid: Buffer.from(bytes).toString('base64') }));
-        expect(key(a)).not.toBe(key(b));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (a, b) => {
+          fc.pre(Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0);
+          const key = (bytes: Uint8Array) =>
+            objectKey('{meeting_uuid}/{file_id}', item({ meetingUuid: Buffer.from(bytes).toString('base64') }));
+          expect(key(a)).not.toBe(key(b));
+        },
+      ),
     );
   });
 });
@@ -249,7 +305,10 @@ describe('sanitiseKeyValue', () => {
 
   const anyText = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 200 }),
-    fc.string({ unit: fc.constantFrom('.', '/', '_', ' ', 'ñ', 'a', '\u0301', '+', '=', '\\', '\u0000'), maxLength: 40 }),
+    fc.string({
+      unit: fc.constantFrom('.', '/', '_', ' ', 'ñ', 'a', '\u0301', '+', '=', '\\', '\u0000'),
+      maxLength: 40,
+    }),
   );
 
   it('always gives 1 to 80 bytes of letters, digits, ".", "_", "-", never starting with "." nor containing ".." or "__" (property)', () => {
@@ -284,7 +343,10 @@ describe('sanitiseKeyValue', () => {
   });
 
   describe('whole keys (property)', () => {
-    const text = fc.oneof(anyText, fc.constantFrom('', '.', '..', '/', '//', '2025-02-26T18:00:09Z', '/Gx2k7+Rq0S1o9Lb//nYQw=='));
+    const text = fc.oneof(
+      anyText,
+      fc.constantFrom('', '.', '..', '/', '//', '2025-02-26T18:00:09Z', '/Gx2k7+Rq0S1o9Lb//nYQw=='),
+    );
     const itemArb = fc
       .record({
         accountId: text,
@@ -314,8 +376,12 @@ describe('sanitiseKeyValue', () => {
 
     const placeholder = fc.constantFrom(...OBJECT_KEY_PLACEHOLDERS).map((p) => `{${p}}`);
     const literal = fc.string({ unit: fc.constantFrom('a', 'Z', '0', '.', '_', '-'), minLength: 1, maxLength: 4 });
-    const segment = fc.array(fc.oneof(placeholder, literal), { minLength: 1, maxLength: 4 }).map((parts) => parts.join(''));
-    const templateArb = fc.array(segment, { minLength: 1, maxLength: 5 }).map((segments) => [...segments, '{file_id}'].join('/'));
+    const segment = fc
+      .array(fc.oneof(placeholder, literal), { minLength: 1, maxLength: 4 })
+      .map((parts) => parts.join(''));
+    const templateArb = fc
+      .array(segment, { minLength: 1, maxLength: 5 })
+      .map((segments) => [...segments, '{file_id}'].join('/'));
 
     it('any valid template gives exactly its own segments, all safe, whatever the values', () => {
       fc.assert(

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { FileWorkItem } from '@zoom-pipeline/contracts';
 
 /** SPEC §6 default. Different segments of one recording differ in `{recording_start}`. */
-export const DEFAULT_OBJECT_KEY_TEMPLATE = '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}.{ext}';
+export const DEFAULT_OBJECT_KEY_TEMPLATE =
+  '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}.{ext}';
 
 export const OBJECT_KEY_PLACEHOLDERS = [
   'account_id',
@@ -41,7 +42,10 @@ export const MAX_KEY_SEGMENT_BYTES = 255;
 const ESCAPE_MARK = '~';
 const ESCAPE_DIGEST_HEX = 10;
 
-/** Thrown by {@link objectKey} for a template that {@link validateObjectKeyTemplate} refuses; config should have caught it at start-up. */
+/**
+ * Thrown by {@link objectKey} for a template that {@link validateObjectKeyTemplate} refuses; config should have caught
+ * it at start-up.
+ */
 export class ObjectKeyTemplateError extends Error {
   readonly code = 'invalid_object_key_template';
   constructor(readonly problems: readonly string[]) {
@@ -76,20 +80,28 @@ export function validateObjectKeyTemplate(template: string): string[] {
 
   // Segment shape with each placeholder as "*": values are never empty, "." or "..", so only literals can form
   // an empty or dot-only segment.
-  const segments = tokens.map((t) => (t.kind === 'literal' ? t.text : '*')).join('').split('/');
+  const segments = tokens
+    .map((t) => (t.kind === 'literal' ? t.text : '*'))
+    .join('')
+    .split('/');
   if (segments[0] === '') problems.push('the key must not start with "/"');
   if (segments.length > 1 && segments[segments.length - 1] === '') problems.push('the key must not end with "/"');
   if (segments.slice(1, -1).some((s) => s === '')) problems.push('the key must not contain an empty segment ("//")');
   if (segments.some((s) => /^\.+$/.test(s))) problems.push('the key must not contain a "." or ".." segment');
 
   const used = new Set(tokens.flatMap((t) => (t.kind === 'placeholder' ? [t.name] : [])));
-  const separatesFiles = used.has('file_id') || (used.has('recording_start') && used.has('file_type') && (used.has('meeting_id') || used.has('meeting_uuid')));
+  const separatesFiles =
+    used.has('file_id') ||
+    (used.has('recording_start') && used.has('file_type') && (used.has('meeting_id') || used.has('meeting_uuid')));
   if (!separatesFiles) {
-    problems.push('the template must contain {file_id}, or {recording_start}, {file_type} and {meeting_id} or {meeting_uuid}, so that different files get different keys');
+    problems.push(
+      'the template must contain {file_id}, or {recording_start}, {file_type} and {meeting_id} or {meeting_uuid}, so that different files get different keys',
+    );
   }
 
   const longest = tokens.reduce((n, t) => n + (t.kind === 'literal' ? t.text.length : MAX_KEY_VALUE_LENGTH), 0);
-  if (longest > MAX_OBJECT_KEY_LENGTH) problems.push(`keys could reach ${longest} bytes; S3 allows ${MAX_OBJECT_KEY_LENGTH}`);
+  if (longest > MAX_OBJECT_KEY_LENGTH)
+    problems.push(`keys could reach ${longest} bytes; S3 allows ${MAX_OBJECT_KEY_LENGTH}`);
   return problems;
 }
 
@@ -131,7 +143,10 @@ export function objectKey(template: string, item: FileWorkItem): string {
  * Files of one batch that a template maps to the same key. Storing them would keep one and report the others as
  * already stored; callers should refuse or dead-letter them instead.
  */
-export function findObjectKeyCollisions(template: string, items: readonly FileWorkItem[]): Array<{ key: string; fileIds: string[] }> {
+export function findObjectKeyCollisions(
+  template: string,
+  items: readonly FileWorkItem[],
+): Array<{ key: string; fileIds: string[] }> {
   const keyOf = compileObjectKeyTemplate(template);
   const byKey = new Map<string, string[]>();
   for (const item of items) {
@@ -205,7 +220,10 @@ function tokenize(template: string): { tokens: Token[]; problems: string[] } {
     const [text, name] = m;
     if (name !== undefined) {
       if (KNOWN.has(name)) tokens.push({ kind: 'placeholder', name: name as ObjectKeyPlaceholder });
-      else problems.push(`unknown placeholder {${name}}; known: ${OBJECT_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
+      else
+        problems.push(
+          `unknown placeholder {${name}}; known: ${OBJECT_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
+        );
     } else if (text === '{' || text === '}') {
       problems.push(`unbalanced "${text}"`);
     } else {
@@ -243,7 +261,9 @@ function placeholderValue(name: ObjectKeyPlaceholder, item: FileWorkItem): strin
       return sanitiseKeyId(item.fileId);
     case 'ext':
       // Empty when Zoom sent none: the key then ends without a dot (see compileObjectKeyTemplate).
-      return sanitiseKeyValue(item.fileExtension).replace(/^[._-]+|[._-]+$/g, '').toLowerCase();
+      return sanitiseKeyValue(item.fileExtension)
+        .replace(/^[._-]+|[._-]+$/g, '')
+        .toLowerCase();
     case 'recording_type':
       return sanitiseKeyValue(item.recordingType ?? '');
     case 'app_user_id':

@@ -1,11 +1,20 @@
 /** The typed, frozen configuration every app receives (SPEC §4), provided under the CONFIG token. */
 
 export type BusSettings =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs: number; publishClient: 'kafkajs' | 'platformatic'; client: 'kafkajs' | 'platformatic'; groupPrefix?: string }
+  | {
+      kind: 'kafka';
+      brokers: string[];
+      clientId: string;
+      publishTimeoutMs: number;
+      publishClient: 'kafkajs' | 'platformatic';
+      client: 'kafkajs' | 'platformatic';
+      groupPrefix?: string;
+    }
   | { kind: 'file'; dir: string }
   | { kind: 'memory' };
 
-export type DedupStoreSettings = { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'embedded'; dir: string } | { kind: 'memory' };
+export type DedupStoreSettings =
+  { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'embedded'; dir: string } | { kind: 'memory' };
 
 export type ObjectStoreSettings =
   | {
@@ -17,7 +26,10 @@ export type ObjectStoreSettings =
       partSizeBytes: number;
       queueSize: number;
       createBucketIfMissing: boolean;
-      /** S3_UPLOAD_MODE: `stream` parts straight from the download (default) or `buffered` (lib-storage, per-part retries). */
+      /**
+       * S3_UPLOAD_MODE: `stream` parts straight from the download (default) or `buffered` (lib-storage, per-part
+       * retries).
+       */
       uploadMode: 'stream' | 'buffered';
       /**
        * S3_SHA256: where an S3 user finds each object's SHA-256: `sidecar` (`<key>.sha256`, no rewrite; default),
@@ -49,9 +61,14 @@ export interface UploadSettings {
   objectKeyTemplate: string;
   concurrency: number;
   leaseTtlMs: number;
-  /** UPLOAD_RETRY_BUDGET: how long a file's transient failures are retried (with backoff) before it is dead-lettered. */
+  /**
+   * UPLOAD_RETRY_BUDGET: how long a file's transient failures are retried (with backoff) before it is dead-lettered.
+   */
   retryBudgetMs: number;
-  /** UPLOAD_RETRY_MAX_DELAY: the longest wait between two tries of one file (a Retry-After is honoured up to the budget). */
+  /**
+   * UPLOAD_RETRY_MAX_DELAY: the longest wait between two tries of one file (a Retry-After is honoured up to the
+   * budget).
+   */
   retryMaxDelayMs: number;
 }
 
@@ -60,7 +77,10 @@ export interface EventsSettings {
   redactFields: readonly string[];
 }
 
-/** The accounts feature (issue #16): app users linked to their Zoom users by OAuth. Present when ACCOUNTS_ENCRYPTION_KEY is set. */
+/**
+ * The accounts feature (issue #16): app users linked to their Zoom users by OAuth. Present when ACCOUNTS_ENCRYPTION_KEY
+ * is set.
+ */
 export interface AccountsSettings {
   /** ACCOUNTS_API_TOKEN: the bearer the product backend sends (service to service). */
   apiToken: string;
@@ -75,7 +95,10 @@ export interface AccountsSettings {
   redirectUrl: string;
   /** ACCOUNTS_RETURN_URLS: allowed returnUrl prefixes (origin + path prefix). */
   returnUrls: readonly string[];
-  /** ZOOM_OAUTH_BASE_URL (https://zoom.us) and ZOOM_API_URL (https://api.zoom.us/v2, shared with the reconciler); tests point them at zoom-sim. */
+  /**
+   * ZOOM_OAUTH_BASE_URL (https://zoom.us) and ZOOM_API_URL (https://api.zoom.us/v2, shared with the reconciler); tests
+   * point them at zoom-sim.
+   */
   oauthBaseUrl: string;
   apiBaseUrl: string;
   /** ACCOUNTS_LINK_TTL: how long a started link (its state) and a confirmation code live. */
@@ -109,14 +132,17 @@ export interface ReconcileSettings {
   lookbackMs: number;
   /** ZOOM_API_URL: base URL of Zoom's REST API (tests point it at zoom-sim). */
   apiUrl: string;
-  /** ZOOM_API_RATE: requests per second the reconciler may send (Zoom's limits are per account, shared with downloads). */
+  /**
+   * ZOOM_API_RATE: requests per second the reconciler may send (Zoom's limits are per account, shared with downloads).
+   */
   apiRequestsPerSecond: number;
   /** RECONCILE_LEDGER_TTL: how long a stored file is remembered in the ledger (must cover any backfill range). */
   ledgerTtlMs: number;
   /** RECONCILE_USERS: user ids to list one by one; empty: the account-level listing (`/accounts/me/recordings`). */
   users: readonly string[];
   /**
-   * RECONCILE_ADMIN_TOKEN: Bearer token for the reconcile/redrive HTTP endpoints; unset: only loopback clients (the CLI on
+   * RECONCILE_ADMIN_TOKEN: Bearer token for the reconcile/redrive HTTP endpoints; unset: only loopback clients (the CLI
+   * on
    * the same host, `kubectl port-forward`) may call them. A secret: never logged.
    */
   adminToken?: string;
@@ -151,7 +177,10 @@ export interface AppConfig {
 
 /** Attendance (SPEC "Attendance"): the registration map / links / read model store, and when a session is final. */
 export interface AttendanceSettings {
-  /** Same choice as the dedup store: REDIS_URL set = Redis (keys under `<REDIS_KEY_PREFIX>att:`), else DATA_DIR/attendance. */
+  /**
+   * Same choice as the dedup store: REDIS_URL set = Redis (keys under `<REDIS_KEY_PREFIX>att:`), else
+   * DATA_DIR/attendance.
+   */
   store: { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'embedded'; dir: string };
   /** ATTENDANCE_GRACE: how far (Zoom event time) a meeting must move past a leave before that session is emitted. */
   graceMs: number;

@@ -18,7 +18,8 @@ export class ConfigError extends Error {
  * SPEC §6's default plus `-{file_id}`: Zoom's speaker, gallery and shared-screen MP4s of one segment share
  * file_type and recording_start, so the SPEC pattern alone would make one view overwrite another.
  */
-export const DEFAULT_OBJECT_KEY_TEMPLATE = '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}-{file_id}.{ext}';
+export const DEFAULT_OBJECT_KEY_TEMPLATE =
+  '{account_id}/{yyyy}/{mm}/{dd}/{meeting_id}-{topic}/{recording_start}-{file_type}-{file_id}.{ext}';
 /** Zoom's last retry comes ~85 min after the first attempt (docs/ZOOM-FACTS.md §3). */
 const ZOOM_RETRY_SPAN_MS = 85 * 60_000;
 
@@ -28,9 +29,15 @@ type Env = Record<string, string | undefined>;
 const APP_SECRET_PREFIX = 'ZOOM_WEBHOOK_SECRET_TOKEN_';
 
 export interface LoadConfigOptions {
-  /** Whether this process serves webhooks and so needs ZOOM_WEBHOOK_SECRET_TOKEN (dedup and uploader do not). Default true. */
+  /**
+   * Whether this process serves webhooks and so needs ZOOM_WEBHOOK_SECRET_TOKEN (dedup and uploader do not). Default
+   * true.
+   */
   requireWebhookSecrets?: boolean;
-  /** Whether this process is the accounts service and so needs ACCOUNTS_ENCRYPTION_KEY and its companions. Default false. */
+  /**
+   * Whether this process is the accounts service and so needs ACCOUNTS_ENCRYPTION_KEY and its companions. Default
+   * false.
+   */
   requireAccounts?: boolean;
   cwd?: string;
 }
@@ -69,10 +76,15 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     secretsByApp[app] = parseList(value);
   }
   if (options.requireWebhookSecrets !== false && Object.keys(secretsByApp).length === 0) {
-    problems.push('ZOOM_WEBHOOK_SECRET_TOKEN: required: the Secret Token of your Zoom app (comma-separated for rotation)');
+    problems.push(
+      'ZOOM_WEBHOOK_SECRET_TOKEN: required: the Secret Token of your Zoom app (comma-separated for rotation)',
+    );
   }
   for (const [app, list] of Object.entries(secretsByApp)) {
-    if (list.length === 0) problems.push(`${app === 'default' ? 'ZOOM_WEBHOOK_SECRET_TOKEN' : APP_SECRET_PREFIX + app.toUpperCase()}: has no non-empty token`);
+    if (list.length === 0)
+      problems.push(
+        `${app === 'default' ? 'ZOOM_WEBHOOK_SECRET_TOKEN' : APP_SECRET_PREFIX + app.toUpperCase()}: has no non-empty token`,
+      );
   }
 
   const dataDir = path.resolve(cwd, get('DATA_DIR') ?? './data');
@@ -80,12 +92,14 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   const signatureToleranceMs = read('SIGNATURE_TOLERANCE', parseDuration, 2 * 3_600_000);
   const ackDeadlineMs = read('ACK_DEADLINE', parseDuration, 2_500);
   if (dedupWindowMs <= ZOOM_RETRY_SPAN_MS) {
-    problems.push('DEDUP_WINDOW: must exceed Zoom\'s 85-minute retry span, or retries become new events');
+    problems.push("DEDUP_WINDOW: must exceed Zoom's 85-minute retry span, or retries become new events");
   }
   if (signatureToleranceMs >= dedupWindowMs) {
-    problems.push('SIGNATURE_TOLERANCE: must be below DEDUP_WINDOW, or a replay inside the tolerance could become a second canonical event');
+    problems.push(
+      'SIGNATURE_TOLERANCE: must be below DEDUP_WINDOW, or a replay inside the tolerance could become a second canonical event',
+    );
   }
-  if (ackDeadlineMs >= 3_000) problems.push('ACK_DEADLINE: must be below Zoom\'s 3 s timeout');
+  if (ackDeadlineMs >= 3_000) problems.push("ACK_DEADLINE: must be below Zoom's 3 s timeout");
 
   const brokers = get('KAFKA_BROKERS');
   const kafkaClientParser = (t: string): 'kafkajs' | 'platformatic' | { error: string } =>
@@ -109,7 +123,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       }
     : { kind: 'file', dir: path.join(dataDir, 'log') };
   const redisUrl = get('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL: must start with redis:// or rediss://');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
+    problems.push('REDIS_URL: must start with redis:// or rediss://');
   const dedupStore: DedupStoreSettings = redisUrl
     ? { kind: 'redis', url: redisUrl, keyPrefix: get('REDIS_KEY_PREFIX') ?? 'zp:' }
     : { kind: 'embedded', dir: path.join(dataDir, 'dedup') };
@@ -127,7 +142,11 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         partSizeBytes,
         queueSize: read('S3_QUEUE_SIZE', (t) => positiveInt(t, 64), 4),
         createBucketIfMissing: read('S3_CREATE_BUCKET', parseBool, false),
-        uploadMode: read('S3_UPLOAD_MODE', (t) => (t === 'stream' || t === 'buffered' ? t : { error: "must be 'stream' or 'buffered'" }), 'stream'),
+        uploadMode: read(
+          'S3_UPLOAD_MODE',
+          (t) => (t === 'stream' || t === 'buffered' ? t : { error: "must be 'stream' or 'buffered'" }),
+          'stream',
+        ),
         sha256Location: sha256Location(get('S3_SHA256'), read('S3_SHA256_METADATA', parseBool, undefined), problems),
       }
     : { kind: 'filesystem', dir: path.join(dataDir, 'objects') };
@@ -137,11 +156,16 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   const clientSecret = get('ZOOM_CLIENT_SECRET');
   const s2sCount = [accountId, clientId, clientSecret].filter((v) => v !== undefined).length;
   if (s2sCount > 0 && s2sCount < 3) {
-    problems.push('ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET: set all three for Server-to-Server OAuth, or none');
+    problems.push(
+      'ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET: set all three for Server-to-Server OAuth, or none',
+    );
   }
   const allowedHosts = parseList(get('ZOOM_DOWNLOAD_ALLOWED_HOSTS') ?? 'zoom.us,*.zoom.us');
   for (const h of allowedHosts) {
-    if (!/^(\*\.)?[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i.test(h)) problems.push('ZOOM_DOWNLOAD_ALLOWED_HOSTS: each entry must be a host name, *.domain, or an IP address (no scheme, no port)');
+    if (!/^(\*\.)?[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i.test(h))
+      problems.push(
+        'ZOOM_DOWNLOAD_ALLOWED_HOSTS: each entry must be a host name, *.domain, or an IP address (no scheme, no port)',
+      );
   }
 
   const objectKeyTemplate = get('OBJECT_KEY_TEMPLATE') ?? DEFAULT_OBJECT_KEY_TEMPLATE;
@@ -150,29 +174,49 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   // Least privilege on zoom.events (every internal consumer reads it): credentials are redacted unless the operator
   // names other fields, or `none`.
   const redactSetting = get('EVENTS_REDACT_FIELDS');
-  const redactFields = redactSetting === undefined ? [...DEFAULT_REDACT_FIELDS] : redactSetting.trim().toLowerCase() === 'none' ? [] : parseList(redactSetting);
+  const redactFields =
+    redactSetting === undefined
+      ? [...DEFAULT_REDACT_FIELDS]
+      : redactSetting.trim().toLowerCase() === 'none'
+        ? []
+        : parseList(redactSetting);
   for (const f of redactFields) {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(f)) problems.push('EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(f))
+      problems.push(
+        'EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none',
+      );
   }
 
   // RTMS connector: its own app credentials, else the Zoom app's (one app usually does both).
   const rtmsClientId = get('RTMS_CLIENT_ID') ?? clientId;
-  const rtmsClientSecret = get('RTMS_CLIENT_SECRET') ?? (get('RTMS_CLIENT_ID') === undefined ? clientSecret : undefined);
+  const rtmsClientSecret =
+    get('RTMS_CLIENT_SECRET') ?? (get('RTMS_CLIENT_ID') === undefined ? clientSecret : undefined);
   if ((get('RTMS_CLIENT_ID') === undefined) !== (get('RTMS_CLIENT_SECRET') === undefined)) {
-    problems.push('RTMS_CLIENT_ID, RTMS_CLIENT_SECRET: set both, or neither (then ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET are used)');
+    problems.push(
+      'RTMS_CLIENT_ID, RTMS_CLIENT_SECRET: set both, or neither (then ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET are used)',
+    );
   }
   const rtmsMedia = read('RTMS_MEDIA', parseRtmsMedia, ['audio', 'transcript'] as RtmsMedia[]);
   const rtmsLeaseTtlMs = read('RTMS_LEASE_TTL', parseDuration, 15_000);
-  if (rtmsLeaseTtlMs < 1_000) problems.push('RTMS_LEASE_TTL: must be at least 1s (the lease is renewed three times per TTL)');
+  if (rtmsLeaseTtlMs < 1_000)
+    problems.push('RTMS_LEASE_TTL: must be at least 1s (the lease is renewed three times per TTL)');
   const rtmsSegmentMs = read('RTMS_AUDIO_SEGMENT', parseDuration, 60_000);
   if (rtmsSegmentMs < 100 || rtmsSegmentMs > 3_600_000) problems.push('RTMS_AUDIO_SEGMENT: must be from 100ms to 1h');
   // RECONCILE_INTERVAL=off (or 0) keeps the reconciler on demand only (CLI, POST /reconcile/runs).
   const intervalRaw = get('RECONCILE_INTERVAL');
-  const reconcileIntervalMs = intervalRaw !== undefined && ['off', '0'].includes(intervalRaw.trim().toLowerCase()) ? 0 : read('RECONCILE_INTERVAL', parseDuration, 3_600_000);
-  if (reconcileIntervalMs !== 0 && reconcileIntervalMs < 60_000) problems.push('RECONCILE_INTERVAL: must be at least 1m (or off)');
+  const reconcileIntervalMs =
+    intervalRaw !== undefined && ['off', '0'].includes(intervalRaw.trim().toLowerCase())
+      ? 0
+      : read('RECONCILE_INTERVAL', parseDuration, 3_600_000);
+  if (reconcileIntervalMs !== 0 && reconcileIntervalMs < 60_000)
+    problems.push('RECONCILE_INTERVAL: must be at least 1m (or off)');
   const reconcileLookbackMs = read('RECONCILE_LOOKBACK', parseDuration, 48 * 3_600_000);
   if (reconcileLookbackMs < 3_600_000) problems.push('RECONCILE_LOOKBACK: must be at least 1h');
-  const afterUpload = read('ZOOM_AFTER_UPLOAD', (t) => (t === 'keep' || t === 'trash' ? t : { error: "must be 'keep' or 'trash'" }), 'keep' as 'keep' | 'trash');
+  const afterUpload = read(
+    'ZOOM_AFTER_UPLOAD',
+    (t) => (t === 'keep' || t === 'trash' ? t : { error: "must be 'keep' or 'trash'" }),
+    'keep' as 'keep' | 'trash',
+  );
   const apiUrl = get('ZOOM_API_URL') ?? 'https://api.zoom.us/v2';
   if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) problems.push('ZOOM_API_URL: must be an http(s) URL');
 
@@ -182,8 +226,15 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   }
 
   const accounts = readAccounts(get, read, problems);
-  if (options.requireAccounts === true && accounts === undefined && get('ACCOUNTS_API_TOKEN') === undefined && get('ZOOM_OAUTH_CLIENT_ID') === undefined) {
-    problems.push('ACCOUNTS_ENCRYPTION_KEY: required by the accounts service (32 random bytes in base64, e.g. k1:$(openssl rand -base64 32))');
+  if (
+    options.requireAccounts === true &&
+    accounts === undefined &&
+    get('ACCOUNTS_API_TOKEN') === undefined &&
+    get('ZOOM_OAUTH_CLIENT_ID') === undefined
+  ) {
+    problems.push(
+      'ACCOUNTS_ENCRYPTION_KEY: required by the accounts service (32 random bytes in base64, e.g. k1:$(openssl rand -base64 32))',
+    );
   }
 
   const config: AppConfig = {
@@ -221,7 +272,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     events: { redactFields },
     ...(accounts ? { accounts } : {}),
     rtms: {
-      credentials: rtmsClientId && rtmsClientSecret ? { clientId: rtmsClientId, clientSecret: rtmsClientSecret } : undefined,
+      credentials:
+        rtmsClientId && rtmsClientSecret ? { clientId: rtmsClientId, clientSecret: rtmsClientSecret } : undefined,
       media: rtmsMedia,
       leaseTtlMs: rtmsLeaseTtlMs,
       audioSegmentMs: rtmsSegmentMs,
@@ -240,7 +292,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       adminToken: get('RECONCILE_ADMIN_TOKEN'),
     },
     attendance: {
-      store: redisUrl ? { kind: 'redis', url: redisUrl, keyPrefix: get('REDIS_KEY_PREFIX') ?? 'zp:' } : { kind: 'embedded', dir: path.join(dataDir, 'attendance') },
+      store: redisUrl
+        ? { kind: 'redis', url: redisUrl, keyPrefix: get('REDIS_KEY_PREFIX') ?? 'zp:' }
+        : { kind: 'embedded', dir: path.join(dataDir, 'attendance') },
       graceMs: read('ATTENDANCE_GRACE', parseDuration, 120_000),
     },
   };
@@ -252,7 +306,11 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
 function parseKey(text: string): { id: string; key: Buffer } | { error: string } {
   const m = /^(?:([A-Za-z0-9_-]{1,32}):)?([A-Za-z0-9+/=_-]+)$/.exec(text.trim());
   const key = m ? Buffer.from(m[2], 'base64') : Buffer.alloc(0);
-  if (!m || key.length !== 32) return { error: 'must be 32 random bytes in base64, optionally prefixed with a key id and ":" (e.g. k2:...; openssl rand -base64 32)' };
+  if (!m || key.length !== 32)
+    return {
+      error:
+        'must be 32 random bytes in base64, optionally prefixed with a key id and ":" (e.g. k2:...; openssl rand -base64 32)',
+    };
   return { id: m[1] ?? createHash('sha256').update(key).digest('hex').slice(0, 8), key };
 }
 
@@ -265,7 +323,9 @@ function readAccounts(
   const keyText = get('ACCOUNTS_ENCRYPTION_KEY');
   if (keyText === undefined) {
     if (get('ACCOUNTS_API_TOKEN') !== undefined || get('ZOOM_OAUTH_CLIENT_ID') !== undefined) {
-      problems.push('ACCOUNTS_ENCRYPTION_KEY: required when ACCOUNTS_API_TOKEN or ZOOM_OAUTH_CLIENT_ID is set (the accounts feature stores tokens encrypted)');
+      problems.push(
+        'ACCOUNTS_ENCRYPTION_KEY: required when ACCOUNTS_API_TOKEN or ZOOM_OAUTH_CLIENT_ID is set (the accounts feature stores tokens encrypted)',
+      );
     }
     return undefined;
   }
@@ -286,11 +346,18 @@ function readAccounts(
   if (apiToken !== '' && apiToken.length < 16) problems.push('ACCOUNTS_API_TOKEN: must be at least 16 characters');
   const clientId = required('ZOOM_OAUTH_CLIENT_ID', "your user-managed Zoom OAuth app's Client ID");
   const clientSecret = required('ZOOM_OAUTH_CLIENT_SECRET', "your user-managed Zoom OAuth app's Client Secret");
-  const redirectUrl = required('ZOOM_OAUTH_REDIRECT_URL', 'the public URL of /oauth/zoom/callback, as registered in the Zoom app');
-  if (redirectUrl !== '' && !/^https?:\/\/[^/]+\/\S*$/.test(redirectUrl)) problems.push('ZOOM_OAUTH_REDIRECT_URL: must be an absolute http(s) URL');
+  const redirectUrl = required(
+    'ZOOM_OAUTH_REDIRECT_URL',
+    'the public URL of /oauth/zoom/callback, as registered in the Zoom app',
+  );
+  if (redirectUrl !== '' && !/^https?:\/\/[^/]+\/\S*$/.test(redirectUrl))
+    problems.push('ZOOM_OAUTH_REDIRECT_URL: must be an absolute http(s) URL');
   const returnUrls = parseList(required('ACCOUNTS_RETURN_URLS', 'the URL prefixes a link may return the browser to'));
   for (const u of returnUrls) {
-    if (!/^https?:\/\/[^/?#]+\/[^?#]*$/.test(u)) problems.push('ACCOUNTS_RETURN_URLS: each entry must be an absolute http(s) URL prefix with a path (e.g. https://app.example.com/zoom/)');
+    if (!/^https?:\/\/[^/?#]+\/[^?#]*$/.test(u))
+      problems.push(
+        'ACCOUNTS_RETURN_URLS: each entry must be an absolute http(s) URL prefix with a path (e.g. https://app.example.com/zoom/)',
+      );
   }
   const linkTtlMs = read('ACCOUNTS_LINK_TTL', parseDuration, 10 * 60_000);
   return {
@@ -325,8 +392,13 @@ function parseRtmsMedia(text: string): RtmsMedia[] | { error: string } {
  * S3_SHA256 (`sidecar` default, `metadata`, `none`); the older S3_SHA256_METADATA still works (true = `metadata`, the
  * server-side copy; false = `none`), but not together with S3_SHA256.
  */
-function sha256Location(value: string | undefined, legacy: boolean | undefined, problems: string[]): 'sidecar' | 'metadata' | 'none' {
-  if (value !== undefined && legacy !== undefined) problems.push('S3_SHA256_METADATA: replaced by S3_SHA256; set only S3_SHA256');
+function sha256Location(
+  value: string | undefined,
+  legacy: boolean | undefined,
+  problems: string[],
+): 'sidecar' | 'metadata' | 'none' {
+  if (value !== undefined && legacy !== undefined)
+    problems.push('S3_SHA256_METADATA: replaced by S3_SHA256; set only S3_SHA256');
   if (value === undefined) return legacy === undefined ? 'sidecar' : legacy ? 'metadata' : 'none';
   const v = value.trim().toLowerCase();
   if (v === 'sidecar' || v === 'metadata' || v === 'none') return v;
@@ -335,7 +407,8 @@ function sha256Location(value: string | undefined, legacy: boolean | undefined, 
 }
 
 function positiveInt(text: string, max: number): number | { error: string } {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || Number(text) > max) return { error: `must be a whole number from 1 to ${max}` };
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || Number(text) > max)
+    return { error: `must be a whole number from 1 to ${max}` };
   return Number(text);
 }
 
@@ -354,7 +427,9 @@ export function loadConfigOrExit(env: Env, options: LoadConfigOptions = {}): App
     return loadConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`zoom-pipeline: cannot start: ${err.problems.length} configuration problem(s)\n${err.problems.map((p) => `  ${p}\n`).join('')}`);
+      process.stderr.write(
+        `zoom-pipeline: cannot start: ${err.problems.length} configuration problem(s)\n${err.problems.map((p) => `  ${p}\n`).join('')}`,
+      );
       process.exit(2);
     }
     throw err;

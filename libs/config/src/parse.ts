@@ -9,7 +9,15 @@ export function parseDuration(text: string): number | { error: string } {
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2].toLowerCase()]);
 }
 
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
 
 /** `524288`, `512KiB`, `16MiB`, `1GB`. */
 export function parseSize(text: string): number | { error: string } {

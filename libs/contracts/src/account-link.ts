@@ -26,5 +26,11 @@ export function parseAccountLinkEvent(bytes: Buffer | string): AccountLinkEvent 
   if (!STATUSES.has(status)) throw new ContractViolation(C, 'status', 'must be linked, needs_reauth or revoked');
   const at = str(C, o, 'at');
   if (Number.isNaN(Date.parse(at))) throw new ContractViolation(C, 'at', 'must be an ISO-8601 time');
-  return { zoomUserId: str(C, o, 'zoomUserId'), accountId: str(C, o, 'accountId'), appUserId: str(C, o, 'appUserId'), status: status as AccountLinkEvent['status'], at };
+  return {
+    zoomUserId: str(C, o, 'zoomUserId'),
+    accountId: str(C, o, 'accountId'),
+    appUserId: str(C, o, 'appUserId'),
+    status: status as AccountLinkEvent['status'],
+    at,
+  };
 }

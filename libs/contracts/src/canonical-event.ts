@@ -41,7 +41,8 @@ export function encodeCanonicalEvent(event: CanonicalEvent): Buffer {
 export function decodeCanonicalEvent(bytes: Buffer | string): CanonicalEvent {
   const o = asObject(C, '(value)', parseJson(C, bytes));
   if (o.specversion !== '1.0') throw new ContractViolation(C, 'specversion', 'must be "1.0"');
-  if (o.datacontenttype !== 'application/json') throw new ContractViolation(C, 'datacontenttype', 'must be application/json');
+  if (o.datacontenttype !== 'application/json')
+    throw new ContractViolation(C, 'datacontenttype', 'must be application/json');
   return {
     specversion: '1.0',
     id: str(C, o, 'id'),

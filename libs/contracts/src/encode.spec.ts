@@ -5,8 +5,17 @@ import { type UploadResult, decodeUploadResult, encodeUploadResult } from './rec
 describe('topic encoders', () => {
   it('round-trips a canonical event, including non-ASCII data, as UTF-8 JSON', () => {
     const event: CanonicalEvent = {
-      specversion: '1.0', id: 'c1', source: '/zoom/acc', type: 'us.zoom.meeting.started', subject: 'u/==', time: '2026-12-03T10:00:00Z',
-      datacontenttype: 'application/json', data: { topic: 'Встреча 会議' }, deliverycount: 2, zoomdeliveryid: 'd1', zoomapp: 'default',
+      specversion: '1.0',
+      id: 'c1',
+      source: '/zoom/acc',
+      type: 'us.zoom.meeting.started',
+      subject: 'u/==',
+      time: '2026-12-03T10:00:00Z',
+      datacontenttype: 'application/json',
+      data: { topic: 'Встреча 会議' },
+      deliverycount: 2,
+      zoomdeliveryid: 'd1',
+      zoomapp: 'default',
     };
     const bytes = encodeCanonicalEvent(event);
     expect(bytes.subarray(0, 1).toString()).toBe('{');
@@ -15,7 +24,18 @@ describe('topic encoders', () => {
 
   it('round-trips an upload result', () => {
     const result: UploadResult = {
-      v: 1, fileId: 'f', canonicalId: 'c', meetingUuid: 'm', bucket: 'b', key: 'k', size: 3, sha256: 'ab', etag: 'e', durationMs: 1, alreadyStored: false, uploadedAt: '2026-12-03T10:00:00Z',
+      v: 1,
+      fileId: 'f',
+      canonicalId: 'c',
+      meetingUuid: 'm',
+      bucket: 'b',
+      key: 'k',
+      size: 3,
+      sha256: 'ab',
+      etag: 'e',
+      durationMs: 1,
+      alreadyStored: false,
+      uploadedAt: '2026-12-03T10:00:00Z',
     };
     expect(decodeUploadResult(encodeUploadResult(result))).toEqual(result);
   });

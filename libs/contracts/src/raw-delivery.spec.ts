@@ -31,20 +31,45 @@ describe('RawDelivery format 2 (body as the value, metadata in headers)', () => 
     expect(Object.keys(record.headers).sort()).toEqual([RAW_HEADERS.delivery, 'zp-delivery-id', 'zp-event']);
     expect(record.headers['zp-delivery-id']).toBe(meta.id);
     expect(record.headers['zp-event']).toBe(meta.event);
-    expect(JSON.parse(record.headers[RAW_HEADERS.delivery])).toMatchObject({ v: RAW_DELIVERY_FORMAT, trackingId: meta.headers.trackingId, timestamp: '1795428000' });
-    expect(decodeRawDelivery(record.value, record.headers)).toEqual({ v: 2, ...meta, body: '{"event":"recording.completed"}' });
+    expect(JSON.parse(record.headers[RAW_HEADERS.delivery])).toMatchObject({
+      v: RAW_DELIVERY_FORMAT,
+      trackingId: meta.headers.trackingId,
+      timestamp: '1795428000',
+    });
+    expect(decodeRawDelivery(record.value, record.headers)).toEqual({
+      v: 2,
+      ...meta,
+      body: '{"event":"recording.completed"}',
+    });
   });
 
   it('leaves optional Zoom headers out when the request had none', () => {
     const record = encodeRawDelivery({ ...meta, headers: { timestamp: '1795428000' }, body: '{}' });
-    expect(Object.keys(JSON.parse(record.headers[RAW_HEADERS.delivery])).sort()).toEqual(['app', 'event', 'id', 'receivedAt', 'sourceIp', 'timestamp', 'v']);
+    expect(Object.keys(JSON.parse(record.headers[RAW_HEADERS.delivery])).sort()).toEqual([
+      'app',
+      'event',
+      'id',
+      'receivedAt',
+      'sourceIp',
+      'timestamp',
+      'v',
+    ]);
     const decoded = decodeRawDelivery(record.value, record.headers);
-    expect(decoded.headers).toEqual({ timestamp: '1795428000', trackingId: undefined, requestId: undefined, traceparent: undefined, tracestate: undefined });
+    expect(decoded.headers).toEqual({
+      timestamp: '1795428000',
+      trackingId: undefined,
+      requestId: undefined,
+      traceparent: undefined,
+      tracestate: undefined,
+    });
   });
 
   it('refuses a format-2 record whose metadata lacks a field, naming it', () => {
     const record = encodeRawDelivery({ ...meta, body: '{}' });
-    const { receivedAt: _dropped, ...rest } = JSON.parse(record.headers[RAW_HEADERS.delivery]) as Record<string, unknown>;
+    const { receivedAt: _dropped, ...rest } = JSON.parse(record.headers[RAW_HEADERS.delivery]) as Record<
+      string,
+      unknown
+    >;
     const headers = { ...record.headers, [RAW_HEADERS.delivery]: JSON.stringify(rest) };
     expect(() => decodeRawDelivery(record.value, headers)).toThrow(ContractViolation);
     expect(() => decodeRawDelivery(record.value, headers)).toThrow(/receivedAt must be a string/);
@@ -52,9 +77,13 @@ describe('RawDelivery format 2 (body as the value, metadata in headers)', () => 
 
   it('refuses metadata that is not JSON or of an unknown version rather than guessing', () => {
     const record = encodeRawDelivery({ ...meta, body: '{}' });
-    expect(() => decodeRawDelivery(record.value, { ...record.headers, [RAW_HEADERS.delivery]: '{nope' })).toThrow(/zp-delivery is not JSON/);
+    expect(() => decodeRawDelivery(record.value, { ...record.headers, [RAW_HEADERS.delivery]: '{nope' })).toThrow(
+      /zp-delivery is not JSON/,
+    );
     const v3 = JSON.stringify({ ...JSON.parse(record.headers[RAW_HEADERS.delivery]), v: 3 });
-    expect(() => decodeRawDelivery(record.value, { ...record.headers, [RAW_HEADERS.delivery]: v3 })).toThrow(/zp-delivery.v must be 2/);
+    expect(() => decodeRawDelivery(record.value, { ...record.headers, [RAW_HEADERS.delivery]: v3 })).toThrow(
+      /zp-delivery.v must be 2/,
+    );
   });
 });
 

@@ -73,7 +73,11 @@ export function encodeRawDelivery(d: Omit<RawDelivery, 'v' | 'body'> & { body: s
   };
   return {
     value: typeof d.body === 'string' ? Buffer.from(d.body, 'utf8') : d.body,
-    headers: { [RAW_HEADERS.delivery]: JSON.stringify(meta), [RAW_HEADERS.deliveryId]: d.id, [RAW_HEADERS.event]: d.event },
+    headers: {
+      [RAW_HEADERS.delivery]: JSON.stringify(meta),
+      [RAW_HEADERS.deliveryId]: d.id,
+      [RAW_HEADERS.event]: d.event,
+    },
   };
 }
 
@@ -82,11 +86,15 @@ export function encodeRawDelivery(d: Omit<RawDelivery, 'v' | 'body'> & { body: s
  * by ingress versions before format 2; still read so a rolling upgrade loses nothing). Throws ContractViolation
  * for anything else.
  */
-export function decodeRawDelivery(value: Buffer | string, headers: Readonly<Record<string, string | undefined>> = {}): RawDelivery {
+export function decodeRawDelivery(
+  value: Buffer | string,
+  headers: Readonly<Record<string, string | undefined>> = {},
+): RawDelivery {
   const header = headers[RAW_HEADERS.delivery];
   if (header === undefined) return decodeFormat1(value);
   const o = asObject(C, RAW_HEADERS.delivery, parseJson(C, header, RAW_HEADERS.delivery));
-  if (o.v !== RAW_DELIVERY_FORMAT) throw new ContractViolation(C, `${RAW_HEADERS.delivery}.v`, `must be ${RAW_DELIVERY_FORMAT}`);
+  if (o.v !== RAW_DELIVERY_FORMAT)
+    throw new ContractViolation(C, `${RAW_HEADERS.delivery}.v`, `must be ${RAW_DELIVERY_FORMAT}`);
   return {
     v: 2,
     id: str(C, o, 'id'),

@@ -1,4 +1,11 @@
-import { CREDENTIALS_MISSING_MESSAGE, type FileWorkItem, decodeFileWorkItem, decodeUploadFailure, hasNoDownloadToken, withoutCredentials } from './recording-file';
+import {
+  CREDENTIALS_MISSING_MESSAGE,
+  type FileWorkItem,
+  decodeFileWorkItem,
+  decodeUploadFailure,
+  hasNoDownloadToken,
+  withoutCredentials,
+} from './recording-file';
 import { ContractViolation } from './validate';
 
 const item: FileWorkItem = {
@@ -40,8 +47,12 @@ describe('FileWorkItem contract', () => {
 
   it('rejects malformed optional fields with a contract violation', () => {
     expect(() => decodeFileWorkItem(JSON.stringify({ ...item, sizeUnknown: false }))).toThrow(ContractViolation);
-    expect(() => decodeFileWorkItem(JSON.stringify({ ...item, alternates: {} }), { alternates: true })).toThrow(ContractViolation);
-    expect(() => decodeFileWorkItem(JSON.stringify({ ...item, alternates: [{ downloadUrl: 1 }] }), { alternates: true })).toThrow(ContractViolation);
+    expect(() => decodeFileWorkItem(JSON.stringify({ ...item, alternates: {} }), { alternates: true })).toThrow(
+      ContractViolation,
+    );
+    expect(() =>
+      decodeFileWorkItem(JSON.stringify({ ...item, alternates: [{ downloadUrl: 1 }] }), { alternates: true }),
+    ).toThrow(ContractViolation);
   });
 
   it('withoutCredentials removes every token, own and alternates', () => {
@@ -59,15 +70,30 @@ describe('FileWorkItem contract', () => {
   });
 
   it('the credentials-missing message names what to configure', () => {
-    for (const name of ['ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET', 'link a Zoom user']) expect(CREDENTIALS_MISSING_MESSAGE).toContain(name);
+    for (const name of ['ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET', 'link a Zoom user'])
+      expect(CREDENTIALS_MISSING_MESSAGE).toContain(name);
   });
 
   it('decodes failures with the new reasons and refuses unknown reasons', () => {
-    const f = { v: 1, fileId: 'f', canonicalId: 'c', reason: 'download_url_missing', message: 'm', attempts: 0, failedAt: 't', item: withoutCredentials(item) };
+    const f = {
+      v: 1,
+      fileId: 'f',
+      canonicalId: 'c',
+      reason: 'download_url_missing',
+      message: 'm',
+      attempts: 0,
+      failedAt: 't',
+      item: withoutCredentials(item),
+    };
     expect(decodeUploadFailure(JSON.stringify(f))).toEqual(f);
     expect(() => decodeUploadFailure(JSON.stringify({ ...f, reason: 'whatever' }))).toThrow(ContractViolation);
     // Every reason the uploader dead-letters with decodes (they were missing from the decoder's list).
-    for (const reason of ['retry_budget_exhausted', 'object_key_collision', 'object_key_rejected', 'metadata_rejected']) {
+    for (const reason of [
+      'retry_budget_exhausted',
+      'object_key_collision',
+      'object_key_rejected',
+      'metadata_rejected',
+    ]) {
       expect(decodeUploadFailure(JSON.stringify({ ...f, reason })).reason).toBe(reason);
     }
   });

@@ -57,7 +57,9 @@ export interface FileWorkItem {
    * {@link withoutCredentials} removes it.
    */
   alternates?: DownloadPair[];
-  /** The app user linked to the host (or account) of this recording (accounts feature): `{app_user_id}` in object keys. */
+  /**
+   * The app user linked to the host (or account) of this recording (accounts feature): `{app_user_id}` in object keys.
+   */
   appUserId?: string;
 }
 
@@ -76,8 +78,10 @@ export function decodeFileWorkItem(bytes: Buffer | string, options: DecodeFileWo
   const o = asObject(C, '(value)', parseJson(C, bytes));
   if (o.v !== 1) throw new ContractViolation(C, 'v', 'must be 1');
   const fileSize = num(C, o, 'fileSize');
-  if (fileSize < 0 || !Number.isInteger(fileSize)) throw new ContractViolation(C, 'fileSize', 'must be a non-negative integer');
-  if (o.sizeUnknown !== undefined && o.sizeUnknown !== true) throw new ContractViolation(C, 'sizeUnknown', 'must be true when present');
+  if (fileSize < 0 || !Number.isInteger(fileSize))
+    throw new ContractViolation(C, 'fileSize', 'must be a non-negative integer');
+  if (o.sizeUnknown !== undefined && o.sizeUnknown !== true)
+    throw new ContractViolation(C, 'sizeUnknown', 'must be true when present');
   const item: FileWorkItem = {
     v: 1,
     fileId: str(C, o, 'fileId'),
@@ -260,6 +264,7 @@ export function decodeUploadFailure(bytes: Buffer | string): UploadFailure {
     attempts: num(C3, o, 'attempts'),
     failedAt: str(C3, o, 'failedAt'),
   };
-  if (o.item !== undefined) failure.item = asObject(C3, 'item', o.item) as unknown as Omit<FileWorkItem, 'downloadToken'>;
+  if (o.item !== undefined)
+    failure.item = asObject(C3, 'item', o.item) as unknown as Omit<FileWorkItem, 'downloadToken'>;
   return failure;
 }

@@ -14,7 +14,8 @@ export class ContractViolation extends Error {
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export function asObject(contract: string, field: string, v: unknown): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ContractViolation(contract, field, 'must be an object');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new ContractViolation(contract, field, 'must be an object');
   return v as Record<string, unknown>;
 }
 export function str(contract: string, o: Record<string, unknown>, field: string): string {
@@ -30,7 +31,8 @@ export function optStr(contract: string, o: Record<string, unknown>, field: stri
 }
 export function num(contract: string, o: Record<string, unknown>, field: string): number {
   const v = o[field];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ContractViolation(contract, field, 'must be a finite number');
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new ContractViolation(contract, field, 'must be a finite number');
   return v;
 }
 export function parseJson(contract: string, bytes: Buffer | string, field = '(value)'): unknown {

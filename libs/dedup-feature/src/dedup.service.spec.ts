@@ -1,6 +1,13 @@
 import type { AccountLinkLookup } from '@zoom-pipeline/accounts-store';
 import { loadConfig } from '@zoom-pipeline/config';
-import { type RawDelivery, TOPICS, decodeCanonicalEvent, decodeFileWorkItem, decodeUploadFailure, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import {
+  type RawDelivery,
+  TOPICS,
+  decodeCanonicalEvent,
+  decodeFileWorkItem,
+  decodeUploadFailure,
+  encodeRawDelivery,
+} from '@zoom-pipeline/contracts';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
 import type { ConsumedMessage, HandlerBatch } from '@zoom-pipeline/event-bus';
 import { handlerBatch } from '@zoom-pipeline/event-bus/testing';
@@ -16,7 +23,11 @@ let offset = 0;
 
 function service(store: MemoryDedupStore, env: Record<string, string> = {}, links?: AccountLinkLookup): DedupService {
   const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h', ...env });
-  const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const silent = createLogger({
+    name: 'test',
+    level: 'silent',
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+  });
   return new DedupService(config, store, silent, new Registry(), new HealthService(), links);
 }
 
@@ -33,14 +44,33 @@ function delivery(body: Record<string, unknown>): ConsumedMessage {
   };
   const o = offset++;
   const record = encodeRawDelivery(d);
-  return { topic: TOPICS.raw, partition: 0, offset: String(o), key: 'k', value: record.value, headers: record.headers, timestamp: now };
+  return {
+    topic: TOPICS.raw,
+    partition: 0,
+    offset: String(o),
+    key: 'k',
+    value: record.value,
+    headers: record.headers,
+    timestamp: now,
+  };
 }
 
 function batch(messages: ConsumedMessage[]): HandlerBatch {
-  return handlerBatch({ topic: TOPICS.raw, partition: 0, messages, heartbeat: async () => undefined, isActive: () => true });
+  return handlerBatch({
+    topic: TOPICS.raw,
+    partition: 0,
+    messages,
+    heartbeat: async () => undefined,
+    isActive: () => true,
+  });
 }
 
-const started = (uuid: string, extra: Record<string, unknown> = {}) => ({ event: 'meeting.started', payload: { account_id: 'a', object: { uuid, id: '1' } }, event_ts: now, ...extra });
+const started = (uuid: string, extra: Record<string, unknown> = {}) => ({
+  event: 'meeting.started',
+  payload: { account_id: 'a', object: { uuid, id: '1' } },
+  event_ts: now,
+  ...extra,
+});
 
 function topics(outputs: Array<{ topic: string }>): string[] {
   return outputs.map((o) => o.topic);
@@ -52,7 +82,9 @@ describe('DedupService (memory store, fake clock)', () => {
     const dedup = service(store);
     expect(topics((await dedup.handleBatch(batch([delivery(started('m1'))]))).outputs)).toEqual([TOPICS.events]);
     now += 23 * HOUR; // still inside the 24 h window
-    expect(topics((await dedup.handleBatch(batch([delivery(started('m1', { event_ts: now }))]))).outputs)).toEqual([TOPICS.duplicates]);
+    expect(topics((await dedup.handleBatch(batch([delivery(started('m1', { event_ts: now }))]))).outputs)).toEqual([
+      TOPICS.duplicates,
+    ]);
     now += 2 * HOUR; // 25 h after the claim: the window has passed
     expect(topics((await dedup.handleBatch(batch([delivery(started('m1'))]))).outputs)).toEqual([TOPICS.events]);
   });
@@ -82,7 +114,16 @@ describe('DedupService (memory store, fake clock)', () => {
         start_time: '2026-11-23T09:00:00Z',
         password: 'secret-password',
         recording_files: [
-          { id: 'f1', file_type: 'MP4', file_extension: 'MP4', file_size: 10, download_url: url, recording_start: '2026-11-23T09:00:00Z', recording_end: '2026-11-23T10:00:00Z', status: 'completed' },
+          {
+            id: 'f1',
+            file_type: 'MP4',
+            file_extension: 'MP4',
+            file_size: 10,
+            download_url: url,
+            recording_start: '2026-11-23T09:00:00Z',
+            recording_end: '2026-11-23T10:00:00Z',
+            status: 'completed',
+          },
           ...files,
         ],
       },
@@ -103,16 +144,23 @@ describe('DedupService (memory store, fake clock)', () => {
     expect(topics(out)).toEqual([TOPICS.events, TOPICS.files, TOPICS.duplicates]);
     const ev = decodeCanonicalEvent(out[0].value);
     expect(ev.deliverycount).toBe(2);
-    const data = ev.data as { download_token: string; payload: { object: { recording_files: Array<{ download_url: string }> } } };
+    const data = ev.data as {
+      download_token: string;
+      payload: { object: { recording_files: Array<{ download_url: string }> } };
+    };
     expect([data.download_token, data.payload.object.recording_files[0]?.download_url]).toEqual(['tok-a', URL_A]);
     const item = decodeFileWorkItem(out[1].value, { alternates: true });
     expect([item.downloadUrl, item.downloadToken]).toEqual([URL_A, 'tok-a']);
-    expect(item.alternates).toEqual([{ downloadUrl: URL_B, downloadToken: 'tok-b', receivedAt: new Date(now).toISOString() }]);
+    expect(item.alternates).toEqual([
+      { downloadUrl: URL_B, downloadToken: 'tok-b', receivedAt: new Date(now).toISOString() },
+    ]);
     // the token kept next to the claim is the one that opens the work item's URL
     expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-a' });
     // a retry in a later batch is a duplicate; its (fresher) token is offered
     now += 5 * 60_000;
-    expect(topics((await dedup.handleBatch(batch([delivery(rec('tok-retry', URL_A))]))).outputs)).toEqual([TOPICS.duplicates]);
+    expect(topics((await dedup.handleBatch(batch([delivery(rec('tok-retry', URL_A))]))).outputs)).toEqual([
+      TOPICS.duplicates,
+    ]);
     expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-retry' });
   });
 
@@ -129,12 +177,29 @@ describe('DedupService (memory store, fake clock)', () => {
   it('queues files without id or size, fails a file without download_url on zoom.recording.failed, and counts them', async () => {
     const registry = new Registry();
     const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h' });
-    const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const dedup = new DedupService(config, new MemoryDedupStore({ now: () => now }), silent, registry, new HealthService());
+    const silent = createLogger({
+      name: 'test',
+      level: 'silent',
+      destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
+    const dedup = new DedupService(
+      config,
+      new MemoryDedupStore({ now: () => now }),
+      silent,
+      registry,
+      new HealthService(),
+    );
     const files = [
       { file_type: 'CC', file_extension: 'VTT', download_url: `${URL_A}/cc`, recording_start: 's', recording_end: 'e' },
       { id: 'chat', file_type: 'CHAT', file_extension: 'TXT', download_url: `${URL_A}/chat`, status: 'completed' },
-      { id: 'busy', file_type: 'MP4', file_extension: 'MP4', file_size: 5, download_url: `${URL_A}/busy`, status: 'processing' },
+      {
+        id: 'busy',
+        file_type: 'MP4',
+        file_extension: 'MP4',
+        file_size: 5,
+        download_url: `${URL_A}/busy`,
+        status: 'processing',
+      },
       { id: 'nourl', file_type: 'CSV', file_extension: 'CSV', file_size: 5, status: 'completed' },
     ];
     const out = (await dedup.handleBatch(batch([delivery(rec(undefined, URL_A, files))]))).outputs;
@@ -161,7 +226,11 @@ describe('DedupService (memory store, fake clock)', () => {
 
   it('keys webinar RTMS events by webinar_uuid and suppresses their copies', async () => {
     const dedup = service(new MemoryDedupStore({ now: () => now }));
-    const rtms = { event: 'webinar.rtms_started', payload: { account_id: 'a', webinar_uuid: 'W==', rtms_stream_id: 'abc', server_urls: 'wss://x' }, event_ts: now };
+    const rtms = {
+      event: 'webinar.rtms_started',
+      payload: { account_id: 'a', webinar_uuid: 'W==', rtms_stream_id: 'abc', server_urls: 'wss://x' },
+      event_ts: now,
+    };
     const out = (await dedup.handleBatch(batch([delivery(rtms), delivery({ ...rtms, event_ts: now + 1 })]))).outputs;
     expect(topics(out)).toEqual([TOPICS.events, TOPICS.duplicates]);
     expect(out[0].key).toBe('W==');
@@ -170,33 +239,68 @@ describe('DedupService (memory store, fake clock)', () => {
 
   it('parks an undecodable raw record on the dead-letter topic instead of dropping or retrying it forever', async () => {
     const dedup = service(new MemoryDedupStore({ now: () => now }));
-    const bad: ConsumedMessage = { topic: TOPICS.raw, partition: 0, offset: '99', key: null, value: Buffer.from('{not json'), headers: {}, timestamp: now };
+    const bad: ConsumedMessage = {
+      topic: TOPICS.raw,
+      partition: 0,
+      offset: '99',
+      key: null,
+      value: Buffer.from('{not json'),
+      headers: {},
+      timestamp: now,
+    };
     expect(topics((await dedup.handleBatch(batch([bad]))).outputs)).toEqual(['zoom.webhooks.dead']);
   });
 
   /** A format-2 record whose value is exactly these bytes, as a misbehaving or older ingress could have written it. */
   function rawRecord(value: Buffer, event = 'recording.completed'): ConsumedMessage {
-    const record = encodeRawDelivery({ id: `poison-${offset}`, receivedAt: new Date(now).toISOString(), app: 'default', sourceIp: '203.0.113.9', event, headers: { timestamp: String(Math.floor(now / 1000)) }, body: value });
-    return { topic: TOPICS.raw, partition: 0, offset: String(offset++), key: 'k', value: record.value, headers: record.headers, timestamp: now };
+    const record = encodeRawDelivery({
+      id: `poison-${offset}`,
+      receivedAt: new Date(now).toISOString(),
+      app: 'default',
+      sourceIp: '203.0.113.9',
+      event,
+      headers: { timestamp: String(Math.floor(now / 1000)) },
+      body: value,
+    });
+    return {
+      topic: TOPICS.raw,
+      partition: 0,
+      offset: String(offset++),
+      key: 'k',
+      value: record.value,
+      headers: record.headers,
+      timestamp: now,
+    };
   }
   const recording = (uuid: string, extra = '') =>
     `{"event":"recording.completed","payload":{"account_id":"a","object":{"uuid":"${uuid}","id":5,"recording_files":[{"id":"f-${uuid}"}]${extra}}}}`;
 
   it.each([
     ['a UTF-8 BOM', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(recording('bom'))]), 'body_bom'],
-    ['5,000 levels of nesting outside the canonical key', Buffer.from(recording('deep', `,"extra":${'['.repeat(5_000)}${']'.repeat(5_000)}`)), 'body_too_deep'],
-    ['bytes that are not UTF-8', Buffer.concat([Buffer.from(recording('utf').slice(0, -3)), Buffer.from([0xc3, 0x28]), Buffer.from('}}}')]), 'body_not_json'],
-  ])('dead-letters a record with %s with its reason and processes the record behind it in the same batch', async (_name, value, code) => {
-    const dedup = service(new MemoryDedupStore({ now: () => now }));
-    const poison = rawRecord(value);
-    const normal = delivery(started('behind-poison'));
-    const { outputs } = await dedup.handleBatch(batch([poison, normal]));
-    expect(topics(outputs)).toEqual([RAW_DEAD_LETTER_TOPIC, TOPICS.events]);
-    expect(outputs[0].value.equals(poison.value)).toBe(true);
-    expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.code]).toBe(code);
-    expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.error]).toContain(code);
-    expect(decodeCanonicalEvent(outputs[1].value).subject).toBe('behind-poison');
-  });
+    [
+      '5,000 levels of nesting outside the canonical key',
+      Buffer.from(recording('deep', `,"extra":${'['.repeat(5_000)}${']'.repeat(5_000)}`)),
+      'body_too_deep',
+    ],
+    [
+      'bytes that are not UTF-8',
+      Buffer.concat([Buffer.from(recording('utf').slice(0, -3)), Buffer.from([0xc3, 0x28]), Buffer.from('}}}')]),
+      'body_not_json',
+    ],
+  ])(
+    'dead-letters a record with %s with its reason and processes the record behind it in the same batch',
+    async (_name, value, code) => {
+      const dedup = service(new MemoryDedupStore({ now: () => now }));
+      const poison = rawRecord(value);
+      const normal = delivery(started('behind-poison'));
+      const { outputs } = await dedup.handleBatch(batch([poison, normal]));
+      expect(topics(outputs)).toEqual([RAW_DEAD_LETTER_TOPIC, TOPICS.events]);
+      expect(outputs[0].value.equals(poison.value)).toBe(true);
+      expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.code]).toBe(code);
+      expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.error]).toContain(code);
+      expect(decodeCanonicalEvent(outputs[1].value).subject).toBe('behind-poison');
+    },
+  );
 
   it('dead-letters a record whose outputs cannot be built (e.g. a stack overflow serialising it) and emits the others', async () => {
     const dedup = service(new MemoryDedupStore({ now: () => now }));
@@ -204,8 +308,13 @@ describe('DedupService (memory store, fake clock)', () => {
     const normal = delivery(started('fine'));
     const stringify = JSON.stringify;
     // Stands in for what a body the rule does not foresee could do while its CloudEvent is serialised.
-    const spy = jest.spyOn(JSON, 'stringify').mockImplementation(function (this: unknown, value: unknown, ...rest: unknown[]) {
-      if ((value as { subject?: string } | null)?.subject === 'overflows') throw new RangeError('Maximum call stack size exceeded');
+    const spy = jest.spyOn(JSON, 'stringify').mockImplementation(function (
+      this: unknown,
+      value: unknown,
+      ...rest: unknown[]
+    ) {
+      if ((value as { subject?: string } | null)?.subject === 'overflows')
+        throw new RangeError('Maximum call stack size exceeded');
       return (stringify as (...a: unknown[]) => string).call(JSON, value, ...rest);
     } as typeof JSON.stringify);
     let outputs;
@@ -223,8 +332,18 @@ describe('DedupService (memory store, fake clock)', () => {
   it('counts canonical events of unknown event names as event="other"', async () => {
     const registry = new Registry();
     const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h' });
-    const silent = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const dedup = new DedupService(config, new MemoryDedupStore({ now: () => now }), silent, registry, new HealthService());
+    const silent = createLogger({
+      name: 'test',
+      level: 'silent',
+      destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
+    const dedup = new DedupService(
+      config,
+      new MemoryDedupStore({ now: () => now }),
+      silent,
+      registry,
+      new HealthService(),
+    );
     await dedup.handleBatch(batch([delivery({ event: 'x'.repeat(60), payload: { a: 1 } })]));
     const metric = await registry.getSingleMetricAsString('zoom_dedup_canonical_events_total');
     expect(metric).toContain('event="other"');
@@ -242,23 +361,71 @@ describe('DedupService (memory store, fake clock)', () => {
     const dedup = service(new MemoryDedupStore({ now: () => now }), {}, links);
     const recording = (uuid: string, hostId: string, accountId: string) => ({
       event: 'recording.completed',
-      payload: { account_id: accountId, object: { uuid, id: 5, host_id: hostId, recording_files: [{ id: `f-${uuid}`, file_type: 'MP4', file_size: 10, download_url: 'https://zoom.us/rec/webhook_download/x/y' }] } },
+      payload: {
+        account_id: accountId,
+        object: {
+          uuid,
+          id: 5,
+          host_id: hostId,
+          recording_files: [
+            {
+              id: `f-${uuid}`,
+              file_type: 'MP4',
+              file_size: 10,
+              download_url: 'https://zoom.us/rec/webhook_download/x/y',
+            },
+          ],
+        },
+      },
       download_token: 't',
     });
-    const out = (await dedup.handleBatch(batch([delivery(recording('r1', 'host-linked', 'a')), delivery(recording('r2', 'host-other', 'acct-linked')), delivery(recording('r3', 'host-other', 'a'))]))).outputs;
+    const out = (
+      await dedup.handleBatch(
+        batch([
+          delivery(recording('r1', 'host-linked', 'a')),
+          delivery(recording('r2', 'host-other', 'acct-linked')),
+          delivery(recording('r3', 'host-other', 'a')),
+        ]),
+      )
+    ).outputs;
     const events = out.filter((o) => o.topic === TOPICS.events).map((o) => decodeCanonicalEvent(o.value));
     const items = out.filter((o) => o.topic === TOPICS.files).map((o) => decodeFileWorkItem(o.value));
-    expect(events.map((e) => [e.subject, e.appuserid])).toEqual([['r1', 'app-7'], ['r2', 'app-admin'], ['r3', undefined]]);
-    expect(items.map((i) => [i.meetingUuid, i.appUserId])).toEqual([['r1', 'app-7'], ['r2', 'app-admin'], ['r3', undefined]]);
+    expect(events.map((e) => [e.subject, e.appuserid])).toEqual([
+      ['r1', 'app-7'],
+      ['r2', 'app-admin'],
+      ['r3', undefined],
+    ]);
+    expect(items.map((i) => [i.meetingUuid, i.appUserId])).toEqual([
+      ['r1', 'app-7'],
+      ['r2', 'app-admin'],
+      ['r3', undefined],
+    ]);
     expect(asked).toContainEqual({ zoomUserId: 'host-linked', accountId: 'a' });
     // app_deauthorized names the user in payload.user_id.
-    const deauth = { event: 'app_deauthorized', payload: { account_id: 'a', user_id: 'host-linked', client_id: 'c', signature: 's', deauthorization_time: '2026-11-23T10:00:00Z' } };
-    const [event] = (await dedup.handleBatch(batch([delivery(deauth)]))).outputs.map((o) => decodeCanonicalEvent(o.value));
+    const deauth = {
+      event: 'app_deauthorized',
+      payload: {
+        account_id: 'a',
+        user_id: 'host-linked',
+        client_id: 'c',
+        signature: 's',
+        deauthorization_time: '2026-11-23T10:00:00Z',
+      },
+    };
+    const [event] = (await dedup.handleBatch(batch([delivery(deauth)]))).outputs.map((o) =>
+      decodeCanonicalEvent(o.value),
+    );
     expect(event.appuserid).toBe('app-7');
   });
 
   it('retries the batch (emits nothing) when the accounts lookup fails', async () => {
-    const dedup = service(new MemoryDedupStore({ now: () => now }), {}, { appUserFor: async () => Promise.reject(new Error('redis down')) });
-    await expect(dedup.handleBatch(batch([delivery(started('m-acc'))]))).rejects.toMatchObject({ code: 'dedup_store_unavailable' });
+    const dedup = service(
+      new MemoryDedupStore({ now: () => now }),
+      {},
+      { appUserFor: async () => Promise.reject(new Error('redis down')) },
+    );
+    await expect(dedup.handleBatch(batch([delivery(started('m-acc'))]))).rejects.toMatchObject({
+      code: 'dedup_store_unavailable',
+    });
   });
 });

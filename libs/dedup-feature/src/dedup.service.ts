@@ -2,12 +2,35 @@ import { Inject, Injectable, type OnApplicationBootstrap, Optional } from '@nest
 import { ACCOUNT_LINK_LOOKUP, type AccountLinkLookup, NO_LINKS } from '@zoom-pipeline/accounts-store';
 import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems, zoomUserOf } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { type DuplicateDelivery, HEADERS, type RawDelivery, TOPICS, decodeRawDelivery, encodeCanonicalEvent, encodeDuplicateDelivery, encodeFileWorkItem, encodeUploadFailure, hasNoDownloadToken } from '@zoom-pipeline/contracts';
+import {
+  type DuplicateDelivery,
+  HEADERS,
+  type RawDelivery,
+  TOPICS,
+  decodeRawDelivery,
+  encodeCanonicalEvent,
+  encodeDuplicateDelivery,
+  encodeFileWorkItem,
+  encodeUploadFailure,
+  hasNoDownloadToken,
+} from '@zoom-pipeline/contracts';
 import { type ClaimResult, DEDUP_STORE, type DedupStore, type TokenRecord } from '@zoom-pipeline/dedup-store';
-import { type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import {
+  type BatchResult,
+  type ConsumedMessage,
+  type HandlerBatch,
+  type OutgoingMessage,
+} from '@zoom-pipeline/event-bus';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import { ATTR, type Logger, type Span, forwardTraceHeaders, recordFailure } from '@zoom-pipeline/telemetry';
-import { type ZoomEnvelope, accountIdOf, eventLabel, meetingUuidOf, parseEnvelope, partitionKey } from '@zoom-pipeline/zoom-webhook';
+import {
+  type ZoomEnvelope,
+  accountIdOf,
+  eventLabel,
+  meetingUuidOf,
+  parseEnvelope,
+  partitionKey,
+} from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { DedupMetrics } from './dedup.metrics';
 
@@ -22,7 +45,9 @@ interface Prepared {
   delivery: RawDelivery;
   envelope: ZoomEnvelope;
   id: string;
-  /** `process zoom.webhooks.raw` (opened by the transport), child of the ingress span named by the record's traceparent. */
+  /**
+   * `process zoom.webhooks.raw` (opened by the transport), child of the ingress span named by the record's traceparent.
+   */
   span: Span;
   /** The linked app user of the event's Zoom user or account (accounts feature), looked up for emitted events only. */
   appUserId?: string;
@@ -69,19 +94,32 @@ export class DedupService implements OnApplicationBootstrap {
     return this.claimAndEmit(batch, prepared, outputs);
   }
 
-  private async claimAndEmit(batch: HandlerBatch, prepared: Prepared[], outputs: OutgoingMessage[]): Promise<BatchResult> {
+  private async claimAndEmit(
+    batch: HandlerBatch,
+    prepared: Prepared[],
+    outputs: OutgoingMessage[],
+  ): Promise<BatchResult> {
     const started = process.hrtime.bigint();
     let results;
     try {
       // One pipelined round trip for the whole batch (SET NX PX per key).
-      results = await this.store.claimMany(prepared.map((p) => ({ key: p.id, owner: `${p.msg.topic}/${p.msg.partition}/${p.msg.offset}`, ttlMs: this.config.dedupWindowMs })));
+      results = await this.store.claimMany(
+        prepared.map((p) => ({
+          key: p.id,
+          owner: `${p.msg.topic}/${p.msg.partition}/${p.msg.offset}`,
+          ttlMs: this.config.dedupWindowMs,
+        })),
+      );
       // Keep a token of each occurrence next to its claim (one offer per occurrence and batch).
       const offers = tokenOffers(prepared, results);
       await Promise.all([...offers].map(([id, t]) => this.store.offerToken(id, t, this.config.dedupWindowMs)));
       await this.routeToAppUsers(prepared, results);
     } catch (err) {
       this.metrics.storeErrors.inc();
-      this.logger.warn({ cause: (err as Error).message, partition: batch.partition }, 'dedup store unavailable; the batch will be retried');
+      this.logger.warn(
+        { cause: (err as Error).message, partition: batch.partition },
+        'dedup store unavailable; the batch will be retried',
+      );
       // The bus backs off and redelivers the same batch: nothing emitted, nothing committed. The code names the
       // cause on every record's span.
       throw Object.assign(new Error('dedup store unavailable', { cause: err }), { code: 'dedup_store_unavailable' });
@@ -92,18 +130,20 @@ export class DedupService implements OnApplicationBootstrap {
     const copiesInBatch = new Map<string, number>();
     for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
 
-    prepared.forEach((p, i) => batch.withRecord(p.msg, () => {
-      // Build each record's outputs aside and add them only when all were built: a record that throws here (a
-      // stack overflow serialising an odd body that got into the log) is dead-lettered, and the batch goes on. Its
-      // claim stays, so its copies are suppressed as duplicates of it: the dead letter is where that occurrence is.
-      const mine: OutgoingMessage[] = [];
-      try {
-        this.emit(p, results[i], copiesInBatch, prepared, mine);
-        outputs.push(...mine);
-      } catch (err) {
-        this.deadLetter(p.msg, outputs, p.span, 'processing_failed', err);
-      }
-    }));
+    prepared.forEach((p, i) =>
+      batch.withRecord(p.msg, () => {
+        // Build each record's outputs aside and add them only when all were built: a record that throws here (a
+        // stack overflow serialising an odd body that got into the log) is dead-lettered, and the batch goes on. Its
+        // claim stays, so its copies are suppressed as duplicates of it: the dead letter is where that occurrence is.
+        const mine: OutgoingMessage[] = [];
+        try {
+          this.emit(p, results[i], copiesInBatch, prepared, mine);
+          outputs.push(...mine);
+        } catch (err) {
+          this.deadLetter(p.msg, outputs, p.span, 'processing_failed', err);
+        }
+      }),
+    );
     return { outputs };
   }
 
@@ -122,13 +162,31 @@ export class DedupService implements OnApplicationBootstrap {
     );
   }
 
-  private emit(p: Prepared, r: ClaimResult, copiesInBatch: Map<string, number>, prepared: Prepared[], outputs: OutgoingMessage[]): void {
+  private emit(
+    p: Prepared,
+    r: ClaimResult,
+    copiesInBatch: Map<string, number>,
+    prepared: Prepared[],
+    outputs: OutgoingMessage[],
+  ): void {
     p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
     // Outputs carry this span's context: the uploader's span becomes its child.
     const headers = forwardTraceHeaders(p.msg.headers);
     if (r.status === 'duplicate') {
-      const dup: DuplicateDelivery = { v: 1, canonicalId: p.id, deliveryId: p.delivery.id, event: p.delivery.event, receivedAt: p.delivery.receivedAt, reason: 'duplicate_within_window' };
-      outputs.push({ topic: TOPICS.duplicates, key: p.msg.key, value: encodeDuplicateDelivery(dup), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      const dup: DuplicateDelivery = {
+        v: 1,
+        canonicalId: p.id,
+        deliveryId: p.delivery.id,
+        event: p.delivery.event,
+        receivedAt: p.delivery.receivedAt,
+        reason: 'duplicate_within_window',
+      };
+      outputs.push({
+        topic: TOPICS.duplicates,
+        key: p.msg.key,
+        value: encodeDuplicateDelivery(dup),
+        headers: { ...headers, [HEADERS.canonicalId]: p.id },
+      });
       this.metrics.duplicates.inc({ event: eventLabel(p.delivery.event) });
       return;
     }
@@ -146,12 +204,19 @@ export class DedupService implements OnApplicationBootstrap {
       topic: TOPICS.events,
       key: partitionKey(p.envelope),
       value: encodeCanonicalEvent(event),
-      headers: { ...headers, [HEADERS.canonicalId]: p.id, [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8' },
+      headers: {
+        ...headers,
+        [HEADERS.canonicalId]: p.id,
+        [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8',
+      },
     });
     this.emitFiles(p, prepared, outputs, headers);
     // Counted once every output is built: a record dead-lettered above is not a canonical event.
     this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
-    this.logger.info({ canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, redelivered: r.status === 'owned' }, 'canonical event');
+    this.logger.info(
+      { canonicalId: p.id, event: p.delivery.event, deliveryId: p.delivery.id, redelivered: r.status === 'owned' },
+      'canonical event',
+    );
   }
 
   /**
@@ -159,8 +224,15 @@ export class DedupService implements OnApplicationBootstrap {
    * alternates (item 6). Files that can never be fetched go to zoom.recording.failed in the same transaction;
    * nothing is dropped without a record and a count.
    */
-  private emitFiles(p: Prepared, prepared: Prepared[], outputs: OutgoingMessage[], headers: Record<string, string>): void {
-    const copies = prepared.filter((o) => o !== p && o.id === p.id).map((o) => ({ envelope: o.envelope, receivedAt: o.delivery.receivedAt }));
+  private emitFiles(
+    p: Prepared,
+    prepared: Prepared[],
+    outputs: OutgoingMessage[],
+    headers: Record<string, string>,
+  ): void {
+    const copies = prepared
+      .filter((o) => o !== p && o.id === p.id)
+      .map((o) => ({ envelope: o.envelope, receivedAt: o.delivery.receivedAt }));
     const { items, failures, skipped } = fileWorkItems({
       envelope: p.envelope,
       canonicalId: p.id,
@@ -172,7 +244,12 @@ export class DedupService implements OnApplicationBootstrap {
     });
     const flagged = { size_unknown: 0, not_completed: 0, derived_id: 0, no_download_token: 0 };
     for (const item of items) {
-      outputs.push({ topic: TOPICS.files, key: item.fileId, value: encodeFileWorkItem(item), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      outputs.push({
+        topic: TOPICS.files,
+        key: item.fileId,
+        value: encodeFileWorkItem(item),
+        headers: { ...headers, [HEADERS.canonicalId]: p.id },
+      });
       this.metrics.files.inc({ outcome: 'queued', reason: '' });
       if (item.sizeUnknown) flagged.size_unknown++;
       if (item.fileStatus !== undefined) flagged.not_completed++;
@@ -181,15 +258,32 @@ export class DedupService implements OnApplicationBootstrap {
     }
     for (const [flag, n] of Object.entries(flagged)) if (n > 0) this.metrics.flaggedFiles.inc({ flag }, n);
     for (const failure of failures) {
-      outputs.push({ topic: TOPICS.failed, key: failure.fileId, value: encodeUploadFailure(failure), headers: { ...headers, [HEADERS.canonicalId]: p.id } });
+      outputs.push({
+        topic: TOPICS.failed,
+        key: failure.fileId,
+        value: encodeUploadFailure(failure),
+        headers: { ...headers, [HEADERS.canonicalId]: p.id },
+      });
       this.metrics.files.inc({ outcome: 'failed', reason: failure.reason });
     }
     for (const s of skipped) this.metrics.files.inc({ outcome: 'skipped', reason: s.reason });
     if (failures.length > 0) {
-      this.logger.warn({ canonicalId: p.id, failed: failures.map((f) => ({ fileId: f.fileId, reason: f.reason })) }, 'recording files that cannot be fetched sent to zoom.recording.failed');
+      this.logger.warn(
+        { canonicalId: p.id, failed: failures.map((f) => ({ fileId: f.fileId, reason: f.reason })) },
+        'recording files that cannot be fetched sent to zoom.recording.failed',
+      );
     }
     if (items.length + failures.length + skipped.length > 0) {
-      this.logger.info({ canonicalId: p.id, files: items.length, failed: failures.length, repeatedEntries: skipped.length, ...flagged }, 'recording files queued');
+      this.logger.info(
+        {
+          canonicalId: p.id,
+          files: items.length,
+          failed: failures.length,
+          repeatedEntries: skipped.length,
+          ...flagged,
+        },
+        'recording files queued',
+      );
     }
   }
 
@@ -217,16 +311,29 @@ export class DedupService implements OnApplicationBootstrap {
    * batch's other outputs and its offset: one record that cannot be processed never blocks the ones behind it,
    * and is never dropped. The reason label is from a closed set; the code is the error's own `code`.
    */
-  private deadLetter(msg: ConsumedMessage, outputs: OutgoingMessage[], span: Span, reason: 'invalid_raw_record' | 'processing_failed', err: unknown): void {
+  private deadLetter(
+    msg: ConsumedMessage,
+    outputs: OutgoingMessage[],
+    span: Span,
+    reason: 'invalid_raw_record' | 'processing_failed',
+    err: unknown,
+  ): void {
     const code = errorCode(err, reason);
     recordFailure(span, err, reason);
     this.metrics.deadLetters.inc({ reason });
-    this.logger.error({ partition: msg.partition, offset: msg.offset, reason, code, cause: errorMessage(err) }, 'raw record sent to the dead-letter topic');
+    this.logger.error(
+      { partition: msg.partition, offset: msg.offset, reason, code, cause: errorMessage(err) },
+      'raw record sent to the dead-letter topic',
+    );
     outputs.push({
       topic: RAW_DEAD_LETTER_TOPIC,
       key: msg.key,
       value: msg.value,
-      headers: { ...msg.headers, [DEAD_LETTER_HEADERS.code]: code, [DEAD_LETTER_HEADERS.error]: errorMessage(err).slice(0, 200) },
+      headers: {
+        ...msg.headers,
+        [DEAD_LETTER_HEADERS.code]: code,
+        [DEAD_LETTER_HEADERS.error]: errorMessage(err).slice(0, 200),
+      },
     });
   }
 }
@@ -262,7 +369,10 @@ function tokenOffers(prepared: Prepared[], results: ReadonlyArray<{ status: stri
   const latest = new Map<string, TokenRecord>();
   prepared.forEach((p, i) => {
     const token = p.envelope.download_token;
-    const record = typeof token === 'string' && token.length > 0 ? { token, receivedAt: Date.parse(p.delivery.receivedAt) } : undefined;
+    const record =
+      typeof token === 'string' && token.length > 0
+        ? { token, receivedAt: Date.parse(p.delivery.receivedAt) }
+        : undefined;
     if (results[i]?.status !== 'duplicate') {
       if (!canonical.has(p.id)) canonical.set(p.id, record ?? null);
       return;

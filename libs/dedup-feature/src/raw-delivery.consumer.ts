@@ -15,7 +15,10 @@ export class RawDeliveryConsumer {
     name: 'dedup',
     groupId: DEDUP_GROUP_ID,
     ensureTopics: [
-      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.dead].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.dead].map((topic) => ({
+        topic,
+        partitions: DEFAULT_PARTITIONS[topic],
+      })),
     ],
     maxBatchSize: 1000,
     // Every partition of zoom.webhooks.raw at once: the bus merges their commits into one transaction

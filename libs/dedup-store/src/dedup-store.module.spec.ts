@@ -10,7 +10,9 @@ import { MemoryDedupStore } from './memory/memory-dedup-store';
 
 describe('DedupStoreModule', () => {
   it('provides DEDUP_STORE from config and closes it on application shutdown', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [DedupStoreModule.forRoot({ kind: 'memory' })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [DedupStoreModule.forRoot({ kind: 'memory' })],
+    }).compile();
     await moduleRef.init();
     const store = moduleRef.get<DedupStore>(DEDUP_STORE);
     expect(store).toBeInstanceOf(MemoryDedupStore);
@@ -34,5 +36,4 @@ describe('createDedupStore', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-
 });

@@ -6,7 +6,13 @@ function fakeBus() {
   const bus = {
     ensureTopics: async () => undefined,
     consume: async (_o: ConsumeOptions) => {
-      const h = { healthy: true, stopped: false, isHealthy: () => h.healthy, lag: async () => [], stop: async () => void (h.stopped = true) };
+      const h = {
+        healthy: true,
+        stopped: false,
+        isHealthy: () => h.healthy,
+        lag: async () => [],
+        stop: async () => void (h.stopped = true),
+      };
       handles.push(h);
       return h;
     },
@@ -22,7 +28,14 @@ describe('BackgroundConsumer', () => {
   it('replaces a consumer whose loop stopped making progress, in-process, and stops the dead one', async () => {
     const { bus, handles } = fakeBus();
     const errors: string[] = [];
-    const c = new BackgroundConsumer(bus, { groupId: 'g', topics: ['t'], eachBatch: async () => ({ outputs: [] }) }, [], (e) => errors.push(e.message), undefined, { checkEveryMs: 2, afterChecks: 3 });
+    const c = new BackgroundConsumer(
+      bus,
+      { groupId: 'g', topics: ['t'], eachBatch: async () => ({ outputs: [] }) },
+      [],
+      (e) => errors.push(e.message),
+      undefined,
+      { checkEveryMs: 2, afterChecks: 3 },
+    );
     c.start();
     await until(() => c.started);
     handles[0]!.healthy = false;
@@ -36,7 +49,14 @@ describe('BackgroundConsumer', () => {
 
   it('leaves a healthy consumer alone', async () => {
     const { bus, handles } = fakeBus();
-    const c = new BackgroundConsumer(bus, { groupId: 'g', topics: ['t'], eachBatch: async () => ({ outputs: [] }) }, [], () => undefined, undefined, { checkEveryMs: 2, afterChecks: 3 });
+    const c = new BackgroundConsumer(
+      bus,
+      { groupId: 'g', topics: ['t'], eachBatch: async () => ({ outputs: [] }) },
+      [],
+      () => undefined,
+      undefined,
+      { checkEveryMs: 2, afterChecks: 3 },
+    );
     c.start();
     await until(() => c.started);
     await new Promise((r) => setTimeout(r, 40));

@@ -11,7 +11,10 @@ describe('chunkMessages', () => {
 
   it('bounds each chunk by summed value bytes', () => {
     const all = [msg(400, 0), msg(400, 1), msg(400, 2), msg(100, 3)];
-    expect(chunkMessages(all, 100, 1_000).map((c) => c.map((m) => m.id))).toEqual([[0, 1], [2, 3]]);
+    expect(chunkMessages(all, 100, 1_000).map((c) => c.map((m) => m.id))).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 
   it('gives a message larger than the byte bound a chunk of its own instead of looping or dropping it', () => {

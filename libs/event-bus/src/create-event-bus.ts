@@ -7,7 +7,17 @@ import { type PublishClientName } from './kafka/publish-producer';
 
 /** Which adapter to build; `config.bus` of the app config has this shape. */
 export type EventBusConfig =
-  | { kind: 'kafka'; brokers: string[]; clientId: string; publishTimeoutMs?: number; ssl?: boolean; sasl?: KafkaSaslConfig; publishClient?: PublishClientName; client?: PublishClientName; groupPrefix?: string }
+  | {
+      kind: 'kafka';
+      brokers: string[];
+      clientId: string;
+      publishTimeoutMs?: number;
+      ssl?: boolean;
+      sasl?: KafkaSaslConfig;
+      publishClient?: PublishClientName;
+      client?: PublishClientName;
+      groupPrefix?: string;
+    }
   | { kind: 'file'; dir: string }
   | { kind: 'memory' };
 

@@ -25,7 +25,9 @@ describe('EventBusModule', () => {
   it('opens the file log under the configured directory, releasing it on shutdown', async () => {
     const dir = await fs.mkdtemp(join(tmpdir(), 'zp-bus-module-'));
     try {
-      const moduleRef = await Test.createTestingModule({ imports: [EventBusModule.forRoot({ kind: 'file', dir }, { logger: silentEventBusLogger })] }).compile();
+      const moduleRef = await Test.createTestingModule({
+        imports: [EventBusModule.forRoot({ kind: 'file', dir }, { logger: silentEventBusLogger })],
+      }).compile();
       expect(moduleRef.get(EVENT_BUS)).toBeInstanceOf(FileLogEventBus);
       await moduleRef.close();
       // Released: a new instance can take the directory.
@@ -37,7 +39,10 @@ describe('EventBusModule', () => {
   });
 
   it('builds a Kafka bus without connecting (connections are lazy)', async () => {
-    const bus = await createEventBus({ kind: 'kafka', brokers: ['127.0.0.1:1'], clientId: 'unit', publishTimeoutMs: 500 }, { logger: silentEventBusLogger });
+    const bus = await createEventBus(
+      { kind: 'kafka', brokers: ['127.0.0.1:1'], clientId: 'unit', publishTimeoutMs: 500 },
+      { logger: silentEventBusLogger },
+    );
     expect(bus).toBeInstanceOf(KafkaEventBus);
     await bus.close();
   });

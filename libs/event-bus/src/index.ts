@@ -26,4 +26,9 @@ export { type LogEventBusOptions } from './log/log-event-bus';
 export { partitionForKey } from './log/murmur2-partition';
 export { BackgroundConsumer } from './background-consumer';
 export { BUS_TRANSPORT, BusHandler, type BusHandlerOptions, type HandlerBatch } from './nest/bus-handler.decorator';
-export { EventBusTransport, type EventBusTransportDeps, RethrowRpcErrors, startBusConsumers } from './nest/event-bus.transport';
+export {
+  EventBusTransport,
+  type EventBusTransportDeps,
+  RethrowRpcErrors,
+  startBusConsumers,
+} from './nest/event-bus.transport';

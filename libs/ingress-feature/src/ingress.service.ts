@@ -4,8 +4,25 @@ import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { DEFAULT_PARTITIONS, HEADERS, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import { ATTR, type Logger, SpanKind, inSpan, injectTraceHeaders, kafkaAttributes, trace } from '@zoom-pipeline/telemetry';
-import { answerUrlValidation, describeJsonBodyFailure, describeVerifyFailure, meetingUuidOf, parseEnvelope, partitionKey, plainTokenOf, verifySignature } from '@zoom-pipeline/zoom-webhook';
+import {
+  ATTR,
+  type Logger,
+  SpanKind,
+  inSpan,
+  injectTraceHeaders,
+  kafkaAttributes,
+  trace,
+} from '@zoom-pipeline/telemetry';
+import {
+  answerUrlValidation,
+  describeJsonBodyFailure,
+  describeVerifyFailure,
+  meetingUuidOf,
+  parseEnvelope,
+  partitionKey,
+  plainTokenOf,
+  verifySignature,
+} from '@zoom-pipeline/zoom-webhook';
 import type { Registry } from 'prom-client';
 import { type DeliveryOutcome, IngressMetrics, eventLabel } from './ingress.metrics';
 
@@ -64,15 +81,25 @@ export class IngressService implements OnModuleInit {
     return result.result;
   }
 
-  private async handle(req: IncomingRequest): Promise<{ result: IngressResult; outcome: DeliveryOutcome; event?: string; appLabel: string }> {
+  private async handle(
+    req: IncomingRequest,
+  ): Promise<{ result: IngressResult; outcome: DeliveryOutcome; event?: string; appLabel: string }> {
     const secrets = secretsOf(this.config.webhook.secretsByApp, req.app);
     if (!secrets) {
-      return fail('unknown_app', 'other', new HttpError(404, 'unknown_app', 'no secret token is configured for this webhook path'));
+      return fail(
+        'unknown_app',
+        'other',
+        new HttpError(404, 'unknown_app', 'no secret token is configured for this webhook path'),
+      );
     }
     const app = req.app;
     const contentType = header(req.headers, 'content-type');
     if (!contentType || !JSON_TYPE.test(contentType)) {
-      return fail('unsupported_media_type', app, new HttpError(415, 'unsupported_media_type', 'the content type must be application/json'));
+      return fail(
+        'unsupported_media_type',
+        app,
+        new HttpError(415, 'unsupported_media_type', 'the content type must be application/json'),
+      );
     }
     const rawBody = req.rawBody ?? Buffer.alloc(0);
     const timestamp = header(req.headers, 'x-zm-request-timestamp');
@@ -88,31 +115,67 @@ export class IngressService implements OnModuleInit {
       if (verdict.reason === 'timestamp_stale') {
         this.metrics.staleSignatures.inc({ app });
         // Lengths and the reason only: never the signature, the secret or anything derived from them.
-        this.logger.warn({ app, reason: verdict.reason, bodyBytes: rawBody.length }, 'correctly signed delivery outside the signature tolerance');
-        return fail('timestamp_stale', app, new HttpError(401, verdict.reason, describeVerifyFailure(verdict.reason, this.config.webhook.signatureToleranceMs)));
+        this.logger.warn(
+          { app, reason: verdict.reason, bodyBytes: rawBody.length },
+          'correctly signed delivery outside the signature tolerance',
+        );
+        return fail(
+          'timestamp_stale',
+          app,
+          new HttpError(
+            401,
+            verdict.reason,
+            describeVerifyFailure(verdict.reason, this.config.webhook.signatureToleranceMs),
+          ),
+        );
       }
-      this.logger.info({ app, reason: verdict.reason, bodyBytes: rawBody.length, sourceIp: req.sourceIp }, 'webhook refused: signature check failed');
-      return fail('signature_rejected', app, new HttpError(401, verdict.reason, describeVerifyFailure(verdict.reason, this.config.webhook.signatureToleranceMs)));
+      this.logger.info(
+        { app, reason: verdict.reason, bodyBytes: rawBody.length, sourceIp: req.sourceIp },
+        'webhook refused: signature check failed',
+      );
+      return fail(
+        'signature_rejected',
+        app,
+        new HttpError(
+          401,
+          verdict.reason,
+          describeVerifyFailure(verdict.reason, this.config.webhook.signatureToleranceMs),
+        ),
+      );
     }
 
     const parsed = parseEnvelope(rawBody);
     if (!parsed.ok) {
       // The same rule dedup applies (parseEnvelope): refuse here what dedup could not process, never ack and drop.
-      const message = parsed.reason === 'event_missing' ? 'the body has no "event" string' : describeJsonBodyFailure(parsed.reason);
+      const message =
+        parsed.reason === 'event_missing' ? 'the body has no "event" string' : describeJsonBodyFailure(parsed.reason);
       return fail('bad_body', app, new HttpError(400, parsed.reason, message));
     }
     const envelope = parsed.envelope;
     const meetingUuid = meetingUuidOf(envelope);
     // The HTTP server span (instrumentation-http, child of Zoom's traceparent) is active here.
-    trace.getActiveSpan()?.setAttributes({ [ATTR.zoomEvent]: envelope.event, ...(meetingUuid ? { [ATTR.zoomMeetingUuid]: meetingUuid } : {}) });
+    trace.getActiveSpan()?.setAttributes({
+      [ATTR.zoomEvent]: envelope.event,
+      ...(meetingUuid ? { [ATTR.zoomMeetingUuid]: meetingUuid } : {}),
+    });
 
     if (envelope.event === 'endpoint.url_validation') {
       const plainToken = plainTokenOf(envelope);
       if (!plainToken) {
-        return fail('bad_body', app, new HttpError(400, 'plain_token_missing', 'endpoint.url_validation needs payload.plainToken'), envelope.event);
+        return fail(
+          'bad_body',
+          app,
+          new HttpError(400, 'plain_token_missing', 'endpoint.url_validation needs payload.plainToken'),
+          envelope.event,
+        );
       }
       // Answer with the secret that verified this request (rotation: old and new secrets both work).
-      return { result: { ok: true, body: answerUrlValidation(plainToken, secrets[verdict.secretIndex]) }, outcome: 'url_validation', event: envelope.event, appLabel: app };
+      return {
+        result: { ok: true, body: answerUrlValidation(plainToken, secrets[verdict.secretIndex]) },
+        outcome: 'url_validation',
+        event: envelope.event,
+        appLabel: app,
+      };
     }
 
     const id = randomUUID();
@@ -125,7 +188,13 @@ export class IngressService implements OnModuleInit {
       app,
       sourceIp: req.sourceIp,
       event: envelope.event,
-      headers: { timestamp: timestamp as string, trackingId: header(req.headers, 'x-zm-trackingid'), requestId: header(req.headers, 'x-zm-request-id'), traceparent, tracestate },
+      headers: {
+        timestamp: timestamp as string,
+        trackingId: header(req.headers, 'x-zm-trackingid'),
+        requestId: header(req.headers, 'x-zm-request-id'),
+        traceparent,
+        tracestate,
+      },
       body: rawBody,
     });
     const headers = record.headers;
@@ -144,33 +213,51 @@ export class IngressService implements OnModuleInit {
           kind: SpanKind.PRODUCER,
           attributes: kafkaAttributes(TOPICS.raw, 'publish', {
             [ATTR.zoomEvent]: envelope.event,
-            ...(meetingUuid ? { [ATTR.zoomMeetingUuid]: meetingUuid, [ATTR.messagingKey]: key === meetingUuid ? key : undefined } : {}),
+            ...(meetingUuid
+              ? { [ATTR.zoomMeetingUuid]: meetingUuid, [ATTR.messagingKey]: key === meetingUuid ? key : undefined }
+              : {}),
           }),
         },
         async () => {
           injectTraceHeaders(headers);
-          await this.appendWithin({ topic: TOPICS.raw, key, value: record.value, headers }, req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now());
+          await this.appendWithin(
+            { topic: TOPICS.raw, key, value: record.value, headers },
+            req.receivedAtMs + this.config.webhook.ackDeadlineMs - Date.now(),
+          );
         },
       );
     } catch (err) {
       const reason = err instanceof BusUnavailableError ? 'unavailable' : 'error';
       this.metrics.busErrors.inc({ reason });
-      this.logger.warn({ app, event: envelope.event, deliveryId: id, reason, cause: (err as Error).message }, 'append failed; answering 503 so Zoom retries');
+      this.logger.warn(
+        { app, event: envelope.event, deliveryId: id, reason, cause: (err as Error).message },
+        'append failed; answering 503 so Zoom retries',
+      );
       return fail(
         'unavailable',
         app,
-        new HttpError(503, 'log_unavailable', 'the delivery could not be stored durably in time; retry later', { 'retry-after': '5' }),
+        new HttpError(503, 'log_unavailable', 'the delivery could not be stored durably in time; retry later', {
+          'retry-after': '5',
+        }),
         envelope.event,
       );
     }
-    return { result: { ok: true, body: { status: 'accepted', id } }, outcome: 'accepted', event: envelope.event, appLabel: app };
+    return {
+      result: { ok: true, body: { status: 'accepted', id } },
+      outcome: 'accepted',
+      event: envelope.event,
+      appLabel: app,
+    };
   }
 
   private async appendWithin(message: Parameters<EventBus['publish']>[0][number], budgetMs: number): Promise<void> {
     if (budgetMs <= 0) throw new BusUnavailableError('ack deadline passed before the append started');
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BusUnavailableError(`append not acknowledged within the ack deadline`)), budgetMs);
+      timer = setTimeout(
+        () => reject(new BusUnavailableError(`append not acknowledged within the ack deadline`)),
+        budgetMs,
+      );
     });
     try {
       await Promise.race([this.bus.publish([message]), deadline]);
@@ -185,7 +272,10 @@ export class IngressService implements OnModuleInit {
  * `__proto__` or `toString` must not find Object.prototype's members and go on to a signature check (a 401 would
  * say the app exists).
  */
-export function secretsOf(secretsByApp: AppConfig['webhook']['secretsByApp'], app: string): readonly string[] | undefined {
+export function secretsOf(
+  secretsByApp: AppConfig['webhook']['secretsByApp'],
+  app: string,
+): readonly string[] | undefined {
   if (!Object.hasOwn(secretsByApp, app)) return undefined;
   const secrets = secretsByApp[app];
   return Array.isArray(secrets) ? secrets : undefined;

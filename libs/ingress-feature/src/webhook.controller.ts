@@ -14,8 +14,13 @@ export class WebhookController {
   }
 
   @Post(':app')
-  async receiveForApp(@Param('app') app: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    // Exact case: apps are named in lower case (ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU → sales-eu), so /webhooks/zoom/DEFAULT
+  async receiveForApp(
+    @Param('app') app: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    // Exact case: apps are named in lower case (ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU → sales-eu), so
+    // /webhooks/zoom/DEFAULT
     // or /webhooks/zoom/Sales-EU are unknown apps, not aliases. "default" is only reachable through the bare path.
     await this.receive(app === 'default' ? '\0' : app, req, reply);
   }

@@ -7,7 +7,9 @@ import { S3ObjectStore } from './s3/s3-object-store';
 
 describe('ObjectStoreModule', () => {
   it('provides OBJECT_STORE from config and closes it on application shutdown', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [ObjectStoreModule.forRoot({ kind: 'memory' })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [ObjectStoreModule.forRoot({ kind: 'memory' })],
+    }).compile();
     await moduleRef.init();
     const store = moduleRef.get<ObjectStore>(OBJECT_STORE);
     expect(store).toBeInstanceOf(MemoryObjectStore);
@@ -20,9 +22,9 @@ describe('ObjectStoreModule', () => {
 
 describe('createObjectStore', () => {
   it('refuses a part size below S3 minimum of 5 MiB', () => {
-    expect(() => createObjectStore({ kind: 's3', bucket: 'b', region: 'us-east-1', partSizeBytes: 1024 * 1024 })).toThrow(
-      '5 MiB',
-    );
+    expect(() =>
+      createObjectStore({ kind: 's3', bucket: 'b', region: 'us-east-1', partSizeBytes: 1024 * 1024 }),
+    ).toThrow('5 MiB');
   });
 
   it('builds the S3 adapter without network access until used', async () => {

@@ -68,7 +68,8 @@ export const OBJECT_STORE = Symbol('OBJECT_STORE');
  * store), `source_failed` (the caller's body stream failed: see `cause`), `aborted` (the caller's signal),
  * `rejected` (any other definite refusal: credentials, missing bucket).
  */
-export type ObjectStoreFailure = 'unavailable' | 'size_mismatch' | 'key_rejected' | 'metadata_rejected' | 'source_failed' | 'aborted' | 'rejected';
+export type ObjectStoreFailure =
+  'unavailable' | 'size_mismatch' | 'key_rejected' | 'metadata_rejected' | 'source_failed' | 'aborted' | 'rejected';
 
 export class ObjectStoreError extends Error {
   readonly code = 'store_failed';
@@ -92,7 +93,9 @@ const RFC2047_B = /^=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=$/;
  * refused. Compare stored values through {@link decodeMetadataValue}.
  */
 export function encodeMetadataValue(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) && !RFC2047_B.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+  return /^[\x20-\x7e]*$/.test(value) && !RFC2047_B.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
 export function decodeMetadataValue(value: string | undefined): string | undefined {

@@ -10,11 +10,21 @@ import { UploadedLedgerConsumer } from './uploaded-ledger.consumer';
 
 /**
  * Needs CONFIG, EVENT_BUS, DEDUP_STORE, ZOOM_API (zoom-api's ZoomApiModule), OBJECT_STORE (to verify a copy before
- * ZOOM_AFTER_UPLOAD=trash) and the service kit from the app module; the app starts the bus transport (the ledger consumer is a declared handler).
+ * ZOOM_AFTER_UPLOAD=trash) and the service kit from the app module; the app starts the bus transport (the ledger
+ * consumer is a declared handler).
  */
 @Module({
   controllers: [ReconcileController, UploadedLedgerConsumer],
-  providers: [{ provide: ReconcileMetrics, inject: [METRICS_REGISTRY], useFactory: (registry: Registry) => new ReconcileMetrics(registry) }, ReconcileService, RedriveService, TrashService],
+  providers: [
+    {
+      provide: ReconcileMetrics,
+      inject: [METRICS_REGISTRY],
+      useFactory: (registry: Registry) => new ReconcileMetrics(registry),
+    },
+    ReconcileService,
+    RedriveService,
+    TrashService,
+  ],
   exports: [ReconcileService, RedriveService, TrashService],
 })
 export class ReconcileFeatureModule {}

@@ -4,11 +4,18 @@ import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { HttpError } from '@zoom-pipeline/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RedriveService, type RedriveSummary } from './redrive.service';
-import { ReconcileBusyError, type ReconcileRequest, type ReconcileRun, ReconcileService, ReconcileUnavailableError } from './reconcile.service';
+import {
+  ReconcileBusyError,
+  type ReconcileRequest,
+  type ReconcileRun,
+  ReconcileService,
+  ReconcileUnavailableError,
+} from './reconcile.service';
 
 /**
  * On-demand reconcile and redrive (the CLI's `backfill` and `redrive` call these):
- *   POST /reconcile/runs            {from?, to?, users?, dryRun?}  202 the run (poll GET /reconcile/runs/:id); ?wait=true: 200 when done
+ * POST /reconcile/runs            {from?, to?, users?, dryRun?}  202 the run (poll GET /reconcile/runs/:id);
+ * ?wait=true: 200 when done
  *   GET  /reconcile/runs/last | /reconcile/runs/:id
  *   POST /reconcile/redrives        {reason?, meetingUuid?, dryRun?}  200 the summary
  * Only loopback clients (the CLI on the host, `kubectl port-forward`), or any client with
@@ -27,7 +34,11 @@ export class ReconcileController {
   }
 
   @Post('runs')
-  async startRun(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Query('wait') wait?: string): Promise<ReconcileRun> {
+  async startRun(
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Query('wait') wait?: string,
+  ): Promise<ReconcileRun> {
     authorize(req, this.adminToken);
     const body = jsonBody(req);
     const request: ReconcileRequest = {
@@ -55,7 +66,8 @@ export class ReconcileController {
   last(@Req() req: FastifyRequest): ReconcileRun {
     authorize(req, this.adminToken);
     const run = this.reconcile.last();
-    if (run === undefined) throw new HttpError(404, 'no_reconcile_run', 'no reconcile has run in this process since it started');
+    if (run === undefined)
+      throw new HttpError(404, 'no_reconcile_run', 'no reconcile has run in this process since it started');
     return run;
   }
 
@@ -63,7 +75,12 @@ export class ReconcileController {
   one(@Req() req: FastifyRequest, @Param('id') id: string): ReconcileRun {
     authorize(req, this.adminToken);
     const run = this.reconcile.get(id);
-    if (run === undefined) throw new HttpError(404, 'unknown_reconcile_run', 'no such reconcile run in this process (only the last 20 are kept)');
+    if (run === undefined)
+      throw new HttpError(
+        404,
+        'unknown_reconcile_run',
+        'no such reconcile run in this process (only the last 20 are kept)',
+      );
     return run;
   }
 
@@ -73,7 +90,11 @@ export class ReconcileController {
     authorize(req, this.adminToken);
     const body = jsonBody(req);
     try {
-      return await this.redrives.redrive({ reason: optionalString(body, 'reason'), meetingUuid: optionalString(body, 'meetingUuid'), dryRun: body.dryRun === true });
+      return await this.redrives.redrive({
+        reason: optionalString(body, 'reason'),
+        meetingUuid: optionalString(body, 'meetingUuid'),
+        dryRun: body.dryRun === true,
+      });
     } catch (err) {
       throw mapError(err);
     }
@@ -87,13 +108,21 @@ export function authorize(req: FastifyRequest, token: string | undefined): void 
     const a = Buffer.from(presented ?? '');
     const b = Buffer.from(token);
     if (presented !== undefined && a.length === b.length && timingSafeEqual(a, b)) return;
-    throw new HttpError(401, 'unauthorized', 'the reconcile endpoints need Authorization: Bearer <RECONCILE_ADMIN_TOKEN>');
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'the reconcile endpoints need Authorization: Bearer <RECONCILE_ADMIN_TOKEN>',
+    );
   }
   const remote = req.raw.socket?.remoteAddress ?? '';
   const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
   // A local reverse proxy would make every client look like loopback: its forwarding header gives it away.
   if (!loopback || req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined) {
-    throw new HttpError(403, 'forbidden', 'the reconcile endpoints answer loopback clients only; set RECONCILE_ADMIN_TOKEN to call them from elsewhere');
+    throw new HttpError(
+      403,
+      'forbidden',
+      'the reconcile endpoints answer loopback clients only; set RECONCILE_ADMIN_TOKEN to call them from elsewhere',
+    );
   }
 }
 
@@ -113,7 +142,8 @@ function jsonBody(req: FastifyRequest): Record<string, unknown> {
   } catch {
     throw new HttpError(400, 'bad_request', 'the body is not JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 
@@ -127,6 +157,7 @@ function optionalString(body: Record<string, unknown>, name: string): string | u
 function optionalStrings(body: Record<string, unknown>, name: string): string[] | undefined {
   const v = body[name];
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new HttpError(400, 'bad_request', `${name} must be an array of non-empty strings`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === ''))
+    throw new HttpError(400, 'bad_request', `${name} must be an array of non-empty strings`);
   return v as string[];
 }

@@ -3,14 +3,27 @@ import { type FileWorkItem, TOPICS } from '@zoom-pipeline/contracts';
 import { MemoryDedupStore } from '@zoom-pipeline/dedup-store';
 import { type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { createLogger } from '@zoom-pipeline/telemetry';
-import type { ListRecordingsRequest, RecordingPage, ZoomApiClient, ZoomRecordingMeeting } from '@zoom-pipeline/zoom-api';
+import type {
+  ListRecordingsRequest,
+  RecordingPage,
+  ZoomApiClient,
+  ZoomRecordingMeeting,
+} from '@zoom-pipeline/zoom-api';
 import { Registry } from 'prom-client';
 import { ReconcileMetrics } from './reconcile.metrics';
 import { ReconcileBusyError, ReconcileService } from './reconcile.service';
 import { STORED_OWNER, storedKey } from './stored-ledger';
 
 function meeting(uuid: string, files: Array<Record<string, unknown>>): ZoomRecordingMeeting {
-  return { uuid, id: 85746065123, account_id: 'acct-1', host_id: 'host-1', topic: 'Weekly', start_time: '2026-02-01T10:00:00Z', recording_files: files };
+  return {
+    uuid,
+    id: 85746065123,
+    account_id: 'acct-1',
+    host_id: 'host-1',
+    topic: 'Weekly',
+    start_time: '2026-02-01T10:00:00Z',
+    recording_files: files,
+  };
 }
 
 function file(id: string | undefined, over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -31,7 +44,10 @@ function file(id: string | undefined, over: Record<string, unknown> = {}): Recor
 }
 
 /** A fake API: pages as given, possibly repeating a meeting across pages as a listing can. */
-function fakeApi(pages: ZoomRecordingMeeting[][], gate?: Promise<void>): ZoomApiClient & { requests: ListRecordingsRequest[] } {
+function fakeApi(
+  pages: ZoomRecordingMeeting[][],
+  gate?: Promise<void>,
+): ZoomApiClient & { requests: ListRecordingsRequest[] } {
   const requests: ListRecordingsRequest[] = [];
   return {
     requests,
@@ -51,8 +67,16 @@ function setup(pages: ZoomRecordingMeeting[][], env: Record<string, string> = {}
   const bus = { publish: async (m: OutgoingMessage[]) => void published.push(...m) } as unknown as EventBus;
   const store = new MemoryDedupStore();
   const api = fakeApi(pages, gate);
-  const service = new ReconcileService(config, bus, store, api, createLogger({ name: 'test', level: 'silent' }), new ReconcileMetrics(new Registry()));
-  const items = (): FileWorkItem[] => published.filter((m) => m.topic === TOPICS.files).map((m) => JSON.parse(m.value.toString()) as FileWorkItem);
+  const service = new ReconcileService(
+    config,
+    bus,
+    store,
+    api,
+    createLogger({ name: 'test', level: 'silent' }),
+    new ReconcileMetrics(new Registry()),
+  );
+  const items = (): FileWorkItem[] =>
+    published.filter((m) => m.topic === TOPICS.files).map((m) => JSON.parse(m.value.toString()) as FileWorkItem);
   return { service, store, api, published, items };
 }
 
@@ -63,14 +87,28 @@ async function runToEnd(service: ReconcileService, req = {}) {
 
 describe('ReconcileService', () => {
   it('queues every listed file that is not stored, with the identity the webhook path gives it, keyed by file id', async () => {
-    const a = meeting('uuid-a==', [file('f-a1'), file('f-a2', { file_type: 'M4A', file_extension: 'M4A' }), file(undefined, { file_type: 'CC', file_extension: 'VTT', file_size: undefined })]);
+    const a = meeting('uuid-a==', [
+      file('f-a1'),
+      file('f-a2', { file_type: 'M4A', file_extension: 'M4A' }),
+      file(undefined, { file_type: 'CC', file_extension: 'VTT', file_size: undefined }),
+    ]);
     const b = meeting('uuid-b==', [file('f-b1')]);
     const { service, store, items, published } = setup([[a], [b, a]]);
     await store.claimMany([{ key: storedKey('f-b1'), owner: STORED_OWNER, ttlMs: 60_000 }]);
 
     const run = await runToEnd(service);
 
-    expect(run).toMatchObject({ status: 'ok', pages: 2, meetingsListed: 2, meetingsRepeated: 1, filesFound: 4, alreadyStored: 1, missing: 3, queued: 3, queuedBytes: 2000 });
+    expect(run).toMatchObject({
+      status: 'ok',
+      pages: 2,
+      meetingsListed: 2,
+      meetingsRepeated: 1,
+      filesFound: 4,
+      alreadyStored: 1,
+      missing: 3,
+      queued: 3,
+      queuedBytes: 2000,
+    });
     const ids = items().map((i) => i.fileId);
     expect(ids.slice(0, 2)).toEqual(['f-a1', 'f-a2']);
     expect(ids[2]).toMatch(/^derived-[0-9a-f]{32}$/);
@@ -80,7 +118,7 @@ describe('ReconcileService', () => {
     expect(items()[2]).toMatchObject({ sizeUnknown: true, meetingUuid: 'uuid-a==', accountId: 'acct-1' });
   });
 
-  it('a second run queues nothing while the first run\'s files are on their way, and a dry run queues nothing at all', async () => {
+  it("a second run queues nothing while the first run's files are on their way, and a dry run queues nothing at all", async () => {
     const m = meeting('uuid-c==', [file('f-c1'), file('f-c2')]);
     const first = setup([[m]]);
     expect(await runToEnd(first.service)).toMatchObject({ queued: 2 });
@@ -93,7 +131,11 @@ describe('ReconcileService', () => {
   });
 
   it('leaves files Zoom is still processing and types outside UPLOAD_FILE_TYPES to a later run', async () => {
-    const m = meeting('uuid-d==', [file('f-d1', { status: 'processing' }), file('f-d2', { file_type: 'CHAT', file_extension: 'TXT' }), file('f-d3')]);
+    const m = meeting('uuid-d==', [
+      file('f-d1', { status: 'processing' }),
+      file('f-d2', { file_type: 'CHAT', file_extension: 'TXT' }),
+      file('f-d3'),
+    ]);
     const { service, items } = setup([[m]], { UPLOAD_FILE_TYPES: 'MP4' });
     expect(await runToEnd(service)).toMatchObject({ filesFound: 3, notReady: 1, filtered: 1, queued: 1 });
     expect(items().map((i) => i.fileId)).toEqual(['f-d3']);
@@ -104,7 +146,9 @@ describe('ReconcileService', () => {
     const gate = new Promise<void>((resolve) => (open = resolve));
     const { service } = setup([[meeting('uuid-e==', [file('f-e1')])]], {}, gate);
     const run = await service.start({ from: '2026-02-01', to: '2026-02-01' }, 'api');
-    await expect(service.start({ from: '2026-02-01', to: '2026-02-01' }, 'api')).rejects.toBeInstanceOf(ReconcileBusyError);
+    await expect(service.start({ from: '2026-02-01', to: '2026-02-01' }, 'api')).rejects.toBeInstanceOf(
+      ReconcileBusyError,
+    );
     open();
     expect(await service.wait(run.runId)).toMatchObject({ status: 'ok', queued: 1 });
     expect(service.last()?.runId).toBe(run.runId);
@@ -113,19 +157,34 @@ describe('ReconcileService', () => {
   it('lists each configured user, or the account when none is', async () => {
     const s = setup([[]], { RECONCILE_USERS: 'u1,u2' });
     await runToEnd(s.service);
-    expect(s.api.requests.map((r) => r.scope)).toEqual([{ kind: 'user', userId: 'u1' }, { kind: 'user', userId: 'u2' }]);
+    expect(s.api.requests.map((r) => r.scope)).toEqual([
+      { kind: 'user', userId: 'u1' },
+      { kind: 'user', userId: 'u2' },
+    ]);
     const t = setup([[]]);
     await runToEnd(t.service);
     expect(t.api.requests.map((r) => r.scope)).toEqual([{ kind: 'account' }]);
   });
   it('runs on its schedule (RECONCILE_INTERVAL) over the last RECONCILE_LOOKBACK, and not at all when off', async () => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'], now: Date.parse('2026-03-10T12:00:00Z') });
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'],
+      now: Date.parse('2026-03-10T12:00:00Z'),
+    });
     try {
-      const { service, api } = setup([[meeting('uuid-s==', [file('f-s1')])]], { RECONCILE_INTERVAL: '10m', RECONCILE_LOOKBACK: '72h' });
+      const { service, api } = setup([[meeting('uuid-s==', [file('f-s1')])]], {
+        RECONCILE_INTERVAL: '10m',
+        RECONCILE_LOOKBACK: '72h',
+      });
       service.onApplicationBootstrap();
       await jest.advanceTimersByTimeAsync(30_000);
       await service.wait(service.last()!.runId);
-      expect(service.last()).toMatchObject({ trigger: 'schedule', from: '2026-03-07', to: '2026-03-10', status: 'ok', queued: 1 });
+      expect(service.last()).toMatchObject({
+        trigger: 'schedule',
+        from: '2026-03-07',
+        to: '2026-03-10',
+        status: 'ok',
+        queued: 1,
+      });
       await jest.advanceTimersByTimeAsync(10 * 60_000);
       await service.wait(service.last()!.runId);
       expect(api.requests).toHaveLength(2);

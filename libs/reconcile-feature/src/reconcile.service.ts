@@ -8,7 +8,13 @@ import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { LOGGER } from '@zoom-pipeline/service-kit';
 import { type Logger, SpanKind, inSpan, injectTraceHeaders } from '@zoom-pipeline/telemetry';
-import { ZOOM_API, type ZoomApiClient, type ZoomRecordingMeeting, formatIsoDay, parseIsoDay } from '@zoom-pipeline/zoom-api';
+import {
+  ZOOM_API,
+  type ZoomApiClient,
+  type ZoomRecordingMeeting,
+  formatIsoDay,
+  parseIsoDay,
+} from '@zoom-pipeline/zoom-api';
 import { ReconcileMetrics } from './reconcile.metrics';
 import { claimQueueing, storedAmong } from './stored-ledger';
 
@@ -104,7 +110,11 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   onApplicationBootstrap(): void {
     const every = this.config.reconcile.intervalMs;
     if (every <= 0 || this.api === undefined) {
-      if (every > 0) this.logger.warn({}, 'reconcile schedule off: no Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)');
+      if (every > 0)
+        this.logger.warn(
+          {},
+          'reconcile schedule off: no Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
+        );
       return;
     }
     // First run soon after start (a restart must not wait an hour to close a gap), then every interval.
@@ -112,7 +122,8 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       this.timer = setTimeout(tick, every);
       this.timer.unref();
       this.start({}, 'schedule').catch((err: unknown) => {
-        if (err instanceof ReconcileBusyError) this.logger.info({}, 'scheduled reconcile skipped: another run holds the lease');
+        if (err instanceof ReconcileBusyError)
+          this.logger.info({}, 'scheduled reconcile skipped: another run holds the lease');
         else this.logger.error({ err: { message: (err as Error).message } }, 'scheduled reconcile could not start');
       });
     };
@@ -131,14 +142,18 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Starts a run; resolves once it holds the lease (the run continues; see `get`/`wait`). */
   async start(req: ReconcileRequest, trigger: ReconcileTrigger): Promise<ReconcileRun> {
-    if (this.api === undefined) throw new ReconcileUnavailableError('the Zoom API needs Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)');
+    if (this.api === undefined)
+      throw new ReconcileUnavailableError(
+        'the Zoom API needs Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
+      );
     const api = this.api;
     const now = Date.now();
     const to = req.to ?? formatIsoDay(now);
     const from = req.from ?? formatIsoDay(now - this.config.reconcile.lookbackMs);
     parseIsoDay(from, 'from');
     if (parseIsoDay(to, 'to') < parseIsoDay(from, 'from')) throw new RangeError(`from (${from}) is after to (${to})`);
-    if (this.active) throw new ReconcileBusyError(`reconcile run ${this.active.run.runId} is still running in this process`);
+    if (this.active)
+      throw new ReconcileBusyError(`reconcile run ${this.active.run.runId} is still running in this process`);
     const runId = randomUUID();
     const owner = `${this.instance}-${runId}`;
     if (!(await this.store.acquireLease(LEASE, owner, LEASE_TTL_MS))) {
@@ -186,7 +201,10 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       this.active = undefined;
     });
     this.active = { run, abort, done };
-    this.logger.info({ runId, trigger, from, to, users: run.users.length, dryRun: run.dryRun }, 'reconcile run started');
+    this.logger.info(
+      { runId, trigger, from, to, users: run.users.length, dryRun: run.dryRun },
+      'reconcile run started',
+    );
     return run;
   }
 
@@ -215,29 +233,46 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   private async execute(api: ZoomApiClient, run: ReconcileRun, signal: AbortSignal): Promise<ReconcileRun> {
     const requestsBefore = api.requestCount;
     try {
-      await inSpan('reconcile', { kind: SpanKind.INTERNAL, attributes: { 'zoom.reconcile.from': run.from, 'zoom.reconcile.to': run.to, 'zoom.reconcile.dry_run': run.dryRun } }, async () => {
-        const seenMeetings = new Set<string>();
-        const seenFiles = new Set<string>();
-        const scopes = run.users.length > 0 ? run.users.map((userId) => ({ kind: 'user' as const, userId })) : [{ kind: 'account' as const }];
-        for (const scope of scopes) {
-          let lastWindow = '';
-          for await (const page of api.listRecordings({ scope, from: run.from, to: run.to, signal })) {
-            if (page.window.from !== lastWindow) {
-              lastWindow = page.window.from;
-              run.windows += 1;
+      await inSpan(
+        'reconcile',
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            'zoom.reconcile.from': run.from,
+            'zoom.reconcile.to': run.to,
+            'zoom.reconcile.dry_run': run.dryRun,
+          },
+        },
+        async () => {
+          const seenMeetings = new Set<string>();
+          const seenFiles = new Set<string>();
+          const scopes =
+            run.users.length > 0
+              ? run.users.map((userId) => ({ kind: 'user' as const, userId }))
+              : [{ kind: 'account' as const }];
+          for (const scope of scopes) {
+            let lastWindow = '';
+            for await (const page of api.listRecordings({ scope, from: run.from, to: run.to, signal })) {
+              if (page.window.from !== lastWindow) {
+                lastWindow = page.window.from;
+                run.windows += 1;
+              }
+              run.pages += 1;
+              run.apiRequests = api.requestCount - requestsBefore;
+              await this.reconcilePage(run, page.meetings, seenMeetings, seenFiles);
+              signal.throwIfAborted();
             }
-            run.pages += 1;
-            run.apiRequests = api.requestCount - requestsBefore;
-            await this.reconcilePage(run, page.meetings, seenMeetings, seenFiles);
-            signal.throwIfAborted();
           }
-        }
-      });
+        },
+      );
       run.status = 'ok';
     } catch (err) {
       run.status = 'failed';
       run.error = (err as Error).message;
-      this.logger.error({ runId: run.runId, err: { message: run.error, code: (err as { code?: string }).code } }, 'reconcile run failed');
+      this.logger.error(
+        { runId: run.runId, err: { message: run.error, code: (err as { code?: string }).code } },
+        'reconcile run failed',
+      );
     }
     run.apiRequests = api.requestCount - requestsBefore;
     run.finishedAt = new Date().toISOString();
@@ -251,7 +286,12 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     return run;
   }
 
-  private async reconcilePage(run: ReconcileRun, meetings: ZoomRecordingMeeting[], seenMeetings: Set<string>, seenFiles: Set<string>): Promise<void> {
+  private async reconcilePage(
+    run: ReconcileRun,
+    meetings: ZoomRecordingMeeting[],
+    seenMeetings: Set<string>,
+    seenFiles: Set<string>,
+  ): Promise<void> {
     const candidates: FileWorkItem[] = [];
     const listedAt = new Date().toISOString();
     for (const meeting of meetings) {
@@ -263,8 +303,16 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       run.meetingsListed += 1;
       // The listed meeting read as the recording.completed the webhook would carry: same file identities, same
       // canonical id (event, instance UUID, file ids), so both paths name each file and its object identically.
-      const envelope = { event: 'recording.completed', payload: { account_id: meeting.account_id ?? '', object: meeting } };
-      const { items, failures } = fileWorkItems({ envelope, canonicalId: canonicalId(canonicalKey(envelope)), app: 'default', tokenReceivedAt: listedAt });
+      const envelope = {
+        event: 'recording.completed',
+        payload: { account_id: meeting.account_id ?? '', object: meeting },
+      };
+      const { items, failures } = fileWorkItems({
+        envelope,
+        canonicalId: canonicalId(canonicalKey(envelope)),
+        app: 'default',
+        tokenReceivedAt: listedAt,
+      });
       run.unfetchable += failures.length;
       run.filesFound += failures.length;
       for (const item of items) {
@@ -275,7 +323,10 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       }
     }
     if (candidates.length === 0) return;
-    const stored = await storedAmong(this.store, candidates.map((i) => i.fileId));
+    const stored = await storedAmong(
+      this.store,
+      candidates.map((i) => i.fileId),
+    );
     const missing: FileWorkItem[] = [];
     const counts = { stored: 0, filtered: 0, not_ready: 0 };
     candidates.forEach((item, i) => {
@@ -290,7 +341,12 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     for (const [outcome, n] of Object.entries(counts)) if (n > 0) this.metrics.files.inc({ outcome }, n);
     run.missing += missing.length;
     if (missing.length === 0 || run.dryRun) return;
-    const won = await claimQueueing(this.store, missing.map((i) => i.fileId), run.runId, REQUEUE_AFTER_MS);
+    const won = await claimQueueing(
+      this.store,
+      missing.map((i) => i.fileId),
+      run.runId,
+      REQUEUE_AFTER_MS,
+    );
     const outputs: OutgoingMessage[] = [];
     missing.forEach((item, i) => {
       if (!won[i]) {
@@ -308,6 +364,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     run.queued += outputs.length;
     run.queuedBytes += missing.filter((_m, i) => won[i]).reduce((sum, m) => sum + m.fileSize, 0);
     this.metrics.files.inc({ outcome: 'queued' }, outputs.length);
-    if (missing.length > outputs.length) this.metrics.files.inc({ outcome: 'in_flight' }, missing.length - outputs.length);
+    if (missing.length > outputs.length)
+      this.metrics.files.inc({ outcome: 'in_flight' }, missing.length - outputs.length);
   }
 }

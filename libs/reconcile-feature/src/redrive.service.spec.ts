@@ -30,7 +30,15 @@ function item(fileId: string, meetingUuid: string): Omit<FileWorkItem, 'download
 }
 
 function failure(fileId: string, meetingUuid: string, reason: UploadFailure['reason'], withItem = true): UploadFailure {
-  const f: UploadFailure = { v: 1, fileId, canonicalId: `c-${meetingUuid}`, reason, message: 'why', attempts: 1, failedAt: '2026-02-01T12:00:00Z' };
+  const f: UploadFailure = {
+    v: 1,
+    fileId,
+    canonicalId: `c-${meetingUuid}`,
+    reason,
+    message: 'why',
+    attempts: 1,
+    failedAt: '2026-02-01T12:00:00Z',
+  };
   if (withItem) f.item = item(fileId, meetingUuid);
   return f;
 }
@@ -38,7 +46,10 @@ function failure(fileId: string, meetingUuid: string, reason: UploadFailure['rea
 describe('RedriveService on the embedded bus (standalone)', () => {
   it('re-queues each still-missing file once, by reason and by meeting, with its recorded work item', async () => {
     const bus = new MemoryEventBus();
-    await bus.ensureTopics([{ topic: TOPICS.failed, partitions: 3 }, { topic: TOPICS.files, partitions: 12 }]);
+    await bus.ensureTopics([
+      { topic: TOPICS.failed, partitions: 3 },
+      { topic: TOPICS.files, partitions: 12 },
+    ]);
     const store = new MemoryDedupStore();
     const failures = [
       failure('f1', 'm1', 'download_unauthorized'),
@@ -49,18 +60,33 @@ describe('RedriveService on the embedded bus (standalone)', () => {
       failure('f5', 'm2', 'download_url_missing', false),
       failure('f6', 'm2', 'download_unauthorized'),
     ];
-    await bus.publish(failures.map((f) => ({ topic: TOPICS.failed, key: f.fileId, value: Buffer.from(JSON.stringify(f)) })));
+    await bus.publish(
+      failures.map((f) => ({ topic: TOPICS.failed, key: f.fileId, value: Buffer.from(JSON.stringify(f)) })),
+    );
     await store.claimMany([{ key: storedKey('f6'), owner: STORED_OWNER, ttlMs: 60_000 }]);
     const queued: string[] = [];
     const publish = bus.publish.bind(bus);
     bus.publish = async (messages) => {
-      for (const m of messages) if (m.topic === TOPICS.files) queued.push(JSON.parse(m.value.toString()).fileId as string);
+      for (const m of messages)
+        if (m.topic === TOPICS.files) queued.push(JSON.parse(m.value.toString()).fileId as string);
       return publish(messages);
     };
-    const service = new RedriveService(bus, store, createLogger({ name: 'test', level: 'silent' }), new ReconcileMetrics(new Registry()));
+    const service = new RedriveService(
+      bus,
+      store,
+      createLogger({ name: 'test', level: 'silent' }),
+      new ReconcileMetrics(new Registry()),
+    );
 
     const dry = await service.redrive({ reason: 'download_unauthorized', dryRun: true });
-    expect(dry).toMatchObject({ scanned: 7, files: 6, matched: 4, alreadyStored: 1, queued: 0, byReason: { download_unauthorized: 3 } });
+    expect(dry).toMatchObject({
+      scanned: 7,
+      files: 6,
+      matched: 4,
+      alreadyStored: 1,
+      queued: 0,
+      byReason: { download_unauthorized: 3 },
+    });
     expect(queued).toEqual([]);
 
     const byMeeting = await service.redrive({ meetingUuid: 'm1' });

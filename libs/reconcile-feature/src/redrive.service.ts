@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, type FileWorkItem, HEADERS, TOPICS, type UploadFailure, decodeUploadFailure } from '@zoom-pipeline/contracts';
+import {
+  DEFAULT_PARTITIONS,
+  type FileWorkItem,
+  HEADERS,
+  TOPICS,
+  type UploadFailure,
+  decodeUploadFailure,
+} from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { LOGGER } from '@zoom-pipeline/service-kit';
@@ -58,7 +65,8 @@ export class RedriveService {
   async redrive(req: RedriveRequest): Promise<RedriveSummary> {
     const redriveId = randomUUID();
     const owner = `${hostname()}-${process.pid}-${redriveId}`;
-    if (!(await this.store.acquireLease(LEASE, owner, LEASE_TTL_MS))) throw new ReconcileBusyError('another redrive is running');
+    if (!(await this.store.acquireLease(LEASE, owner, LEASE_TTL_MS)))
+      throw new ReconcileBusyError('another redrive is running');
     try {
       return await inSpan('redrive', { kind: SpanKind.INTERNAL }, () => this.run(redriveId, req));
     } finally {
@@ -68,9 +76,22 @@ export class RedriveService {
 
   private async run(redriveId: string, req: RedriveRequest): Promise<RedriveSummary> {
     const latest = new Map<string, UploadFailure>();
-    const summary: RedriveSummary = { redriveId, dryRun: req.dryRun === true, scanned: 0, files: 0, matched: 0, alreadyStored: 0, notRedrivable: 0, queued: 0, byReason: {} };
+    const summary: RedriveSummary = {
+      redriveId,
+      dryRun: req.dryRun === true,
+      scanned: 0,
+      files: 0,
+      matched: 0,
+      alreadyStored: 0,
+      notRedrivable: 0,
+      queued: 0,
+      byReason: {},
+    };
     let lastActivity = Date.now();
-    await this.bus.ensureTopics([{ topic: TOPICS.failed, partitions: DEFAULT_PARTITIONS[TOPICS.failed] }, { topic: TOPICS.files, partitions: DEFAULT_PARTITIONS[TOPICS.files] }]);
+    await this.bus.ensureTopics([
+      { topic: TOPICS.failed, partitions: DEFAULT_PARTITIONS[TOPICS.failed] },
+      { topic: TOPICS.files, partitions: DEFAULT_PARTITIONS[TOPICS.files] },
+    ]);
     const handle = await this.bus.consume({
       groupId: `zoom-pipeline-redrive-${redriveId}`,
       topics: [TOPICS.failed],
@@ -83,7 +104,10 @@ export class RedriveService {
             const failure = decodeUploadFailure(msg.value);
             latest.set(failure.fileId, failure);
           } catch (err) {
-            this.logger.warn({ partition: msg.partition, offset: msg.offset, reason: (err as Error).message }, 'zoom.recording.failed record is not an upload failure; not redriven');
+            this.logger.warn(
+              { partition: msg.partition, offset: msg.offset, reason: (err as Error).message },
+              'zoom.recording.failed record is not an upload failure; not redriven',
+            );
           }
         }
         return { outputs: [] };
@@ -118,7 +142,10 @@ export class RedriveService {
       }
       candidates.push({ failure, item });
     }
-    const stored = await storedAmong(this.store, candidates.map((c) => c.item.fileId));
+    const stored = await storedAmong(
+      this.store,
+      candidates.map((c) => c.item.fileId),
+    );
     const outputs: OutgoingMessage[] = [];
     candidates.forEach(({ failure, item }, i) => {
       if (stored[i]) {

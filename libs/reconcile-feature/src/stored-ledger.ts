@@ -27,7 +27,12 @@ export async function storedAmong(store: DedupStore, fileIds: readonly string[])
 }
 
 /** Claims the right to queue each file; true where this caller won it (nobody queued it within `ttlMs`). */
-export async function claimQueueing(store: DedupStore, fileIds: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+export async function claimQueueing(
+  store: DedupStore,
+  fileIds: readonly string[],
+  owner: string,
+  ttlMs: number,
+): Promise<boolean[]> {
   if (fileIds.length === 0) return [];
   const results = await store.claimMany(fileIds.map((id) => ({ key: queuedKey(id), owner, ttlMs })));
   return results.map((r) => r.status !== 'duplicate');

@@ -13,11 +13,25 @@ const BYTES = Buffer.from('the recording bytes');
 
 async function setup(afterUpload: 'trash' | 'keep' = 'trash') {
   const objects = new MemoryObjectStore();
-  const stored = await objects.put({ key: 'acct/2026/02/01/rec-MP4-f1.MP4', body: Readable.from([BYTES]), contentLength: BYTES.length, metadata: { 'zoom-file-id': 'f1' } });
+  const stored = await objects.put({
+    key: 'acct/2026/02/01/rec-MP4-f1.MP4',
+    body: Readable.from([BYTES]),
+    contentLength: BYTES.length,
+    metadata: { 'zoom-file-id': 'f1' },
+  });
   const trashed: string[] = [];
-  const api = { trashRecordingFile: async (uuid: string, id: string) => void trashed.push(`${uuid}/${id}`) } as unknown as ZoomApiClient;
+  const api = {
+    trashRecordingFile: async (uuid: string, id: string) => void trashed.push(`${uuid}/${id}`),
+  } as unknown as ZoomApiClient;
   const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 't', ZOOM_AFTER_UPLOAD: afterUpload });
-  const service = new TrashService(config, new MemoryDedupStore(), api, createLogger({ name: 'test', level: 'silent' }), new ReconcileMetrics(new Registry()), objects);
+  const service = new TrashService(
+    config,
+    new MemoryDedupStore(),
+    api,
+    createLogger({ name: 'test', level: 'silent' }),
+    new ReconcileMetrics(new Registry()),
+    objects,
+  );
   const result = (over: Partial<UploadResult> = {}): UploadResult => ({
     v: 1,
     fileId: 'f1',
@@ -44,7 +58,10 @@ describe('TrashService (ZOOM_AFTER_UPLOAD=trash)', () => {
 
   it('trashes a file once its stored copy matches size and SHA-256, and only once', async () => {
     const { service, trashed, result } = await setup();
-    expect(await service.afterUploads([result(), result({ alreadyStored: true })])).toEqual(['trashed', 'already_trashed']);
+    expect(await service.afterUploads([result(), result({ alreadyStored: true })])).toEqual([
+      'trashed',
+      'already_trashed',
+    ]);
     expect(trashed).toEqual(['uuid-1==/f1']);
   });
 
@@ -62,7 +79,10 @@ describe('TrashService (ZOOM_AFTER_UPLOAD=trash)', () => {
 
   it('never trashes a file without its own Zoom id, and reports a failed trash call without throwing', async () => {
     const { service, trashed, result } = await setup();
-    expect(await service.afterUploads([result({ fileId: 'derived-0123' }), result({ fileId: 'f1~abc' })])).toEqual(['not_trashable', 'not_trashable']);
+    expect(await service.afterUploads([result({ fileId: 'derived-0123' }), result({ fileId: 'f1~abc' })])).toEqual([
+      'not_trashable',
+      'not_trashable',
+    ]);
     expect(trashed).toEqual([]);
     (service as unknown as { api: { trashRecordingFile: () => Promise<void> } }).api.trashRecordingFile = async () => {
       throw new Error('DELETE /meetings/{meetingId}/recordings/{recordingId}: HTTP 500 after 6 attempts');

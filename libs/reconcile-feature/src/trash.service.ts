@@ -42,7 +42,10 @@ export class TrashService {
     const outcomes: TrashOutcome[] = [];
     for (const r of results) {
       const outcome = await this.afterUpload(r).catch((err: unknown) => {
-        this.logger.warn({ fileId: r.fileId, err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'could not move the recording file to the Zoom trash; it stays in Zoom');
+        this.logger.warn(
+          { fileId: r.fileId, err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+          'could not move the recording file to the Zoom trash; it stays in Zoom',
+        );
         return 'failed' as const;
       });
       this.metrics.trash.inc({ outcome });
@@ -54,19 +57,32 @@ export class TrashService {
   private async afterUpload(r: UploadResult): Promise<TrashOutcome> {
     // Zoom's recording id is the file id, except for files without one (derived-…) or sharing one (<id>~…):
     // trashing the shared id would trash the other file too.
-    if (this.api === undefined || r.fileId.startsWith('derived-') || r.fileId.includes('~') || r.meetingUuid === '') return 'not_trashable';
+    if (this.api === undefined || r.fileId.startsWith('derived-') || r.fileId.includes('~') || r.meetingUuid === '')
+      return 'not_trashable';
     if ((await this.store.peekClaims([trashedKey(r.fileId)]))[0] !== null) return 'already_trashed';
     const head = this.objects === undefined ? null : await this.objects.head(r.key);
     const verified =
-      head !== null && decodeMetadataValue(head.metadata['zoom-file-id']) === r.fileId && head.size === r.size && r.sha256 !== '' && head.sha256 === r.sha256;
+      head !== null &&
+      decodeMetadataValue(head.metadata['zoom-file-id']) === r.fileId &&
+      head.size === r.size &&
+      r.sha256 !== '' &&
+      head.sha256 === r.sha256;
     if (!verified) {
-      this.logger.warn({ fileId: r.fileId, key: r.key, found: head !== null }, 'stored copy not verified by size and SHA-256; not moving the recording file to the Zoom trash');
+      this.logger.warn(
+        { fileId: r.fileId, key: r.key, found: head !== null },
+        'stored copy not verified by size and SHA-256; not moving the recording file to the Zoom trash',
+      );
       return 'unverified';
     }
     const api = this.api;
-    await inSpan('zoom.trash', { kind: SpanKind.INTERNAL, attributes: { 'zoom.file_id': r.fileId } }, () => api.trashRecordingFile(r.meetingUuid, r.fileId));
+    await inSpan('zoom.trash', { kind: SpanKind.INTERNAL, attributes: { 'zoom.file_id': r.fileId } }, () =>
+      api.trashRecordingFile(r.meetingUuid, r.fileId),
+    );
     await this.store.claimMany([{ key: trashedKey(r.fileId), owner: 'trashed', ttlMs: this.ledgerTtlMs }]);
-    this.logger.info({ fileId: r.fileId, key: r.key }, 'recording file moved to the Zoom trash after its verified upload');
+    this.logger.info(
+      { fileId: r.fileId, key: r.key },
+      'recording file moved to the Zoom trash after its verified upload',
+    );
     return 'trashed';
   }
 }

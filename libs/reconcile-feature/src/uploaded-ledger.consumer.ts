@@ -35,13 +35,18 @@ export class UploadedLedgerConsumer {
         results.push(decodeUploadResult(msg.value));
       } catch (err) {
         // Not an upload result: nothing to remember; the reconciler will find that file missing and queue it.
-        this.logger.warn({ partition: msg.partition, offset: msg.offset, reason: (err as Error).message }, 'zoom.recording.uploaded record is not an upload result; ignored by the ledger');
+        this.logger.warn(
+          { partition: msg.partition, offset: msg.offset, reason: (err as Error).message },
+          'zoom.recording.uploaded record is not an upload result; ignored by the ledger',
+        );
       }
     }
     const fileIds = results.map((r) => r.fileId);
     if (fileIds.length > 0) {
       // A store error throws: nothing is committed and the batch comes back (the transport's backoff).
-      await this.store.claimMany(fileIds.map((id) => ({ key: storedKey(id), owner: STORED_OWNER, ttlMs: this.config.reconcile.ledgerTtlMs })));
+      await this.store.claimMany(
+        fileIds.map((id) => ({ key: storedKey(id), owner: STORED_OWNER, ttlMs: this.config.reconcile.ledgerTtlMs })),
+      );
       this.metrics.ledgerWrites.inc(fileIds.length);
     }
     // Only files that reached zoom.recording.uploaded, and only after their stored copy is verified (trash.service.ts).

@@ -20,7 +20,9 @@ import { type RtmsStreamInfo } from './stream-event';
 /** Record headers of zoom.rtms.transcripts / zoom.rtms.chat. */
 export const RTMS_HEADERS = {
   streamId: 'zp-rtms-stream-id',
-  /** The fencing token of the lease the writer held: a consumer may drop records of an older token after a newer one. */
+  /**
+   * The fencing token of the lease the writer held: a consumer may drop records of an older token after a newer one.
+   */
   fence: 'zp-rtms-fence',
 } as const;
 

@@ -106,7 +106,10 @@ export class RtmsConnector {
     await this.end(t, `rtms_stopped:${stopReason}`);
   }
 
-  /** Graceful stop (SIGTERM): close every session, store what is buffered, release the leases so another pod takes over at once. */
+  /**
+   * Graceful stop (SIGTERM): close every session, store what is buffered, release the leases so another pod takes over
+   * at once.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -181,7 +184,8 @@ export class RtmsConnector {
       }
       this.connect(t);
     } catch (err) {
-      // Store unavailable: a holder keeps streaming until its local lease deadline, then stops (another pod may have it by then).
+      // Store unavailable: a holder keeps streaming until its local lease deadline, then stops (another pod may have it
+      // by then).
       if (t.lease && this.now() >= t.leaseUntil) this.loseLease(t, 'lease could not be renewed in time');
       this.deps.logger.warn(
         { streamId: t.info.streamId, reason: err instanceof Error ? err.message : String(err) },

@@ -4,7 +4,10 @@ import { type BusHandlerOptions } from '@zoom-pipeline/event-bus';
 import { RTMS_CONSUMER_OPTIONS, RTMS_GROUP_PREFIX, RtmsEventsConsumer } from './rtms.consumer';
 import { RtmsService } from './rtms.service';
 
-/** Needs CONFIG, EVENT_BUS, DEDUP_STORE, OBJECT_STORE and the service kit from the app module; the app starts the bus transport. */
+/**
+ * Needs CONFIG, EVENT_BUS, DEDUP_STORE, OBJECT_STORE and the service kit from the app module; the app starts the bus
+ * transport.
+ */
 @Module({
   controllers: [RtmsEventsConsumer],
   providers: [

@@ -100,7 +100,9 @@ export class GapCounter {
 
   constructor(private readonly toleranceMs: number) {}
 
-  /** `durationMs`: how long the frame lasts (audio), or 0 for events such as transcripts. Returns the gap in ms, or 0. */
+  /**
+   * `durationMs`: how long the frame lasts (audio), or 0 for events such as transcripts. Returns the gap in ms, or 0.
+   */
   observe(timestamp: number, durationMs: number): number {
     let gap = 0;
     if (this.expected !== undefined && timestamp - this.expected > this.toleranceMs) {

@@ -89,7 +89,9 @@ export interface StreamIdentity {
   streamId: string;
 }
 
-/** hex(HMAC-SHA256(client secret, "client_id,instance_id,rtms_stream_id")): the same signature for signaling and media. */
+/**
+ * hex(HMAC-SHA256(client secret, "client_id,instance_id,rtms_stream_id")): the same signature for signaling and media.
+ */
 export function handshakeSignature(
   clientId: string,
   clientSecret: string,
@@ -114,7 +116,10 @@ export function signalingHandshake(id: StreamIdentity, signature: string, sequen
   };
 }
 
-/** Audio parameters: L16 PCM, 16 kHz, mono, mixed stream (zoom/rtms enums: codec L16=1, SR_16K=1, MONO=1, AUDIO_MIXED_STREAM=1). */
+/**
+ * Audio parameters: L16 PCM, 16 kHz, mono, mixed stream (zoom/rtms enums: codec L16=1, SR_16K=1, MONO=1,
+ * AUDIO_MIXED_STREAM=1).
+ */
 export const AUDIO_FORMAT = { sampleRate: 16_000, channels: 1, bitsPerSample: 16 } as const;
 
 export function dataHandshake(

@@ -28,7 +28,9 @@ function rawResponse(err: HttpError): Buffer {
     date: new Date().toUTCString(),
     connection: 'close',
   };
-  const head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
@@ -85,16 +87,32 @@ export function answerUnreadBody(req: IncomingMessage, err: HttpError, limits: L
  */
 export function clientErrorToHttpError(err: { code?: string }): HttpError {
   const code = err.code ?? '';
-  if (code === 'HPE_HEADER_OVERFLOW') return new HttpError(431, 'headers_too_large', 'the request headers exceed the server limit');
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new HttpError(408, 'request_timeout', 'the request was not received in time');
-  if (BAD_FRAMING.has(code)) return new HttpError(400, 'bad_framing', 'the request body framing (Content-Length / Transfer-Encoding) is invalid');
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return new HttpError(431, 'headers_too_large', 'the request headers exceed the server limit');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return new HttpError(408, 'request_timeout', 'the request was not received in time');
+  if (BAD_FRAMING.has(code))
+    return new HttpError(
+      400,
+      'bad_framing',
+      'the request body framing (Content-Length / Transfer-Encoding) is invalid',
+    );
   return new HttpError(400, 'bad_request', 'the request is not valid HTTP/1.1');
 }
 
-const BAD_FRAMING: ReadonlySet<string> = new Set(['HPE_INVALID_CONTENT_LENGTH', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_TRANSFER_ENCODING', 'HPE_INVALID_CHUNK_SIZE']);
+const BAD_FRAMING: ReadonlySet<string> = new Set([
+  'HPE_INVALID_CONTENT_LENGTH',
+  'HPE_UNEXPECTED_CONTENT_LENGTH',
+  'HPE_INVALID_TRANSFER_ENCODING',
+  'HPE_INVALID_CHUNK_SIZE',
+]);
 
 /** Fastify's `clientErrorHandler` (the server's `clientError` event). */
-export function handleClientError(err: Error & { code?: string }, socket: Duplex, limits: LingerLimits = DEFAULT_LINGER): void {
+export function handleClientError(
+  err: Error & { code?: string },
+  socket: Duplex,
+  limits: LingerLimits = DEFAULT_LINGER,
+): void {
   // A reset connection has nobody to answer to (Node's own handler does the same).
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   // Node's rule: never write a raw response over one that has started.

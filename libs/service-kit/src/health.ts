@@ -41,7 +41,9 @@ export class HealthService {
   }
 
   async ready(timeoutMs = 1_000): Promise<{ ok: boolean; checks: Record<string, boolean>; draining: boolean }> {
-    const results = await Promise.all(this.readiness.map((c) => withTimeout(c.check(), timeoutMs, () => false).catch(() => false)));
+    const results = await Promise.all(
+      this.readiness.map((c) => withTimeout(c.check(), timeoutMs, () => false).catch(() => false)),
+    );
     const checks: Record<string, boolean> = {};
     this.readiness.forEach((c, i) => (checks[c.name] = results[i]));
     return { ok: !this.draining && results.every(Boolean), checks, draining: this.draining };
@@ -55,7 +57,6 @@ function safe(f: () => boolean): boolean {
     return false;
   }
 }
-
 
 @Controller()
 export class HealthController {
@@ -72,7 +73,14 @@ export class HealthController {
     const r = await this.health.ready();
     const status = r.draining ? 'draining' : r.ok ? 'ready' : 'not_ready';
     if (!r.ok) {
-      void reply.code(503).header('retry-after', '5').send({ error: status, message: r.draining ? 'shutting down' : 'a dependency is unreachable', checks: r.checks });
+      void reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({
+          error: status,
+          message: r.draining ? 'shutting down' : 'a dependency is unreachable',
+          checks: r.checks,
+        });
       return;
     }
     void reply.code(200).send({ status, checks: r.checks });

@@ -41,12 +41,17 @@ export class HttpErrorFilter implements ExceptionFilter {
       if (status === 404) {
         const allowed = this.options.routes?.allowedMethods(request?.url ?? '') ?? [];
         return allowed.length > 0
-          ? new HttpError(405, 'method_not_allowed', `this path accepts ${allowed.join(', ')}`, { allow: allowed.join(', ') })
+          ? new HttpError(405, 'method_not_allowed', `this path accepts ${allowed.join(', ')}`, {
+              allow: allowed.join(', '),
+            })
           : new HttpError(404, 'not_found', 'no such route');
       }
       return mapFastifyError({ statusCode: status }, this.options.maxBodyBytes ?? 0);
     }
-    this.options.logger?.error({ err: { message: (exception as Error)?.message, code: (exception as { code?: string })?.code } }, 'request failed');
+    this.options.logger?.error(
+      { err: { message: (exception as Error)?.message, code: (exception as { code?: string })?.code } },
+      'request failed',
+    );
     return new HttpError(500, 'internal_error', 'internal error; see the service log');
   }
 }

@@ -20,7 +20,10 @@ export class HttpError extends Error {
 
 export function sendError(reply: FastifyReply, err: HttpError): FastifyReply {
   for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v);
-  return reply.code(err.status).type('application/json; charset=utf-8').send({ error: err.code, message: err.message } satisfies ErrorBody);
+  return reply
+    .code(err.status)
+    .type('application/json; charset=utf-8')
+    .send({ error: err.code, message: err.message } satisfies ErrorBody);
 }
 
 export const CODE_BY_STATUS: Record<number, string> = {
@@ -42,7 +45,14 @@ export class RouteTable {
   private readonly routes: Array<{ methods: string[]; pattern: RegExp }> = [];
 
   add(method: string | string[], url: string): void {
-    const pattern = new RegExp('^' + url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '/?$');
+    const pattern = new RegExp(
+      '^' +
+        url
+          .split('/')
+          .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+          .join('/') +
+        '/?$',
+    );
     this.routes.push({ methods: (Array.isArray(method) ? method : [method]).map((m) => m.toUpperCase()), pattern });
   }
 
@@ -68,7 +78,12 @@ export function mapFastifyError(error: { statusCode?: number; code?: string }, m
     return new HttpError(400, 'bad_request', 'the request body is malformed');
   }
   if (error.code === 'FST_ERR_BAD_URL') return new HttpError(400, 'bad_url', 'the URL is not validly percent-encoded');
-  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return new HttpError(414, 'url_too_long', 'a path segment is too long');
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return new HttpError(414, 'url_too_long', 'a path segment is too long');
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-  return new HttpError(status, CODE_BY_STATUS[status] ?? 'http_error', status === 500 ? 'internal error; see the service log' : 'the request was rejected');
+  return new HttpError(
+    status,
+    CODE_BY_STATUS[status] ?? 'http_error',
+    status === 500 ? 'internal error; see the service log' : 'the request was rejected',
+  );
 }

@@ -44,8 +44,20 @@ let app: NestFastifyApplication;
 let port: number;
 
 beforeAll(async () => {
-  const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  app = await createApp(TestModule, { name: 'test', port: 0, host: '127.0.0.1', maxBodyBytes: MAX_BODY, shutdownDelayMs: 0, logger, handleSignals: false });
+  const logger = createLogger({
+    name: 'test',
+    level: 'silent',
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+  });
+  app = await createApp(TestModule, {
+    name: 'test',
+    port: 0,
+    host: '127.0.0.1',
+    maxBodyBytes: MAX_BODY,
+    shutdownDelayMs: 0,
+    logger,
+    handleSignals: false,
+  });
   await app.listen(0, '127.0.0.1');
   port = (app.getHttpServer().address() as net.AddressInfo).port;
 });
@@ -75,7 +87,8 @@ function rawRequest(head: string, body: Buffer = Buffer.alloc(0)): Promise<RawAn
       const [headText = '', bodyText = ''] = text.split('\r\n\r\n');
       const [statusLine = '', ...headerLines] = headText.split('\r\n');
       const headers: Record<string, string> = {};
-      for (const l of headerLines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+      for (const l of headerLines)
+        headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
       resolve({ status: Number(statusLine.split(' ')[1] ?? 0), headers, body: bodyText, error });
     });
     socket.on('connect', () => {
@@ -98,12 +111,22 @@ function expectSpecError(answer: RawAnswer, status: number, code: string): void 
 
 describe('HTTP errors before and around routes', () => {
   it('answers 431 headers_too_large (Node parser clientError) in the SPEC shape', async () => {
-    expectSpecError(await rawRequest(`GET /hooks/status HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), 431, 'headers_too_large');
+    expectSpecError(
+      await rawRequest(`GET /hooks/status HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+      431,
+      'headers_too_large',
+    );
   });
 
   it.each([
-    ['a Content-Length that is not a number', 'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n'],
-    ['both Content-Length and chunked Transfer-Encoding', 'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}'],
+    [
+      'a Content-Length that is not a number',
+      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n',
+    ],
+    [
+      'both Content-Length and chunked Transfer-Encoding',
+      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}',
+    ],
   ])('answers 400 bad_framing for %s', async (_name, head) => {
     expectSpecError(await rawRequest(head), 400, 'bad_framing');
   });
@@ -113,11 +136,19 @@ describe('HTTP errors before and around routes', () => {
   });
 
   it('answers 400 bad_url for a URL that does not percent-decode (Fastify router error)', async () => {
-    expectSpecError(await rawRequest('GET /hooks/%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'), 400, 'bad_url');
+    expectSpecError(
+      await rawRequest('GET /hooks/%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'),
+      400,
+      'bad_url',
+    );
   });
 
   it('answers 404 not_found for an unknown path and 405 method_not_allowed with Allow for a known one', async () => {
-    expectSpecError(await rawRequest('GET /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'), 404, 'not_found');
+    expectSpecError(
+      await rawRequest('GET /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'),
+      404,
+      'not_found',
+    );
     const wrongMethod = await rawRequest('DELETE /hooks/status HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
     expectSpecError(wrongMethod, 405, 'method_not_allowed');
     expect(wrongMethod.headers.allow).toContain('GET');
@@ -127,7 +158,9 @@ describe('HTTP errors before and around routes', () => {
   });
 
   it('still answers a good request normally', async () => {
-    const ok = await rawRequest('POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+    const ok = await rawRequest(
+      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+    );
     expect(ok.status).toBe(201);
     expect(JSON.parse(ok.body)).toEqual({ bytes: 2 });
   });
@@ -139,7 +172,12 @@ describe('413 with a lingering close', () => {
   it('gives every one of 20 sequential 5 MiB posts (Content-Length) a 413 body_too_large, never a reset', async () => {
     const answers: RawAnswer[] = [];
     for (let i = 0; i < 20; i++) {
-      answers.push(await rawRequest(`POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`, fiveMiB));
+      answers.push(
+        await rawRequest(
+          `POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
+          fiveMiB,
+        ),
+      );
     }
     for (const a of answers) expectSpecError(a, 413, 'body_too_large');
     expect(answers[0].headers.connection).toBe('close');
@@ -148,20 +186,37 @@ describe('413 with a lingering close', () => {
   it('gives every one of 3×8 concurrent 5 MiB posts, chunked and not, a 413', async () => {
     const post = (chunked: boolean) =>
       chunked
-        ? rawRequest('POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n', Buffer.concat([Buffer.from(`${fiveMiB.length.toString(16)}\r\n`), fiveMiB, Buffer.from('\r\n0\r\n\r\n')]))
-        : rawRequest(`POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`, fiveMiB);
+        ? rawRequest(
+            'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+            Buffer.concat([Buffer.from(`${fiveMiB.length.toString(16)}\r\n`), fiveMiB, Buffer.from('\r\n0\r\n\r\n')]),
+          )
+        : rawRequest(
+            `POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
+            fiveMiB,
+          );
     for (let round = 0; round < 3; round++) {
       const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post(i % 2 === 0)));
       for (const a of answers) expectSpecError(a, 413, 'body_too_large');
     }
   });
-
 });
 
 describe('while shutting down', () => {
   it('answers a request that arrives on a kept-alive connection during close with 503 shutting_down and Retry-After', async () => {
-    const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const closingApp = await createApp(TestModule, { name: 'test', port: 0, host: '127.0.0.1', maxBodyBytes: MAX_BODY, shutdownDelayMs: 0, logger, handleSignals: false });
+    const logger = createLogger({
+      name: 'test',
+      level: 'silent',
+      destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
+    const closingApp = await createApp(TestModule, {
+      name: 'test',
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: MAX_BODY,
+      shutdownDelayMs: 0,
+      logger,
+      handleSignals: false,
+    });
     await closingApp.listen(0, '127.0.0.1');
     const server = closingApp.getHttpServer();
     const closingPort = (server.address() as net.AddressInfo).port;
@@ -186,7 +241,10 @@ describe('while shutting down', () => {
     const second = text.slice(text.indexOf('HTTP/1.1', 1));
     expect(second).toMatch(/^HTTP\/1\.1 503 /);
     expect(second.toLowerCase()).toContain('retry-after: 5');
-    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'shutting_down', message: expect.any(String) });
+    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: 'shutting_down',
+      message: expect.any(String),
+    });
   });
 });
 

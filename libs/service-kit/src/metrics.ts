@@ -18,7 +18,10 @@ export class MetricsController {
 
   @Get('metrics')
   async metrics(@Res() reply: FastifyReply): Promise<void> {
-    void reply.code(200).type(this.registry.contentType).send(await this.registry.metrics());
+    void reply
+      .code(200)
+      .type(this.registry.contentType)
+      .send(await this.registry.metrics());
   }
 }
 
@@ -26,14 +29,20 @@ export type LagCollector = () => Promise<Array<{ topic: string; partition: numbe
 
 export const CONSUMER_LAG_METRIC = 'zoom_consumer_lag';
 
-const lagGauges = new WeakMap<Registry, { gauge: Gauge<'group' | 'topic' | 'partition'>; groups: Map<string, LagCollector> }>();
+const lagGauges = new WeakMap<
+  Registry,
+  { gauge: Gauge<'group' | 'topic' | 'partition'>; groups: Map<string, LagCollector> }
+>();
 
 /**
  * `zoom_consumer_lag{group,topic,partition}`: messages not yet committed, read from the broker at scrape time.
  * One gauge per registry whatever the number of consumer groups (the standalone process runs dedup and
  * uploader on one /metrics), one `group` label value each. Best effort: a slow broker never fails a scrape.
  */
-export function consumerLagGauge(registry: Registry, options: { group: string; collect: LagCollector }): Gauge<'group' | 'topic' | 'partition'> {
+export function consumerLagGauge(
+  registry: Registry,
+  options: { group: string; collect: LagCollector },
+): Gauge<'group' | 'topic' | 'partition'> {
   let entry = lagGauges.get(registry);
   if (!entry) {
     const groups = new Map<string, LagCollector>();
@@ -46,7 +55,8 @@ export function consumerLagGauge(registry: Registry, options: { group: string; c
         await Promise.all(
           [...groups].map(async ([group, collect]) => {
             try {
-              for (const l of await collect()) this.set({ group, topic: l.topic, partition: String(l.partition) }, l.lag);
+              for (const l of await collect())
+                this.set({ group, topic: l.topic, partition: String(l.partition) }, l.lag);
             } catch {
               /* lag is best effort */
             }

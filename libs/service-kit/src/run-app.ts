@@ -55,7 +55,8 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
     // Parser errors before there is a request (431 headers too large, bad Content-Length): our JSON shape.
     clientErrorHandler: (err, socket) => handleClientError(err, socket),
     // Router errors before any route runs (a URL that does not decode): our JSON shape too.
-    frameworkErrors: (error: Error, _req: FastifyRequest, reply: FastifyReply) => void sendError(reply, mapFastifyError(error as { statusCode?: number; code?: string }, options.maxBodyBytes)),
+    frameworkErrors: (error: Error, _req: FastifyRequest, reply: FastifyReply) =>
+      void sendError(reply, mapFastifyError(error as { statusCode?: number; code?: string }, options.maxBodyBytes)),
   });
   const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     bodyParser: false,
@@ -76,7 +77,10 @@ export async function createApp(module: unknown, options: RunAppOptions): Promis
       done();
       return;
     }
-    void sendError(reply.header('connection', 'close'), new HttpError(503, 'shutting_down', 'the service is shutting down; retry later', { 'retry-after': '5' }));
+    void sendError(
+      reply.header('connection', 'close'),
+      new HttpError(503, 'shutting_down', 'the service is shutting down; retry later', { 'retry-after': '5' }),
+    );
   });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -96,7 +100,10 @@ export async function runApp(module: unknown, options: RunAppOptions): Promise<N
   return app;
 }
 
-export function installShutdown(app: NestFastifyApplication, options: Pick<RunAppOptions, 'shutdownDelayMs' | 'logger' | 'name'>): void {
+export function installShutdown(
+  app: NestFastifyApplication,
+  options: Pick<RunAppOptions, 'shutdownDelayMs' | 'logger' | 'name'>,
+): void {
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;

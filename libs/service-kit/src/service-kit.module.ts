@@ -19,7 +19,11 @@ export class ServiceKitModule {
     return {
       module: ServiceKitModule,
       controllers: [HealthController, MetricsController],
-      providers: [HealthService, { provide: LOGGER, useValue: options.logger }, { provide: METRICS_REGISTRY, useValue: options.registry }],
+      providers: [
+        HealthService,
+        { provide: LOGGER, useValue: options.logger },
+        { provide: METRICS_REGISTRY, useValue: options.registry },
+      ],
       exports: [HealthService, LOGGER, METRICS_REGISTRY],
     };
   }

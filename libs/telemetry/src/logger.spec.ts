@@ -8,7 +8,12 @@ class StackContextManager implements ContextManager {
   active(): Context {
     return this.stack.at(-1) ?? ROOT_CONTEXT;
   }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     this.stack.push(ctx);
     try {
       return fn.call(thisArg, ...args);
@@ -31,7 +36,13 @@ class StackContextManager implements ContextManager {
 function capture(options: { logClientIps?: boolean } = {}) {
   const stream = new PassThrough();
   const lines: Array<Record<string, unknown>> = [];
-  stream.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
+  stream.on('data', (d: Buffer) =>
+    d
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
+  );
   const logger = createLogger({ name: 't', destination: stream, ...options });
   return { logger, lines, flush: () => new Promise((r) => setImmediate(r)) };
 }
@@ -53,7 +64,14 @@ describe('createLogger', () => {
 
   it('censors participant emails and IPs, tokens, and client IPs unless LOG_CLIENT_IPS opted in', async () => {
     const { logger, lines, flush } = capture();
-    logger.info({ sourceIp: '203.0.113.9', participant: { email: 'a@example.com', public_ip: '198.51.100.1' }, download_token: 'tok' }, 'x');
+    logger.info(
+      {
+        sourceIp: '203.0.113.9',
+        participant: { email: 'a@example.com', public_ip: '198.51.100.1' },
+        download_token: 'tok',
+      },
+      'x',
+    );
     await flush();
     const text = JSON.stringify(lines[0]);
     for (const leak of ['203.0.113.9', 'a@example.com', '198.51.100.1', '"tok"']) expect(text).not.toContain(leak);

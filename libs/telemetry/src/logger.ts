@@ -44,7 +44,16 @@ export const REDACT_PATHS = [
  * Client IP addresses are personal data: censored unless the operator opts in (LOG_CLIENT_IPS=true,
  * passed as `logClientIps`). `public_ip`/`private_ip` of participants are always censored (REDACT_PATHS).
  */
-export const CLIENT_IP_PATHS = ['sourceIp', '*.sourceIp', 'clientIp', '*.clientIp', 'ip', '*.ip', 'remoteAddress', '*.remoteAddress'];
+export const CLIENT_IP_PATHS = [
+  'sourceIp',
+  '*.sourceIp',
+  'clientIp',
+  '*.clientIp',
+  'ip',
+  '*.ip',
+  'remoteAddress',
+  '*.remoteAddress',
+];
 
 export interface LoggerOptions {
   name: string;
@@ -60,7 +69,10 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       name: options.name,
       level: options.level ?? 'info',
-      redact: { paths: options.logClientIps ? REDACT_PATHS : [...REDACT_PATHS, ...CLIENT_IP_PATHS], censor: '[redacted]' },
+      redact: {
+        paths: options.logClientIps ? REDACT_PATHS : [...REDACT_PATHS, ...CLIENT_IP_PATHS],
+        censor: '[redacted]',
+      },
       // Correlates each line with the active span (nothing when tracing is off or no span is active).
       mixin: activeTraceFields,
       base: { service: options.name },
@@ -71,7 +83,9 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-/** Strips query strings (pre-signed URLs, `?access_token=`) and path tokens before a URL reaches a log line or an error. */
+/**
+ * Strips query strings (pre-signed URLs, `?access_token=`) and path tokens before a URL reaches a log line or an error.
+ */
 export function safeUrl(url: string): string {
   try {
     const u = new URL(url);

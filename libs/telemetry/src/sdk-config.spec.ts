@@ -8,7 +8,15 @@ const TRACE = 'd514bd0082bc6955a8feb409725166e7';
 function decide(env: Record<string, string>, parentFlags?: TraceFlags) {
   const sampler = pipelineSampler(env);
   if (!sampler) return undefined;
-  const ctx = parentFlags === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE, spanId: '4e872cfdca61bbf4', traceFlags: parentFlags, isRemote: true });
+  const ctx =
+    parentFlags === undefined
+      ? ROOT_CONTEXT
+      : trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: TRACE,
+          spanId: '4e872cfdca61bbf4',
+          traceFlags: parentFlags,
+          isRemote: true,
+        });
   return sampler.shouldSample(ctx, TRACE, 'POST', SpanKind.SERVER, {}, []).decision;
 }
 

@@ -1,4 +1,13 @@
-import { type Attributes, type Context, type Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
 
 export { SpanKind, SpanStatusCode, context, trace, type Context, type Span };
 
@@ -49,7 +58,10 @@ export function kafkaAttributes(topic: string, operation: 'publish' | 'process',
 }
 
 /** The context carried by message headers (W3C `traceparent`/`tracestate`), on top of `parent`. */
-export function extractContext(headers: Readonly<Record<string, string>> | undefined, parent: Context = context.active()): Context {
+export function extractContext(
+  headers: Readonly<Record<string, string>> | undefined,
+  parent: Context = context.active(),
+): Context {
   return headers ? propagation.extract(parent, headers) : parent;
 }
 
@@ -57,7 +69,10 @@ export function extractContext(headers: Readonly<Record<string, string>> | undef
  * Writes the context's span into `headers` (W3C trace context), replacing what was there. With the SDK off
  * the propagator is a no-op, so whatever the headers already carried (Zoom's `traceparent`) is kept.
  */
-export function injectTraceHeaders(headers: Record<string, string>, ctx: Context = context.active()): Record<string, string> {
+export function injectTraceHeaders(
+  headers: Record<string, string>,
+  ctx: Context = context.active(),
+): Record<string, string> {
   propagation.inject(ctx, headers);
   return headers;
 }
@@ -66,7 +81,10 @@ export function injectTraceHeaders(headers: Record<string, string>, ctx: Context
  * Headers for a message produced while handling `incoming`: its W3C trace headers, overwritten with `ctx`'s
  * span when tracing is on (so the next service's span is a child of ours), kept as they were when it is off.
  */
-export function forwardTraceHeaders(incoming: Record<string, string>, ctx: Context = context.active()): Record<string, string> {
+export function forwardTraceHeaders(
+  incoming: Record<string, string>,
+  ctx: Context = context.active(),
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const k of ['traceparent', 'tracestate']) if (incoming[k]) headers[k] = incoming[k];
   return injectTraceHeaders(headers, ctx);
@@ -80,9 +98,17 @@ export function recordFailure(span: Span, err: unknown, type?: string): void {
 }
 
 /** Runs `fn` inside a new active span (child of `parent`), ends it, and records a thrown error. */
-export async function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; parent?: Context }, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; parent?: Context },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   const parent = options.parent ?? context.active();
-  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parent);
+  const span = tracer().startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
+    parent,
+  );
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (err) {

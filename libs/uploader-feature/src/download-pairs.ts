@@ -23,7 +23,9 @@ export function downloadPairs(item: FileWorkItem, ownTokens: DownloadToken[]): D
     if (seen.has(id)) continue;
     seen.add(id);
     const tokens: DownloadToken[] =
-      alternate.downloadToken === undefined ? [] : [{ token: alternate.downloadToken, source: 'webhook', receivedAtMs: Date.parse(alternate.receivedAt) }];
+      alternate.downloadToken === undefined
+        ? []
+        : [{ token: alternate.downloadToken, source: 'webhook', receivedAtMs: Date.parse(alternate.receivedAt) }];
     pairs.push({ url: alternate.downloadUrl, tokens, kind: 'alternate' });
   }
   return pairs;
@@ -34,5 +36,7 @@ export function downloadPairs(item: FileWorkItem, ownTokens: DownloadToken[]): D
  * download" page, or no credential at all): another delivery's URL/token pair may still open the file.
  */
 export function credentialRefused(err: unknown): boolean {
-  return err instanceof DownloadError && (err.code === 'download_unauthorized' || err.code === 'download_html_response');
+  return (
+    err instanceof DownloadError && (err.code === 'download_unauthorized' || err.code === 'download_html_response')
+  );
 }

@@ -3,22 +3,79 @@ import { ObjectStoreError } from '@zoom-pipeline/object-store';
 import { DownloadError } from '@zoom-pipeline/zoom-download';
 import { FileBusyError, classifyUploadError, nextRetryAt } from './error-policy';
 
-const sizeMismatchMidBody = new DownloadError('download_size_mismatch', 'sent more than file_size (10 bytes)', { retryable: false, host: 'ssrweb.zoom.us' });
+const sizeMismatchMidBody = new DownloadError('download_size_mismatch', 'sent more than file_size (10 bytes)', {
+  retryable: false,
+  host: 'ssrweb.zoom.us',
+});
 
 describe('classifyUploadError: by cause, not by the layer that threw', () => {
   it.each<[string, unknown, object]>([
-    ['a size mismatch found mid-body, wrapped by the store', new ObjectStoreError('put k failed: the body stream failed (DownloadError)', true, { cause: sizeMismatchMidBody, failure: 'source_failed' }), { kind: 'permanent', reason: 'download_size_mismatch' }],
-    ['a body of another length than contentLength', new ObjectStoreError('size mismatch: …', false, { failure: 'size_mismatch' }), { kind: 'permanent', reason: 'download_size_mismatch' }],
-    ['a metadata value the store refuses', new ObjectStoreError('invalid metadata value', false, { failure: 'metadata_rejected' }), { kind: 'permanent', reason: 'metadata_rejected' }],
-    ['a key segment over 255 bytes (ENAMETOOLONG)', new ObjectStoreError('filesystem put failed (ENAMETOOLONG)', false, { failure: 'key_rejected' }), { kind: 'permanent', reason: 'object_key_rejected' }],
-    ['an HTML page for a bad token', new DownloadError('download_html_response', 'html', { retryable: false }), { kind: 'permanent', reason: 'download_html_response' }],
-    ['Zoom 429 with Retry-After', new DownloadError('download_http_error', 'answered HTTP 429', { retryable: true, status: 429, retryAfterMs: 10_000 }), { kind: 'transient', reason: 'download_http_error', retryAfterMs: 10_000 }],
-    ['a connection reset that broke the upload', new ObjectStoreError('body stream failed', true, { cause: new DownloadError('download_network', 'ECONNRESET', { retryable: true }), failure: 'source_failed' }), { kind: 'transient', reason: 'download_network' }],
-    ['S3 unavailable', new ObjectStoreError('s3 put failed (HTTP 503)', true), { kind: 'transient', reason: 'store_failed' }],
-    ['S3 credentials refused (our configuration, not the file)', new ObjectStoreError('s3 put failed (HTTP 403)', false), { kind: 'transient', reason: 'store_failed' }],
-    ['Redis down', new DedupStoreUnavailableError('redis down'), { kind: 'transient', reason: 'dedup_store_unavailable' }],
+    [
+      'a size mismatch found mid-body, wrapped by the store',
+      new ObjectStoreError('put k failed: the body stream failed (DownloadError)', true, {
+        cause: sizeMismatchMidBody,
+        failure: 'source_failed',
+      }),
+      { kind: 'permanent', reason: 'download_size_mismatch' },
+    ],
+    [
+      'a body of another length than contentLength',
+      new ObjectStoreError('size mismatch: …', false, { failure: 'size_mismatch' }),
+      { kind: 'permanent', reason: 'download_size_mismatch' },
+    ],
+    [
+      'a metadata value the store refuses',
+      new ObjectStoreError('invalid metadata value', false, { failure: 'metadata_rejected' }),
+      { kind: 'permanent', reason: 'metadata_rejected' },
+    ],
+    [
+      'a key segment over 255 bytes (ENAMETOOLONG)',
+      new ObjectStoreError('filesystem put failed (ENAMETOOLONG)', false, { failure: 'key_rejected' }),
+      { kind: 'permanent', reason: 'object_key_rejected' },
+    ],
+    [
+      'an HTML page for a bad token',
+      new DownloadError('download_html_response', 'html', { retryable: false }),
+      { kind: 'permanent', reason: 'download_html_response' },
+    ],
+    [
+      'Zoom 429 with Retry-After',
+      new DownloadError('download_http_error', 'answered HTTP 429', {
+        retryable: true,
+        status: 429,
+        retryAfterMs: 10_000,
+      }),
+      { kind: 'transient', reason: 'download_http_error', retryAfterMs: 10_000 },
+    ],
+    [
+      'a connection reset that broke the upload',
+      new ObjectStoreError('body stream failed', true, {
+        cause: new DownloadError('download_network', 'ECONNRESET', { retryable: true }),
+        failure: 'source_failed',
+      }),
+      { kind: 'transient', reason: 'download_network' },
+    ],
+    [
+      'S3 unavailable',
+      new ObjectStoreError('s3 put failed (HTTP 503)', true),
+      { kind: 'transient', reason: 'store_failed' },
+    ],
+    [
+      'S3 credentials refused (our configuration, not the file)',
+      new ObjectStoreError('s3 put failed (HTTP 403)', false),
+      { kind: 'transient', reason: 'store_failed' },
+    ],
+    [
+      'Redis down',
+      new DedupStoreUnavailableError('redis down'),
+      { kind: 'transient', reason: 'dedup_store_unavailable' },
+    ],
     ['another transfer of the file', new FileBusyError('f-1'), { kind: 'transient', reason: 'file_busy' }],
-    ['anything else', new RangeError('token abc in here'), { kind: 'transient', reason: 'unexpected', message: 'unexpected RangeError' }],
+    [
+      'anything else',
+      new RangeError('token abc in here'),
+      { kind: 'transient', reason: 'unexpected', message: 'unexpected RangeError' },
+    ],
   ])('%s', (_name, err, expected) => {
     expect(classifyUploadError(err)).toMatchObject(expected);
   });

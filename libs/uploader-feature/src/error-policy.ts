@@ -37,7 +37,9 @@ export function classifyUploadError(err: unknown): ErrorClass {
       case 'source_failed':
         // The download broke the upload: its own error says whether another try can help (a size mismatch
         // found mid-body was wrapped as a retryable store error and redelivered forever).
-        return err.cause instanceof DownloadError ? classifyUploadError(err.cause) : { kind: 'transient', reason: 'download_network', message: err.message };
+        return err.cause instanceof DownloadError
+          ? classifyUploadError(err.cause)
+          : { kind: 'transient', reason: 'download_network', message: err.message };
       case 'size_mismatch':
         return { kind: 'permanent', reason: 'download_size_mismatch', message: err.message };
       case 'key_rejected':
@@ -53,9 +55,14 @@ export function classifyUploadError(err: unknown): ErrorClass {
     }
   }
   if (err instanceof FileBusyError) return { kind: 'transient', reason: 'file_busy', message: err.message };
-  if (err instanceof DedupStoreUnavailableError) return { kind: 'transient', reason: 'dedup_store_unavailable', message: 'dedup store unavailable' };
+  if (err instanceof DedupStoreUnavailableError)
+    return { kind: 'transient', reason: 'dedup_store_unavailable', message: 'dedup store unavailable' };
   // Unknown: not vetted for secrets, so only its name goes out; retried within the budget, then dead-lettered.
-  return { kind: 'transient', reason: 'unexpected', message: `unexpected ${err instanceof Error ? err.name : 'error'}` };
+  return {
+    kind: 'transient',
+    reason: 'unexpected',
+    message: `unexpected ${err instanceof Error ? err.name : 'error'}`,
+  };
 }
 
 export interface RetryPolicy {
@@ -71,7 +78,13 @@ export interface RetryPolicy {
  * ever retrying at once), never before the server's Retry-After, never after the deadline (the last try then
  * happens at the deadline).
  */
-export function nextRetryAt(policy: RetryPolicy, attempt: number, nowMs: number, deadlineMs: number, retryAfterMs?: number): number | undefined {
+export function nextRetryAt(
+  policy: RetryPolicy,
+  attempt: number,
+  nowMs: number,
+  deadlineMs: number,
+  retryAfterMs?: number,
+): number | undefined {
   if (nowMs >= deadlineMs) return undefined;
   const backoff = { initialMs: Math.min(5_000, policy.maxDelayMs), maxMs: policy.maxDelayMs };
   const delay = Math.max(backoffDelay(attempt, backoff, { random: policy.random }), retryAfterMs ?? 0);

@@ -14,7 +14,10 @@ export class FileWorkConsumer {
   @BusHandler(TOPICS.files, {
     name: 'uploader',
     groupId: UPLOADER_GROUP_ID,
-    ensureTopics: [TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+    ensureTopics: [TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({
+      topic,
+      partitions: DEFAULT_PARTITIONS[topic],
+    })),
     overrides: FILE_WORK_CONSUMER_OPTIONS,
   })
   handle(batch: HandlerBatch): Promise<BatchResult> {

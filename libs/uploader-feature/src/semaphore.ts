@@ -1,4 +1,7 @@
-/** Bounds concurrent file transfers per pod (UPLOAD_CONCURRENCY); in S3_UPLOAD_MODE=buffered each holds partSize × (queueSize + 1). */
+/**
+ * Bounds concurrent file transfers per pod (UPLOAD_CONCURRENCY); in S3_UPLOAD_MODE=buffered each holds partSize ×
+ * (queueSize + 1).
+ */
 export class Semaphore {
   private waiting: Array<() => void> = [];
   private active = 0;

@@ -16,7 +16,13 @@ import { RETRY_HEADERS, UploadService } from './upload.service';
 type Behaviour = (req: DownloadRequest) => Promise<DownloadStream>;
 
 const bytes = (n: number) => Buffer.alloc(n, 7);
-const serve = (n: number): Behaviour => async () => ({ body: Readable.from([bytes(n)]), contentType: 'video/mp4', stats: () => ({ attempts: 1, resumes: 0, bytes: n, tokenSource: 'webhook' }) });
+const serve =
+  (n: number): Behaviour =>
+  async () => ({
+    body: Readable.from([bytes(n)]),
+    contentType: 'video/mp4',
+    stats: () => ({ attempts: 1, resumes: 0, bytes: n, tokenSource: 'webhook' }),
+  });
 
 function item(fileId: string, size = 1000): FileWorkItem {
   return {
@@ -43,11 +49,25 @@ function item(fileId: string, size = 1000): FileWorkItem {
 
 let offset = 0;
 function message(i: FileWorkItem, headers: Record<string, string> = {}): ConsumedMessage {
-  return { topic: TOPICS.files, partition: 0, offset: String(offset++), timestamp: Date.now(), key: i.fileId, value: Buffer.from(JSON.stringify(i)), headers };
+  return {
+    topic: TOPICS.files,
+    partition: 0,
+    offset: String(offset++),
+    timestamp: Date.now(),
+    key: i.fileId,
+    value: Buffer.from(JSON.stringify(i)),
+    headers,
+  };
 }
 
 function batchOf(messages: ConsumedMessage[], active = () => true): HandlerBatch {
-  return handlerBatch({ topic: TOPICS.files, partition: 0, messages, heartbeat: async () => undefined, isActive: active });
+  return handlerBatch({
+    topic: TOPICS.files,
+    partition: 0,
+    messages,
+    heartbeat: async () => undefined,
+    isActive: active,
+  });
 }
 
 function setup(behaviours: Record<string, Behaviour>, env: Record<string, string> = {}) {
@@ -63,7 +83,15 @@ function setup(behaviours: Record<string, Behaviour>, env: Record<string, string
     },
   } as unknown as RecordingDownloader;
   const objects = new MemoryObjectStore();
-  const service = new UploadService(config, new MemoryDedupStore(), objects, downloader, createLogger({ name: 'test', level: 'silent' }), new Registry(), new HealthService());
+  const service = new UploadService(
+    config,
+    new MemoryDedupStore(),
+    objects,
+    downloader,
+    createLogger({ name: 'test', level: 'silent' }),
+    new Registry(),
+    new HealthService(),
+  );
   return { service, opened, objects, requests };
 }
 
@@ -75,8 +103,19 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
     const midBody: Behaviour = async () => {
       const body = new Readable({ read() {} });
       body.push(bytes(500));
-      setImmediate(() => body.destroy(new DownloadError('download_size_mismatch', 'sent more than file_size (1000 bytes)', { retryable: false, host: 'ssrweb.zoom.us' })));
-      return { body, contentType: 'video/mp4', stats: () => ({ attempts: 1, resumes: 0, bytes: 500, tokenSource: 'webhook' }) };
+      setImmediate(() =>
+        body.destroy(
+          new DownloadError('download_size_mismatch', 'sent more than file_size (1000 bytes)', {
+            retryable: false,
+            host: 'ssrweb.zoom.us',
+          }),
+        ),
+      );
+      return {
+        body,
+        contentType: 'video/mp4',
+        stats: () => ({ attempts: 1, resumes: 0, bytes: 500, tokenSource: 'webhook' }),
+      };
     };
     const { service } = setup({ bad: midBody, good: serve(1000) });
     const msgs = [message(item('bad')), message(item('good'))];
@@ -90,10 +129,17 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
 
   it('re-appends a rate-limited record with its retry state, not before Retry-After, and commits past it', async () => {
     const limited: Behaviour = async () => {
-      throw new DownloadError('download_http_error', 'answered HTTP 429', { retryable: true, status: 429, retryAfterMs: 60_000 });
+      throw new DownloadError('download_http_error', 'answered HTTP 429', {
+        retryable: true,
+        status: 429,
+        retryAfterMs: 60_000,
+      });
     };
     const { service } = setup({ limited, good: serve(1000) });
-    const msgs = [message(item('limited'), { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' }), message(item('good'))];
+    const msgs = [
+      message(item('limited'), { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' }),
+      message(item('good')),
+    ];
     const before = Date.now();
 
     const result = await service.handleBatch(batchOf(msgs));
@@ -110,7 +156,11 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
 
   it('hands a record that is not due yet back to the log without trying it', async () => {
     const { service, opened } = setup({ later: serve(1000), good: serve(1000) });
-    const waiting = message(item('later'), { [RETRY_HEADERS.since]: String(Date.now()), [RETRY_HEADERS.attempt]: '2', [RETRY_HEADERS.at]: String(Date.now() + 600_000) });
+    const waiting = message(item('later'), {
+      [RETRY_HEADERS.since]: String(Date.now()),
+      [RETRY_HEADERS.attempt]: '2',
+      [RETRY_HEADERS.at]: String(Date.now() + 600_000),
+    });
 
     const result = await service.handleBatch(batchOf([waiting, message(item('good'))]));
 
@@ -124,7 +174,15 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
     };
     const { service } = setup({ down }, { UPLOAD_RETRY_BUDGET: '10m' });
     const since = Date.now() - 11 * 60_000;
-    const result = await service.handleBatch(batchOf([message(item('down'), { [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: '9', [RETRY_HEADERS.at]: '0' })]));
+    const result = await service.handleBatch(
+      batchOf([
+        message(item('down'), {
+          [RETRY_HEADERS.since]: String(since),
+          [RETRY_HEADERS.attempt]: '9',
+          [RETRY_HEADERS.at]: '0',
+        }),
+      ]),
+    );
 
     expect(failureIn(result.outputs, 'down')).toMatchObject({ reason: 'retry_budget_exhausted', attempts: 10 });
     expect(result.outputs.some((o) => o.topic === TOPICS.files)).toBe(false);
@@ -140,11 +198,16 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
     expect(again.outputs.filter((o) => o.topic === TOPICS.uploaded)).toHaveLength(2);
   });
 
-  it('never overwrites another file\'s object at the same key', async () => {
+  it("never overwrites another file's object at the same key", async () => {
     const { service, objects, opened } = setup({ mine: serve(1000) });
     const first = await service.handleBatch(batchOf([message(item('mine'))]));
     const key = JSON.parse(first.outputs[0]!.value.toString()).key as string;
-    await objects.put({ key, body: Readable.from([bytes(3)]), contentLength: 3, metadata: { 'zoom-file-id': 'someone-else' } });
+    await objects.put({
+      key,
+      body: Readable.from([bytes(3)]),
+      contentLength: 3,
+      metadata: { 'zoom-file-id': 'someone-else' },
+    });
 
     const second = await service.handleBatch(batchOf([message(item('mine'))]));
 
@@ -194,7 +257,6 @@ describe('UploadService.handleBatch: files that must not be downloaded as they a
     expect(result.outputs.some((o) => o.topic === TOPICS.uploaded)).toBe(false);
     expect(opened).toEqual([]);
   });
-
 });
 
 describe('UploadService.handleBatch: files of unknown size', () => {
@@ -204,29 +266,49 @@ describe('UploadService.handleBatch: files of unknown size', () => {
 
     const result = await service.handleBatch(batchOf([message(noSize)]));
 
-    const uploaded = result.outputs.filter((o) => o.topic === TOPICS.uploaded).map((o) => JSON.parse(o.value.toString()) as { key: string; size: number; sha256: string; alreadyStored: boolean });
+    const uploaded = result.outputs
+      .filter((o) => o.topic === TOPICS.uploaded)
+      .map(
+        (o) => JSON.parse(o.value.toString()) as { key: string; size: number; sha256: string; alreadyStored: boolean },
+      );
     expect(uploaded).toHaveLength(1);
-    expect(uploaded[0]).toMatchObject({ size: 4321, alreadyStored: false, sha256: createHash('sha256').update(bytes(4321)).digest('hex') });
+    expect(uploaded[0]).toMatchObject({
+      size: 4321,
+      alreadyStored: false,
+      sha256: createHash('sha256').update(bytes(4321)).digest('hex'),
+    });
     expect(requests.map((r) => r.expectedSize)).toEqual([undefined]);
     expect(await objects.head(uploaded[0]!.key)).toMatchObject({ size: 4321, sha256: uploaded[0]!.sha256 });
 
     // Redelivered (a retry of the webhook, a crash before the commit): already stored, whatever its size.
     const again = await service.handleBatch(batchOf([message(noSize)]));
-    expect(again.outputs.map((o) => [o.topic, JSON.parse(o.value.toString()).alreadyStored])).toEqual([[TOPICS.uploaded, true]]);
+    expect(again.outputs.map((o) => [o.topic, JSON.parse(o.value.toString()).alreadyStored])).toEqual([
+      [TOPICS.uploaded, true],
+    ]);
     expect(requests).toHaveLength(1);
   });
 });
 
-describe('UploadService.handleBatch: another copy\'s URL and token when this one is refused', () => {
+describe("UploadService.handleBatch: another copy's URL and token when this one is refused", () => {
   const refused: Behaviour = async () => {
-    throw new DownloadError('download_unauthorized', 'rejected the download credential (HTTP 401)', { retryable: false, host: 'zoom.us', status: 401 });
+    throw new DownloadError('download_unauthorized', 'rejected the download credential (HTTP 401)', {
+      retryable: false,
+      host: 'zoom.us',
+      status: 401,
+    });
   };
   const withAlternate = (fileId: string): FileWorkItem => ({
     ...item(fileId),
-    alternates: [{ downloadUrl: `https://zoom.us/rec/webhook_download/${fileId}-copy2/y`, downloadToken: 'copy2-SECRET', receivedAt: new Date().toISOString() }],
+    alternates: [
+      {
+        downloadUrl: `https://zoom.us/rec/webhook_download/${fileId}-copy2/y`,
+        downloadToken: 'copy2-SECRET',
+        receivedAt: new Date().toISOString(),
+      },
+    ],
   });
 
-  it('falls back to the other copy\'s own pair on 401, never mixing a URL with another delivery\'s token', async () => {
+  it("falls back to the other copy's own pair on 401, never mixing a URL with another delivery's token", async () => {
     const { service, requests } = setup({ f: refused, 'f-copy2': serve(1000) });
 
     const result = await service.handleBatch(batchOf([message(withAlternate('f'))]));
@@ -253,7 +335,11 @@ describe('UploadService.handleBatch: another copy\'s URL and token when this one
 
   it('does not try another pair for a failure that is not about the credential (404)', async () => {
     const gone: Behaviour = async () => {
-      throw new DownloadError('download_http_error', 'answered HTTP 404', { retryable: false, host: 'zoom.us', status: 404 });
+      throw new DownloadError('download_http_error', 'answered HTTP 404', {
+        retryable: false,
+        host: 'zoom.us',
+        status: 404,
+      });
     };
     const { service, opened } = setup({ h: gone, 'h-copy2': serve(1000) });
 
@@ -263,4 +349,3 @@ describe('UploadService.handleBatch: another copy\'s URL and token when this one
     expect(opened).toEqual(['h']);
   });
 });
-

@@ -18,11 +18,33 @@ import {
   withoutCredentials,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
-import { type Batch, type BatchResult, type ConsumedMessage, type HandlerBatch, type OutgoingMessage } from '@zoom-pipeline/event-bus';
+import {
+  type Batch,
+  type BatchResult,
+  type ConsumedMessage,
+  type HandlerBatch,
+  type OutgoingMessage,
+} from '@zoom-pipeline/event-bus';
 import { OBJECT_STORE, type ObjectStore, decodeMetadataValue, encodeMetadataValue } from '@zoom-pipeline/object-store';
 import { HealthService, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
-import { ATTR, type Logger, type Span, SpanKind, context, inSpan, forwardTraceHeaders, recordFailure, trace, tracer } from '@zoom-pipeline/telemetry';
-import { type DownloadStream, type DownloadToken, RECORDING_DOWNLOADER, type RecordingDownloader } from '@zoom-pipeline/zoom-download';
+import {
+  ATTR,
+  type Logger,
+  type Span,
+  SpanKind,
+  context,
+  inSpan,
+  forwardTraceHeaders,
+  recordFailure,
+  trace,
+  tracer,
+} from '@zoom-pipeline/telemetry';
+import {
+  type DownloadStream,
+  type DownloadToken,
+  RECORDING_DOWNLOADER,
+  type RecordingDownloader,
+} from '@zoom-pipeline/zoom-download';
 import type { Registry } from 'prom-client';
 import { type DownloadPair, credentialRefused, downloadPairs } from './download-pairs';
 import { FileBusyError, classifyUploadError, nextRetryAt } from './error-policy';
@@ -138,7 +160,11 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
         const known = memo.get(msg.offset);
         if (known) return known;
         if (notBefore(msg) > Date.now()) return { kind: 'retry', headers: msg.headers }; // not due: back to the log as it is
-        const outcome = await this.semaphore.run(() => (this.abort.signal.aborted || !batch.isActive() ? Promise.resolve<Outcome>({ kind: 'abandoned' }) : this.tracedMessage(msg, batch)));
+        const outcome = await this.semaphore.run(() =>
+          this.abort.signal.aborted || !batch.isActive()
+            ? Promise.resolve<Outcome>({ kind: 'abandoned' })
+            : this.tracedMessage(msg, batch),
+        );
         if (outcome.kind !== 'abandoned') memo.set(msg.offset, outcome);
         return outcome;
       }),
@@ -153,14 +179,18 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
       if (outcome.kind === 'abandoned') break;
       commitThrough = msg.offset;
       const headers = forwardTraceHeaders(msg.headers, batch.contextOf(msg));
-      if (outcome.kind === 'stored') outputs.push({ topic: TOPICS.uploaded, key: msg.key, value: encodeUploadResult(outcome.result), headers });
-      if (outcome.kind === 'failed') outputs.push({ topic: TOPICS.failed, key: msg.key, value: encodeUploadFailure(outcome.failure), headers });
+      if (outcome.kind === 'stored')
+        outputs.push({ topic: TOPICS.uploaded, key: msg.key, value: encodeUploadResult(outcome.result), headers });
+      if (outcome.kind === 'failed')
+        outputs.push({ topic: TOPICS.failed, key: msg.key, value: encodeUploadFailure(outcome.failure), headers });
       // The retry keeps the record's own trace parent (dedup's span), so its later try joins the same trace.
-      if (outcome.kind === 'retry') outputs.push({ topic: TOPICS.files, key: msg.key, value: msg.value, headers: outcome.headers });
+      if (outcome.kind === 'retry')
+        outputs.push({ topic: TOPICS.files, key: msg.key, value: msg.value, headers: outcome.headers });
     }
     // Shutdown before the first record settled: commit nothing (throwing is the bus's "not processed").
     // Transient: the consumer runtime must never treat it as the records' own failure.
-    if (commitThrough === undefined) throw Object.assign(new Error('uploader stopping: batch handed back uncommitted'), { transient: true });
+    if (commitThrough === undefined)
+      throw Object.assign(new Error('uploader stopping: batch handed back uncommitted'), { transient: true });
     return { outputs, commitThrough };
   }
 
@@ -196,7 +226,6 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     return outcome;
   }
 
-
   private async processMessage(msg: ConsumedMessage, batch: Batch, span: Span): Promise<Outcome> {
     let item: FileWorkItem;
     try {
@@ -205,9 +234,25 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     } catch (err) {
       const message = err instanceof ContractViolation ? err.message : 'work item is not valid JSON';
       this.metrics.failures.inc({ reason: 'invalid_work_item' });
-      return { kind: 'failed', failure: { v: 1, fileId: msg.key ?? 'unknown', canonicalId: 'unknown', reason: 'invalid_work_item', message, attempts: 0, failedAt: new Date().toISOString() } };
+      return {
+        kind: 'failed',
+        failure: {
+          v: 1,
+          fileId: msg.key ?? 'unknown',
+          canonicalId: 'unknown',
+          reason: 'invalid_work_item',
+          message,
+          attempts: 0,
+          failedAt: new Date().toISOString(),
+        },
+      };
     }
-    span.setAttributes({ [ATTR.zoomFileId]: item.fileId, [ATTR.zoomMeetingUuid]: item.meetingUuid, [ATTR.zoomCanonicalId]: item.canonicalId, 'zoom.file_type': item.fileType });
+    span.setAttributes({
+      [ATTR.zoomFileId]: item.fileId,
+      [ATTR.zoomMeetingUuid]: item.meetingUuid,
+      [ATTR.zoomCanonicalId]: item.canonicalId,
+      'zoom.file_type': item.fileType,
+    });
     if (msg.key === item.fileId) span.setAttribute(ATTR.messagingKey, msg.key);
     if (!this.selected(item.fileType)) {
       this.metrics.files.inc({ outcome: 'skipped_type', file_type: item.fileType });
@@ -215,13 +260,25 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     }
     const retry = retryStateOf(msg);
     // Before any request: no credential at all, a file Zoom has not finished, a file Zoom gave no size.
-    const readiness = fileReadiness({ item, nowMs: Date.now(), oauthConfigured: this.config.download.s2s !== undefined || this.linkedOwner(item) !== undefined });
+    const readiness = fileReadiness({
+      item,
+      nowMs: Date.now(),
+      oauthConfigured: this.config.download.s2s !== undefined || this.linkedOwner(item) !== undefined,
+    });
     if (readiness.action === 'fail') return this.fail(item, readiness.reason, readiness.message, retry?.attempt ?? 0);
     if (readiness.action === 'wait') {
       // Not stored as final: back to the log until Zoom's later event (a new occurrence) or the bound in fileReadiness.
       const since = retry?.since ?? Date.now();
       const attempt = (retry?.attempt ?? 0) + 1;
-      return { kind: 'retry', headers: { ...msg.headers, [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: String(attempt), [RETRY_HEADERS.at]: String(Date.now() + readiness.retryAfterMs) } };
+      return {
+        kind: 'retry',
+        headers: {
+          ...msg.headers,
+          [RETRY_HEADERS.since]: String(since),
+          [RETRY_HEADERS.attempt]: String(attempt),
+          [RETRY_HEADERS.at]: String(Date.now() + readiness.retryAfterMs),
+        },
+      };
     }
     try {
       // expectedSize undefined (Zoom sent no file_size): stored as received; the downloader still holds it to any
@@ -235,11 +292,18 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** A recording of a linked app user (accounts feature): the downloader may use that user's OAuth token. */
   private linkedOwner(item: FileWorkItem): { zoomUserId: string; accountId: string } | undefined {
-    return item.appUserId !== undefined && this.config.accounts !== undefined ? { zoomUserId: item.hostId, accountId: item.accountId } : undefined;
+    return item.appUserId !== undefined && this.config.accounts !== undefined
+      ? { zoomUserId: item.hostId, accountId: item.accountId }
+      : undefined;
   }
 
   /** Dead-letter now (permanent cause, or budget spent), or schedule a delayed retry (see the class comment). */
-  private settleFailure(item: FileWorkItem, err: unknown, retry: RetryState | undefined, headers: Record<string, string>): Outcome {
+  private settleFailure(
+    item: FileWorkItem,
+    err: unknown,
+    retry: RetryState | undefined,
+    headers: Record<string, string>,
+  ): Outcome {
     const cls = classifyUploadError(err);
     const attempts = (retry?.attempt ?? 0) + 1;
     if (cls.kind === 'permanent') return this.fail(item, cls.reason, cls.message, attempts);
@@ -250,20 +314,45 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     let deadline = since + this.config.upload.retryBudgetMs;
     // Without S2S the webhook's token is all we have: no point retrying past its life.
     const tokenAt = Date.parse(item.tokenReceivedAt);
-    if (!this.config.download.s2s && this.linkedOwner(item) === undefined && Number.isFinite(tokenAt)) deadline = Math.min(deadline, tokenAt + TOKEN_LIFETIME_MS);
-    const at = nextRetryAt({ budgetMs: this.config.upload.retryBudgetMs, maxDelayMs: this.config.upload.retryMaxDelayMs }, attempts, now, deadline, cls.retryAfterMs);
+    if (!this.config.download.s2s && this.linkedOwner(item) === undefined && Number.isFinite(tokenAt))
+      deadline = Math.min(deadline, tokenAt + TOKEN_LIFETIME_MS);
+    const at = nextRetryAt(
+      { budgetMs: this.config.upload.retryBudgetMs, maxDelayMs: this.config.upload.retryMaxDelayMs },
+      attempts,
+      now,
+      deadline,
+      cls.retryAfterMs,
+    );
     if (at === undefined) {
-      return this.fail(item, 'retry_budget_exhausted', `${cls.message} (still failing after ${attempts} attempts over ${Math.round((now - since) / 1000)} s)`, attempts);
+      return this.fail(
+        item,
+        'retry_budget_exhausted',
+        `${cls.message} (still failing after ${attempts} attempts over ${Math.round((now - since) / 1000)} s)`,
+        attempts,
+      );
     }
     this.metrics.retries.inc({ reason: cls.reason });
-    this.logger.warn({ fileId: item.fileId, reason: cls.reason, cause: cls.message, attempt: attempts, retryInMs: at - now }, 'recording file failed transiently; retrying later');
+    this.logger.warn(
+      { fileId: item.fileId, reason: cls.reason, cause: cls.message, attempt: attempts, retryInMs: at - now },
+      'recording file failed transiently; retrying later',
+    );
     return {
       kind: 'retry',
-      headers: { ...headers, [RETRY_HEADERS.since]: String(since), [RETRY_HEADERS.attempt]: String(attempts), [RETRY_HEADERS.at]: String(at) },
+      headers: {
+        ...headers,
+        [RETRY_HEADERS.since]: String(since),
+        [RETRY_HEADERS.attempt]: String(attempts),
+        [RETRY_HEADERS.at]: String(at),
+      },
     };
   }
 
-  private async processItem(item: FileWorkItem, expectedSize: number | undefined, batch: Batch, retry: RetryState | undefined): Promise<Outcome> {
+  private async processItem(
+    item: FileWorkItem,
+    expectedSize: number | undefined,
+    batch: Batch,
+    retry: RetryState | undefined,
+  ): Promise<Outcome> {
     const key = objectKey(this.config.upload.objectKeyTemplate, item);
     const started = Date.now();
     const existing = await this.headInSpan(key);
@@ -272,14 +361,25 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
       // Objects are all or nothing, so one of this file is complete; of unknown size, whatever size it has. Without
       // the SHA-256 the store should have recorded (a crash between an S3 object and its sidecar), it is stored again.
       const sizeMatches = expectedSize === undefined || existing.size === expectedSize;
-      const hashMissing = existing.sha256 === undefined && this.config.objectStore.kind === 's3' && this.config.objectStore.sha256Location === 'sidecar';
+      const hashMissing =
+        existing.sha256 === undefined &&
+        this.config.objectStore.kind === 's3' &&
+        this.config.objectStore.sha256Location === 'sidecar';
       if (storedId === item.fileId && sizeMatches && !hashMissing) {
         this.metrics.files.inc({ outcome: 'already_stored', file_type: item.fileType });
-        return { kind: 'stored', result: this.result(item, key, existing.size, existing.sha256 ?? '', existing.etag, started, true) };
+        return {
+          kind: 'stored',
+          result: this.result(item, key, existing.size, existing.sha256 ?? '', existing.etag, started, true),
+        };
       }
       if (storedId !== item.fileId) {
         // Another file's object: replacing it would lose that recording and report both as stored.
-        return this.fail(item, 'object_key_collision', `the object key already holds another recording file (${storedId === undefined ? 'no file id' : 'a different file id'}); not overwritten`, (retry?.attempt ?? 0) + 1);
+        return this.fail(
+          item,
+          'object_key_collision',
+          `the object key already holds another recording file (${storedId === undefined ? 'no file id' : 'a different file id'}); not overwritten`,
+          (retry?.attempt ?? 0) + 1,
+        );
       }
     }
 
@@ -288,23 +388,27 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     if (this.inFlight.has(item.fileId)) throw new FileBusyError(item.fileId);
     const lease = `upload:${item.fileId}`;
     const owner = `${this.podId}-${randomUUID().slice(0, 8)}`;
-    if (!(await this.store.acquireLease(lease, owner, this.config.upload.leaseTtlMs))) throw new FileBusyError(item.fileId);
+    if (!(await this.store.acquireLease(lease, owner, this.config.upload.leaseTtlMs)))
+      throw new FileBusyError(item.fileId);
     this.inFlight.add(item.fileId);
     const transfer = new AbortController();
     const onShutdown = () => transfer.abort();
     this.abort.signal.addEventListener('abort', onShutdown);
-    const renew = setInterval(() => {
-      void batch.heartbeat().catch(() => undefined);
-      this.store.renewLease(lease, owner, this.config.upload.leaseTtlMs).then(
-        (held) => {
-          if (!held) {
-            this.logger.warn({ fileId: item.fileId }, 'upload lease lost; aborting this transfer');
-            transfer.abort();
-          }
-        },
-        () => undefined, // a store blip: the lease TTL covers a few missed renewals
-      );
-    }, Math.max(1_000, Math.floor(this.config.upload.leaseTtlMs / 3)));
+    const renew = setInterval(
+      () => {
+        void batch.heartbeat().catch(() => undefined);
+        this.store.renewLease(lease, owner, this.config.upload.leaseTtlMs).then(
+          (held) => {
+            if (!held) {
+              this.logger.warn({ fileId: item.fileId }, 'upload lease lost; aborting this transfer');
+              transfer.abort();
+            }
+          },
+          () => undefined, // a store blip: the lease TTL covers a few missed renewals
+        );
+      },
+      Math.max(1_000, Math.floor(this.config.upload.leaseTtlMs / 3)),
+    );
     this.metrics.inFlight.inc();
     try {
       return await this.transfer(item, key, expectedSize, started, transfer.signal);
@@ -318,31 +422,49 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** One attempt; any failure is thrown and settled by its cause in processMessage. */
-  private async transfer(item: FileWorkItem, key: string, expectedSize: number | undefined, started: number, signal: AbortSignal): Promise<Outcome> {
+  private async transfer(
+    item: FileWorkItem,
+    key: string,
+    expectedSize: number | undefined,
+    started: number,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
     // We hold the file's lease: any open multipart upload of this key belongs to a transfer that died.
     const aborted = await this.objects.abortIncompleteUploads(key);
-    if (aborted > 0) this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
-    const download = await this.openFirstAccepted(item, downloadPairs(item, await this.tokensFor(item)), expectedSize, signal);
-    const stored = await inSpan('s3.put', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('PutObject', key) }, () =>
-      this.objects.put({
-        key,
-        body: download.body,
-        contentLength: expectedSize,
-        contentType: download.contentType,
-        // Values travel as HTTP headers: a non-ASCII file id is stored encoded, not refused forever.
-        metadata: {
-          'zoom-file-id': encodeMetadataValue(item.fileId),
-          'zoom-meeting-uuid': encodeMetadataValue(item.meetingUuid),
-          'zoom-canonical-id': encodeMetadataValue(item.canonicalId),
-          'zoom-file-type': encodeMetadataValue(item.fileType),
-        },
-        signal,
-      }),
+    if (aborted > 0)
+      this.logger.info({ fileId: item.fileId, aborted }, 'aborted multipart uploads left by a crashed uploader');
+    const download = await this.openFirstAccepted(
+      item,
+      downloadPairs(item, await this.tokensFor(item)),
+      expectedSize,
+      signal,
+    );
+    const stored = await inSpan(
+      's3.put',
+      { kind: SpanKind.CLIENT, attributes: this.s3Attributes('PutObject', key) },
+      () =>
+        this.objects.put({
+          key,
+          body: download.body,
+          contentLength: expectedSize,
+          contentType: download.contentType,
+          // Values travel as HTTP headers: a non-ASCII file id is stored encoded, not refused forever.
+          metadata: {
+            'zoom-file-id': encodeMetadataValue(item.fileId),
+            'zoom-meeting-uuid': encodeMetadataValue(item.meetingUuid),
+            'zoom-canonical-id': encodeMetadataValue(item.canonicalId),
+            'zoom-file-type': encodeMetadataValue(item.fileType),
+          },
+          signal,
+        }),
     );
     this.metrics.bytes.inc(stored.size);
     this.metrics.files.inc({ outcome: 'uploaded', file_type: item.fileType });
     this.metrics.seconds.observe({ outcome: 'uploaded' }, (Date.now() - started) / 1000);
-    this.logger.info({ fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started }, 'recording file stored');
+    this.logger.info(
+      { fileId: item.fileId, canonicalId: item.canonicalId, key, size: stored.size, ms: Date.now() - started },
+      'recording file stored',
+    );
     return { kind: 'stored', result: this.result(item, key, stored.size, stored.sha256, stored.etag, started, false) };
   }
 
@@ -350,13 +472,21 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
    * Opens the file with its own URL/token pair; when that credential is refused (401/403, Zoom's html page), with
    * each other copy's own pair in turn. The last refusal (or any other error) is what the caller settles.
    */
-  private async openFirstAccepted(item: FileWorkItem, pairs: DownloadPair[], expectedSize: number | undefined, signal: AbortSignal): Promise<DownloadStream> {
+  private async openFirstAccepted(
+    item: FileWorkItem,
+    pairs: DownloadPair[],
+    expectedSize: number | undefined,
+    signal: AbortSignal,
+  ): Promise<DownloadStream> {
     for (const [i, pair] of pairs.entries()) {
       try {
         return await this.openDownload(item, pair, expectedSize, signal);
       } catch (err) {
         if (i === pairs.length - 1 || !credentialRefused(err)) throw err;
-        this.logger.warn({ fileId: item.fileId, cause: (err as Error).message, next: pairs[i + 1]!.kind }, "download credential refused; trying another copy's URL and token");
+        this.logger.warn(
+          { fileId: item.fileId, cause: (err as Error).message, next: pairs[i + 1]!.kind },
+          "download credential refused; trying another copy's URL and token",
+        );
       }
     }
     throw new Error('unreachable: no download pair');
@@ -366,7 +496,12 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
    * A `GET` CLIENT span from the request until the body ends (it streams into the S3 upload). Attributes
    * name the host and the file only: never the URL's path token or query, nor the download token.
    */
-  private async openDownload(item: FileWorkItem, pair: DownloadPair, expectedSize: number | undefined, signal: AbortSignal): Promise<DownloadStream> {
+  private async openDownload(
+    item: FileWorkItem,
+    pair: DownloadPair,
+    expectedSize: number | undefined,
+    signal: AbortSignal,
+  ): Promise<DownloadStream> {
     let host: { hostname: string; port?: number } = { hostname: 'invalid' };
     try {
       const u = new URL(pair.url);
@@ -376,11 +511,25 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     }
     const span = tracer().startSpan('GET', {
       kind: SpanKind.CLIENT,
-      attributes: { [ATTR.httpMethod]: 'GET', [ATTR.serverAddress]: host.hostname, [ATTR.serverPort]: host.port, [ATTR.zoomFileId]: item.fileId, [ATTR.zoomFileSize]: expectedSize },
+      attributes: {
+        [ATTR.httpMethod]: 'GET',
+        [ATTR.serverAddress]: host.hostname,
+        [ATTR.serverPort]: host.port,
+        [ATTR.zoomFileId]: item.fileId,
+        [ATTR.zoomFileSize]: expectedSize,
+      },
     });
     let download: DownloadStream;
     try {
-      download = await context.with(trace.setSpan(context.active(), span), () => this.downloader.open({ url: pair.url, expectedSize, tokens: pair.tokens, signal, owner: this.linkedOwner(item) }));
+      download = await context.with(trace.setSpan(context.active(), span), () =>
+        this.downloader.open({
+          url: pair.url,
+          expectedSize,
+          tokens: pair.tokens,
+          signal,
+          owner: this.linkedOwner(item),
+        }),
+      );
     } catch (err) {
       recordFailure(span, err);
       span.end();
@@ -395,25 +544,50 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
     };
     download.body.once('end', () => end());
     download.body.once('error', (err) => end(err));
-    download.body.once('close', () => end(download.body.readableEnded ? undefined : new Error('download stream closed early')));
+    download.body.once('close', () =>
+      end(download.body.readableEnded ? undefined : new Error('download stream closed early')),
+    );
     return download;
   }
 
   private s3Attributes(method: string, key: string) {
-    return { [ATTR.rpcSystem]: 'aws-api', [ATTR.rpcService]: 'S3', [ATTR.rpcMethod]: method, [ATTR.s3Bucket]: this.objects.bucket, [ATTR.s3Key]: key };
+    return {
+      [ATTR.rpcSystem]: 'aws-api',
+      [ATTR.rpcService]: 'S3',
+      [ATTR.rpcMethod]: method,
+      [ATTR.s3Bucket]: this.objects.bucket,
+      [ATTR.s3Key]: key,
+    };
   }
 
   private fail(item: FileWorkItem, reason: UploadFailureReason, message: string, attempts: number): Outcome {
     this.metrics.failures.inc({ reason });
     this.metrics.files.inc({ outcome: 'failed', file_type: item.fileType });
-    this.logger.error({ fileId: item.fileId, canonicalId: item.canonicalId, reason, message }, 'recording file failed; sent to zoom.recording.failed');
-    return { kind: 'failed', failure: { v: 1, fileId: item.fileId, canonicalId: item.canonicalId, reason, message, attempts, failedAt: new Date().toISOString(), item: withoutCredentials(item) } };
+    this.logger.error(
+      { fileId: item.fileId, canonicalId: item.canonicalId, reason, message },
+      'recording file failed; sent to zoom.recording.failed',
+    );
+    return {
+      kind: 'failed',
+      failure: {
+        v: 1,
+        fileId: item.fileId,
+        canonicalId: item.canonicalId,
+        reason,
+        message,
+        attempts,
+        failedAt: new Date().toISOString(),
+        item: withoutCredentials(item),
+      },
+    };
   }
 
   /** The freshest token any copy of this occurrence carried (dedup keeps it), then the work item's own. */
   private async tokensFor(item: FileWorkItem): Promise<DownloadToken[]> {
     const tokens: DownloadToken[] = [];
-    const own = item.downloadToken ? { token: item.downloadToken, source: 'webhook' as const, receivedAtMs: Date.parse(item.tokenReceivedAt) } : undefined;
+    const own = item.downloadToken
+      ? { token: item.downloadToken, source: 'webhook' as const, receivedAtMs: Date.parse(item.tokenReceivedAt) }
+      : undefined;
     const fresher = await this.store.getToken(item.canonicalId).catch(() => null);
     if (fresher && fresher.token !== own?.token && (!own || fresher.receivedAt > own.receivedAtMs)) {
       tokens.push({ token: fresher.token, source: 'fresher_copy', receivedAtMs: fresher.receivedAt });
@@ -423,10 +597,20 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async headInSpan(key: string) {
-    return inSpan('s3.head', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('HeadObject', key) }, () => this.objects.head(key));
+    return inSpan('s3.head', { kind: SpanKind.CLIENT, attributes: this.s3Attributes('HeadObject', key) }, () =>
+      this.objects.head(key),
+    );
   }
 
-  private result(item: FileWorkItem, key: string, size: number, sha256: string, etag: string, started: number, alreadyStored: boolean): UploadResult {
+  private result(
+    item: FileWorkItem,
+    key: string,
+    size: number,
+    sha256: string,
+    etag: string,
+    started: number,
+    alreadyStored: boolean,
+  ): UploadResult {
     return {
       v: 1,
       fileId: item.fileId,
@@ -447,7 +631,8 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
 function retryStateOf(msg: ConsumedMessage): RetryState | undefined {
   const since = Number(msg.headers[RETRY_HEADERS.since]);
   const attempt = Number(msg.headers[RETRY_HEADERS.attempt]);
-  if (!Number.isFinite(since) || !Number.isFinite(attempt) || msg.headers[RETRY_HEADERS.since] === undefined) return undefined;
+  if (!Number.isFinite(since) || !Number.isFinite(attempt) || msg.headers[RETRY_HEADERS.since] === undefined)
+    return undefined;
   return { since, attempt, at: notBefore(msg) };
 }
 
@@ -455,5 +640,3 @@ function notBefore(msg: ConsumedMessage): number {
   const at = Number(msg.headers[RETRY_HEADERS.at]);
   return Number.isFinite(at) ? at : 0;
 }
-
-

@@ -4,7 +4,10 @@ import { type BusHandlerOptions } from '@zoom-pipeline/event-bus';
 import { FILE_WORK_CONSUMER_OPTIONS, FileWorkConsumer } from './file-work.consumer';
 import { UploadService } from './upload.service';
 
-/** Needs CONFIG, EVENT_BUS, DEDUP_STORE, OBJECT_STORE, RECORDING_DOWNLOADER and the service kit from the app module; the app starts the bus transport. */
+/**
+ * Needs CONFIG, EVENT_BUS, DEDUP_STORE, OBJECT_STORE, RECORDING_DOWNLOADER and the service kit from the app module; the
+ * app starts the bus transport.
+ */
 @Module({
   controllers: [FileWorkConsumer],
   providers: [

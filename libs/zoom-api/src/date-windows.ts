@@ -13,7 +13,8 @@ const ISO_DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function parseIsoDay(value: string, what = 'date'): number {
   const m = ISO_DAY.exec(value);
   const ms = m === null ? Number.NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  if (!Number.isFinite(ms) || formatIsoDay(ms) !== value) throw new RangeError(`${what} must be a calendar day yyyy-mm-dd, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(ms) || formatIsoDay(ms) !== value)
+    throw new RangeError(`${what} must be a calendar day yyyy-mm-dd, got ${JSON.stringify(value)}`);
   return ms;
 }
 

@@ -1,4 +1,5 @@
-export type ZoomApiErrorCode = 'zoom_api_unauthorized' | 'zoom_api_rejected' | 'zoom_api_unavailable' | 'zoom_api_invalid_answer';
+export type ZoomApiErrorCode =
+  'zoom_api_unauthorized' | 'zoom_api_rejected' | 'zoom_api_unavailable' | 'zoom_api_invalid_answer';
 
 /**
  * A failed Zoom REST API call. The message names the endpoint template and the status only: never a URL with its

@@ -24,7 +24,10 @@ export interface ZoomApiClientOptions {
   maxAttempts?: number;
   /** Exponential backoff with full jitter for 5xx and network errors; default 500 ms doubling to 30 s. */
   backoff?: { baseMs: number; maxMs: number };
-  /** A 429 without Retry-After waits this long; a longer Retry-After is honoured up to maxRetryAfterMs. Default 1 s / 60 s. */
+  /**
+   * A 429 without Retry-After waits this long; a longer Retry-After is honoured up to maxRetryAfterMs. Default 1 s / 60
+   * s.
+   */
   defaultRetryAfterMs?: number;
   maxRetryAfterMs?: number;
   timeoutMs?: number;
@@ -78,9 +81,25 @@ function clientMetrics(registry: Registry | undefined): ClientMetrics | undefine
   let m = metricsByRegistry.get(registry);
   if (m === undefined) {
     m = {
-      requests: new Counter({ name: 'zoom_api_requests_total', help: 'Zoom REST API requests by endpoint template and HTTP status (network errors: status "error")', labelNames: ['endpoint', 'status'], registers: [registry] }),
-      seconds: new Histogram({ name: 'zoom_api_request_seconds', help: 'Latency of one Zoom REST API request', labelNames: ['endpoint'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
-      rateLimited: new Counter({ name: 'zoom_api_rate_limited_total', help: 'Zoom REST API answers 429 (the client waited for Retry-After)', labelNames: ['endpoint'], registers: [registry] }),
+      requests: new Counter({
+        name: 'zoom_api_requests_total',
+        help: 'Zoom REST API requests by endpoint template and HTTP status (network errors: status "error")',
+        labelNames: ['endpoint', 'status'],
+        registers: [registry],
+      }),
+      seconds: new Histogram({
+        name: 'zoom_api_request_seconds',
+        help: 'Latency of one Zoom REST API request',
+        labelNames: ['endpoint'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [registry],
+      }),
+      rateLimited: new Counter({
+        name: 'zoom_api_rate_limited_total',
+        help: 'Zoom REST API answers 429 (the client waited for Retry-After)',
+        labelNames: ['endpoint'],
+        registers: [registry],
+      }),
     };
     metricsByRegistry.set(registry, m);
   }
@@ -110,7 +129,8 @@ export class ZoomApiClient {
     const base = new URL(options.baseUrl ?? DEFAULT_ZOOM_API_URL);
     const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname) || base.hostname.startsWith('127.');
     // The bearer token goes with every request: never over plain http beyond this machine.
-    if (base.protocol !== 'https:' && !(base.protocol === 'http:' && loopback)) throw new TypeError(`Zoom API URL must use https (plain http only for a loopback host)`);
+    if (base.protocol !== 'https:' && !(base.protocol === 'http:' && loopback))
+      throw new TypeError(`Zoom API URL must use https (plain http only for a loopback host)`);
     this.base = base.href.replace(/\/+$/, '');
     this.host = base.hostname;
     this.now = options.now ?? Date.now;
@@ -145,10 +165,20 @@ export class ZoomApiClient {
         const body = await this.getJson(endpoint, path, query, req.signal);
         const meetings = Array.isArray(body.meetings) ? (body.meetings as unknown[]).filter(isMeeting) : [];
         page += 1;
-        const next = typeof body.next_page_token === 'string' && body.next_page_token !== '' ? body.next_page_token : undefined;
-        if (next !== undefined && next === token) throw new ZoomApiError('zoom_api_invalid_answer', `${endpoint}: the same next_page_token came back`, { retryable: false, endpoint });
+        const next =
+          typeof body.next_page_token === 'string' && body.next_page_token !== '' ? body.next_page_token : undefined;
+        if (next !== undefined && next === token)
+          throw new ZoomApiError('zoom_api_invalid_answer', `${endpoint}: the same next_page_token came back`, {
+            retryable: false,
+            endpoint,
+          });
         token = next;
-        yield { window, page, meetings, totalRecords: typeof body.total_records === 'number' ? body.total_records : undefined };
+        yield {
+          window,
+          page,
+          meetings,
+          totalRecords: typeof body.total_records === 'number' ? body.total_records : undefined,
+        };
       } while (token !== undefined);
     }
   }
@@ -156,21 +186,42 @@ export class ZoomApiClient {
   /** Moves one recording file to Zoom's trash (`action=trash`, recoverable for 30 days). */
   async trashRecordingFile(meetingUuid: string, recordingId: string, signal?: AbortSignal): Promise<void> {
     const endpoint = 'DELETE /meetings/{meetingId}/recordings/{recordingId}';
-    await this.send(endpoint, 'DELETE', `/meetings/${encodeMeetingUuid(meetingUuid)}/recordings/${encodeURIComponent(recordingId)}`, { action: 'trash' }, signal);
+    await this.send(
+      endpoint,
+      'DELETE',
+      `/meetings/${encodeMeetingUuid(meetingUuid)}/recordings/${encodeURIComponent(recordingId)}`,
+      { action: 'trash' },
+      signal,
+    );
   }
 
-  private async getJson(endpoint: string, path: string, query: Record<string, string>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  private async getJson(
+    endpoint: string,
+    path: string,
+    query: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const text = await this.send(endpoint, 'GET', path, query, signal);
     try {
       const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+        return parsed as Record<string, unknown>;
     } catch {
       // fall through
     }
-    throw new ZoomApiError('zoom_api_invalid_answer', `${endpoint}: the answer is not a JSON object`, { retryable: false, endpoint });
+    throw new ZoomApiError('zoom_api_invalid_answer', `${endpoint}: the answer is not a JSON object`, {
+      retryable: false,
+      endpoint,
+    });
   }
 
-  private async send(endpoint: string, method: string, path: string, query: Record<string, string>, signal?: AbortSignal): Promise<string> {
+  private async send(
+    endpoint: string,
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const url = `${this.base}${path}?${new URLSearchParams(query).toString()}`;
     let refreshedToken = false;
     for (let attempt = 1; ; attempt += 1) {
@@ -179,25 +230,36 @@ export class ZoomApiClient {
       const token = await this.options.tokens.getToken();
       this.calls += 1;
       const started = this.now();
-      const outcome = await inSpan(`${method} ${endpoint.replace(/^[A-Z]+ /, '')}`, {
-        kind: SpanKind.CLIENT,
-        attributes: { [ATTR.httpMethod]: method, 'url.template': endpoint.replace(/^[A-Z]+ /, ''), [ATTR.serverAddress]: this.host, 'http.request.resend_count': attempt - 1 },
-      }, async (span) => {
-        try {
-          const res = await fetch(url, {
-            method,
-            headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-            signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
-          });
-          span.setAttribute(ATTR.httpStatus, res.status);
-          const body = await res.text();
-          return { status: res.status, body, retryAfter: res.headers.get('retry-after') ?? undefined };
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          span.setAttribute(ATTR.errorType, 'network');
-          return { status: 0, body: '', retryAfter: undefined };
-        }
-      });
+      const outcome = await inSpan(
+        `${method} ${endpoint.replace(/^[A-Z]+ /, '')}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            [ATTR.httpMethod]: method,
+            'url.template': endpoint.replace(/^[A-Z]+ /, ''),
+            [ATTR.serverAddress]: this.host,
+            'http.request.resend_count': attempt - 1,
+          },
+        },
+        async (span) => {
+          try {
+            const res = await fetch(url, {
+              method,
+              headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+              signal: signal
+                ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
+                : AbortSignal.timeout(this.timeoutMs),
+            });
+            span.setAttribute(ATTR.httpStatus, res.status);
+            const body = await res.text();
+            return { status: res.status, body, retryAfter: res.headers.get('retry-after') ?? undefined };
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            span.setAttribute(ATTR.errorType, 'network');
+            return { status: 0, body: '', retryAfter: undefined };
+          }
+        },
+      );
       this.metrics?.requests.inc({ endpoint, status: outcome.status === 0 ? 'error' : String(outcome.status) });
       this.metrics?.seconds.observe({ endpoint }, (this.now() - started) / 1000);
       const { status } = outcome;
@@ -211,12 +273,24 @@ export class ZoomApiClient {
       const retryable = status === 0 || status === 429 || status >= 500;
       if (!retryable || attempt >= this.maxAttempts) {
         const why = status === 0 ? 'network error' : `HTTP ${status}`;
-        if (status === 401 || status === 403) throw new ZoomApiError('zoom_api_unauthorized', `${endpoint}: Zoom refused the S2S access token (${why}; check the app's recording scopes)`, { retryable: false, status, endpoint });
-        throw new ZoomApiError(retryable ? 'zoom_api_unavailable' : 'zoom_api_rejected', `${endpoint}: ${why}${retryable ? ` after ${attempt} attempts` : ''}`, { retryable, status, endpoint });
+        if (status === 401 || status === 403)
+          throw new ZoomApiError(
+            'zoom_api_unauthorized',
+            `${endpoint}: Zoom refused the S2S access token (${why}; check the app's recording scopes)`,
+            { retryable: false, status, endpoint },
+          );
+        throw new ZoomApiError(
+          retryable ? 'zoom_api_unavailable' : 'zoom_api_rejected',
+          `${endpoint}: ${why}${retryable ? ` after ${attempt} attempts` : ''}`,
+          { retryable, status, endpoint },
+        );
       }
       if (status === 429) {
         this.metrics?.rateLimited.inc({ endpoint });
-        const wait = Math.min(this.maxRetryAfterMs, parseRetryAfterMs(outcome.retryAfter, this.now()) ?? this.defaultRetryAfterMs);
+        const wait = Math.min(
+          this.maxRetryAfterMs,
+          parseRetryAfterMs(outcome.retryAfter, this.now()) ?? this.defaultRetryAfterMs,
+        );
         // Everyone using this client waits: the limit is the account's, not this request's.
         this.budget.pauseUntil(this.now() + wait);
       } else {
@@ -228,8 +302,15 @@ export class ZoomApiClient {
 }
 
 function listingPath(scope: RecordingScope): { path: string; endpoint: string } {
-  if (scope.kind === 'user') return { path: `/users/${encodeURIComponent(scope.userId)}/recordings`, endpoint: 'GET /users/{userId}/recordings' };
-  return { path: `/accounts/${encodeURIComponent(scope.accountId ?? 'me')}/recordings`, endpoint: 'GET /accounts/{accountId}/recordings' };
+  if (scope.kind === 'user')
+    return {
+      path: `/users/${encodeURIComponent(scope.userId)}/recordings`,
+      endpoint: 'GET /users/{userId}/recordings',
+    };
+  return {
+    path: `/accounts/${encodeURIComponent(scope.accountId ?? 'me')}/recordings`,
+    endpoint: 'GET /accounts/{accountId}/recordings',
+  };
 }
 
 /** A UUID starting with `/` or containing `//` must be encoded twice in a path (docs/ZOOM-FACTS.md §5). */

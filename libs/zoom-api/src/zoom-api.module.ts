@@ -2,7 +2,9 @@ import { type DynamicModule, type InjectionToken, Module } from '@nestjs/common'
 import type { Registry } from 'prom-client';
 import { type AccessTokenSource, ZoomApiClient } from './zoom-api.client';
 
-/** The app's ZoomApiClient, or undefined when no S2S credentials are configured (the reconciler then refuses to run). */
+/**
+ * The app's ZoomApiClient, or undefined when no S2S credentials are configured (the reconciler then refuses to run).
+ */
 export const ZOOM_API = Symbol('ZOOM_API');
 
 export interface ZoomApiModuleOptions {
@@ -25,7 +27,14 @@ export class ZoomApiModule {
           provide: ZOOM_API,
           inject: [options.tokens, options.registry],
           useFactory: (tokens: AccessTokenSource | undefined, registry: Registry): ZoomApiClient | undefined =>
-            tokens === undefined ? undefined : new ZoomApiClient({ tokens, baseUrl: options.baseUrl, requestsPerSecond: options.requestsPerSecond, registry }),
+            tokens === undefined
+              ? undefined
+              : new ZoomApiClient({
+                  tokens,
+                  baseUrl: options.baseUrl,
+                  requestsPerSecond: options.requestsPerSecond,
+                  registry,
+                }),
         },
       ],
       exports: [ZOOM_API],

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { isExplicitLoopbackHost, isHostAllowed, isLoopbackAddress, isPrivateAddress, normalizeHost } from './address-policy';
+import {
+  isExplicitLoopbackHost,
+  isHostAllowed,
+  isLoopbackAddress,
+  isPrivateAddress,
+  normalizeHost,
+} from './address-policy';
 
 describe('isHostAllowed', () => {
   const zoom = ['zoom.us', '*.zoom.us'];
@@ -102,12 +108,19 @@ describe('isPrivateAddress', () => {
     expect(isPrivateAddress(ip)).toBe(true);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '170.114.10.1', '100.128.0.1', '172.32.0.1', '2600:1f18::1', '2a00:1450:4001::1', '::ffff:8.8.8.8', '64:ff9b::8.8.8.8'])(
-    '%s is public',
-    (ip) => {
-      expect(isPrivateAddress(ip)).toBe(false);
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '170.114.10.1',
+    '100.128.0.1',
+    '172.32.0.1',
+    '2600:1f18::1',
+    '2a00:1450:4001::1',
+    '::ffff:8.8.8.8',
+    '64:ff9b::8.8.8.8',
+  ])('%s is public', (ip) => {
+    expect(isPrivateAddress(ip)).toBe(false);
+  });
 
   it('judges an IPv4-mapped IPv6 address like the IPv4 address it maps (property)', () => {
     fc.assert(fc.property(fc.ipV4(), (v4) => isPrivateAddress(`::ffff:${v4}`) === isPrivateAddress(v4)));
@@ -117,7 +130,9 @@ describe('isPrivateAddress', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     fc.assert(
       fc.property(octet, octet, octet, (a, b, c) =>
-        [`10.${a}.${b}.${c}`, `172.${16 + (a % 16)}.${b}.${c}`, `192.168.${b}.${c}`, `169.254.${b}.${c}`].every(isPrivateAddress),
+        [`10.${a}.${b}.${c}`, `172.${16 + (a % 16)}.${b}.${c}`, `192.168.${b}.${c}`, `169.254.${b}.${c}`].every(
+          isPrivateAddress,
+        ),
       ),
     );
   });

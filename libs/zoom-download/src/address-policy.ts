@@ -130,13 +130,13 @@ export function isPrivateAddress(ip: string): boolean {
 }
 
 function isPrivateV4(ip: number): boolean {
-  return PRIVATE_V4_NUMERIC.some(({ base, mask }) => ((ip & mask) >>> 0) === base >>> 0);
+  return PRIVATE_V4_NUMERIC.some(({ base, mask }) => (ip & mask) >>> 0 === base >>> 0);
 }
 
 function parseIPv4(ip: string): number | undefined {
   if (!isIPv4(ip)) return undefined;
   const parts = ip.split('.').map(Number);
-  return (((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0);
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
 }
 
 function joinV4(hi: number, lo: number): number {

@@ -1,12 +1,19 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { isExplicitLoopbackHost, isHostAllowed, isLoopbackAddress, isPrivateAddress, normalizeHost } from './address-policy';
+import {
+  isExplicitLoopbackHost,
+  isHostAllowed,
+  isLoopbackAddress,
+  isPrivateAddress,
+  normalizeHost,
+} from './address-policy';
 import { DownloadError, describeNetworkError } from './download-error';
 
 /** Resolves a host name to IP addresses (injectable so tests can play DNS, including rebinding). */
 export type ResolveHost = (host: string) => Promise<string[]>;
 
-export const systemResolve: ResolveHost = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolve: ResolveHost = async (host) =>
+  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 export interface HopPolicy {
   allowedHosts: readonly string[];
@@ -27,23 +34,35 @@ export interface CheckedHop {
  */
 export function checkHopStatic(url: URL, allowedHosts: readonly string[]): { host: string; loopbackTestHost: boolean } {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new DownloadError('download_forbidden_host', `the ${url.protocol.replace(/:$/, '')} scheme is not allowed for downloads`, {
-      retryable: false,
-    });
+    throw new DownloadError(
+      'download_forbidden_host',
+      `the ${url.protocol.replace(/:$/, '')} scheme is not allowed for downloads`,
+      {
+        retryable: false,
+      },
+    );
   }
   const host = normalizeHost(url.hostname);
   if (host === undefined || !isHostAllowed(host, allowedHosts)) {
-    throw new DownloadError('download_forbidden_host', 'host is not on the download allow-list (ZOOM_DOWNLOAD_ALLOWED_HOSTS)', {
-      retryable: false,
-      host: host ?? 'invalid host',
-    });
+    throw new DownloadError(
+      'download_forbidden_host',
+      'host is not on the download allow-list (ZOOM_DOWNLOAD_ALLOWED_HOSTS)',
+      {
+        retryable: false,
+        host: host ?? 'invalid host',
+      },
+    );
   }
   const loopbackTestHost = isExplicitLoopbackHost(host, allowedHosts);
   if (url.protocol === 'http:' && !loopbackTestHost) {
-    throw new DownloadError('download_forbidden_host', 'plain http is refused; only an explicitly listed loopback host may use it', {
-      retryable: false,
-      host,
-    });
+    throw new DownloadError(
+      'download_forbidden_host',
+      'plain http is refused; only an explicitly listed loopback host may use it',
+      {
+        retryable: false,
+        host,
+      },
+    );
   }
   return { host, loopbackTestHost };
 }
@@ -63,9 +82,13 @@ export async function checkHop(url: URL, policy: HopPolicy): Promise<CheckedHop>
     try {
       resolved = await policy.resolve(host);
     } catch (err) {
-      throw new DownloadError('download_network', `could not be resolved (${describeNetworkError(err)})`, { retryable: true, host });
+      throw new DownloadError('download_network', `could not be resolved (${describeNetworkError(err)})`, {
+        retryable: true,
+        host,
+      });
     }
-    if (resolved.length === 0) throw new DownloadError('download_network', 'resolved to no address', { retryable: true, host });
+    if (resolved.length === 0)
+      throw new DownloadError('download_network', 'resolved to no address', { retryable: true, host });
   }
 
   const addresses: Array<{ address: string; family: 4 | 6 }> = [];

@@ -28,14 +28,19 @@ export interface HopRequest {
  */
 export function pinnedLookup(addresses: ReadonlyArray<{ address: string; family: 4 | 6 }>): LookupFunction {
   return (_hostname, options, callback) => {
-    const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+    const wanted =
+      options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
     if (wanted.length === 0) {
       const err: NodeJS.ErrnoException = new Error('no checked address for the requested family');
       err.code = 'ENOTFOUND';
       callback(err, '');
       return;
     }
-    if (options.all === true) callback(null, wanted.map((a) => ({ address: a.address, family: a.family })));
+    if (options.all === true)
+      callback(
+        null,
+        wanted.map((a) => ({ address: a.address, family: a.family })),
+      );
     else callback(null, wanted[0].address, wanted[0].family);
   };
 }
@@ -45,7 +50,9 @@ export function pinnedLookup(addresses: ReadonlyArray<{ address: string; family:
  * check) while the socket goes to the pinned address. `agent: false` gives every hop its own connection,
  * so no pooled socket opened for another hop or another resolution can be reused.
  */
-export function buildRequestOptions(req: Pick<HopRequest, 'target' | 'method' | 'headers' | 'signal'>): RequestOptions & { servername?: string } {
+export function buildRequestOptions(
+  req: Pick<HopRequest, 'target' | 'method' | 'headers' | 'signal'>,
+): RequestOptions & { servername?: string } {
   const { url, addresses } = req.target;
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const options: RequestOptions & { servername?: string } = {
@@ -118,7 +125,12 @@ export function sendHop(hop: HopRequest): Promise<HopResponse> {
         }
         return;
       }
-      fail(new DownloadError('download_network', `request failed (${describeNetworkError(err)})`, { retryable: true, host }));
+      fail(
+        new DownloadError('download_network', `request failed (${describeNetworkError(err)})`, {
+          retryable: true,
+          host,
+        }),
+      );
     });
     req.end();
   });

@@ -14,7 +14,14 @@ describe('S2STokenProvider', () => {
     oauth = await startTestServer('127.0.0.1', (_req, res) => {
       issued += 1;
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ access_token: `s2s-access-${issued}`, token_type: 'bearer', expires_in: 3600, scope: 'cloud_recording:read' }));
+      res.end(
+        JSON.stringify({
+          access_token: `s2s-access-${issued}`,
+          token_type: 'bearer',
+          expires_in: 3600,
+          scope: 'cloud_recording:read',
+        }),
+      );
     });
   });
   afterEach(() => oauth.close());
@@ -30,7 +37,9 @@ describe('S2STokenProvider', () => {
     expect(url.pathname).toBe('/oauth/token');
     expect(url.searchParams.get('grant_type')).toBe('account_credentials');
     expect(url.searchParams.get('account_id')).toBe('acct-123');
-    expect(request?.headers.authorization).toBe(`Basic ${Buffer.from(`client-abc:${CLIENT_SECRET}`).toString('base64')}`);
+    expect(request?.headers.authorization).toBe(
+      `Basic ${Buffer.from(`client-abc:${CLIENT_SECRET}`).toString('base64')}`,
+    );
   });
 
   it('caches the token until 60 s before it expires, then fetches a new one', async () => {

@@ -59,7 +59,9 @@ export class S2STokenProvider implements S2STokenSource {
     const host = normalizeHost(url.hostname) ?? 'invalid host';
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackName(host))) {
       // The request carries the client secret: never over plain http beyond this machine.
-      throw new TypeError(`S2S token URL must use https (plain http only for a loopback host), got ${url.protocol} for ${host}`);
+      throw new TypeError(
+        `S2S token URL must use https (plain http only for a loopback host), got ${url.protocol} for ${host}`,
+      );
     }
     url.searchParams.set('grant_type', 'account_credentials');
     url.searchParams.set('account_id', options.accountId);
@@ -110,19 +112,33 @@ export class S2STokenProvider implements S2STokenSource {
       // credentials cannot help. The body is not quoted: it may echo what we sent.
       const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
       throw refused
-        ? new DownloadError('download_unauthorized', `refused the Server-to-Server OAuth credentials (HTTP ${status})`, { retryable: false, host: this.host, status })
-        : new DownloadError('download_http_error', `Server-to-Server OAuth token request failed (HTTP ${status})`, { retryable: true, host: this.host, status });
+        ? new DownloadError(
+            'download_unauthorized',
+            `refused the Server-to-Server OAuth credentials (HTTP ${status})`,
+            { retryable: false, host: this.host, status },
+          )
+        : new DownloadError('download_http_error', `Server-to-Server OAuth token request failed (HTTP ${status})`, {
+            retryable: true,
+            host: this.host,
+            status,
+          });
     }
     const body = await readSmallBody(res, this.host, this.timeoutMs);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch {
-      throw new DownloadError('download_http_error', 'Server-to-Server OAuth answer is not JSON', { retryable: true, host: this.host });
+      throw new DownloadError('download_http_error', 'Server-to-Server OAuth answer is not JSON', {
+        retryable: true,
+        host: this.host,
+      });
     }
     const token = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
     if (typeof token.access_token !== 'string' || token.access_token === '' || typeof token.expires_in !== 'number') {
-      throw new DownloadError('download_http_error', 'Server-to-Server OAuth answer lacks access_token or expires_in', { retryable: true, host: this.host });
+      throw new DownloadError('download_http_error', 'Server-to-Server OAuth answer lacks access_token or expires_in', {
+        retryable: true,
+        host: this.host,
+      });
     }
     const cached = { token: token.access_token, expiresAtMs: this.now() + token.expires_in * 1000 };
     this.cached = cached;
@@ -136,14 +152,24 @@ function readSmallBody(res: IncomingMessage, host: string, timeoutMs: number): P
     let size = 0;
     const timer = setTimeout(() => {
       res.destroy();
-      reject(new DownloadError('download_network', `Server-to-Server OAuth answer stalled for ${timeoutMs} ms`, { retryable: true, host }));
+      reject(
+        new DownloadError('download_network', `Server-to-Server OAuth answer stalled for ${timeoutMs} ms`, {
+          retryable: true,
+          host,
+        }),
+      );
     }, timeoutMs);
     res.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_TOKEN_RESPONSE_BYTES) {
         clearTimeout(timer);
         res.destroy();
-        reject(new DownloadError('download_http_error', 'Server-to-Server OAuth answer is too large', { retryable: false, host }));
+        reject(
+          new DownloadError('download_http_error', 'Server-to-Server OAuth answer is too large', {
+            retryable: false,
+            host,
+          }),
+        );
         return;
       }
       chunks.push(chunk);
@@ -154,7 +180,13 @@ function readSmallBody(res: IncomingMessage, host: string, timeoutMs: number): P
     });
     const brokeOff = (err?: Error): void => {
       clearTimeout(timer);
-      reject(new DownloadError('download_network', `Server-to-Server OAuth answer broke off (${describeNetworkError(err)})`, { retryable: true, host }));
+      reject(
+        new DownloadError(
+          'download_network',
+          `Server-to-Server OAuth answer broke off (${describeNetworkError(err)})`,
+          { retryable: true, host },
+        ),
+      );
     };
     res.once('error', brokeOff);
     res.once('close', () => {

@@ -11,7 +11,9 @@ import { ZoomDownloader } from './zoom-downloader';
  */
 @Module({})
 export class ZoomDownloadModule {
-  /** `userAccessTokens`: a provider token (e.g. LINKED_ACCOUNTS) whose value, when not null, gives linked users' tokens. */
+  /**
+   * `userAccessTokens`: a provider token (e.g. LINKED_ACCOUNTS) whose value, when not null, gives linked users' tokens.
+   */
   static forRoot(settings: DownloadSettings, options: { userAccessTokens?: symbol | string } = {}): DynamicModule {
     return {
       module: ZoomDownloadModule,
@@ -24,7 +26,10 @@ export class ZoomDownloadModule {
         },
         {
           provide: RECORDING_DOWNLOADER,
-          inject: [S2S_TOKEN_SOURCE, ...(options.userAccessTokens ? [{ token: options.userAccessTokens, optional: true }] : [])],
+          inject: [
+            S2S_TOKEN_SOURCE,
+            ...(options.userAccessTokens ? [{ token: options.userAccessTokens, optional: true }] : []),
+          ],
           useFactory: (s2sTokens: S2STokenSource | undefined, userAccessTokens?: UserAccessTokens | null) =>
             new ZoomDownloader({
               userAccessTokens: userAccessTokens ?? undefined,

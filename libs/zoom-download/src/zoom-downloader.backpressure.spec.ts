@@ -52,7 +52,11 @@ describe('ZoomDownloader backpressure', () => {
 
   it('streams 64 MiB to a slow consumer with bounded buffering and memory', async () => {
     const downloader = new ZoomDownloader({ allowedHosts: ['127.0.0.1'], idleTimeoutMs: 5_000 });
-    const stream = await downloader.open({ url: `${server.origin}/big.mp4`, expectedSize: SIZE, tokens: [{ token: 't', source: 'webhook', receivedAtMs: Date.now() }] });
+    const stream = await downloader.open({
+      url: `${server.origin}/big.mp4`,
+      expectedSize: SIZE,
+      tokens: [{ token: 't', source: 'webhook', receivedAtMs: Date.now() }],
+    });
 
     gc();
     const baseline = process.memoryUsage().arrayBuffers;

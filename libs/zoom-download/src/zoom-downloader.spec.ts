@@ -16,7 +16,17 @@ const WEBHOOK_TOKEN = 'webhook-token-SECRET-aaa';
 const FRESHER_TOKEN = 'fresher-token-SECRET-bbb';
 const CLIENT_SECRET = 'client-secret-SECRET-ccc';
 const PRESIGNED_QUERY = 'Policy=cG9saWN5&Signature=SIG-SECRET-ddd&Key-Pair-Id=K2ZOOMSIM';
-const SECRETS = [WEBHOOK_TOKEN, FRESHER_TOKEN, CLIENT_SECRET, 'SIG-SECRET', 's2s-access', 'Signature=', 'access_token', 'Bearer', '?'];
+const SECRETS = [
+  WEBHOOK_TOKEN,
+  FRESHER_TOKEN,
+  CLIENT_SECRET,
+  'SIG-SECRET',
+  's2s-access',
+  'Signature=',
+  'access_token',
+  'Bearer',
+  '?',
+];
 
 const NOW = 1_750_000_000_000;
 const HOUR = 3_600_000;
@@ -83,11 +93,19 @@ describe('ZoomDownloader', () => {
   }
 
   function request(extra: Partial<DownloadRequest> = {}): DownloadRequest {
-    return { url: `${origin.origin}/rec/webhook_download/file-1/opaque`, expectedSize: content.length, tokens: [webhookToken()], ...extra };
+    return {
+      url: `${origin.origin}/rec/webhook_download/file-1/opaque`,
+      expectedSize: content.length,
+      tokens: [webhookToken()],
+      ...extra,
+    };
   }
 
   /** Zoom's shape: the origin checks the Bearer and answers 302 to a pre-signed URL on another host. */
-  function redirectWithToken(accepted: readonly string[], target = `${presigned.origin}/ssr/file-1?${PRESIGNED_QUERY}`) {
+  function redirectWithToken(
+    accepted: readonly string[],
+    target = `${presigned.origin}/ssr/file-1?${PRESIGNED_QUERY}`,
+  ) {
     return (req: IncomingMessage, res: ServerResponse): void => {
       if (!accepted.includes(bearerOf(req) ?? '')) {
         res.writeHead(401, { 'content-type': 'application/json' });
@@ -101,7 +119,11 @@ describe('ZoomDownloader', () => {
 
   describe('allow-list and private addresses (no SSRF)', () => {
     it('refuses a host that is not allowed and never connects to it', async () => {
-      const err = await failureOf(downloader({ allowedHosts: ['127.0.0.1'] }).open(request({ url: `${presigned.origin}/anything?${PRESIGNED_QUERY}` })));
+      const err = await failureOf(
+        downloader({ allowedHosts: ['127.0.0.1'] }).open(
+          request({ url: `${presigned.origin}/anything?${PRESIGNED_QUERY}` }),
+        ),
+      );
 
       expect(err).toMatchObject({ code: 'download_forbidden_host', retryable: false, host: '127.0.0.2' });
       expect(presigned.connections).toBe(0);
@@ -110,7 +132,9 @@ describe('ZoomDownloader', () => {
     it('refuses plain http to an allowed name that is not a listed loopback host, before any DNS query', async () => {
       const resolve = jest.fn(async () => ['8.8.8.8']);
 
-      const err = await failureOf(downloader({ allowedHosts: ['*.zoom.us'], resolve }).open(request({ url: 'http://us02web.zoom.us/rec/x' })));
+      const err = await failureOf(
+        downloader({ allowedHosts: ['*.zoom.us'], resolve }).open(request({ url: 'http://us02web.zoom.us/rec/x' })),
+      );
 
       expect(err).toMatchObject({ code: 'download_forbidden_host', host: 'us02web.zoom.us' });
       expect(resolve).not.toHaveBeenCalled();
@@ -119,7 +143,11 @@ describe('ZoomDownloader', () => {
     it('refuses an allowed name that resolves to a private address, and connects nowhere', async () => {
       const resolve = jest.fn(async () => ['127.0.0.2']); // where a server is listening
 
-      const err = await failureOf(downloader({ allowedHosts: ['*.zoom.us'], resolve }).open(request({ url: `https://us02web.zoom.us:${presigned.port}/rec/x` })));
+      const err = await failureOf(
+        downloader({ allowedHosts: ['*.zoom.us'], resolve }).open(
+          request({ url: `https://us02web.zoom.us:${presigned.port}/rec/x` }),
+        ),
+      );
 
       expect(err.code).toBe('download_forbidden_host');
       expect(err.message).toMatch(/private/);
@@ -129,7 +157,9 @@ describe('ZoomDownloader', () => {
     it('refuses a name when ANY of its addresses is private (169.254.169.254 among public ones)', async () => {
       const resolve = async (): Promise<string[]> => ['8.8.8.8', '169.254.169.254'];
 
-      const err = await failureOf(downloader({ allowedHosts: ['*.zoom.us'], resolve }).open(request({ url: 'https://us02web.zoom.us/rec/x' })));
+      const err = await failureOf(
+        downloader({ allowedHosts: ['*.zoom.us'], resolve }).open(request({ url: 'https://us02web.zoom.us/rec/x' })),
+      );
 
       expect(err).toMatchObject({ code: 'download_forbidden_host', retryable: false });
       expect(err.message).toContain('169.254.169.254');
@@ -148,17 +178,23 @@ describe('ZoomDownloader', () => {
     it.each([
       ['plain http', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/', /plain http/],
       ['https', 'https://169.254.169.254/latest/meta-data/iam/security-credentials/', /private/],
-    ])('refuses a redirect to cloud metadata (%s), even when 169.254.169.254 is listed', async (_scheme, target, reason) => {
-      origin.handler = redirectWithToken([WEBHOOK_TOKEN], target);
+    ])(
+      'refuses a redirect to cloud metadata (%s), even when 169.254.169.254 is listed',
+      async (_scheme, target, reason) => {
+        origin.handler = redirectWithToken([WEBHOOK_TOKEN], target);
 
-      const err = await failureOf(downloader({ allowedHosts: [...LOOPBACK, '169.254.169.254'] }).open(request()));
+        const err = await failureOf(downloader({ allowedHosts: [...LOOPBACK, '169.254.169.254'] }).open(request()));
 
-      expect(err).toMatchObject({ code: 'download_forbidden_host', host: '169.254.169.254' });
-      expect(err.message).toMatch(reason);
-    });
+        expect(err).toMatchObject({ code: 'download_forbidden_host', host: '169.254.169.254' });
+        expect(err.message).toMatch(reason);
+      },
+    );
 
     it('refuses a redirect to an allowed name that resolves to a private address; the target receives nothing', async () => {
-      origin.handler = redirectWithToken([WEBHOOK_TOKEN], `https://ssrweb.zoom.us:${presigned.port}/ssr/file-1?${PRESIGNED_QUERY}`);
+      origin.handler = redirectWithToken(
+        [WEBHOOK_TOKEN],
+        `https://ssrweb.zoom.us:${presigned.port}/ssr/file-1?${PRESIGNED_QUERY}`,
+      );
       const resolve = jest.fn(async () => ['127.0.0.2']);
 
       const err = await failureOf(downloader({ allowedHosts: [...LOOPBACK, '*.zoom.us'], resolve }).open(request()));
@@ -174,7 +210,9 @@ describe('ZoomDownloader', () => {
       presigned.handler = (req, res) => serveBytes(req, res, content);
       const resolve = jest.fn(async () => ['127.0.0.2']);
 
-      const stream = await downloader({ allowedHosts: ['localhost'], resolve }).open(request({ url: `http://localhost:${presigned.port}/file` }));
+      const stream = await downloader({ allowedHosts: ['localhost'], resolve }).open(
+        request({ url: `http://localhost:${presigned.port}/file` }),
+      );
 
       expect(sha256(await readAll(stream.body))).toBe(contentSha);
       expect(presigned.requests[0]?.headers.host).toBe(`localhost:${presigned.port}`);
@@ -295,12 +333,19 @@ describe('ZoomDownloader', () => {
 
     it('hands a 429/503 with Retry-After before any byte back to the caller at once, with the delay', async () => {
       origin.handler = (_req, res, index) => {
-        res.writeHead(index === 0 ? 429 : 503, { 'retry-after': index === 0 ? '10' : new Date(NOW + 30_000).toUTCString() });
+        res.writeHead(index === 0 ? 429 : 503, {
+          'retry-after': index === 0 ? '10' : new Date(NOW + 30_000).toUTCString(),
+        });
         res.end();
       };
 
       const limited = await failureOf(downloader().open(request()));
-      expect(limited).toMatchObject({ code: 'download_http_error', retryable: true, status: 429, retryAfterMs: 10_000 });
+      expect(limited).toMatchObject({
+        code: 'download_http_error',
+        retryable: true,
+        status: 429,
+        retryAfterMs: 10_000,
+      });
       const down = await failureOf(downloader().open(request()));
       expect(down).toMatchObject({ code: 'download_http_error', retryable: true, status: 503, retryAfterMs: 30_000 });
       expect(origin.requests).toHaveLength(2); // one request each: no burst of retries against a rate limit
@@ -368,7 +413,11 @@ describe('ZoomDownloader', () => {
       presigned.handler = (req, res, index) => {
         if (index === 0) return serveBytesThenReset(req, res, content, 60_000);
         const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1]);
-        res.writeHead(206, { 'content-type': 'video/mp4', 'content-range': `bytes ${start}-${content.length + 9}/${content.length + 10}`, 'content-length': String(content.length + 10 - start) });
+        res.writeHead(206, {
+          'content-type': 'video/mp4',
+          'content-range': `bytes ${start}-${content.length + 9}/${content.length + 10}`,
+          'content-length': String(content.length + 10 - start),
+        });
         res.end(Buffer.alloc(content.length + 10 - start));
       };
 
@@ -460,7 +509,10 @@ describe('ZoomDownloader', () => {
 
       expect(sha256(await readAll(stream.body))).toBe(contentSha);
       expect(origin.requests).toHaveLength(2);
-      expect(origin.requests[1]?.headers).toMatchObject({ authorization: `Bearer ${WEBHOOK_TOKEN}`, range: 'bytes=80000-' });
+      expect(origin.requests[1]?.headers).toMatchObject({
+        authorization: `Bearer ${WEBHOOK_TOKEN}`,
+        range: 'bytes=80000-',
+      });
       expect(presigned.requests[2]?.headers.range).toBe('bytes=80000-');
     });
 
@@ -522,7 +574,12 @@ describe('ZoomDownloader', () => {
     });
     afterEach(() => oauth.close());
 
-    const s2s = (): ZoomDownloaderOptions['s2s'] => ({ accountId: 'acct-1', clientId: 'client-1', clientSecret: CLIENT_SECRET, tokenUrl: `${oauth.origin}/oauth/token` });
+    const s2s = (): ZoomDownloaderOptions['s2s'] => ({
+      accountId: 'acct-1',
+      clientId: 'client-1',
+      clientSecret: CLIENT_SECRET,
+      tokenUrl: `${oauth.origin}/oauth/token`,
+    });
 
     it('skips an expired webhook token, fetches one S2S token, caches it for the next download and uses it', async () => {
       origin.handler = redirectWithToken(['s2s-access-1']);
@@ -536,7 +593,10 @@ describe('ZoomDownloader', () => {
       expect(sha256(await readAll(second.body))).toBe(contentSha);
 
       expect(oauth.requests).toHaveLength(1);
-      expect(origin.requests.map((r) => r.headers.authorization)).toEqual(['Bearer s2s-access-1', 'Bearer s2s-access-1']);
+      expect(origin.requests.map((r) => r.headers.authorization)).toEqual([
+        'Bearer s2s-access-1',
+        'Bearer s2s-access-1',
+      ]);
       expect(first.stats().tokenSource).toBe('s2s');
     });
 
@@ -544,7 +604,9 @@ describe('ZoomDownloader', () => {
       origin.handler = redirectWithToken([FRESHER_TOKEN]);
       presigned.handler = (req, res) => serveBytes(req, res, content);
 
-      const stream = await downloader().open(request({ tokens: [webhookToken(), { token: FRESHER_TOKEN, source: 'fresher_copy', receivedAtMs: NOW }] }));
+      const stream = await downloader().open(
+        request({ tokens: [webhookToken(), { token: FRESHER_TOKEN, source: 'fresher_copy', receivedAtMs: NOW }] }),
+      );
 
       expect(sha256(await readAll(stream.body))).toBe(contentSha);
       expect(stream.stats()).toMatchObject({ tokenSource: 'fresher_copy', attempts: 2 });
@@ -598,7 +660,10 @@ describe('ZoomDownloader', () => {
       const stream = await downloader({ s2s: s2s() }).open(request());
 
       expect(sha256(await readAll(stream.body))).toBe(contentSha);
-      expect(origin.requests[2]?.headers).toMatchObject({ authorization: 'Bearer s2s-access-1', range: 'bytes=60000-' });
+      expect(origin.requests[2]?.headers).toMatchObject({
+        authorization: 'Bearer s2s-access-1',
+        range: 'bytes=60000-',
+      });
       expect(stream.stats()).toMatchObject({ tokenSource: 's2s', resumes: 2 });
     });
 
@@ -663,7 +728,9 @@ describe('ZoomDownloader', () => {
       const controller = new AbortController();
       controller.abort();
 
-      await expect(downloader().open(request({ signal: controller.signal }))).rejects.toMatchObject({ name: 'AbortError' });
+      await expect(downloader().open(request({ signal: controller.signal }))).rejects.toMatchObject({
+        name: 'AbortError',
+      });
       expect(origin.connections).toBe(0);
     });
   });

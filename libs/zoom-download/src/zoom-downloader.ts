@@ -5,7 +5,15 @@ import { DownloadError, describeNetworkError, parseRetryAfter } from './download
 import { checkHop, checkHopStatic, systemResolve, type HopPolicy, type ResolveHost } from './hop-guard';
 import { abortReason, sendHop } from './http-hop';
 import { DEFAULT_S2S_TOKEN_URL, S2STokenProvider, type S2STokenSource } from './s2s-token-provider';
-import type { DownloadRequest, DownloadStats, DownloadStream, DownloadTokenSource, RecordingDownloader, TokenSource, UserAccessTokens } from './zoom-download.port';
+import type {
+  DownloadRequest,
+  DownloadStats,
+  DownloadStream,
+  DownloadTokenSource,
+  RecordingDownloader,
+  TokenSource,
+  UserAccessTokens,
+} from './zoom-download.port';
 
 export interface ZoomDownloaderOptions {
   /** `host`, `*.domain`; an exact loopback entry (`127.0.0.1`, `localhost`, `::1`) may use plain http. */
@@ -72,16 +80,18 @@ export class ZoomDownloader implements RecordingDownloader {
     const now = options.now ?? Date.now;
     this.options = {
       policy: { allowedHosts: [...options.allowedHosts], resolve: options.resolve ?? systemResolve },
-      s2s: options.s2sTokens ?? (options.s2s
-        ? new S2STokenProvider({
-            accountId: options.s2s.accountId,
-            clientId: options.s2s.clientId,
-            clientSecret: options.s2s.clientSecret,
-            tokenUrl: options.s2s.tokenUrl ?? DEFAULT_S2S_TOKEN_URL,
-            now,
-            timeoutMs: options.connectTimeoutMs,
-          })
-        : undefined),
+      s2s:
+        options.s2sTokens ??
+        (options.s2s
+          ? new S2STokenProvider({
+              accountId: options.s2s.accountId,
+              clientId: options.s2s.clientId,
+              clientSecret: options.s2s.clientSecret,
+              tokenUrl: options.s2s.tokenUrl ?? DEFAULT_S2S_TOKEN_URL,
+              now,
+              timeoutMs: options.connectTimeoutMs,
+            })
+          : undefined),
       userAccessTokens: options.userAccessTokens,
       maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? 5)),
       backoff: options.backoff ?? { baseMs: 500, maxMs: 30_000 },
@@ -101,7 +111,9 @@ export class ZoomDownloader implements RecordingDownloader {
     try {
       url = new URL(req.url);
     } catch {
-      throw new DownloadError('download_forbidden_host', 'the download URL is not a valid absolute URL', { retryable: false });
+      throw new DownloadError('download_forbidden_host', 'the download URL is not a valid absolute URL', {
+        retryable: false,
+      });
     }
     // Fail before any token request or connection when the first hop can never be allowed.
     checkHopStatic(url, this.options.policy.allowedHosts);
@@ -215,7 +227,10 @@ class DownloadRun {
           this.onCredentialRejected(err.error);
           continue; // another credential, not a transient failure: no backoff
         }
-        const error = err instanceof DownloadError ? err : new DownloadError('download_network', describeNetworkError(err), { retryable: true });
+        const error =
+          err instanceof DownloadError
+            ? err
+            : new DownloadError('download_network', describeNetworkError(err), { retryable: true });
         if (!error.retryable) throw error;
         // Rate limited or down for a while (429/503 + Retry-After) before any byte: hand it to the caller, which
         // retries the file later without holding a transfer slot, rather than waiting here (issue #4).
@@ -224,16 +239,26 @@ class DownloadRun {
         // starts a new count, so an 8-hour recording cut at random points still completes (docs/USER-REPORTS.md #13).
         failedInARow = this.received > offset ? 1 : failedInARow + 1;
         if (failedInARow >= this.o.maxAttempts) {
-          throw new DownloadError(error.code, `${stripHost(error)} (gave up after ${failedInARow} failed attempts in a row)`, {
-            retryable: true,
-            host: error.host,
-            status: error.status,
-          });
+          throw new DownloadError(
+            error.code,
+            `${stripHost(error)} (gave up after ${failedInARow} failed attempts in a row)`,
+            {
+              retryable: true,
+              host: error.host,
+              status: error.status,
+            },
+          );
         }
         // Mid-body: honour Retry-After (bounded by the backoff cap) so a resume does not hammer a limited server.
         // Full jitter: many pods retrying one host spread out best (AWS, "Exponential Backoff And Jitter").
         const backoff = { initialMs: this.o.backoff.baseMs, maxMs: this.o.backoff.maxMs };
-        await sleep(Math.max(backoffDelay(failedInARow, backoff, { jitter: 'full' }), Math.min(error.retryAfterMs ?? 0, this.o.backoff.maxMs)), this.signal);
+        await sleep(
+          Math.max(
+            backoffDelay(failedInARow, backoff, { jitter: 'full' }),
+            Math.min(error.retryAfterMs ?? 0, this.o.backoff.maxMs),
+          ),
+          this.signal,
+        );
         if (this.signal.aborted) throw abortReason(this.signal);
       }
     }
@@ -264,14 +289,22 @@ class DownloadRun {
     if (credential !== undefined) return credential;
     const host = this.lastRejection?.host ?? checkHopStatic(this.firstUrl, this.o.policy.allowedHosts).host;
     if (this.lastRejection === undefined) {
-      throw new DownloadError('download_unauthorized', `no download token was provided and ${NO_S2S_HINT}`, { retryable: false, host });
+      throw new DownloadError('download_unauthorized', `no download token was provided and ${NO_S2S_HINT}`, {
+        retryable: false,
+        host,
+      });
     }
-    const what = this.lastRejection.code === 'download_html_response' ? 'answered an HTML page instead of the file: ' : '';
-    throw new DownloadError(this.lastRejection.code, `${what}the download token was rejected or expired and ${NO_S2S_HINT}`, {
-      retryable: false,
-      host,
-      status: this.lastRejection.status,
-    });
+    const what =
+      this.lastRejection.code === 'download_html_response' ? 'answered an HTML page instead of the file: ' : '';
+    throw new DownloadError(
+      this.lastRejection.code,
+      `${what}the download token was rejected or expired and ${NO_S2S_HINT}`,
+      {
+        retryable: false,
+        host,
+        status: this.lastRejection.status,
+      },
+    );
   }
 
   /** One attempt: the last pre-signed target if it may still be valid, else the chain from the first hop. */
@@ -291,7 +324,12 @@ class DownloadRun {
       }
     }
     const credential = this.currentCredential();
-    const bearer = credential.source === 's2s' ? await this.s2sToken() : credential.source === 'user_oauth' ? await this.userToken() : credential.token;
+    const bearer =
+      credential.source === 's2s'
+        ? await this.s2sToken()
+        : credential.source === 'user_oauth'
+          ? await this.userToken()
+          : credential.token;
     const head = await this.follow(this.firstUrl, bearer, offset, credential);
     this.tokenSource = credential.source;
     if (credential.source === 's2s') this.consecutiveS2SRejections = 0;
@@ -301,7 +339,12 @@ class DownloadRun {
   /** The linked user's token; none (unlinked, revoked, needs re-auth) counts as a rejected credential. */
   private async userToken(): Promise<string> {
     const token = this.req.owner ? await this.o.userAccessTokens?.accessTokenFor(this.req.owner) : undefined;
-    if (token === undefined) throw new CredentialRejected(new DownloadError('download_unauthorized', 'the linked Zoom user has no usable OAuth token', { retryable: false }));
+    if (token === undefined)
+      throw new CredentialRejected(
+        new DownloadError('download_unauthorized', 'the linked Zoom user has no usable OAuth token', {
+          retryable: false,
+        }),
+      );
     return token;
   }
 
@@ -316,7 +359,12 @@ class DownloadRun {
    * anything is sent; the bearer goes to the first hop only (pre-signed targets refuse it, and it must
    * never reach a host we did not choose).
    */
-  private async follow(start: URL, bearer: string | undefined, offset: number, credential?: Credential): Promise<AcceptedHead> {
+  private async follow(
+    start: URL,
+    bearer: string | undefined,
+    offset: number,
+    credential?: Credential,
+  ): Promise<AcceptedHead> {
     let url = start;
     for (let hop = 0; ; hop += 1) {
       const checked = await checkHop(url, this.o.policy);
@@ -341,15 +389,27 @@ class DownloadRun {
         const location = res.headers.location;
         discard(req, res);
         if (location === undefined || location === '') {
-          throw new DownloadError('download_http_error', `redirect (HTTP ${status}) without a Location`, { retryable: false, host: checked.host, status });
+          throw new DownloadError('download_http_error', `redirect (HTTP ${status}) without a Location`, {
+            retryable: false,
+            host: checked.host,
+            status,
+          });
         }
         if (hop >= this.o.maxRedirects) {
-          throw new DownloadError('download_http_error', `more than ${this.o.maxRedirects} redirects`, { retryable: false, host: checked.host, status });
+          throw new DownloadError('download_http_error', `more than ${this.o.maxRedirects} redirects`, {
+            retryable: false,
+            host: checked.host,
+            status,
+          });
         }
         try {
           url = new URL(location, url);
         } catch {
-          throw new DownloadError('download_http_error', 'redirect to an invalid URL', { retryable: false, host: checked.host, status });
+          throw new DownloadError('download_http_error', 'redirect to an invalid URL', {
+            retryable: false,
+            host: checked.host,
+            status,
+          });
         }
         continue;
       }
@@ -368,31 +428,60 @@ class DownloadRun {
     }
   }
 
-  private accept(req: ClientRequest, res: IncomingMessage, host: string, status: number, offset: number, credentialHop: boolean): AcceptedHead {
+  private accept(
+    req: ClientRequest,
+    res: IncomingMessage,
+    host: string,
+    status: number,
+    offset: number,
+    credentialHop: boolean,
+  ): AcceptedHead {
     const contentType = headerValue(res.headers['content-type']);
     if (status === 200 || (status === 206 && offset > 0)) {
       if (/^\s*text\/html/i.test(contentType)) {
-        throw new DownloadError('download_html_response', `answered HTTP ${status} with an HTML page instead of the file`, { retryable: false, host, status });
+        throw new DownloadError(
+          'download_html_response',
+          `answered HTTP ${status} with an HTML page instead of the file`,
+          { retryable: false, host, status },
+        );
       }
       const encoding = headerValue(res.headers['content-encoding']).trim().toLowerCase();
       if (encoding !== '' && encoding !== 'identity') {
-        throw new DownloadError('download_http_error', `answered with content-encoding ${encoding.slice(0, 32)}`, { retryable: false, host, status });
+        throw new DownloadError('download_http_error', `answered with content-encoding ${encoding.slice(0, 32)}`, {
+          retryable: false,
+          host,
+          status,
+        });
       }
       const declared = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
       if (status === 200) {
-        if (declared !== undefined && Number.isSafeInteger(declared) && this.expected === undefined) this.adoptDeclaredSize(declared, 'Content-Length');
+        if (declared !== undefined && Number.isSafeInteger(declared) && this.expected === undefined)
+          this.adoptDeclaredSize(declared, 'Content-Length');
         if (declared !== undefined && declared !== this.expected) {
-          throw new DownloadError('download_size_mismatch', `declared ${declared} bytes but ${this.expectedLabel} is ${this.expected}`, { retryable: false, host, status });
+          throw new DownloadError(
+            'download_size_mismatch',
+            `declared ${declared} bytes but ${this.expectedLabel} is ${this.expected}`,
+            { retryable: false, host, status },
+          );
         }
         return { req, res, host, contentType: contentType || 'application/octet-stream', skip: offset };
       }
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(res.headers['content-range']).trim());
       if (!range || Number(range[1]) !== offset) {
-        throw new DownloadError('download_http_error', `answered a Range request for byte ${offset} with another range`, { retryable: true, host, status });
+        throw new DownloadError(
+          'download_http_error',
+          `answered a Range request for byte ${offset} with another range`,
+          { retryable: true, host, status },
+        );
       }
-      if (range[3] !== '*' && this.expected === undefined) this.adoptDeclaredSize(Number(range[3]), 'Content-Range total');
+      if (range[3] !== '*' && this.expected === undefined)
+        this.adoptDeclaredSize(Number(range[3]), 'Content-Range total');
       if (range[3] !== '*' && Number(range[3]) !== this.expected) {
-        throw new DownloadError('download_size_mismatch', `reports a total of ${range[3]} bytes but ${this.expectedLabel} is ${this.expected}`, { retryable: false, host, status });
+        throw new DownloadError(
+          'download_size_mismatch',
+          `reports a total of ${range[3]} bytes but ${this.expectedLabel} is ${this.expected}`,
+          { retryable: false, host, status },
+        );
       }
       return { req, res, host, contentType: contentType || 'application/octet-stream', skip: 0 };
     }
@@ -401,14 +490,29 @@ class DownloadRun {
       // ended early and no Content-Length to tell us so). Another attempt serves the same bytes.
       const total = /^bytes \*\/(\d+)$/.exec(headerValue(res.headers['content-range']).trim());
       const what = total ? `has ${total[1]} bytes` : `has no bytes after ${offset}`;
-      throw new DownloadError('download_size_mismatch', `${what} but ${this.expectedLabel} is ${this.expected ?? `at least ${offset + 1}`}`, { retryable: false, host, status });
+      throw new DownloadError(
+        'download_size_mismatch',
+        `${what} but ${this.expectedLabel} is ${this.expected ?? `at least ${offset + 1}`}`,
+        { retryable: false, host, status },
+      );
     }
     if ((status === 401 || status === 403) && credentialHop) {
-      throw new CredentialRejected(new DownloadError('download_unauthorized', `rejected the download credential (HTTP ${status})`, { retryable: false, host, status }));
+      throw new CredentialRejected(
+        new DownloadError('download_unauthorized', `rejected the download credential (HTTP ${status})`, {
+          retryable: false,
+          host,
+          status,
+        }),
+      );
     }
     const retryable = status === 429 || status >= 500;
     const retryAfterMs = retryable ? parseRetryAfter(res.headers['retry-after'], this.o.now()) : undefined;
-    throw new DownloadError('download_http_error', `answered HTTP ${status}`, { retryable, host, status, retryAfterMs });
+    throw new DownloadError('download_http_error', `answered HTTP ${status}`, {
+      retryable,
+      host,
+      status,
+      retryAfterMs,
+    });
   }
 
   /** Zoom sent no file_size: the server's first declaration becomes the size every later answer and byte is held to. */
@@ -451,7 +555,13 @@ class DownloadRun {
         if (idle) idle.refresh();
         else
           idle = setTimeout(
-            () => finish(new DownloadError('download_network', `stalled for ${idleMs} ms after ${this.received}${of} bytes`, { retryable: true, host })),
+            () =>
+              finish(
+                new DownloadError('download_network', `stalled for ${idleMs} ms after ${this.received}${of} bytes`, {
+                  retryable: true,
+                  host,
+                }),
+              ),
             idleMs,
           );
       };
@@ -478,7 +588,12 @@ class DownloadRun {
           skip = 0;
         }
         if (expected !== undefined && this.received + chunk.length > expected) {
-          finish(new DownloadError('download_size_mismatch', `sent more than ${this.expectedLabel} (${expected} bytes)`, { retryable: false, host }));
+          finish(
+            new DownloadError('download_size_mismatch', `sent more than ${this.expectedLabel} (${expected} bytes)`, {
+              retryable: false,
+              host,
+            }),
+          );
           return;
         }
         this.received += chunk.length;
@@ -499,7 +614,9 @@ class DownloadRun {
           return;
         }
         const why = err ? `connection broke (${describeNetworkError(err)})` : 'body ended early';
-        finish(new DownloadError('download_network', `${why} after ${this.received}${of} bytes`, { retryable: true, host }));
+        finish(
+          new DownloadError('download_network', `${why} after ${this.received}${of} bytes`, { retryable: true, host }),
+        );
       });
       res.on('data', onData);
       startIdle();
@@ -552,5 +669,7 @@ function headerValue(value: string | string[] | undefined): string {
 
 /** The reason without the `host: ` prefix the constructor adds, to rebuild a message around it. */
 function stripHost(error: DownloadError): string {
-  return error.host !== undefined && error.message.startsWith(`${error.host}: `) ? error.message.slice(error.host.length + 2) : error.message;
+  return error.host !== undefined && error.message.startsWith(`${error.host}: `)
+    ? error.message.slice(error.host.length + 2)
+    : error.message;
 }

@@ -18,7 +18,7 @@ function readAll(body: Readable): Promise<Buffer> {
   });
 }
 
-describe('ZoomDownloader with linked users\' OAuth tokens', () => {
+describe("ZoomDownloader with linked users' OAuth tokens", () => {
   let origin: TestServer;
   let presigned: TestServer;
   const content = testContent(64 * 1024, 3);
@@ -49,7 +49,13 @@ describe('ZoomDownloader with linked users\' OAuth tokens', () => {
     await presigned.close();
   });
 
-  const downloader = (): ZoomDownloader => new ZoomDownloader({ allowedHosts: ['127.0.0.1', '127.0.0.2'], userAccessTokens: userTokens, backoff: { baseMs: 1, maxMs: 5 }, now: () => NOW });
+  const downloader = (): ZoomDownloader =>
+    new ZoomDownloader({
+      allowedHosts: ['127.0.0.1', '127.0.0.2'],
+      userAccessTokens: userTokens,
+      backoff: { baseMs: 1, maxMs: 5 },
+      now: () => NOW,
+    });
   const request = (extra: Partial<DownloadRequest> = {}): DownloadRequest => ({
     url: `${origin.origin}/rec/webhook_download/file-1/opaque`,
     expectedSize: content.length,
@@ -57,11 +63,14 @@ describe('ZoomDownloader with linked users\' OAuth tokens', () => {
     ...extra,
   });
 
-  it('uses the owner\'s token when the webhook token is rejected', async () => {
+  it("uses the owner's token when the webhook token is rejected", async () => {
     const stream = await downloader().open(request({ owner: OWNER }));
     expect(sha256(await readAll(stream.body))).toBe(sha256(content));
     expect(stream.stats().tokenSource).toBe('user_oauth');
-    expect(origin.requests.map((r) => r.headers.authorization)).toEqual(['Bearer rejected-webhook-token', 'Bearer user-oauth-token']);
+    expect(origin.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer rejected-webhook-token',
+      'Bearer user-oauth-token',
+    ]);
     expect(presigned.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
   });
 
@@ -74,7 +83,9 @@ describe('ZoomDownloader with linked users\' OAuth tokens', () => {
   it('never asks without an owner, and fails clearly when the owner has no usable token', async () => {
     await expect(downloader().open(request())).rejects.toMatchObject({ retryable: false });
     expect(asked).toEqual([]);
-    await expect(downloader().open(request({ owner: { zoomUserId: 'someone-else', accountId: 'acct-1' } }))).rejects.toMatchObject({ retryable: false });
+    await expect(
+      downloader().open(request({ owner: { zoomUserId: 'someone-else', accountId: 'acct-1' } })),
+    ).rejects.toMatchObject({ retryable: false });
     expect(asked).toEqual([{ zoomUserId: 'someone-else', accountId: 'acct-1' }]);
   });
 });

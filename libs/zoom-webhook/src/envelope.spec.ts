@@ -53,7 +53,11 @@ describe('parseEnvelope', () => {
   });
 
   it('refuses bytes that are not valid UTF-8 instead of replacing them', () => {
-    const body = Buffer.concat([Buffer.from('{"event":"meeting.started","payload":{"topic":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"event":"meeting.started","payload":{"topic":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}}'),
+    ]);
     expect(reasonOf(body)).toBe('body_not_json');
   });
 
@@ -109,15 +113,25 @@ describe('partitionKey, meetingUuidOf, accountIdOf over the fixtures', () => {
   it('finds the account id in payload.account_id or payload.object.account_id', () => {
     expect(accountIdOf(parsed(fixtureBody('app_deauthorized.json')))).toBe(ACCOUNT_ID);
     expect(accountIdOf({ event: 'x', payload: { object: { account_id: 'inner' } } })).toBe('inner');
-    expect(accountIdOf({ event: 'x', payload: { account_id: 'outer', object: { account_id: 'inner' } } })).toBe('outer');
+    expect(accountIdOf({ event: 'x', payload: { account_id: 'outer', object: { account_id: 'inner' } } })).toBe(
+      'outer',
+    );
   });
 
   it.each<[string, ZoomEnvelope, string]>([
-    ['object.uuid first', { event: 'x', payload: { meeting_uuid: 'rtms', account_id: 'a', object: { uuid: 'obj' } } }, 'obj'],
+    [
+      'object.uuid first',
+      { event: 'x', payload: { meeting_uuid: 'rtms', account_id: 'a', object: { uuid: 'obj' } } },
+      'obj',
+    ],
     ['then RTMS meeting_uuid', { event: 'x', payload: { meeting_uuid: 'rtms', account_id: 'a' } }, 'rtms'],
     ['then payload.account_id', { event: 'x', payload: { account_id: 'a', object: { account_id: 'b' } } }, 'a'],
     ['then payload.object.account_id', { event: 'x', payload: { object: { account_id: 'b' } } }, 'b'],
-    ['empty strings do not count', { event: 'x', payload: { object: { uuid: '', account_id: '' }, meeting_uuid: '', account_id: '' } }, UNKEYED_PARTITION],
+    [
+      'empty strings do not count',
+      { event: 'x', payload: { object: { uuid: '', account_id: '' }, meeting_uuid: '', account_id: '' } },
+      UNKEYED_PARTITION,
+    ],
     ['non-string uuids do not count', { event: 'x', payload: { object: { uuid: 42 } } }, UNKEYED_PARTITION],
     ['nothing at all', { event: 'x', payload: {} }, 'unkeyed'],
   ])('prefers %s', (_name, envelope, key) => {
@@ -125,18 +139,43 @@ describe('partitionKey, meetingUuidOf, accountIdOf over the fixtures', () => {
   });
 
   it.each<[string, ZoomEnvelope, string]>([
-    ['webinar RTMS: payload.webinar_uuid', { event: 'webinar.rtms_started', payload: { webinar_uuid: 'wuuid', rtms_stream_id: 's', account_id: 'a' } }, 'wuuid'],
-    ['webinar RTMS: payload.object.webinar_uuid', { event: 'webinar.rtms_stopped', payload: { account_id: 'a', object: { webinar_uuid: 'wuuid', rtms_stream_id: 's' } } }, 'wuuid'],
-    ['meeting RTMS: payload.object.meeting_uuid', { event: 'meeting.rtms_started', payload: { account_id: 'a', object: { meeting_uuid: 'muuid' } } }, 'muuid'],
-    ['Video SDK RTMS: payload.session_id', { event: 'session.rtms_started', payload: { session_id: 'sid', rtms_stream_id: 's', account_id: 'a' } }, 'sid'],
-    ['Video SDK recording: payload.object.session_id', { event: 'session.recording_completed', payload: { account_id: 'a', object: { session_id: 'sid' } } }, 'sid'],
+    [
+      'webinar RTMS: payload.webinar_uuid',
+      { event: 'webinar.rtms_started', payload: { webinar_uuid: 'wuuid', rtms_stream_id: 's', account_id: 'a' } },
+      'wuuid',
+    ],
+    [
+      'webinar RTMS: payload.object.webinar_uuid',
+      {
+        event: 'webinar.rtms_stopped',
+        payload: { account_id: 'a', object: { webinar_uuid: 'wuuid', rtms_stream_id: 's' } },
+      },
+      'wuuid',
+    ],
+    [
+      'meeting RTMS: payload.object.meeting_uuid',
+      { event: 'meeting.rtms_started', payload: { account_id: 'a', object: { meeting_uuid: 'muuid' } } },
+      'muuid',
+    ],
+    [
+      'Video SDK RTMS: payload.session_id',
+      { event: 'session.rtms_started', payload: { session_id: 'sid', rtms_stream_id: 's', account_id: 'a' } },
+      'sid',
+    ],
+    [
+      'Video SDK recording: payload.object.session_id',
+      { event: 'session.recording_completed', payload: { account_id: 'a', object: { session_id: 'sid' } } },
+      'sid',
+    ],
   ])('keys %s by the instance UUID, not the account', (_name, envelope, key) => {
     expect(partitionKey(envelope)).toBe(key);
     expect(meetingUuidOf(envelope)).toBe(key);
   });
 
   it('reads session_id only on session.* events (elsewhere it is not an instance id)', () => {
-    expect(meetingUuidOf({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } })).toBeUndefined();
+    expect(
+      meetingUuidOf({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } }),
+    ).toBeUndefined();
     expect(partitionKey({ event: 'meeting.x', payload: { account_id: 'a', object: { session_id: 'sid' } } })).toBe('a');
   });
 });

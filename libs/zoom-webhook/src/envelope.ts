@@ -1,6 +1,9 @@
 import { type JsonBodyFailure, jsonBodyText } from './json-body';
 
-/** A Zoom webhook body (docs/ZOOM-FACTS.md §4). Unknown top-level fields are kept: `data` of the canonical event is the whole body. */
+/**
+ * A Zoom webhook body (docs/ZOOM-FACTS.md §4). Unknown top-level fields are kept: `data` of the canonical event is the
+ * whole body.
+ */
 export interface ZoomEnvelope {
   event: string;
   /** Epoch milliseconds (the signature header carries seconds). */
@@ -17,7 +20,8 @@ export type ParseEnvelopeResult = { ok: true; envelope: ZoomEnvelope } | { ok: f
 
 /**
  * Parses a verified body into an envelope. `body_bom` and `body_too_deep` are the body rule of json-body.ts (a string
- * is already decoded text: format-1 records carry the body as a JSON string). `body_not_json` covers anything that is not a JSON object (including
+ * is already decoded text: format-1 records carry the body as a JSON string). `body_not_json` covers anything that is
+ * not a JSON object (including
  * a `payload` that is present but not an object: replacing it with `{}` would make different deliveries look
  * identical to the canonical key). `event_missing` means no non-empty string `event`.
  *
@@ -49,16 +53,22 @@ export function parseEnvelope(rawBody: Buffer | string): ParseEnvelopeResult {
   }
 
   const envelope: ZoomEnvelope = { ...body, event, payload: normalisedPayload };
-  if (envelope.event_ts !== undefined && !(typeof envelope.event_ts === 'number' && Number.isFinite(envelope.event_ts))) {
+  if (
+    envelope.event_ts !== undefined &&
+    !(typeof envelope.event_ts === 'number' && Number.isFinite(envelope.event_ts))
+  ) {
     delete envelope.event_ts;
   }
-  if (envelope.download_token !== undefined && typeof envelope.download_token !== 'string') delete envelope.download_token;
+  if (envelope.download_token !== undefined && typeof envelope.download_token !== 'string')
+    delete envelope.download_token;
   return { ok: true, envelope };
 }
 
 /** The value as a plain JSON object, or undefined for arrays, null and primitives. */
 export function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function nonEmptyString(value: unknown): string | undefined {

@@ -1,7 +1,8 @@
 import { MAX_JSON_DEPTH, jsonBodyText, jsonDepthExceeds } from './json-body';
 import { parseEnvelope } from './envelope';
 
-const nested = (levels: number, inner = '1') => '{"event":"recording.completed","payload":{"x":' + '['.repeat(levels) + inner + ']'.repeat(levels) + '}}';
+const nested = (levels: number, inner = '1') =>
+  '{"event":"recording.completed","payload":{"x":' + '['.repeat(levels) + inner + ']'.repeat(levels) + '}}';
 
 describe('the shared body rule (jsonBodyText)', () => {
   it('accepts plain UTF-8 JSON and gives its text unchanged', () => {
@@ -12,7 +13,10 @@ describe('the shared body rule (jsonBodyText)', () => {
 
   it('refuses a leading UTF-8 BOM, as bytes and as already-decoded text, the same way', () => {
     const body = '{"event":"meeting.started","payload":{}}';
-    expect(jsonBodyText(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]))).toEqual({ ok: false, reason: 'body_bom' });
+    expect(jsonBodyText(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]))).toEqual({
+      ok: false,
+      reason: 'body_bom',
+    });
     // What dedup reads from a format-1 record, or from Buffer#toString of a format-2 value.
     expect(jsonBodyText('\ufeff' + body)).toEqual({ ok: false, reason: 'body_bom' });
     expect(parseEnvelope(Buffer.from('\ufeff' + body, 'utf8'))).toEqual({ ok: false, reason: 'body_bom' });

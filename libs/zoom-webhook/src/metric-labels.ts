@@ -5,7 +5,10 @@
  */
 export const OTHER_LABEL = 'other';
 
-/** The Zoom events the pipeline knows by name (SPEC §6 rules, docs/ZOOM-FACTS.md); every other event is counted as `other`. */
+/**
+ * The Zoom events the pipeline knows by name (SPEC §6 rules, docs/ZOOM-FACTS.md); every other event is counted as
+ * `other`.
+ */
 export const KNOWN_ZOOM_EVENTS: ReadonlySet<string> = new Set([
   'endpoint.url_validation',
   'app_deauthorized',
@@ -39,14 +42,27 @@ export const KNOWN_ZOOM_EVENTS: ReadonlySet<string> = new Set([
 ]);
 
 /** Zoom recording `file_type`s (docs/ZOOM-FACTS.md §4.1), upper case. */
-export const KNOWN_FILE_TYPES: ReadonlySet<string> = new Set(['MP4', 'M4A', 'TIMELINE', 'TRANSCRIPT', 'CHAT', 'CC', 'CSV', 'TB', 'CHAT_MESSAGE', 'SUMMARY']);
+export const KNOWN_FILE_TYPES: ReadonlySet<string> = new Set([
+  'MP4',
+  'M4A',
+  'TIMELINE',
+  'TRANSCRIPT',
+  'CHAT',
+  'CC',
+  'CSV',
+  'TB',
+  'CHAT_MESSAGE',
+  'SUMMARY',
+]);
 
 /** The `event` label: a known Zoom event name, else `other`. */
 export function eventLabel(event: string | undefined): string {
   return event !== undefined && KNOWN_ZOOM_EVENTS.has(event) ? event : OTHER_LABEL;
 }
 
-/** The `file_type` label: a known Zoom file type (compared case-insensitively, as UPLOAD_FILE_TYPES is), else `other`. */
+/**
+ * The `file_type` label: a known Zoom file type (compared case-insensitively, as UPLOAD_FILE_TYPES is), else `other`.
+ */
 export function fileTypeLabel(fileType: string | undefined): string {
   // Length first: never upper-case a megabyte to find out it is not a file type.
   if (fileType === undefined || fileType.length > 16) return OTHER_LABEL;

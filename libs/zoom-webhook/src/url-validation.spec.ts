@@ -3,7 +3,8 @@ import { MAX_PLAIN_TOKEN_LENGTH, answerUrlValidation, plainTokenOf } from './url
 import { signDelivery, verifySignature } from './verify-signature';
 
 const SECRET = 'test-secret-token';
-const V3_BODY = '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
+const V3_BODY =
+  '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
 
 function challenge(plainToken: unknown): ZoomEnvelope {
   return { event: 'endpoint.url_validation', payload: { plainToken } };
@@ -20,13 +21,22 @@ describe('answerUrlValidation', () => {
   it('V3: answers the signed challenge with the secret that verified it (rotation)', () => {
     const rawBody = Buffer.from(V3_BODY);
     const secrets = ['the-new-secret', SECRET];
-    const verified = verifySignature({ rawBody, signature: signDelivery(SECRET, '1740596809', rawBody), timestamp: '1740596809', secrets, nowMs: 1740596809_000, toleranceMs: 60_000 });
+    const verified = verifySignature({
+      rawBody,
+      signature: signDelivery(SECRET, '1740596809', rawBody),
+      timestamp: '1740596809',
+      secrets,
+      nowMs: 1740596809_000,
+      toleranceMs: 60_000,
+    });
     if (!verified.ok) throw new Error(verified.reason);
     const parsed = parseEnvelope(rawBody);
     if (!parsed.ok) throw new Error(parsed.reason);
     const token = plainTokenOf(parsed.envelope);
     expect(token).toBe('qgg8vlvZRS6UYooatFL8Aw');
-    expect(answerUrlValidation(token!, secrets[verified.secretIndex]!).encryptedToken).toBe('9c8ad56737c19db2904b301c0781e86857e999f39f07727668cf62a5e7e298c8');
+    expect(answerUrlValidation(token!, secrets[verified.secretIndex]!).encryptedToken).toBe(
+      '9c8ad56737c19db2904b301c0781e86857e999f39f07727668cf62a5e7e298c8',
+    );
   });
 });
 

@@ -3,7 +3,9 @@ import { type ZoomEnvelope, asRecord } from './envelope';
 
 export const URL_VALIDATION_EVENT = 'endpoint.url_validation';
 
-/** Longest plainToken we echo back. Zoom's are 22 characters; the cap keeps a forged body from making us echo megabytes. */
+/**
+ * Longest plainToken we echo back. Zoom's are 22 characters; the cap keeps a forged body from making us echo megabytes.
+ */
 export const MAX_PLAIN_TOKEN_LENGTH = 256;
 
 // A type alias, not an interface, so it stays assignable to Record<string, unknown> (an HTTP JSON body).
@@ -13,7 +15,8 @@ export type UrlValidationAnswer = {
 };
 
 /**
- * Zoom's challenge-response (docs/ZOOM-FACTS.md §2): `encryptedToken` = hex(HMAC-SHA256(secret, plainToken)). Call it with
+ * Zoom's challenge-response (docs/ZOOM-FACTS.md §2): `encryptedToken` = hex(HMAC-SHA256(secret, plainToken)). Call it
+ * with
  * the secret that verified the challenge's own signature.
  */
 export function answerUrlValidation(plainToken: string, secret: string): UrlValidationAnswer {

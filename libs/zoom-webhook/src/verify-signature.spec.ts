@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { type VerifyFailure, type VerifyInput, describeVerifyFailure, signDelivery, verifySignature } from './verify-signature';
+import {
+  type VerifyFailure,
+  type VerifyInput,
+  describeVerifyFailure,
+  signDelivery,
+  verifySignature,
+} from './verify-signature';
 
 /** docs/ZOOM-FACTS.md §9 fixtures: $ZOOM_FIXTURES_DIR, else the repository copy. */
 function zoomFixtureDir(): string {
@@ -20,7 +26,8 @@ const TWO_HOURS = 2 * 3_600_000;
 const V1_BODY =
   '{"event":"meeting.started","payload":{"account_id":"AcctTest123","object":{"uuid":"4444AAAiAAAAAiAiAiiAii==","id":"85746065123"}},"event_ts":1740596809123}';
 const V1_SIG = 'v0=2915170b503538bb2343a7fb98be75ca964c277d2bdc3e00451c7649254cc4f4';
-const V3_BODY = '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
+const V3_BODY =
+  '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
 const V3_SIG = 'v0=c7d851eab963e805a5affbac7e6c231f622667230ecff14ef8ff76aab0ab466f';
 const V4_PRETTY_SIG = 'v0=9385f9ee982f9af64ab23c50f7944100da9ee275616ccb92f109b59386e4c142';
 const V5_BODY =
@@ -44,7 +51,6 @@ function reasonOf(i: VerifyInput): VerifyFailure | 'ok' {
   const r = verifySignature(i);
   return r.ok ? 'ok' : r.reason;
 }
-
 
 describe('docs/ZOOM-FACTS.md §8 test vectors', () => {
   it('V1: signs the delivery body to the published signature and verifies it', () => {
@@ -87,22 +93,67 @@ describe('docs/ZOOM-FACTS.md §8 test vectors', () => {
 describe('docs/ZOOM-FACTS.md §9 fixtures, compacted as Zoom sends them', () => {
   const table: Array<[file: string, bytes: number, timestamp: string, signature: string]> = [
     ['app_deauthorized.json', 304, '1740647564', 'v0=1b9e13fead41a5f5ee8ec16220e634c06679484ead2826161f2304443504f3a6'],
-    ['endpoint.url_validation.json', 110, '1740596809', 'v0=c7d851eab963e805a5affbac7e6c231f622667230ecff14ef8ff76aab0ab466f'],
+    [
+      'endpoint.url_validation.json',
+      110,
+      '1740596809',
+      'v0=c7d851eab963e805a5affbac7e6c231f622667230ecff14ef8ff76aab0ab466f',
+    ],
     ['meeting.ended.json', 402, '1740596472', 'v0=03f433105cad00308fe7adf7f6fd62edc98693c6e4b4541103780093e8a529ba'],
-    ['meeting.participant_joined.json', 644, '1740592831', 'v0=c92200ef1bc072685e4f683d1402809b11a7e030ee0fe6f475cc345a1d22932e'],
-    ['meeting.participant_left.json', 769, '1740596292', 'v0=8f9120fef08e4675ce910db7dd47f8dfa14ff219594394b3698ee7a387e25609'],
-    ['meeting.rtms_started.json', 275, '1740592807', 'v0=df43dcc30e7ff76ea2c74cb44d8c77e3034a066a4c14170db4304819d918d107'],
-    ['meeting.rtms_stopped.json', 217, '1740596472', 'v0=d5c7017f291bcfd207955d8578764994ba00e0eb42ed45e54b1d50d669169e3c'],
+    [
+      'meeting.participant_joined.json',
+      644,
+      '1740592831',
+      'v0=c92200ef1bc072685e4f683d1402809b11a7e030ee0fe6f475cc345a1d22932e',
+    ],
+    [
+      'meeting.participant_left.json',
+      769,
+      '1740596292',
+      'v0=8f9120fef08e4675ce910db7dd47f8dfa14ff219594394b3698ee7a387e25609',
+    ],
+    [
+      'meeting.rtms_started.json',
+      275,
+      '1740592807',
+      'v0=df43dcc30e7ff76ea2c74cb44d8c77e3034a066a4c14170db4304819d918d107',
+    ],
+    [
+      'meeting.rtms_stopped.json',
+      217,
+      '1740596472',
+      'v0=d5c7017f291bcfd207955d8578764994ba00e0eb42ed45e54b1d50d669169e3c',
+    ],
     ['meeting.started.json', 370, '1740592805', 'v0=26a45d0a98802b704249a27217162864a5243460fcc7c53b7d0382efbc2dc6ea'],
-    ['recording.completed.json', 2861, '1740596809', 'v0=e9a6e511c2d4f7ce04e1fd4796bc843109903f0175c7561c3bba24bd41376088'],
-    ['recording.transcript_completed.json', 1442, '1740597242', 'v0=265ca71450de8abeac4a558363b1edc4c97fa62ea08943a4e3f7fcf866fbefff'],
+    [
+      'recording.completed.json',
+      2861,
+      '1740596809',
+      'v0=e9a6e511c2d4f7ce04e1fd4796bc843109903f0175c7561c3bba24bd41376088',
+    ],
+    [
+      'recording.transcript_completed.json',
+      1442,
+      '1740597242',
+      'v0=265ca71450de8abeac4a558363b1edc4c97fa62ea08943a4e3f7fcf866fbefff',
+    ],
   ];
 
   it.each(table)('%s (%d bytes) verifies with timestamp %s', (file, bytes, timestamp, signature) => {
-    const compact = Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(path.join(zoomFixtureDir(), file), 'utf8'))), 'utf8');
+    const compact = Buffer.from(
+      JSON.stringify(JSON.parse(fs.readFileSync(path.join(zoomFixtureDir(), file), 'utf8'))),
+      'utf8',
+    );
     expect(compact.length).toBe(bytes);
     expect(signDelivery(SECRET, timestamp, compact)).toBe(signature);
-    const r = verifySignature({ rawBody: compact, signature, timestamp, secrets: [SECRET], nowMs: Number(timestamp) * 1000 + 840, toleranceMs: TWO_HOURS });
+    const r = verifySignature({
+      rawBody: compact,
+      signature,
+      timestamp,
+      secrets: [SECRET],
+      nowMs: Number(timestamp) * 1000 + 840,
+      toleranceMs: TWO_HOURS,
+    });
     expect(r).toEqual({ ok: true, secretIndex: 0, skewMs: 840 });
   });
 });
@@ -110,7 +161,10 @@ describe('docs/ZOOM-FACTS.md §9 fixtures, compacted as Zoom sends them', () => 
 describe('verifySignature', () => {
   describe('secret rotation', () => {
     it('accepts a delivery signed with the second configured secret and says which one matched', () => {
-      expect(verifySignature(input({ secrets: ['the-new-secret', SECRET] }))).toMatchObject({ ok: true, secretIndex: 1 });
+      expect(verifySignature(input({ secrets: ['the-new-secret', SECRET] }))).toMatchObject({
+        ok: true,
+        secretIndex: 1,
+      });
     });
 
     it('reports the first matching secret when the same secret is configured twice', () => {
@@ -141,7 +195,11 @@ describe('verifySignature', () => {
     ['a signature one hex char long', { signature: V1_SIG + 'a' }, 'signature_malformed'],
     ['a non-hex character', { signature: V1_SIG.slice(0, -1) + 'g' }, 'signature_malformed'],
     ['surrounding whitespace', { signature: ` ${V1_SIG}` }, 'signature_malformed'],
-    ['a base64 digest', { signature: 'v0=' + Buffer.from(V1_SIG.slice(3), 'hex').toString('base64') }, 'signature_malformed'],
+    [
+      'a base64 digest',
+      { signature: 'v0=' + Buffer.from(V1_SIG.slice(3), 'hex').toString('base64') },
+      'signature_malformed',
+    ],
     ['no timestamp header', { timestamp: undefined }, 'timestamp_missing'],
     ['an empty timestamp header', { timestamp: '' }, 'timestamp_missing'],
     ['a timestamp in milliseconds', { timestamp: '1740596809123' }, 'timestamp_malformed'],
@@ -163,7 +221,11 @@ describe('verifySignature', () => {
   describe('timestamp tolerance', () => {
     it('tells a correctly signed but stale delivery (with its skew) apart from a forged one', () => {
       const late = AT_TS + TWO_HOURS + 1;
-      expect(verifySignature(input({ nowMs: late }))).toEqual({ ok: false, reason: 'timestamp_stale', skewMs: TWO_HOURS + 1 });
+      expect(verifySignature(input({ nowMs: late }))).toEqual({
+        ok: false,
+        reason: 'timestamp_stale',
+        skewMs: TWO_HOURS + 1,
+      });
       expect(reasonOf(input({ nowMs: late, secrets: ['wrong'] }))).toBe('signature_mismatch');
     });
 
@@ -192,7 +254,14 @@ describe('verifySignature', () => {
       fc.assert(
         fc.property(bodyArb, secretArb, tsArb, fc.array(secretArb, { maxLength: 3 }), (body, secret, ts, others) => {
           const secrets = [...others.filter((s) => s !== secret), secret];
-          const r = verifySignature({ rawBody: body, signature: signDelivery(secret, ts, body), timestamp: ts, secrets, nowMs: at(ts), toleranceMs: 1000 });
+          const r = verifySignature({
+            rawBody: body,
+            signature: signDelivery(secret, ts, body),
+            timestamp: ts,
+            secrets,
+            nowMs: at(ts),
+            toleranceMs: 1000,
+          });
           expect(r).toEqual({ ok: true, secretIndex: secrets.length - 1, skewMs: 0 });
         }),
       );
@@ -200,62 +269,138 @@ describe('verifySignature', () => {
 
     it('flipping any bit of any body byte fails', () => {
       fc.assert(
-        fc.property(bodyArb.filter((b) => b.length > 0), secretArb, tsArb, fc.nat(), fc.integer({ min: 0, max: 7 }), (body, secret, ts, pos, bit) => {
-          const signature = signDelivery(secret, ts, body);
-          const tampered = Buffer.from(body);
-          const i = pos % tampered.length;
-          tampered[i] = (tampered[i] ?? 0) ^ (1 << bit);
-          expect(reasonOf({ rawBody: tampered, signature, timestamp: ts, secrets: [secret], nowMs: at(ts), toleranceMs: 1000 })).toBe('signature_mismatch');
-        }),
+        fc.property(
+          bodyArb.filter((b) => b.length > 0),
+          secretArb,
+          tsArb,
+          fc.nat(),
+          fc.integer({ min: 0, max: 7 }),
+          (body, secret, ts, pos, bit) => {
+            const signature = signDelivery(secret, ts, body);
+            const tampered = Buffer.from(body);
+            const i = pos % tampered.length;
+            tampered[i] = (tampered[i] ?? 0) ^ (1 << bit);
+            expect(
+              reasonOf({
+                rawBody: tampered,
+                signature,
+                timestamp: ts,
+                secrets: [secret],
+                nowMs: at(ts),
+                toleranceMs: 1000,
+              }),
+            ).toBe('signature_mismatch');
+          },
+        ),
       );
     });
 
     it('appending or removing a byte fails', () => {
       fc.assert(
-        fc.property(bodyArb.filter((b) => b.length > 0), secretArb, tsArb, fc.integer({ min: 0, max: 255 }), (body, secret, ts, extra) => {
-          const signature = signDelivery(secret, ts, body);
-          const base = { signature, timestamp: ts, secrets: [secret], nowMs: at(ts), toleranceMs: 1000 };
-          expect(reasonOf({ ...base, rawBody: Buffer.concat([body, Buffer.from([extra])]) })).toBe('signature_mismatch');
-          expect(reasonOf({ ...base, rawBody: body.subarray(0, body.length - 1) })).toBe('signature_mismatch');
-        }),
+        fc.property(
+          bodyArb.filter((b) => b.length > 0),
+          secretArb,
+          tsArb,
+          fc.integer({ min: 0, max: 255 }),
+          (body, secret, ts, extra) => {
+            const signature = signDelivery(secret, ts, body);
+            const base = { signature, timestamp: ts, secrets: [secret], nowMs: at(ts), toleranceMs: 1000 };
+            expect(reasonOf({ ...base, rawBody: Buffer.concat([body, Buffer.from([extra])]) })).toBe(
+              'signature_mismatch',
+            );
+            expect(reasonOf({ ...base, rawBody: body.subarray(0, body.length - 1) })).toBe('signature_mismatch');
+          },
+        ),
       );
     });
 
     it('changing the timestamp fails even when the new one is within tolerance', () => {
       fc.assert(
-        fc.property(bodyArb, secretArb, tsArb, fc.integer({ min: -3600, max: 3600 }).filter((d) => d !== 0), (body, secret, ts, delta) => {
-          const signature = signDelivery(secret, ts, body);
-          const other = String(Number(ts) + delta);
-          expect(reasonOf({ rawBody: body, signature, timestamp: other, secrets: [secret], nowMs: at(other), toleranceMs: TWO_HOURS })).toBe('signature_mismatch');
-        }),
+        fc.property(
+          bodyArb,
+          secretArb,
+          tsArb,
+          fc.integer({ min: -3600, max: 3600 }).filter((d) => d !== 0),
+          (body, secret, ts, delta) => {
+            const signature = signDelivery(secret, ts, body);
+            const other = String(Number(ts) + delta);
+            expect(
+              reasonOf({
+                rawBody: body,
+                signature,
+                timestamp: other,
+                secrets: [secret],
+                nowMs: at(other),
+                toleranceMs: TWO_HOURS,
+              }),
+            ).toBe('signature_mismatch');
+          },
+        ),
       );
     });
 
     it('changing any hex character of the signature to another hex value fails', () => {
       fc.assert(
-        fc.property(bodyArb, secretArb, tsArb, fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 15 }), (body, secret, ts, pos, delta) => {
-          const signature = signDelivery(secret, ts, body);
-          const hex = signature.slice(3);
-          const changed = ((parseInt(hex[pos] ?? '0', 16) + delta) % 16).toString(16);
-          const tampered = 'v0=' + hex.slice(0, pos) + changed + hex.slice(pos + 1);
-          expect(reasonOf({ rawBody: body, signature: tampered, timestamp: ts, secrets: [secret], nowMs: at(ts), toleranceMs: 1000 })).toBe('signature_mismatch');
-        }),
+        fc.property(
+          bodyArb,
+          secretArb,
+          tsArb,
+          fc.integer({ min: 0, max: 63 }),
+          fc.integer({ min: 1, max: 15 }),
+          (body, secret, ts, pos, delta) => {
+            const signature = signDelivery(secret, ts, body);
+            const hex = signature.slice(3);
+            const changed = ((parseInt(hex[pos] ?? '0', 16) + delta) % 16).toString(16);
+            const tampered = 'v0=' + hex.slice(0, pos) + changed + hex.slice(pos + 1);
+            expect(
+              reasonOf({
+                rawBody: body,
+                signature: tampered,
+                timestamp: ts,
+                secrets: [secret],
+                nowMs: at(ts),
+                toleranceMs: 1000,
+              }),
+            ).toBe('signature_mismatch');
+          },
+        ),
       );
     });
 
     it('a signature made with another secret fails', () => {
       fc.assert(
-        fc.property(bodyArb, fc.uniqueArray(secretArb, { minLength: 2, maxLength: 2 }), tsArb, (body, [signer, configured], ts) => {
-          const signature = signDelivery(signer!, ts, body);
-          expect(reasonOf({ rawBody: body, signature, timestamp: ts, secrets: [configured!], nowMs: at(ts), toleranceMs: 1000 })).toBe('signature_mismatch');
-        }),
+        fc.property(
+          bodyArb,
+          fc.uniqueArray(secretArb, { minLength: 2, maxLength: 2 }),
+          tsArb,
+          (body, [signer, configured], ts) => {
+            const signature = signDelivery(signer!, ts, body);
+            expect(
+              reasonOf({
+                rawBody: body,
+                signature,
+                timestamp: ts,
+                secrets: [configured!],
+                nowMs: at(ts),
+                toleranceMs: 1000,
+              }),
+            ).toBe('signature_mismatch');
+          },
+        ),
       );
     });
   });
 });
 
 describe('describeVerifyFailure', () => {
-  const reasons: VerifyFailure[] = ['signature_missing', 'signature_malformed', 'timestamp_missing', 'timestamp_malformed', 'timestamp_stale', 'signature_mismatch'];
+  const reasons: VerifyFailure[] = [
+    'signature_missing',
+    'signature_malformed',
+    'timestamp_missing',
+    'timestamp_malformed',
+    'timestamp_stale',
+    'signature_mismatch',
+  ];
 
   it.each([
     ['signature_missing', 'x-zm-signature header is missing'],
@@ -266,7 +411,9 @@ describe('describeVerifyFailure', () => {
   });
 
   it('states the tolerance in seconds when given', () => {
-    expect(describeVerifyFailure('timestamp_stale', TWO_HOURS)).toBe('x-zm-request-timestamp is outside the allowed tolerance of 7200 seconds');
+    expect(describeVerifyFailure('timestamp_stale', TWO_HOURS)).toBe(
+      'x-zm-request-timestamp is outside the allowed tolerance of 7200 seconds',
+    );
     expect(describeVerifyFailure('timestamp_stale')).toBe('x-zm-request-timestamp is outside the allowed tolerance');
   });
 

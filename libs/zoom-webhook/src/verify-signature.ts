@@ -73,7 +73,12 @@ export function verifySignature(input: VerifyInput): VerifyResult {
  * Compares the presented digest with the digest of every secret, always all of them, so the response time
  * does not reveal how many secrets are configured before the matching one. Returns the first match or -1.
  */
-function matchingSecretIndex(presented: Buffer, timestamp: string, rawBody: Buffer, secrets: readonly string[]): number {
+function matchingSecretIndex(
+  presented: Buffer,
+  timestamp: string,
+  rawBody: Buffer,
+  secrets: readonly string[],
+): number {
   let found = -1;
   for (let i = 0; i < secrets.length; i++) {
     const secret = secrets[i];

@@ -13,7 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import type { DownloadServer, SimFile } from './download-server';
-import { type RecordingCompletedEvent, type RecordingCompletedOptions, type RecordingFileSpec, recordingCompleted, webhookDownloadUrl } from './payload-builder';
+import {
+  type RecordingCompletedEvent,
+  type RecordingCompletedOptions,
+  type RecordingFileSpec,
+  recordingCompleted,
+  webhookDownloadUrl,
+} from './payload-builder';
 
 export interface ZoomApiServerOptions {
   downloads: DownloadServer;
@@ -26,7 +32,10 @@ export interface ZoomApiServerOptions {
   now?: () => number;
 }
 
-export interface AddRecordingOptions extends Omit<RecordingCompletedOptions, 'downloadBaseUrl' | 'files' | 'downloadToken'> {
+export interface AddRecordingOptions extends Omit<
+  RecordingCompletedOptions,
+  'downloadBaseUrl' | 'files' | 'downloadToken'
+> {
   /** Default: one MP4 of 64 KiB. Each becomes a file of the download server. */
   files?: Array<Omit<RecordingFileSpec, 'id' | 'downloadUrl'>>;
 }
@@ -114,7 +123,9 @@ class SimZoomApi implements ZoomApiServer {
   addRecording(opts: AddRecordingOptions = {}): SimRecording {
     const dl = this.opts.downloads;
     const specs = opts.files ?? [{ size: 64 * 1024 }];
-    const files = specs.map((f) => dl.addFile({ size: f.size, fileExtension: f.fileExtension ?? extensionOf(f.fileType) }));
+    const files = specs.map((f) =>
+      dl.addFile({ size: f.size, fileExtension: f.fileExtension ?? extensionOf(f.fileType) }),
+    );
     const token = dl.issueDownloadToken(files.map((f) => f.fileId));
     const webhook = recordingCompleted({
       ...opts,
@@ -126,7 +137,8 @@ class SimZoomApi implements ZoomApiServer {
     const meeting = structuredClone(webhook.payload.object) as unknown as Record<string, unknown>;
     for (const list of ['recording_files', 'participant_audio_files']) {
       for (const f of (meeting[list] as Array<Record<string, unknown>> | undefined) ?? []) {
-        if (typeof f.download_url === 'string' && typeof f.id === 'string') f.download_url = webhookDownloadUrl(dl.url, f.id);
+        if (typeof f.download_url === 'string' && typeof f.id === 'string')
+          f.download_url = webhookDownloadUrl(dl.url, f.id);
       }
     }
     const rec: SimRecording = { uuid: webhook.payload.object.uuid, meeting, webhook, files };
@@ -163,7 +175,13 @@ class SimZoomApi implements ZoomApiServer {
 
   private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+    res
+      .writeHead(status, {
+        'content-type': 'application/json;charset=UTF-8',
+        'content-length': Buffer.byteLength(text),
+        ...headers,
+      })
+      .end(text);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -176,7 +194,12 @@ class SimZoomApi implements ZoomApiServer {
       this.limited.count--;
       this.totals.rateLimited++;
       this.retryAfterUntil = now + this.limited.retryAfterSec * 1000;
-      return this.json(res, 429, { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' }, { 'retry-after': String(this.limited.retryAfterSec) });
+      return this.json(
+        res,
+        429,
+        { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' },
+        { 'retry-after': String(this.limited.retryAfterSec) },
+      );
     }
     if (this.maxPerSecond !== undefined) {
       const sec = Math.floor(now / 1000);
@@ -184,7 +207,12 @@ class SimZoomApi implements ZoomApiServer {
       if (++this.second.count > this.maxPerSecond) {
         this.totals.rateLimited++;
         this.retryAfterUntil = now + 1000;
-        return this.json(res, 429, { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' }, { 'retry-after': '1' });
+        return this.json(
+          res,
+          429,
+          { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' },
+          { 'retry-after': '1' },
+        );
       }
     }
     const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -193,7 +221,8 @@ class SimZoomApi implements ZoomApiServer {
       return this.json(res, 401, { code: 124, message: 'Invalid access token.' });
     }
     const list = /^\/v2\/(users|accounts)\/([^/]+)\/recordings$/.exec(url.pathname);
-    if (list !== null && req.method === 'GET') return this.list(res, url, list[1] === 'users' ? decodeURIComponent(list[2]!) : undefined, now);
+    if (list !== null && req.method === 'GET')
+      return this.list(res, url, list[1] === 'users' ? decodeURIComponent(list[2]!) : undefined, now);
     const trash = /^\/v2\/meetings\/([^/]+)\/recordings\/([^/]+)$/.exec(url.pathname);
     if (trash !== null && req.method === 'DELETE') {
       // The UUID arrives encoded once or twice (docs/ZOOM-FACTS.md §5): decode until stable.
@@ -230,7 +259,8 @@ class SimZoomApi implements ZoomApiServer {
     const token = q.get('next_page_token');
     if (token !== null && token !== '') {
       const cursor = this.cursors.get(token);
-      if (cursor === undefined || cursor.expiresAt <= now || cursor.query !== queryKey) return bad('The next page token is invalid or expired.');
+      if (cursor === undefined || cursor.expiresAt <= now || cursor.query !== queryKey)
+        return bad('The next page token is invalid or expired.');
       this.cursors.delete(token);
       offset = cursor.offset;
     }
@@ -238,14 +268,23 @@ class SimZoomApi implements ZoomApiServer {
       .filter((r) => {
         const start = Date.parse(String(r.meeting.start_time));
         if (!(start >= fromMs && start < toMs + DAY_MS)) return false;
-        return userId === undefined || userId === 'me' || r.meeting.host_id === userId || r.meeting.host_email === userId;
+        return (
+          userId === undefined || userId === 'me' || r.meeting.host_id === userId || r.meeting.host_email === userId
+        );
       })
-      .sort((a, b) => String(b.meeting.start_time).localeCompare(String(a.meeting.start_time)) || a.uuid.localeCompare(b.uuid));
+      .sort(
+        (a, b) =>
+          String(b.meeting.start_time).localeCompare(String(a.meeting.start_time)) || a.uuid.localeCompare(b.uuid),
+      );
     const page = matching.slice(offset, offset + pageSize);
     let next = '';
     if (offset + pageSize < matching.length) {
       next = randomBytes(24).toString('base64url');
-      this.cursors.set(next, { query: queryKey, offset: offset + pageSize, expiresAt: now + (this.opts.pageTokenTtlMs ?? 15 * 60_000) });
+      this.cursors.set(next, {
+        query: queryKey,
+        offset: offset + pageSize,
+        expiresAt: now + (this.opts.pageTokenTtlMs ?? 15 * 60_000),
+      });
     }
     for (const r of page) this.totals.listed[r.uuid] = (this.totals.listed[r.uuid] ?? 0) + 1;
     this.totals.pages++;
@@ -262,7 +301,16 @@ class SimZoomApi implements ZoomApiServer {
 }
 
 function emptyStats(): ZoomApiStats {
-  return { requests: 0, pages: 0, rateLimited: 0, ignoredRetryAfter: 0, unauthorized: 0, badRequests: 0, listed: {}, trashed: [] };
+  return {
+    requests: 0,
+    pages: 0,
+    rateLimited: 0,
+    ignoredRetryAfter: 0,
+    unauthorized: 0,
+    badRequests: 0,
+    listed: {},
+    trashed: [],
+  };
 }
 
 function dayMs(value: string): number | undefined {
@@ -272,7 +320,19 @@ function dayMs(value: string): number | undefined {
 }
 
 function extensionOf(fileType: string | undefined): string {
-  return ({ M4A: 'M4A', TRANSCRIPT: 'VTT', CC: 'VTT', CHAT: 'TXT', CSV: 'CSV', TIMELINE: 'JSON', SUMMARY: 'JSON' } as Record<string, string>)[fileType ?? 'MP4'] ?? 'MP4';
+  return (
+    (
+      {
+        M4A: 'M4A',
+        TRANSCRIPT: 'VTT',
+        CC: 'VTT',
+        CHAT: 'TXT',
+        CSV: 'CSV',
+        TIMELINE: 'JSON',
+        SUMMARY: 'JSON',
+      } as Record<string, string>
+    )[fileType ?? 'MP4'] ?? 'MP4'
+  );
 }
 
 /** Starts Zoom's REST API on loopback over `downloads`; close() it when done. */

@@ -11,19 +11,31 @@ function io(): CliIo & { lines: string[]; errors: string[] } {
 describe('cli', () => {
   it('serve-downloads prints the files and a recording.completed that downloads them', async () => {
     const console = io();
-    const { code, server } = await runCli(['serve-downloads', '--size', '2000', '--count', '2', '--token', 'cli-token', '--sha256'], console);
+    const { code, server } = await runCli(
+      ['serve-downloads', '--size', '2000', '--count', '2', '--token', 'cli-token', '--sha256'],
+      console,
+    );
     try {
       expect(code).toBe(0);
       const lines = console.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => l.type)).toEqual(['listening', 'file', 'file', 'recording.completed']);
       const file = lines[1]!;
       expect(file).toMatchObject({ size: 2000, token: 'cli-token' });
-      const res = await fetch(file.downloadUrl as string, { headers: { authorization: 'Bearer cli-token' }, redirect: 'manual' });
+      const res = await fetch(file.downloadUrl as string, {
+        headers: { authorization: 'Bearer cli-token' },
+        redirect: 'manual',
+      });
       expect(res.status).toBe(302);
       await res.arrayBuffer();
-      const payload = lines[3]!.payload as { download_token: string; payload: { object: { recording_files: Array<{ download_url: string }> } } };
+      const payload = lines[3]!.payload as {
+        download_token: string;
+        payload: { object: { recording_files: Array<{ download_url: string }> } };
+      };
       expect(payload.download_token).toBe('cli-token');
-      expect(payload.payload.object.recording_files.map((f) => f.download_url)).toEqual([file.downloadUrl, lines[2]!.downloadUrl]);
+      expect(payload.payload.object.recording_files.map((f) => f.download_url)).toEqual([
+        file.downloadUrl,
+        lines[2]!.downloadUrl,
+      ]);
     } finally {
       await server?.close();
     }
@@ -34,7 +46,19 @@ describe('cli', () => {
     try {
       const console = io();
       const { code } = await runCli(
-        ['send', '--url', receiver.url, '--secret', 's3cret', '--fixture', 'recording.completed', '--copies', '2', '--timestamp', '1740596809'],
+        [
+          'send',
+          '--url',
+          receiver.url,
+          '--secret',
+          's3cret',
+          '--fixture',
+          'recording.completed',
+          '--copies',
+          '2',
+          '--timestamp',
+          '1740596809',
+        ],
         console,
       );
       expect(code).toBe(0);

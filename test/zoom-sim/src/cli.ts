@@ -35,7 +35,8 @@ export interface CliResult {
   oauth?: OAuthServer;
 }
 
-const USAGE = 'usage: cli.js serve-downloads [--port N --size BYTES --count K ...] | send --url U --fixture NAME [--copies N ...]';
+const USAGE =
+  'usage: cli.js serve-downloads [--port N --size BYTES --count K ...] | send --url U --fixture NAME [--copies N ...]';
 
 function int(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -68,7 +69,12 @@ async function serveDownloads(args: string[], io: CliIo): Promise<CliResult> {
   if (values.oauth !== undefined) {
     const [clientId, clientSecret] = values.oauth.split(':');
     if (!clientId || !clientSecret) throw new Error('--oauth must be CLIENT_ID:CLIENT_SECRET');
-    oauth = await startOAuthServer({ clientId, clientSecret, port: int(values['oauth-port'], 'oauth-port', 0), host: values.host });
+    oauth = await startOAuthServer({
+      clientId,
+      clientSecret,
+      port: int(values['oauth-port'], 'oauth-port', 0),
+      host: values.host,
+    });
     const [id, accountId] = (values['oauth-user'] ?? '').split(':');
     const user = oauth.addUser({ ...(id ? { id } : {}), ...(accountId ? { accountId } : {}) });
     owner = { hostId: user.id, accountId: user.accountId };
@@ -84,10 +90,13 @@ async function serveDownloads(args: string[], io: CliIo): Promise<CliResult> {
   });
   if (values.s2s !== undefined) {
     const [accountId, clientId, clientSecret] = values.s2s.split(':');
-    if (accountId === undefined || clientId === undefined || clientSecret === undefined) throw new Error('--s2s must be ACCOUNT:CLIENT:SECRET');
+    if (accountId === undefined || clientId === undefined || clientSecret === undefined)
+      throw new Error('--s2s must be ACCOUNT:CLIENT:SECRET');
     server.setS2SCredentials({ accountId, clientId, clientSecret });
   }
-  io.out(JSON.stringify({ type: 'listening', url: server.url, redirectUrl: server.redirectUrl, tokenUrl: server.tokenUrl }));
+  io.out(
+    JSON.stringify({ type: 'listening', url: server.url, redirectUrl: server.redirectUrl, tokenUrl: server.tokenUrl }),
+  );
   const size = int(values.size, 'size', 1024 * 1024);
   const count = int(values.count, 'count', 1);
   // One token for all files, like the single download_token of a recording.completed event.
@@ -151,7 +160,11 @@ async function send(args: string[], io: CliIo): Promise<CliResult> {
     },
   });
   const secret = values.secret ?? process.env.ZOOM_WEBHOOK_SECRET_TOKEN?.split(',')[0];
-  if (values.url === undefined || secret === undefined || (values.fixture === undefined) === (values['body-file'] === undefined)) {
+  if (
+    values.url === undefined ||
+    secret === undefined ||
+    (values.fixture === undefined) === (values['body-file'] === undefined)
+  ) {
     io.err('send needs --url, --secret (or ZOOM_WEBHOOK_SECRET_TOKEN) and exactly one of --fixture / --body-file');
     return { code: 2 };
   }

@@ -9,12 +9,16 @@ describe('DeterministicContent', () => {
 
   it('any byte range equals the same slice of the whole file', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: size }), fc.integer({ min: 0, max: 3 * CONTENT_CHUNK_SIZE }), (offset, length) => {
-        const buf = Buffer.alloc(length);
-        const n = content.read(offset, buf);
-        expect(n).toBe(Math.max(0, Math.min(length, size - offset)));
-        expect(buf.subarray(0, n).equals(whole.subarray(offset, offset + n))).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: size }),
+        fc.integer({ min: 0, max: 3 * CONTENT_CHUNK_SIZE }),
+        (offset, length) => {
+          const buf = Buffer.alloc(length);
+          const n = content.read(offset, buf);
+          expect(n).toBe(Math.max(0, Math.min(length, size - offset)));
+          expect(buf.subarray(0, n).equals(whole.subarray(offset, offset + n))).toBe(true);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -51,7 +55,7 @@ describe('DeterministicContent', () => {
     const bench = new DeterministicContent('bench', 256 * 1024 * 1024);
     const buf = Buffer.allocUnsafe(CONTENT_CHUNK_SIZE);
     const t0 = performance.now();
-    for (let pos = 0; pos < bench.size; ) pos += bench.read(pos, buf);
+    for (let pos = 0; pos < bench.size;) pos += bench.read(pos, buf);
     const mbPerSec = bench.size / 1e6 / ((performance.now() - t0) / 1000);
     // Typically 2–3 GB/s; the bound is loose so that a busy CI machine does not fail it.
     expect(mbPerSec).toBeGreaterThan(300);

@@ -63,7 +63,8 @@ export class DeterministicContent {
     readonly seed: string,
     readonly size: number,
   ) {
-    if (!Number.isSafeInteger(size) || size < 0) throw new Error('DeterministicContent: size must be a non-negative integer');
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new Error('DeterministicContent: size must be a non-negative integer');
     this.base = baseBlock(seed);
   }
 
@@ -84,7 +85,7 @@ export class DeterministicContent {
 
   /** The bytes [start, end) as fresh buffers of up to `chunkSize` bytes (for tests and clients). */
   *chunks(start = 0, end = this.size, chunkSize = CONTENT_CHUNK_SIZE): Generator<Buffer> {
-    for (let pos = start; pos < Math.min(end, this.size); ) {
+    for (let pos = start; pos < Math.min(end, this.size);) {
       const buf = Buffer.allocUnsafe(Math.min(chunkSize, end - pos));
       pos += this.read(pos, buf);
       yield buf;
@@ -103,7 +104,7 @@ export class DeterministicContent {
     if (this.digest === undefined) {
       const hash = createHash('sha256');
       const buf = Buffer.allocUnsafe(CONTENT_CHUNK_SIZE);
-      for (let pos = 0; pos < this.size; ) {
+      for (let pos = 0; pos < this.size;) {
         const n = this.read(pos, buf);
         hash.update(n === buf.length ? buf : buf.subarray(0, n));
         pos += n;

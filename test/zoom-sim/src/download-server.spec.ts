@@ -48,14 +48,23 @@ describe('startDownloadServer', () => {
 
   it('failFirst answers the first requests with 429/503 and Retry-After, then serves the file', async () => {
     const s = await start();
-    const file = s.addFile({ size: 1000, token: 'tok-f', faults: { failFirst: { count: 3, statuses: [429, 503], retryAfterSec: 7 } } });
+    const file = s.addFile({
+      size: 1000,
+      token: 'tok-f',
+      faults: { failFirst: { count: 3, statuses: [429, 503], retryAfterSec: 7 } },
+    });
     const statuses: Array<[number, string | null]> = [];
     for (let i = 0; i < 4; i++) {
       const res = await fetch(file.downloadUrl, { headers: { authorization: 'Bearer tok-f' }, redirect: 'manual' });
       await res.arrayBuffer();
       statuses.push([res.status, res.headers.get('retry-after')]);
     }
-    expect(statuses).toEqual([[429, '7'], [503, '7'], [429, '7'], [302, null]]);
+    expect(statuses).toEqual([
+      [429, '7'],
+      [503, '7'],
+      [429, '7'],
+      [302, null],
+    ]);
     expect(s.stats().files[file.fileId]?.faultAnswers).toBe(3);
   });
 
@@ -119,7 +128,11 @@ describe('startDownloadServer', () => {
     const res = await fetch(location, { headers: { authorization: 'Bearer tok' } });
     expect(res.status).toBe(400);
     await res.arrayBuffer();
-    expect(s.stats()).toMatchObject({ authHeaderLeaks: 1, redirectHostAuthorizations: ['Bearer tok'], downloadsStarted: 0 });
+    expect(s.stats()).toMatchObject({
+      authHeaderLeaks: 1,
+      redirectHostAuthorizations: ['Bearer tok'],
+      downloadsStarted: 0,
+    });
     expect(s.stats().files[file.fileId]!.authHeaderLeaks).toBe(1);
   });
 
@@ -151,7 +164,9 @@ describe('startDownloadServer', () => {
     const res = await fetch(file.downloadUrl, { redirect: 'manual' });
     expect(res.status).toBe(401);
     await res.arrayBuffer();
-    const missing = await fetch(`${s.url}/rec/webhook_download/nope/x`, { headers: { authorization: `Bearer ${file.token}` } });
+    const missing = await fetch(`${s.url}/rec/webhook_download/nope/x`, {
+      headers: { authorization: `Bearer ${file.token}` },
+    });
     expect(missing.status).toBe(404);
     await missing.arrayBuffer();
   });
@@ -321,7 +336,10 @@ describe('startDownloadServer', () => {
       });
       const { access_token } = (await res.json()) as { access_token: string };
       now += 3601_000;
-      const late = await fetch(file.downloadUrl, { headers: { authorization: `Bearer ${access_token}` }, redirect: 'manual' });
+      const late = await fetch(file.downloadUrl, {
+        headers: { authorization: `Bearer ${access_token}` },
+        redirect: 'manual',
+      });
       expect(late.headers.get('content-type')).toMatch(/^text\/html/);
       await late.arrayBuffer();
     });
@@ -356,7 +374,9 @@ describe('startDownloadServer', () => {
         res.on('end', () => process.stdout.write(JSON.stringify({ sha256: h.digest('hex'), bytes: n })));
       }).on('error', (e) => { console.error(e); process.exit(1); });`;
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['-e', client, s.presignedUrl(file.fileId)], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile(process.execPath, ['-e', client, s.presignedUrl(file.fileId)], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      );
     });
     clearInterval(sampler);
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);

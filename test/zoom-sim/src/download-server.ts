@@ -47,7 +47,10 @@ export interface DownloadServerOptions {
   presignTtlSec?: number;
   /** Time source for token and signature expiry; default Date.now. */
   clock?: { now(): number };
-  /** Also accept these bearer tokens for every file, e.g. a linked user's OAuth access token (`oauth.isAccessTokenValid`). */
+  /**
+   * Also accept these bearer tokens for every file, e.g. a linked user's OAuth access token
+   * (`oauth.isAccessTokenValid`).
+   */
   acceptAccessToken?: (token: string) => boolean;
 }
 
@@ -232,7 +235,10 @@ class SimFileEntry implements SimFile {
 
 type Range = { start: number; end: number } | 'unsatisfiable' | undefined;
 
-/** Single byte ranges only (`N-`, `N-M`, `-K`); anything else is ignored and the whole file is sent (RFC 9110 allows that). */
+/**
+ * Single byte ranges only (`N-`, `N-M`, `-K`); anything else is ignored and the whole file is sent (RFC 9110 allows
+ * that).
+ */
 function parseRange(header: string, size: number): Range {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (m === null) return undefined;
@@ -252,7 +258,9 @@ function parseRange(header: string, size: number): Range {
 
 function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return ascii === name ? `attachment; filename="${name}"` : `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  return ascii === name
+    ? `attachment; filename="${name}"`
+    : `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
 function bearer(header: string | undefined): string | undefined {
@@ -355,7 +363,8 @@ class ZoomDownloadServer implements DownloadServer {
   addFile(opts: AddFileOptions): SimFile {
     const fileId = opts.fileId ?? randomUUID();
     if (this.files.has(fileId)) throw new Error(`zoom-sim: file ${fileId} already added`);
-    const tokens = opts.token === undefined ? [fakeDownloadToken()] : typeof opts.token === 'string' ? [opts.token] : opts.token;
+    const tokens =
+      opts.token === undefined ? [fakeDownloadToken()] : typeof opts.token === 'string' ? [opts.token] : opts.token;
     if (tokens.length === 0) throw new Error('zoom-sim: addFile needs at least one token');
     const entry = new SimFileEntry(
       fileId,
@@ -412,7 +421,9 @@ class ZoomDownloadServer implements DownloadServer {
   presignedUrl(fileId: string, ttlSec: number = this.opts.presignTtlSec ?? 300): string {
     const expires = Math.floor(this.now() / 1000) + ttlSec;
     const policy = Buffer.from(
-      JSON.stringify({ Statement: [{ Resource: `/ssr/${fileId}`, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }] }),
+      JSON.stringify({
+        Statement: [{ Resource: `/ssr/${fileId}`, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }],
+      }),
     ).toString('base64url');
     const signature = createHmac('sha256', this.presignKey).update(policy).digest('base64url');
     return `${this.redirectUrl}/ssr/${encodeURIComponent(fileId)}?Policy=${policy}&Signature=${signature}&Key-Pair-Id=${KEY_PAIR_ID}`;
@@ -451,7 +462,11 @@ class ZoomDownloadServer implements DownloadServer {
     if (file !== undefined) file.counters[key] += by;
   }
 
-  private dispatch(req: IncomingMessage, res: ServerResponse, handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): void {
+  private dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  ): void {
     handler(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
@@ -460,7 +475,12 @@ class ZoomDownloadServer implements DownloadServer {
 
   private json(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) }).end(text);
+    res
+      .writeHead(status, {
+        'content-type': 'application/json;charset=UTF-8',
+        'content-length': Buffer.byteLength(text),
+      })
+      .end(text);
   }
 
   private notFound(res: ServerResponse): void {
@@ -498,7 +518,11 @@ class ZoomDownloadServer implements DownloadServer {
       this.count(file, 'faultAnswers');
       const headers: Record<string, string | number> = { 'content-type': 'application/json;charset=UTF-8' };
       if (fail.retryAfterSec !== undefined) headers['retry-after'] = String(fail.retryAfterSec);
-      const text = JSON.stringify(status === 429 ? { code: 429, message: "You have reached the maximum per-second rate limit for this API. Try again later." } : { code: status, message: 'Service unavailable' });
+      const text = JSON.stringify(
+        status === 429
+          ? { code: 429, message: 'You have reached the maximum per-second rate limit for this API. Try again later.' }
+          : { code: status, message: 'Service unavailable' },
+      );
       res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(text) }).end(text);
       return;
     }
@@ -506,9 +530,13 @@ class ZoomDownloadServer implements DownloadServer {
     const token = bearer(req.headers.authorization);
     if (token === undefined || !this.tokenValidFor(token, file)) {
       this.count(file, 'htmlAnswers');
-      if (this.opts.htmlForBadToken === false) return this.json(res, 401, { code: 124, message: 'Invalid access token.' });
+      if (this.opts.htmlForBadToken === false)
+        return this.json(res, 401, { code: 124, message: 'Invalid access token.' });
       // Zoom's failure that looks like success: 200 and an HTML page.
-      res.writeHead(200, { 'content-type': 'text/html;charset=utf-8', 'content-length': Buffer.byteLength(BAD_TOKEN_HTML) });
+      res.writeHead(200, {
+        'content-type': 'text/html;charset=utf-8',
+        'content-length': Buffer.byteLength(BAD_TOKEN_HTML),
+      });
       res.end(req.method === 'HEAD' ? undefined : BAD_TOKEN_HTML);
       return;
     }
@@ -541,7 +569,8 @@ class ZoomDownloadServer implements DownloadServer {
     ) {
       return fail(401, 'Invalid client_id or client_secret', 'invalid_client');
     }
-    if (params.get('grant_type') !== 'account_credentials') return fail(400, 'Unsupported grant type', 'unsupported_grant_type');
+    if (params.get('grant_type') !== 'account_credentials')
+      return fail(400, 'Unsupported grant type', 'unsupported_grant_type');
     // The exact error Zoom gives for a wrong account id is not documented; this one is made up.
     if (params.get('account_id') !== creds.accountId) return fail(400, 'Invalid account_id', 'invalid_request');
     const accessToken = fakeDownloadToken();
@@ -571,7 +600,8 @@ class ZoomDownloadServer implements DownloadServer {
     if (m === null || (req.method !== 'GET' && req.method !== 'HEAD')) return this.notFound(res);
     if (file === undefined || !this.signatureValid(file.fileId, url.searchParams)) {
       this.totals.badSignatures++;
-      const xml = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>';
+      const xml =
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>';
       res.writeHead(403, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) }).end(xml);
       return;
     }
@@ -585,10 +615,14 @@ class ZoomDownloadServer implements DownloadServer {
     const expected = createHmac('sha256', this.presignKey).update(policy).digest('base64url');
     if (!safeEqual(signature, expected)) return false;
     try {
-      const statement = (JSON.parse(Buffer.from(policy, 'base64url').toString('utf8')) as {
-        Statement: Array<{ Resource: string; Condition: { DateLessThan: { 'AWS:EpochTime': number } } }>;
-      }).Statement[0]!;
-      return statement.Resource === `/ssr/${fileId}` && statement.Condition.DateLessThan['AWS:EpochTime'] * 1000 > this.now();
+      const statement = (
+        JSON.parse(Buffer.from(policy, 'base64url').toString('utf8')) as {
+          Statement: Array<{ Resource: string; Condition: { DateLessThan: { 'AWS:EpochTime': number } } }>;
+        }
+      ).Statement[0]!;
+      return (
+        statement.Resource === `/ssr/${fileId}` && statement.Condition.DateLessThan['AWS:EpochTime'] * 1000 > this.now()
+      );
     } catch {
       return false;
     }
@@ -641,7 +675,10 @@ class ZoomDownloadServer implements DownloadServer {
     );
     const throttle = this.opts.throttleBytesPerSec;
     // Small pieces under a throttle keep the rate smooth (about 20 writes per second).
-    const piece = throttle === undefined ? CONTENT_CHUNK_SIZE : Math.max(1024, Math.min(CONTENT_CHUNK_SIZE, Math.floor(throttle / 20)));
+    const piece =
+      throttle === undefined
+        ? CONTENT_CHUNK_SIZE
+        : Math.max(1024, Math.min(CONTENT_CHUNK_SIZE, Math.floor(throttle / 20)));
     // A few reusable buffers: a buffer returns to the pool once the kernel has its bytes, so memory per
     // response stays at a few chunks whatever the file size, without waiting for the GC.
     const pool: Buffer[] = [];

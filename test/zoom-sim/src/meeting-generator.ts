@@ -61,7 +61,13 @@ export interface GeneratedMeeting {
   sessions: TruthSession[];
   /** Expected totals, one per identity. */
   totals: TruthPerson[];
-  registrations: Array<{ meetingId: string; registrantId?: string; customerKey?: string; email?: string; appUserId: string }>;
+  registrations: Array<{
+    meetingId: string;
+    registrantId?: string;
+    customerKey?: string;
+    email?: string;
+    appUserId: string;
+  }>;
   links: Array<{ zoomUserId: string; appUserId: string }>;
 }
 
@@ -108,7 +114,11 @@ export function seededRandom(seed: number): () => number {
 
 const LEAVE_REASONS = {
   left: (n: string) => `${n} left the meeting.<br>Reason: left the meeting.`,
-  drop: (n: string) => `left the meeting. Reason : left the meeting with Unknown Failover Reason`.replace('left the meeting. ', `${n} left the meeting. `),
+  drop: (n: string) =>
+    `left the meeting. Reason : left the meeting with Unknown Failover Reason`.replace(
+      'left the meeting. ',
+      `${n} left the meeting. `,
+    ),
   breakout: (n: string) => `${n} left the meeting.<br>Reason: join breakout room.`,
   back: (n: string) => `${n} left the meeting.<br>Reason: leave breakout room.`,
 };
@@ -119,7 +129,11 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
   const rnd = seededRandom(options.seed ?? 1);
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rnd() * 16).toString(16)).join('');
-  const opaque = (n = 22) => Array.from({ length: n }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(rnd() * 62)]).join('');
+  const opaque = (n = 22) =>
+    Array.from(
+      { length: n },
+      () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(rnd() * 62)],
+    ).join('');
   const pUuid = () => `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`.toUpperCase();
   const n = options.participants ?? 20;
   const start = options.startAt ?? Date.parse('2026-01-15T10:00:00Z');
@@ -129,7 +143,14 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
   const meetingUuid = options.meetingUuid ?? `${opaque(22)}==`;
   const meetingId = options.meetingId ?? String(80_000_000_000 + int(0, 9_999_999_999));
   const accountId = 'AcctSim' + opaque(8);
-  const mix: Record<PersonKind, number> = { signed_in: 0.35, registrant: 0.3, customer: 0.1, guest: 0.15, phone: 0.1, ...options.mix };
+  const mix: Record<PersonKind, number> = {
+    signed_in: 0.35,
+    registrant: 0.3,
+    customer: 0.1,
+    guest: 0.15,
+    phone: 0.1,
+    ...options.mix,
+  };
   const mixTotal = Object.values(mix).reduce((a, b) => a + b, 0);
   const pickKind = (): PersonKind => {
     let r = rnd() * mixTotal;
@@ -166,7 +187,11 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
       p.email = `registrant${i}@example.org`;
       p.appUserId = appUserId;
       p.mappedBy = rnd() < 0.8 ? 'registrant' : 'email';
-      registrations.push(p.mappedBy === 'registrant' ? { meetingId, registrantId: p.registrantId, appUserId } : { meetingId, email: p.email.toUpperCase(), appUserId });
+      registrations.push(
+        p.mappedBy === 'registrant'
+          ? { meetingId, registrantId: p.registrantId, appUserId }
+          : { meetingId, email: p.email.toUpperCase(), appUserId },
+      );
     } else if (kind === 'customer') {
       p.customerKey = `ck-${i}-${opaque(6)}`;
       p.appUserId = appUserId;
@@ -192,9 +217,18 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
     duration: Math.round((end - start) / 60_000),
     ...extra,
   });
-  const participantEvent = (event: string, t: number, participant: Record<string, unknown>, extra: Record<string, unknown> = {}): Ev => ({
+  const participantEvent = (
+    event: string,
+    t: number,
+    participant: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): Ev => ({
     t,
-    body: { event, event_ts: t + int(50, 900), payload: { account_id: accountId, object: object({ ...extra, participant }) } },
+    body: {
+      event,
+      event_ts: t + int(50, 900),
+      payload: { account_id: accountId, object: object({ ...extra, participant }) },
+    },
   });
 
   people.forEach((p, index) => {
@@ -212,7 +246,15 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
       public_ip: '198.51.100.' + int(1, 254),
     });
     const identityOf = (uuid: string) =>
-      p.zoomUserId ? `zoom_user:${p.zoomUserId}` : p.registrantId ? `registrant:${p.registrantId}` : p.customerKey ? `customer_key:${p.customerKey}` : p.email ? `email:${p.email}` : `participant:${uuid}`;
+      p.zoomUserId
+        ? `zoom_user:${p.zoomUserId}`
+        : p.registrantId
+          ? `registrant:${p.registrantId}`
+          : p.customerKey
+            ? `customer_key:${p.customerKey}`
+            : p.email
+              ? `email:${p.email}`
+              : `participant:${uuid}`;
     const stays = rnd() < (options.stillInAtEnd ?? 0.2);
     for (let device = 0; device < p.devices; device++) {
       const count = 1 + (options.exactRejoins ?? int(0, options.maxRejoins ?? 3));
@@ -233,24 +275,70 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
         events.push(participantEvent('meeting.participant_joined', join, { ...fields(uuid), join_time: iso(join) }));
         // A breakout visit inside the session: main left → breakout joined … breakout left → main joined (new uuid).
         if (!missing && leave - join >= 60_000 && rnd() < (options.breakoutRate ?? 0.2)) {
-          const b1 = join + Math.floor(((leave - join) / 3000)) * 1000;
-          const b2 = b1 + Math.floor(((leave - b1) / 2000)) * 1000;
+          const b1 = join + Math.floor((leave - join) / 3000) * 1000;
+          const b2 = b1 + Math.floor((leave - b1) / 2000) * 1000;
           const room = `BR${hex(6)}`;
           const bUuid = pUuid();
           const back = pUuid();
-          events.push(participantEvent('meeting.participant_left', b1, { ...fields(uuid), leave_time: iso(b1), leave_reason: LEAVE_REASONS.breakout(p.name) }));
-          events.push(participantEvent('meeting.participant_joined_breakout_room', b1, { ...fields(bUuid), join_time: iso(b1) }, { breakout_room_uuid: room }));
-          events.push(participantEvent('meeting.participant_left_breakout_room', b2, { ...fields(bUuid), leave_time: iso(b2), leave_reason: LEAVE_REASONS.back(p.name) }, { breakout_room_uuid: room }));
+          events.push(
+            participantEvent('meeting.participant_left', b1, {
+              ...fields(uuid),
+              leave_time: iso(b1),
+              leave_reason: LEAVE_REASONS.breakout(p.name),
+            }),
+          );
+          events.push(
+            participantEvent(
+              'meeting.participant_joined_breakout_room',
+              b1,
+              { ...fields(bUuid), join_time: iso(b1) },
+              { breakout_room_uuid: room },
+            ),
+          );
+          events.push(
+            participantEvent(
+              'meeting.participant_left_breakout_room',
+              b2,
+              { ...fields(bUuid), leave_time: iso(b2), leave_reason: LEAVE_REASONS.back(p.name) },
+              { breakout_room_uuid: room },
+            ),
+          );
           events.push(participantEvent('meeting.participant_joined', b2, { ...fields(back), join_time: iso(b2) }));
-          events.push(participantEvent('meeting.participant_left', leave, { ...fields(back), leave_time: iso(leave), leave_reason: LEAVE_REASONS.left(p.name) }));
+          events.push(
+            participantEvent('meeting.participant_left', leave, {
+              ...fields(back),
+              leave_time: iso(leave),
+              leave_reason: LEAVE_REASONS.left(p.name),
+            }),
+          );
           sessions.push({ person: index, identity, room: 'main', join, leave: b1, leaveMissing: false });
-          sessions.push({ person: index, identity: identityOf(bUuid), room: 'breakout', join: b1, leave: b2, leaveMissing: false });
-          sessions.push({ person: index, identity: identityOf(back), room: 'main', join: b2, leave, leaveMissing: false });
+          sessions.push({
+            person: index,
+            identity: identityOf(bUuid),
+            room: 'breakout',
+            join: b1,
+            leave: b2,
+            leaveMissing: false,
+          });
+          sessions.push({
+            person: index,
+            identity: identityOf(back),
+            room: 'main',
+            join: b2,
+            leave,
+            leaveMissing: false,
+          });
           continue;
         }
         if (!missing) {
           const reason = lastOfDevice ? LEAVE_REASONS.left(p.name) : LEAVE_REASONS.drop(p.name);
-          events.push(participantEvent('meeting.participant_left', leave, { ...fields(uuid), leave_time: iso(leave), leave_reason: reason }));
+          events.push(
+            participantEvent('meeting.participant_left', leave, {
+              ...fields(uuid),
+              leave_time: iso(leave),
+              leave_reason: reason,
+            }),
+          );
         }
         sessions.push({ person: index, identity, room: 'main', join, leave, leaveMissing: missing });
       }
@@ -262,7 +350,11 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
     .map((e) => ({ at: e.t + int(0, maxDelay), e }))
     .flatMap((d) => (rnd() < (options.duplicateRate ?? 0.05) ? [d, { at: d.at + int(0, maxDelay), e: d.e }] : [d]))
     .sort((a, b) => a.at - b.at);
-  const started: ZoomParticipantEvent = { event: 'meeting.started', event_ts: start + 300, payload: { account_id: accountId, object: object({}) } };
+  const started: ZoomParticipantEvent = {
+    event: 'meeting.started',
+    event_ts: start + 300,
+    payload: { account_id: accountId, object: object({}) },
+  };
   const ended: ZoomParticipantEvent = {
     event: 'meeting.ended',
     event_ts: end + 400,
@@ -292,7 +384,25 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
       } else if (e > ce) ce = e;
     }
     total += ce - cs;
-    totals.push({ identity, appUserId: people[person].appUserId, totalSeconds: Math.round(total / 1000), sessions: spans.length, rejoins: segments - 1 });
+    totals.push({
+      identity,
+      appUserId: people[person].appUserId,
+      totalSeconds: Math.round(total / 1000),
+      sessions: spans.length,
+      rejoins: segments - 1,
+    });
   }
-  return { meetingUuid, meetingId, accountId, startAt: start, endAt: end, people, deliveries, sessions, totals, registrations, links };
+  return {
+    meetingUuid,
+    meetingId,
+    accountId,
+    startAt: start,
+    endAt: end,
+    people,
+    deliveries,
+    sessions,
+    totals,
+    registrations,
+    links,
+  };
 }

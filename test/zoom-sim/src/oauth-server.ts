@@ -63,7 +63,10 @@ export interface OAuthServer {
   /** Expires every access token now (refresh tokens stay valid). */
   expireAccessTokens(): void;
   /** The user uninstalls the app: grants revoked; with a sender, `app_deauthorized` is delivered like Zoom. */
-  deauthorize(zoomUserId: string, sender?: ZoomWebhookSender): Promise<{ payload: AppDeauthorizedEvent; outcome?: DeliveryOutcome }>;
+  deauthorize(
+    zoomUserId: string,
+    sender?: ZoomWebhookSender,
+  ): Promise<{ payload: AppDeauthorizedEvent; outcome?: DeliveryOutcome }>;
   stats(): OAuthServerStats;
   close(): Promise<void>;
 }
@@ -126,7 +129,11 @@ class SimOAuthServer implements OAuthServer {
   }
 
   addUser(user: Partial<SimZoomUser> = {}): SimZoomUser {
-    const u: SimZoomUser = { id: user.id ?? zoomOpaqueId(), accountId: user.accountId ?? zoomOpaqueId(), email: user.email ?? `user-${randomBytes(3).toString('hex')}@example.com` };
+    const u: SimZoomUser = {
+      id: user.id ?? zoomOpaqueId(),
+      accountId: user.accountId ?? zoomOpaqueId(),
+      email: user.email ?? `user-${randomBytes(3).toString('hex')}@example.com`,
+    };
     this.users.set(u.id, u);
     this.consenting ??= u.id;
     return u;
@@ -157,14 +164,23 @@ class SimOAuthServer implements OAuthServer {
     for (const g of this.byAccess.values()) g.accessExpiresAt = 0;
   }
 
-  async deauthorize(zoomUserId: string, sender?: ZoomWebhookSender): Promise<{ payload: AppDeauthorizedEvent; outcome?: DeliveryOutcome }> {
+  async deauthorize(
+    zoomUserId: string,
+    sender?: ZoomWebhookSender,
+  ): Promise<{ payload: AppDeauthorizedEvent; outcome?: DeliveryOutcome }> {
     const user = this.users.get(zoomUserId);
     if (user === undefined) throw new Error(`unknown simulated user ${zoomUserId}`);
     for (const g of [...this.byRefresh.values()]) if (g.userId === zoomUserId) this.revokeGrant(g);
     const now = this.now();
     const payload: AppDeauthorizedEvent = {
       event: 'app_deauthorized',
-      payload: { account_id: user.accountId, user_id: user.id, signature: randomBytes(32).toString('hex'), deauthorization_time: new Date(now).toISOString(), client_id: this.clientId },
+      payload: {
+        account_id: user.accountId,
+        user_id: user.id,
+        signature: randomBytes(32).toString('hex'),
+        deauthorization_time: new Date(now).toISOString(),
+        client_id: this.clientId,
+      },
       event_ts: now,
     };
     return { payload, outcome: sender ? await sender.send(payload) : undefined };
@@ -193,14 +209,23 @@ class SimOAuthServer implements OAuthServer {
   private authorize(url: URL, res: ServerResponse): void {
     const q = url.searchParams;
     const redirectUri = q.get('redirect_uri') ?? '';
-    if (q.get('response_type') !== 'code' || q.get('client_id') !== this.clientId) return json(res, 400, { reason: 'Invalid client_id or response_type', error: 'invalid_request' });
-    if (redirectUri === '' || (this.opts.redirectUris && !this.opts.redirectUris.includes(redirectUri))) return json(res, 400, { reason: 'Invalid redirect uri', error: 'invalid_request' });
+    if (q.get('response_type') !== 'code' || q.get('client_id') !== this.clientId)
+      return json(res, 400, { reason: 'Invalid client_id or response_type', error: 'invalid_request' });
+    if (redirectUri === '' || (this.opts.redirectUris && !this.opts.redirectUris.includes(redirectUri)))
+      return json(res, 400, { reason: 'Invalid redirect uri', error: 'invalid_request' });
     const userId = q.get('zoom_sim_user') ?? this.consenting;
-    if (userId === undefined || !this.users.has(userId)) return json(res, 400, { reason: 'no simulated user to consent', error: 'access_denied' });
+    if (userId === undefined || !this.users.has(userId))
+      return json(res, 400, { reason: 'no simulated user to consent', error: 'access_denied' });
     this.counters.authorizations++;
     const code = randomBytes(24).toString('base64url');
     const challenge = q.get('code_challenge') ?? undefined;
-    this.codes.set(code, { userId, redirectUri, challenge, method: q.get('code_challenge_method') ?? 'plain', expiresAt: this.now() + (this.opts.codeTtlMs ?? 5 * 60_000) });
+    this.codes.set(code, {
+      userId,
+      redirectUri,
+      challenge,
+      method: q.get('code_challenge_method') ?? 'plain',
+      expiresAt: this.now() + (this.opts.codeTtlMs ?? 5 * 60_000),
+    });
     const target = new URL(redirectUri);
     target.searchParams.set('code', code);
     const state = q.get('state');
@@ -222,11 +247,14 @@ class SimOAuthServer implements OAuthServer {
       const code = params.get('code') ?? '';
       const pending = this.codes.get(code);
       this.codes.delete(code); // single use, even when the rest fails
-      if (pending === undefined || pending.expiresAt <= this.now()) return fail(400, 'Invalid authorization code', 'invalid_grant');
-      if (params.get('redirect_uri') !== pending.redirectUri) return fail(400, 'Redirect URI mismatch.', 'invalid_grant');
+      if (pending === undefined || pending.expiresAt <= this.now())
+        return fail(400, 'Invalid authorization code', 'invalid_grant');
+      if (params.get('redirect_uri') !== pending.redirectUri)
+        return fail(400, 'Redirect URI mismatch.', 'invalid_grant');
       if (pending.challenge !== undefined) {
         const verifier = params.get('code_verifier') ?? '';
-        const computed = pending.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+        const computed =
+          pending.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
         if (!safeEqual(computed, pending.challenge)) return fail(400, 'Invalid code verifier', 'invalid_grant');
       }
       this.counters.codeExchanges++;
@@ -244,7 +272,8 @@ class SimOAuthServer implements OAuthServer {
 
   private async revoke(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
     const params = await formParams(req, url);
-    if (!this.clientAuthenticated(req)) return json(res, 401, { reason: 'Invalid client_id or client_secret', error: 'invalid_client' });
+    if (!this.clientAuthenticated(req))
+      return json(res, 401, { reason: 'Invalid client_id or client_secret', error: 'invalid_client' });
     const token = params.get('token') ?? '';
     const grant = this.byAccess.get(token) ?? this.byRefresh.get(token);
     if (grant === undefined) return json(res, 400, { reason: 'Invalid Token!', error: 'invalid_request' });
@@ -257,17 +286,38 @@ class SimOAuthServer implements OAuthServer {
     this.counters.usersMe++;
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const grant = m ? this.byAccess.get(m[1]!) : undefined;
-    if (grant === undefined || grant.accessExpiresAt <= this.now()) return json(res, 401, { code: 124, message: 'Invalid access token.' });
+    if (grant === undefined || grant.accessExpiresAt <= this.now())
+      return json(res, 401, { code: 124, message: 'Invalid access token.' });
     const u = this.users.get(grant.userId)!;
-    json(res, 200, { id: u.id, first_name: 'Sim', last_name: 'User', display_name: 'Sim User', email: u.email, type: 1, account_id: u.accountId, status: 'active' });
+    json(res, 200, {
+      id: u.id,
+      first_name: 'Sim',
+      last_name: 'User',
+      display_name: 'Sim User',
+      email: u.email,
+      type: 1,
+      account_id: u.accountId,
+      status: 'active',
+    });
   }
 
   private issue(userId: string): Record<string, unknown> {
-    const grant: Grant = { userId, accessToken: fakeDownloadToken(), accessExpiresAt: this.now() + this.ttlSec * 1000, refreshToken: fakeDownloadToken() };
+    const grant: Grant = {
+      userId,
+      accessToken: fakeDownloadToken(),
+      accessExpiresAt: this.now() + this.ttlSec * 1000,
+      refreshToken: fakeDownloadToken(),
+    };
     this.byAccess.set(grant.accessToken, grant);
     this.byRefresh.set(grant.refreshToken, grant);
     this.issued.push(grant.accessToken, grant.refreshToken);
-    return { access_token: grant.accessToken, token_type: 'bearer', refresh_token: grant.refreshToken, expires_in: this.ttlSec, scope: 'user:read:user cloud_recording:read:recording' };
+    return {
+      access_token: grant.accessToken,
+      token_type: 'bearer',
+      refresh_token: grant.refreshToken,
+      expires_in: this.ttlSec,
+      scope: 'user:read:user cloud_recording:read:recording',
+    };
   }
 
   private revokeGrant(grant: Grant): void {
@@ -280,12 +330,24 @@ class SimOAuthServer implements OAuthServer {
     const auth = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const decoded = auth === null ? '' : Buffer.from(auth[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon > 0 && safeEqual(decoded.slice(0, colon), this.clientId) && safeEqual(decoded.slice(colon + 1), this.clientSecret);
+    return (
+      colon > 0 &&
+      safeEqual(decoded.slice(0, colon), this.clientId) &&
+      safeEqual(decoded.slice(colon + 1), this.clientSecret)
+    );
   }
 }
 
 function emptyStats(): OAuthServerStats {
-  return { authorizations: 0, codeExchanges: 0, refreshes: 0, refreshFailures: 0, tokenFailures: 0, usersMe: 0, revocations: 0 };
+  return {
+    authorizations: 0,
+    codeExchanges: 0,
+    refreshes: 0,
+    refreshFailures: 0,
+    tokenFailures: 0,
+    usersMe: 0,
+    revocations: 0,
+  };
 }
 
 /** Query parameters plus an `application/x-www-form-urlencoded` body (Zoom takes either). */
@@ -294,14 +356,17 @@ async function formParams(req: IncomingMessage, url: URL): Promise<URLSearchPara
   const parts: Buffer[] = [];
   for await (const chunk of req) parts.push(chunk as Buffer);
   if (/application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
-    for (const [k, v] of new URLSearchParams(Buffer.concat(parts).toString('utf8'))) if (!params.has(k)) params.set(k, v);
+    for (const [k, v] of new URLSearchParams(Buffer.concat(parts).toString('utf8')))
+      if (!params.has(k)) params.set(k, v);
   }
   return params;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) }).end(text);
+  res
+    .writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) })
+    .end(text);
 }
 
 function safeEqual(a: string, b: string): boolean {

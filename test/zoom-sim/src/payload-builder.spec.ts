@@ -73,7 +73,11 @@ describe('scenario helpers', () => {
     const ev = recordingCompleted({
       downloadBaseUrl: 'http://127.0.0.1:4000/',
       downloadToken: 'tok',
-      files: [{ id: 'f-1', size: 10 }, { fileType: 'M4A', size: 5 }, { fileType: 'CHAT', size: 2 }],
+      files: [
+        { id: 'f-1', size: 10 },
+        { fileType: 'M4A', size: 5 },
+        { fileType: 'CHAT', size: 2 },
+      ],
     });
     const fixture = loadFixture('recording.completed');
     // The fixture has an extra file type per entry but the same key structure (CHAT simply lacks play_url).
@@ -87,7 +91,9 @@ describe('scenario helpers', () => {
       ['M4A', 'M4A', 'audio_only'],
       ['CHAT', 'TXT', 'chat_file'],
     ]);
-    expect(o.recording_files[0]!.download_url).toMatch(/^http:\/\/127\.0\.0\.1:4000\/rec\/webhook_download\/f-1\/[A-Za-z0-9_-]+$/);
+    expect(o.recording_files[0]!.download_url).toMatch(
+      /^http:\/\/127\.0\.0\.1:4000\/rec\/webhook_download\/f-1\/[A-Za-z0-9_-]+$/,
+    );
     expect(o.recording_files[2]).not.toHaveProperty('play_url');
     for (const f of o.recording_files) {
       expect(f.meeting_id).toBe(o.uuid);
@@ -105,7 +111,9 @@ describe('scenario helpers', () => {
     expect(b.download_token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(a.payload.object.uuid).not.toBe(b.payload.object.uuid);
     expect(a.payload.object.recording_files[0]!.id).not.toBe(b.payload.object.recording_files[0]!.id);
-    expect(a.payload.object.recording_files[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(a.payload.object.recording_files[0]!.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
   });
 
   it('meetingStarted and participantJoined follow their fixtures', () => {
@@ -116,7 +124,9 @@ describe('scenario helpers', () => {
 
     const joined = participantJoined();
     expect(keyPaths(joined)).toEqual(keyPaths(loadFixture('meeting.participant_joined')));
-    expect(joined.payload.object.participant.participant_uuid).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
+    expect(joined.payload.object.participant.participant_uuid).toMatch(
+      /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/,
+    );
     expect(joined.payload.object.participant.user_id).toMatch(/^\d+$/);
 
     const guest = participantJoined({ guest: true }).payload.object.participant;
@@ -137,22 +147,34 @@ describe('scenario helpers', () => {
     for (const k of ['id', 'file_size', 'status', 'recording_type']) expect(o.recording_files[0]).not.toHaveProperty(k);
     expect(o.recording_files[1]!.status).toBe('processing');
     expect(o.participant_audio_files?.map((f) => f.id)).toEqual(['shared']);
-    expect(Object.keys(o).indexOf('participant_audio_files')).toBeGreaterThan(Object.keys(o).indexOf('recording_files'));
+    expect(Object.keys(o).indexOf('participant_audio_files')).toBeGreaterThan(
+      Object.keys(o).indexOf('recording_files'),
+    );
   });
 
   it('rtmsEvent names the instance per product, in payload or payload.object', () => {
-    expect(Object.keys(rtmsEvent({ product: 'webinar', instanceId: 'W' }).payload)).toEqual(['account_id', 'webinar_uuid', 'operator_id', 'rtms_stream_id', 'server_urls']);
-    expect(Object.keys(loadFixture('webinar.rtms_started').payload as object)).toEqual(Object.keys(rtmsEvent({ product: 'webinar' }).payload));
+    expect(Object.keys(rtmsEvent({ product: 'webinar', instanceId: 'W' }).payload)).toEqual([
+      'account_id',
+      'webinar_uuid',
+      'operator_id',
+      'rtms_stream_id',
+      'server_urls',
+    ]);
+    expect(Object.keys(loadFixture('webinar.rtms_started').payload as object)).toEqual(
+      Object.keys(rtmsEvent({ product: 'webinar' }).payload),
+    );
     const stopped = rtmsEvent({ product: 'session', phase: 'stopped', instanceId: 'S', nested: true });
     expect(stopped.event).toBe('session.rtms_stopped');
     expect(stopped.payload.object).toMatchObject({ session_id: 'S', stop_reason: 6 });
   });
 
-  it('sessionRecordingCompleted has the session fixture\'s key order', () => {
+  it("sessionRecordingCompleted has the session fixture's key order", () => {
     const ev = sessionRecordingCompleted({ downloadBaseUrl: 'http://127.0.0.1:4000', sessionId: 'S==' });
     const fixture = loadFixture('session.recording_completed') as { payload: { object: object } };
     expect(Object.keys(ev)).toEqual(Object.keys(fixture));
-    expect(Object.keys(ev.payload.object)).toEqual(Object.keys(fixture.payload.object).filter((k) => k !== 'participant_audio_files'));
+    expect(Object.keys(ev.payload.object)).toEqual(
+      Object.keys(fixture.payload.object).filter((k) => k !== 'participant_audio_files'),
+    );
     expect(ev.payload.object.session_id).toBe('S==');
   });
 });

@@ -117,7 +117,14 @@ export interface ZoomRecordingFile {
 
 /** Optional members of a recording file entry that Zoom may leave out. */
 export type OptionalFileField = 'id' | 'file_size' | 'status' | 'recording_type' | 'play_url' | 'download_url';
-export const OPTIONAL_FILE_FIELDS: readonly OptionalFileField[] = ['id', 'file_size', 'status', 'recording_type', 'play_url', 'download_url'];
+export const OPTIONAL_FILE_FIELDS: readonly OptionalFileField[] = [
+  'id',
+  'file_size',
+  'status',
+  'recording_type',
+  'play_url',
+  'download_url',
+];
 
 export interface RecordingCompletedEvent {
   payload: {
@@ -162,7 +169,9 @@ export interface RecordingFileSpec {
   downloadUrl?: string;
   /** Zoom's `status` (default `completed`), e.g. `processing`. */
   status?: string;
-  /** Members to leave out, as Zoom does for CC/TIMELINE (`id`, `file_size`, `status`) or some CHAT files (`file_size`). */
+  /**
+   * Members to leave out, as Zoom does for CC/TIMELINE (`id`, `file_size`, `status`) or some CHAT files (`file_size`).
+   */
   omit?: readonly OptionalFileField[];
   /** Put the entry in `participant_audio_files` instead of `recording_files`. */
   participantAudio?: boolean;
@@ -205,7 +214,11 @@ function stripTrailingSlash(url: string): string {
 }
 
 /** The webhook download URL form (docs/ZOOM-FACTS.md §4.1): `/rec/webhook_download/<file id>/<opaque>`. */
-export function webhookDownloadUrl(baseUrl: string, fileId: string, opaque: string = randomBytes(12).toString('base64url')): string {
+export function webhookDownloadUrl(
+  baseUrl: string,
+  fileId: string,
+  opaque: string = randomBytes(12).toString('base64url'),
+): string {
   return `${stripTrailingSlash(baseUrl)}/rec/webhook_download/${encodeURIComponent(fileId)}/${opaque}`;
 }
 
@@ -219,7 +232,11 @@ export function recordingCompleted(opts: RecordingCompletedOptions): RecordingCo
   const specs = opts.files ?? [{ fileType: 'MP4', size: 1_048_576 }];
   const built = specs.map((f): ZoomRecordingFile => {
     const fileType = f.fileType ?? 'MP4';
-    const defaults = FILE_TYPE_DEFAULTS[fileType] ?? { ext: fileType, recordingType: fileType.toLowerCase(), playable: false };
+    const defaults = FILE_TYPE_DEFAULTS[fileType] ?? {
+      ext: fileType,
+      recordingType: fileType.toLowerCase(),
+      playable: false,
+    };
     const id = f.id ?? randomUUID();
     const file: ZoomRecordingFile = {
       id,
@@ -291,12 +308,17 @@ export interface SessionRecordingCompletedEvent {
   };
 }
 
-export interface SessionRecordingCompletedOptions extends Omit<RecordingCompletedOptions, 'meetingUuid' | 'meetingId' | 'hostId' | 'hostEmail'> {
+export interface SessionRecordingCompletedOptions extends Omit<
+  RecordingCompletedOptions,
+  'meetingUuid' | 'meetingId' | 'hostId' | 'hostEmail'
+> {
   sessionId?: string;
   sessionKey?: string;
 }
 
-/** A realistic `session.recording_completed`: the same file entries as recordingCompleted, under a Video SDK session. */
+/**
+ * A realistic `session.recording_completed`: the same file entries as recordingCompleted, under a Video SDK session.
+ */
 export function sessionRecordingCompleted(opts: SessionRecordingCompletedOptions): SessionRecordingCompletedEvent {
   const sessionId = opts.sessionId ?? zoomMeetingUuid();
   const meeting = recordingCompleted({ ...opts, meetingUuid: sessionId });
@@ -501,6 +523,9 @@ export interface UrlValidationEvent {
 }
 
 /** The CRC challenge (docs/ZOOM-FACTS.md §2); plainToken looks like Zoom's 22-character example. */
-export function urlValidation(plainToken: string = randomBytes(16).toString('base64url'), eventTs: number = Date.now()): UrlValidationEvent {
+export function urlValidation(
+  plainToken: string = randomBytes(16).toString('base64url'),
+  eventTs: number = Date.now(),
+): UrlValidationEvent {
   return { payload: { plainToken }, event_ts: eventTs, event: 'endpoint.url_validation' };
 }

@@ -315,7 +315,8 @@ export async function startRtmsServer(options: RtmsServerOptions): Promise<RtmsS
     if (s.timer || s.stats.ended) return;
     s.clockStart = Date.now();
     s.produced = 0;
-    // Paced by the wall clock: a late timer (a busy machine) sends the frames that are due, as Zoom's clock does not wait.
+    // Paced by the wall clock: a late timer (a busy machine) sends the frames that are due, as Zoom's clock does not
+    // wait.
     s.timer = setInterval(() => {
       const due = Math.floor((Date.now() - s.clockStart!) / frameInterval) + 1;
       for (let n = 0; n < 50 && s.produced < due && !s.stats.ended; n++, s.produced++) tick(s);

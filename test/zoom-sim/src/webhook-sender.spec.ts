@@ -68,7 +68,12 @@ describe('ZoomWebhookSender', () => {
     expect(header(req, 'traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/);
     expect(req.headers.clientid).toBe('client-abc');
     expect(outcome.attempts).toHaveLength(1);
-    expect(outcome.attempts[0]).toMatchObject({ attempt: 0, result: 200, ok: true, requestId: header(req, 'x-zm-request-id') });
+    expect(outcome.attempts[0]).toMatchObject({
+      attempt: 0,
+      result: 200,
+      ok: true,
+      requestId: header(req, 'x-zm-request-id'),
+    });
     expect(sender.stats()).toEqual({ attempts: 1, acked: 1, failed: 0, gaveUp: 0 });
   });
 
@@ -85,7 +90,12 @@ describe('ZoomWebhookSender', () => {
 
   it('counts any 2xx as an ack (204) and a redirect as a failure', async () => {
     const r = await receiver((_req, i) => ({ status: i === 0 ? 302 : 204 }));
-    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new FastClock(100_000), retryDelaysMs: [MIN] });
+    const sender = new ZoomWebhookSender({
+      targetUrl: r.url,
+      secret: SECRET,
+      clock: new FastClock(100_000),
+      retryDelaysMs: [MIN],
+    });
     const outcome = await sender.send({ event: 'x' });
     expect(outcome.attempts.map((a) => a.result)).toEqual([302, 204]);
     expect(outcome.acked).toBe(true);
@@ -120,7 +130,12 @@ describe('ZoomWebhookSender', () => {
 
   it('can keep the original timestamp and signature on retries (restampRetries: false)', async () => {
     const r = await receiver((_req, i) => ({ status: i < 1 ? 503 : 200 }));
-    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new FastClock(5000), restampRetries: false });
+    const sender = new ZoomWebhookSender({
+      targetUrl: r.url,
+      secret: SECRET,
+      clock: new FastClock(5000),
+      restampRetries: false,
+    });
     await sender.send({ event: 'e' }, { timestampSec: 1740596809 });
     expect(r.requests.map((q) => header(q, 'x-zm-request-timestamp'))).toEqual(['1740596809', '1740596809']);
     expect(header(r.requests[1]!, 'x-zm-signature')).toBe(header(r.requests[0]!, 'x-zm-signature'));
@@ -138,7 +153,12 @@ describe('ZoomWebhookSender', () => {
   it('treats no answer within the ack timeout as a failure and gives up after 4 attempts (~85 min)', async () => {
     const r = await receiver(() => ({ hang: true }));
     // 50 ms real = 250 s simulated: below the 5 min gap, so the schedule stays recognisable.
-    const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET, clock: new SteppingClock(), ackTimeoutMs: 50 });
+    const sender = new ZoomWebhookSender({
+      targetUrl: r.url,
+      secret: SECRET,
+      clock: new SteppingClock(),
+      ackTimeoutMs: 50,
+    });
     const outcome = await sender.send({ event: 'e' });
     expect(outcome).toMatchObject({ acked: false, gaveUp: true, cancelled: false });
     expect(outcome.attempts.map((a) => a.result)).toEqual(['timeout', 'timeout', 'timeout', 'timeout']);
@@ -180,7 +200,10 @@ describe('ZoomWebhookSender', () => {
     it('copies differ only in download_token and download_url, each with its own request id and signature', async () => {
       const r = await receiver();
       const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET });
-      const payload = recordingCompleted({ downloadBaseUrl: 'http://127.0.0.1:9', files: [{ size: 10 }, { fileType: 'M4A', size: 5 }] });
+      const payload = recordingCompleted({
+        downloadBaseUrl: 'http://127.0.0.1:9',
+        files: [{ size: 10 }, { fileType: 'M4A', size: 5 }],
+      });
       const outcomes = await sender.sendCopies(payload, 3);
 
       expect(outcomes.map((o) => [o.copyIndex, o.acked])).toEqual([
@@ -217,7 +240,9 @@ describe('ZoomWebhookSender', () => {
       const outcome = await sender.send(payload, { copies: 2, downloadTokenForCopy: (i) => `tok-${i}` });
       expect(outcome.copyIndex).toBe(0);
       expect(outcome.siblings?.map((s) => s.copyIndex)).toEqual([1]);
-      const tokens = r.requests.map((q) => (JSON.parse(q.body.toString()) as { download_token: string }).download_token).sort();
+      const tokens = r.requests
+        .map((q) => (JSON.parse(q.body.toString()) as { download_token: string }).download_token)
+        .sort();
       expect(tokens).toEqual(['tok-0', 'tok-1']);
     });
 
@@ -233,7 +258,10 @@ describe('ZoomWebhookSender', () => {
     function crcReceiver(secret: string) {
       return receiver((req) => {
         const plainToken = (JSON.parse(req.body.toString()) as ReturnType<typeof urlValidation>).payload.plainToken;
-        return { status: 200, body: JSON.stringify({ plainToken, encryptedToken: zoomEncryptedToken(secret, plainToken) }) };
+        return {
+          status: 200,
+          body: JSON.stringify({ plainToken, encryptedToken: zoomEncryptedToken(secret, plainToken) }),
+        };
       });
     }
 
@@ -252,7 +280,10 @@ describe('ZoomWebhookSender', () => {
         reason: 'encryptedToken does not match the secret',
       });
       const failing = await receiver(() => ({ status: 401 }));
-      expect(await new ZoomWebhookSender({ targetUrl: failing.url, secret: SECRET }).validateEndpoint()).toMatchObject({ ok: false, result: 401 });
+      expect(await new ZoomWebhookSender({ targetUrl: failing.url, secret: SECRET }).validateEndpoint()).toMatchObject({
+        ok: false,
+        result: 401,
+      });
     });
   });
 });

@@ -43,11 +43,15 @@ export interface SendOptions {
   headers?: Record<string, string>;
   /** A fixed W3C traceparent for every attempt; default `00-<random trace>-<new span per attempt>-02`. */
   traceparent?: string;
-  /** Sends this many simultaneous copies (see sendCopies); the outcome of copy 0 is returned, the others in `siblings`. */
+  /**
+   * Sends this many simultaneous copies (see sendCopies); the outcome of copy 0 is returned, the others in `siblings`.
+   */
   copies?: number;
   /** Body of copy i (all i, 0 included), replacing the default token/URL variation. */
   copyVariants?: (i: number) => WebhookBody;
-  /** download_token of copy i ≥ 1 (e.g. one minted by DownloadServer.issueDownloadToken); default a fresh fake token. */
+  /**
+   * download_token of copy i ≥ 1 (e.g. one minted by DownloadServer.issueDownloadToken); default a fresh fake token.
+   */
   downloadTokenForCopy?: (i: number) => string;
   /** Stops the retry schedule (the current attempt is aborted too). */
   signal?: AbortSignal;
@@ -156,7 +160,9 @@ export function duplicateCopy(payload: Record<string, unknown>, downloadToken: s
 function asObject(body: WebhookBody): Record<string, unknown> | undefined {
   try {
     const parsed: unknown = Buffer.isBuffer(body) || typeof body === 'string' ? JSON.parse(body.toString()) : body;
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -262,7 +268,13 @@ export class ZoomWebhookSender {
     return { ...base, ok: true };
   }
 
-  private headers(body: Buffer, timestampSec: number, requestId: string, trackingId: string, traceparent: string): Record<string, string> {
+  private headers(
+    body: Buffer,
+    timestampSec: number,
+    requestId: string,
+    trackingId: string,
+    traceparent: string,
+  ): Record<string, string> {
     return {
       'content-type': ZOOM_CONTENT_TYPE,
       'user-agent': ZOOM_USER_AGENT,
@@ -304,7 +316,8 @@ export class ZoomWebhookSender {
       const at = attempt === 0 ? startedAt : this.clock.now();
       let timestampSec = firstTs;
       if (attempt > 0 && this.restampRetries) {
-        timestampSec = opts.timestampSec === undefined ? Math.floor(at / 1000) : firstTs + Math.floor((at - startedAt) / 1000);
+        timestampSec =
+          opts.timestampSec === undefined ? Math.floor(at / 1000) : firstTs + Math.floor((at - startedAt) / 1000);
       }
       const requestId = attempt > 0 && this.retryRequestId === 'new' ? zoomRequestId() : firstRequestId;
       const traceparent = opts.traceparent ?? zoomTraceparent(traceId);
@@ -352,7 +365,13 @@ export class ZoomWebhookSender {
     const t0 = performance.now();
     try {
       // Zoom does not follow redirects as far as anyone knows: a 3xx is just a non-2xx answer.
-      const res = await this.fetchImpl(this.targetUrl, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'manual' });
+      const res = await this.fetchImpl(this.targetUrl, {
+        method: 'POST',
+        headers,
+        body,
+        signal: deadline.signal,
+        redirect: 'manual',
+      });
       const latencyMs = performance.now() - t0;
       let responseBody: string | undefined;
       try {

@@ -86,7 +86,10 @@ export class EmbeddedAccountsStore implements AccountsStore {
     const next = this.writing.catch(() => undefined).then(() => this.write());
     this.writing = next;
     return next.catch((err: unknown) => {
-      throw new AccountsStoreUnavailableError(`embedded accounts store cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw new AccountsStoreUnavailableError(
+        `embedded accounts store cannot write ${this.path}: ${(err as Error).message}`,
+        { cause: err },
+      );
     });
   }
 

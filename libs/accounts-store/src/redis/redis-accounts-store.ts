@@ -11,7 +11,8 @@ export interface RedisAccountsStoreOptions {
 }
 
 // Unindexes the old link (only index entries that still name this app user), checks the new ones, writes.
-// KEYS[1] link key; ARGV: prefix, appUserId, json ('' = delete), zoomUserId, accountId ('' unless level account), routes '1'|'0'
+// KEYS[1] link key; ARGV: prefix, appUserId, json ('' = delete), zoomUserId, accountId ('' unless level account),
+// routes '1'|'0'
 const SAVE_LINK_SCRIPT = `
 local p, app = ARGV[1], ARGV[2]
 local zk = p .. 'zoomuser:' .. ARGV[4]
@@ -80,7 +81,9 @@ export class RedisAccountsStore implements AccountsStore {
   }
 
   async putOnce(kind: OnceKind, id: string, value: string, ttlMs: number): Promise<void> {
-    await this.run('putOnce', () => this.redis.set(this.key(`once:${kind}`, id), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+    await this.run('putOnce', () =>
+      this.redis.set(this.key(`once:${kind}`, id), value, 'PX', Math.max(1, Math.ceil(ttlMs))),
+    );
   }
 
   async takeOnce(kind: OnceKind, id: string): Promise<string | null> {
@@ -108,7 +111,9 @@ export class RedisAccountsStore implements AccountsStore {
   }
 
   async deleteLink(appUserId: string): Promise<void> {
-    await this.run('deleteLink', () => this.redis.zpSaveLink(this.key('link', appUserId), this.prefix, appUserId, '', '', '', '0'));
+    await this.run('deleteLink', () =>
+      this.redis.zpSaveLink(this.key('link', appUserId), this.prefix, appUserId, '', '', '', '0'),
+    );
   }
 
   async appUserFor(query: { zoomUserId?: string; accountId?: string }): Promise<string | null> {

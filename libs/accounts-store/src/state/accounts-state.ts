@@ -38,7 +38,11 @@ export class AccountsState {
     if (routes(link.status)) {
       const owner = this.byZoomUser.get(link.zoomUserId);
       const accountOwner = link.level === 'account' ? this.byAccount.get(link.accountId) : undefined;
-      if ((owner !== undefined && owner !== link.appUserId) || (accountOwner !== undefined && accountOwner !== link.appUserId)) throw new LinkConflictError();
+      if (
+        (owner !== undefined && owner !== link.appUserId) ||
+        (accountOwner !== undefined && accountOwner !== link.appUserId)
+      )
+        throw new LinkConflictError();
     }
     this.unindex(link.appUserId);
     this.links.set(link.appUserId, structuredClone(link));
@@ -79,7 +83,12 @@ export class AccountsState {
     for (const [key, v] of this.once) {
       if (v.expiresAt <= now) continue;
       const colon = key.indexOf(':');
-      once.push({ kind: key.slice(0, colon) as OnceKind, id: key.slice(colon + 1), value: v.value, expiresAt: v.expiresAt });
+      once.push({
+        kind: key.slice(0, colon) as OnceKind,
+        id: key.slice(colon + 1),
+        value: v.value,
+        expiresAt: v.expiresAt,
+      });
     }
     return { links: [...this.links.values()], once };
   }

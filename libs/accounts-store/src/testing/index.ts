@@ -16,7 +16,18 @@ const id = (p: string): string => `${p}-${randomBytes(6).toString('hex')}`;
 
 export function sampleLink(overrides: Partial<LinkRecord> = {}): LinkRecord {
   const now = new Date().toISOString();
-  return { appUserId: id('app'), zoomUserId: id('zu'), accountId: id('acc'), level: 'user', status: 'active', tokens: 'zpe1.k1.iv.tag.ct', tokenVersion: 1, createdAt: now, updatedAt: now, ...overrides };
+  return {
+    appUserId: id('app'),
+    zoomUserId: id('zu'),
+    accountId: id('acc'),
+    level: 'user',
+    status: 'active',
+    tokens: 'zpe1.k1.iv.tag.ct',
+    tokenVersion: 1,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
 }
 
 export function describeAccountsStoreContract(name: string, harness: AccountsStoreHarness): void {
@@ -62,7 +73,9 @@ export function describeAccountsStoreContract(name: string, harness: AccountsSto
       expect(await s.appUserFor({ accountId: user.accountId })).toBeNull();
       const account = sampleLink({ level: 'account' });
       await s.saveLink(account);
-      expect(await s.appUserFor({ zoomUserId: id('other-host'), accountId: account.accountId })).toBe(account.appUserId);
+      expect(await s.appUserFor({ zoomUserId: id('other-host'), accountId: account.accountId })).toBe(
+        account.appUserId,
+      );
       const { tokens: _t, ...withoutTokens } = user;
       await s.saveLink({ ...withoutTokens, status: 'revoked', tokenVersion: 2 });
       expect(await s.appUserFor({ zoomUserId: user.zoomUserId })).toBeNull();

@@ -67,7 +67,9 @@ export class MemoryAttendanceStore implements AttendanceStore {
     if (!s && !p) return null;
     return {
       meetingUuid,
-      sessions: [...(s?.values() ?? [])].sort((a, b) => (a.leftAt < b.leftAt ? -1 : a.leftAt > b.leftAt ? 1 : a.id < b.id ? -1 : 1)),
+      sessions: [...(s?.values() ?? [])].sort((a, b) =>
+        a.leftAt < b.leftAt ? -1 : a.leftAt > b.leftAt ? 1 : a.id < b.id ? -1 : 1,
+      ),
       summary: [...(p?.values() ?? [])].sort((a, b) => a.part - b.part),
     };
   }

@@ -1,6 +1,12 @@
 import type { AttendanceMeetingSummary, AttendanceSession } from '@zoom-pipeline/contracts';
 import { Redis } from 'ioredis';
-import { type AttendanceStore, AttendanceStoreUnavailableError, type MeetingView, type Registration, registrationField } from '../attendance-store.port';
+import {
+  type AttendanceStore,
+  AttendanceStoreUnavailableError,
+  type MeetingView,
+  type Registration,
+  registrationField,
+} from '../attendance-store.port';
 
 export interface RedisAttendanceStoreOptions {
   /** Never appears in errors. */
@@ -40,12 +46,17 @@ export class RedisAttendanceStore implements AttendanceStore {
     try {
       return await fn();
     } catch (err) {
-      throw new AttendanceStoreUnavailableError(`redis ${what} failed: ${(err as Error).message.replace(/redis(s)?:\/\/\S+/g, '[redis url]')}`, { cause: err });
+      throw new AttendanceStoreUnavailableError(
+        `redis ${what} failed: ${(err as Error).message.replace(/redis(s)?:\/\/\S+/g, '[redis url]')}`,
+        { cause: err },
+      );
     }
   }
 
   async putRegistration(r: Registration): Promise<void> {
-    await this.run('putRegistration', () => this.redis.hset(`${this.prefix}reg:${r.meetingId}`, registrationField(r.kind, r.value), r.appUserId));
+    await this.run('putRegistration', () =>
+      this.redis.hset(`${this.prefix}reg:${r.meetingId}`, registrationField(r.kind, r.value), r.appUserId),
+    );
   }
   async registrations(meetingId: string, fields?: readonly string[]): Promise<Map<string, string>> {
     const key = `${this.prefix}reg:${meetingId}`;
@@ -60,7 +71,11 @@ export class RedisAttendanceStore implements AttendanceStore {
     return out;
   }
   async putLink(zoomUserId: string, appUserId: string | null): Promise<void> {
-    await this.run('putLink', () => (appUserId === null ? this.redis.hdel(`${this.prefix}links`, zoomUserId) : this.redis.hset(`${this.prefix}links`, zoomUserId, appUserId)));
+    await this.run('putLink', () =>
+      appUserId === null
+        ? this.redis.hdel(`${this.prefix}links`, zoomUserId)
+        : this.redis.hset(`${this.prefix}links`, zoomUserId, appUserId),
+    );
   }
   async links(zoomUserIds: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
@@ -85,13 +100,20 @@ export class RedisAttendanceStore implements AttendanceStore {
     await this.run('saveSummaries', () => p.exec());
   }
   async meeting(meetingUuid: string): Promise<MeetingView | null> {
-    const [s, p] = await this.run('meeting', () => Promise.all([this.redis.hgetall(`${this.prefix}sessions:${meetingUuid}`), this.redis.hgetall(`${this.prefix}summary:${meetingUuid}`)]));
+    const [s, p] = await this.run('meeting', () =>
+      Promise.all([
+        this.redis.hgetall(`${this.prefix}sessions:${meetingUuid}`),
+        this.redis.hgetall(`${this.prefix}summary:${meetingUuid}`),
+      ]),
+    );
     if (Object.keys(s).length === 0 && Object.keys(p).length === 0) return null;
     const sessions = Object.values(s).map((v) => JSON.parse(v) as AttendanceSession);
     return {
       meetingUuid,
       sessions: sessions.sort((a, b) => (a.leftAt < b.leftAt ? -1 : a.leftAt > b.leftAt ? 1 : a.id < b.id ? -1 : 1)),
-      summary: Object.values(p).map((v) => JSON.parse(v) as AttendanceMeetingSummary).sort((a, b) => a.part - b.part),
+      summary: Object.values(p)
+        .map((v) => JSON.parse(v) as AttendanceMeetingSummary)
+        .sort((a, b) => a.part - b.part),
     };
   }
   async isReady(): Promise<boolean> {

@@ -50,9 +50,16 @@ export function describeAttendanceStoreContract(name: string, harness: Attendanc
       await store.putRegistration({ meetingId, kind: 'email', value: 'Ana@Example.COM', appUserId: 'u3' });
       await store.putRegistration({ meetingId, kind: 'registrant', value: 'R1', appUserId: 'u4' });
       await store.putRegistration({ meetingId: id(), kind: 'registrant', value: 'R9', appUserId: 'other' });
-      expect(Object.fromEntries(await store.registrations(meetingId))).toEqual({ 'r:R1': 'u4', 'c:C1': 'u2', 'e:ana@example.com': 'u3' });
+      expect(Object.fromEntries(await store.registrations(meetingId))).toEqual({
+        'r:R1': 'u4',
+        'c:C1': 'u2',
+        'e:ana@example.com': 'u3',
+      });
       expect((await store.registrations(id())).size).toBe(0);
-      expect(Object.fromEntries(await store.registrations(meetingId, ['r:R1', 'e:nobody@x', 'c:C1']))).toEqual({ 'r:R1': 'u4', 'c:C1': 'u2' });
+      expect(Object.fromEntries(await store.registrations(meetingId, ['r:R1', 'e:nobody@x', 'c:C1']))).toEqual({
+        'r:R1': 'u4',
+        'c:C1': 'u2',
+      });
       expect((await store.registrations(meetingId, [])).size).toBe(0);
     });
 
@@ -73,9 +80,21 @@ export function describeAttendanceStoreContract(name: string, harness: Attendanc
       const sessions = [sampleSession(uuid, 2), sampleSession(uuid, 1)];
       await store.saveSessions(sessions);
       await store.saveSessions(sessions);
-      const summary: AttendanceMeetingSummary = { v: 1, meetingUuid: uuid, meetingId: '81234567890', endedAt: '2026-01-15T11:00:00.000Z', part: 1, parts: 1, people: [] };
+      const summary: AttendanceMeetingSummary = {
+        v: 1,
+        meetingUuid: uuid,
+        meetingId: '81234567890',
+        endedAt: '2026-01-15T11:00:00.000Z',
+        part: 1,
+        parts: 1,
+        people: [],
+      };
       await store.saveSummaries([summary, summary]);
-      expect(await store.meeting(uuid)).toEqual({ meetingUuid: uuid, sessions: [sessions[1], sessions[0]], summary: [summary] });
+      expect(await store.meeting(uuid)).toEqual({
+        meetingUuid: uuid,
+        sessions: [sessions[1], sessions[0]],
+        summary: [summary],
+      });
       expect(await store.isReady()).toBe(true);
     });
 

@@ -10,8 +10,7 @@ import type { ClaimEntry, TokenEntry } from '../state/dedup-state';
  * file in order with "last record wins" rebuilds the state exactly.
  */
 export type LogRecord =
-  | { kind: 'claim'; key: string; entry: ClaimEntry }
-  | { kind: 'token'; key: string; entry: TokenEntry };
+  { kind: 'claim'; key: string; entry: ClaimEntry } | { kind: 'token'; key: string; entry: TokenEntry };
 
 export function encodeRecord(record: LogRecord): string {
   // JSON.stringify escapes line breaks inside strings, so one record is always exactly one line.

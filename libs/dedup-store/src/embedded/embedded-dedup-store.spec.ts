@@ -88,7 +88,9 @@ describe('EmbeddedDedupStore', () => {
     const datasync = jest.spyOn(await fileHandlePrototype(dir), 'datasync');
 
     await Promise.all(
-      Array.from({ length: 100 }, (_, i) => store.claimMany([{ key: randomDedupKey(), owner: `raw/0/${i}`, ttlMs: 60_000 }])),
+      Array.from({ length: 100 }, (_, i) =>
+        store.claimMany([{ key: randomDedupKey(), owner: `raw/0/${i}`, ttlMs: 60_000 }]),
+      ),
     );
 
     expect(logLines(dir)).toHaveLength(100);
@@ -127,7 +129,9 @@ describe('EmbeddedDedupStore', () => {
     const dir = freshDir();
     const store = await open_(dir, { compactMinRecords: 10 });
     const keep = randomDedupKey();
-    await store.claimMany(Array.from({ length: 30 }, () => ({ key: randomDedupKey(), owner: 'raw/0/1', ttlMs: 1_000 })));
+    await store.claimMany(
+      Array.from({ length: 30 }, () => ({ key: randomDedupKey(), owner: 'raw/0/1', ttlMs: 1_000 })),
+    );
     await store.claimMany([{ key: keep, owner: 'raw/0/2', ttlMs: 60_000 }]);
     await store.offerToken(keep, { token: 'kept', receivedAt: 5 }, 60_000);
     await store.close();
@@ -150,7 +154,9 @@ describe('EmbeddedDedupStore', () => {
     await store.claimMany([{ key: keep, owner: 'raw/0/keep', ttlMs: 3_600_000 }]);
 
     for (let round = 0; round < 20; round += 1) {
-      await store.claimMany(Array.from({ length: 20 }, () => ({ key: randomDedupKey(), owner: 'raw/0/1', ttlMs: 1_000 })));
+      await store.claimMany(
+        Array.from({ length: 20 }, () => ({ key: randomDedupKey(), owner: 'raw/0/1', ttlMs: 1_000 })),
+      );
       clock += 2_000;
     }
 

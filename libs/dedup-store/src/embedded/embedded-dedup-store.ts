@@ -327,7 +327,13 @@ export class EmbeddedDedupStore implements DedupStore {
     }
     this.handle = handle;
     this.nextCompactionCheck = Math.max(this.compactMinRecords, this.fileRecords * 2);
-    this.stats = { records: replay.records, live, corrupt: replay.corrupt, tornTailBytes: replay.tornTailBytes, compacted };
+    this.stats = {
+      records: replay.records,
+      live,
+      corrupt: replay.corrupt,
+      tornTailBytes: replay.tornTailBytes,
+      compacted,
+    };
   }
 
   /** Runtime compaction, run inside the write loop so no append can interleave with the rewrite. */

@@ -49,7 +49,8 @@ type ScriptedPipeline = ChainableCommander & ScriptCommands<ScriptedPipeline>;
  * Reconnect backoff: 100, 200, 400, 800 ms, then every second, forever (the adapter is never recreated). ioredis
  * counts attempts from 1; no jitter (one client per process).
  */
-const retryStrategy = (attempt: number): number => backoffDelay(attempt + 1, { initialMs: 50, maxMs: 1_000 }, { jitter: 'none' });
+const retryStrategy = (attempt: number): number =>
+  backoffDelay(attempt + 1, { initialMs: 50, maxMs: 1_000 }, { jitter: 'none' });
 
 /**
  * Dedup store on Redis (cluster mode). Key layout under `keyPrefix`:
@@ -182,7 +183,9 @@ export class RedisDedupStore implements DedupStore {
     assertName(name, 'name');
     assertName(owner, 'owner');
     assertTtl(ttlMs);
-    const reply = await this.run('acquireLease', () => this.redis.zpAcquireLease(this.key('lease', name), owner, ttlMs));
+    const reply = await this.run('acquireLease', () =>
+      this.redis.zpAcquireLease(this.key('lease', name), owner, ttlMs),
+    );
     return reply === 1;
   }
 
@@ -205,7 +208,13 @@ export class RedisDedupStore implements DedupStore {
     assertName(owner, 'owner');
     assertTtl(ttlMs);
     const reply = await this.run('acquireFencedLease', () =>
-      this.redis.zpAcquireFencedLease(this.key('fenced', name), this.key('fence', name), owner, ttlMs, FENCE_COUNTER_TTL_MS),
+      this.redis.zpAcquireFencedLease(
+        this.key('fenced', name),
+        this.key('fence', name),
+        owner,
+        ttlMs,
+        FENCE_COUNTER_TTL_MS,
+      ),
     );
     const token = Number(reply);
     return Number.isSafeInteger(token) && token > 0 ? { name, owner, token } : null;
@@ -214,13 +223,17 @@ export class RedisDedupStore implements DedupStore {
   async renewFencedLease(lease: FencedLease, ttlMs: number): Promise<boolean> {
     assertFencedLease(lease);
     assertTtl(ttlMs);
-    const reply = await this.run('renewFencedLease', () => this.redis.zpRenewFencedLease(this.key('fenced', lease.name), lease.owner, lease.token, ttlMs));
+    const reply = await this.run('renewFencedLease', () =>
+      this.redis.zpRenewFencedLease(this.key('fenced', lease.name), lease.owner, lease.token, ttlMs),
+    );
     return reply === 1;
   }
 
   async releaseFencedLease(lease: FencedLease): Promise<void> {
     assertFencedLease(lease);
-    await this.run('releaseFencedLease', () => this.redis.zpReleaseFencedLease(this.key('fenced', lease.name), lease.owner, lease.token));
+    await this.run('releaseFencedLease', () =>
+      this.redis.zpReleaseFencedLease(this.key('fenced', lease.name), lease.owner, lease.token),
+    );
   }
 
   /**

@@ -75,7 +75,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return token
 `;
 
-/** KEYS[1] fenced lease hash; ARGV[1] owner; ARGV[2] token; ARGV[3] ttl ms. Extends it only for that owner and token. */
+/**
+ * KEYS[1] fenced lease hash; ARGV[1] owner; ARGV[2] token; ARGV[3] ttl ms. Extends it only for that owner and token.
+ */
 export const RENEW_FENCED_LEASE_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'o') == ARGV[1] and redis.call('HGET', KEYS[1], 't') == ARGV[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])

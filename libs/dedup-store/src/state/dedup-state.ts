@@ -132,7 +132,8 @@ export class DedupState {
   renewFencedLease(lease: FencedLease, ttlMs: number): boolean {
     const at = this.now();
     const current = this.fenced.get(lease.name);
-    if (!current || current.expiresAt <= at || current.owner !== lease.owner || current.token !== lease.token) return false;
+    if (!current || current.expiresAt <= at || current.owner !== lease.owner || current.token !== lease.token)
+      return false;
     current.expiresAt = at + ttlMs;
     return true;
   }
@@ -183,7 +184,9 @@ export class DedupState {
   /** Drops expired entries and returns the live claims and tokens (what a compacted log must hold). */
   sweep(): { claims: Map<string, ClaimEntry>; tokens: Map<string, TokenEntry> } {
     const at = this.now();
-    for (const map of [this.claims, this.tokens, this.leases, this.fenced] as Array<Map<string, { expiresAt: number }>>) {
+    for (const map of [this.claims, this.tokens, this.leases, this.fenced] as Array<
+      Map<string, { expiresAt: number }>
+    >) {
       for (const [key, entry] of map) {
         if (entry.expiresAt <= at) {
           map.delete(key);

@@ -106,7 +106,11 @@ export function describeDedupStoreContract(name: string, harness: DedupStoreHarn
           { key: mine, owner: 'raw/1/10', ttlMs: LONG_TTL },
         ]);
 
-        expect(results).toEqual([{ status: 'duplicate', owner: 'raw/2/20' }, { status: 'claimed' }, { status: 'owned' }]);
+        expect(results).toEqual([
+          { status: 'duplicate', owner: 'raw/2/20' },
+          { status: 'claimed' },
+          { status: 'owned' },
+        ]);
       });
 
       it('peekClaims reports live owners in request order without claiming, and forgets expired claims', async () => {
@@ -121,7 +125,9 @@ export function describeDedupStoreContract(name: string, harness: DedupStoreHarn
 
         expect(await store.peekClaims([free, held])).toEqual([null, 'stored']);
         // Peeking claimed nothing: the free key can still be claimed by anyone.
-        expect(await store.claimMany([{ key: free, owner: 'raw/9/9', ttlMs: LONG_TTL }])).toEqual([{ status: 'claimed' }]);
+        expect(await store.claimMany([{ key: free, owner: 'raw/9/9', ttlMs: LONG_TTL }])).toEqual([
+          { status: 'claimed' },
+        ]);
         expect(await store.peekClaims([])).toEqual([]);
         await pass(SHORT_TTL + 50);
         expect(await store.peekClaims([brief, held])).toEqual([null, 'stored']);
@@ -316,7 +322,9 @@ export function describeDedupStoreContract(name: string, harness: DedupStoreHarn
       it('gives one winner when two instances race for a fenced lease', async () => {
         const [one, two] = [await open(), await open()];
         const name = `rtms-${randomDedupKey()}`;
-        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).acquireFencedLease(name, `pod-${i}`, LONG_TTL)));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).acquireFencedLease(name, `pod-${i}`, LONG_TTL)),
+        );
         expect(results.filter((r) => r !== null)).toHaveLength(1);
       });
 

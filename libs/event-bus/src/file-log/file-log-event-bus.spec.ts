@@ -65,12 +65,17 @@ describe('FileLogEventBus', () => {
     const before = bus.stats();
     const started = process.hrtime.bigint();
     await Promise.all(
-      Array.from({ length: 2000 }, (_, i) => bus.publish([{ topic: 't', key: `meeting-${i % 97}`, value: Buffer.from(`m${i}`) }])),
+      Array.from({ length: 2000 }, (_, i) =>
+        bus.publish([{ topic: 't', key: `meeting-${i % 97}`, value: Buffer.from(`m${i}`) }]),
+      ),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const after = bus.stats();
     const syncs = after.syncs - before.syncs;
-    process.stdout.write(`file log: 2000 concurrent single-message publishes in ${(seconds * 1000).toFixed(0)} ms ` + `= ${Math.round(2000 / seconds)} msg/s, ${syncs} fsyncs\n`);
+    process.stdout.write(
+      `file log: 2000 concurrent single-message publishes in ${(seconds * 1000).toFixed(0)} ms ` +
+        `= ${Math.round(2000 / seconds)} msg/s, ${syncs} fsyncs\n`,
+    );
     expect(after.frames - before.frames).toBe(2000);
     expect(syncs).toBeLessThan(200);
     const onDisk = await messagesOnDisk(dir);
@@ -156,7 +161,9 @@ describe('FileLogEventBus', () => {
     const data = await fs.readFile(first.path);
     data[data.length - 3] ^= 0xff;
     await fs.writeFile(first.path, data);
-    await expect(FileLogEventBus.open({ dir, logger: silentEventBusLogger, segmentBytes: 256 })).rejects.toMatchObject({ code: 'journal_corrupt' });
+    await expect(FileLogEventBus.open({ dir, logger: silentEventBusLogger, segmentBytes: 256 })).rejects.toMatchObject({
+      code: 'journal_corrupt',
+    });
   });
 
   it('lets one bus at a time open a directory', async () => {

@@ -21,7 +21,9 @@ export interface KafkaAdmin {
   readonly ready: Promise<void>;
   listTopics(): Promise<string[]>;
   /** Creates the topics without waiting for their leaders (see `topicPartitions`). */
-  createTopics(topics: Array<{ topic: string; partitions: number; replicationFactor: number; compacted?: boolean }>): Promise<void>;
+  createTopics(
+    topics: Array<{ topic: string; partitions: number; replicationFactor: number; compacted?: boolean }>,
+  ): Promise<void>;
   topicPartitions(topics: string[]): Promise<Map<string, TopicPartitions>>;
   /** A metadata round trip: the cluster answers. */
   ping(): Promise<void>;
@@ -32,7 +34,10 @@ export interface KafkaAdmin {
   close(): Promise<void>;
 }
 
-export function kafkajsAdmin(kafka: Kafka, retry?: { retries: number; initialRetryTime: number; maxRetryTime: number }): KafkaAdmin {
+export function kafkajsAdmin(
+  kafka: Kafka,
+  retry?: { retries: number; initialRetryTime: number; maxRetryTime: number },
+): KafkaAdmin {
   const admin: Admin = kafka.admin(retry ? { retry } : undefined);
   return {
     ready: admin.connect(),
@@ -52,7 +57,12 @@ export function kafkajsAdmin(kafka: Kafka, retry?: { retries: number; initialRet
     },
     async topicPartitions(topics) {
       const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
-      return new Map(metadata.map((m) => [m.name, { partitions: m.partitions.length, led: m.partitions.length > 0 && m.partitions.every((p) => p.leader >= 0) }]));
+      return new Map(
+        metadata.map((m) => [
+          m.name,
+          { partitions: m.partitions.length, led: m.partitions.length > 0 && m.partitions.every((p) => p.leader >= 0) },
+        ]),
+      );
     },
     async ping() {
       await admin.describeCluster();
@@ -104,7 +114,12 @@ export function platformaticAdmin(settings: PlatformaticAdminSettings): KafkaAdm
       const { admin } = await created;
       // One request per replication setting is enough here: the bus asks for one factor for all its topics.
       for (const t of topics) {
-        await admin.createTopics({ topics: [t.topic], partitions: t.partitions, replicas: t.replicationFactor, ...(t.compacted ? { configs: [COMPACT] } : {}) });
+        await admin.createTopics({
+          topics: [t.topic],
+          partitions: t.partitions,
+          replicas: t.replicationFactor,
+          ...(t.compacted ? { configs: [COMPACT] } : {}),
+        });
       }
     },
     async topicPartitions(topics) {
@@ -114,7 +129,10 @@ export function platformaticAdmin(settings: PlatformaticAdminSettings): KafkaAdm
       for (const [name, m] of metadata.topics) {
         if (!topics.includes(name)) continue;
         const partitions = m.partitions.length;
-        result.set(name, { partitions, led: partitions > 0 && m.partitions.every((p) => p !== undefined && p.leader >= 0) });
+        result.set(name, {
+          partitions,
+          led: partitions > 0 && m.partitions.every((p) => p !== undefined && p.leader >= 0),
+        });
       }
       return result;
     },
@@ -124,16 +142,23 @@ export function platformaticAdmin(settings: PlatformaticAdminSettings): KafkaAdm
     },
     async committedOffsets(groupId, topic) {
       const { admin } = await created;
-      const groups = await admin.listConsumerGroupOffsets({ groups: [{ groupId, topics: [{ name: topic, partitionIndexes: await partitionIndexes(admin, topic) }] }] });
-      const partitions = groups.find((g) => g.groupId === groupId)?.topics.find((t) => t.name === topic)?.partitions ?? [];
+      const groups = await admin.listConsumerGroupOffsets({
+        groups: [{ groupId, topics: [{ name: topic, partitionIndexes: await partitionIndexes(admin, topic) }] }],
+      });
+      const partitions =
+        groups.find((g) => g.groupId === groupId)?.topics.find((t) => t.name === topic)?.partitions ?? [];
       return new Map(partitions.map((p) => [p.partitionIndex, p.committedOffset >= 0n ? p.committedOffset : -1n]));
     },
     async offsetRange(topic) {
       const { pk, admin } = await created;
       const indexes = await partitionIndexes(admin, topic);
       const at = async (timestamp: bigint): Promise<Map<number, bigint>> => {
-        const listed = await admin.listOffsets({ topics: [{ name: topic, partitions: indexes.map((partitionIndex) => ({ partitionIndex, timestamp })) }] });
-        return new Map((listed.find((t) => t.name === topic)?.partitions ?? []).map((p) => [p.partitionIndex, p.offset]));
+        const listed = await admin.listOffsets({
+          topics: [{ name: topic, partitions: indexes.map((partitionIndex) => ({ partitionIndex, timestamp })) }],
+        });
+        return new Map(
+          (listed.find((t) => t.name === topic)?.partitions ?? []).map((p) => [p.partitionIndex, p.offset]),
+        );
       };
       const [low, high] = await Promise.all([at(pk.ListOffsetTimestamps.EARLIEST), at(pk.ListOffsetTimestamps.LATEST)]);
       return new Map(indexes.map((i) => [i, { low: low.get(i) ?? 0n, high: high.get(i) ?? 0n }]));
@@ -145,7 +170,10 @@ export function platformaticAdmin(settings: PlatformaticAdminSettings): KafkaAdm
   };
 }
 
-async function partitionIndexes(admin: { metadata(o: { topics: string[] }): Promise<{ topics: Map<string, { partitionsCount: number }> }> }, topic: string): Promise<number[]> {
+async function partitionIndexes(
+  admin: { metadata(o: { topics: string[] }): Promise<{ topics: Map<string, { partitionsCount: number }> }> },
+  topic: string,
+): Promise<number[]> {
   const metadata = await admin.metadata({ topics: [topic] });
   return Array.from({ length: metadata.topics.get(topic)?.partitionsCount ?? 0 }, (_, i) => i);
 }

@@ -53,7 +53,10 @@ export interface KafkaConsumerSettings {
   /** Batches (of different partitions) handled at once by one member. */
   partitionsConsumedConcurrently: number;
   transactionTimeoutMs: number;
-  /** isHealthy() turns false when the loop made no progress for this long (a handler proves progress by calling heartbeat()). */
+  /**
+   * isHealthy() turns false when the loop made no progress for this long (a handler proves progress by calling
+   * heartbeat()).
+   */
   stallTimeoutMs: number;
 }
 
@@ -147,7 +150,13 @@ export class KafkaBusConsumer implements ConsumerHandle {
       // autoCommit off, kafkajs would not commit past it: lag() would report 1 forever after every transaction
       // on an output topic. Commit past it here, through the same ordered, monotonic per-partition path.
       if (payload.batchSize === 0 && !this.stopping) {
-        void this.commit(payload.topic, payload.partition, [], BigInt(payload.lastOffset) + 1n, () => !this.stopping).catch(() => undefined);
+        void this.commit(
+          payload.topic,
+          payload.partition,
+          [],
+          BigInt(payload.lastOffset) + 1n,
+          () => !this.stopping,
+        ).catch(() => undefined);
       }
     });
     this.consumer.on(events.CRASH, ({ payload }) => {
@@ -166,7 +175,8 @@ export class KafkaBusConsumer implements ConsumerHandle {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.concurrentPartitions ?? this.deps.settings.partitionsConsumedConcurrently,
+      partitionsConsumedConcurrently:
+        this.options.concurrentPartitions ?? this.deps.settings.partitionsConsumedConcurrently,
       eachBatch: (payload) => this.onBatch(payload),
     });
   }
@@ -180,7 +190,10 @@ export class KafkaBusConsumer implements ConsumerHandle {
         try {
           await this.consumer.disconnect();
         } catch (err) {
-          this.deps.logger.warn({ groupId: this.options.groupId, error: errorMessage(err) }, 'kafka consumer did not stop cleanly');
+          this.deps.logger.warn(
+            { groupId: this.options.groupId, error: errorMessage(err) },
+            'kafka consumer did not stop cleanly',
+          );
         }
         await this.discardTransactionalProducer();
         this.deps.onStopped();
@@ -218,7 +231,11 @@ export class KafkaBusConsumer implements ConsumerHandle {
     // Keep the session alive during long handlers; kafkajs only heartbeats between batches.
     const timer = setInterval(() => void heartbeat(), this.deps.settings.heartbeatIntervalMs);
     try {
-      const chunks = chunkMessages(all, Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE), this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES);
+      const chunks = chunkMessages(
+        all,
+        Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
+        this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+      );
       for (let i = 0; i < chunks.length; i++) {
         const chunk = chunks[i];
         const handled = await this.handleWithRetry(payload, flags, chunk, heartbeat);
@@ -227,18 +244,33 @@ export class KafkaBusConsumer implements ConsumerHandle {
         const partial = handled.through < lastInChunk;
         // Whole fetched batch done: commit past its end, which may include transaction markers and aborted
         // records after the last message. Otherwise commit right after the last processed message.
-        const commitOffset = !partial && i === chunks.length - 1 ? BigInt(batch.lastOffset()) + 1n : handled.through + 1n;
-        const committed = await this.commitWithRetry(payload, flags, batch.topic, batch.partition, handled.result.outputs, commitOffset);
+        const commitOffset =
+          !partial && i === chunks.length - 1 ? BigInt(batch.lastOffset()) + 1n : handled.through + 1n;
+        const committed = await this.commitWithRetry(
+          payload,
+          flags,
+          batch.topic,
+          batch.partition,
+          handled.result.outputs,
+          commitOffset,
+        );
         if (!committed) return;
         this.lastProgress = Date.now();
         if (handled.through >= BigInt(chunk[0].offset)) payload.resolveOffset(handled.through.toString());
         if (partial) {
           // Messages after commitThrough come again: fetch this partition from right after it.
           try {
-            this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: (handled.through + 1n).toString() });
+            this.consumer.seek({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: (handled.through + 1n).toString(),
+            });
           } catch (err) {
             // Only when the member is shutting down: the next owner starts from the committed offset anyway.
-            this.deps.logger.debug({ topic: batch.topic, partition: batch.partition, error: errorMessage(err) }, 'seek after a partial commit skipped');
+            this.deps.logger.debug(
+              { topic: batch.topic, partition: batch.partition, error: errorMessage(err) },
+              'seek after a partial commit skipped',
+            );
           }
           return;
         }
@@ -283,7 +315,14 @@ export class KafkaBusConsumer implements ConsumerHandle {
       } catch (err) {
         // "Not processed": nothing is committed and the same messages come again. Never skip.
         this.deps.logger.warn(
-          { groupId: this.options.groupId, topic, partition, firstOffset: messages[0].offset, attempt, error: errorMessage(err) },
+          {
+            groupId: this.options.groupId,
+            topic,
+            partition,
+            firstOffset: messages[0].offset,
+            attempt,
+            error: errorMessage(err),
+          },
           'batch handler failed; redelivering after backoff',
         );
         if (!this.isActive(payload, flags)) return null;
@@ -316,7 +355,14 @@ export class KafkaBusConsumer implements ConsumerHandle {
           return false;
         }
         this.deps.logger.warn(
-          { groupId: this.options.groupId, topic, partition, offset: offset.toString(), attempt, error: errorMessage(err) },
+          {
+            groupId: this.options.groupId,
+            topic,
+            partition,
+            offset: offset.toString(),
+            attempt,
+            error: errorMessage(err),
+          },
           'batch commit failed; retrying',
         );
         if (!payload.isRunning() && attempt >= COMMIT_ATTEMPTS_WHEN_STOPPING) return false;
@@ -332,7 +378,13 @@ export class KafkaBusConsumer implements ConsumerHandle {
    * no-ops once its runner stops, while a transactional offset commit goes through the transaction
    * coordinator regardless, so a stopping member still commits its last batch.)
    */
-  private commit(topic: string, partition: number, outputs: OutgoingMessage[], offset: bigint, runnerRunning: () => boolean): Promise<void> {
+  private commit(
+    topic: string,
+    partition: number,
+    outputs: OutgoingMessage[],
+    offset: bigint,
+    runnerRunning: () => boolean,
+  ): Promise<void> {
     return this.inPartitionOrder(topic, partition, offset, () => {
       if (outputs.length === 0 && !this.stopping && runnerRunning()) {
         return this.consumer.commitOffsets([{ topic, partition, offset: offset.toString() }]);
@@ -420,7 +472,12 @@ export class KafkaBusConsumer implements ConsumerHandle {
   }
 
   /** Runs commits of one partition in call order and skips any that would move the offset backwards. */
-  private inPartitionOrder(topic: string, partition: number, offset: bigint, commit: () => Promise<void>): Promise<void> {
+  private inPartitionOrder(
+    topic: string,
+    partition: number,
+    offset: bigint,
+    commit: () => Promise<void>,
+  ): Promise<void> {
     const key = `${topic}\u0000${partition}`;
     let state = this.partitionCommits.get(key);
     if (!state) this.partitionCommits.set(key, (state = { chain: Promise.resolve(), committed: -1n }));
@@ -465,7 +522,13 @@ export class KafkaBusConsumer implements ConsumerHandle {
 }
 
 /** Whether the group's committed offset of a partition is at or past `offset` (false when it cannot tell). */
-export async function groupCommittedPast(admin: () => Promise<KafkaAdmin>, groupId: string, topic: string, partition: number, offset: bigint): Promise<boolean> {
+export async function groupCommittedPast(
+  admin: () => Promise<KafkaAdmin>,
+  groupId: string,
+  topic: string,
+  partition: number,
+  offset: bigint,
+): Promise<boolean> {
   try {
     const committed = (await (await admin()).committedOffsets(groupId, topic)).get(partition);
     return committed !== undefined && committed >= offset;
@@ -482,7 +545,10 @@ export async function groupLag(
   const admin = await getAdmin();
   const result: Array<{ topic: string; partition: number; lag: number }> = [];
   for (const topic of options.topics) {
-    const [committed, ranges] = await Promise.all([admin.committedOffsets(options.groupId, topic), admin.offsetRange(topic)]);
+    const [committed, ranges] = await Promise.all([
+      admin.committedOffsets(options.groupId, topic),
+      admin.offsetRange(topic),
+    ]);
     for (const [partition, range] of [...ranges].sort((a, b) => a[0] - b[0])) {
       const c = committed.get(partition) ?? -1n;
       // No commit yet: the group starts at the beginning (port default) or at the end.

@@ -19,12 +19,7 @@
  */
 import { type ConnectionOptions } from 'node:tls';
 import { withTimeout } from '@zoom-pipeline/async-kit';
-import {
-  type ISocketFactory,
-  Kafka,
-  type KafkaConfig,
-  type SASLOptions,
-} from 'kafkajs';
+import { type ISocketFactory, Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import {
   BusUnavailableError,
   type ConsumeOptions,
@@ -41,10 +36,15 @@ import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
 import { PlatformaticBusConsumer } from './platformatic-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
 import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';
-import { type KafkaSaslConfig, type PublishClientName, type PublishProducer, kafkajsPublishProducer, platformaticPublishProducer } from './publish-producer';
+import {
+  type KafkaSaslConfig,
+  type PublishClientName,
+  type PublishProducer,
+  kafkajsPublishProducer,
+  platformaticPublishProducer,
+} from './publish-producer';
 
 export { type KafkaSaslConfig, PUBLISH_ACKS, publishProducerConfig } from './publish-producer';
-
 
 export interface KafkaEventBusOptions {
   brokers: string[];
@@ -58,7 +58,10 @@ export interface KafkaEventBusOptions {
   kafkaLogLevel?: LogLevelName;
   /** Replication factor for ensureTopics; default: the broker's default.replication.factor. */
   replicationFactor?: number;
-  /** Caps per coalesced sendBatch. Bytes default to 900 KiB: the broker's default max.message.bytes (1 MiB) applies per partition batch. */
+  /**
+   * Caps per coalesced sendBatch. Bytes default to 900 KiB: the broker's default max.message.bytes (1 MiB) applies per
+   * partition batch.
+   */
   maxBatchMessages?: number;
   maxBatchBytes?: number;
   /** Extra wait before a send from idle (0 = one event-loop turn). Default 0. */
@@ -72,9 +75,14 @@ export interface KafkaEventBusOptions {
   socketFactory?: ISocketFactory;
   /** Client of the publish producer (see publish-producer.ts). Default: `client`. */
   publishClient?: PublishClientName;
-  /** Client of the consumers and their transactions (platformatic-consumer.ts or kafka-consumer.ts). Default platformatic. */
+  /**
+   * Client of the consumers and their transactions (platformatic-consumer.ts or kafka-consumer.ts). Default
+   * platformatic.
+   */
   client?: KafkaClientName;
-  /** KAFKA_GROUP_PREFIX: prepended to every consumer group id, so pipelines sharing a cluster keep their groups apart. */
+  /**
+   * KAFKA_GROUP_PREFIX: prepended to every consumer group id, so pipelines sharing a cluster keep their groups apart.
+   */
   groupPrefix?: string;
 }
 
@@ -151,7 +159,10 @@ export class KafkaEventBus implements EventBus {
       enforceRequestTimeout: true,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
-    this.logger.info({ brokers: options.brokers.join(','), client: this.client(), publishClient: this.publishClient() }, 'kafka event bus');
+    this.logger.info(
+      { brokers: options.brokers.join(','), client: this.client(), publishClient: this.publishClient() },
+      'kafka event bus',
+    );
     this.batcher = new PublishBatcher({
       send: (messages) => this.inBackground(this.send(messages)),
       onSendAbandoned: () => this.discardProducer(this.producer),
@@ -183,8 +194,18 @@ export class KafkaEventBus implements EventBus {
     // every start). Existing topics keep their partition count: repartitioning would move keys.
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics(missing.map((t) => ({ topic: t.topic, partitions: t.partitions, replicationFactor: this.options.replicationFactor ?? -1, compacted: t.compacted })));
-      await this.waitForLeaders(admin, missing.map((t) => t.topic));
+      await admin.createTopics(
+        missing.map((t) => ({
+          topic: t.topic,
+          partitions: t.partitions,
+          replicationFactor: this.options.replicationFactor ?? -1,
+          compacted: t.compacted,
+        })),
+      );
+      await this.waitForLeaders(
+        admin,
+        missing.map((t) => t.topic),
+      );
     }
     const present = topics.filter((t) => existing.has(t.topic));
     if (present.length > 0) {
@@ -212,14 +233,17 @@ export class KafkaEventBus implements EventBus {
       } catch (err) {
         if (Date.now() >= deadlineAt) throw err;
       }
-      if (Date.now() >= deadlineAt) throw new Error(`topics ${topics.join(', ')} have no leaders after ${TOPIC_LEADERS_WAIT_MS} ms`);
+      if (Date.now() >= deadlineAt)
+        throw new Error(`topics ${topics.join(', ')} have no leaders after ${TOPIC_LEADERS_WAIT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
   async consume(requested: ConsumeOptions): Promise<ConsumerHandle> {
     if (this.closed) throw new BusUnavailableError('event bus is closed');
-    const options = this.options.groupPrefix ? { ...requested, groupId: `${this.options.groupPrefix}${requested.groupId}` } : requested;
+    const options = this.options.groupPrefix
+      ? { ...requested, groupId: `${this.options.groupPrefix}${requested.groupId}` }
+      : requested;
     await this.assertTopicsExist(options.topics, Date.now() + 30_000);
     const common = {
       admin: () => this.admin(),
@@ -232,7 +256,13 @@ export class KafkaEventBus implements EventBus {
     const consumer: KafkaBusConsumer | PlatformaticBusConsumer =
       this.client() === 'platformatic'
         ? new PlatformaticBusConsumer(
-            { ...common, brokers: this.options.brokers, clientId: this.options.clientId, ssl: this.options.ssl, sasl: this.options.sasl },
+            {
+              ...common,
+              brokers: this.options.brokers,
+              clientId: this.options.clientId,
+              ssl: this.options.ssl,
+              sasl: this.options.sasl,
+            },
             options,
           )
         : new KafkaBusConsumer({ ...common, kafka: this.kafka }, options);
@@ -337,7 +367,13 @@ export class KafkaEventBus implements EventBus {
     if (!this.producer) {
       this.producer =
         this.publishClient() === 'platformatic'
-          ? platformaticPublishProducer({ brokers: this.options.brokers, clientId: this.options.clientId, publishTimeoutMs: this.publishTimeoutMs, ssl: this.options.ssl, sasl: this.options.sasl })
+          ? platformaticPublishProducer({
+              brokers: this.options.brokers,
+              clientId: this.options.clientId,
+              publishTimeoutMs: this.publishTimeoutMs,
+              ssl: this.options.ssl,
+              sasl: this.options.sasl,
+            })
           : kafkajsPublishProducer(this.fastKafka, this.publishTimeoutMs);
       this.producersCreated += 1;
     }
@@ -367,7 +403,9 @@ export class KafkaEventBus implements EventBus {
     try {
       await withDeadline(this.refreshKnownTopics(), deadlineAt, 'topic metadata');
     } catch (err) {
-      throw err instanceof BusUnavailableError ? err : new BusUnavailableError(`cannot read kafka topic metadata: ${errorMessage(err)}`, { cause: err });
+      throw err instanceof BusUnavailableError
+        ? err
+        : new BusUnavailableError(`cannot read kafka topic metadata: ${errorMessage(err)}`, { cause: err });
     }
     const missing = topics.find((t) => !this.knownTopics.has(t));
     if (missing !== undefined) throw new UnknownTopicError(missing);
@@ -396,7 +434,13 @@ export class KafkaEventBus implements EventBus {
   private async connectedFastAdmin(): Promise<KafkaAdmin> {
     this.fastAdmin ??=
       this.client() === 'platformatic'
-        ? platformaticAdmin({ ...this.platformaticSettings(), connectTimeoutMs: Math.min(1_000, this.publishTimeoutMs), requestTimeoutMs: this.publishTimeoutMs, retries: 2, retryDelayMs: 100 })
+        ? platformaticAdmin({
+            ...this.platformaticSettings(),
+            connectTimeoutMs: Math.min(1_000, this.publishTimeoutMs),
+            requestTimeoutMs: this.publishTimeoutMs,
+            retries: 2,
+            retryDelayMs: 100,
+          })
         : kafkajsAdmin(this.fastKafka, { retries: 2, initialRetryTime: 100, maxRetryTime: 500 });
     const slot = this.fastAdmin;
     try {
@@ -408,8 +452,18 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
-  private platformaticSettings(): { brokers: string[]; clientId: string; ssl?: KafkaEventBusOptions['ssl']; sasl?: KafkaSaslConfig } {
-    return { brokers: this.options.brokers, clientId: this.options.clientId, ssl: this.options.ssl, sasl: this.options.sasl };
+  private platformaticSettings(): {
+    brokers: string[];
+    clientId: string;
+    ssl?: KafkaEventBusOptions['ssl'];
+    sasl?: KafkaSaslConfig;
+  } {
+    return {
+      brokers: this.options.brokers,
+      clientId: this.options.clientId,
+      ssl: this.options.ssl,
+      sasl: this.options.sasl,
+    };
   }
 
   /**
@@ -419,7 +473,14 @@ export class KafkaEventBus implements EventBus {
    */
   private retire(client: { disconnect(): Promise<void> }, ready: Promise<void>): void {
     void client.disconnect().catch(() => undefined);
-    void this.inBackground(ready.then(() => undefined, () => undefined).then(() => client.disconnect().catch(() => undefined)));
+    void this.inBackground(
+      ready
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .then(() => client.disconnect().catch(() => undefined)),
+    );
   }
 
   /** Drops an admin connection that failed; the next metadata call connects afresh. */
@@ -436,7 +497,13 @@ export class KafkaEventBus implements EventBus {
   private async admin(): Promise<KafkaAdmin> {
     this.slowAdmin ??=
       this.client() === 'platformatic'
-        ? platformaticAdmin({ ...this.platformaticSettings(), connectTimeoutMs: 3_000, requestTimeoutMs: 30_000, retries: 8, retryDelayMs: 300 })
+        ? platformaticAdmin({
+            ...this.platformaticSettings(),
+            connectTimeoutMs: 3_000,
+            requestTimeoutMs: 30_000,
+            retries: 8,
+            retryDelayMs: 300,
+          })
         : kafkajsAdmin(this.kafka);
     const slot = this.slowAdmin;
     try {

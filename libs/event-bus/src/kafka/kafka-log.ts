@@ -20,7 +20,17 @@ const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer
  */
 const EXPECTED_RETRIED_ERRORS = /concurrent operation on the same transaction/;
 
-const SAFE_FIELDS = ['broker', 'groupId', 'memberId', 'topic', 'partition', 'retryCount', 'retryTime', 'nodeId', 'transactionalId'] as const;
+const SAFE_FIELDS = [
+  'broker',
+  'groupId',
+  'memberId',
+  'topic',
+  'partition',
+  'retryCount',
+  'retryTime',
+  'nodeId',
+  'transactionalId',
+] as const;
 
 export function toKafkaLogLevel(level: LogLevelName): logLevel {
   switch (level) {

@@ -97,7 +97,11 @@ interface PendingCommit {
 }
 
 /** TxnOffsetCommit answers that a retry of the same request may clear (the coordinator is busy or moving). */
-const RETRIABLE_TXN_OFFSET_COMMIT = new Set(['COORDINATOR_LOAD_IN_PROGRESS', 'CONCURRENT_TRANSACTIONS', 'REQUEST_TIMED_OUT']);
+const RETRIABLE_TXN_OFFSET_COMMIT = new Set([
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'CONCURRENT_TRANSACTIONS',
+  'REQUEST_TIMED_OUT',
+]);
 
 /**
  * Retries of the transactional producer's requests. The broker answers CONCURRENT_TRANSACTIONS to the next
@@ -107,7 +111,13 @@ const RETRIABLE_TXN_OFFSET_COMMIT = new Set(['COORDINATOR_LOAD_IN_PROGRESS', 'CO
  * 630 ms in all). Other retriable errors keep the client's 1 s delay.
  */
 const TX_RETRIES = 6;
-export function txRetryDelay(_client: unknown, _operation: string, attempt: number, _retries: number, error: unknown): number {
+export function txRetryDelay(
+  _client: unknown,
+  _operation: string,
+  attempt: number,
+  _retries: number,
+  error: unknown,
+): number {
   return platformaticErrorType(error) === 'CONCURRENT_TRANSACTIONS' ? 10 * 2 ** (attempt - 1) : 1_000;
 }
 
@@ -182,7 +192,10 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       topics: this.options.topics,
       mode: pk.MessagesStreamModes.COMMITTED,
       // Port default: earliest, so a new group misses nothing.
-      fallbackMode: this.options.fromBeginning === false ? pk.MessagesStreamFallbackModes.LATEST : pk.MessagesStreamFallbackModes.EARLIEST,
+      fallbackMode:
+        this.options.fromBeginning === false
+          ? pk.MessagesStreamFallbackModes.LATEST
+          : pk.MessagesStreamFallbackModes.EARLIEST,
       autocommit: false,
     });
     this.stream = stream;
@@ -197,7 +210,10 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
     stream.on('error', (err: Error) => {
       if (this.stopping) return;
       this.fatal = true;
-      this.deps.logger.error({ groupId: this.options.groupId, error: errorMessage(err) }, 'kafka consumer stream failed');
+      this.deps.logger.error(
+        { groupId: this.options.groupId, error: errorMessage(err) },
+        'kafka consumer stream failed',
+      );
     });
   }
 
@@ -213,7 +229,10 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
           await this.stream?.close();
           await this.consumer?.close();
         } catch (err) {
-          this.deps.logger.warn({ groupId: this.options.groupId, error: errorMessage(err) }, 'kafka consumer did not stop cleanly');
+          this.deps.logger.warn(
+            { groupId: this.options.groupId, error: errorMessage(err) },
+            'kafka consumer did not stop cleanly',
+          );
           await this.consumer?.close(true).catch(() => undefined);
         }
         await this.discardTransactionalProducer();
@@ -316,7 +335,10 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       state.running = true;
       const loop = this.runPartition(state)
         .catch((err: unknown) => {
-          this.deps.logger.error({ groupId: this.options.groupId, topic: state.topic, partition: state.partition, error: errorMessage(err) }, 'partition loop failed');
+          this.deps.logger.error(
+            { groupId: this.options.groupId, topic: state.topic, partition: state.partition, error: errorMessage(err) },
+            'partition loop failed',
+          );
         })
         .finally(() => {
           state.running = false;
@@ -361,7 +383,8 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
   /** `offset`, or the stream's next fetch position for the partition when every message below it was handled. */
   private maxSafeOffset(state: PartitionState, offset: bigint, generation: number): bigint {
     const stream = this.stream;
-    if (!stream || state.firstDropped !== undefined || this.generation !== generation || stream.readableLength > 0) return offset;
+    if (!stream || state.firstDropped !== undefined || this.generation !== generation || stream.readableLength > 0)
+      return offset;
     const next = stream.offsetsToFetch.get(`${state.topic}:${state.partition}`);
     return next !== undefined && next > offset ? next : offset;
   }
@@ -379,8 +402,21 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
         const key = `${assignment.topic}:${partition}`;
         const next = stream.offsetsToFetch.get(key);
         const known = this.committed.get(key) ?? stream.offsetsCommitted.get(key);
-        if (state.running || state.queue.length > 0 || state.firstDropped !== undefined || next === undefined || known === undefined || next <= known) continue;
-        const member: MemberStamp = { coordinatorId: consumer.coordinatorId ?? -1, groupId: consumer.groupId, generationId: generation, memberId: consumer.memberId };
+        if (
+          state.running ||
+          state.queue.length > 0 ||
+          state.firstDropped !== undefined ||
+          next === undefined ||
+          known === undefined ||
+          next <= known
+        )
+          continue;
+        const member: MemberStamp = {
+          coordinatorId: consumer.coordinatorId ?? -1,
+          groupId: consumer.groupId,
+          generationId: generation,
+          memberId: consumer.memberId,
+        };
         this.committed.set(key, next); // one attempt at a time; a failure is retried after the next fetch
         void this.commit(assignment.topic, partition, [], next, member).catch(() => {
           if (this.committed.get(key) === next) this.committed.delete(key);
@@ -389,7 +425,11 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
     }
   }
 
-  private async handleWithRetry(state: PartitionState, chunk: Queued[], active: () => boolean): Promise<{ result: BatchResult; through: bigint } | null> {
+  private async handleWithRetry(
+    state: PartitionState,
+    chunk: Queued[],
+    active: () => boolean,
+  ): Promise<{ result: BatchResult; through: bigint } | null> {
     const messages = chunk.map((q) => q.message);
     const view: Batch = {
       topic: state.topic,
@@ -415,7 +455,14 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       } catch (err) {
         // "Not processed": nothing is committed and the same messages come again. Never skip.
         this.deps.logger.warn(
-          { groupId: this.options.groupId, topic: state.topic, partition: state.partition, firstOffset: messages[0].offset, attempt, error: errorMessage(err) },
+          {
+            groupId: this.options.groupId,
+            topic: state.topic,
+            partition: state.partition,
+            firstOffset: messages[0].offset,
+            attempt,
+            error: errorMessage(err),
+          },
           'batch handler failed; redelivering after backoff',
         );
         if (!active()) return null;
@@ -424,7 +471,13 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
     }
   }
 
-  private async commitWithRetry(state: PartitionState, outputs: OutgoingMessage[], offset: bigint, member: MemberStamp, generation: number): Promise<boolean> {
+  private async commitWithRetry(
+    state: PartitionState,
+    outputs: OutgoingMessage[],
+    offset: bigint,
+    member: MemberStamp,
+    generation: number,
+  ): Promise<boolean> {
     const { topic, partition } = state;
     for (let attempt = 1; ; attempt++) {
       // The first attempt always goes to the coordinator, which judges the member stamp (a batch finished while
@@ -432,18 +485,30 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       // pointless: the coordinator refuses it, and the batch is redelivered to the partition's owner.
       if (attempt > 1 && this.generation !== generation && !this.stopping) return false;
       // An ambiguous failure (the broker committed, the answer was lost) must not publish the outputs twice.
-      if (attempt > 1 && (await groupCommittedPast(this.deps.admin, this.options.groupId, topic, partition, offset))) return true;
+      if (attempt > 1 && (await groupCommittedPast(this.deps.admin, this.options.groupId, topic, partition, offset)))
+        return true;
       try {
         await this.commit(topic, partition, outputs, offset, member);
         return true;
       } catch (err) {
         const type = platformaticErrorType(err);
         if (type && FENCED.has(type)) {
-          this.deps.logger.info({ groupId: this.options.groupId, topic, partition, offset: offset.toString(), reason: type }, 'batch commit fenced; the batch is redelivered to the partition owner');
+          this.deps.logger.info(
+            { groupId: this.options.groupId, topic, partition, offset: offset.toString(), reason: type },
+            'batch commit fenced; the batch is redelivered to the partition owner',
+          );
           return false;
         }
         this.deps.logger.warn(
-          { groupId: this.options.groupId, topic, partition, offset: offset.toString(), attempt, error: errorMessage(err), kafkaError: type },
+          {
+            groupId: this.options.groupId,
+            topic,
+            partition,
+            offset: offset.toString(),
+            attempt,
+            error: errorMessage(err),
+            kafkaError: type,
+          },
           'batch commit failed; retrying',
         );
         if (this.stopping && attempt >= COMMIT_ATTEMPTS_WHEN_STOPPING) return false;
@@ -454,7 +519,13 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
   }
 
   /** Queues the commit for the next (merged) transaction; never moves a partition's offset backwards. */
-  private commit(topic: string, partition: number, outputs: OutgoingMessage[], offset: bigint, member: MemberStamp): Promise<void> {
+  private commit(
+    topic: string,
+    partition: number,
+    outputs: OutgoingMessage[],
+    offset: bigint,
+    member: MemberStamp,
+  ): Promise<void> {
     const key = `${topic}:${partition}`;
     const known = this.committed.get(key);
     if (known !== undefined && offset < known) {
@@ -487,7 +558,10 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
     this.transactionRunning = true;
     try {
       while (this.pendingTransactions.length > 0) {
-        const group = takeDistinctPartitions(takeWithinBytes(this.pendingTransactions, MAX_TRANSACTION_BYTES), this.pendingTransactions);
+        const group = takeDistinctPartitions(
+          takeWithinBytes(this.pendingTransactions, MAX_TRANSACTION_BYTES),
+          this.pendingTransactions,
+        );
         try {
           await this.runTransaction(group);
           for (const c of group) c.resolve();
@@ -498,7 +572,8 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
           }
           for (const c of group) {
             try {
-              if (!(await groupCommittedPast(this.deps.admin, this.options.groupId, c.topic, c.partition, c.offset))) await this.runTransaction([c]);
+              if (!(await groupCommittedPast(this.deps.admin, this.options.groupId, c.topic, c.partition, c.offset)))
+                await this.runTransaction([c]);
               c.resolve();
             } catch (single) {
               c.reject(single);
@@ -524,7 +599,12 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       const outputs = group.flatMap((c) => c.outputs);
       if (outputs.length > 0) {
         await transaction.send({
-          messages: outputs.map((m) => ({ topic: m.topic, key: m.key ?? undefined, value: m.value, headers: m.headers ? new Map(Object.entries(m.headers)) : undefined })),
+          messages: outputs.map((m) => ({
+            topic: m.topic,
+            key: m.key ?? undefined,
+            value: m.value,
+            headers: m.headers ? new Map(Object.entries(m.headers)) : undefined,
+          })),
         });
       }
       await transaction.addConsumer(this.consumer as never);
@@ -546,7 +626,10 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
    * the one the client builds (same API version choice: the newest this client implements, v4 on Kafka ≥ 3.8,
    * else v3, the first with the KIP-447 member fields), sent on the producer's connection to the group coordinator.
    */
-  private async txnOffsetCommit(producer: Producer<string, Buffer, string, string>, group: PendingCommit[]): Promise<void> {
+  private async txnOffsetCommit(
+    producer: Producer<string, Buffer, string, string>,
+    group: PendingCommit[],
+  ): Promise<void> {
     const pk = await loadPlatformatic();
     const byStamp = new Map<string, PendingCommit[]>();
     for (const c of group) {
@@ -560,21 +643,39 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       const metadata = await producer.metadata({ topics: [...new Set(commits.map((c) => c.topic))] });
       const broker = metadata.brokers.get(member.coordinatorId);
       if (!broker) throw new Error(`group coordinator ${member.coordinatorId} is not in the cluster metadata`);
-      const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }>>();
+      const topics = new Map<
+        string,
+        Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }>
+      >();
       for (const c of commits) {
         const partitions = topics.get(c.topic) ?? [];
         topics.set(c.topic, partitions);
-        partitions.push({ partitionIndex: c.partition, committedOffset: c.offset, committedLeaderEpoch: metadata.topics.get(c.topic)?.partitions[c.partition]?.leaderEpoch ?? -1 });
+        partitions.push({
+          partitionIndex: c.partition,
+          committedOffset: c.offset,
+          committedLeaderEpoch: metadata.topics.get(c.topic)?.partitions[c.partition]?.leaderEpoch ?? -1,
+        });
       }
       const request = [...topics].map(([name, partitions]) => ({ name, partitions }));
       const producerId = producer.producerId;
       const producerEpoch = producer.producerEpoch;
-      if (producerId === undefined || producerEpoch === undefined) throw new Error('the transactional producer has no producer id');
+      if (producerId === undefined || producerEpoch === undefined)
+        throw new Error('the transactional producer has no producer id');
       for (let attempt = 1; ; attempt++) {
         try {
           const connection = await producer.connections.get(broker);
           const api = this.txnOffsetCommitV3 ? pk.txnOffsetCommitV3.api : pk.txnOffsetCommitV4.api;
-          await api.async(connection, this.transactionalId, member.groupId, producerId, producerEpoch, member.generationId, member.memberId, null, request);
+          await api.async(
+            connection,
+            this.transactionalId,
+            member.groupId,
+            producerId,
+            producerEpoch,
+            member.generationId,
+            member.memberId,
+            null,
+            request,
+          );
           break;
         } catch (err) {
           const type = platformaticErrorType(err);
@@ -582,7 +683,8 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
             this.txnOffsetCommitV3 = true; // a broker before Kafka 3.8: v3 carries the same fields
             continue;
           }
-          // Transient coordinator states, as the client's own retry would: fenced and other errors fail the transaction.
+          // Transient coordinator states, as the client's own retry would: fenced and other errors fail the
+          // transaction.
           if (attempt >= 5 || !type || !RETRIABLE_TXN_OFFSET_COMMIT.has(type)) throw err;
           await sleep(50 * attempt, this.abort.signal);
         }

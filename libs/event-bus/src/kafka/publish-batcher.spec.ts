@@ -1,7 +1,11 @@
 import { BusUnavailableError, type OutgoingMessage } from '../event-bus.port';
 import { PublishBatcher, type PublishBatcherOptions } from './publish-batcher';
 
-const msg = (i: number, bytes = 10): OutgoingMessage => ({ topic: 't', key: `k${i}`, value: Buffer.alloc(bytes, i % 256) });
+const msg = (i: number, bytes = 10): OutgoingMessage => ({
+  topic: 't',
+  key: `k${i}`,
+  value: Buffer.alloc(bytes, i % 256),
+});
 
 interface FakeSend {
   calls: OutgoingMessage[][];
@@ -10,7 +14,11 @@ interface FakeSend {
   fail(err: Error): void;
 }
 
-function batcher(overrides: Partial<PublishBatcherOptions> = {}): { batcher: PublishBatcher; sends: FakeSend; abandoned: () => number } {
+function batcher(overrides: Partial<PublishBatcherOptions> = {}): {
+  batcher: PublishBatcher;
+  sends: FakeSend;
+  abandoned: () => number;
+} {
   const pending: Array<{ resolve(): void; reject(err: Error): void }> = [];
   const calls: OutgoingMessage[][] = [];
   let abandoned = 0;
@@ -66,7 +74,7 @@ describe('PublishBatcher', () => {
     expect(b.stats).toMatchObject({ batches: 2, messages: 7 });
   });
 
-  it("settles each caller with its own batch: a failed batch rejects only its callers, as BusUnavailableError", async () => {
+  it('settles each caller with its own batch: a failed batch rejects only its callers, as BusUnavailableError', async () => {
     const { batcher: b, sends } = batcher();
     const deadline = Date.now() + 5_000;
     const a = b.publish([msg(1)], deadline);

@@ -67,7 +67,11 @@ export class PublishBatcher {
         // The message may still land later (if it was already sent); that is acceptable: the caller answers
         // 503, Zoom retries and dedup suppresses the copy.
         timer: setTimeout(
-          () => settle(pending, new BusUnavailableError(`publish not acknowledged within ${this.options.sendTimeoutMs} ms`)),
+          () =>
+            settle(
+              pending,
+              new BusUnavailableError(`publish not acknowledged within ${this.options.sendTimeoutMs} ms`),
+            ),
           remaining,
         ),
       };
@@ -112,7 +116,11 @@ export class PublishBatcher {
     let bytes = 0;
     while (count < this.queue.length) {
       const next = this.queue[count];
-      if (count > 0 && (messages + next.messages.length > this.options.maxBatchMessages || bytes + next.bytes > this.options.maxBatchBytes)) {
+      if (
+        count > 0 &&
+        (messages + next.messages.length > this.options.maxBatchMessages ||
+          bytes + next.bytes > this.options.maxBatchBytes)
+      ) {
         break;
       }
       messages += next.messages.length;
@@ -139,13 +147,15 @@ export class PublishBatcher {
       if (outcome === 'stuck') {
         this.stats.abandoned += 1;
         this.options.onSendAbandoned();
-        for (const p of batch) settle(p, new BusUnavailableError(`publish not acknowledged within ${this.options.sendTimeoutMs} ms`));
+        for (const p of batch)
+          settle(p, new BusUnavailableError(`publish not acknowledged within ${this.options.sendTimeoutMs} ms`));
         return;
       }
       this.stats.messages += messages.length;
       for (const p of batch) settle(p);
     } catch (err) {
-      const error = err instanceof BusUnavailableError ? err : new BusUnavailableError('publish failed', { cause: err });
+      const error =
+        err instanceof BusUnavailableError ? err : new BusUnavailableError('publish failed', { cause: err });
       for (const p of batch) settle(p, error);
     } finally {
       clearTimeout(guard);

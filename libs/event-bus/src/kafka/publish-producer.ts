@@ -1,7 +1,8 @@
 /**
  * The producer behind KafkaEventBus.publish (the ingress ack path), on one of two clients:
  *
- * - `platformatic` (default, as for the consumers): `@platformatic/kafka` 2.x, measured on the ingress's publish pattern at about half the CPU
+ * - `platformatic` (default, as for the consumers): `@platformatic/kafka` 2.x, measured on the ingress's publish
+ * pattern at about half the CPU
  *   per message and a third of the p99 of kafkajs (BENCHMARKS.md, "Experiment: the publish client").
  * - `kafkajs`: kafkajs 2.2.4.
  *
@@ -16,7 +17,11 @@ import { CompressionTypes, type Kafka, Partitioners, type ProducerConfig } from 
 import { type OutgoingMessage } from '../event-bus.port';
 import { toTopicMessages } from './kafka-messages';
 
-export type KafkaSaslConfig = { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+export type KafkaSaslConfig = {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+};
 
 /** The publish producer's settings (exported so a unit test can pin the guarantees they encode). */
 export function publishProducerConfig(): ProducerConfig {
@@ -86,11 +91,18 @@ export function platformaticConnectionOptions(settings: Pick<PublishProducerSett
   tls?: ConnectionOptions;
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
 } {
-  const tls = settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
+  const tls =
+    settings.ssl === true ? {} : settings.ssl === false || settings.ssl === undefined ? undefined : settings.ssl;
   return {
     ...(tls ? { tls } : {}),
     ...(settings.sasl
-      ? { sasl: { mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username: settings.sasl.username, password: settings.sasl.password } }
+      ? {
+          sasl: {
+            mechanism: settings.sasl.mechanism.toUpperCase() as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512',
+            username: settings.sasl.username,
+            password: settings.sasl.password,
+          },
+        }
       : {}),
   };
 }

@@ -22,7 +22,6 @@ import { type EventBusLogger, errorMessage } from '../event-bus.logger';
 import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
 import { type LogEntry, type LogState } from './log-state';
 
-
 export interface LogConsumerDeps {
   state: LogState;
   /** Durable, atomic append (fsynced in the file log) that applies `entries` to `state` once durable. */
@@ -156,7 +155,14 @@ export class LogConsumer implements ConsumerHandle {
       } catch (err) {
         // "Not processed": commit nothing, back off, redeliver the same messages. Never skip.
         this.deps.logger.warn(
-          { groupId: this.options.groupId, topic, partition, firstOffset: messages[0].offset, attempt, error: errorMessage(err) },
+          {
+            groupId: this.options.groupId,
+            topic,
+            partition,
+            firstOffset: messages[0].offset,
+            attempt,
+            error: errorMessage(err),
+          },
           'batch handler failed; redelivering after backoff',
         );
         if (!this.running) return null;

@@ -156,7 +156,10 @@ export class LogEventBus implements EventBus {
     while (this.pending.length > 0) {
       let bytes = 0;
       let count = 0;
-      while (count < this.pending.length && (count === 0 || bytes + this.pending[count].frame.length <= MAX_GROUP_COMMIT_BYTES)) {
+      while (
+        count < this.pending.length &&
+        (count === 0 || bytes + this.pending[count].frame.length <= MAX_GROUP_COMMIT_BYTES)
+      ) {
         bytes += this.pending[count].frame.length;
         count++;
       }

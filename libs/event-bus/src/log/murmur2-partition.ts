@@ -11,7 +11,8 @@ export function murmur2(data: Buffer): number {
   let h = seed ^ length;
   const blocks = length - (length % 4);
   for (let i = 0; i < blocks; i += 4) {
-    let k = (data[i] & 0xff) | ((data[i + 1] & 0xff) << 8) | ((data[i + 2] & 0xff) << 16) | ((data[i + 3] & 0xff) << 24);
+    let k =
+      (data[i] & 0xff) | ((data[i + 1] & 0xff) << 8) | ((data[i + 2] & 0xff) << 16) | ((data[i + 3] & 0xff) << 24);
     k = Math.imul(k, m);
     k ^= k >>> r;
     k = Math.imul(k, m);

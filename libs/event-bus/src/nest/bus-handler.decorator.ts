@@ -48,6 +48,14 @@ export interface HandlerBatch extends Batch {
 export function BusHandler(
   topic: string,
   options: BusHandlerOptions,
-): (target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<(batch: HandlerBatch) => Promise<BatchResult>>) => void {
-  return EventPattern<Record<string, HandlerBatch>>(topic, BUS_TRANSPORT, options as unknown as Record<string, unknown>);
+): (
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<(batch: HandlerBatch) => Promise<BatchResult>>,
+) => void {
+  return EventPattern<Record<string, HandlerBatch>>(
+    topic,
+    BUS_TRANSPORT,
+    options as unknown as Record<string, unknown>,
+  );
 }

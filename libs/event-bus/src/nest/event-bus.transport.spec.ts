@@ -46,13 +46,27 @@ class UppercaseConsumer {
 /** A handler with a poison record ('poison' throws an error of its own) and a dependency that can be down. */
 @Controller()
 class PickyConsumer {
-  @BusHandler('picky', { name: 'picky', groupId: 'picky-group', ensureTopics: [{ topic: 'picky', partitions: 1 }, { topic: 'out', partitions: 1 }], maxBatchSize: 10 })
+  @BusHandler('picky', {
+    name: 'picky',
+    groupId: 'picky-group',
+    ensureTopics: [
+      { topic: 'picky', partitions: 1 },
+      { topic: 'out', partitions: 1 },
+    ],
+    maxBatchSize: 10,
+  })
   async handle(batch: HandlerBatch): Promise<BatchResult> {
     if (storeDown) throw Object.assign(new Error('store down'), { code: 'dedup_store_unavailable' });
     for (const m of batch.messages) {
       if (m.value.toString() === 'poison') throw new TypeError('cannot serialise this record');
     }
-    return { outputs: batch.messages.map((m) => ({ topic: 'out', key: m.key, value: Buffer.from(`picky:${m.value.toString()}`) })) };
+    return {
+      outputs: batch.messages.map((m) => ({
+        topic: 'out',
+        key: m.key,
+        value: Buffer.from(`picky:${m.value.toString()}`),
+      })),
+    };
   }
 }
 
@@ -90,7 +104,11 @@ describe('EventBusTransport', () => {
       logger: { ...silentEventBusLogger, warn: (fields) => busWarnings.push(fields) },
     });
     registry = createMetricsRegistry('transport-test');
-    const logger = createLogger({ name: 'transport-test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const logger = createLogger({
+      name: 'transport-test',
+      level: 'silent',
+      destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
     @Module({ providers: [{ provide: EVENT_BUS, useValue: bus }], exports: [EVENT_BUS] })
     class BusModule {}
     const moduleRef = await Test.createTestingModule({
@@ -153,10 +171,16 @@ describe('EventBusTransport', () => {
   it('a transient failure is waited out, not dead-lettered, and shows as a stalled partition meanwhile', async () => {
     storeDown = true;
     await bus.publish([{ topic: 'picky', key: 'k', value: Buffer.from('c') }]);
-    for (let i = 0; i < 200 && !(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).includes('picky-group'); i++) {
+    for (
+      let i = 0;
+      i < 200 && !(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).includes('picky-group');
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    expect(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).toMatch(/group="picky-group",topic="picky",partition="0"/);
+    expect(await registry.getSingleMetricAsString('zoom_consumer_stalled_seconds')).toMatch(
+      /group="picky-group",topic="picky",partition="0"/,
+    );
     await new Promise((r) => setTimeout(r, 100)); // far more attempts than poisonAfterAttempts
     storeDown = false;
     expect(await readAll(bus, 'out', 1)).toEqual(['picky:c']);

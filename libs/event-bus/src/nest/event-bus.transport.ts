@@ -87,7 +87,8 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
           eachBatch: (batch) => this.handle(handler, options, policy, batch),
         },
         ensureTopics,
-        (err, attempt) => logger.warn({ attempt, cause: err.message }, `${options.name} consumer not started yet; retrying`),
+        (err, attempt) =>
+          logger.warn({ attempt, cause: err.message }, `${options.name} consumer not started yet; retrying`),
         () => logger.info({ group: options.groupId, ...options.startedFields }, `${options.name} consuming ${topic}`),
       );
       health.addLiveness({ name: `${options.name}-consumer`, isAlive: () => consumer.isHealthy() });
@@ -118,11 +119,17 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
    * record error policy says otherwise; then the batch runs record by record, the records that still fail are
    * dead-lettered with their reason, and the rest are committed: one bad record never stops a partition.
    */
-  private async handle(handler: MessageHandler, options: BusHandlerOptions, policy: RecordErrorPolicy, batch: Batch): Promise<BatchResult> {
+  private async handle(
+    handler: MessageHandler,
+    options: BusHandlerOptions,
+    policy: RecordErrorPolicy,
+    batch: Batch,
+  ): Promise<BatchResult> {
     const key = `${options.groupId}/${batch.topic}/${batch.partition}`;
     const first = batch.messages[0].offset;
     const head = this.heads.get(key);
-    const state: HeadState = head && head.firstOffset === first ? head : { firstOffset: first, attempts: 0, since: Date.now() };
+    const state: HeadState =
+      head && head.firstOffset === first ? head : { firstOffset: first, attempts: 0, since: Date.now() };
     try {
       const result = await this.runTraced(handler, options, batch);
       this.heads.delete(key);
@@ -133,7 +140,14 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
       this.heads.set(key, state);
       if (!shouldIsolate(state, err, policy, Date.now())) throw err;
       this.deps.logger.warn(
-        { group: options.groupId, topic: batch.topic, partition: batch.partition, firstOffset: first, attempts: state.attempts, transient: isTransientError(err) },
+        {
+          group: options.groupId,
+          topic: batch.topic,
+          partition: batch.partition,
+          firstOffset: first,
+          attempts: state.attempts,
+          transient: isTransientError(err),
+        },
         `${options.name}: batch keeps failing; retrying it record by record`,
       );
       const deadOnTransient = Date.now() - state.since >= policy.transientBudgetMs;
@@ -142,7 +156,13 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
         (single) => this.runTraced(handler, options, single),
         (msg, recordErr) => {
           this.deps.logger.error(
-            { group: options.groupId, topic: msg.topic, partition: msg.partition, offset: msg.offset, code: (recordErr as { code?: string }).code },
+            {
+              group: options.groupId,
+              topic: msg.topic,
+              partition: msg.partition,
+              offset: msg.offset,
+              code: (recordErr as { code?: string }).code,
+            },
             `${options.name}: record dead-lettered to ${policy.deadLetterTopic}`,
           );
           return deadLetter(msg, recordErr, state.attempts, policy, options.groupId);
@@ -199,7 +219,6 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
       },
     });
   }
-
 }
 
 /**
@@ -270,7 +289,10 @@ export async function startBusConsumers(app: INestApplication): Promise<EventBus
     resolve: (token) => app.get(token),
   });
   // Deferred: handlers take their exception filters when they are registered, so the filter must come first.
-  const microservice = app.connectMicroservice({ strategy: transport }, { inheritAppConfig: false, deferInitialization: true });
+  const microservice = app.connectMicroservice(
+    { strategy: transport },
+    { inheritAppConfig: false, deferInitialization: true },
+  );
   microservice.useGlobalFilters(new RethrowRpcErrors());
   await app.startAllMicroservices();
   return transport;

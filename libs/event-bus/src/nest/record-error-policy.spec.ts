@@ -8,7 +8,10 @@ describe('isTransientError: by cause, not by layer', () => {
     ['a 429', Object.assign(new Error('x'), { status: 429 })],
     ['a retryable AWS SDK error', Object.assign(new Error('x'), { $retryable: {} })],
     ['ioredis after a dropped connection', new Error('Connection is closed.')],
-    ['a wrapped network error', new Error('dedup store unavailable', { cause: Object.assign(new Error('x'), { code: 'ETIMEDOUT' }) })],
+    [
+      'a wrapped network error',
+      new Error('dedup store unavailable', { cause: Object.assign(new Error('x'), { code: 'ETIMEDOUT' }) }),
+    ],
     ['anything marked transient', Object.assign(new Error('x'), { transient: true })],
   ])('%s is transient', (_name, err) => {
     expect(isTransientError(err)).toBe(true);
@@ -19,7 +22,10 @@ describe('isTransientError: by cause, not by layer', () => {
     ['a validation error', Object.assign(new Error('x'), { code: 'invalid_work_item' })],
     ['a 400 from S3 (key or metadata rejected)', Object.assign(new Error('x'), { $metadata: { httpStatusCode: 400 } })],
     ['a 404', Object.assign(new Error('x'), { status: 404 })],
-    ['an explicit transient: false over a network-looking cause', Object.assign(new Error('x', { cause: { code: 'ECONNRESET' } }), { transient: false })],
+    [
+      'an explicit transient: false over a network-looking cause',
+      Object.assign(new Error('x', { cause: { code: 'ECONNRESET' } }), { transient: false }),
+    ],
     ['not an error at all', 'boom'],
   ])('%s is not', (_name, err) => {
     expect(isTransientError(err)).toBe(false);

@@ -25,7 +25,8 @@ export function isTransientError(err: unknown, depth = 0): boolean {
   const status = typeof e.status === 'number' ? e.status : e.$metadata?.httpStatusCode;
   if (typeof status === 'number' && (status === 429 || status >= 500)) return true;
   // ioredis reports a dropped connection only in words.
-  if (typeof e.message === 'string' && /Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(e.message)) return true;
+  if (typeof e.message === 'string' && /Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(e.message))
+    return true;
   return depth < 3 && e.cause !== undefined && isTransientError(e.cause, depth + 1);
 }
 
@@ -43,7 +44,13 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
-const TRANSIENT_NAMES = new Set(['MaxRetriesPerRequestError', 'TimeoutError', 'AbortError', 'KafkaJSConnectionError', 'KafkaJSNumberOfRetriesExceeded']);
+const TRANSIENT_NAMES = new Set([
+  'MaxRetriesPerRequestError',
+  'TimeoutError',
+  'AbortError',
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
 
 export interface RecordErrorPolicy {
   /** Where records that cannot be processed go, with the reason in headers. */
@@ -77,7 +84,13 @@ export function shouldIsolate(state: HeadState, err: unknown, policy: RecordErro
 }
 
 /** The dead-letter record for `msg`: its key, value and headers as consumed, plus why and where it came from. */
-export function deadLetter(msg: ConsumedMessage, err: unknown, attempts: number, policy: RecordErrorPolicy, groupId: string): OutgoingMessage {
+export function deadLetter(
+  msg: ConsumedMessage,
+  err: unknown,
+  attempts: number,
+  policy: RecordErrorPolicy,
+  groupId: string,
+): OutgoingMessage {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error';
   return {
@@ -125,10 +138,16 @@ export async function isolateRecords(
     }
     through = msg.offset;
   }
-  if (through === undefined) throw Object.assign(new Error('no record of the batch could be finished'), { transient: true });
+  if (through === undefined)
+    throw Object.assign(new Error('no record of the batch could be finished'), { transient: true });
   return { outputs, commitThrough: through };
 }
 
 function batchShape(batch: Batch): Omit<Batch, 'messages'> {
-  return { topic: batch.topic, partition: batch.partition, heartbeat: () => batch.heartbeat(), isActive: () => batch.isActive() };
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    heartbeat: () => batch.heartbeat(),
+    isActive: () => batch.isActive(),
+  };
 }

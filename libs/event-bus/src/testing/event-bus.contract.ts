@@ -101,7 +101,12 @@ export function describeEventBusContract(name: string, harness: EventBusContract
         // First half in one call, second half one call per message: order must hold across calls too.
         await bus.publish(
           keys.flatMap((key) =>
-            [0, 1, 2].map((seq) => ({ topic, key, value: Buffer.from(`${key}:${seq}`), headers: { 'x-seq': String(seq) } })),
+            [0, 1, 2].map((seq) => ({
+              topic,
+              key,
+              value: Buffer.from(`${key}:${seq}`),
+              headers: { 'x-seq': String(seq) },
+            })),
           ),
         );
         for (let seq = 3; seq < 6; seq++) {
@@ -258,7 +263,9 @@ export function describeEventBusContract(name: string, harness: EventBusContract
         await waitForLag(processor.handle, 0, timeout);
         await delay(300);
         expect(reader.received.map((m) => m.value.toString()).sort()).toEqual(['out-of-in0', 'out-of-in1']);
-        expect(reader.received.map((m) => m.headers['x-from']).sort()).toEqual(processor.received.map((m) => m.offset).sort());
+        expect(reader.received.map((m) => m.headers['x-from']).sort()).toEqual(
+          processor.received.map((m) => m.offset).sort(),
+        );
       },
       timeout,
     );
@@ -276,7 +283,11 @@ export function describeEventBusContract(name: string, harness: EventBusContract
         ]);
         await bus.publish([0, 1].map((i) => ({ topic: source, key: 'k', value: Buffer.from(`in${i}`) })));
         const translate = async (batch: Batch): Promise<BatchResult> => ({
-          outputs: batch.messages.map((m) => ({ topic: out, key: m.key, value: Buffer.from(`out-of-${m.value.toString()}`) })),
+          outputs: batch.messages.map((m) => ({
+            topic: out,
+            key: m.key,
+            value: Buffer.from(`out-of-${m.value.toString()}`),
+          })),
         });
         const first = await consume(bus, { groupId, topics: [source], eachBatch: translate });
         await waitForLag(first.handle, 0, timeout);
@@ -403,9 +414,13 @@ export function describeEventBusContract(name: string, harness: EventBusContract
         const publishing = bus.publish([{ topic: missing, key: 'k', value: Buffer.from('x') }]);
         await expect(publishing).rejects.toBeInstanceOf(UnknownTopicError);
         await expect(publishing).rejects.toMatchObject({ code: 'unknown_topic', topic: missing });
-        await expect(bus.consume({ groupId: harness.topic('g-missing'), topics: [missing], eachBatch: async () => ({ outputs: [] }) })).rejects.toBeInstanceOf(
-          UnknownTopicError,
-        );
+        await expect(
+          bus.consume({
+            groupId: harness.topic('g-missing'),
+            topics: [missing],
+            eachBatch: async () => ({ outputs: [] }),
+          }),
+        ).rejects.toBeInstanceOf(UnknownTopicError);
       },
       timeout,
     );

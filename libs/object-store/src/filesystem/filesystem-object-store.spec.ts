@@ -1,6 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  renameSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -39,7 +49,11 @@ describe('FilesystemObjectStore', () => {
     const bytes = readFileSync(join(dir, 'acc/2026/x.mp4'));
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(body.sha256());
     const sidecar = JSON.parse(readFileSync(join(dir, '.meta/acc/2026/x.mp4.json'), 'utf8')) as Record<string, unknown>;
-    expect(sidecar).toMatchObject({ size: 70_000, sha256: body.sha256(), metadata: { id: 'f1', sha256: body.sha256() } });
+    expect(sidecar).toMatchObject({
+      size: 70_000,
+      sha256: body.sha256(),
+      metadata: { id: 'f1', sha256: body.sha256() },
+    });
     expect(readdirSync(join(dir, '.tmp'))).toEqual([]);
   });
 
@@ -80,9 +94,9 @@ describe('FilesystemObjectStore', () => {
     const dir = freshDir();
     const store = new FilesystemObjectStore({ dir });
 
-    await expect(store.put({ key: 'short.bin', body: testBody(10).stream, contentLength: 20, metadata: {} })).rejects.toThrow(
-      'size mismatch',
-    );
+    await expect(
+      store.put({ key: 'short.bin', body: testBody(10).stream, contentLength: 20, metadata: {} }),
+    ).rejects.toThrow('size mismatch');
 
     expect(readdirSync(join(dir, '.tmp'))).toEqual([]);
     expect(existsSync(join(dir, 'short.bin'))).toBe(false);
@@ -102,10 +116,12 @@ describe('FilesystemObjectStore', () => {
     expect(readdirSync(join(dir, '.tmp'))).toEqual(['recent']);
   });
 
-  it('removes at start-up the temp files of a killed process, however recent, and keeps a live process\'s', async () => {
+  it("removes at start-up the temp files of a killed process, however recent, and keeps a live process's", async () => {
     const dir = freshDir();
     mkdirSync(join(dir, '.tmp'), { recursive: true });
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    }).stdout;
     writeFileSync(join(dir, `.tmp/${dead}-0f8e`), 'partial of a SIGKILLed put');
     writeFileSync(join(dir, `.tmp/${process.pid}-1a2b`), 'partial of our own previous incarnation');
     writeFileSync(join(dir, `.tmp/${process.ppid}-3c4d`), 'owned by a live process');
@@ -117,7 +133,9 @@ describe('FilesystemObjectStore', () => {
 
   it('reports a key segment over 255 bytes as a permanent key rejection, not a retryable failure', async () => {
     const store = new FilesystemObjectStore({ dir: freshDir() });
-    await expect(store.put({ key: `a/${'x'.repeat(300)}`, body: testBody(1).stream, contentLength: 1, metadata: {} })).rejects.toMatchObject({
+    await expect(
+      store.put({ key: `a/${'x'.repeat(300)}`, body: testBody(1).stream, contentLength: 1, metadata: {} }),
+    ).rejects.toMatchObject({
       name: 'ObjectStoreError',
       retryable: false,
       failure: 'key_rejected',
@@ -135,7 +153,9 @@ describe('FilesystemObjectStore', () => {
     const store = new FilesystemObjectStore({ dir: freshDir() });
     await store.put({ key: 'a', body: testBody(1).stream, contentLength: 1, metadata: {} });
 
-    await expect(store.put({ key: 'a/b', body: testBody(1).stream, contentLength: 1, metadata: {} })).rejects.toMatchObject({
+    await expect(
+      store.put({ key: 'a/b', body: testBody(1).stream, contentLength: 1, metadata: {} }),
+    ).rejects.toMatchObject({
       name: 'ObjectStoreError',
       retryable: false,
     });

@@ -213,7 +213,9 @@ export class FilesystemObjectStore implements ObjectStore {
     assertObjectKey(key);
     const first = key.split('/')[0];
     if (first === TMP_DIR || first === META_DIR) {
-      throw new ObjectStoreError(`invalid object key: "${first}/" is reserved by the filesystem store`, false, { failure: 'key_rejected' });
+      throw new ObjectStoreError(`invalid object key: "${first}/" is reserved by the filesystem store`, false, {
+        failure: 'key_rejected',
+      });
     }
     return this.inside(join(this.root, key));
   }

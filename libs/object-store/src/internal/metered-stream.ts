@@ -79,10 +79,14 @@ export function putFailure(err: unknown, context: FailureContext): ObjectStoreEr
   }
   if (context.sourceError !== undefined) {
     const source = context.sourceError;
-    const label = (source as NodeJS.ErrnoException | undefined)?.code ?? (source instanceof Error ? source.name : 'error');
+    const label =
+      (source as NodeJS.ErrnoException | undefined)?.code ?? (source instanceof Error ? source.name : 'error');
     // The source's own message is left to `cause`: it belongs to the downloader, which owns its redaction.
     // Retryable as far as the store knows; the caller classifies by `cause` (e.g. a download size mismatch).
-    return new ObjectStoreError(`${context.what} failed: the body stream failed (${label})`, true, { cause: source, failure: 'source_failed' });
+    return new ObjectStoreError(`${context.what} failed: the body stream failed (${label})`, true, {
+      cause: source,
+      failure: 'source_failed',
+    });
   }
   return context.storageError(err);
 }
@@ -91,7 +95,9 @@ export function putFailure(err: unknown, context: FailureContext): ObjectStoreEr
  * Remembers which stream failed first. `pipeline` destroys the other streams with the same error, so
  * "which stream emitted it" is ambiguous afterwards; the first 'error' event is the origin.
  */
-export function firstError(streams: Record<string, NodeJS.EventEmitter>): () => { origin: string; error: unknown } | undefined {
+export function firstError(
+  streams: Record<string, NodeJS.EventEmitter>,
+): () => { origin: string; error: unknown } | undefined {
   let first: { origin: string; error: unknown } | undefined;
   for (const [origin, stream] of Object.entries(streams)) {
     stream.once('error', (error: unknown) => {

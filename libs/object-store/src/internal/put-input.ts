@@ -16,7 +16,9 @@ export function assertObjectKey(key: string): void {
     throw new ObjectStoreError('invalid object key: empty', false, { failure: 'key_rejected' });
   }
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
-    throw new ObjectStoreError(`invalid object key: longer than ${MAX_KEY_BYTES} bytes`, false, { failure: 'key_rejected' });
+    throw new ObjectStoreError(`invalid object key: longer than ${MAX_KEY_BYTES} bytes`, false, {
+      failure: 'key_rejected',
+    });
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) {
@@ -41,13 +43,19 @@ export function normaliseMetadata(metadata: Record<string, string>): Record<stri
   for (const [rawKey, value] of Object.entries(metadata ?? {})) {
     const key = rawKey.toLowerCase();
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(key)) {
-      throw new ObjectStoreError('invalid metadata key: use letters, digits, "-", "_" or "."', false, { failure: 'metadata_rejected' });
+      throw new ObjectStoreError('invalid metadata key: use letters, digits, "-", "_" or "."', false, {
+        failure: 'metadata_rejected',
+      });
     }
     if (key === SHA256_METADATA || key === SIZE_METADATA) {
-      throw new ObjectStoreError(`invalid metadata key: "${key}" is set by the object store`, false, { failure: 'metadata_rejected' });
+      throw new ObjectStoreError(`invalid metadata key: "${key}" is set by the object store`, false, {
+        failure: 'metadata_rejected',
+      });
     }
     if (typeof value !== 'string' || !/^[\x20-\x7e]*$/.test(value)) {
-      throw new ObjectStoreError(`invalid metadata value for "${key}": printable ASCII only`, false, { failure: 'metadata_rejected' });
+      throw new ObjectStoreError(`invalid metadata value for "${key}": printable ASCII only`, false, {
+        failure: 'metadata_rejected',
+      });
     }
     out[key] = value;
   }
@@ -56,7 +64,10 @@ export function normaliseMetadata(metadata: Record<string, string>): Record<stri
 
 export function assertContentLength(contentLength: number | undefined): void {
   if (contentLength !== undefined && (!Number.isSafeInteger(contentLength) || contentLength < 0)) {
-    throw new ObjectStoreError('invalid contentLength: a non-negative integer (or undefined for unknown) is required', false);
+    throw new ObjectStoreError(
+      'invalid contentLength: a non-negative integer (or undefined for unknown) is required',
+      false,
+    );
   }
 }
 

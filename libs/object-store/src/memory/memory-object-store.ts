@@ -77,7 +77,15 @@ export class MemoryObjectStore implements ObjectStore {
     this.assertOpen();
     assertObjectKey(key);
     const object = this.objects.get(key);
-    return object ? { key, size: object.data.length, etag: object.etag, metadata: { ...object.metadata }, sha256: object.metadata[SHA256_METADATA] } : null;
+    return object
+      ? {
+          key,
+          size: object.data.length,
+          etag: object.etag,
+          metadata: { ...object.metadata },
+          sha256: object.metadata[SHA256_METADATA],
+        }
+      : null;
   }
 
   /** The stored bytes, for tests that check content. */

@@ -73,7 +73,13 @@ const MIN_PART_SIZE = 5 * MIB;
  * For the part client: without a logger the SDK writes "An error was encountered in a non-retryable streaming
  * request." to the console on every failed part; the put's own error (retryable) already says what failed.
  */
-const SILENT_SDK_LOGGER = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const SILENT_SDK_LOGGER = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 /** Largest object CopyObject can copy in one request; see `put` for what happens above it. */
 const MAX_COPY_BYTES = 5 * 1024 * MIB;
 /** The sidecar holding an object's SHA-256 (`sha256Location: 'sidecar'`) is the object's key plus this. */
@@ -125,7 +131,9 @@ export class S3ObjectStore implements ObjectStore {
     if (this.uploadMode !== 'stream' && this.uploadMode !== 'buffered') {
       throw new ObjectStoreError("uploadMode must be 'stream' or 'buffered'", false);
     }
-    this.sha256Location = options.sha256Location ?? (options.sha256Metadata === undefined ? 'sidecar' : options.sha256Metadata ? 'metadata' : 'none');
+    this.sha256Location =
+      options.sha256Location ??
+      (options.sha256Metadata === undefined ? 'sidecar' : options.sha256Metadata ? 'metadata' : 'none');
     if (!['sidecar', 'metadata', 'none'].includes(this.sha256Location)) {
       throw new ObjectStoreError("sha256Location must be 'sidecar', 'metadata' or 'none'", false);
     }
@@ -146,7 +154,12 @@ export class S3ObjectStore implements ObjectStore {
     this.client = new S3Client(config);
     // A streamed part's body cannot be replayed, and is sent without an aws-chunked checksum trailer
     // (see streaming-multipart.ts): the SDK must neither retry it nor add the trailer.
-    this.partClient = new S3Client({ ...config, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED', logger: SILENT_SDK_LOGGER });
+    this.partClient = new S3Client({
+      ...config,
+      maxAttempts: 1,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      logger: SILENT_SDK_LOGGER,
+    });
   }
 
   async put(input: PutObjectInput): Promise<PutObjectResult> {
@@ -208,7 +221,14 @@ export class S3ObjectStore implements ObjectStore {
           partSize,
           queueSize: this.queueSize,
           leavePartsOnError: false,
-          params: { Bucket: this.bucket, Key: input.key, Body: meter, ContentLength: input.contentLength, ContentType: contentType, Metadata: metadata },
+          params: {
+            Bucket: this.bucket,
+            Key: input.key,
+            Body: meter,
+            ContentLength: input.contentLength,
+            ContentType: contentType,
+            Metadata: metadata,
+          },
         });
         try {
           uploadedEtag = (await upload.done()).ETag;
@@ -284,8 +304,15 @@ export class S3ObjectStore implements ObjectStore {
     assertObjectKey(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      const info: ObjectInfo = { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
-      const sha256 = info.metadata[SHA256_METADATA] ?? (this.sha256Location === 'sidecar' ? await this.sidecarSha256(key, info.etag) : undefined);
+      const info: ObjectInfo = {
+        key,
+        size: out.ContentLength ?? 0,
+        etag: out.ETag ?? '',
+        metadata: out.Metadata ?? {},
+      };
+      const sha256 =
+        info.metadata[SHA256_METADATA] ??
+        (this.sha256Location === 'sidecar' ? await this.sidecarSha256(key, info.etag) : undefined);
       if (sha256 !== undefined) info.sha256 = sha256;
       return info;
     } catch (err) {
@@ -299,7 +326,9 @@ export class S3ObjectStore implements ObjectStore {
   /** The SHA-256 in `<key>.sha256` when that sidecar was written for the object with this ETag; else undefined. */
   private async sidecarSha256(key: string, etag: string): Promise<string | undefined> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: `${key}${SHA256_SIDECAR_SUFFIX}` }));
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: `${key}${SHA256_SIDECAR_SUFFIX}` }),
+      );
       const text = (await out.Body?.transformToString('utf8')) ?? '';
       const hex = /^([0-9a-f]{64}) {2}/.exec(text)?.[1];
       return hex !== undefined && decodeMetadataValue(out.Metadata?.[SIDECAR_ETAG_METADATA]) === etag ? hex : undefined;
@@ -426,7 +455,14 @@ function s3Error(what: string, err: unknown): ObjectStoreError {
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
   const retryable = status === undefined || status >= 500 || status === 408 || status === 429;
-  const failure = name === 'KeyTooLongError' ? 'key_rejected' : name === 'MetadataTooLarge' ? 'metadata_rejected' : retryable ? 'unavailable' : 'rejected';
+  const failure =
+    name === 'KeyTooLongError'
+      ? 'key_rejected'
+      : name === 'MetadataTooLarge'
+        ? 'metadata_rejected'
+        : retryable
+          ? 'unavailable'
+          : 'rejected';
   return new ObjectStoreError(`s3 ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message}`, retryable, {
     cause: err,
     failure,

@@ -19,7 +19,10 @@ function scriptedClient(opts: { failPart?: number; stallPart?: number; failPartL
   let open = 0;
   let maxOpen = 0;
   const client = {
-    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }, options?: { abortSignal?: AbortSignal }) => {
+    send: async (
+      command: { constructor: { name: string }; input: Record<string, unknown> },
+      options?: { abortSignal?: AbortSignal },
+    ) => {
       const name = command.constructor.name;
       sent.push({ name, input: command.input });
       if (name === 'CreateMultipartUploadCommand') return { UploadId: 'u-1' };
@@ -38,7 +41,9 @@ function scriptedClient(opts: { failPart?: number; stallPart?: number; failPartL
         }
         if (n === opts.stallPart) {
           // Reads nothing, answers nothing: only the abort signal ends it.
-          await new Promise((_r, reject) => options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted'))));
+          await new Promise((_r, reject) =>
+            options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted'))),
+          );
         }
         const chunks: Buffer[] = [];
         for await (const c of command.input.Body as Readable) chunks.push(c as Buffer);
@@ -70,7 +75,12 @@ function source(data: Buffer, chunk: number): Readable {
   });
 }
 
-function input(client: S3Client, body: Readable, contentLength: number, extra: Partial<StreamingMultipartInput> = {}): StreamingMultipartInput {
+function input(
+  client: S3Client,
+  body: Readable,
+  contentLength: number,
+  extra: Partial<StreamingMultipartInput> = {},
+): StreamingMultipartInput {
   return {
     client,
     partClient: client,
@@ -124,7 +134,10 @@ describe('streamingMultipartUpload', () => {
         { PartNumber: 3, ETag: '"e3"' },
       ],
     });
-    expect(s.sent[0]).toMatchObject({ name: 'CreateMultipartUploadCommand', input: { ContentType: 'video/mp4', Metadata: { 'zoom-file-id': 'f' } } });
+    expect(s.sent[0]).toMatchObject({
+      name: 'CreateMultipartUploadCommand',
+      input: { ContentType: 'video/mp4', Metadata: { 'zoom-file-id': 'f' } },
+    });
     expect(s.sent.some((c) => c.name === 'AbortMultipartUploadCommand')).toBe(false);
   });
 
@@ -191,8 +204,12 @@ describe('streamingMultipartUpload', () => {
     const data = bytes(6 * MIB);
     const s = scriptedClient();
 
-    await expect(streamingMultipartUpload(input(s.client, source(data, 64 * 1024), 5 * MIB + 1))).rejects.toThrow(/longer than/);
-    expect(s.sent.filter((c) => c.name === 'UploadPartCommand').every((c) => (c.input.ContentLength as number) > 0)).toBe(true);
+    await expect(streamingMultipartUpload(input(s.client, source(data, 64 * 1024), 5 * MIB + 1))).rejects.toThrow(
+      /longer than/,
+    );
+    expect(
+      s.sent.filter((c) => c.name === 'UploadPartCommand').every((c) => (c.input.ContentLength as number) > 0),
+    ).toBe(true);
     expect(s.sent.map((c) => c.name)).toContain('AbortMultipartUploadCommand');
   });
 
@@ -200,7 +217,9 @@ describe('streamingMultipartUpload', () => {
     const data = bytes(7 * MIB);
     const s = scriptedClient();
 
-    await expect(streamingMultipartUpload(input(s.client, source(data, 64 * 1024), 8 * MIB))).rejects.toThrow(/ended after/);
+    await expect(streamingMultipartUpload(input(s.client, source(data, 64 * 1024), 8 * MIB))).rejects.toThrow(
+      /ended after/,
+    );
     expect(s.sent.map((c) => c.name)).toContain('AbortMultipartUploadCommand');
   });
 });

@@ -113,17 +113,22 @@ export async function streamingMultipartUpload(input: StreamingMultipartInput): 
     left = length;
     const request = input.partClient
       .send(
-        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, ContentLength: length, Body: body }),
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: number,
+          ContentLength: length,
+          Body: body,
+        }),
         { abortSignal: cancel.signal },
       )
-      .then(
-        (out) => {
-          if (!out.ETag) {
-            throw new Error(`part ${number} answered without an ETag`);
-          }
-          completed.push({ PartNumber: number, ETag: out.ETag });
-        },
-      )
+      .then((out) => {
+        if (!out.ETag) {
+          throw new Error(`part ${number} answered without an ETag`);
+        }
+        completed.push({ PartNumber: number, ETag: out.ETag });
+      })
       .catch((error: unknown) => {
         failure ??= { error };
         body.destroy();
@@ -176,7 +181,12 @@ export async function streamingMultipartUpload(input: StreamingMultipartInput): 
     }
     completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     const done = await input.client.send(
-      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: completed } }),
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: completed },
+      }),
     );
     return done.ETag;
   } catch (err) {

@@ -114,7 +114,12 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
         etag: result.etag,
         sha256: body.sha256(),
         // The SHA-256 is also in the metadata where the adapter puts it there (filesystem, memory, S3 'metadata').
-        metadata: { 'zoom-file-id': 'f-123', 'zoom-meeting-uuid': 'abc==', 'zoom-size': '300000', ...(head?.metadata.sha256 === undefined ? {} : { sha256: body.sha256() }) },
+        metadata: {
+          'zoom-file-id': 'f-123',
+          'zoom-meeting-uuid': 'abc==',
+          'zoom-size': '300000',
+          ...(head?.metadata.sha256 === undefined ? {} : { sha256: body.sha256() }),
+        },
       });
     });
 
@@ -124,10 +129,22 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
         const key = `${prefix()}captions-${size}.vtt`;
         const body = testBody(size);
 
-        const result = await s.put({ key, body: body.stream, contentLength: undefined, contentType: 'text/vtt', metadata: { 'zoom-file-id': 'cc' } });
+        const result = await s.put({
+          key,
+          body: body.stream,
+          contentLength: undefined,
+          contentType: 'text/vtt',
+          metadata: { 'zoom-file-id': 'cc' },
+        });
 
         expect(result).toMatchObject({ key, size, sha256: body.sha256() });
-        expect(await s.head(key)).toMatchObject({ key, size, etag: result.etag, sha256: body.sha256(), metadata: { 'zoom-file-id': 'cc' } });
+        expect(await s.head(key)).toMatchObject({
+          key,
+          size,
+          etag: result.etag,
+          sha256: body.sha256(),
+          metadata: { 'zoom-file-id': 'cc' },
+        });
       }
     });
 
@@ -136,7 +153,12 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
       const keyPrefix = prefix();
       const key = `${keyPrefix}unknown-broken.mp4`;
 
-      const put = s.put({ key, body: testBody(MULTIPART_SIZE, { failAfterBytes: 6 * MIB }).stream, contentLength: undefined, metadata: {} });
+      const put = s.put({
+        key,
+        body: testBody(MULTIPART_SIZE, { failAfterBytes: 6 * MIB }).stream,
+        contentLength: undefined,
+        metadata: {},
+      });
 
       await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true, failure: 'source_failed' });
       await expectNothingStored(s, key, keyPrefix);
@@ -158,10 +180,19 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
       const keyPrefix = prefix();
       const key = `${keyPrefix}short.mp4`;
 
-      const put = s.put({ key, body: testBody(MULTIPART_SIZE - MIB).stream, contentLength: MULTIPART_SIZE, metadata: {} });
+      const put = s.put({
+        key,
+        body: testBody(MULTIPART_SIZE - MIB).stream,
+        contentLength: MULTIPART_SIZE,
+        metadata: {},
+      });
 
       await expect(put).rejects.toBeInstanceOf(ObjectStoreError);
-      await expect(put).rejects.toMatchObject({ retryable: false, failure: 'size_mismatch', message: expect.stringContaining('size mismatch') });
+      await expect(put).rejects.toMatchObject({
+        retryable: false,
+        failure: 'size_mismatch',
+        message: expect.stringContaining('size mismatch'),
+      });
       await expectNothingStored(s, key, keyPrefix);
     });
 
@@ -201,7 +232,13 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
         },
       });
 
-      const put = s.put({ key, body: body.stream, contentLength: MULTIPART_SIZE, metadata: {}, signal: controller.signal });
+      const put = s.put({
+        key,
+        body: body.stream,
+        contentLength: MULTIPART_SIZE,
+        metadata: {},
+        signal: controller.signal,
+      });
 
       await expect(put).rejects.toMatchObject({ name: 'ObjectStoreError', retryable: true });
       expect(body.stream.destroyed).toBe(true);
@@ -215,7 +252,13 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
       const controller = new AbortController();
       const body = testBody(MULTIPART_SIZE, { stallAfterBytes: 6 * MIB });
 
-      const put = s.put({ key, body: body.stream, contentLength: MULTIPART_SIZE, metadata: {}, signal: controller.signal });
+      const put = s.put({
+        key,
+        body: body.stream,
+        contentLength: MULTIPART_SIZE,
+        metadata: {},
+        signal: controller.signal,
+      });
       while (body.produced() < 6 * MIB) {
         await sleep(10);
       }
@@ -245,18 +288,34 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
     it('replaces an object written again to the same key', async () => {
       const s = await open();
       const key = `${prefix()}again.txt`;
-      await s.put({ key, body: Readable.from([Buffer.from('first version')]), contentLength: 13, metadata: { v: '1' } });
+      await s.put({
+        key,
+        body: Readable.from([Buffer.from('first version')]),
+        contentLength: 13,
+        metadata: { v: '1' },
+      });
       const second = testBody(5_000);
 
       const result = await s.put({ key, body: second.stream, contentLength: 5_000, metadata: { v: '2' } });
 
-      expect(await s.head(key)).toMatchObject({ key, size: 5_000, etag: result.etag, sha256: second.sha256(), metadata: { v: '2', 'zoom-size': '5000' } });
+      expect(await s.head(key)).toMatchObject({
+        key,
+        size: 5_000,
+        etag: result.etag,
+        sha256: second.sha256(),
+        metadata: { v: '2', 'zoom-size': '5000' },
+      });
     });
 
     it('keeps the previous object when an overwrite fails', async () => {
       const s = await open();
       const key = `${prefix()}keep.txt`;
-      const first = await s.put({ key, body: Readable.from([Buffer.from('good bytes')]), contentLength: 10, metadata: {} });
+      const first = await s.put({
+        key,
+        body: Readable.from([Buffer.from('good bytes')]),
+        contentLength: 10,
+        metadata: {},
+      });
 
       await expect(s.put({ key, body: testBody(100).stream, contentLength: 200, metadata: {} })).rejects.toBeInstanceOf(
         ObjectStoreError,

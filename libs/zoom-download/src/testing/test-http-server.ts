@@ -30,7 +30,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(host: string, handler: TestHandler = (_req, res) => res.end()): Promise<TestServer> {
+export async function startTestServer(
+  host: string,
+  handler: TestHandler = (_req, res) => res.end(),
+): Promise<TestServer> {
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const index = state.requests.length;
@@ -94,7 +97,12 @@ export function rangeStart(req: IncomingMessage): number | undefined {
 }
 
 /** Serves `content` honouring `Range: bytes=n-` with a 206, like Zoom's pre-signed file host. */
-export function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, contentType = 'video/mp4'): void {
+export function serveBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  content: Buffer,
+  contentType = 'video/mp4',
+): void {
   const start = rangeStart(req);
   if (start !== undefined) {
     res.writeHead(206, {
@@ -115,7 +123,10 @@ export function serveBytes(req: IncomingMessage, res: ServerResponse, content: B
  */
 export function serveBytesThenReset(req: IncomingMessage, res: ServerResponse, content: Buffer, cut: number): void {
   const start = rangeStart(req) ?? 0;
-  const headers: Record<string, string> = { 'content-type': 'video/mp4', 'content-length': String(content.length - start) };
+  const headers: Record<string, string> = {
+    'content-type': 'video/mp4',
+    'content-length': String(content.length - start),
+  };
   if (start > 0) headers['content-range'] = `bytes ${start}-${content.length - 1}/${content.length}`;
   res.writeHead(start > 0 ? 206 : 200, headers);
   res.write(content.subarray(start, start + cut), () => {
