@@ -383,6 +383,10 @@ describe('sanitiseKeyValue', () => {
       .array(segment, { minLength: 1, maxLength: 5 })
       .map((segments) => [...segments, '{file_id}'].join('/'));
 
+    it('never leaves a "." segment when an empty extension meets a literal dot (found by the property below)', () => {
+      expect(objectKey('{ext}./{file_id}', item({ fileExtension: '' })).split('/')[0]).toBe('_');
+    });
+
     it('any valid template gives exactly its own segments, all safe, whatever the values', () => {
       fc.assert(
         fc.property(templateArb, itemArb, (template, i) => {

@@ -122,9 +122,10 @@ export function compileObjectKeyTemplate(template: string): (item: FileWorkItem)
       if (value === '' && key.endsWith('.')) key = key.slice(0, -1);
       key += value;
     }
+    // An empty value can leave a segment of literal dots (`{ext}./…` without an extension): never "." or "..".
     return key
       .split('/')
-      .map((segment) => (segment === '' ? '_' : capSegment(segment)))
+      .map((segment) => (segment === '' || /^\.+$/.test(segment) ? '_' : capSegment(segment)))
       .join('/');
   };
 }
