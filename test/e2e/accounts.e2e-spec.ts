@@ -260,11 +260,18 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     expect(JSON.parse((await redis.get(`${prefix}accounts:link:${alice.appUserId}`))!).tokens).toBeUndefined();
     expect(await redis.get(`${prefix}accounts:zoomuser:${zoomAlice.id}`)).toBeNull();
     expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({ status: 'revoked' });
-    const linkEvents: AccountLinkEvent[] = (
-      await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) })
-    )
-      .filter((r) => r.key === zoomAlice.id)
-      .map((r) => parseAccountLinkEvent(r.value));
+    // The store is written before the consumer's transaction (with the event) commits: wait for the event too.
+    const linkEvents: AccountLinkEvent[] = await waitFor(
+      'the revoked link event',
+      async () => {
+        const events = (await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) }))
+          .filter((r) => r.key === zoomAlice.id)
+          .map((r) => parseAccountLinkEvent(r.value));
+        return events.some((ev) => ev.status === 'revoked') ? events : undefined;
+      },
+      30_000,
+      250,
+    );
     expect(linkEvents.map((ev) => ev.status)).toEqual(['linked', 'revoked']);
     expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(
       true,
