@@ -53,9 +53,10 @@ export function BusHandler(
   key: string | symbol,
   descriptor: TypedPropertyDescriptor<(batch: HandlerBatch) => Promise<BatchResult>>,
 ) => void {
-  return EventPattern<Record<string, HandlerBatch>>(
+  // The pattern names the handler, not only the topic: several features may consume one topic (zoom.events), each
+  // in its own group, and Nest would chain handlers of one pattern behind the first one's options.
+  return EventPattern<{ topic: string; handler: string }>({ topic, handler: options.name }, BUS_TRANSPORT, {
+    ...options,
     topic,
-    BUS_TRANSPORT,
-    options as unknown as Record<string, unknown>,
-  );
+  } as unknown as Record<string, unknown>);
 }

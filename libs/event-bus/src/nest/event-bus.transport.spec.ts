@@ -70,6 +70,17 @@ class PickyConsumer {
   }
 }
 
+/** A second feature's handler on the same topic as UppercaseConsumer, in a group of its own. */
+@Controller()
+class CopyConsumer {
+  @BusHandler('in', { name: 'copy', groupId: 'copy-group', ensureTopics: [{ topic: 'copies', partitions: 1 }] })
+  async handle(batch: HandlerBatch): Promise<BatchResult> {
+    return {
+      outputs: batch.messages.map((m) => ({ topic: 'copies', key: m.key, value: Buffer.from(`copy:${m.value}`) })),
+    };
+  }
+}
+
 async function readAll(bus: MemoryEventBus, topic: string, count: number): Promise<string[]> {
   return (await readRecords(bus, topic, count)).map((m) => m.value.toString()).sort();
 }
@@ -113,7 +124,7 @@ describe('EventBusTransport', () => {
     class BusModule {}
     const moduleRef = await Test.createTestingModule({
       imports: [ServiceKitModule.forRoot({ logger, registry }), BusModule],
-      controllers: [UppercaseConsumer, PickyConsumer],
+      controllers: [UppercaseConsumer, PickyConsumer, CopyConsumer],
     }).compile();
     app = moduleRef.createNestApplication(new FastifyAdapter());
     await startBusConsumers(app);
@@ -131,6 +142,13 @@ describe('EventBusTransport', () => {
     expect(ready.checks).toMatchObject({ 'event-bus': true, 'upper-consumer': true });
     expect(app.get(HealthService).live().checks['upper-consumer']).toBe(true);
     expect(await registry.getSingleMetricAsString('zoom_consumer_lag')).toContain('group="upper-group"');
+  });
+
+  it('runs every handler of one topic, each in its own group (two features consuming zoom.events)', async () => {
+    await bus.publish(['d', 'e'].map((v) => ({ topic: 'in', key: v, value: Buffer.from(v) })));
+    expect(await readAll(bus, 'out', 2)).toEqual(['D', 'E']);
+    expect(await readAll(bus, 'copies', 2)).toEqual(['copy:d', 'copy:e']);
+    expect(app.get(HealthService).live().checks).toMatchObject({ 'upper-consumer': true, 'copy-consumer': true });
   });
 
   it('a throwing handler is redelivered the same records, and nothing is committed until it succeeds', async () => {

@@ -66,8 +66,9 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
       health.addReadiness({ name: 'event-bus', check: () => bus.isReady() });
       this.registerStalledGauge(registry);
     }
-    for (const [topic, handler] of this.messageHandlers) {
-      const declared = handler.extras as unknown as BusHandlerOptions;
+    for (const handler of this.messageHandlers.values()) {
+      const declared = handler.extras as unknown as BusHandlerOptions & { topic: string };
+      const topic = declared.topic;
       const options: BusHandlerOptions = declared.overrides
         ? { ...declared, ...(this.deps.resolve?.(declared.overrides) as Partial<BusHandlerOptions>) }
         : declared;
