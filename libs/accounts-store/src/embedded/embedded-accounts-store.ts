@@ -1,8 +1,8 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AccountsStore, LinkRecord, OnceKind } from '../accounts-store.port';
 import { AccountsStoreUnavailableError } from '../accounts-store.port';
-import { AccountsState, type AccountsSnapshot } from '../state/accounts-state';
+import { MemoryAccountsStore } from '../memory/memory-accounts-store';
+import { type AccountsSnapshot } from '../state/accounts-state';
 
 export const EMBEDDED_ACCOUNTS_FILE = 'accounts.json';
 
@@ -12,7 +12,7 @@ export const EMBEDDED_ACCOUNTS_FILE = 'accounts.json';
  * `accounts.json` before the call resolves. Links are few and small; a rewrite is simpler than a log and a torn
  * write can never be read. Locks stay in memory (one process).
  */
-export class EmbeddedAccountsStore implements AccountsStore {
+export class EmbeddedAccountsStore extends MemoryAccountsStore {
   static async open(options: { dir: string; now?: () => number }): Promise<EmbeddedAccountsStore> {
     const store = new EmbeddedAccountsStore(options.dir, options.now ?? Date.now);
     await mkdir(options.dir, { recursive: true });
@@ -27,58 +27,27 @@ export class EmbeddedAccountsStore implements AccountsStore {
   }
 
   readonly path: string;
-  private readonly state: AccountsState;
   private writing: Promise<void> = Promise.resolve();
-  private closed = false;
 
   private constructor(
     private readonly dir: string,
     now: () => number,
   ) {
+    super({ now });
     this.path = join(dir, EMBEDDED_ACCOUNTS_FILE);
-    this.state = new AccountsState(now);
   }
 
-  async putOnce(kind: OnceKind, id: string, value: string, ttlMs: number): Promise<void> {
-    this.open().putOnce(kind, id, value, ttlMs);
-    await this.persist();
-  }
-  async takeOnce(kind: OnceKind, id: string): Promise<string | null> {
-    const value = this.open().takeOnce(kind, id);
-    await this.persist();
-    return value;
-  }
-  async getLink(appUserId: string): Promise<LinkRecord | null> {
-    return this.open().getLink(appUserId);
-  }
-  async saveLink(link: LinkRecord): Promise<void> {
-    this.open().saveLink(link);
-    await this.persist();
-  }
-  async deleteLink(appUserId: string): Promise<void> {
-    this.open().deleteLink(appUserId);
-    await this.persist();
-  }
-  async appUserFor(query: { zoomUserId?: string; accountId?: string }): Promise<string | null> {
-    return this.open().appUserFor(query);
-  }
-  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.open().acquireLock(name, owner, ttlMs);
-  }
-  async releaseLock(name: string, owner: string): Promise<void> {
-    this.open().releaseLock(name, owner);
-  }
-  async isReady(): Promise<boolean> {
-    return !this.closed;
-  }
-  async close(): Promise<void> {
-    this.closed = true;
+  override async close(): Promise<void> {
+    await super.close();
     await this.writing.catch(() => undefined);
   }
 
-  private open(): AccountsState {
-    if (this.closed) throw new AccountsStoreUnavailableError('embedded accounts store is closed');
-    return this.state;
+  protected override changed(): Promise<void> {
+    return this.persist();
+  }
+
+  protected override get kind(): string {
+    return 'embedded';
   }
 
   /** Writes are chained: each one writes the snapshot current when it runs, so the last write has every change. */
