@@ -4,9 +4,9 @@ import {
   type AttendanceMeetingSummary,
   type AttendanceSession,
   ContractViolation,
-  DEFAULT_PARTITIONS,
   TOPICS,
   parseAccountLinkEvent,
+  topicSpec,
 } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
 
@@ -29,7 +29,7 @@ export class AttendanceReadModelConsumers {
   @BusHandler(TOPICS.attendanceSessions, {
     name: 'attendance-sessions-view',
     groupId: 'zoom-pipeline-attendance-sessions-view',
-    ensureTopics: [{ topic: TOPICS.attendanceSessions, partitions: DEFAULT_PARTITIONS[TOPICS.attendanceSessions] }],
+    ensureTopics: [topicSpec(TOPICS.attendanceSessions)],
     maxBatchSize: 1000,
   })
   async sessions(batch: HandlerBatch): Promise<BatchResult> {
@@ -40,7 +40,7 @@ export class AttendanceReadModelConsumers {
   @BusHandler(TOPICS.attendanceMeetings, {
     name: 'attendance-meetings-view',
     groupId: 'zoom-pipeline-attendance-meetings-view',
-    ensureTopics: [{ topic: TOPICS.attendanceMeetings, partitions: DEFAULT_PARTITIONS[TOPICS.attendanceMeetings] }],
+    ensureTopics: [topicSpec(TOPICS.attendanceMeetings)],
     maxBatchSize: 100,
   })
   async meetings(batch: HandlerBatch): Promise<BatchResult> {
@@ -54,7 +54,7 @@ export class AttendanceReadModelConsumers {
   @BusHandler(TOPICS.accountLinks, {
     name: 'attendance-links',
     groupId: 'zoom-pipeline-attendance-links',
-    ensureTopics: [{ topic: TOPICS.accountLinks, partitions: DEFAULT_PARTITIONS[TOPICS.accountLinks] }],
+    ensureTopics: [topicSpec(TOPICS.accountLinks)],
     maxBatchSize: 1000,
   })
   async links(batch: HandlerBatch): Promise<BatchResult> {

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, TOPICS, topicSpec } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
 import { ATTENDANCE_GROUP_ID, AttendanceService } from './attendance.service';
 
@@ -14,7 +14,7 @@ export class ZoomEventsAttendanceConsumer {
     name: 'attendance',
     groupId: ATTENDANCE_GROUP_ID,
     ensureTopics: [TOPICS.events, TOPICS.attendanceSessions, TOPICS.attendanceMeetings, TOPICS.attendanceState].map(
-      (topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] }),
+      topicSpec,
     ),
     maxBatchSize: 500,
     concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.events],

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, TOPICS, topicSpec } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
 import { DEDUP_GROUP_ID, DedupService } from './dedup.service';
 
@@ -15,10 +15,7 @@ export class RawDeliveryConsumer {
     name: 'dedup',
     groupId: DEDUP_GROUP_ID,
     ensureTopics: [
-      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.dead].map((topic) => ({
-        topic,
-        partitions: DEFAULT_PARTITIONS[topic],
-      })),
+      ...[TOPICS.raw, TOPICS.events, TOPICS.duplicates, TOPICS.files, TOPICS.failed, TOPICS.dead].map(topicSpec),
     ],
     maxBatchSize: 1000,
     // Every partition of zoom.webhooks.raw at once: the bus merges their commits into one transaction

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { DEFAULT_PARTITIONS, HEADERS, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
+import { HEADERS, TOPICS, encodeRawDelivery, topicSpec } from '@zoom-pipeline/contracts';
 import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
 import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import {
@@ -65,7 +65,7 @@ export class IngressService implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     this.health.addReadiness({ name: 'event-bus', check: () => this.bus.isReady() });
     try {
-      await this.bus.ensureTopics([{ topic: TOPICS.raw, partitions: DEFAULT_PARTITIONS[TOPICS.raw] }]);
+      await this.bus.ensureTopics([topicSpec(TOPICS.raw)]);
     } catch (err) {
       // Topics may be managed outside (Strimzi KafkaTopic, ACLs): not fatal, readiness tells the rest.
       this.logger.warn({ cause: (err as Error).message }, `could not ensure topic ${TOPICS.raw}`);

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  DEFAULT_PARTITIONS,
   type FileWorkItem,
   HEADERS,
   TOPICS,
   type UploadFailure,
   decodeUploadFailure,
+  topicSpec,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
@@ -88,10 +88,7 @@ export class RedriveService {
       byReason: {},
     };
     let lastActivity = Date.now();
-    await this.bus.ensureTopics([
-      { topic: TOPICS.failed, partitions: DEFAULT_PARTITIONS[TOPICS.failed] },
-      { topic: TOPICS.files, partitions: DEFAULT_PARTITIONS[TOPICS.files] },
-    ]);
+    await this.bus.ensureTopics([topicSpec(TOPICS.failed), topicSpec(TOPICS.files)]);
     const handle = await this.bus.consume({
       groupId: `zoom-pipeline-redrive-${redriveId}`,
       topics: [TOPICS.failed],

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { DEFAULT_PARTITIONS, TOPICS, type UploadResult, decodeUploadResult } from '@zoom-pipeline/contracts';
+import { TOPICS, type UploadResult, decodeUploadResult, topicSpec } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
 import { LOGGER } from '@zoom-pipeline/service-kit';
@@ -25,7 +25,7 @@ export class UploadedLedgerConsumer {
   @BusHandler(TOPICS.uploaded, {
     name: 'reconcile-ledger',
     groupId: LEDGER_GROUP_ID,
-    ensureTopics: [TOPICS.uploaded].map((topic) => ({ topic, partitions: DEFAULT_PARTITIONS[topic] })),
+    ensureTopics: [TOPICS.uploaded].map(topicSpec),
     maxBatchSize: 1000,
   })
   async handle(batch: HandlerBatch): Promise<BatchResult> {

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, TOPICS, topicSpec } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
 import { RtmsService } from './rtms.service';
 
@@ -17,10 +17,7 @@ export class RtmsEventsConsumer {
   @BusHandler(TOPICS.events, {
     name: 'rtms',
     groupId: RTMS_GROUP_PREFIX,
-    ensureTopics: [TOPICS.events, TOPICS.rtmsTranscripts, TOPICS.rtmsChat].map((topic) => ({
-      topic,
-      partitions: DEFAULT_PARTITIONS[topic],
-    })),
+    ensureTopics: [TOPICS.events, TOPICS.rtmsTranscripts, TOPICS.rtmsChat].map(topicSpec),
     concurrentPartitions: DEFAULT_PARTITIONS[TOPICS.events],
     overrides: RTMS_CONSUMER_OPTIONS,
   })

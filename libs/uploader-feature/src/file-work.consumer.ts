@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
+import { TOPICS, topicSpec } from '@zoom-pipeline/contracts';
 import { type BatchResult, BusHandler, type HandlerBatch } from '@zoom-pipeline/event-bus';
 import { UPLOADER_GROUP_ID, UploadService } from './upload.service';
 
@@ -14,10 +14,7 @@ export class FileWorkConsumer {
   @BusHandler(TOPICS.files, {
     name: 'uploader',
     groupId: UPLOADER_GROUP_ID,
-    ensureTopics: [TOPICS.files, TOPICS.uploaded, TOPICS.failed].map((topic) => ({
-      topic,
-      partitions: DEFAULT_PARTITIONS[topic],
-    })),
+    ensureTopics: [TOPICS.files, TOPICS.uploaded, TOPICS.failed].map(topicSpec),
     overrides: FILE_WORK_CONSUMER_OPTIONS,
   })
   handle(batch: HandlerBatch): Promise<BatchResult> {
