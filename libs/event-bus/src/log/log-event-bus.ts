@@ -10,6 +10,7 @@ import {
   type ConsumerHandle,
   type EventBus,
   type OutgoingMessage,
+  type PublishOptions,
   type TopicSpec,
   UnknownTopicError,
 } from '../event-bus.port';
@@ -62,8 +63,11 @@ export class LogEventBus implements EventBus {
     this.backoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
   }
 
-  async publish(messages: OutgoingMessage[]): Promise<void> {
+  async publish(messages: OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new BusUnavailableError('event bus is closed');
+    // A caller past its deadline appends nothing; once queued, a frame goes out with its group commit (the
+    // caller that gave up meanwhile answered 503, and dedup suppresses the copy its retry brings).
+    if (options.signal?.aborted) throw new BusUnavailableError('publish deadline passed before the append');
     if (messages.length === 0) return;
     await this.append(this.toMessageEntries(messages));
   }
