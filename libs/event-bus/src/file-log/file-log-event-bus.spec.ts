@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { silentEventBusLogger } from '../event-bus.logger';
 import { appendTornHeader, describeEventBusContract, tearLastJournalFrame, waitUntil } from '../testing';
 import { decodeEntries } from './journal-codec';
-import { listSegments, scanFrames } from './journal';
+import { listSegments, scanFrames } from '@zoom-pipeline/file-journal';
 import { FileLogEventBus } from './file-log-event-bus';
 
 const dirs: string[] = [];
