@@ -12,6 +12,7 @@ export {
   type ScannedFrame,
   encodeFrame,
   listSegments,
+  processAlive,
   scanFrames,
   segmentFileName,
 } from './journal';

@@ -267,7 +267,7 @@ async function acquireLock(dir: string): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number((await fs.readFile(lockPath, 'utf8').catch(() => '')).trim());
-      if (owner && owner !== process.pid && isAlive(owner)) {
+      if (owner && owner !== process.pid && processAlive(owner)) {
         throw new Error(`event log ${dir} is locked by running process ${owner}`, { cause: err });
       }
       // Stale: its owner is gone (or it is this very pid after an in-process crash simulation).
@@ -282,7 +282,8 @@ async function releaseLock(dir: string): Promise<void> {
   await fs.rm(join(dir, 'LOCK'), { force: true });
 }
 
-function isAlive(pid: number): boolean {
+/** Signal 0 checks existence only; EPERM means it exists under another user. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
