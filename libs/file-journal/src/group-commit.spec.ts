@@ -84,7 +84,7 @@ describe('GroupCommitter', () => {
     expect(committer.busy).toBe(false);
   });
 
-  it('rejects only the item whose `committed` throws, and bounds a group by bytes without splitting an item', async () => {
+  it('rejects only the item whose `committed` throws; bounds a group by bytes, never splitting an item', async () => {
     const commits = manualCommits();
     const committer = new GroupCommitter<number>({
       commit: commits.commit,

@@ -94,7 +94,7 @@ describe('IngressService', () => {
     },
   );
 
-  it('owns the one ack deadline: a publish that never settles gets one 503 at the deadline and no timer is left', async () => {
+  it('owns the one ack deadline: a publish that never settles gets one 503 at the deadline, no timer', async () => {
     jest.useFakeTimers();
     try {
       const { ingress, config, registry } = setup();

@@ -15,9 +15,10 @@ export type LogRecord =
 
 export function encodeRecord(record: LogRecord): string {
   // JSON.stringify escapes line breaks inside strings, so one record is always exactly one line.
+  const { key, entry } = record;
   return record.kind === 'claim'
-    ? `${JSON.stringify({ c: record.key, o: record.entry.owner, x: record.entry.expiresAt })}\n`
-    : `${JSON.stringify({ t: record.key, v: record.entry.token, r: record.entry.receivedAt, x: record.entry.expiresAt })}\n`;
+    ? `${JSON.stringify({ c: key, o: record.entry.owner, x: entry.expiresAt })}\n`
+    : `${JSON.stringify({ t: key, v: record.entry.token, r: record.entry.receivedAt, x: entry.expiresAt })}\n`;
 }
 
 export function decodeRecord(line: string): LogRecord | undefined {

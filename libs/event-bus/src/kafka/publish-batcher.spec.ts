@@ -83,7 +83,7 @@ describe('PublishBatcher', () => {
     expect(b.stats).toMatchObject({ batches: 2, messages: 7 });
   });
 
-  it('settles each caller with its own batch: a failed batch rejects only its callers, as BusUnavailableError', async () => {
+  it('settles each caller with its batch: a failed batch rejects only its callers (BusUnavailableError)', async () => {
     const { batcher: b, sends } = batcher();
     const deadline = noDeadline();
     const a = b.publish([msg(1)], deadline);
@@ -118,7 +118,7 @@ describe('PublishBatcher', () => {
     await Promise.all(all);
   });
 
-  it('rejects a caller at its deadline even while its batch is still queued, and does not send it afterwards', async () => {
+  it('rejects a caller at its deadline even while its batch is queued, and does not send it afterwards', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
     try {
       const { batcher: b, sends } = batcher();
@@ -159,7 +159,7 @@ describe('PublishBatcher', () => {
     }
   });
 
-  it("starts no timer for a deadline: callers' signals decide, and a send is abandoned only when all gave up", async () => {
+  it("starts no deadline timer: callers' signals decide; a send is abandoned once all gave up", async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
     try {
       const { batcher: b, sends, abandoned } = batcher();
