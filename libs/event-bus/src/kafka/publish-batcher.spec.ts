@@ -118,9 +118,11 @@ describe('PublishBatcher', () => {
     await Promise.all(all);
   });
 
-  it('rejects a caller at its deadline even while its batch is queued, and does not send it afterwards', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    try {
+  describe('deadlines (fake timers)', () => {
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate'] }));
+    afterEach(() => jest.useRealTimers());
+
+    it('rejects a caller at its deadline even while its batch is queued, and does not send it afterwards', async () => {
       const { batcher: b, sends } = batcher();
       const inFlight = b.publish([msg(0)], deadlineIn(10_000));
       await tick();
@@ -132,14 +134,9 @@ describe('PublishBatcher', () => {
       await inFlight;
       await tick();
       expect(sends.calls).toHaveLength(1);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
+    });
 
-  it("abandons a send stuck past its callers' deadline, reports it, and moves on to the next batch", async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    try {
+    it("abandons a send stuck past its callers' deadline, reports it, and moves on to the next batch", async () => {
       const { batcher: b, sends, abandoned } = batcher();
       const stuck = b.publish([msg(0)], deadlineIn(1_000));
       const stuckResult = expect(stuck).rejects.toBeInstanceOf(BusUnavailableError);
@@ -154,14 +151,9 @@ describe('PublishBatcher', () => {
       sends.fail(new Error('late failure of the abandoned send')); // must not surface anywhere
       sends.ack();
       await expect(next).resolves.toBeUndefined();
-    } finally {
-      jest.useRealTimers();
-    }
-  });
+    });
 
-  it("starts no deadline timer: callers' signals decide; a send is abandoned once all gave up", async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    try {
+    it("starts no deadline timer: callers' signals decide; a send is abandoned once all gave up", async () => {
       const { batcher: b, sends, abandoned } = batcher();
       const first = new AbortController();
       const second = new AbortController();
@@ -183,9 +175,7 @@ describe('PublishBatcher', () => {
       sends.ack(); // the abandoned send landing late settles nobody twice
       await tick();
       expect(jest.getTimerCount()).toBe(0);
-    } finally {
-      jest.useRealTimers();
-    }
+    });
   });
 
   it('drain() waits for queued and in-flight publishes', async () => {
