@@ -8,6 +8,7 @@
  * - messages after `commitThrough` are delivered again in the next batch.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   DEFAULT_MAX_BATCH_SIZE,
   type Batch,
@@ -73,6 +74,9 @@ export class LogConsumer implements ConsumerHandle {
         );
       }
     }
+    // Each partition loop waits on the stop signal (an append or a backoff sleep), one listener at a time: a topic
+    // with more than 10 partitions is by design, not the leak Node warns about at 11.
+    setMaxListeners(Math.max(10, this.loops.length + 1), this.abort.signal);
   }
 
   stop(): Promise<void> {
