@@ -38,12 +38,7 @@ export class RtmsService implements OnApplicationBootstrap, BeforeApplicationShu
     });
   }
 
-  private bootstrapped = false;
-
-  /** Nest calls this once for the HTTP app and once for the bus transport (same container): act once. */
   onApplicationBootstrap(): void {
-    if (this.bootstrapped) return;
-    this.bootstrapped = true;
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
     if (!this.config.rtms.credentials) {
       this.logger.warn(

@@ -289,11 +289,15 @@ export async function startBusConsumers(app: INestApplication): Promise<EventBus
     registry: app.get<Registry>(METRICS_REGISTRY),
     resolve: (token) => app.get(token),
   });
+  // The app and the transport share one container: the app runs the lifecycle hooks once, before any consumer
+  // starts (a deferred microservice would run onModuleInit/onApplicationBootstrap a second time otherwise).
+  await app.init();
   // Deferred: handlers take their exception filters when they are registered, so the filter must come first.
   const microservice = app.connectMicroservice(
     { strategy: transport },
     { inheritAppConfig: false, deferInitialization: true },
   );
+  microservice.setIsInitHookCalled(true);
   microservice.useGlobalFilters(new RethrowRpcErrors());
   await app.startAllMicroservices();
   return transport;
