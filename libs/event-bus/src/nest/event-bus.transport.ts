@@ -1,5 +1,10 @@
 import { Catch, type INestApplication, type RpcExceptionFilter } from '@nestjs/common';
-import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
+import {
+  type CustomTransportStrategy,
+  type MessageHandler,
+  type NestMicroservice,
+  Server,
+} from '@nestjs/microservices';
 import { HealthService, LOGGER, METRICS_REGISTRY, consumerLagGauge } from '@zoom-pipeline/service-kit';
 import {
   ATTR,
@@ -296,7 +301,7 @@ export async function startBusConsumers(app: INestApplication): Promise<EventBus
   const microservice = app.connectMicroservice(
     { strategy: transport },
     { inheritAppConfig: false, deferInitialization: true },
-  );
+  ) as NestMicroservice;
   microservice.setIsInitHookCalled(true);
   microservice.useGlobalFilters(new RethrowRpcErrors());
   await app.startAllMicroservices();
