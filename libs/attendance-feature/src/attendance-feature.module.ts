@@ -17,13 +17,16 @@ import { ATTENDANCE_CONSUMER_OPTIONS, ZoomEventsAttendanceConsumer } from './zoo
     {
       provide: ATTENDANCE_TRACKER_OPTIONS,
       inject: [CONFIG],
-      useFactory: (config: AppConfig): TrackerOptions => ({ graceMs: config.attendance.graceMs }),
+      useFactory: (config: AppConfig): TrackerOptions => ({
+        graceMs: config.attendance.graceMs,
+        endStepBytes: config.attendance.endStepBytes,
+      }),
     },
     {
       provide: ATTENDANCE_CONSUMER_OPTIONS,
       inject: [CONFIG],
       useFactory: (config: AppConfig): Partial<BusHandlerOptions> => ({
-        startedFields: { graceMs: config.attendance.graceMs },
+        startedFields: { graceMs: config.attendance.graceMs, endStepBytes: config.attendance.endStepBytes },
       }),
     },
   ],
