@@ -229,7 +229,7 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
       await publishMeetings(bus, big);
       const store = storeFor(big);
       let n = 0;
-      let steps = 0;
+
       if (lose) {
         const first = await runConsumer(
           bus,
@@ -247,7 +247,7 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
       const second = await runConsumer(bus, store, (s) => s.stats.events >= events, undefined, options);
       await waitForLag(second.handle, 0, 20_000);
       await second.handle.stop();
-      steps = second.svc.stats.endSteps;
+      const steps = second.svc.stats.endSteps;
       const sessions = decode<AttendanceSession>(await readAll(bus, TOPICS.attendanceSessions));
       const summaries = decode<AttendanceMeetingSummary>(await readAll(bus, TOPICS.attendanceMeetings));
       await bus.close();

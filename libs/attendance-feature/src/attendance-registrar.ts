@@ -103,10 +103,6 @@ export class AttendanceRegistrar {
     const code = zoomCode !== undefined ? `, Zoom code ${zoomCode}` : '';
     if (err.code === 'zoom_api_rejected' && status === 404)
       return new HttpError(404, 'zoom_meeting_not_found', `Zoom has no meeting ${meetingId} (HTTP 404${code})`);
-    if (err.code === 'zoom_api_rejected' && status === 429)
-      return new HttpError(429, 'zoom_rate_limited', 'Zoom rate limit reached; try again later', {
-        'retry-after': '1',
-      });
     if (err.code === 'zoom_api_rejected')
       return new HttpError(
         422,
