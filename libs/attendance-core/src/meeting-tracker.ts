@@ -171,6 +171,8 @@ export class MeetingTracker {
   /** Keys with a leave not yet emitted: the only ones a moving cutoff can make final. */
   private readonly pending = new Set<string>();
   private headerDirty = false;
+  /** The summary parts of an ending meeting, once all its sessions went out. */
+  private endSummary: AttendanceMeetingSummary[] | undefined;
   private readonly graceMs: number;
   private readonly partSize: number;
   readonly endStepBytes: number;
@@ -307,7 +309,8 @@ export class MeetingTracker {
       }
       out.sessions.push(...one.sessions);
     }
-    const parts = this.summary(lookup);
+    // Every session is out, so the summary no longer changes: computed once per process (a restore recomputes it).
+    const parts = (this.endSummary ??= this.summary(lookup));
     for (let i = h.end.parts; i < parts.length; i++) {
       if (!fits(size(parts[i]))) return { ...out, done: false };
       out.summaries.push(parts[i]);
@@ -322,7 +325,7 @@ export class MeetingTracker {
 
   /** Fields of the participants the next `flush` may emit (so app users can be looked up for them first). */
   candidates(): ParticipantFields[] {
-    if (this.header.closed) return [];
+    if (this.header.closed || this.endSummary) return [];
     const keys = this.ended ? this.devices.keys() : this.pending.values();
     return [...keys].map((pk) => this.devices.get(pk)!.f);
   }
