@@ -281,6 +281,8 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
       participants: 40,
       appUserPrefix: `app-${process.pid}-c-`,
       startAt: Date.parse('2026-12-03T09:00:00Z'),
+      // A meeting of its own per run: the changelog keeps earlier runs' closed meetings.
+      meetingUuid: `reg${process.pid}+${Date.now()}==`,
     });
     const register = async (body: object) => {
       const res = await fetch(`${attendance.url}/attendance/registrations`, {
