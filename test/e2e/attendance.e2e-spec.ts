@@ -21,7 +21,15 @@ import {
   testKafka,
   waitFor,
 } from '@zoom-pipeline/test-support';
-import { type GeneratedMeeting, ZoomWebhookSender, generateMeeting } from '@zoom-pipeline/zoom-sim';
+import {
+  type DownloadServer,
+  type GeneratedMeeting,
+  type ZoomApiServer,
+  ZoomWebhookSender,
+  generateMeeting,
+  startDownloadServer,
+  startZoomApiServer,
+} from '@zoom-pipeline/zoom-sim';
 import { Redis } from 'ioredis';
 
 jest.setTimeout(240_000);
@@ -35,18 +43,37 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
   let attendance: AppProcess;
   let sender: ZoomWebhookSender;
   let marks = new Map<string, TopicMark>();
+  // zoom-sim's REST API and S2S OAuth, for POST /attendance/registrations.
+  const creds = { accountId: 'acct-att', clientId: 'client-att', clientSecret: 'secret-att-s3cr3t' };
+  let dl: DownloadServer;
+  let api: ZoomApiServer;
 
   const cluster = () => {
     const e = loadEndpoints();
     return { KAFKA_BROKERS: e.kafkaBrokers, REDIS_URL: e.redisUrl, REDIS_KEY_PREFIX: prefix };
   };
   const startAttendance = async () => {
-    const p = await startApp(ATTENDANCE, { ...cluster(), ATTENDANCE_GRACE: '120s' }, { waitFor: 'healthz' });
+    const p = await startApp(
+      ATTENDANCE,
+      {
+        ...cluster(),
+        ATTENDANCE_GRACE: '120s',
+        ZOOM_OAUTH_URL: dl.tokenUrl,
+        ZOOM_API_URL: api.url,
+        ZOOM_ACCOUNT_ID: creds.accountId,
+        ZOOM_CLIENT_ID: creds.clientId,
+        ZOOM_CLIENT_SECRET: creds.clientSecret,
+      },
+      { waitFor: 'healthz' },
+    );
     procs.push(p);
     return p;
   };
 
   beforeAll(async () => {
+    dl = await startDownloadServer();
+    dl.setS2SCredentials(creds);
+    api = await startZoomApiServer({ downloads: dl });
     marks = await markTopics(TOPICS.attendanceSessions, TOPICS.attendanceMeetings);
     const [ingress, dedup] = await Promise.all([
       startApp(
@@ -68,6 +95,8 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
         Promise.race([p.kill('SIGTERM'), new Promise((r) => setTimeout(r, 20_000)).then(() => p.kill('SIGKILL'))]),
       ),
     );
+    await api?.close();
+    await dl?.close();
   });
 
   /** What the product does before the meeting: registrations over HTTP, links on zoom.accounts.links. */
@@ -244,5 +273,78 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     expectTruth(m, got);
     // The restarted process restored the committed state from the changelog.
     expect(attendance.output()).toContain('state restored from the changelog');
+  });
+
+  it('POST /attendance/registrations registers app users with Zoom; those registrants join and their sessions carry the app user', async () => {
+    const generated = generateMeeting({
+      seed: 777,
+      participants: 40,
+      appUserPrefix: `app-${process.pid}-c-`,
+      startAt: Date.parse('2026-12-03T09:00:00Z'),
+      // A meeting of its own per run: the changelog keeps earlier runs' closed meetings.
+      meetingUuid: `reg${process.pid}+${Date.now()}==`,
+    });
+    const register = async (body: object) => {
+      const res = await fetch(`${attendance.url}/attendance/registrations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, string> };
+    };
+    api.addMeeting({ meetingId: generated.meetingId, registration: true });
+    // Zoom assigns the registrant ids: the generated ones are replaced by Zoom's (the sim's) everywhere.
+    let text = JSON.stringify(generated);
+    const joinUrls = new Set<string>();
+    const registrants = generated.people.filter((p) => p.kind === 'registrant');
+    expect(registrants.length).toBeGreaterThan(3);
+    for (const p of registrants) {
+      const got = await register({
+        meetingId: generated.meetingId,
+        appUserId: p.appUserId,
+        email: p.email,
+        firstName: p.name,
+      });
+      expect(got.status).toBe(201);
+      expect(got.json).toMatchObject({ meetingId: generated.meetingId, appUserId: p.appUserId });
+      joinUrls.add(got.json.joinUrl!);
+      text = text.split(p.registrantId!).join(got.json.registrantId!);
+    }
+    expect(joinUrls.size).toBe(registrants.length);
+    expect(api.registrants(generated.meetingId)).toHaveLength(registrants.length);
+    const m = JSON.parse(text) as GeneratedMeeting;
+    // Registrants are mapped by the helper only; the other people as before (PUT, links).
+    const registrantEmails = new Set(registrants.map((p) => p.email!.toLowerCase()));
+    m.registrations = m.registrations.filter(
+      (r) => !r.registrantId && !registrantEmails.has(r.email?.toLowerCase() ?? ''),
+    );
+    await prepare(m, attendance.url);
+    await deliver(m.deliveries);
+    const got = await outputs(m);
+    expectTruth(m, got);
+    const ids = new Set(registrants.map((p) => p.appUserId));
+    expect(
+      got.sessions.filter((s) => s.identity.kind === 'registrant' && ids.has(s.appUserId ?? '')).length,
+    ).toBeGreaterThan(0);
+
+    // Zoom's refusals: a meeting without registration, an unknown meeting; nothing of Zoom's token or message.
+    api.addMeeting({ meetingId: '81000000001', registration: false });
+    const off = await register({ meetingId: '81000000001', appUserId: 'u', email: 'a@example.com', firstName: 'A' });
+    expect(off).toEqual({
+      status: 422,
+      json: expect.objectContaining({ error: 'zoom_registration_refused' }) as unknown,
+    });
+    const unknown = await register({
+      meetingId: '81000000002',
+      appUserId: 'u',
+      email: 'a@example.com',
+      firstName: 'A',
+    });
+    expect(unknown).toEqual({
+      status: 404,
+      json: expect.objectContaining({ error: 'zoom_meeting_not_found' }) as unknown,
+    });
+    expect(await register({ meetingId: '81000000001', appUserId: 'u' })).toMatchObject({ status: 400 });
+    expect(attendance.output()).not.toMatch(/Bearer|access_token/);
   });
 });

@@ -584,29 +584,35 @@ describe('Kafka: topics and consumers match the code', () => {
     expect(topics[TOPICS.events]['cleanup.policy']).toBeUndefined();
   });
 
-  it(
-    'deploys the attendance app only when enabled: Deployment, ClusterIP Service, its settings and REDIS_URL ' +
-      'from the Secret',
-    () => {
-      expect(
-        render([ciValues('minimal')]).filter(
-          (d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'attendance',
-        ),
-      ).toEqual([]);
-      const yaml = renderYaml([ciValues('minimal')], ['attendance.enabled=true', 'attendance.grace=5m']);
-      const outcome = validate(yaml, 'attendance');
-      if (!outcome.ok) throw new Error(outcome.report);
-      const docs = parseYaml(yaml);
-      const deployment = named(docs, 'Deployment', 'attendance');
-      const container = deployment.spec.template.spec.containers[0] as Manifest;
-      expect(container.args).toEqual(['dist/apps/attendance/src/main.js']);
-      expect((container.env as Manifest[]).map((e) => e.name)).toContain('REDIS_URL');
-      expect(named(docs, 'Service', 'attendance').spec.type).toBe('ClusterIP');
-      expect(named(docs, 'ConfigMap', 'attendance').data).toEqual(
-        expect.objectContaining({ ATTENDANCE_GRACE: '5m', OTEL_SERVICE_NAME: 'zoom-pipeline-attendance' }),
-      );
-    },
-  );
+  it('deploys the attendance app only when enabled: Deployment, Service, settings, REDIS_URL and S2S keys', () => {
+    expect(
+      render([ciValues('minimal')]).filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'attendance'),
+    ).toEqual([]);
+    const yaml = renderYaml(
+      [ciValues('minimal')],
+      ['attendance.enabled=true', 'attendance.grace=5m', 'attendance.endStepBytes=128KiB'],
+    );
+    const outcome = validate(yaml, 'attendance');
+    if (!outcome.ok) throw new Error(outcome.report);
+    const docs = parseYaml(yaml);
+    const deployment = named(docs, 'Deployment', 'attendance');
+    const container = deployment.spec.template.spec.containers[0] as Manifest;
+    expect(container.args).toEqual(['dist/apps/attendance/src/main.js']);
+    // REDIS_URL, and the S2S keys for POST /attendance/registrations (optional: without them it answers 503).
+    const secretEnv = (container.env as Manifest[]).filter((e) => e.valueFrom?.secretKeyRef);
+    expect(secretEnv.map((e) => e.name).sort()).toEqual(
+      expect.arrayContaining(['REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET']),
+    );
+    expect(secretEnv.find((e) => e.name === 'ZOOM_CLIENT_SECRET')!.valueFrom.secretKeyRef.optional).toBe(true);
+    expect(named(docs, 'Service', 'attendance').spec.type).toBe('ClusterIP');
+    expect(named(docs, 'ConfigMap', 'attendance').data).toEqual(
+      expect.objectContaining({
+        ATTENDANCE_GRACE: '5m',
+        ATTENDANCE_END_STEP_BYTES: '128KiB',
+        OTEL_SERVICE_NAME: 'zoom-pipeline-attendance',
+      }),
+    );
+  });
 
   it('defaults to the partition counts of libs/contracts', () => {
     const docs = render([ciValues('minimal')], ['kafkaTopics.enabled=true', 'kafkaTopics.clusterName=c']);

@@ -13,6 +13,7 @@ import {
   type BatchResult,
   type EventBus,
   MemoryEventBus,
+  partitionForKey,
   silentEventBusLogger,
 } from '@zoom-pipeline/event-bus';
 import { handlerBatch, waitForLag } from '@zoom-pipeline/event-bus/testing';
@@ -20,6 +21,7 @@ import { createLogger } from '@zoom-pipeline/telemetry';
 import { type GeneratedMeeting, generateMeeting } from '@zoom-pipeline/zoom-sim';
 import { Writable } from 'node:stream';
 import { AttendanceService } from '@zoom-pipeline/attendance-feature';
+import type { TrackerOptions } from '@zoom-pipeline/attendance-core';
 
 const silent = createLogger({
   name: 'test',
@@ -81,8 +83,9 @@ async function runConsumer(
   store: MemoryAttendanceStore,
   until: (svc: AttendanceService) => boolean,
   wrap?: (result: BatchResult, batch: Batch) => BatchResult,
+  options: TrackerOptions = { graceMs: 120_000 },
 ) {
-  const svc = new AttendanceService(bus, store, silent, { graceMs: 120_000 });
+  const svc = new AttendanceService(bus, store, silent, options);
   const handle = await bus.consume({
     groupId: 'zoom-pipeline-attendance',
     topics: [TOPICS.events],
@@ -207,4 +210,61 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
     );
     await bus.close();
   }, 30_000);
+
+  it('a large end goes out in bounded steps; lost commits and a restart mid-end still emit it exactly once', async () => {
+    // Everyone still in at the end: the end emits every session and the summary (parts of 10 people).
+    const first = generateMeeting({ seed: 7, participants: 120, stillInAtEnd: 1, maxRejoins: 0, breakoutRate: 0 });
+    let same = 0;
+    const home = partitionForKey(first.meetingUuid, DEFAULT_PARTITIONS[TOPICS.events]);
+    while (partitionForKey(`same-${same}`, DEFAULT_PARTITIONS[TOPICS.events]) !== home) same++;
+    const big = [
+      first,
+      generateMeeting({ seed: 8, participants: 30, meetingUuid: `same-${same}`, startAt: first.endAt + 60_000 }),
+    ];
+    const events = big.reduce((n, m) => n + m.deliveries.length, 0);
+    const base = { graceMs: 120_000, summaryPartSize: 10 };
+    const run = async (options: TrackerOptions, lose: boolean) => {
+      const bus = new MemoryEventBus({ logger: silentEventBusLogger, retryBackoff: { initialMs: 1, maxMs: 5 } });
+      // One zoom.events partition: the second meeting comes after the first one's end and must still go through.
+      await publishMeetings(bus, big);
+      const store = storeFor(big);
+      let n = 0;
+
+      if (lose) {
+        const first = await runConsumer(
+          bus,
+          store,
+          (s) => s.stats.endSteps >= 4,
+          (result) => {
+            if (++n % 3 === 0) throw new Error('commit lost');
+            return result;
+          },
+          options,
+        );
+        await first.handle.stop();
+        expect(first.svc.stats.endSteps).toBeGreaterThanOrEqual(4);
+      }
+      const second = await runConsumer(bus, store, (s) => s.stats.events >= events, undefined, options);
+      await waitForLag(second.handle, 0, 20_000);
+      await second.handle.stop();
+      const steps = second.svc.stats.endSteps;
+      const sessions = decode<AttendanceSession>(await readAll(bus, TOPICS.attendanceSessions));
+      const summaries = decode<AttendanceMeetingSummary>(await readAll(bus, TOPICS.attendanceMeetings));
+      await bus.close();
+      return { sessions, summaries, steps };
+    };
+    const whole = await run(base, false);
+    const stepped = await run({ ...base, endStepBytes: 3000 }, true);
+    expect(stepped.steps).toBeGreaterThan(5);
+    const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
+    expect(new Set(stepped.sessions.map((s) => s.id)).size).toBe(stepped.sessions.length);
+    expect(stepped.sessions.sort(byId)).toEqual(whole.sessions.sort(byId));
+    const order = (a: AttendanceMeetingSummary, b: AttendanceMeetingSummary) =>
+      a.meetingUuid < b.meetingUuid ? -1 : a.meetingUuid > b.meetingUuid ? 1 : a.part - b.part;
+    expect(stepped.summaries.sort(order)).toEqual(whole.summaries.sort(order));
+    expect(whole.summaries.filter((s) => s.meetingUuid === big[0].meetingUuid)).toHaveLength(12);
+    expect(
+      whole.sessions.filter((s) => s.meetingUuid === big[0].meetingUuid && s.flags.includes('leave_missing')),
+    ).toHaveLength(big[0].sessions.length);
+  }, 60_000);
 });

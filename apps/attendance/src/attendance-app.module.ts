@@ -3,11 +3,13 @@ import { AttendanceFeatureModule } from '@zoom-pipeline/attendance-feature';
 import { AttendanceStoreModule } from '@zoom-pipeline/attendance-store';
 import { ConfigModule } from '@zoom-pipeline/config';
 import { EventBusModule } from '@zoom-pipeline/event-bus';
-import { type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
+import { METRICS_REGISTRY, type ServiceContext, ServiceKitModule } from '@zoom-pipeline/service-kit';
+import { ZoomApiModule } from '@zoom-pipeline/zoom-api';
+import { S2S_TOKEN_SOURCE, ZoomDownloadModule } from '@zoom-pipeline/zoom-download';
 
 /**
- * zoom.events → attendance sessions and meeting summaries (+ PUT /attendance/registrants, GET
- * /attendance/meetings/:uuid).
+ * zoom.events → attendance sessions and meeting summaries (+ PUT /attendance/registrants, POST
+ * /attendance/registrations, GET /attendance/meetings/:uuid).
  */
 @Module({})
 export class AttendanceAppModule {
@@ -19,6 +21,14 @@ export class AttendanceAppModule {
         ServiceKitModule.forRoot({ logger, registry }),
         EventBusModule.forRoot(config.bus),
         AttendanceStoreModule.forRoot(config.attendance.store),
+        // The S2S token cache (S2S_TOKEN_SOURCE) and the REST client behind POST /attendance/registrations.
+        ZoomDownloadModule.forRoot(config.download),
+        ZoomApiModule.forRoot({
+          baseUrl: config.reconcile.apiUrl,
+          requestsPerSecond: config.reconcile.apiRequestsPerSecond,
+          tokens: S2S_TOKEN_SOURCE,
+          registry: METRICS_REGISTRY,
+        }),
         AttendanceFeatureModule,
       ],
     };

@@ -9,7 +9,9 @@ export {
 } from './participant-event';
 export {
   type AppUserLookup,
+  DEFAULT_END_STEP_BYTES,
   type DeviceState,
+  type EndStep,
   type Mark,
   type MeetingHeader,
   type MeetingOutputs,

@@ -243,4 +243,63 @@ describe('MeetingTracker', () => {
       { numRuns: 300 },
     );
   });
+
+  it('property: an end in bounded steps, restored from the changelog between any steps, emits the whole end once', () => {
+    const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 4000 }),
+        fc.array(fc.boolean(), { maxLength: 200 }),
+        (people, budget, restores) => {
+          const inputs: AttendanceInput[] = [];
+          for (let i = 0; i < people; i++) {
+            const p = { registrantId: `r${i}`, participantUuid: `p${i}`, userName: `Person ${i}` };
+            inputs.push(join(i, p));
+            if (i % 3 === 0) inputs.push(leave(100 + i, p), join(200 + i, p));
+          }
+          inputs.push(ended(1000));
+          const options = { graceMs: 30_000, summaryPartSize: 7 };
+          const whole = MeetingTracker.create(M.meetingUuid, M.meetingId, options);
+          inputs.forEach((i) => whole.apply(i));
+          const want = whole.flush(none);
+          let t = MeetingTracker.create(M.meetingUuid, M.meetingId, options);
+          inputs.forEach((i) => t.apply(i));
+          const log = new Map<string, unknown>();
+          const sessions: AttendanceSession[] = [];
+          const summaries: AttendanceMeetingSummary[] = [];
+          for (let n = 0; ; n++) {
+            const step = t.flushEnd(none, budget);
+            sessions.push(...step.sessions);
+            summaries.push(...step.summaries);
+            // Bounded: over the budget only when the step is a single unit (one device's sessions or one part).
+            const units = new Set(step.sessions.map((x) => x.participant.participantUuid)).size + step.summaries.length;
+            if (step.bytes > budget) expect(units).toBe(1);
+            expect(step.sessions.length + step.summaries.length).toBeGreaterThan(0);
+            const dirty = t.takeDirty();
+            for (const [pk, d] of dirty.devices) {
+              if (d) log.set(pk, JSON.parse(JSON.stringify(d)));
+              else log.delete(pk);
+            }
+            if (step.done) break;
+            if (restores[n])
+              t = MeetingTracker.restore(
+                JSON.parse(JSON.stringify(dirty.header ?? t.header)),
+                log.values() as Iterable<never>,
+                options,
+              );
+          }
+          expect(t.header.closed).toBe(true);
+          expect(log.size).toBe(0);
+          expect(sessions.sort(byId)).toEqual(want.sessions.sort(byId));
+          expect(new Set(sessions.map((s) => s.id)).size).toBe(sessions.length);
+          expect(summaries).toEqual(want.summaries);
+          expect(summaries.map((s) => `${s.part}/${s.parts}`)).toEqual(
+            Array.from({ length: Math.ceil(people / 7) }, (_, i) => `${i + 1}/${Math.ceil(people / 7)}`),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

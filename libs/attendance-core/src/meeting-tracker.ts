@@ -52,6 +52,11 @@ export interface MeetingHeader {
   watermark: number;
   /** Events ignored because they came after their session or the meeting was closed. */
   late: number;
+  /**
+   * Present once the end started (`flushEnd`): devices' remaining sessions go out in pairing-key order (a device
+   * whose marks are empty is done), then the summary; `parts` summary parts were emitted so far.
+   */
+  end?: { parts: number };
   /** Set once the end's sessions and summary were emitted: nothing more is ever emitted for this meeting. */
   closed?: true;
 }
@@ -64,12 +69,28 @@ export interface TrackerOptions {
   graceMs?: number;
   /** People per summary part. Default 1000. */
   summaryPartSize?: number;
+  /**
+   * JSON bytes of end outputs per `flushEnd` step; a step that is a single unit (one device's remaining sessions,
+   * one summary part) may go over it.
+   * Default 256 KiB: one step's outputs share one partition of each output topic and one transaction, which must
+   * stay under Kafka's 1 MiB record-batch limit.
+   */
+  endStepBytes?: number;
 }
 
 export interface MeetingOutputs {
   sessions: AttendanceSession[];
   summaries: AttendanceMeetingSummary[];
 }
+
+export interface EndStep extends MeetingOutputs {
+  /** True once the whole end went out (the meeting is closed). */
+  done: boolean;
+  /** JSON bytes of this step's outputs. */
+  bytes: number;
+}
+
+export const DEFAULT_END_STEP_BYTES = 256 * 1024;
 
 const ID_ORDER: Array<[keyof ParticipantFields, string]> = [
   ['participantUuid', 'p'],
@@ -150,8 +171,11 @@ export class MeetingTracker {
   /** Keys with a leave not yet emitted: the only ones a moving cutoff can make final. */
   private readonly pending = new Set<string>();
   private headerDirty = false;
+  /** The summary parts of an ending meeting, once all its sessions went out. */
+  private endSummary: AttendanceMeetingSummary[] | undefined;
   private readonly graceMs: number;
   private readonly partSize: number;
+  readonly endStepBytes: number;
 
   constructor(
     readonly header: MeetingHeader,
@@ -159,6 +183,7 @@ export class MeetingTracker {
   ) {
     this.graceMs = options.graceMs ?? 120_000;
     this.partSize = options.summaryPartSize ?? 1000;
+    this.endStepBytes = options.endStepBytes ?? DEFAULT_END_STEP_BYTES;
   }
 
   static create(meetingUuid: string, meetingId: string, options?: TrackerOptions): MeetingTracker {
@@ -228,15 +253,10 @@ export class MeetingTracker {
    * ended, every remaining session (open ones closed at the end, flagged) and the summary.
    */
   flush(lookup: AppUserLookup): MeetingOutputs {
-    const out: MeetingOutputs = { sessions: [], summaries: [] };
+    let out: MeetingOutputs = { sessions: [], summaries: [] };
     if (this.header.closed) return out;
     if (this.ended) {
-      this.pairAnonymousLeaves();
-      for (const d of this.devices.values()) this.emit(d, Number.POSITIVE_INFINITY, lookup, out);
-      out.summaries = this.summary(lookup);
-      this.header.closed = true;
-      this.headerDirty = true;
-      for (const pk of this.devices.keys()) this.dirty.add(pk);
+      out = this.flushEnd(lookup, Number.POSITIVE_INFINITY);
     } else {
       const cutoff = this.header.watermark - this.graceMs;
       for (const pk of this.pending) {
@@ -249,12 +269,63 @@ export class MeetingTracker {
     out.sessions.sort(
       (a, b) => Date.parse(a.leftAt) - Date.parse(b.leftAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
+    return { sessions: out.sessions, summaries: out.summaries };
+  }
+
+  /**
+   * One step of an ended meeting's end, at most `maxBytes` of outputs (at least one unit when `maxBytes` > 0):
+   * the remaining sessions of whole devices in pairing-key order, then summary parts. The state (device marks,
+   * `header.end`) records what went out, so the next step, in this process or after a restore, continues where
+   * this one stopped. Deterministic: the same state and budget give the same step. Not done: call again.
+   */
+  flushEnd(lookup: AppUserLookup, maxBytes = this.endStepBytes): EndStep {
+    const out: EndStep = { sessions: [], summaries: [], done: true, bytes: 0 };
+    const h = this.header;
+    if (h.closed) return out;
+    if (!this.ended || maxBytes <= 0) return { ...out, done: false };
+    if (!h.end) {
+      this.pairAnonymousLeaves();
+      h.end = { parts: 0 };
+      this.headerDirty = true;
+    }
+    const fits = (bytes: number): boolean => {
+      if (out.bytes > 0 && out.bytes + bytes > maxBytes) return false;
+      out.bytes += bytes;
+      return true;
+    };
+    const size = (o: object) => Buffer.byteLength(JSON.stringify(o));
+    for (const pk of [...this.devices.keys()].sort()) {
+      const d = this.devices.get(pk)!;
+      if (d.marks.length === 0) continue;
+      const before = { marks: d.marks, floor: d.floor, done: d.done.length };
+      const one: MeetingOutputs = { sessions: [], summaries: [] };
+      this.emit(d, Number.POSITIVE_INFINITY, lookup, one);
+      if (!fits(one.sessions.reduce((n, s) => n + size(s), 0))) {
+        // Undo: this device goes out whole in the next step.
+        d.marks = before.marks;
+        d.floor = before.floor;
+        d.done.length = before.done;
+        return { ...out, done: false };
+      }
+      out.sessions.push(...one.sessions);
+    }
+    // Every session is out, so the summary no longer changes: computed once per process (a restore recomputes it).
+    const parts = (this.endSummary ??= this.summary(lookup));
+    for (let i = h.end.parts; i < parts.length; i++) {
+      if (!fits(size(parts[i]))) return { ...out, done: false };
+      out.summaries.push(parts[i]);
+      h.end.parts = i + 1;
+      this.headerDirty = true;
+    }
+    h.closed = true;
+    this.headerDirty = true;
+    for (const pk of this.devices.keys()) this.dirty.add(pk);
     return out;
   }
 
   /** Fields of the participants the next `flush` may emit (so app users can be looked up for them first). */
   candidates(): ParticipantFields[] {
-    if (this.header.closed) return [];
+    if (this.header.closed || this.endSummary) return [];
     const keys = this.ended ? this.devices.keys() : this.pending.values();
     return [...keys].map((pk) => this.devices.get(pk)!.f);
   }

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Param, Put, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import {
   ATTENDANCE_STORE,
   type AttendanceStore,
@@ -7,6 +7,7 @@ import {
 } from '@zoom-pipeline/attendance-store';
 import { HttpError } from '@zoom-pipeline/service-kit';
 import type { FastifyRequest } from 'fastify';
+import { AttendanceRegistrar, type RegistrationResult, parseRegistrationRequest } from './attendance-registrar';
 
 const MAX = 256;
 
@@ -61,7 +62,10 @@ function jsonBody(req: FastifyRequest): unknown {
 
 @Controller('attendance')
 export class AttendanceController {
-  constructor(@Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore) {}
+  constructor(
+    @Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore,
+    private readonly registrar: AttendanceRegistrar,
+  ) {}
 
   /**
    * The product says who a registrant / customer key / email of a meeting is; applies to sessions emitted from now on.
@@ -72,6 +76,16 @@ export class AttendanceController {
     const r = parseRegistration(jsonBody(req));
     await this.store.putRegistration(r);
     return r;
+  }
+
+  /**
+   * Registers the app user for the meeting with Zoom (registrants API) and maps the registrant to them; returns the
+   * registrant id and their own `join_url`.
+   */
+  @Post('registrations')
+  @HttpCode(201)
+  register(@Req() req: FastifyRequest): Promise<RegistrationResult> {
+    return this.registrar.register(parseRegistrationRequest(jsonBody(req)));
   }
 
   /** Sessions emitted so far and, once the meeting ended, its summary. The UUID is URL-encoded once in the path. */

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   type AppUserMaps,
+  DEFAULT_END_STEP_BYTES,
+  type MeetingOutputs,
   MeetingTracker,
   type TrackerOptions,
   parseAttendanceInput,
@@ -37,7 +39,7 @@ const json = { [HEADERS.contentType]: 'application/json' };
 export class AttendanceService {
   private readonly parts = new Map<number, PartitionState>();
   private restoring: Promise<Map<number, PartitionState>> | null = null;
-  readonly stats = { restores: 0, events: 0, sessions: 0 };
+  readonly stats = { restores: 0, events: 0, sessions: 0, endSteps: 0 };
   private readonly metrics: { events: Counter; sessions: Counter; summaries: Counter; restores: Counter } | undefined;
 
   constructor(
@@ -76,7 +78,13 @@ export class AttendanceService {
     const first = batch.messages[0].offset;
     const part = await this.stateAt(batch.topic, p, first, batch.assignment, () => batch.isActive());
     const touched = new Set<MeetingTracker>();
-    for (const msg of batch.messages) {
+    const outputs: OutgoingMessage[] = [];
+    // A meeting's end goes out in steps of bounded size: while it is not fully out, the batch stops before its
+    // `meeting.ended` record, so that record comes again (next batch, or after a restore) for the next step.
+    const endBudget = this.trackerOptions.endStepBytes ?? DEFAULT_END_STEP_BYTES;
+    let endBytes = 0;
+    let through = batch.messages[batch.messages.length - 1].offset;
+    for (const [i, msg] of batch.messages.entries()) {
       let input;
       try {
         input = parseAttendanceInput(decodeCanonicalEvent(msg.value).data);
@@ -84,9 +92,14 @@ export class AttendanceService {
         continue; // not a canonical event: the dedup's contract guards zoom.events; nothing to pair here
       }
       if (!input) continue;
+      let t = part.meetings.get(input.meetingUuid);
+      const ending = input.kind === 'ended' && !t?.header.closed;
+      if (ending && endBytes >= endBudget) {
+        through = i > 0 ? batch.messages[i - 1].offset : (BigInt(first) - 1n).toString();
+        break;
+      }
       this.stats.events++;
       this.metrics?.events.inc();
-      let t = part.meetings.get(input.meetingUuid);
       if (!t)
         part.meetings.set(
           input.meetingUuid,
@@ -94,38 +107,56 @@ export class AttendanceService {
         );
       t.apply(input);
       touched.add(t);
-    }
-    const outputs: OutgoingMessage[] = [];
-    for (const t of touched) {
+      if (!ending) continue;
       const maps = await this.appUserMaps(t.header.meetingId, t.candidates());
-      const out = t.flush((f) => resolveAppUser(f, maps));
-      const uuid = t.header.meetingUuid;
-      for (const s of out.sessions)
-        outputs.push({
-          topic: TOPICS.attendanceSessions,
-          key: uuid,
-          value: Buffer.from(JSON.stringify(s)),
-          headers: json,
-        });
-      for (const s of out.summaries)
-        outputs.push({
-          topic: TOPICS.attendanceMeetings,
-          key: uuid,
-          value: Buffer.from(JSON.stringify(s)),
-          headers: json,
-        });
-      this.stats.sessions += out.sessions.length;
-      this.metrics?.sessions.inc(out.sessions.length);
-      this.metrics?.summaries.inc(out.summaries.length);
+      const step = t.flushEnd((f) => resolveAppUser(f, maps), endBudget - endBytes);
+      endBytes += step.bytes;
+      this.stats.endSteps++;
+      this.emitted(outputs, t.header.meetingUuid, step);
+      if (!step.done) {
+        through = i > 0 ? batch.messages[i - 1].offset : (BigInt(first) - 1n).toString();
+        break;
+      }
+    }
+    for (const t of touched) {
+      // An ended meeting's outputs went out in its end step above.
+      if (!t.ended) {
+        const maps = await this.appUserMaps(t.header.meetingId, t.candidates());
+        this.emitted(
+          outputs,
+          t.header.meetingUuid,
+          t.flush((f) => resolveAppUser(f, maps)),
+        );
+      }
       const dirty = t.takeDirty();
       if (dirty.header) outputs.push(headerRecord(batch.topic, p, dirty.header));
-      for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(batch.topic, p, uuid, pk, d));
+      for (const [pk, d] of dirty.devices) outputs.push(deviceRecord(batch.topic, p, t.header.meetingUuid, pk, d));
     }
-    const last = batch.messages[batch.messages.length - 1].offset;
-    outputs.push(progressRecord(batch.topic, p, last));
-    part.last = last;
+    outputs.push(progressRecord(batch.topic, p, through));
+    part.last = through;
     part.assignment = batch.assignment;
-    return { outputs };
+    const last = batch.messages[batch.messages.length - 1].offset;
+    return through === last ? { outputs } : { outputs, commitThrough: through };
+  }
+
+  private emitted(outputs: OutgoingMessage[], uuid: string, out: MeetingOutputs): void {
+    for (const s of out.sessions)
+      outputs.push({
+        topic: TOPICS.attendanceSessions,
+        key: uuid,
+        value: Buffer.from(JSON.stringify(s)),
+        headers: json,
+      });
+    for (const s of out.summaries)
+      outputs.push({
+        topic: TOPICS.attendanceMeetings,
+        key: uuid,
+        value: Buffer.from(JSON.stringify(s)),
+        headers: json,
+      });
+    this.stats.sessions += out.sessions.length;
+    this.metrics?.sessions.inc(out.sessions.length);
+    this.metrics?.summaries.inc(out.summaries.length);
   }
 
   /** The partition's state just before offset `first`: memory when provably current, else the changelog. */

@@ -184,6 +184,11 @@ export interface AttendanceSettings {
   store: { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'embedded'; dir: string };
   /** ATTENDANCE_GRACE: how far (Zoom event time) a meeting must move past a leave before that session is emitted. */
   graceMs: number;
+  /**
+   * ATTENDANCE_END_STEP_BYTES: outputs of a meeting's end per transaction (a large end goes out in several); under
+   * Kafka's 1 MiB record-batch limit with room for the batch's other outputs.
+   */
+  endStepBytes: number;
 }
 
 export const CONFIG = Symbol('CONFIG');

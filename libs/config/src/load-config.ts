@@ -296,6 +296,16 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         ? { kind: 'redis', url: redisUrl, keyPrefix: get('REDIS_KEY_PREFIX') ?? 'zp:' }
         : { kind: 'embedded', dir: path.join(dataDir, 'attendance') },
       graceMs: read('ATTENDANCE_GRACE', parseDuration, 120_000),
+      endStepBytes: read(
+        'ATTENDANCE_END_STEP_BYTES',
+        (t) => {
+          const n = parseSize(t);
+          return typeof n === 'number' && (n < 1024 || n > 768 * 1024)
+            ? { error: 'must be between 1KiB and 768KiB (Kafka refuses record batches over 1 MiB)' }
+            : n;
+        },
+        256 * 1024,
+      ),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -63,14 +63,20 @@ export interface AttendancePerson {
   flags: SessionFlag[];
 }
 
-/** Summary of one meeting instance at its end; large meetings are split into parts of at most 1000 people. */
+/**
+ * Summary of one meeting instance at its end, in parts of at most 1000 people (people sorted by identity across
+ * the parts). The summary is whole once parts 1..`parts` of the meeting UUID are in; each part is emitted once, a
+ * large end over several transactions (SPEC §11), with every session of the meeting at or before part 1.
+ */
 export interface AttendanceMeetingSummary {
   v: 1;
   meetingUuid: string;
   meetingId: string;
   startedAt?: string;
   endedAt: string;
+  /** 1-based. */
   part: number;
+  /** How many parts the summary has (at least 1, even with no people). */
   parts: number;
   people: AttendancePerson[];
 }

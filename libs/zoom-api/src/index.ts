@@ -9,6 +9,8 @@ export {
   parseRetryAfterMs,
   type AccessTokenSource,
   type ListRecordingsRequest,
+  type MeetingRegistrant,
+  type MeetingRegistrantRequest,
   type RecordingPage,
   type RecordingScope,
   type ZoomApiClientOptions,

@@ -9,7 +9,9 @@ export class ZoomApiError extends Error {
   constructor(
     readonly code: ZoomApiErrorCode,
     message: string,
-    readonly details: { retryable: boolean; status?: number; endpoint?: string } = { retryable: false },
+    readonly details: { retryable: boolean; status?: number; endpoint?: string; zoomCode?: number } = {
+      retryable: false,
+    },
   ) {
     super(message);
     this.name = 'ZoomApiError';

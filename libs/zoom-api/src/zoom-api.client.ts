@@ -68,6 +68,19 @@ export interface RecordingPage {
   totalRecords?: number;
 }
 
+/** `POST /meetings/{meetingId}/registrants`: who to register (Zoom requires email and first name). */
+export interface MeetingRegistrantRequest {
+  email: string;
+  firstName: string;
+  lastName?: string;
+}
+
+/** Zoom's answer: the registrant and their own join link (Zoom's recommended way to know who joined). */
+export interface MeetingRegistrant {
+  registrantId: string;
+  joinUrl: string;
+}
+
 interface ClientMetrics {
   requests: Counter<'endpoint' | 'status'>;
   seconds: Histogram<'endpoint'>;
@@ -195,6 +208,46 @@ export class ZoomApiClient {
     );
   }
 
+  /**
+   * Registers a person for a meeting (auto-approved when the meeting approves registrants automatically). A refusal
+   * (e.g. a meeting without registration, 404 for an unknown meeting) is a ZoomApiError with Zoom's status and its
+   * numeric error code (`details.zoomCode`), never its message.
+   */
+  async addMeetingRegistrant(
+    meetingId: string,
+    who: MeetingRegistrantRequest,
+    signal?: AbortSignal,
+  ): Promise<MeetingRegistrant> {
+    const endpoint = 'POST /meetings/{meetingId}/registrants';
+    const body = {
+      email: who.email,
+      first_name: who.firstName,
+      ...(who.lastName !== undefined ? { last_name: who.lastName } : {}),
+    };
+    const text = await this.send(
+      endpoint,
+      'POST',
+      `/meetings/${encodeURIComponent(meetingId)}/registrants`,
+      {},
+      signal,
+      body,
+    );
+    let answer: Record<string, unknown> | undefined;
+    try {
+      answer = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // fall through
+    }
+    const registrantId = answer?.registrant_id;
+    const joinUrl = answer?.join_url;
+    if (typeof registrantId !== 'string' || registrantId === '' || typeof joinUrl !== 'string' || joinUrl === '')
+      throw new ZoomApiError('zoom_api_invalid_answer', `${endpoint}: the answer has no registrant_id and join_url`, {
+        retryable: false,
+        endpoint,
+      });
+    return { registrantId, joinUrl };
+  }
+
   private async getJson(
     endpoint: string,
     path: string,
@@ -221,8 +274,10 @@ export class ZoomApiClient {
     path: string,
     query: Record<string, string>,
     signal?: AbortSignal,
+    json?: object,
   ): Promise<string> {
-    const url = `${this.base}${path}?${new URLSearchParams(query).toString()}`;
+    const search = new URLSearchParams(query).toString();
+    const url = `${this.base}${path}${search ? `?${search}` : ''}`;
     let refreshedToken = false;
     for (let attempt = 1; ; attempt += 1) {
       await this.budget.take();
@@ -245,7 +300,12 @@ export class ZoomApiClient {
           try {
             const res = await fetch(url, {
               method,
-              headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+              headers: {
+                authorization: `Bearer ${token}`,
+                accept: 'application/json',
+                ...(json ? { 'content-type': 'application/json' } : {}),
+              },
+              ...(json ? { body: JSON.stringify(json) } : {}),
               signal: signal
                 ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
                 : AbortSignal.timeout(this.timeoutMs),
@@ -276,13 +336,14 @@ export class ZoomApiClient {
         if (status === 401 || status === 403)
           throw new ZoomApiError(
             'zoom_api_unauthorized',
-            `${endpoint}: Zoom refused the S2S access token (${why}; check the app's recording scopes)`,
+            `${endpoint}: Zoom refused the S2S access token (${why}; check the app's scopes for this endpoint)`,
             { retryable: false, status, endpoint },
           );
+        const zoomCode = retryable ? undefined : zoomErrorCode(outcome.body);
         throw new ZoomApiError(
           retryable ? 'zoom_api_unavailable' : 'zoom_api_rejected',
-          `${endpoint}: ${why}${retryable ? ` after ${attempt} attempts` : ''}`,
-          { retryable, status, endpoint },
+          `${endpoint}: ${why}${zoomCode !== undefined ? ` (Zoom code ${zoomCode})` : ''}${retryable ? ` after ${attempt} attempts` : ''}`,
+          { retryable, status, endpoint, ...(zoomCode !== undefined ? { zoomCode } : {}) },
         );
       }
       if (status === 429) {
@@ -317,6 +378,16 @@ function listingPath(scope: RecordingScope): { path: string; endpoint: string } 
 export function encodeMeetingUuid(uuid: string): string {
   const once = encodeURIComponent(uuid);
   return uuid.startsWith('/') || uuid.includes('//') ? encodeURIComponent(once) : once;
+}
+
+/** Zoom's numeric error code from an error body (`{code, message}`); the message may echo input, so it is dropped. */
+function zoomErrorCode(body: string): number | undefined {
+  try {
+    const code = (JSON.parse(body) as { code?: unknown }).code;
+    return typeof code === 'number' && Number.isInteger(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isMeeting(value: unknown): value is ZoomRecordingMeeting {

@@ -4,6 +4,10 @@
  *   GET    /v2/users/<userId>/recordings        from, to (yyyy-mm-dd, at most one month apart), page_size (≤ 300),
  *   GET    /v2/accounts/<accountId>/recordings  next_page_token (expires after 15 min) → meetings[] newest first
  *   DELETE /v2/meetings/<uuid>/recordings/<fileId>?action=trash
+ *   POST   /v2/meetings/<meetingId>/registrants  {email, first_name, last_name?} → 201 {id, registrant_id, join_url,
+ *                                               topic}; 404 (code 3001) for a meeting not added with `addMeeting`,
+ *                                               400 (code 3000, the sim's) when its registration is off; the same
+ *                                               email again gets the same registrant
  *
  * Every request needs `Authorization: Bearer <S2S access token>` issued by the download server's /oauth/token (and
  * not expired): else 401. Recordings added here are files of the download server, downloadable with the same S2S
@@ -63,6 +67,17 @@ export interface ZoomApiStats {
   listed: Record<string, number>;
   /** `meetingUuid/fileId` moved to the trash. */
   trashed: string[];
+  /** Registrants added (201 answers, repeats included). */
+  registrations: number;
+}
+
+export interface SimRegistrant {
+  meetingId: string;
+  registrantId: string;
+  email: string;
+  firstName: string;
+  lastName?: string;
+  joinUrl: string;
 }
 
 export interface ZoomApiServer {
@@ -70,6 +85,9 @@ export interface ZoomApiServer {
   readonly url: string;
   addRecording(opts?: AddRecordingOptions): SimRecording;
   recordings(): readonly SimRecording[];
+  /** A scheduled meeting the registrants endpoint knows; `registration: false` answers 400 as Zoom does. */
+  addMeeting(meeting: { meetingId: string; topic?: string; registration: boolean }): void;
+  registrants(meetingId: string): readonly SimRegistrant[];
   /** The next `count` requests answer 429 with this Retry-After. */
   rateLimitNext(count: number, retryAfterSec?: number): void;
   setMaxRequestsPerSecond(limit: number | undefined): void;
@@ -98,6 +116,7 @@ class SimZoomApi implements ZoomApiServer {
   /** No request is welcome before this (the last 429's Retry-After). */
   private retryAfterUntil = 0;
   private totals: ZoomApiStats = emptyStats();
+  private readonly meetings = new Map<string, { topic: string; registration: boolean; registrants: SimRegistrant[] }>();
 
   constructor(private readonly opts: ZoomApiServerOptions) {
     this.now = opts.now ?? Date.now;
@@ -148,6 +167,18 @@ class SimZoomApi implements ZoomApiServer {
 
   recordings(): readonly SimRecording[] {
     return this.recs;
+  }
+
+  addMeeting(meeting: { meetingId: string; topic?: string; registration: boolean }): void {
+    this.meetings.set(meeting.meetingId, {
+      topic: meeting.topic ?? `Sim meeting ${meeting.meetingId}`,
+      registration: meeting.registration,
+      registrants: [],
+    });
+  }
+
+  registrants(meetingId: string): readonly SimRegistrant[] {
+    return this.meetings.get(meetingId)?.registrants ?? [];
   }
 
   rateLimitNext(count: number, retryAfterSec = 1): void {
@@ -235,7 +266,56 @@ class SimZoomApi implements ZoomApiServer {
       res.writeHead(204).end();
       return;
     }
+    const register = /^\/v2\/meetings\/([^/]+)\/registrants$/.exec(url.pathname);
+    if (register !== null && req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => this.register(res, decodeURIComponent(register[1]!), Buffer.concat(chunks)));
+      return;
+    }
     this.json(res, 404, { code: 404, message: 'Not found' });
+  }
+
+  private register(res: ServerResponse, meetingId: string, raw: Buffer): void {
+    const meeting = this.meetings.get(meetingId);
+    if (meeting === undefined)
+      return this.json(res, 404, { code: 3001, message: `Meeting does not exist: ${meetingId}.` });
+    if (!meeting.registration)
+      return this.json(res, 400, { code: 3000, message: 'Registration has not been enabled for this meeting.' });
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      this.totals.badRequests++;
+      return this.json(res, 400, { code: 300, message: 'Request Body should be a valid JSON object.' });
+    }
+    const email = typeof body.email === 'string' ? body.email.trim() : '';
+    const firstName = typeof body.first_name === 'string' ? body.first_name.trim() : '';
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || firstName === '') {
+      this.totals.badRequests++;
+      return this.json(res, 400, { code: 300, message: 'Validation Failed.' });
+    }
+    let r = meeting.registrants.find((x) => x.email.toLowerCase() === email.toLowerCase());
+    if (r === undefined) {
+      const registrantId = randomBytes(16).toString('base64url');
+      r = {
+        meetingId,
+        registrantId,
+        email,
+        firstName,
+        ...(typeof body.last_name === 'string' ? { lastName: body.last_name } : {}),
+        joinUrl: `https://sim.zoom.us/w/${meetingId}?tk=${randomBytes(24).toString('base64url')}.DQ&uuid=WN_${registrantId}`,
+      };
+      meeting.registrants.push(r);
+    }
+    this.totals.registrations++;
+    this.json(res, 201, {
+      id: Number(meetingId),
+      registrant_id: r.registrantId,
+      join_url: r.joinUrl,
+      topic: meeting.topic,
+      start_time: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
   }
 
   private list(res: ServerResponse, url: URL, userId: string | undefined, now: number): void {
@@ -310,6 +390,7 @@ function emptyStats(): ZoomApiStats {
     badRequests: 0,
     listed: {},
     trashed: [],
+    registrations: 0,
   };
 }
 

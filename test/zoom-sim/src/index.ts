@@ -97,6 +97,7 @@ export {
   type SimRecording,
   type ZoomApiServer,
   type ZoomApiServerOptions,
+  type SimRegistrant,
   type ZoomApiStats,
 } from './api-server';
 export {

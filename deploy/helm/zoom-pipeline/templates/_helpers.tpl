@@ -137,7 +137,11 @@ dedup:
   {{- include "zoom-pipeline.accountsSecretKeys" . | nindent 2 }}
   {{- else }} {}
   {{- end }}
-attendance: {}
+attendance:
+  # POST /attendance/registrations (Zoom's registrants API)
+  ZOOM_ACCOUNT_ID: optional
+  ZOOM_CLIENT_ID: optional
+  ZOOM_CLIENT_SECRET: optional
 uploader:
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional

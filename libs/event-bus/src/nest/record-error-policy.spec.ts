@@ -1,4 +1,5 @@
-import { DEFAULT_RECORD_ERROR_POLICY, isTransientError, shouldIsolate } from './record-error-policy';
+import type { Batch, ConsumedMessage } from '../event-bus.port';
+import { DEFAULT_RECORD_ERROR_POLICY, isolateRecords, isTransientError, shouldIsolate } from './record-error-policy';
 
 describe('isTransientError: by cause, not by layer', () => {
   it.each([
@@ -41,5 +42,42 @@ describe('shouldIsolate', () => {
     const down = Object.assign(new Error('x'), { code: 'ECONNREFUSED' });
     expect(shouldIsolate(state(500), down, policy, 59_999)).toBe(false);
     expect(shouldIsolate(state(500), down, policy, 60_000)).toBe(true);
+  });
+});
+
+describe('isolateRecords: a record the handler left unfinished', () => {
+  const msg = (offset: number): ConsumedMessage => ({
+    topic: 't',
+    partition: 0,
+    offset: String(offset),
+    timestamp: 0,
+    key: 'k',
+    value: Buffer.from(`m${offset}`),
+    headers: {},
+  });
+  const batch = (...offsets: number[]): Batch => ({
+    topic: 't',
+    partition: 0,
+    messages: offsets.map(msg),
+    heartbeat: async () => undefined,
+    isActive: () => true,
+  });
+  const out = (offset: string) => ({ topic: 'o', key: offset, value: Buffer.from(offset) });
+  // Offset 11 is a long record done in steps: each call emits one step and reports it unfinished.
+  const handle = async (single: Batch) => {
+    const offset = single.messages[0].offset;
+    return offset === '11' ? { outputs: [out('11-step')], commitThrough: '10' } : { outputs: [out(offset)] };
+  };
+  const dead = () => out('dead');
+
+  it('commits what came before, with the unfinished record step outputs', async () => {
+    const result = await isolateRecords(batch(10, 11, 12), handle, dead, false);
+    expect(result.commitThrough).toBe('10');
+    expect(result.outputs.map((o) => o.key)).toEqual(['10', '11-step']);
+  });
+
+  it('first in the batch: its step outputs go out and nothing is committed', async () => {
+    const result = await isolateRecords(batch(11, 12), handle, dead, false);
+    expect(result).toEqual({ outputs: [out('11-step')], commitThrough: '10' });
   });
 });

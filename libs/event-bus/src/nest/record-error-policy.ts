@@ -113,7 +113,7 @@ export function deadLetter(
  * Runs `handle` on one-record batches, in order. A record that fails with an error of its own is dead-lettered and
  * the others are processed; the combined result commits them all at once, so a record that succeeded is never
  * processed again. A transient failure (unless `deadOnTransient`) or a record the handler left unfinished stops
- * the run there: what came before is committed, and that record heads the next attempt.
+ * the run there: what came before is committed (with that record's outputs), and that record heads the next attempt.
  */
 export async function isolateRecords(
   batch: Batch,
@@ -127,8 +127,13 @@ export async function isolateRecords(
     const single: Batch = { ...batchShape(batch), messages: [msg] };
     try {
       const result = await handle(single);
-      if (result.commitThrough !== undefined && BigInt(result.commitThrough) < BigInt(msg.offset)) break;
+      // Outputs of an unfinished record still go out, as the port says (a step of long work, e.g. a large end).
       outputs.push(...result.outputs);
+      if (result.commitThrough !== undefined && BigInt(result.commitThrough) < BigInt(msg.offset)) {
+        if (through === undefined && outputs.length > 0)
+          return { outputs, commitThrough: (BigInt(msg.offset) - 1n).toString() };
+        break;
+      }
     } catch (err) {
       if (isTransientError(err) && !deadOnTransient) {
         if (through === undefined) throw err;
