@@ -13,7 +13,14 @@
  */
 import { backoffDelay, sleep, type RetryBackoff } from './retry-backoff';
 import { type EventBusLogger, type LogFields, errorMessage } from './event-bus.logger';
-import { type Batch, type BatchResult, type ConsumedMessage } from './event-bus.port';
+import {
+  type Batch,
+  type BatchResult,
+  type ConsumedMessage,
+  type ConsumeOptions,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_BATCH_SIZE,
+} from './event-bus.port';
 
 /** How often a stopping consumer retries the commit of a finished batch before leaving it for redelivery. */
 export const COMMIT_ATTEMPTS_WHEN_STOPPING = 3;
@@ -25,6 +32,27 @@ export interface BatchLoopDeps {
   backoff: RetryBackoff;
   /** Aborted when the consumer stops: backoff sleeps end at once. */
   signal: AbortSignal;
+}
+
+/** The loop's deps for a consumer of `options`. */
+export function batchLoopDeps(
+  options: ConsumeOptions,
+  deps: Pick<BatchLoopDeps, 'logger' | 'backoff'>,
+  signal: AbortSignal,
+): BatchLoopDeps {
+  const { logger, backoff } = deps;
+  return { groupId: options.groupId, eachBatch: (batch) => options.eachBatch(batch), logger, backoff, signal };
+}
+
+/** Bounds of one handler call: messages and value bytes (a single larger message still goes alone). */
+export function batchLimits(options: Pick<ConsumeOptions, 'maxBatchSize' | 'maxBatchBytes'>): {
+  maxCount: number;
+  maxBytes: number;
+} {
+  return {
+    maxCount: Math.max(1, options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
+    maxBytes: options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+  };
 }
 
 /** How one batch's commit is made and retried; `run` is the client-specific part. */

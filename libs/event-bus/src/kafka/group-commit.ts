@@ -20,27 +20,24 @@ export interface TransactionCommit {
   offset: bigint;
 }
 
-export interface GroupCommitDeps<C extends TransactionCommit> {
-  /** Runs one transaction with the outputs and offsets of `group`; throws when it did not commit. */
-  runTransaction(group: C[]): Promise<void>;
-  /** Whether the group's offset is already at or past `commit.offset` (an ambiguous failure committed after all). */
-  committedPast(commit: C): Promise<boolean>;
-}
-
 interface Pending<C> {
   commit: C;
   resolve(): void;
   reject(err: unknown): void;
 }
 
-/** One transaction runs at a time; the commits that arrive meanwhile go together into the next one. */
-export class GroupCommitQueue<C extends TransactionCommit> {
+/**
+ * A member's transaction committer; a client provides the transaction itself. One transaction runs at a time; the
+ * commits that arrive meanwhile go together into the next one.
+ */
+export abstract class GroupCommitter<C extends TransactionCommit> {
   private pending: Array<Pending<C>> = [];
   private running = false;
 
-  constructor(private readonly deps: GroupCommitDeps<C>) {}
+  /** `committedPast`: whether the group's offset already is at or past the commit's (an ambiguous failure). */
+  constructor(private readonly committedPast: (commit: C) => Promise<boolean>) {}
 
-  /** Resolves once `commit` is in a committed transaction. */
+  /** Resolves once outputs and offset of `commit` are in a committed transaction (possibly with others). */
   commit(commit: C): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ commit, resolve, reject });
@@ -48,13 +45,19 @@ export class GroupCommitQueue<C extends TransactionCommit> {
     });
   }
 
+  /** Drops the transactional producer (the member stops). */
+  abstract close(): Promise<void>;
+
+  /** Runs one transaction with the outputs and offsets of `group`; throws when it did not commit. */
+  protected abstract runTransaction(group: C[]): Promise<void>;
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
       while (this.pending.length > 0) {
         const group = takeDistinctPartitions(takeWithinBytes(this.pending, MAX_TRANSACTION_BYTES), this.pending);
         try {
-          await this.deps.runTransaction(group.map((p) => p.commit));
+          await this.runTransaction(group.map((p) => p.commit));
           for (const p of group) p.resolve();
         } catch (err) {
           if (group.length === 1) {
@@ -64,7 +67,7 @@ export class GroupCommitQueue<C extends TransactionCommit> {
           for (const p of group) {
             try {
               // An ambiguous failure (the broker committed, the answer was lost) must not publish twice.
-              if (!(await this.deps.committedPast(p.commit))) await this.deps.runTransaction([p.commit]);
+              if (!(await this.committedPast(p.commit))) await this.runTransaction([p.commit]);
               p.resolve();
             } catch (single) {
               p.reject(single);

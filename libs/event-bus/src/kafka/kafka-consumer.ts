@@ -17,52 +17,16 @@
  *   commit-on-revoke). Once the member was fenced (unknown member / illegal generation), nothing is committed:
  *   another member may own the partition, and the batch will be redelivered there.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
-import {
-  DEFAULT_MAX_BATCH_SIZE,
-  type ConsumedMessage,
-  type ConsumeOptions,
-  type ConsumerHandle,
-  DEFAULT_MAX_BATCH_BYTES,
-  type OutgoingMessage,
-  chunkMessages,
-} from '../event-bus.port';
-import { type EventBusLogger, errorMessage } from '../event-bus.logger';
-import { type BatchLoopDeps, runBatch } from '../batch-loop';
-import { type RetryBackoff } from '../retry-backoff';
-import { type KafkaAdmin } from './kafka-admin';
-import { FENCED, assertOutputTopics, groupCommittedPast, groupLag } from './kafka-group';
+import { type ConsumedMessage, type ConsumeOptions, type OutgoingMessage, chunkMessages } from '../event-bus.port';
+import { errorMessage } from '../event-bus.logger';
+import { batchLimits, runBatch } from '../batch-loop';
+import { FENCED, type KafkaMemberDeps, assertOutputTopics, KafkaGroupMember, groupCommittedPast } from './kafka-group';
 import { KafkajsTransactions } from './kafkajs-transactions';
 
-export interface KafkaConsumerSettings {
-  /** The broker evicts a member that sent no heartbeat for this long. */
-  sessionTimeoutMs: number;
-  /** How long the group waits for members to rejoin during a rebalance. */
-  rebalanceTimeoutMs: number;
-  /** Heartbeat period, also used by the timer that heartbeats while a handler runs. */
-  heartbeatIntervalMs: number;
-  /** Long-poll wait of an idle fetch; bounds how long stop() waits for an idle fetch. */
-  maxWaitTimeMs: number;
-  /** Batches (of different partitions) handled at once by one member. */
-  partitionsConsumedConcurrently: number;
-  transactionTimeoutMs: number;
-  /**
-   * isHealthy() turns false when the loop made no progress for this long (a handler proves progress by calling
-   * heartbeat()).
-   */
-  stallTimeoutMs: number;
-}
-
-export interface KafkaConsumerDeps {
+export interface KafkaConsumerDeps extends KafkaMemberDeps {
   kafka: Kafka;
-  admin(): Promise<KafkaAdmin>;
-  /** Throws UnknownTopicError for output topics that do not exist. */
-  assertTopicsExist(topics: string[]): Promise<void>;
-  logger: EventBusLogger;
-  backoff: RetryBackoff;
-  settings: KafkaConsumerSettings;
-  onStopped(): void;
 }
 
 interface BatchFlags {
@@ -70,43 +34,27 @@ interface BatchFlags {
   fenced: boolean;
 }
 
-export class KafkaBusConsumer implements ConsumerHandle {
+export class KafkaBusConsumer extends KafkaGroupMember {
+  declare protected readonly deps: KafkaConsumerDeps;
   /** Batch.assignment: this instance and how many group joins it has seen. */
   private readonly instanceId = randomUUID();
   private joins = 0;
   private readonly consumer: Consumer;
   /** Outputs + offsets in one transaction, merged across the partitions in flight (kafkajs-transactions.ts). */
   private readonly transactions: KafkajsTransactions;
-  private readonly loop: BatchLoopDeps;
   /** Per partition: commits run in order and never move an offset backwards. */
   private readonly partitionCommits = new Map<string, { chain: Promise<unknown>; committed: bigint }>();
-  private readonly abort = new AbortController();
-  private stopping: Promise<void> | null = null;
-  private fatal = false;
-  private lastProgress = Date.now();
 
-  constructor(
-    private readonly deps: KafkaConsumerDeps,
-    private readonly options: ConsumeOptions,
-  ) {
+  constructor(deps: KafkaConsumerDeps, options: ConsumeOptions) {
+    super(deps, options);
     const { settings } = deps;
-    // Unique per member: transactional ids must not be shared by two live producers (the broker fences the
-    // older one). Zombie fencing across members is therefore by group generation (plain commits) and the
-    // fenced check below, not by transactional id; downstream dedup covers the remaining window.
     this.transactions = new KafkajsTransactions({
       kafka: deps.kafka,
       groupId: options.groupId,
-      transactionalId: `${options.groupId}-${randomBytes(6).toString('hex')}`,
+      transactionalId: this.transactionalId,
       transactionTimeoutMs: settings.transactionTimeoutMs,
       committedPast: (topic, partition, offset) => this.alreadyCommitted(topic, partition, offset),
     });
-    this.loop = {
-      groupId: options.groupId,
-      eachBatch: (batch) => options.eachBatch(batch),
-      logger: deps.logger,
-      backoff: deps.backoff,
-      signal: this.abort.signal,
-    };
     this.consumer = deps.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: settings.sessionTimeoutMs,
@@ -191,14 +139,6 @@ export class KafkaBusConsumer implements ConsumerHandle {
     return groupCommittedPast(this.deps.admin, this.options.groupId, topic, partition, offset);
   }
 
-  isHealthy(): boolean {
-    return !this.stopping && !this.fatal && Date.now() - this.lastProgress < this.deps.settings.stallTimeoutMs;
-  }
-
-  lag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
-    return groupLag(this.deps.admin, this.options);
-  }
-
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const all = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
@@ -216,11 +156,8 @@ export class KafkaBusConsumer implements ConsumerHandle {
     // Keep the session alive during long handlers; kafkajs only heartbeats between batches.
     const timer = setInterval(() => void heartbeat(), this.deps.settings.heartbeatIntervalMs);
     try {
-      const chunks = chunkMessages(
-        all,
-        Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
-        this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
-      );
+      const { maxCount, maxBytes } = batchLimits(this.options);
+      const chunks = chunkMessages(all, maxCount, maxBytes);
       for (let i = 0; i < chunks.length; i++) {
         const chunk = chunks[i];
         const isActive = (): boolean => this.isActive(payload, flags);

@@ -4,7 +4,7 @@
  * (group-commit.ts). kafkajs refuses concurrent transactions on one producer, so one runs at a time.
  */
 import { type Kafka, type Producer, Partitioners } from 'kafkajs';
-import { GroupCommitQueue, type TransactionCommit } from './group-commit';
+import { GroupCommitter, type TransactionCommit } from './group-commit';
 import { toTopicMessages } from './kafka-messages';
 
 export interface KafkajsTransactionsDeps {
@@ -16,28 +16,18 @@ export interface KafkajsTransactionsDeps {
   committedPast(topic: string, partition: number, offset: bigint): Promise<boolean>;
 }
 
-export class KafkajsTransactions {
+export class KafkajsTransactions extends GroupCommitter<TransactionCommit> {
   private txProducer: { producer: Producer; ready: Promise<void> } | null = null;
-  private readonly queue: GroupCommitQueue<TransactionCommit>;
 
   constructor(private readonly deps: KafkajsTransactionsDeps) {
-    this.queue = new GroupCommitQueue({
-      runTransaction: (group) => this.runTransaction(group),
-      committedPast: (c) => deps.committedPast(c.topic, c.partition, c.offset),
-    });
+    super((c) => deps.committedPast(c.topic, c.partition, c.offset));
   }
 
-  /** Resolves once outputs and offset are committed in one transaction (possibly with other partitions'). */
-  commit(commit: TransactionCommit): Promise<void> {
-    return this.queue.commit(commit);
-  }
-
-  /** Drops the producer (the member stops); a later commit would open a new one. */
   close(): Promise<void> {
     return this.discardTransactionalProducer();
   }
 
-  private async runTransaction(group: TransactionCommit[]): Promise<void> {
+  protected async runTransaction(group: TransactionCommit[]): Promise<void> {
     const producer = await this.transactionalProducer();
     let transaction;
     try {

@@ -19,39 +19,21 @@
  * - The group heartbeat runs on the client's own timer, so long handlers keep the partition.
  * - Admin work (lag, "was it committed after all?") goes through the bus's admin client (kafka-admin.ts).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions } from 'node:tls';
-import { type KafkaAdmin } from './kafka-admin';
 import type { Consumer, Message, MessagesStream } from '@platformatic/kafka';
-import {
-  DEFAULT_MAX_BATCH_SIZE,
-  type ConsumedMessage,
-  type ConsumeOptions,
-  type ConsumerHandle,
-  DEFAULT_MAX_BATCH_BYTES,
-  type OutgoingMessage,
-  chunkMessages,
-} from '../event-bus.port';
-import { type EventBusLogger, errorMessage } from '../event-bus.logger';
-import { type BatchCommit, type BatchLoopDeps, runBatch } from '../batch-loop';
-import { type RetryBackoff } from '../retry-backoff';
-import { type KafkaConsumerSettings } from './kafka-consumer';
-import { FENCED, assertOutputTopics, groupCommittedPast, groupLag } from './kafka-group';
+import { type ConsumedMessage, type ConsumeOptions, type OutgoingMessage, chunkMessages } from '../event-bus.port';
+import { errorMessage } from '../event-bus.logger';
+import { type BatchCommit, batchLimits, runBatch } from '../batch-loop';
+import { FENCED, type KafkaMemberDeps, assertOutputTopics, KafkaGroupMember, groupCommittedPast } from './kafka-group';
 import { loadPlatformatic, type KafkaSaslConfig, platformaticConnectionOptions } from './publish-producer';
 import { type MemberStamp, PlatformaticTransactions, platformaticErrorType } from './platformatic-transactions';
 
-export interface PlatformaticConsumerDeps {
+export interface PlatformaticConsumerDeps extends KafkaMemberDeps {
   brokers: string[];
   clientId: string;
   ssl?: boolean | ConnectionOptions;
   sasl?: KafkaSaslConfig;
-  admin(): Promise<KafkaAdmin>;
-  /** Throws UnknownTopicError for output topics that do not exist. */
-  assertTopicsExist(topics: string[]): Promise<void>;
-  logger: EventBusLogger;
-  backoff: RetryBackoff;
-  settings: KafkaConsumerSettings;
-  onStopped(): void;
 }
 
 interface Queued {
@@ -72,51 +54,37 @@ interface PartitionState {
 /** Pause the stream above this many queued messages (all partitions together); resume below half. */
 const MAX_QUEUED_MESSAGES = 5_000;
 
-export class PlatformaticBusConsumer implements ConsumerHandle {
+export class PlatformaticBusConsumer extends KafkaGroupMember {
+  declare protected readonly deps: PlatformaticConsumerDeps;
   /** Batch.assignment: this instance and the generation its messages were fetched under. */
   private readonly instanceId = randomUUID();
   private consumer: Consumer | null = null;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   /** Outputs + offsets in one transaction, merged across partitions (platformatic-transactions.ts). */
   private readonly transactions: PlatformaticTransactions;
-  private readonly loop: BatchLoopDeps;
   private readonly partitions = new Map<string, PartitionState>();
   /** Per partition: the offset we last committed in this generation (never commit backwards). */
   private readonly committed = new Map<string, bigint>();
   private readonly running = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
   private generation = -1;
   private queued = 0;
   private paused = false;
   private scheduled = false;
-  private stopping: Promise<void> | null = null;
-  private fatal = false;
-  private lastProgress = Date.now();
 
-  constructor(
-    private readonly deps: PlatformaticConsumerDeps,
-    private readonly options: ConsumeOptions,
-  ) {
-    // Unique per member, as on kafkajs: zombie fencing is by group generation (KIP-447), not by transactional id.
+  constructor(deps: PlatformaticConsumerDeps, options: ConsumeOptions) {
+    super(deps, options);
     this.transactions = new PlatformaticTransactions({
       brokers: deps.brokers,
       clientId: deps.clientId,
       ssl: deps.ssl,
       sasl: deps.sasl,
-      transactionalId: `${options.groupId}-${randomBytes(6).toString('hex')}`,
+      transactionalId: this.transactionalId,
       transactionTimeoutMs: deps.settings.transactionTimeoutMs,
       consumer: () => this.consumer,
       committedPast: (topic, partition, offset) =>
         groupCommittedPast(deps.admin, options.groupId, topic, partition, offset),
       signal: this.abort.signal,
     });
-    this.loop = {
-      groupId: options.groupId,
-      eachBatch: (batch) => options.eachBatch(batch),
-      logger: deps.logger,
-      backoff: deps.backoff,
-      signal: this.abort.signal,
-    };
   }
 
   async start(): Promise<void> {
@@ -203,14 +171,6 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
       })();
     }
     return this.stopping;
-  }
-
-  isHealthy(): boolean {
-    return !this.stopping && !this.fatal && Date.now() - this.lastProgress < this.deps.settings.stallTimeoutMs;
-  }
-
-  lag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
-    return groupLag(this.deps.admin, this.options);
   }
 
   private runningCount(): number {
@@ -313,8 +273,7 @@ export class PlatformaticBusConsumer implements ConsumerHandle {
   }
 
   private async runPartition(state: PartitionState): Promise<void> {
-    const maxCount = Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
-    const maxBytes = this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    const { maxCount, maxBytes } = batchLimits(this.options);
     while (state.queue.length > 0 && this.stopping === null) {
       const generation = this.generation;
       const queue = state.queue;

@@ -8,8 +8,13 @@
 import { type ConnectionOptions } from 'node:tls';
 import type { Consumer, Producer } from '@platformatic/kafka';
 import { sleep } from '../retry-backoff';
-import { GroupCommitQueue, type TransactionCommit } from './group-commit';
-import { type KafkaSaslConfig, loadPlatformatic, platformaticConnectionOptions } from './publish-producer';
+import { GroupCommitter, type TransactionCommit } from './group-commit';
+import {
+  type KafkaSaslConfig,
+  loadPlatformatic,
+  platformaticConnectionOptions,
+  toPlatformaticMessages,
+} from './publish-producer';
 
 /** What the group coordinator checks on TxnOffsetCommit (KIP-447): the member and generation of the fetch. */
 export interface MemberStamp {
@@ -63,30 +68,20 @@ export function txRetryDelay(
   return platformaticErrorType(error) === 'CONCURRENT_TRANSACTIONS' ? 10 * 2 ** (attempt - 1) : 1_000;
 }
 
-export class PlatformaticTransactions {
+export class PlatformaticTransactions extends GroupCommitter<PlatformaticCommit> {
   private txProducer: Promise<Producer<string, Buffer, string, string>> | null = null;
-  private readonly queue: GroupCommitQueue<PlatformaticCommit>;
   /** The broker refused TxnOffsetCommit v4 once: use v3 from then on. */
   private txnOffsetCommitV3 = false;
 
   constructor(private readonly deps: PlatformaticTransactionsDeps) {
-    this.queue = new GroupCommitQueue({
-      runTransaction: (group) => this.runTransaction(group),
-      committedPast: (c) => deps.committedPast(c.topic, c.partition, c.offset),
-    });
+    super((c) => deps.committedPast(c.topic, c.partition, c.offset));
   }
 
-  /** Resolves once outputs and offset are committed in one transaction (possibly with other partitions'). */
-  commit(commit: PlatformaticCommit): Promise<void> {
-    return this.queue.commit(commit);
-  }
-
-  /** Drops the producer (the member stops); a later commit would open a new one. */
   close(): Promise<void> {
     return this.discardTransactionalProducer();
   }
 
-  private async runTransaction(group: PlatformaticCommit[]): Promise<void> {
+  protected async runTransaction(group: PlatformaticCommit[]): Promise<void> {
     const producer = await this.transactionalProducer();
     let transaction;
     try {
@@ -98,14 +93,7 @@ export class PlatformaticTransactions {
     try {
       const outputs = group.flatMap((c) => c.outputs);
       if (outputs.length > 0) {
-        await transaction.send({
-          messages: outputs.map((m) => ({
-            topic: m.topic,
-            key: m.key ?? undefined,
-            value: m.value,
-            headers: m.headers ? new Map(Object.entries(m.headers)) : undefined,
-          })),
-        });
+        await transaction.send({ messages: toPlatformaticMessages(outputs) });
       }
       await transaction.addConsumer(this.deps.consumer() as never);
       await this.txnOffsetCommit(producer, group);

@@ -7,17 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  DEFAULT_MAX_BATCH_SIZE,
   type BatchResult,
   type ConsumedMessage,
   type ConsumeOptions,
   type ConsumerHandle,
-  DEFAULT_MAX_BATCH_BYTES,
   chunkMessages,
 } from '../event-bus.port';
 import { type EventBusLogger, errorMessage } from '../event-bus.logger';
 import { type RetryBackoff } from '../retry-backoff';
-import { type BatchLoopDeps, runBatch } from '../batch-loop';
+import { type BatchLoopDeps, batchLimits, batchLoopDeps, runBatch } from '../batch-loop';
 import { type LogEntry, type LogState } from './log-state';
 
 export interface LogConsumerDeps {
@@ -47,14 +45,7 @@ export class LogConsumer implements ConsumerHandle {
     private readonly deps: LogConsumerDeps,
     private readonly options: ConsumeOptions,
   ) {
-    const { logger, backoff } = deps;
-    this.loop = {
-      groupId: options.groupId,
-      eachBatch: (batch) => options.eachBatch(batch),
-      logger,
-      backoff,
-      signal: this.abort.signal,
-    };
+    this.loop = batchLoopDeps(options, deps, this.abort.signal);
   }
 
   start(): void {
@@ -112,16 +103,16 @@ export class LogConsumer implements ConsumerHandle {
   }
 
   private async run(topic: string, partition: number, start: number): Promise<void> {
-    const maxBatchSize = Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
+    const { maxCount, maxBytes } = batchLimits(this.options);
     let position = start;
     while (this.running) {
-      const read = this.deps.state.read(topic, partition, position, maxBatchSize);
+      const read = this.deps.state.read(topic, partition, position, maxCount);
       if (read.length === 0) {
         await this.waitForAppend(topic, partition, position);
         continue;
       }
       // Same byte bound as the Kafka adapter: the rest is read again from the next position.
-      const records = chunkMessages(read, maxBatchSize, this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES)[0];
+      const records = chunkMessages(read, maxCount, maxBytes)[0];
       const messages: ConsumedMessage[] = records.map((r, i) => ({
         topic,
         partition,
