@@ -1,7 +1,7 @@
-import { GroupCommitter, type TransactionCommit } from './group-commit';
+import { TransactionCommitter, type TransactionCommit } from './group-commit';
 
 /** A committer whose transactions are a function: what each transaction held, in order. */
-class FakeCommitter extends GroupCommitter<TransactionCommit> {
+class FakeCommitter extends TransactionCommitter<TransactionCommit> {
   readonly transactions: string[][] = [];
 
   constructor(
@@ -28,7 +28,7 @@ const commit = (partition: number, offset: number, bytes = 1): TransactionCommit
   offset: BigInt(offset),
 });
 
-describe('GroupCommitter (the group commit the transaction committers of both Kafka clients share)', () => {
+describe('TransactionCommitter (the group commit the transaction committers of both Kafka clients share)', () => {
   it('merges the commits waiting while a transaction runs into the next one, one per partition', async () => {
     const queue = new FakeCommitter(
       () => false,

@@ -30,7 +30,7 @@ interface Pending<C> {
  * A member's transaction committer; a client provides the transaction itself. One transaction runs at a time; the
  * commits that arrive meanwhile go together into the next one.
  */
-export abstract class GroupCommitter<C extends TransactionCommit> {
+export abstract class TransactionCommitter<C extends TransactionCommit> {
   private pending: Array<Pending<C>> = [];
   private running = false;
 

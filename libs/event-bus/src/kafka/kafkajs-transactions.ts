@@ -4,7 +4,7 @@
  * (group-commit.ts). kafkajs refuses concurrent transactions on one producer, so one runs at a time.
  */
 import { type Kafka, type Producer, Partitioners } from 'kafkajs';
-import { GroupCommitter, type TransactionCommit } from './group-commit';
+import { TransactionCommitter, type TransactionCommit } from './group-commit';
 import { toTopicMessages } from './kafka-messages';
 
 export interface KafkajsTransactionsDeps {
@@ -16,7 +16,7 @@ export interface KafkajsTransactionsDeps {
   committedPast(topic: string, partition: number, offset: bigint): Promise<boolean>;
 }
 
-export class KafkajsTransactions extends GroupCommitter<TransactionCommit> {
+export class KafkajsTransactions extends TransactionCommitter<TransactionCommit> {
   private txProducer: { producer: Producer; ready: Promise<void> } | null = null;
 
   constructor(private readonly deps: KafkajsTransactionsDeps) {

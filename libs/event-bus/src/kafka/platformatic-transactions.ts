@@ -8,7 +8,7 @@
 import { type ConnectionOptions } from 'node:tls';
 import type { Consumer, Producer } from '@platformatic/kafka';
 import { sleep } from '../retry-backoff';
-import { GroupCommitter, type TransactionCommit } from './group-commit';
+import { TransactionCommitter, type TransactionCommit } from './group-commit';
 import {
   type KafkaSaslConfig,
   loadPlatformatic,
@@ -68,7 +68,7 @@ export function txRetryDelay(
   return platformaticErrorType(error) === 'CONCURRENT_TRANSACTIONS' ? 10 * 2 ** (attempt - 1) : 1_000;
 }
 
-export class PlatformaticTransactions extends GroupCommitter<PlatformaticCommit> {
+export class PlatformaticTransactions extends TransactionCommitter<PlatformaticCommit> {
   private txProducer: Promise<Producer<string, Buffer, string, string>> | null = null;
   /** The broker refused TxnOffsetCommit v4 once: use v3 from then on. */
   private txnOffsetCommitV3 = false;
