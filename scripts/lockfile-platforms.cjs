@@ -23,7 +23,9 @@ for (const [loc, meta] of Object.entries(pkgs)) {
     const cpu = parts.find((p) => CPU.includes(p)) ?? (parts.includes('arm') ? 'arm' : undefined);
     if (!os || !cpu) continue; // not a platform package: leave it to npm
     if (os === 'linux' && cpu === 'x64') continue; // ours: must come from the registry for real
-    const entry = { version, resolved: `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${version}.tgz`, cpu: [cpu], optional: true, os: [os] };
+    const tarball = `${name.split('/').pop()}-${version}.tgz`;
+    const resolved = `https://registry.npmjs.org/${name}/-/${tarball}`;
+    const entry = { version, resolved, cpu: [cpu], optional: true, os: [os] };
     if (meta.dev) entry.dev = true;
     const libc = parts.find((p) => p === 'musl' || p === 'gnu' || p === 'musleabihf' || p === 'gnueabihf');
     if (libc && os === 'linux') entry.libc = [libc.startsWith('musl') ? 'musl' : 'glibc'];

@@ -113,7 +113,8 @@ function probeRaw() {
     try {
       const what = kafkajs ? await probeKafkajs(kafkajs) : await probeRaw();
       if (warm && kafkajs) await warmUp(kafkajs);
-      console.log(`kafka answers on ${hostPort}: ${what}${warm && kafkajs ? ' (group and transaction coordinators loaded)' : ''}`);
+      console.log((`kafka answers on ${hostPort}: ` +
+ `${what}${warm && kafkajs ? ' (group and transaction coordinators loaded)' : ''}`));
       process.exit(0);
     } catch (err) {
       lastError = err;

@@ -122,7 +122,7 @@ describe('AccountsService (memory store, zoom-sim OAuth)', () => {
     expect(await store.getLink('u-2')).toBeNull();
   });
 
-  it('refuses a confirmation for another app user (login CSRF), links nothing, and revokes the grant at Zoom', async () => {
+  it('refuses confirming for another app user (login CSRF): links nothing, revokes the grant', async () => {
     const { service, store } = setup();
     const before = sim.stats().revocations;
     const { authorizeUrl } = await service.start({ appUserId: 'attacker', returnUrl: RETURN });

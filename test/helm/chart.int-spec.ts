@@ -202,7 +202,9 @@ function validate(yamlText: string, name: string): ValidationOutcome {
   return {
     ok,
     crdValid,
-    report: `kubernetes-validate (exit ${builtIn.status}):\n${builtIn.stdout}${builtIn.stderr}\nkubeconform (exit ${crds.status}):\n${crds.stdout}${crds.stderr}`,
+    report:
+      `kubernetes-validate (exit ${builtIn.status}):\n${builtIn.stdout}${builtIn.stderr}\nkubeconform ` +
+      `(exit ${crds.status}):\n${crds.stdout}${crds.stderr}`,
   };
 }
 
@@ -582,23 +584,29 @@ describe('Kafka: topics and consumers match the code', () => {
     expect(topics[TOPICS.events]['cleanup.policy']).toBeUndefined();
   });
 
-  it('deploys the attendance app only when enabled: Deployment, ClusterIP Service, its settings and REDIS_URL from the Secret', () => {
-    expect(
-      render([ciValues('minimal')]).filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'attendance'),
-    ).toEqual([]);
-    const yaml = renderYaml([ciValues('minimal')], ['attendance.enabled=true', 'attendance.grace=5m']);
-    const outcome = validate(yaml, 'attendance');
-    if (!outcome.ok) throw new Error(outcome.report);
-    const docs = parseYaml(yaml);
-    const deployment = named(docs, 'Deployment', 'attendance');
-    const container = deployment.spec.template.spec.containers[0] as Manifest;
-    expect(container.args).toEqual(['dist/apps/attendance/src/main.js']);
-    expect((container.env as Manifest[]).map((e) => e.name)).toContain('REDIS_URL');
-    expect(named(docs, 'Service', 'attendance').spec.type).toBe('ClusterIP');
-    expect(named(docs, 'ConfigMap', 'attendance').data).toEqual(
-      expect.objectContaining({ ATTENDANCE_GRACE: '5m', OTEL_SERVICE_NAME: 'zoom-pipeline-attendance' }),
-    );
-  });
+  it(
+    'deploys the attendance app only when enabled: Deployment, ClusterIP Service, its settings and REDIS_URL ' +
+      'from the Secret',
+    () => {
+      expect(
+        render([ciValues('minimal')]).filter(
+          (d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'attendance',
+        ),
+      ).toEqual([]);
+      const yaml = renderYaml([ciValues('minimal')], ['attendance.enabled=true', 'attendance.grace=5m']);
+      const outcome = validate(yaml, 'attendance');
+      if (!outcome.ok) throw new Error(outcome.report);
+      const docs = parseYaml(yaml);
+      const deployment = named(docs, 'Deployment', 'attendance');
+      const container = deployment.spec.template.spec.containers[0] as Manifest;
+      expect(container.args).toEqual(['dist/apps/attendance/src/main.js']);
+      expect((container.env as Manifest[]).map((e) => e.name)).toContain('REDIS_URL');
+      expect(named(docs, 'Service', 'attendance').spec.type).toBe('ClusterIP');
+      expect(named(docs, 'ConfigMap', 'attendance').data).toEqual(
+        expect.objectContaining({ ATTENDANCE_GRACE: '5m', OTEL_SERVICE_NAME: 'zoom-pipeline-attendance' }),
+      );
+    },
+  );
 
   it('defaults to the partition counts of libs/contracts', () => {
     const docs = render([ciValues('minimal')], ['kafkaTopics.enabled=true', 'kafkaTopics.clusterName=c']);
@@ -685,44 +693,48 @@ describe('network policies and metrics', () => {
 });
 
 describe('reconciler (reconciler.enabled)', () => {
-  it('runs one replica of apps/reconciler with its settings, the S2S keys and REDIS_URL, behind a ClusterIP Service', () => {
-    const docs = render(
-      [ciValues('full')],
-      ['reconciler.enabled=true', 'reconciler.interval=30m', 'reconciler.users=u1\\,u2'],
-    );
-    const deployment = named(docs, 'Deployment', 'reconciler');
-    expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
-    const container = deployment.spec.template.spec.containers[0] as Manifest;
-    expect(container.args).toEqual(['dist/apps/reconciler/src/main.js']);
-    const secretEnv = ((container.env as Manifest[]) ?? [])
-      .filter((e) => e.valueFrom?.secretKeyRef)
-      .map((e) => e.name as string)
-      .sort();
-    expect(secretEnv).toEqual([
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'OTEL_EXPORTER_OTLP_HEADERS',
-      'REDIS_URL',
-      'ZOOM_ACCOUNT_ID',
-      'ZOOM_CLIENT_ID',
-      'ZOOM_CLIENT_SECRET',
-    ]);
-    expect(named(docs, 'ConfigMap', 'reconciler').data).toEqual(
-      expect.objectContaining({
-        RECONCILE_INTERVAL: '30m',
-        RECONCILE_LOOKBACK: '48h',
-        RECONCILE_USERS: 'u1,u2',
-        ZOOM_API_RATE: '5',
-        ZOOM_AFTER_UPLOAD: 'keep',
-        S3_BUCKET: expect.any(String),
-      }),
-    );
-    expect(named(docs, 'Service', 'reconciler').spec.type).toBe('ClusterIP');
-    expect(
-      render([ciValues('minimal')]).some((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'reconciler'),
-    ).toBe(false);
-  });
+  it(
+    'runs one replica of apps/reconciler with its settings, the S2S keys and REDIS_URL, behind a ClusterIP ' +
+      'Service',
+    () => {
+      const docs = render(
+        [ciValues('full')],
+        ['reconciler.enabled=true', 'reconciler.interval=30m', 'reconciler.users=u1\\,u2'],
+      );
+      const deployment = named(docs, 'Deployment', 'reconciler');
+      expect(deployment.spec.replicas).toBe(1);
+      expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+      const container = deployment.spec.template.spec.containers[0] as Manifest;
+      expect(container.args).toEqual(['dist/apps/reconciler/src/main.js']);
+      const secretEnv = ((container.env as Manifest[]) ?? [])
+        .filter((e) => e.valueFrom?.secretKeyRef)
+        .map((e) => e.name as string)
+        .sort();
+      expect(secretEnv).toEqual([
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'OTEL_EXPORTER_OTLP_HEADERS',
+        'REDIS_URL',
+        'ZOOM_ACCOUNT_ID',
+        'ZOOM_CLIENT_ID',
+        'ZOOM_CLIENT_SECRET',
+      ]);
+      expect(named(docs, 'ConfigMap', 'reconciler').data).toEqual(
+        expect.objectContaining({
+          RECONCILE_INTERVAL: '30m',
+          RECONCILE_LOOKBACK: '48h',
+          RECONCILE_USERS: 'u1,u2',
+          ZOOM_API_RATE: '5',
+          ZOOM_AFTER_UPLOAD: 'keep',
+          S3_BUCKET: expect.any(String),
+        }),
+      );
+      expect(named(docs, 'Service', 'reconciler').spec.type).toBe('ClusterIP');
+      expect(
+        render([ciValues('minimal')]).some((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'reconciler'),
+      ).toBe(false);
+    },
+  );
 });
 
 describe('checks.yaml refuses impossible combinations', () => {

@@ -92,7 +92,7 @@ describe('accounts on Redis: tokens at rest and refresh across processes', () =>
     for (const t of sim.issuedTokens()) expect(value).not.toContain(t);
   });
 
-  it('two processes refreshing the same link at once: one refresh reaches Zoom, both get the same working token', async () => {
+  it('two processes refresh one link at once: one refresh reaches Zoom, both get the same token', async () => {
     const main = resolve(repoRoot, 'dist/libs/accounts-store/src/index.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
     const { appUserId } = await linkedUser();
@@ -102,8 +102,11 @@ describe('accounts on Redis: tokens at rest and refresh across processes', () =>
       const a = require(${JSON.stringify(main)});
       const env = process.env;
       const store = new a.RedisAccountsStore({ url: env.REDIS_URL, keyPrefix: env.PREFIX });
-      const oauth = new a.ZoomOAuthClient({ clientId: env.CID, clientSecret: env.CSECRET, oauthBaseUrl: env.SIM, apiBaseUrl: env.SIM + '/v2' });
-      const linked = new a.LinkedAccounts(store, new a.TokenCipher({ id: 'k1', key: Buffer.from(env.KEY, 'base64') }), oauth, { refreshMarginMs: 300000 });
+      const oauth = new a.ZoomOAuthClient({
+        clientId: env.CID, clientSecret: env.CSECRET, oauthBaseUrl: env.SIM, apiBaseUrl: env.SIM + '/v2',
+      });
+      const cipher = new a.TokenCipher({ id: 'k1', key: Buffer.from(env.KEY, 'base64') });
+      const linked = new a.LinkedAccounts(store, cipher, oauth, { refreshMarginMs: 300000 });
       store.isReady().then(() => process.stdout.write('ready\\n'));
       process.stdin.once('data', async () => {
         const token = await linked.accessToken(env.APP_USER);

@@ -168,7 +168,8 @@ describe('RedisDedupStore (Redis only)', () => {
       console.log(`[redis memory] token hash with a 267-character token: MEMORY USAGE ${tokenBytes} B`);
       console.log(
         `[redis memory] ${count} claims: used_memory +${after - before} B = ${perKey.toFixed(1)} B/key; ` +
-          `MEMORY USAGE of one claim key = ${sample} B; ${Math.round(count / (elapsed / 1000))} claims/s in pipelines of 1000`,
+          (`MEMORY USAGE of one claim key = ${sample} B; ${Math.round(count / (elapsed / 1000))} claims/s in ` +
+            'pipelines of 1000'),
       );
       expect(perKey).toBeLessThan(300);
       expect(sample).toBeLessThan(300);

@@ -110,7 +110,7 @@ describe('S3ObjectStore (S3 only)', () => {
     expect(growthMiB).toBeLessThan(boundMiB);
   });
 
-  it('by default writes the SHA-256 into a <key>.sha256 sidecar (sha256sum format) without rewriting the object', async () => {
+  it('by default writes the SHA-256 to a <key>.sha256 sidecar (sha256sum format), object untouched', async () => {
     const store = make();
     const key = `sidecar-${Date.now()}/Réunion recording.mp4`;
     const body = testBody(12 * MIB);
@@ -141,28 +141,32 @@ describe('S3ObjectStore (S3 only)', () => {
     expect((await store.head(key))?.sha256).toBeUndefined();
   });
 
-  it('puts the SHA-256 into the metadata with sha256Location "metadata" (a server-side copy), and nowhere with "none"', async () => {
-    const copy = make({ sha256Location: 'metadata' });
-    const none = make({ sha256Location: 'none' });
-    const stamp = Date.now();
-    const a = testBody(12 * MIB);
-    const b = testBody(12 * MIB);
+  it(
+    'puts the SHA-256 into the metadata with sha256Location "metadata" (a server-side copy), and nowhere with ' +
+      '"none"',
+    async () => {
+      const copy = make({ sha256Location: 'metadata' });
+      const none = make({ sha256Location: 'none' });
+      const stamp = Date.now();
+      const a = testBody(12 * MIB);
+      const b = testBody(12 * MIB);
 
-    const ra = await copy.put({ key: `copy-${stamp}/a.mp4`, body: a.stream, contentLength: 12 * MIB, metadata: {} });
-    const rb = await none.put({ key: `none-${stamp}/b.mp4`, body: b.stream, contentLength: 12 * MIB, metadata: {} });
+      const ra = await copy.put({ key: `copy-${stamp}/a.mp4`, body: a.stream, contentLength: 12 * MIB, metadata: {} });
+      const rb = await none.put({ key: `none-${stamp}/b.mp4`, body: b.stream, contentLength: 12 * MIB, metadata: {} });
 
-    expect([ra.sha256, rb.sha256]).toEqual([a.sha256(), b.sha256()]);
-    expect(await copy.head(`copy-${stamp}/a.mp4`)).toMatchObject({
-      sha256: a.sha256(),
-      metadata: { sha256: a.sha256() },
-    });
-    const headB = await none.head(`none-${stamp}/b.mp4`);
-    expect(headB?.sha256).toBeUndefined();
-    expect(headB?.metadata).not.toHaveProperty('sha256');
-    await expect(
-      raw.send(new HeadObjectCommand({ Bucket: bucket, Key: `none-${stamp}/b.mp4.sha256` })),
-    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
-  });
+      expect([ra.sha256, rb.sha256]).toEqual([a.sha256(), b.sha256()]);
+      expect(await copy.head(`copy-${stamp}/a.mp4`)).toMatchObject({
+        sha256: a.sha256(),
+        metadata: { sha256: a.sha256() },
+      });
+      const headB = await none.head(`none-${stamp}/b.mp4`);
+      expect(headB?.sha256).toBeUndefined();
+      expect(headB?.metadata).not.toHaveProperty('sha256');
+      await expect(
+        raw.send(new HeadObjectCommand({ Bucket: bucket, Key: `none-${stamp}/b.mp4.sha256` })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    },
+  );
 
   it.each(['stream', 'buffered'] as const)(
     'leaves no multipart upload open when a large upload is killed midway by its abort signal (%s)',

@@ -158,29 +158,33 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
     startedAt: Date.now(),
   });
 
-  it('answers binary keep-alives; two pods and a repeated rtms_started still make one connection; the survivor takes over a crashed holder', async () => {
-    const streamId = randomBytes(16).toString('hex');
-    const stream = info(streamId);
-    sim.addStream({ streamId, instanceId: stream.instanceId, audioFrames: 1500 });
-    const [a, b] = [make('pod-a'), make('pod-b')];
-    await Promise.all([a.onStarted(stream), b.onStarted(stream), a.onStarted(stream)]);
-    await until('audio', () => sim.stream(streamId).audioSent.length > 100);
-    expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
-    const holder = a.held().includes(streamId) ? a : b;
-    const other = holder === a ? b : a;
-    expect(other.held()).toEqual([]);
+  it(
+    'answers binary keep-alives; two pods and a repeated rtms_started still make one connection; the survivor ' +
+      'takes over a crashed holder',
+    async () => {
+      const streamId = randomBytes(16).toString('hex');
+      const stream = info(streamId);
+      sim.addStream({ streamId, instanceId: stream.instanceId, audioFrames: 1500 });
+      const [a, b] = [make('pod-a'), make('pod-b')];
+      await Promise.all([a.onStarted(stream), b.onStarted(stream), a.onStarted(stream)]);
+      await until('audio', () => sim.stream(streamId).audioSent.length > 100);
+      expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
+      const holder = a.held().includes(streamId) ? a : b;
+      const other = holder === a ? b : a;
+      expect(other.held()).toEqual([]);
 
-    holder.crash();
-    await until('takeover', () => sim.stream(streamId).connections === 2);
-    await until('end', () => sim.stream(streamId).ended && other.tracked().length === 0);
-    expect(sim.stream(streamId)).toMatchObject({ maxConcurrent: 1, refusedConcurrent: 0 });
-    expect(sim.stats().keepAliveTimeouts).toBe(0);
-    // The survivor stored what it received, byte for byte, under its own fence.
-    const survivorFrames = sim
-      .stream(streamId)
-      .audioSent.filter((f) => f.connection === sim.stream(streamId).audioSent.at(-1)!.connection);
-    expect(survivorFrames.every((f) => f.bytes.equals(frameBytes(streamId, f.index)))).toBe(true);
-  });
+      holder.crash();
+      await until('takeover', () => sim.stream(streamId).connections === 2);
+      await until('end', () => sim.stream(streamId).ended && other.tracked().length === 0);
+      expect(sim.stream(streamId)).toMatchObject({ maxConcurrent: 1, refusedConcurrent: 0 });
+      expect(sim.stats().keepAliveTimeouts).toBe(0);
+      // The survivor stored what it received, byte for byte, under its own fence.
+      const survivorFrames = sim
+        .stream(streamId)
+        .audioSent.filter((f) => f.connection === sim.stream(streamId).audioSent.at(-1)!.connection);
+      expect(survivorFrames.every((f) => f.bytes.equals(frameBytes(streamId, f.index)))).toBe(true);
+    },
+  );
 
   it("gives a refused handshake up at once with Zoom's reason, and never logs the secret", async () => {
     const wrong = await startRtmsServer({ clientId: CLIENT_ID, clientSecret: 'another-secret' });
@@ -204,26 +208,30 @@ describe('RtmsConnector with zoom-sim (memory adapters)', () => {
     }
   });
 
-  it('gives up after a few handshakes that Zoom closes without an answer (how a wrong secret looks on the wire), with a clear error', async () => {
-    const silent = await startRtmsServer({
-      clientId: CLIENT_ID,
-      clientSecret: 'another-secret',
-      badSignature: 'close',
-    });
-    try {
-      const streamId = randomBytes(16).toString('hex');
-      const stream = info(streamId, silent.signalingUrl);
-      silent.addStream({ streamId, instanceId: stream.instanceId, audioFrames: 10 });
-      const c = make('pod-e', { reconnectMaxDelayMs: 100 });
-      await c.onStarted(stream);
-      await until('give-up', () => logText.includes('rtms handshake never answered'));
-      const attempts = silent.stats().badSignatures;
-      expect(attempts).toBe(5);
-      await new Promise((r) => setTimeout(r, 1_000));
-      expect(silent.stats().badSignatures).toBe(attempts);
-      expect(c.tracked()).toEqual([]);
-    } finally {
-      await silent.close();
-    }
-  });
+  it(
+    'gives up after a few handshakes that Zoom closes without an answer (how a wrong secret looks on the ' +
+      'wire), with a clear error',
+    async () => {
+      const silent = await startRtmsServer({
+        clientId: CLIENT_ID,
+        clientSecret: 'another-secret',
+        badSignature: 'close',
+      });
+      try {
+        const streamId = randomBytes(16).toString('hex');
+        const stream = info(streamId, silent.signalingUrl);
+        silent.addStream({ streamId, instanceId: stream.instanceId, audioFrames: 10 });
+        const c = make('pod-e', { reconnectMaxDelayMs: 100 });
+        await c.onStarted(stream);
+        await until('give-up', () => logText.includes('rtms handshake never answered'));
+        const attempts = silent.stats().badSignatures;
+        expect(attempts).toBe(5);
+        await new Promise((r) => setTimeout(r, 1_000));
+        expect(silent.stats().badSignatures).toBe(attempts);
+        expect(c.tracked()).toEqual([]);
+      } finally {
+        await silent.close();
+      }
+    },
+  );
 });

@@ -40,7 +40,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         req.resume();
         res.writeHead(503, { 'content-type': 'application/xml' });
         res.end(
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected by the chaos proxy</Message></Error>',
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected by the chaos ' +
+            'proxy</Message></Error>',
         );
         return;
       }

@@ -38,7 +38,7 @@ describe('zoom-pipeline (dispatch and help)', () => {
     }
   });
 
-  it('exits 2 with the usage on stderr for no command, an unknown command or a global flag it does not know', async () => {
+  it('exits 2 with the usage on stderr for no command, an unknown command or an unknown global flag', async () => {
     const cases: Array<[string[], string | undefined]> = [
       [[], undefined],
       [['deploy'], 'zoom-pipeline: unknown command "deploy"'],

@@ -100,13 +100,15 @@ export async function backfillCommand(args: string[], ctx: CommandContext): Prom
   const started = await call(fetchImpl, new URL('reconcile/runs', base), 'POST', body, 30_000, token);
   if (started.status === 409) {
     ctx.io.err(
-      `zoom-pipeline backfill: ${String(started.json.message ?? 'another reconcile run is in progress')}; try again when it has finished`,
+      `zoom-pipeline backfill: ${String(started.json.message ?? 'another reconcile run is in progress')}; try ` +
+        'again when it has finished',
     );
     return 1;
   }
   if (started.status !== 202 && started.status !== 200)
     throw new Error(
-      `the service refused the backfill (${started.status} ${String(started.json.error ?? '')}: ${String(started.json.message ?? '')})`,
+      `the service refused the backfill (${started.status} ${String(started.json.error ?? '')}: ` +
+        `${String(started.json.message ?? '')})`,
     );
   let run = started.json as unknown as Run;
   const progress = throttledProgress(ctx.io, 200);
@@ -235,7 +237,8 @@ async function call(
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause?.code;
     throw new Error(
-      `cannot reach ${url.origin} (${typeof cause === 'string' ? cause : (err as Error).message}); is the service (or, in cluster mode, the reconciler) running?`,
+      `cannot reach ${url.origin} (${typeof cause === 'string' ? cause : (err as Error).message}); is the ` +
+        'service (or, in cluster mode, the reconciler) running?',
       { cause: err },
     );
   }
@@ -251,7 +254,10 @@ async function call(
 }
 
 function progressLine(r: Run): string {
-  return `listing ${r.from}..${r.to}: ${n(r.meetingsListed)} meetings, ${n(r.filesFound)} files found, ${n(r.alreadyStored)} already stored, ${n(r.queued)} queued (${bytes(r.queuedBytes)})`;
+  return (
+    `listing ${r.from}..${r.to}: ${n(r.meetingsListed)} meetings, ${n(r.filesFound)} files found, ` +
+    `${n(r.alreadyStored)} already stored, ${n(r.queued)} queued (${bytes(r.queuedBytes)})`
+  );
 }
 
 export function runTable(r: Run): string[] {

@@ -165,7 +165,8 @@ export function formatSummary(s: StatusSummary): string[] {
   if (s.dedup !== undefined) {
     const dl = s.dedup.deadLetters === 0 ? '' : `, ${n(s.dedup.deadLetters)} dead-lettered`;
     lines.push(
-      `  events      ${n(s.dedup.canonicalEvents)} canonical, ${n(s.dedup.duplicatesSuppressed)} duplicates suppressed${dl}`,
+      `  events      ${n(s.dedup.canonicalEvents)} canonical, ${n(s.dedup.duplicatesSuppressed)} duplicates ` +
+        `suppressed${dl}`,
     );
     const f = s.dedup.files;
     if (f !== undefined) {
@@ -176,7 +177,8 @@ export function formatSummary(s: StatusSummary): string[] {
       const repeated = f.repeated === 0 ? '' : `, ${n(f.repeated)} listed twice`;
       const flagged = byReason(Object.fromEntries(Object.entries(f.flagged).filter(([, v]) => v > 0)));
       lines.push(
-        `  recordings  ${n(f.queued)} files queued${failed}${repeated}${flagged === '' ? '' : `; of the queued: ${flagged}`}`,
+        `  recordings  ${n(f.queued)} files ` +
+          `queued${failed}${repeated}${flagged === '' ? '' : `; of the queued: ${flagged}`}`,
       );
     }
   }
@@ -191,7 +193,8 @@ export function formatSummary(s: StatusSummary): string[] {
   if (s.reconcile !== undefined) {
     const r = s.reconcile;
     lines.push(
-      `  reconcile   last run ${r.lastRunAt}: ${n(r.found)} files found, ${n(r.missing)} missing, ${n(r.queued)} queued`,
+      `  reconcile   last run ${r.lastRunAt}: ${n(r.found)} files found, ${n(r.missing)} missing, ` +
+        `${n(r.queued)} queued`,
     );
   }
   if (s.backlog !== undefined && s.backlog > 0) lines.push(`  backlog     ${n(s.backlog)} messages not yet committed`);

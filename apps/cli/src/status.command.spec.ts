@@ -17,7 +17,8 @@ process_cpu_user_seconds_total{service="standalone"} 1.25
 # TYPE zoom_webhook_deliveries_total counter
 zoom_webhook_deliveries_total{app="default",event="recording.completed",outcome="accepted",service="standalone"} 5
 zoom_webhook_deliveries_total{app="sales-eu",event="meeting.started",outcome="accepted",service="standalone"} 2
-zoom_webhook_deliveries_total{app="default",event="endpoint.url_validation",outcome="url_validation",service="standalone"} 1
+zoom_webhook_deliveries_total{app="default",event="endpoint.url_validation",\
+outcome="url_validation",service="standalone"} 1
 zoom_webhook_deliveries_total{app="default",event="",outcome="signature_rejected",service="standalone"} 3
 zoom_webhook_deliveries_total{app="default",event="meeting.ended",outcome="timestamp_stale",service="standalone"} 1
 zoom_webhook_deliveries_total{app="default",event="",outcome="bad_body",service="standalone"} 0
@@ -232,11 +233,13 @@ describe('zoom-pipeline status', () => {
       expect(ctx.out[0]).toBe(`zoom-pipeline at ${service.base}: ready`);
       expect(text).toContain('readiness   event-bus ok, dedup-store ok, object-store ok');
       expect(text).toContain(
-        'deliveries  7 accepted, 1 url validation, 4 refused (signature_rejected 3, timestamp_stale 1); 1 correctly signed but stale',
+        'deliveries  7 accepted, 1 url validation, 4 refused (signature_rejected 3, timestamp_stale 1); 1 ' +
+          'correctly signed but stale',
       );
       expect(text).toContain('events      4 canonical, 2 duplicates suppressed');
       expect(text).toContain(
-        'recordings  9 files queued, 1 cannot be fetched (download_url_missing 1; on zoom.recording.failed); of the queued: size_unknown 3, derived_id 2, not_completed 1',
+        'recordings  9 files queued, 1 cannot be fetched (download_url_missing 1; on zoom.recording.failed); ' +
+          'of the queued: size_unknown 3, derived_id 2, not_completed 1',
       );
       expect(text).toContain(
         'files       6 uploaded, 2 already stored, 3 skipped by type, 2 failed (download_forbidden 1, size_mismatch 1)',

@@ -1,4 +1,4 @@
-import { backoffDelay, sleep, withTimeout } from './index';
+import { backoffDelay, sleep, untilAborted, withDeadline, withTimeout } from './index';
 
 const B = { initialMs: 200, maxMs: 30_000 };
 
@@ -71,5 +71,56 @@ describe('withTimeout', () => {
     jest.advanceTimersByTime(1_000);
     await expect(failing).rejects.toThrow('too slow');
     fail(new Error('late failure'));
+  });
+});
+
+describe('withDeadline', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it("aborts the work's signal with the timeout error at the deadline, with one timer", async () => {
+    let seen: AbortSignal | undefined;
+    const call = withDeadline(
+      1_000,
+      (signal) => {
+        seen = signal;
+        return new Promise<void>(() => undefined);
+      },
+      () => new Error('too late'),
+    );
+    expect(jest.getTimerCount()).toBe(1);
+    const failing = expect(call).rejects.toThrow('too late');
+    jest.advanceTimersByTime(1_000);
+    await failing;
+    expect(seen?.aborted).toBe(true);
+    expect((seen?.reason as Error).message).toBe('too late');
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it("gives the work's result and leaves its signal alone when it finishes first", async () => {
+    let seen: AbortSignal | undefined;
+    await expect(
+      withDeadline(
+        1_000,
+        async (signal) => {
+          seen = signal;
+          return 3;
+        },
+        () => new Error('too late'),
+      ),
+    ).resolves.toBe(3);
+    expect(seen?.aborted).toBe(false);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+});
+
+describe('untilAborted', () => {
+  it('rejects with the reason when the signal aborts first, and gives the work otherwise', async () => {
+    const abort = new AbortController();
+    const waiting = untilAborted(new Promise<number>(() => undefined), abort.signal);
+    abort.abort(new Error('deadline'));
+    await expect(waiting).rejects.toThrow('deadline');
+    await expect(untilAborted(Promise.resolve(1), new AbortController().signal)).resolves.toBe(1);
+    await expect(untilAborted(Promise.resolve(1), AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The one place for waiting: retry backoff, abortable sleep, and a deadline on a promise. Every retry loop and
- * timeout in the repo uses these, so a change of policy (jitter, caps) is made once.
+ * The one place for waiting: retry backoff, abortable sleep, and a deadline on a promise (with an AbortSignal for
+ * the work under it). Every retry loop and timeout in the repo uses these, so a change of policy is made once.
  */
 
 /** Exponential backoff, capped: `initialMs` after the first failure, doubling up to `maxMs`. */
@@ -79,6 +79,39 @@ export function withTimeout<T, F = never>(work: Promise<T>, ms: number, onTimeou
     );
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `work` under a deadline of `ms` that this call owns: one timer, cleared when the work settles. At the
+ * deadline the signal handed to `work` aborts with `onTimeout()`'s error and the call rejects with it, whether or
+ * not the work honours the signal (a callee that does drops what it queued instead of starting a second timer).
+ */
+export function withDeadline<T>(
+  ms: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  onTimeout: () => Error,
+): Promise<T> {
+  const abort = new AbortController();
+  return withTimeout(work(abort.signal), ms, () => {
+    const err = onTimeout();
+    abort.abort(err);
+    throw err;
+  });
+}
+
+/**
+ * `work`, or a rejection with the signal's reason as soon as `signal` aborts: for waiting on shared work (one
+ * metadata call for many callers) up to the caller's deadline without a timer of its own.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
 function abortReason(signal: AbortSignal | undefined): unknown {

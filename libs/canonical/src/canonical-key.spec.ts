@@ -80,11 +80,13 @@ describe('canonicalKey', () => {
     ['meeting.ended', `["meeting.ended","meeting","${UUID}"]`],
     [
       'meeting.participant_joined',
-      `["meeting.participant_joined","participant","${UUID}","participant_uuid","5F3C9A1E-7B24-4D8E-9C61-2A7F0B3D8E45","2025-02-26T18:00:31Z"]`,
+      `["meeting.participant_joined","participant","${UUID}","participant_uuid",` +
+        '"5F3C9A1E-7B24-4D8E-9C61-2A7F0B3D8E45","2025-02-26T18:00:31Z"]',
     ],
     [
       'meeting.participant_left',
-      `["meeting.participant_left","participant","${UUID}","participant_uuid","5F3C9A1E-7B24-4D8E-9C61-2A7F0B3D8E45","2025-02-26T18:58:12Z"]`,
+      `["meeting.participant_left","participant","${UUID}","participant_uuid",` +
+        '"5F3C9A1E-7B24-4D8E-9C61-2A7F0B3D8E45","2025-02-26T18:58:12Z"]',
     ],
     [
       'meeting.rtms_started',
@@ -96,7 +98,9 @@ describe('canonicalKey', () => {
     ],
     [
       'recording.completed',
-      `["recording.completed","recording","${UUID}",["163e6eee-cb13-4970-9125-ca34863aecc9","1703d853-b399-4129-b6ee-5aebc54acecc","1e3f16df-b330-4376-81bf-112d45c8834d","2f379a68-1c60-4986-a88c-50a8f1788267"],[]]`,
+      `["recording.completed","recording","${UUID}",["163e6eee-cb13-4970-9125-ca34863aecc9",` +
+        '"1703d853-b399-4129-b6ee-5aebc54acecc","1e3f16df-b330-4376-81bf-112d45c8834d",' +
+        '"2f379a68-1c60-4986-a88c-50a8f1788267"],[]]',
     ],
     [
       'recording.transcript_completed',

@@ -35,7 +35,7 @@ describe('fileReadiness', () => {
     ).toEqual({ action: 'download' });
   });
 
-  it('fails a file no delivery gave a token for when no OAuth credential is configured, naming what to configure', () => {
+  it('fails a file with no token and no OAuth credential configured, naming what to configure', () => {
     const noToken = item({ downloadToken: undefined });
     const r = fileReadiness({ item: noToken, nowMs: T0, oauthConfigured: false });
     expect(r).toMatchObject({ action: 'fail', reason: 'download_credentials_missing' });

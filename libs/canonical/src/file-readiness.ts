@@ -51,7 +51,10 @@ export function fileReadiness(input: FileReadinessInput): FileReadiness {
       return {
         action: 'fail',
         reason: 'file_not_completed',
-        message: `Zoom still reported the file as ${item.fileStatus} ${hours} h after the recording event; it is stored when a later recording event lists it completed, or replay this record once Zoom has finished it`,
+        message:
+          `Zoom still reported the file as ${item.fileStatus} ${hours} h after the recording event; it ` +
+          'is stored when a later recording event lists it completed, or replay this record once Zoom has ' +
+          'finished it',
       };
     }
     return { action: 'wait', retryAfterMs: Math.min(input.retryIntervalMs ?? 5 * 60_000, maxWaitMs - waited) };

@@ -73,7 +73,8 @@ describe('fileWorkItems', () => {
       fileSize: 52384915,
       recordingType: 'shared_screen_with_speaker_view',
       downloadUrl:
-        'https://us06web.zoom.us/rec/webhook_download/SYNTHdlMp4_Hs8Qz2WvB5nRk1xTy7LpC0aMe4GfUd9J/SYNTHsigMp4_r7KcN2pVw9Xb',
+        'https://us06web.zoom.us/rec/webhook_download/SYNTHdlMp4_Hs8Qz2WvB5nRk1xTy7LpC0aMe4GfUd9J/' +
+        'SYNTHsigMp4_r7KcN2pVw9Xb',
       downloadToken: envelope.download_token,
       tokenReceivedAt: common.tokenReceivedAt,
     });
@@ -227,24 +228,28 @@ describe('fileWorkItems', () => {
     ).toEqual(items.map((i) => i.fileId));
   });
 
-  it('numbers id-less entries that differ only in fields outside the derivation (two CC languages with the same times)', () => {
-    const cc = {
-      file_type: 'CC',
-      file_extension: 'VTT',
-      recording_start: 's',
-      recording_end: 'e',
-      download_url: 'https://a/1',
-    };
-    const { items } = fileWorkItems({
-      envelope: withFiles([
-        { ...cc, file_name: 'en' },
-        { ...cc, file_name: 'de', download_url: 'https://a/2' },
-      ]),
-      ...common,
-    });
-    expect(items).toHaveLength(2);
-    expect(items[1]!.fileId).toBe(`${items[0]!.fileId}~2`);
-  });
+  it(
+    'numbers id-less entries that differ only in fields outside the derivation (two CC languages with the ' +
+      'same times)',
+    () => {
+      const cc = {
+        file_type: 'CC',
+        file_extension: 'VTT',
+        recording_start: 's',
+        recording_end: 'e',
+        download_url: 'https://a/1',
+      };
+      const { items } = fileWorkItems({
+        envelope: withFiles([
+          { ...cc, file_name: 'en' },
+          { ...cc, file_name: 'de', download_url: 'https://a/2' },
+        ]),
+        ...common,
+      });
+      expect(items).toHaveLength(2);
+      expect(items[1]!.fileId).toBe(`${items[0]!.fileId}~2`);
+    },
+  );
 
   it('makes items of Video SDK session.recording_completed keyed by the session id', () => {
     const envelope: ZoomEnvelope = {
@@ -385,7 +390,7 @@ describe('fileWorkItems (properties)', () => {
     return c;
   };
 
-  it('accounts for every entry: queued, failed with a reason, or a verbatim repeat; never two items with one id', () => {
+  it('accounts for every entry: queued, failed with a reason, or a repeat; never two items per id', () => {
     fc.assert(
       fc.property(eventArb, (e) => {
         const env = build(e);

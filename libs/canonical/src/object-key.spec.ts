@@ -161,7 +161,10 @@ describe('objectKey with the SPEC §6 default template', () => {
       item({ meetingStartTime: 'yesterday', recordingStart: 'Feb 26 2025 18:00' }),
     );
     expect(key).toMatch(
-      /^wA8sT3KqRj2cXy7mN0pLzQ\/_\/_\/_\/85746065123-Quarterly_planning_Reunión_Q1\/Feb_26_2025_18_00~[0-9a-f]{10}-MP4\.mp4$/,
+      new RegExp(
+        '^wA8sT3KqRj2cXy7mN0pLzQ/_/_/_/85746065123-Quarterly_planning_Reunión_Q1/' +
+          String.raw`Feb_26_2025_18_00~[0-9a-f]{10}-MP4\.mp4$`,
+      ),
     );
   });
 
@@ -311,20 +314,24 @@ describe('sanitiseKeyValue', () => {
     }),
   );
 
-  it('always gives 1 to 80 bytes of letters, digits, ".", "_", "-", never starting with "." nor containing ".." or "__" (property)', () => {
-    fc.assert(
-      fc.property(anyText, (v) => {
-        const s = sanitiseKeyValue(v);
-        expect(s).toBe(s.normalize('NFC'));
-        expect(s).toMatch(/^[\p{L}\p{M}\p{N}._-]+$/u);
-        expect(Buffer.byteLength(s)).toBeGreaterThanOrEqual(1);
-        expect(Buffer.byteLength(s)).toBeLessThanOrEqual(80);
-        expect(s.startsWith('.')).toBe(false);
-        expect(s).not.toContain('..');
-        expect(s).not.toContain('__');
-      }),
-    );
-  });
+  it(
+    'always gives 1 to 80 bytes of letters, digits, ".", "_", "-", never starting with "." nor containing ' +
+      '".." or "__" (property)',
+    () => {
+      fc.assert(
+        fc.property(anyText, (v) => {
+          const s = sanitiseKeyValue(v);
+          expect(s).toBe(s.normalize('NFC'));
+          expect(s).toMatch(/^[\p{L}\p{M}\p{N}._-]+$/u);
+          expect(Buffer.byteLength(s)).toBeGreaterThanOrEqual(1);
+          expect(Buffer.byteLength(s)).toBeLessThanOrEqual(80);
+          expect(s.startsWith('.')).toBe(false);
+          expect(s).not.toContain('..');
+          expect(s).not.toContain('__');
+        }),
+      );
+    },
+  );
 
   it('never ends a value in "._", even when the value is already made of safe characters or a cut leaves it', () => {
     expect(sanitiseKeyValue('\u0301._')).toBe('\u0301_');

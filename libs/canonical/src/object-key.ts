@@ -95,7 +95,8 @@ export function validateObjectKeyTemplate(template: string): string[] {
     (used.has('recording_start') && used.has('file_type') && (used.has('meeting_id') || used.has('meeting_uuid')));
   if (!separatesFiles) {
     problems.push(
-      'the template must contain {file_id}, or {recording_start}, {file_type} and {meeting_id} or {meeting_uuid}, so that different files get different keys',
+      'the template must contain {file_id}, or {recording_start}, {file_type} and {meeting_id} or ' +
+        '{meeting_uuid}, so that different files get different keys',
     );
   }
 

@@ -139,8 +139,10 @@ export function hasNoDownloadToken(item: FileWorkItem): boolean {
  * configured: it names what to configure (the file is replayable from the failure record once it is).
  */
 export const CREDENTIALS_MISSING_MESSAGE =
-  'the webhook carried no download_token and no OAuth credentials are configured: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET ' +
-  '(Server-to-Server OAuth app with a cloud recording read scope), or link a Zoom user whose OAuth token can read this recording; then replay this record';
+  'the webhook carried no download_token and no OAuth credentials are configured: set ZOOM_ACCOUNT_ID, ' +
+  'ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET ' +
+  ('(Server-to-Server OAuth app with a cloud recording read scope), or link a Zoom user whose OAuth token can ' +
+    'read this recording; then replay this record');
 
 /** Value of `zoom.recording.uploaded` (key: file id). */
 export interface UploadResult {

@@ -121,9 +121,20 @@ export interface TopicSpec {
   compacted?: boolean;
 }
 
+/** How long a publisher waits for the ack. */
+export interface PublishOptions {
+  /**
+   * The caller's deadline (the ingress's ack deadline): when it aborts, a publish not yet acknowledged rejects
+   * with BusUnavailableError and the bus drops what it still holds of it (an abandoned send may land later; the
+   * caller answered 503, Zoom retries and dedup suppresses the copy). The bus starts no timer of its own for it.
+   * Without one, the Kafka bus applies its `publishTimeoutMs`.
+   */
+  signal?: AbortSignal;
+}
+
 export interface EventBus {
   /** Resolves only when every message is durably appended (Kafka acks=all; file log fsynced). */
-  publish(messages: OutgoingMessage[]): Promise<void>;
+  publish(messages: OutgoingMessage[], options?: PublishOptions): Promise<void>;
   consume(options: ConsumeOptions): Promise<ConsumerHandle>;
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   /** Cheap reachability check for /readyz. */

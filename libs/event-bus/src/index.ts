@@ -20,7 +20,7 @@ export {
 } from './kafka/kafka-event-bus';
 export { type KafkaConsumerSettings } from './kafka/kafka-group';
 export { FileLogEventBus, type FileLogEventBusOptions } from './file-log/file-log-event-bus';
-export { JournalCorruptError, type JournalStats } from './file-log/journal';
+export { JournalCorruptError, type JournalStats } from '@zoom-pipeline/file-journal';
 export { MemoryEventBus, type MemoryEventBusOptions } from './memory/memory-event-bus';
 export { type LogEventBusOptions } from './log/log-event-bus';
 export { partitionForKey } from './log/murmur2-partition';

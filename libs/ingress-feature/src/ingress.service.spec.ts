@@ -94,6 +94,42 @@ describe('IngressService', () => {
     },
   );
 
+  it('owns the one ack deadline: a publish that never settles gets one 503 at the deadline, no timer', async () => {
+    jest.useFakeTimers();
+    try {
+      const { ingress, config, registry } = setup();
+      const signals: AbortSignal[] = [];
+      (ingress as unknown as { bus: EventBus }).bus.publish = (_m, options) => {
+        signals.push(options!.signal!);
+        return new Promise<void>(() => undefined);
+      };
+      let settled = false;
+      const receiving = ingress.receive(request('default', started)).finally(() => {
+        settled = true;
+      });
+
+      await jest.advanceTimersByTimeAsync(config.webhook.ackDeadlineMs - 1);
+      expect(settled).toBe(false);
+      expect(jest.getTimerCount()).toBe(1);
+      expect(signals).toHaveLength(1);
+      expect(signals[0].aborted).toBe(false);
+
+      await jest.advanceTimersByTimeAsync(1);
+      const result = await receiving;
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect([result.error.status, result.error.code]).toEqual([503, 'log_unavailable']);
+      // The bus was told through the signal, and nothing else is still counting.
+      expect(signals[0].aborted).toBe(true);
+      expect(jest.getTimerCount()).toBe(0);
+      expect(await registry.getSingleMetricAsString('zoom_webhook_bus_errors_total')).toContain(
+        'reason="unavailable"} 1',
+      );
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('counts an unknown but well-formed event name as event="other"', async () => {
     const { ingress, registry } = setup();
     expect((await ingress.receive(request('default', '{"event":"zz.' + 'a'.repeat(40) + '","payload":{}}'))).ok).toBe(

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { HEADERS, TOPICS, encodeRawDelivery, topicSpec } from '@zoom-pipeline/contracts';
-import { BusUnavailableError, EVENT_BUS, type EventBus } from '@zoom-pipeline/event-bus';
+import { withDeadline } from '@zoom-pipeline/async-kit';
+import { BusUnavailableError, EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { HealthService, HttpError, LOGGER, METRICS_REGISTRY } from '@zoom-pipeline/service-kit';
 import {
   ATTR,
@@ -250,20 +251,18 @@ export class IngressService implements OnModuleInit {
     };
   }
 
-  private async appendWithin(message: Parameters<EventBus['publish']>[0][number], budgetMs: number): Promise<void> {
+  /**
+   * The one ack deadline on the ingress path (SPEC §3), counted from the request's arrival: one timer, here. The
+   * bus gets its signal and drops the message (or abandons the send) when it aborts; nothing below races a timer
+   * of its own, and an adapter that ignores the signal still cannot hold the answer past the deadline.
+   */
+  private async appendWithin(message: OutgoingMessage, budgetMs: number): Promise<void> {
     if (budgetMs <= 0) throw new BusUnavailableError('ack deadline passed before the append started');
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BusUnavailableError(`append not acknowledged within the ack deadline`)),
-        budgetMs,
-      );
-    });
-    try {
-      await Promise.race([this.bus.publish([message]), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withDeadline(
+      budgetMs,
+      (signal) => this.bus.publish([message], { signal }),
+      () => new BusUnavailableError('append not acknowledged within the ack deadline'),
+    );
   }
 }
 

@@ -18,7 +18,9 @@ export class ReconcileMetrics {
     });
     this.files = new Counter({
       name: 'zoom_reconcile_files_total',
-      help: 'Files found by reconcile runs: stored (already in the ledger), queued (work item emitted), in_flight (queued recently), not_ready, filtered, unfetchable',
+      help:
+        'Files found by reconcile runs: stored (already in the ledger), queued (work item emitted), ' +
+        'in_flight (queued recently), not_ready, filtered, unfetchable',
       labelNames: ['outcome'],
       registers: [registry],
     });
@@ -40,7 +42,10 @@ export class ReconcileMetrics {
     });
     this.trash = new Counter({
       name: 'zoom_trash_files_total',
-      help: 'ZOOM_AFTER_UPLOAD=trash: stored files moved to the Zoom trash (trashed), skipped (already_trashed, not_trashable: no own Zoom id), refused (unverified: the stored copy did not match size and SHA-256) or failed',
+      help:
+        'ZOOM_AFTER_UPLOAD=trash: stored files moved to the Zoom trash (trashed), skipped ' +
+        '(already_trashed, not_trashable: no own Zoom id), refused (unverified: the stored copy did not ' +
+        'match size and SHA-256) or failed',
       labelNames: ['outcome'],
       registers: [registry],
     });

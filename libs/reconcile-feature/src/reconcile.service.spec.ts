@@ -86,7 +86,7 @@ async function runToEnd(service: ReconcileService, req = {}) {
 }
 
 describe('ReconcileService', () => {
-  it('queues every listed file that is not stored, with the identity the webhook path gives it, keyed by file id', async () => {
+  it("queues every listed file not stored, with the webhook path's identity, keyed by file id", async () => {
     const a = meeting('uuid-a==', [
       file('f-a1'),
       file('f-a2', { file_type: 'M4A', file_extension: 'M4A' }),
@@ -118,17 +118,21 @@ describe('ReconcileService', () => {
     expect(items()[2]).toMatchObject({ sizeUnknown: true, meetingUuid: 'uuid-a==', accountId: 'acct-1' });
   });
 
-  it("a second run queues nothing while the first run's files are on their way, and a dry run queues nothing at all", async () => {
-    const m = meeting('uuid-c==', [file('f-c1'), file('f-c2')]);
-    const first = setup([[m]]);
-    expect(await runToEnd(first.service)).toMatchObject({ queued: 2 });
-    expect(await runToEnd(first.service)).toMatchObject({ missing: 2, inFlight: 2, queued: 0 });
-    expect(first.items()).toHaveLength(2);
+  it(
+    "a second run queues nothing while the first run's files are on their way, and a dry run queues nothing " +
+      'at all',
+    async () => {
+      const m = meeting('uuid-c==', [file('f-c1'), file('f-c2')]);
+      const first = setup([[m]]);
+      expect(await runToEnd(first.service)).toMatchObject({ queued: 2 });
+      expect(await runToEnd(first.service)).toMatchObject({ missing: 2, inFlight: 2, queued: 0 });
+      expect(first.items()).toHaveLength(2);
 
-    const dry = setup([[m]]);
-    expect(await runToEnd(dry.service, { dryRun: true })).toMatchObject({ missing: 2, queued: 0, dryRun: true });
-    expect(dry.published).toHaveLength(0);
-  });
+      const dry = setup([[m]]);
+      expect(await runToEnd(dry.service, { dryRun: true })).toMatchObject({ missing: 2, queued: 0, dryRun: true });
+      expect(dry.published).toHaveLength(0);
+    },
+  );
 
   it('leaves files Zoom is still processing and types outside UPLOAD_FILE_TYPES to a later run', async () => {
     const m = meeting('uuid-d==', [
@@ -165,7 +169,7 @@ describe('ReconcileService', () => {
     await runToEnd(t.service);
     expect(t.api.requests.map((r) => r.scope)).toEqual([{ kind: 'account' }]);
   });
-  it('runs on its schedule (RECONCILE_INTERVAL) over the last RECONCILE_LOOKBACK, and not at all when off', async () => {
+  it('runs every RECONCILE_INTERVAL over the last RECONCILE_LOOKBACK, and never when off', async () => {
     jest.useFakeTimers({
       doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'],
       now: Date.parse('2026-03-10T12:00:00Z'),

@@ -113,7 +113,8 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       if (every > 0)
         this.logger.warn(
           {},
-          'reconcile schedule off: no Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
+          'reconcile schedule off: no Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ' +
+            'ZOOM_CLIENT_SECRET)',
         );
       return;
     }

@@ -73,21 +73,25 @@ describe('MediaSink', () => {
     expect(await registry.getSingleMetricAsString('zoom_rtms_audio_segments_total')).toContain('outcome="fenced"} 1');
   });
 
-  it('publishes transcripts and chat in arrival order, keyed by the meeting, with the stream and fence headers; counts audio gaps', async () => {
-    const { published, sink, registry } = setup(() => true);
-    sink.onFrame({ media: 'transcript', data: Buffer.from('one'), text: 'one', userName: 'A', timestamp: 1 });
-    sink.onFrame({ media: 'chat', data: Buffer.from('hi'), text: 'hi', timestamp: 2 });
-    sink.onFrame({ media: 'transcript', data: Buffer.from('two'), text: 'two', timestamp: 3 });
-    sink.onFrame(frame(0));
-    sink.onFrame(frame(10)); // 180 ms missing
-    await sink.flush();
-    const all = published.flat();
-    expect(all.map((m) => [m.topic, m.key, JSON.parse(m.value.toString()).text])).toEqual([
-      ['zoom.rtms.transcripts', info.instanceId, 'one'],
-      ['zoom.rtms.chat', info.instanceId, 'hi'],
-      ['zoom.rtms.transcripts', info.instanceId, 'two'],
-    ]);
-    expect(all[0]!.headers).toEqual({ 'zp-rtms-stream-id': 'abc123', 'zp-rtms-fence': '7' });
-    expect(await registry.getSingleMetricAsString('zoom_rtms_media_gaps_total')).toContain('media="audio"} 1');
-  });
+  it(
+    'publishes transcripts and chat in arrival order, keyed by the meeting, with the stream and fence ' +
+      'headers; counts audio gaps',
+    async () => {
+      const { published, sink, registry } = setup(() => true);
+      sink.onFrame({ media: 'transcript', data: Buffer.from('one'), text: 'one', userName: 'A', timestamp: 1 });
+      sink.onFrame({ media: 'chat', data: Buffer.from('hi'), text: 'hi', timestamp: 2 });
+      sink.onFrame({ media: 'transcript', data: Buffer.from('two'), text: 'two', timestamp: 3 });
+      sink.onFrame(frame(0));
+      sink.onFrame(frame(10)); // 180 ms missing
+      await sink.flush();
+      const all = published.flat();
+      expect(all.map((m) => [m.topic, m.key, JSON.parse(m.value.toString()).text])).toEqual([
+        ['zoom.rtms.transcripts', info.instanceId, 'one'],
+        ['zoom.rtms.chat', info.instanceId, 'hi'],
+        ['zoom.rtms.transcripts', info.instanceId, 'two'],
+      ]);
+      expect(all[0]!.headers).toEqual({ 'zp-rtms-stream-id': 'abc123', 'zp-rtms-fence': '7' });
+      expect(await registry.getSingleMetricAsString('zoom_rtms_media_gaps_total')).toContain('media="audio"} 1');
+    },
+  );
 });

@@ -261,5 +261,6 @@ export function rtmsObjectPrefix(info: RtmsStreamInfo): string {
   const date = Number.isFinite(d.getTime())
     ? `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}`
     : 'unknown-date';
-  return `rtms/${sanitiseKeyId(info.accountId ?? 'unknown-account')}/${date}/${sanitiseKeyId(info.instanceId)}/${sanitiseKeyId(info.streamId)}`;
+  const account = sanitiseKeyId(info.accountId ?? 'unknown-account');
+  return `rtms/${account}/${date}/${sanitiseKeyId(info.instanceId)}/${sanitiseKeyId(info.streamId)}`;
 }

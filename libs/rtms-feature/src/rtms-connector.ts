@@ -287,7 +287,8 @@ export class RtmsConnector {
           this.deps.metrics.refusals.inc({ stage: end.socket });
           this.deps.logger.error(
             { streamId: t.info.streamId, stage: end.socket, closeCode: end.code, attempts: t.unanswered },
-            'rtms handshake never answered: Zoom closed the socket each time before answering; giving the stream up (a wrong RTMS_CLIENT_SECRET does this)',
+            'rtms handshake never answered: Zoom closed the socket each time before answering; giving the ' +
+              'stream up (a wrong RTMS_CLIENT_SECRET does this)',
           );
           await this.markOver(t.info.streamId, 'unanswered');
           await this.end(t, undefined);

@@ -38,16 +38,12 @@ export class RtmsService implements OnApplicationBootstrap, BeforeApplicationShu
     });
   }
 
-  private bootstrapped = false;
-
-  /** Nest calls this once for the HTTP app and once for the bus transport (same container): act once. */
   onApplicationBootstrap(): void {
-    if (this.bootstrapped) return;
-    this.bootstrapped = true;
     this.health.addReadiness({ name: 'dedup-store', check: () => this.store.isReady() });
     if (!this.config.rtms.credentials) {
       this.logger.warn(
-        'rtms: no RTMS_CLIENT_ID/RTMS_CLIENT_SECRET (or ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET): streams are tracked but not connected',
+        'rtms: no RTMS_CLIENT_ID/RTMS_CLIENT_SECRET (or ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET): streams are ' +
+          'tracked but not connected',
       );
     }
     this.connector.start();

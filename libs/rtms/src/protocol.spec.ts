@@ -14,7 +14,7 @@ import {
 } from './protocol';
 
 describe('RTMS handshake signature', () => {
-  it('matches test vector V6 (HMAC-SHA256 of "client_id,meeting_uuid,rtms_stream_id" keyed by the client secret)', () => {
+  it('matches vector V6: HMAC-SHA256("client_id,meeting_uuid,rtms_stream_id", client secret)', () => {
     expect(
       handshakeSignature(
         'test-client-id',

@@ -125,7 +125,8 @@ describe('HTTP errors before and around routes', () => {
     ],
     [
       'both Content-Length and chunked Transfer-Encoding',
-      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}',
+      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ' +
+        '2\r\nTransfer-Encoding: chunked\r\n\r\n{}',
     ],
   ])('answers 400 bad_framing for %s', async (_name, head) => {
     expectSpecError(await rawRequest(head), 400, 'bad_framing');
@@ -159,7 +160,8 @@ describe('HTTP errors before and around routes', () => {
 
   it('still answers a good request normally', async () => {
     const ok = await rawRequest(
-      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+      'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: ' +
+        'close\r\n\r\n{}',
     );
     expect(ok.status).toBe(201);
     expect(JSON.parse(ok.body)).toEqual({ bytes: 2 });
@@ -174,7 +176,8 @@ describe('413 with a lingering close', () => {
     for (let i = 0; i < 20; i++) {
       answers.push(
         await rawRequest(
-          `POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
+          'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ' +
+            `${fiveMiB.length}\r\n\r\n`,
           fiveMiB,
         ),
       );
@@ -191,7 +194,8 @@ describe('413 with a lingering close', () => {
             Buffer.concat([Buffer.from(`${fiveMiB.length.toString(16)}\r\n`), fiveMiB, Buffer.from('\r\n0\r\n\r\n')]),
           )
         : rawRequest(
-            `POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
+            'POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ' +
+              `${fiveMiB.length}\r\n\r\n`,
             fiveMiB,
           );
     for (let round = 0; round < 3; round++) {
@@ -202,50 +206,54 @@ describe('413 with a lingering close', () => {
 });
 
 describe('while shutting down', () => {
-  it('answers a request that arrives on a kept-alive connection during close with 503 shutting_down and Retry-After', async () => {
-    const logger = createLogger({
-      name: 'test',
-      level: 'silent',
-      destination: new Writable({ write: (_c, _e, cb) => cb() }),
-    });
-    const closingApp = await createApp(TestModule, {
-      name: 'test',
-      port: 0,
-      host: '127.0.0.1',
-      maxBodyBytes: MAX_BODY,
-      shutdownDelayMs: 0,
-      logger,
-      handleSignals: false,
-    });
-    await closingApp.listen(0, '127.0.0.1');
-    const server = closingApp.getHttpServer();
-    const closingPort = (server.address() as net.AddressInfo).port;
-    const entered = new Promise<void>((resolve) => (slowEntered = resolve));
-    let release: () => void = () => undefined;
-    slowRelease = new Promise<void>((resolve) => (release = resolve));
+  it(
+    'answers a request that arrives on a kept-alive connection during close with 503 shutting_down and ' +
+      'Retry-After',
+    async () => {
+      const logger = createLogger({
+        name: 'test',
+        level: 'silent',
+        destination: new Writable({ write: (_c, _e, cb) => cb() }),
+      });
+      const closingApp = await createApp(TestModule, {
+        name: 'test',
+        port: 0,
+        host: '127.0.0.1',
+        maxBodyBytes: MAX_BODY,
+        shutdownDelayMs: 0,
+        logger,
+        handleSignals: false,
+      });
+      await closingApp.listen(0, '127.0.0.1');
+      const server = closingApp.getHttpServer();
+      const closingPort = (server.address() as net.AddressInfo).port;
+      const entered = new Promise<void>((resolve) => (slowEntered = resolve));
+      let release: () => void = () => undefined;
+      slowRelease = new Promise<void>((resolve) => (release = resolve));
 
-    const socket = net.connect(closingPort, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.write('GET /hooks/slow HTTP/1.1\r\nHost: t\r\n\r\n');
-    await entered;
-    const closing = closingApp.close();
-    // The listener stops after Fastify's preClose hooks ran: from then on the app is closing.
-    while (server.listening) await new Promise((r) => setImmediate(r));
-    socket.write('GET /hooks/status HTTP/1.1\r\nHost: t\r\n\r\n');
-    release();
-    await closed;
-    await closing;
-    const text = Buffer.concat(chunks).toString('utf8');
-    const second = text.slice(text.indexOf('HTTP/1.1', 1));
-    expect(second).toMatch(/^HTTP\/1\.1 503 /);
-    expect(second.toLowerCase()).toContain('retry-after: 5');
-    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({
-      error: 'shutting_down',
-      message: expect.any(String),
-    });
-  });
+      const socket = net.connect(closingPort, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('GET /hooks/slow HTTP/1.1\r\nHost: t\r\n\r\n');
+      await entered;
+      const closing = closingApp.close();
+      // The listener stops after Fastify's preClose hooks ran: from then on the app is closing.
+      while (server.listening) await new Promise((r) => setImmediate(r));
+      socket.write('GET /hooks/status HTTP/1.1\r\nHost: t\r\n\r\n');
+      release();
+      await closed;
+      await closing;
+      const text = Buffer.concat(chunks).toString('utf8');
+      const second = text.slice(text.indexOf('HTTP/1.1', 1));
+      expect(second).toMatch(/^HTTP\/1\.1 503 /);
+      expect(second.toLowerCase()).toContain('retry-after: 5');
+      expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({
+        error: 'shutting_down',
+        message: expect.any(String),
+      });
+    },
+  );
 });
 
 describe('RouteTable', () => {

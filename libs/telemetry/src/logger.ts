@@ -89,7 +89,8 @@ export function createLogger(options: LoggerOptions): Logger {
 export function safeUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname.split('/').slice(0, 3).join('/')}${u.pathname.split('/').length > 3 ? '/…' : ''}`;
+    const segments = u.pathname.split('/');
+    return `${u.protocol}//${u.host}${segments.slice(0, 3).join('/')}${segments.length > 3 ? '/…' : ''}`;
   } catch {
     return '(invalid url)';
   }

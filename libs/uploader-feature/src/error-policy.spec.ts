@@ -96,24 +96,28 @@ describe('nextRetryAt', () => {
     expect(nextRetryAt({ ...policy, random: () => 0 }, 1, 1_000, 20_000, 60_000)).toBe(20_000);
   });
 
-  it('waits out a 10-minute Zoom 503/429 storm within the default budget: never gives up, tries again soon after it ends', () => {
-    for (const r of [0, 0.5, 0.999]) {
-      const stormEndsMs = 10 * 60_000;
-      const deadlineMs = policy.budgetMs;
-      let now = 0;
-      let attempt = 0;
-      // Every try during the storm gets 503/429 with Retry-After: 60 (the worst Zoom announces in practice).
-      while (now < stormEndsMs) {
-        attempt++;
-        const next = nextRetryAt({ ...policy, random: () => r }, attempt, now, deadlineMs, 60_000);
-        expect(next).toBeDefined();
-        now = next!;
+  it(
+    'waits out a 10-minute Zoom 503/429 storm within the default budget: never gives up, tries again soon ' +
+      'after it ends',
+    () => {
+      for (const r of [0, 0.5, 0.999]) {
+        const stormEndsMs = 10 * 60_000;
+        const deadlineMs = policy.budgetMs;
+        let now = 0;
+        let attempt = 0;
+        // Every try during the storm gets 503/429 with Retry-After: 60 (the worst Zoom announces in practice).
+        while (now < stormEndsMs) {
+          attempt++;
+          const next = nextRetryAt({ ...policy, random: () => r }, attempt, now, deadlineMs, 60_000);
+          expect(next).toBeDefined();
+          now = next!;
+        }
+        // The first try after the storm comes at most one max delay later, well inside the 30-minute budget.
+        expect(now).toBeLessThanOrEqual(stormEndsMs + policy.maxDelayMs);
+        expect(now).toBeLessThan(deadlineMs);
       }
-      // The first try after the storm comes at most one max delay later, well inside the 30-minute budget.
-      expect(now).toBeLessThanOrEqual(stormEndsMs + policy.maxDelayMs);
-      expect(now).toBeLessThan(deadlineMs);
-    }
-  });
+    },
+  );
 
   it('gives up once the deadline has passed', () => {
     expect(nextRetryAt(policy, 7, 20_000, 20_000)).toBeUndefined();

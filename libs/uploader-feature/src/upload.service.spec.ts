@@ -99,33 +99,37 @@ const failureIn = (outputs: Array<{ topic: string; key: string | null; value: Bu
   JSON.parse(outputs.find((o) => o.topic === TOPICS.failed && o.key === fileId)!.value.toString()) as UploadFailure;
 
 describe('UploadService.handleBatch: every record settles on its own', () => {
-  it('dead-letters a size mismatch found mid-body (wrapped by the store) and stores the file behind it, in one commit', async () => {
-    const midBody: Behaviour = async () => {
-      const body = new Readable({ read() {} });
-      body.push(bytes(500));
-      setImmediate(() =>
-        body.destroy(
-          new DownloadError('download_size_mismatch', 'sent more than file_size (1000 bytes)', {
-            retryable: false,
-            host: 'ssrweb.zoom.us',
-          }),
-        ),
-      );
-      return {
-        body,
-        contentType: 'video/mp4',
-        stats: () => ({ attempts: 1, resumes: 0, bytes: 500, tokenSource: 'webhook' }),
+  it(
+    'dead-letters a size mismatch found mid-body (wrapped by the store) and stores the file behind it, in one ' +
+      'commit',
+    async () => {
+      const midBody: Behaviour = async () => {
+        const body = new Readable({ read() {} });
+        body.push(bytes(500));
+        setImmediate(() =>
+          body.destroy(
+            new DownloadError('download_size_mismatch', 'sent more than file_size (1000 bytes)', {
+              retryable: false,
+              host: 'ssrweb.zoom.us',
+            }),
+          ),
+        );
+        return {
+          body,
+          contentType: 'video/mp4',
+          stats: () => ({ attempts: 1, resumes: 0, bytes: 500, tokenSource: 'webhook' }),
+        };
       };
-    };
-    const { service } = setup({ bad: midBody, good: serve(1000) });
-    const msgs = [message(item('bad')), message(item('good'))];
+      const { service } = setup({ bad: midBody, good: serve(1000) });
+      const msgs = [message(item('bad')), message(item('good'))];
 
-    const result = await service.handleBatch(batchOf(msgs));
+      const result = await service.handleBatch(batchOf(msgs));
 
-    expect(failureIn(result.outputs, 'bad')).toMatchObject({ reason: 'download_size_mismatch', attempts: 1 });
-    expect(result.outputs.filter((o) => o.topic === TOPICS.uploaded).map((o) => o.key)).toEqual(['good']);
-    expect(result.commitThrough).toBe(msgs[1]!.offset);
-  });
+      expect(failureIn(result.outputs, 'bad')).toMatchObject({ reason: 'download_size_mismatch', attempts: 1 });
+      expect(result.outputs.filter((o) => o.topic === TOPICS.uploaded).map((o) => o.key)).toEqual(['good']);
+      expect(result.commitThrough).toBe(msgs[1]!.offset);
+    },
+  );
 
   it('re-appends a rate-limited record with its retry state, not before Retry-After, and commits past it', async () => {
     const limited: Behaviour = async () => {
@@ -239,7 +243,7 @@ describe('UploadService.handleBatch: every record settles on its own', () => {
 });
 
 describe('UploadService.handleBatch: files that must not be downloaded as they are', () => {
-  it('a work item without a download token and no OAuth credentials fails at once, naming what to configure', async () => {
+  it('an item with no download token and no OAuth credentials fails at once, naming what to set', async () => {
     const { service, opened } = setup({ notoken: serve(1000) });
     const { downloadToken: _none, ...noToken } = item('notoken');
     const result = await service.handleBatch(batchOf([message(noToken as FileWorkItem)]));
@@ -249,7 +253,7 @@ describe('UploadService.handleBatch: files that must not be downloaded as they a
     expect(opened).toEqual([]);
   });
 
-  it('a file Zoom still reports as processing is not downloaded: it goes back to the log with a later retry time', async () => {
+  it('a file Zoom still reports as processing is not downloaded: back to the log, retried later', async () => {
     const { service, opened } = setup({ proc: serve(1000) });
     const result = await service.handleBatch(batchOf([message({ ...item('proc'), fileStatus: 'processing' })]));
     const back = result.outputs.find((o) => o.topic === TOPICS.files && o.key === 'proc')!;

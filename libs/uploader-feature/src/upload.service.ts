@@ -159,7 +159,8 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
       batch.messages.map(async (msg): Promise<Outcome> => {
         const known = memo.get(msg.offset);
         if (known) return known;
-        if (notBefore(msg) > Date.now()) return { kind: 'retry', headers: msg.headers }; // not due: back to the log as it is
+        // Not due: back to the log as it is.
+        if (notBefore(msg) > Date.now()) return { kind: 'retry', headers: msg.headers };
         const outcome = await this.semaphore.run(() =>
           this.abort.signal.aborted || !batch.isActive()
             ? Promise.resolve<Outcome>({ kind: 'abandoned' })
@@ -377,7 +378,8 @@ export class UploadService implements OnApplicationBootstrap, BeforeApplicationS
         return this.fail(
           item,
           'object_key_collision',
-          `the object key already holds another recording file (${storedId === undefined ? 'no file id' : 'a different file id'}); not overwritten`,
+          'the object key already holds another recording file ' +
+            `(${storedId === undefined ? 'no file id' : 'a different file id'}); not overwritten`,
           (retry?.attempt ?? 0) + 1,
         );
       }

@@ -100,7 +100,8 @@ export async function checkHop(url: URL, policy: HopPolicy): Promise<CheckedHop>
       throw new DownloadError(
         'download_forbidden_host',
         loopbackTestHost
-          ? `listed as a loopback test host but resolves to a non-loopback address (${family === 0 ? 'invalid' : address})`
+          ? 'listed as a loopback test host but resolves to a non-loopback address ' +
+              `(${family === 0 ? 'invalid' : address})`
           : `resolves to a private, loopback or link-local address (${family === 0 ? 'invalid' : address})`,
         { retryable: false, host },
       );

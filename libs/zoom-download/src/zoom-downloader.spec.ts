@@ -190,7 +190,7 @@ describe('ZoomDownloader', () => {
       },
     );
 
-    it('refuses a redirect to an allowed name that resolves to a private address; the target receives nothing', async () => {
+    it('refuses a redirect to an allowed name resolving to a private address; nothing reaches it', async () => {
       origin.handler = redirectWithToken(
         [WEBHOOK_TOKEN],
         `https://ssrweb.zoom.us:${presigned.port}/ssr/file-1?${PRESIGNED_QUERY}`,
@@ -433,7 +433,7 @@ describe('ZoomDownloader', () => {
   });
 
   describe('resuming broken transfers', () => {
-    it('resumes a body that ended short with Range at the last redirect target and yields the exact bytes', async () => {
+    it('resumes a short body with Range at the last redirect target and yields the exact bytes', async () => {
       origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
       presigned.handler = (req, res, index) => {
         if (index === 0) {
@@ -455,28 +455,32 @@ describe('ZoomDownloader', () => {
       expect(stream.stats()).toMatchObject({ attempts: 2, resumes: 1, bytes: content.length });
     });
 
-    it('reports a chunked body that has fewer bytes than file_size as a permanent size mismatch, not a network error', async () => {
-      origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
-      const served = content.subarray(0, 100_000);
-      presigned.handler = (req, res) => {
-        if (req.headers.range !== undefined) {
-          res.writeHead(416, { 'content-range': `bytes */${served.length}` });
-          res.end();
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'video/mp4' }); // chunked: no Content-Length to compare
-        res.end(served);
-      };
+    it(
+      'reports a chunked body that has fewer bytes than file_size as a permanent size mismatch, not a network ' +
+        'error',
+      async () => {
+        origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
+        const served = content.subarray(0, 100_000);
+        presigned.handler = (req, res) => {
+          if (req.headers.range !== undefined) {
+            res.writeHead(416, { 'content-range': `bytes */${served.length}` });
+            res.end();
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'video/mp4' }); // chunked: no Content-Length to compare
+          res.end(served);
+        };
 
-      const stream = await downloader().open(request());
-      const err = await readAll(stream.body).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+        const stream = await downloader().open(request());
+        const err = await readAll(stream.body).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
 
-      expect(err).toMatchObject({ code: 'download_size_mismatch', retryable: false, status: 416 });
-      expect((err as Error).message).toContain(`has 100000 bytes but file_size is ${content.length}`);
-    });
+        expect(err).toMatchObject({ code: 'download_size_mismatch', retryable: false, status: 416 });
+        expect((err as Error).message).toContain(`has 100000 bytes but file_size is ${content.length}`);
+      },
+    );
 
     it('survives two mid-body resets (resumes = 2)', async () => {
       origin.handler = redirectWithToken([WEBHOOK_TOKEN]);
@@ -581,7 +585,7 @@ describe('ZoomDownloader', () => {
       tokenUrl: `${oauth.origin}/oauth/token`,
     });
 
-    it('skips an expired webhook token, fetches one S2S token, caches it for the next download and uses it', async () => {
+    it('skips an expired webhook token, fetches one S2S token, uses it and caches it for the next', async () => {
       origin.handler = redirectWithToken(['s2s-access-1']);
       presigned.handler = (req, res) => serveBytes(req, res, content);
       const d = downloader({ s2s: s2s() });
@@ -667,14 +671,15 @@ describe('ZoomDownloader', () => {
       expect(stream.stats()).toMatchObject({ tokenSource: 's2s', resumes: 2 });
     });
 
-    it('without S2S, a rejected token is download_unauthorized with a message that says what to configure', async () => {
+    it('without S2S, a rejected token is download_unauthorized, saying what to configure', async () => {
       origin.handler = redirectWithToken([]);
 
       const err = await failureOf(downloader().open(request()));
 
       expect(err).toMatchObject({ code: 'download_unauthorized', retryable: false, host: '127.0.0.1', status: 401 });
       expect(err.message).toBe(
-        '127.0.0.1: the download token was rejected or expired and no Server-to-Server OAuth credentials are configured (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
+        '127.0.0.1: the download token was rejected or expired and no Server-to-Server OAuth credentials are ' +
+          'configured (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
       );
       expect(origin.requests).toHaveLength(1);
     });

@@ -274,7 +274,8 @@ class DownloadRun {
       if (this.consecutiveS2SRejections >= 2) {
         throw new DownloadError(
           error.code,
-          `${stripHost(error)}: a fresh Server-to-Server OAuth access token was rejected too (check the app's recording scopes)`,
+          `${stripHost(error)}: a fresh Server-to-Server OAuth access token was rejected too (check the app's ` +
+            'recording scopes)',
           { retryable: false, host: error.host, status: error.status },
         );
       }

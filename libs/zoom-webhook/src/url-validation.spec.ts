@@ -14,7 +14,8 @@ describe('answerUrlValidation', () => {
   it('V2: answers the published encryptedToken and response body', () => {
     const answer = answerUrlValidation('qgg8vlvZRS6UYooatFL8Aw', SECRET);
     expect(JSON.stringify(answer)).toBe(
-      '{"plainToken":"qgg8vlvZRS6UYooatFL8Aw","encryptedToken":"9c8ad56737c19db2904b301c0781e86857e999f39f07727668cf62a5e7e298c8"}',
+      '{"plainToken":"qgg8vlvZRS6UYooatFL8Aw",' +
+        '"encryptedToken":"9c8ad56737c19db2904b301c0781e86857e999f39f07727668cf62a5e7e298c8"}',
     );
   });
 

@@ -24,14 +24,16 @@ const TWO_HOURS = 2 * 3_600_000;
 
 // docs/ZOOM-FACTS.md §8, copied byte for byte.
 const V1_BODY =
-  '{"event":"meeting.started","payload":{"account_id":"AcctTest123","object":{"uuid":"4444AAAiAAAAAiAiAiiAii==","id":"85746065123"}},"event_ts":1740596809123}';
+  '{"event":"meeting.started","payload":{"account_id":"AcctTest123",' +
+  '"object":{"uuid":"4444AAAiAAAAAiAiAiiAii==","id":"85746065123"}},"event_ts":1740596809123}';
 const V1_SIG = 'v0=2915170b503538bb2343a7fb98be75ca964c277d2bdc3e00451c7649254cc4f4';
 const V3_BODY =
   '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
 const V3_SIG = 'v0=c7d851eab963e805a5affbac7e6c231f622667230ecff14ef8ff76aab0ab466f';
 const V4_PRETTY_SIG = 'v0=9385f9ee982f9af64ab23c50f7944100da9ee275616ccb92f109b59386e4c142';
 const V5_BODY =
-  '{"event":"meeting.started","payload":{"account_id":"AcctTest123","object":{"topic":"Reunión — Q1","uuid":"/ab+cd//ef==","id":85746065123}},"event_ts":1740596809123}';
+  '{"event":"meeting.started","payload":{"account_id":"AcctTest123","object":{"topic":"Reunión — ' +
+  'Q1","uuid":"/ab+cd//ef==","id":85746065123}},"event_ts":1740596809123}';
 const V5_SIG = 'v0=e9f58e7204ae984fd75981b1e9a37ec2ac1d435d6a497e16c62579f403c8c6dc';
 const V5_LATIN1_SIG = 'v0=d73fb27777a5d90844555af550b018baa28c4a0419aa3ebc40d5cda3385000d6';
 

@@ -426,7 +426,8 @@ class ZoomDownloadServer implements DownloadServer {
       }),
     ).toString('base64url');
     const signature = createHmac('sha256', this.presignKey).update(policy).digest('base64url');
-    return `${this.redirectUrl}/ssr/${encodeURIComponent(fileId)}?Policy=${policy}&Signature=${signature}&Key-Pair-Id=${KEY_PAIR_ID}`;
+    const query = `Policy=${policy}&Signature=${signature}&Key-Pair-Id=${KEY_PAIR_ID}`;
+    return `${this.redirectUrl}/ssr/${encodeURIComponent(fileId)}?${query}`;
   }
 
   stats(): DownloadServerStats {
@@ -601,7 +602,8 @@ class ZoomDownloadServer implements DownloadServer {
     if (file === undefined || !this.signatureValid(file.fileId, url.searchParams)) {
       this.totals.badSignatures++;
       const xml =
-        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>';
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access ' +
+        'denied</Message></Error>';
       res.writeHead(403, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) }).end(xml);
       return;
     }

@@ -130,45 +130,49 @@ describe('generated meetings through the attendance core', () => {
     );
   });
 
-  it('property: any permutation of the participant events before meeting.ended gives the truth when sessions are final only at the end', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.integer({ min: 1, max: 15 }),
-        fc.integer(),
-        (seed, participants, shuffleSeed) => {
-          const m = generateMeeting({ seed, participants, duplicateRate: 0.2 });
-          const middle = m.deliveries.slice(1, -1);
-          const rnd = seededRandom(shuffleSeed);
-          for (let i = middle.length - 1; i > 0; i--) {
-            const j = Math.floor(rnd() * (i + 1));
-            [middle[i], middle[j]] = [middle[j], middle[i]];
-          }
-          // An unbounded reordering is only safe when nothing is final before the end (grace = meeting length).
-          const order = [m.deliveries[0], ...middle, m.deliveries[m.deliveries.length - 1]];
-          const maps = {
-            links: new Map(m.links.map((l) => [l.zoomUserId, l.appUserId])),
-            registrations: new Map<string, string>(),
-          };
-          for (const r of m.registrations) {
-            if (r.registrantId) maps.registrations.set(`r:${r.registrantId}`, r.appUserId);
-            if (r.customerKey) maps.registrations.set(`c:${r.customerKey}`, r.appUserId);
-            if (r.email) maps.registrations.set(`e:${r.email.toLowerCase()}`, r.appUserId);
-          }
-          const tracker = MeetingTracker.create(m.meetingUuid, m.meetingId, { graceMs: Number.MAX_SAFE_INTEGER });
-          const sessions: AttendanceSession[] = [];
-          const summaries: AttendanceMeetingSummary[] = [];
-          for (const body of order) {
-            const input = parseAttendanceInput(body as unknown as Record<string, unknown>);
-            if (input) tracker.apply(input);
-            const out = tracker.flush((f) => resolveAppUser(f, maps));
-            sessions.push(...out.sessions);
-            summaries.push(...out.summaries);
-          }
-          expectMatchesTruth(m, { sessions, summaries });
-        },
-      ),
-      { numRuns: 100 },
-    );
-  });
+  it(
+    'property: any permutation of the participant events before meeting.ended gives the truth when sessions ' +
+      'are final only at the end',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          fc.integer({ min: 1, max: 15 }),
+          fc.integer(),
+          (seed, participants, shuffleSeed) => {
+            const m = generateMeeting({ seed, participants, duplicateRate: 0.2 });
+            const middle = m.deliveries.slice(1, -1);
+            const rnd = seededRandom(shuffleSeed);
+            for (let i = middle.length - 1; i > 0; i--) {
+              const j = Math.floor(rnd() * (i + 1));
+              [middle[i], middle[j]] = [middle[j], middle[i]];
+            }
+            // An unbounded reordering is only safe when nothing is final before the end (grace = meeting length).
+            const order = [m.deliveries[0], ...middle, m.deliveries[m.deliveries.length - 1]];
+            const maps = {
+              links: new Map(m.links.map((l) => [l.zoomUserId, l.appUserId])),
+              registrations: new Map<string, string>(),
+            };
+            for (const r of m.registrations) {
+              if (r.registrantId) maps.registrations.set(`r:${r.registrantId}`, r.appUserId);
+              if (r.customerKey) maps.registrations.set(`c:${r.customerKey}`, r.appUserId);
+              if (r.email) maps.registrations.set(`e:${r.email.toLowerCase()}`, r.appUserId);
+            }
+            const tracker = MeetingTracker.create(m.meetingUuid, m.meetingId, { graceMs: Number.MAX_SAFE_INTEGER });
+            const sessions: AttendanceSession[] = [];
+            const summaries: AttendanceMeetingSummary[] = [];
+            for (const body of order) {
+              const input = parseAttendanceInput(body as unknown as Record<string, unknown>);
+              if (input) tracker.apply(input);
+              const out = tracker.flush((f) => resolveAppUser(f, maps));
+              sessions.push(...out.sessions);
+              summaries.push(...out.summaries);
+            }
+            expectMatchesTruth(m, { sessions, summaries });
+          },
+        ),
+        { numRuns: 100 },
+      );
+    },
+  );
 });

@@ -60,24 +60,28 @@ describe('zoom-sim RTMS server', () => {
     expect(sim.stats().badSignatures).toBe(1);
   });
 
-  it('accepts the right signature, refuses a second concurrent connection, and closes with 1000 when a binary keep-alive goes unanswered', async () => {
-    const first = await connect(sim.signalingUrl);
-    first.ws.send(handshake(sign('sec', 'm1', 's1')));
-    await until(() => first.messages.length > 0);
-    expect(first.messages[0]!.msg).toMatchObject({
-      msg_type: 2,
-      status_code: 0,
-      media_server: { server_urls: { all: sim.mediaUrl } },
-    });
+  it(
+    'accepts the right signature, refuses a second concurrent connection, and closes with 1000 when a binary ' +
+      'keep-alive goes unanswered',
+    async () => {
+      const first = await connect(sim.signalingUrl);
+      first.ws.send(handshake(sign('sec', 'm1', 's1')));
+      await until(() => first.messages.length > 0);
+      expect(first.messages[0]!.msg).toMatchObject({
+        msg_type: 2,
+        status_code: 0,
+        media_server: { server_urls: { all: sim.mediaUrl } },
+      });
 
-    const second = await connect(sim.signalingUrl);
-    second.ws.send(handshake(sign('sec', 'm1', 's1')));
-    expect(await second.closed).toBe(1000);
-    expect(sim.stream('s1')).toMatchObject({ connections: 1, refusedConcurrent: 1, maxConcurrent: 1 });
+      const second = await connect(sim.signalingUrl);
+      second.ws.send(handshake(sign('sec', 'm1', 's1')));
+      expect(await second.closed).toBe(1000);
+      expect(sim.stream('s1')).toMatchObject({ connections: 1, refusedConcurrent: 1, maxConcurrent: 1 });
 
-    // Never answered: the keep-alive (a binary frame) times out and the socket is closed normally.
-    expect(await first.closed).toBe(1000);
-    expect(first.messages.some((m) => m.msg.msg_type === 12 && m.binary)).toBe(true);
-    expect(sim.stats().keepAliveTimeouts).toBe(1);
-  });
+      // Never answered: the keep-alive (a binary frame) times out and the socket is closed normally.
+      expect(await first.closed).toBe(1000);
+      expect(first.messages.some((m) => m.msg.msg_type === 12 && m.binary)).toBe(true);
+      expect(sim.stats().keepAliveTimeouts).toBe(1);
+    },
+  );
 });

@@ -197,7 +197,7 @@ describe('ZoomWebhookSender', () => {
       return JSON.parse(JSON.stringify(o)) as unknown;
     }
 
-    it('copies differ only in download_token and download_url, each with its own request id and signature', async () => {
+    it('copies differ only in download_token and download_url, each with its own id and signature', async () => {
       const r = await receiver();
       const sender = new ZoomWebhookSender({ targetUrl: r.url, secret: SECRET });
       const payload = recordingCompleted({

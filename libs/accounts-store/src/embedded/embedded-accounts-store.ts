@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDirectory, replaceFile } from '@zoom-pipeline/file-journal';
 import { AccountsStoreUnavailableError } from '../accounts-store.port';
 import { MemoryAccountsStore } from '../memory/memory-accounts-store';
 import { type AccountsSnapshot } from '../state/accounts-state';
@@ -63,20 +64,8 @@ export class EmbeddedAccountsStore extends MemoryAccountsStore {
   }
 
   private async write(): Promise<void> {
-    const tmp = `${this.path}.tmp`;
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(this.state.snapshot()));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, this.path);
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    const snapshot = JSON.stringify(this.state.snapshot());
+    await replaceFile(this.path, (file) => file.writeFile(snapshot), { mode: 0o600 });
+    await fsyncDirectory(this.dir);
   }
 }

@@ -45,7 +45,9 @@ if ARGV[6] == '1' then
 end
 return 'ok'
 `;
-const RELEASE_LOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RELEASE_LOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
 
 type ScriptedRedis = Redis & {
   zpSaveLink(key: string, ...args: string[]): Promise<string>;

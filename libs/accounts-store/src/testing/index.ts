@@ -64,23 +64,27 @@ export function describeAccountsStoreContract(name: string, harness: AccountsSto
       expect(await s.takeOnce('state', k)).toBe('v');
     });
 
-    it('routes an active link by its Zoom user, an account-level link by its account too, and a revoked one not at all', async () => {
-      const s = await store();
-      const user = sampleLink();
-      await s.saveLink(user);
-      expect(await s.getLink(user.appUserId)).toEqual(user);
-      expect(await s.appUserFor({ zoomUserId: user.zoomUserId })).toBe(user.appUserId);
-      expect(await s.appUserFor({ accountId: user.accountId })).toBeNull();
-      const account = sampleLink({ level: 'account' });
-      await s.saveLink(account);
-      expect(await s.appUserFor({ zoomUserId: id('other-host'), accountId: account.accountId })).toBe(
-        account.appUserId,
-      );
-      const { tokens: _t, ...withoutTokens } = user;
-      await s.saveLink({ ...withoutTokens, status: 'revoked', tokenVersion: 2 });
-      expect(await s.appUserFor({ zoomUserId: user.zoomUserId })).toBeNull();
-      expect((await s.getLink(user.appUserId))?.tokens).toBeUndefined();
-    });
+    it(
+      'routes an active link by its Zoom user, an account-level link by its account too, and a revoked one ' +
+        'not at all',
+      async () => {
+        const s = await store();
+        const user = sampleLink();
+        await s.saveLink(user);
+        expect(await s.getLink(user.appUserId)).toEqual(user);
+        expect(await s.appUserFor({ zoomUserId: user.zoomUserId })).toBe(user.appUserId);
+        expect(await s.appUserFor({ accountId: user.accountId })).toBeNull();
+        const account = sampleLink({ level: 'account' });
+        await s.saveLink(account);
+        expect(await s.appUserFor({ zoomUserId: id('other-host'), accountId: account.accountId })).toBe(
+          account.appUserId,
+        );
+        const { tokens: _t, ...withoutTokens } = user;
+        await s.saveLink({ ...withoutTokens, status: 'revoked', tokenVersion: 2 });
+        expect(await s.appUserFor({ zoomUserId: user.zoomUserId })).toBeNull();
+        expect((await s.getLink(user.appUserId))?.tokens).toBeUndefined();
+      },
+    );
 
     it('refuses to route one Zoom user to two app users, and frees it when the first link goes', async () => {
       const s = await store();
@@ -106,7 +110,7 @@ export function describeAccountsStoreContract(name: string, harness: AccountsSto
       expect(await s.appUserFor({ zoomUserId: moved.zoomUserId })).toBe(link.appUserId);
     });
 
-    it('gives a lock to one owner at a time, lets only the owner release it, and frees it when it expires', async () => {
+    it('locks for one owner at a time; only the owner releases it; it frees itself on expiry', async () => {
       const [a, b] = [await store(), await store()];
       const lock = id('refresh');
       const got = await Promise.all([a.acquireLock(lock, 'p1', 60_000), b.acquireLock(lock, 'p2', 60_000)]);

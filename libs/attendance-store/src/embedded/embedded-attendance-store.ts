@@ -3,6 +3,7 @@ import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AttendanceMeetingSummary, AttendanceSession } from '@zoom-pipeline/contracts';
+import { GroupCommitter, writeFully } from '@zoom-pipeline/file-journal';
 import type { Registration } from '../attendance-store.port';
 import { MemoryAttendanceStore } from '../memory/memory-attendance-store';
 
@@ -15,13 +16,23 @@ type Entry =
 /**
  * Standalone adapter: the memory maps, made durable by an append-only JSON-lines log (`attendance.log` under
  * `dir`), fsynced before a write resolves and replayed on open. Every entry is an idempotent upsert, so a torn
- * last line (a crash mid-append) is skipped and the write it belonged to was never acknowledged.
+ * last line (a crash mid-append) is skipped and the write it belonged to was never acknowledged. Concurrent
+ * writes share one write + fsync (group commit) and are applied in order once durable.
  */
 export class EmbeddedAttendanceStore extends MemoryAttendanceStore {
-  private queue: Promise<void> = Promise.resolve();
+  private readonly committer: GroupCommitter<Entry>;
 
   private constructor(private readonly file: FileHandle) {
     super();
+    this.committer = new GroupCommitter<Entry>({
+      // Each line starts with a newline too, so a line appended after a torn one starts on a line of its own.
+      commit: async (group) => {
+        await writeFully(this.file, Buffer.from(group.map((e) => '\n' + JSON.stringify(e) + '\n').join(''), 'utf8'));
+        await this.file.sync();
+      },
+      committed: (e) => this.replay(e),
+      onFailure: 'group',
+    });
   }
 
   static async open(options: { dir: string }): Promise<EmbeddedAttendanceStore> {
@@ -51,14 +62,7 @@ export class EmbeddedAttendanceStore extends MemoryAttendanceStore {
   }
 
   private append(e: Entry): Promise<void> {
-    const line = '\n' + JSON.stringify(e) + '\n';
-    const next = this.queue.then(async () => {
-      await this.file.appendFile(line, 'utf8');
-      await this.file.sync();
-      this.replay(e);
-    });
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.committer.submit(e);
   }
 
   override putRegistration(r: Registration): Promise<void> {
@@ -74,7 +78,7 @@ export class EmbeddedAttendanceStore extends MemoryAttendanceStore {
     if (parts.length > 0) await this.append({ k: 'summaries', p: [...parts] });
   }
   override async close(): Promise<void> {
-    await this.queue;
+    await this.committer.idle();
     await this.file.close();
   }
 }

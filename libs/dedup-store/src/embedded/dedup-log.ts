@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { replaceFile, writeFully } from '@zoom-pipeline/file-journal';
 import type { ClaimEntry, TokenEntry } from '../state/dedup-state';
 
 /**
@@ -14,9 +15,10 @@ export type LogRecord =
 
 export function encodeRecord(record: LogRecord): string {
   // JSON.stringify escapes line breaks inside strings, so one record is always exactly one line.
+  const { key, entry } = record;
   return record.kind === 'claim'
-    ? `${JSON.stringify({ c: record.key, o: record.entry.owner, x: record.entry.expiresAt })}\n`
-    : `${JSON.stringify({ t: record.key, v: record.entry.token, r: record.entry.receivedAt, x: record.entry.expiresAt })}\n`;
+    ? `${JSON.stringify({ c: key, o: record.entry.owner, x: entry.expiresAt })}\n`
+    : `${JSON.stringify({ t: key, v: record.entry.token, r: record.entry.receivedAt, x: entry.expiresAt })}\n`;
 }
 
 export function decodeRecord(line: string): LogRecord | undefined {
@@ -91,67 +93,36 @@ export async function replayLog(path: string, onRecord: (record: LogRecord) => v
   return result;
 }
 
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes all of `data`; `FileHandle.write` may write less than asked. */
-export async function writeFully(handle: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-    offset += bytesWritten;
-  }
-}
-
 /**
  * Replaces the log at `path` with `lines` atomically: write a new file, fsync it, rename it over the old
  * one. A crash at any point leaves either the old or the new complete file. The caller fsyncs the
  * directory afterwards (so the rename itself survives a crash); when this rejects, the old file is intact.
  */
-export async function rewriteLog(path: string, lines: Iterable<string>): Promise<{ bytes: number; records: number }> {
-  const tmp = `${path}.compact`;
-  const handle = await open(tmp, 'w', 0o600);
-  let bytes = 0;
-  let records = 0;
-  try {
-    // Write in ~1 MiB slices: one string for millions of records could exceed V8's string limit.
-    let pending: string[] = [];
-    let pendingLength = 0;
-    for (const line of lines) {
-      pending.push(line);
-      pendingLength += line.length;
-      records += 1;
-      if (pendingLength >= 1 << 20) {
+export function rewriteLog(path: string, lines: Iterable<string>): Promise<{ bytes: number; records: number }> {
+  return replaceFile(
+    path,
+    async (handle) => {
+      let bytes = 0;
+      let records = 0;
+      // Write in ~1 MiB slices: one string for millions of records could exceed V8's string limit.
+      let pending: string[] = [];
+      let pendingLength = 0;
+      const flush = async (): Promise<void> => {
         const data = Buffer.from(pending.join(''), 'utf8');
         await writeFully(handle, data);
         bytes += data.length;
         pending = [];
         pendingLength = 0;
+      };
+      for (const line of lines) {
+        pending.push(line);
+        pendingLength += line.length;
+        records += 1;
+        if (pendingLength >= 1 << 20) await flush();
       }
-    }
-    if (pending.length > 0) {
-      const data = Buffer.from(pending.join(''), 'utf8');
-      await writeFully(handle, data);
-      bytes += data.length;
-    }
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-  return { bytes, records };
+      if (pending.length > 0) await flush();
+      return { bytes, records };
+    },
+    { suffix: '.compact', mode: 0o600 },
+  );
 }

@@ -4,7 +4,8 @@ import type { ClaimRequest, ClaimResult, DedupStore, FencedLease, TokenRecord } 
 import { DedupStoreUnavailableError } from '../dedup-store.port';
 import { DedupState, type StateChange } from '../state/dedup-state';
 import { assertClaimRequests, assertFencedLease, assertName, assertTokenOffer, assertTtl } from '../state/validate';
-import { encodeRecord, fsyncDirectory, type LogRecord, replayLog, rewriteLog, writeFully } from './dedup-log';
+import { fsyncDirectory, GroupCommitter, writeFully } from '@zoom-pipeline/file-journal';
+import { encodeRecord, type LogRecord, replayLog, rewriteLog } from './dedup-log';
 
 export interface EmbeddedDedupStoreOptions {
   /** Directory owned by this store (one process at a time). Created if missing. */
@@ -32,8 +33,6 @@ export const EMBEDDED_LOG_FILE = 'dedup-store.log';
 interface PendingWrite {
   lines: string[];
   changes: StateChange[];
-  resolve(): void;
-  reject(err: Error): void;
 }
 
 /**
@@ -68,8 +67,7 @@ export class EmbeddedDedupStore implements DedupStore {
   private fileBytes = 0;
   private fileRecords = 0;
   private nextCompactionCheck: number;
-  private queue: PendingWrite[] = [];
-  private writer: Promise<void> | undefined;
+  private readonly committer: GroupCommitter<PendingWrite>;
   /** Set when the log can no longer be trusted (a failed append could not be cut back). */
   private broken: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -83,6 +81,22 @@ export class EmbeddedDedupStore implements DedupStore {
     this.compactMinRecords = options.compactMinRecords ?? 10_000;
     this.nextCompactionCheck = this.compactMinRecords;
     this.state = new DedupState(this.now, this.now());
+    this.committer = new GroupCommitter<PendingWrite>({
+      commit: (group) => this.commit(group),
+      // Everything queued behind a failed write was decided on top of its changes: take all of them back
+      // (newest first) and fail all of them, so no caller acts on a claim that is not on disk.
+      onFailure: 'queue',
+      failed: (entries, err) => {
+        for (const entry of [...entries].reverse()) {
+          for (const change of [...entry.changes].reverse()) {
+            this.state.revert(change);
+          }
+        }
+        return new DedupStoreUnavailableError(`embedded dedup store could not persist: ${reason(err)}`);
+      },
+      // Compaction runs between commits, so no append can interleave with the rewrite.
+      afterCommit: () => this.maybeCompact(),
+    });
   }
 
   /** Replays the log once; concurrent callers share it, a failed open is retried by the next call. */
@@ -200,10 +214,8 @@ export class EmbeddedDedupStore implements DedupStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.opening?.catch(() => undefined);
-      // A call that passed its open check just before close() may still start a write loop.
-      while (this.writer) {
-        await this.writer;
-      }
+      // A call that passed its open check just before close() may still start a commit.
+      await this.committer.idle();
       await this.handle?.close().catch(() => undefined);
       this.handle = undefined;
     })();
@@ -226,47 +238,19 @@ export class EmbeddedDedupStore implements DedupStore {
    * another caller made a moment ago, and that claim must be durable before anyone acts on it.
    */
   private persist(lines: string[], changes: StateChange[]): Promise<void> {
-    if (lines.length === 0 && this.queue.length === 0 && !this.writer) {
+    if (lines.length === 0 && !this.committer.busy) {
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ lines, changes, resolve, reject });
-      this.writer ??= this.writeLoop();
-    });
+    return this.committer.submit({ lines, changes });
   }
 
-  /** Group commit: everything queued while the previous fsync ran goes out in one write and one fsync. */
-  private async writeLoop(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0);
-      const lines = batch.flatMap((entry) => entry.lines);
-      try {
-        if (lines.length > 0) {
-          await this.append(Buffer.from(lines.join(''), 'utf8'));
-          this.fileRecords += lines.length;
-        }
-        for (const entry of batch) {
-          entry.resolve();
-        }
-      } catch (err) {
-        // Everything queued behind the failed batch was decided on top of its changes: take all of them
-        // back (newest first) and fail all of them, so no caller acts on a claim that is not on disk.
-        const failed = batch.concat(this.queue.splice(0));
-        for (const entry of [...failed].reverse()) {
-          for (const change of [...entry.changes].reverse()) {
-            this.state.revert(change);
-          }
-        }
-        const error = new DedupStoreUnavailableError(`embedded dedup store could not persist: ${reason(err)}`);
-        for (const entry of failed) {
-          entry.reject(error);
-        }
-      }
-      await this.maybeCompact();
+  /** One group: one write and one fsync for all its lines. */
+  private async commit(group: readonly PendingWrite[]): Promise<void> {
+    const lines = group.flatMap((entry) => entry.lines);
+    if (lines.length > 0) {
+      await this.append(Buffer.from(lines.join(''), 'utf8'));
+      this.fileRecords += lines.length;
     }
-    // Cleared synchronously with the emptiness check above, so a `persist` right after sees no writer
-    // and starts a new loop instead of queueing behind one that has already finished.
-    this.writer = undefined;
   }
 
   private async append(data: Buffer): Promise<void> {

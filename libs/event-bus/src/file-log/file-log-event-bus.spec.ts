@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { silentEventBusLogger } from '../event-bus.logger';
 import { appendTornHeader, describeEventBusContract, tearLastJournalFrame, waitUntil } from '../testing';
 import { decodeEntries } from './journal-codec';
-import { listSegments, scanFrames } from './journal';
+import { listSegments, scanFrames } from '@zoom-pipeline/file-journal';
 import { FileLogEventBus } from './file-log-event-bus';
 
 const dirs: string[] = [];
@@ -103,8 +103,8 @@ describe('FileLogEventBus', () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const syncs = bus.stats().syncs - before.syncs;
     process.stdout.write(
-      `file log: 4000 publishes (1 KiB) from 64 back-to-back clients in ${(seconds * 1000).toFixed(0)} ms = ${Math.round(4000 / seconds)} msg/s, ` +
-        `${syncs} fsyncs (${(4000 / syncs).toFixed(1)} publishes per fsync)\n`,
+      `file log: 4000 publishes (1 KiB) from 64 back-to-back clients in ${(seconds * 1000).toFixed(0)} ms = ` +
+        `${Math.round(4000 / seconds)} msg/s, ${syncs} fsyncs (${(4000 / syncs).toFixed(1)} publishes per fsync)\n`,
     );
     expect(syncs).toBeLessThan(4000 / 4);
     await bus.close();

@@ -1,7 +1,7 @@
 /**
- * The standalone mode's event bus: the embedded log (see ../log) made durable by a journal under `dir`
- * (see ./journal.ts for the file format, torn-tail recovery and why one frame per batch makes outputs +
- * commit atomic).
+ * The standalone mode's event bus: the embedded log (see ../log) made durable by a journal under `dir` (see
+ * libs/file-journal, journal.ts, for the file format, torn-tail recovery and why one frame per batch makes
+ * outputs + commit atomic).
  *
  * Guarantees (SPEC §2, §3): publish resolves only after fdatasync (group commit: concurrent publishes share
  * one write + fsync); per-key order (one partition per key by Kafka's murmur2, one in-flight batch per
@@ -15,7 +15,7 @@ import { type EventBusLogger, consoleEventBusLogger } from '../event-bus.logger'
 import { LogEventBus, type LogEventBusOptions } from '../log/log-event-bus';
 import { LogState } from '../log/log-state';
 import { decodeEntries, encodeEntries } from './journal-codec';
-import { encodeFrame, Journal, type JournalStats } from './journal';
+import { encodeFrame, Journal, type JournalStats } from '@zoom-pipeline/file-journal';
 
 export interface FileLogEventBusOptions extends LogEventBusOptions {
   /** Directory holding the journal segments (created if missing); one process at a time (LOCK file). */

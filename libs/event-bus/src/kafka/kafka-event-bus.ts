@@ -5,10 +5,11 @@
  *
  * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
  * one batch in flight, so a retried send can neither duplicate nor reorder records. Concurrent publish calls are
- * coalesced into one send (see publish-batcher.ts). Every publish settles within
- * `publishTimeoutMs` (the ack deadline): the producer's own retries and timeouts are sized to fit in it, and a
- * send that is still pending then is abandoned with BusUnavailableError (the ingress answers 503, Zoom
- * retries; a late landing is suppressed by dedup).
+ * coalesced into one send (see publish-batcher.ts). Every publish settles by its deadline: the caller's
+ * AbortSignal (the ingress owns the ack deadline and passes it down), else `publishTimeoutMs` owned here. Nothing
+ * below starts a timer of its own for it: the topic check and the batcher wait on the signal, and a send whose
+ * callers have all given up is abandoned with BusUnavailableError (the ingress answers 503, Zoom retries; a late
+ * landing is suppressed by dedup). The producer's own retries and timeouts are sized to fit in the deadline.
  *
  * Recovery without outside help: after any failed or abandoned send the producer is discarded and the next
  * batch goes out on a new one. That also keeps idempotence sound with bounded retries: a new producer gets a
@@ -18,7 +19,7 @@
  * redelivery, fencing by group generation).
  */
 import { type ConnectionOptions } from 'node:tls';
-import { withTimeout } from '@zoom-pipeline/async-kit';
+import { sleep, untilAborted, withDeadline, withTimeout } from '@zoom-pipeline/async-kit';
 import { type ISocketFactory, Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import {
   BusUnavailableError,
@@ -26,6 +27,7 @@ import {
   type ConsumerHandle,
   type EventBus,
   type OutgoingMessage,
+  type PublishOptions,
   type TopicSpec,
   UnknownTopicError,
 } from '../event-bus.port';
@@ -94,6 +96,7 @@ export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
 /** How long close() waits for abandoned sends and metadata calls to finish their (bounded) retries. */
 const CLOSE_BACKGROUND_WAIT_MS = 10_000;
 const TOPIC_LEADERS_WAIT_MS = 30_000;
+const CONSUMER_TOPIC_CHECK_MS = 30_000;
 
 const DEFAULT_CONSUMER_SETTINGS: KafkaConsumerSettings = {
   sessionTimeoutMs: 30_000,
@@ -167,24 +170,33 @@ export class KafkaEventBus implements EventBus {
     this.batcher = new PublishBatcher({
       send: (messages) => this.inBackground(this.send(messages)),
       onSendAbandoned: () => this.discardProducer(this.producer),
-      sendTimeoutMs: this.publishTimeoutMs,
       maxBatchMessages: options.maxBatchMessages ?? 1_000,
       maxBatchBytes: options.maxBatchBytes ?? 900 * 1024,
       lingerMs: options.lingerMs ?? 0,
     });
   }
 
-  async publish(messages: OutgoingMessage[]): Promise<void> {
+  async publish(messages: OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new BusUnavailableError('event bus is closed');
     if (messages.length === 0) return;
-    const deadlineAt = Date.now() + this.publishTimeoutMs;
+    if (options.signal) return this.publishUntil(messages, options.signal);
+    // No caller deadline (publishers other than the ingress): the bus's own, owned here the same way.
+    return withDeadline(
+      this.publishTimeoutMs,
+      (signal) => this.publishUntil(messages, signal),
+      () => new BusUnavailableError(`publish not acknowledged within ${this.publishTimeoutMs} ms`),
+    );
+  }
+
+  /** Everything on the publish path waits on `signal` (the one deadline), never on a timer of its own. */
+  private async publishUntil(messages: OutgoingMessage[], signal: AbortSignal): Promise<void> {
     // Check topics before queueing: a publish to a missing topic inside a coalesced batch would make kafkajs
     // retry metadata and then fail every other caller's messages in that batch too.
     await this.assertTopicsExist(
       messages.map((m) => m.topic),
-      deadlineAt,
+      signal,
     );
-    return this.batcher.publish(messages, deadlineAt);
+    return this.batcher.publish(messages, signal);
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -236,7 +248,7 @@ export class KafkaEventBus implements EventBus {
       }
       if (Date.now() >= deadlineAt)
         throw new Error(`topics ${topics.join(', ')} have no leaders after ${TOPIC_LEADERS_WAIT_MS} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 
@@ -245,10 +257,10 @@ export class KafkaEventBus implements EventBus {
     const options = this.options.groupPrefix
       ? { ...requested, groupId: `${this.options.groupPrefix}${requested.groupId}` }
       : requested;
-    await this.assertTopicsExist(options.topics, Date.now() + 30_000);
+    await this.assertTopicsExistWithin(options.topics, CONSUMER_TOPIC_CHECK_MS);
     const common = {
       admin: () => this.admin(),
-      assertTopicsExist: (topics: string[]) => this.assertTopicsExist(topics, Date.now() + 30_000),
+      assertTopicsExist: (topics: string[]) => this.assertTopicsExistWithin(topics, CONSUMER_TOPIC_CHECK_MS),
       logger: this.logger,
       backoff: this.backoff,
       settings: this.consumerSettings,
@@ -292,7 +304,7 @@ export class KafkaEventBus implements EventBus {
   isReady(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     if (!this.readiness) {
-      this.readiness = withDeadline(
+      this.readiness = settleBy(
         this.inBackground(
           (async () => {
             const admin = await this.connectedFastAdmin();
@@ -329,7 +341,7 @@ export class KafkaEventBus implements EventBus {
     // Finishing work can retire clients (adding more work), hence the loop.
     const deadlineAt = Date.now() + CLOSE_BACKGROUND_WAIT_MS;
     while (this.background.size > 0 && Date.now() < deadlineAt) {
-      await withDeadline(Promise.all([...this.background]), deadlineAt, 'background work').catch(() => undefined);
+      await settleBy(Promise.all([...this.background]), deadlineAt, 'background work').catch(() => undefined);
     }
     if (this.background.size > 0) {
       this.logger.warn({ pending: this.background.size }, 'kafka event bus closed with requests still pending');
@@ -399,10 +411,10 @@ export class KafkaEventBus implements EventBus {
     this.retire({ disconnect: () => slot.close() }, slot.ready);
   }
 
-  private async assertTopicsExist(topics: string[], deadlineAt: number): Promise<void> {
+  private async assertTopicsExist(topics: string[], signal: AbortSignal): Promise<void> {
     if (topics.every((t) => this.knownTopics.has(t))) return;
     try {
-      await withDeadline(this.refreshKnownTopics(), deadlineAt, 'topic metadata');
+      await untilAborted(this.refreshKnownTopics(), signal);
     } catch (err) {
       throw err instanceof BusUnavailableError
         ? err
@@ -410,6 +422,15 @@ export class KafkaEventBus implements EventBus {
     }
     const missing = topics.find((t) => !this.knownTopics.has(t));
     if (missing !== undefined) throw new UnknownTopicError(missing);
+  }
+
+  /** The topic check of a consumer (off the ack path), under a deadline of its own. */
+  private assertTopicsExistWithin(topics: string[], ms: number): Promise<void> {
+    return withDeadline(
+      ms,
+      (signal) => this.assertTopicsExist(topics, signal),
+      () => new BusUnavailableError('topic metadata did not complete in time'),
+    );
   }
 
   /** One metadata call shared by everyone who meets an unknown topic at the same time. */
@@ -519,7 +540,7 @@ export class KafkaEventBus implements EventBus {
 }
 
 /** Rejects with BusUnavailableError at `deadlineAt`; the work itself continues (and is bounded by its own retries). */
-function withDeadline<T>(work: Promise<T>, deadlineAt: number, what: string): Promise<T> {
+function settleBy<T>(work: Promise<T>, deadlineAt: number, what: string): Promise<T> {
   return withTimeout(work, deadlineAt - Date.now(), () => {
     throw new BusUnavailableError(`${what} did not complete in time`);
   });

@@ -31,7 +31,6 @@ function batcher(overrides: Partial<PublishBatcherOptions> = {}): {
     onSendAbandoned: () => {
       abandoned++;
     },
-    sendTimeoutMs: 1_000,
     maxBatchMessages: 1_000,
     maxBatchBytes: 1024 * 1024,
     lingerMs: 0,
@@ -50,10 +49,20 @@ function batcher(overrides: Partial<PublishBatcherOptions> = {}): {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A caller's deadline: its signal aborts after `ms` (the caller owns the timer, as the ingress does). */
+function deadlineIn(ms: number): AbortSignal {
+  const abort = new AbortController();
+  setTimeout(() => abort.abort(new BusUnavailableError('deadline')), ms);
+  return abort.signal;
+}
+
+/** A caller that waits as long as it takes. */
+const noDeadline = (): AbortSignal => new AbortController().signal;
+
 describe('PublishBatcher', () => {
   it('sends callers of the same tick together, and everything queued during a send right after it', async () => {
     const { batcher: b, sends } = batcher();
-    const deadline = Date.now() + 5_000;
+    const deadline = noDeadline();
     const first = [0, 1, 2].map((i) => b.publish([msg(i)], deadline));
     await tick();
     expect(sends.calls).toHaveLength(1);
@@ -74,9 +83,9 @@ describe('PublishBatcher', () => {
     expect(b.stats).toMatchObject({ batches: 2, messages: 7 });
   });
 
-  it('settles each caller with its own batch: a failed batch rejects only its callers, as BusUnavailableError', async () => {
+  it('settles each caller with its batch: a failed batch rejects only its callers (BusUnavailableError)', async () => {
     const { batcher: b, sends } = batcher();
-    const deadline = Date.now() + 5_000;
+    const deadline = noDeadline();
     const a = b.publish([msg(1)], deadline);
     await tick();
     const c = b.publish([msg(2)], deadline);
@@ -89,7 +98,7 @@ describe('PublishBatcher', () => {
 
   it('caps a batch by messages and bytes but never splits one caller', async () => {
     const { batcher: b, sends } = batcher({ maxBatchMessages: 5, maxBatchBytes: 10_000 });
-    const deadline = Date.now() + 5_000;
+    const deadline = noDeadline();
     const all = [
       b.publish([msg(0), msg(1), msg(2)], deadline),
       b.publish([msg(3), msg(4), msg(5)], deadline), // would make 6 > 5: next batch
@@ -109,13 +118,15 @@ describe('PublishBatcher', () => {
     await Promise.all(all);
   });
 
-  it('rejects a caller at its deadline even while its batch is still queued, and does not send it afterwards', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    try {
-      const { batcher: b, sends } = batcher({ sendTimeoutMs: 10_000 });
-      const inFlight = b.publish([msg(0)], Date.now() + 10_000);
+  describe('deadlines (fake timers)', () => {
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate'] }));
+    afterEach(() => jest.useRealTimers());
+
+    it('rejects a caller at its deadline even while its batch is queued, and does not send it afterwards', async () => {
+      const { batcher: b, sends } = batcher();
+      const inFlight = b.publish([msg(0)], deadlineIn(10_000));
       await tick();
-      const queued = b.publish([msg(1)], Date.now() + 100);
+      const queued = b.publish([msg(1)], deadlineIn(100));
       const rejected = expect(queued).rejects.toBeInstanceOf(BusUnavailableError);
       jest.advanceTimersByTime(150);
       await rejected;
@@ -123,19 +134,14 @@ describe('PublishBatcher', () => {
       await inFlight;
       await tick();
       expect(sends.calls).toHaveLength(1);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
+    });
 
-  it('abandons a send stuck past sendTimeoutMs, reports it, and moves on to the next batch', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    try {
-      const { batcher: b, sends, abandoned } = batcher({ sendTimeoutMs: 1_000 });
-      const stuck = b.publish([msg(0)], Date.now() + 1_000);
+    it("abandons a send stuck past its callers' deadline, reports it, and moves on to the next batch", async () => {
+      const { batcher: b, sends, abandoned } = batcher();
+      const stuck = b.publish([msg(0)], deadlineIn(1_000));
       const stuckResult = expect(stuck).rejects.toBeInstanceOf(BusUnavailableError);
       await tick();
-      const next = b.publish([msg(1)], Date.now() + 5_000);
+      const next = b.publish([msg(1)], deadlineIn(5_000));
       jest.advanceTimersByTime(1_001);
       await stuckResult;
       await tick();
@@ -145,14 +151,36 @@ describe('PublishBatcher', () => {
       sends.fail(new Error('late failure of the abandoned send')); // must not surface anywhere
       sends.ack();
       await expect(next).resolves.toBeUndefined();
-    } finally {
-      jest.useRealTimers();
-    }
+    });
+
+    it("starts no deadline timer: callers' signals decide; a send is abandoned once all gave up", async () => {
+      const { batcher: b, sends, abandoned } = batcher();
+      const first = new AbortController();
+      const second = new AbortController();
+      const a = b.publish([msg(0)], first.signal);
+      const c = b.publish([msg(1)], second.signal);
+      await tick();
+      expect(sends.calls).toHaveLength(1);
+      expect(jest.getTimerCount()).toBe(0);
+
+      first.abort();
+      await expect(a).rejects.toBeInstanceOf(BusUnavailableError);
+      await tick();
+      expect(abandoned()).toBe(0); // the other caller still waits for this send
+
+      second.abort();
+      await expect(c).rejects.toBeInstanceOf(BusUnavailableError);
+      await tick();
+      expect(abandoned()).toBe(1);
+      sends.ack(); // the abandoned send landing late settles nobody twice
+      await tick();
+      expect(jest.getTimerCount()).toBe(0);
+    });
   });
 
   it('drain() waits for queued and in-flight publishes', async () => {
     const { batcher: b, sends } = batcher();
-    const p = b.publish([msg(0)], Date.now() + 5_000);
+    const p = b.publish([msg(0)], noDeadline());
     let drained = false;
     const draining = b.drain().then(() => {
       drained = true;

@@ -4,19 +4,21 @@
  * call on its own would serialise them behind one round trip each. Instead, calls that arrive while a send is
  * in flight are queued and leave together in the next `send` (so a batch is as large as the load makes it and
  * an idle bus adds no delay beyond one event-loop turn). Each caller's promise settles with the batch that
- * carried its messages, and every caller has its own deadline.
+ * carried its messages, or rejects when the caller's AbortSignal (its deadline, owned by the caller) aborts. The
+ * batcher has no deadline timer of its own: a caller that gives up leaves the queue, and a send whose callers
+ * have all given up is abandoned.
  */
+import { sleep, untilAborted } from '@zoom-pipeline/async-kit';
 import { BusUnavailableError, type OutgoingMessage } from '../event-bus.port';
 
 export interface PublishBatcherOptions {
   /** Delivers one coalesced batch; resolves once the broker acknowledged all of it. */
   send(messages: OutgoingMessage[]): Promise<void>;
   /**
-   * Called when a send has not settled within `sendTimeoutMs`: its callers are rejected and the next batch
-   * goes out on a fresh producer (the caller of the batcher recreates it here).
+   * Called when every caller of an in-flight send has given up (their deadlines passed): the next batch goes out
+   * on a fresh producer (the caller of the batcher recreates it here).
    */
   onSendAbandoned(): void;
-  sendTimeoutMs: number;
   /** Cap per batch; a single caller's messages are never split (its promise is all-or-nothing). */
   maxBatchMessages: number;
   maxBatchBytes: number;
@@ -29,7 +31,7 @@ export interface PublishBatcherStats {
   batches: number;
   /** Messages in acknowledged batches. */
   messages: number;
-  /** Sends abandoned after `sendTimeoutMs`. */
+  /** Sends abandoned because all their callers gave up. */
   abandoned: number;
 }
 
@@ -37,7 +39,8 @@ interface PendingPublish {
   messages: OutgoingMessage[];
   bytes: number;
   settled: boolean;
-  timer: NodeJS.Timeout;
+  signal: AbortSignal;
+  onAbort(): void;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -50,11 +53,10 @@ export class PublishBatcher {
 
   constructor(private readonly options: PublishBatcherOptions) {}
 
-  /** Queues `messages`; rejects with BusUnavailableError if they are not acknowledged by `deadlineAt` (epoch ms). */
-  publish(messages: OutgoingMessage[], deadlineAt: number): Promise<void> {
+  /** Queues `messages`; rejects with BusUnavailableError if they are not acknowledged before `signal` aborts. */
+  publish(messages: OutgoingMessage[], signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const remaining = deadlineAt - Date.now();
-      if (remaining <= 0) {
+      if (signal.aborted) {
         reject(new BusUnavailableError('publish deadline passed before the send'));
         return;
       }
@@ -62,19 +64,14 @@ export class PublishBatcher {
         messages,
         bytes: messages.reduce((sum, m) => sum + estimateBytes(m), 0),
         settled: false,
-        resolve,
-        reject,
+        signal,
         // The message may still land later (if it was already sent); that is acceptable: the caller answers
         // 503, Zoom retries and dedup suppresses the copy.
-        timer: setTimeout(
-          () =>
-            settle(
-              pending,
-              new BusUnavailableError(`publish not acknowledged within ${this.options.sendTimeoutMs} ms`),
-            ),
-          remaining,
-        ),
+        onAbort: () => settle(pending, new BusUnavailableError('publish not acknowledged by the deadline')),
+        resolve,
+        reject,
       };
+      signal.addEventListener('abort', pending.onAbort, { once: true });
       this.queue.push(pending);
       this.schedule();
     });
@@ -83,7 +80,7 @@ export class PublishBatcher {
   /** Resolves once nothing is queued or in flight (queued callers settle by their deadlines at the latest). */
   async drain(): Promise<void> {
     while (this.flushing || this.queue.some((p) => !p.settled)) {
-      await (this.flushing ?? new Promise<void>((resolve) => setTimeout(resolve, 5)));
+      await (this.flushing ?? sleep(5));
     }
   }
 
@@ -133,40 +130,47 @@ export class PublishBatcher {
   private async sendOne(batch: PendingPublish[]): Promise<void> {
     const messages = batch.flatMap((p) => p.messages);
     this.stats.batches += 1;
-    let guard: NodeJS.Timeout | undefined;
-    const sending = this.options.send(messages);
-    // A send abandoned by the guard may still reject later; nobody awaits it then.
-    sending.catch(() => undefined);
+    const abandoned = everyoneGaveUp(batch);
     try {
-      const outcome = await Promise.race([
-        sending.then(() => 'acked' as const),
-        new Promise<'stuck'>((resolve) => {
-          guard = setTimeout(() => resolve('stuck'), this.options.sendTimeoutMs);
-        }),
-      ]);
-      if (outcome === 'stuck') {
-        this.stats.abandoned += 1;
-        this.options.onSendAbandoned();
-        for (const p of batch)
-          settle(p, new BusUnavailableError(`publish not acknowledged within ${this.options.sendTimeoutMs} ms`));
-        return;
-      }
+      // A send abandoned here may still reject later; untilAborted keeps that from surfacing.
+      await untilAborted(this.options.send(messages), abandoned.signal);
       this.stats.messages += messages.length;
       for (const p of batch) settle(p);
     } catch (err) {
+      if (abandoned.signal.aborted) {
+        this.stats.abandoned += 1;
+        this.options.onSendAbandoned();
+        return;
+      }
       const error =
         err instanceof BusUnavailableError ? err : new BusUnavailableError('publish failed', { cause: err });
       for (const p of batch) settle(p, error);
     } finally {
-      clearTimeout(guard);
+      abandoned.dispose();
     }
   }
+}
+
+/** A signal that aborts once every caller of `batch` has settled or given up (nobody waits for the send any more). */
+function everyoneGaveUp(batch: PendingPublish[]): { signal: AbortSignal; dispose(): void } {
+  const all = new AbortController();
+  const check = (): void => {
+    if (batch.every((p) => p.settled)) all.abort();
+  };
+  for (const p of batch) p.signal.addEventListener('abort', check, { once: true });
+  check();
+  return {
+    signal: all.signal,
+    dispose: () => {
+      for (const p of batch) p.signal.removeEventListener('abort', check);
+    },
+  };
 }
 
 function settle(pending: PendingPublish, err?: Error): void {
   if (pending.settled) return;
   pending.settled = true;
-  clearTimeout(pending.timer);
+  pending.signal.removeEventListener('abort', pending.onAbort);
   if (err) pending.reject(err);
   else pending.resolve();
 }

@@ -6,6 +6,7 @@
  * journal frame), and messages after `commitThrough` are read again from the next position.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   type BatchResult,
   type ConsumedMessage,
@@ -69,6 +70,9 @@ export class LogConsumer implements ConsumerHandle {
         );
       }
     }
+    // Each partition loop waits on the stop signal (an append or a backoff sleep), one listener at a time: a topic
+    // with more than 10 partitions is by design, not the leak Node warns about at 11.
+    setMaxListeners(Math.max(10, this.loops.length + 1), this.abort.signal);
   }
 
   stop(): Promise<void> {

@@ -10,10 +10,12 @@ import {
   type ConsumerHandle,
   type EventBus,
   type OutgoingMessage,
+  type PublishOptions,
   type TopicSpec,
   UnknownTopicError,
 } from '../event-bus.port';
 import { consoleEventBusLogger, type EventBusLogger, errorMessage } from '../event-bus.logger';
+import { GroupCommitter } from '@zoom-pipeline/file-journal';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
 import { LogConsumer } from './log-consumer';
 import type { LogEntry, LogState } from './log-state';
@@ -36,8 +38,6 @@ export interface DurableJournal {
 interface PendingAppend {
   entries: LogEntry[];
   frame: Buffer;
-  resolve(): void;
-  reject(err: Error): void;
 }
 
 /** Upper bound on one group commit, so one write does not pin unbounded memory. */
@@ -48,8 +48,7 @@ export class LogEventBus implements EventBus {
   private readonly backoff: RetryBackoff;
   private readonly consumers = new Map<string, LogConsumer>();
   private readonly roundRobin = new Map<string, number>();
-  private pending: PendingAppend[] = [];
-  private writing: Promise<void> | null = null;
+  private readonly committer: GroupCommitter<PendingAppend> | null;
   private closed = false;
 
   protected constructor(
@@ -60,10 +59,29 @@ export class LogEventBus implements EventBus {
   ) {
     this.logger = options.logger ?? consoleEventBusLogger();
     this.backoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
+    // Write-ahead: frames are written, then applied in queue order, so file order = offset order = apply order.
+    // A failed write fails its own group only: nothing behind it was applied on top of it.
+    this.committer = journal
+      ? new GroupCommitter<PendingAppend>({
+          commit: (group) => journal.write(group.map((p) => p.frame)),
+          // Entries are validated before they are queued, so a throw here is a bug; it goes to that caller.
+          committed: (p) => this.state.apply(p.entries),
+          failed: (group, err) => {
+            this.logger.error({ frames: group.length, error: errorMessage(err) }, 'event log append failed');
+            return new BusUnavailableError('event log append failed', { cause: err });
+          },
+          onFailure: 'group',
+          maxGroupBytes: MAX_GROUP_COMMIT_BYTES,
+          sizeOf: (p) => p.frame.length,
+        })
+      : null;
   }
 
-  async publish(messages: OutgoingMessage[]): Promise<void> {
+  async publish(messages: OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new BusUnavailableError('event bus is closed');
+    // A caller past its deadline appends nothing; once queued, a frame goes out with its group commit (the
+    // caller that gave up meanwhile answered 503, and dedup suppresses the copy its retry brings).
+    if (options.signal?.aborted) throw new BusUnavailableError('publish deadline passed before the append');
     if (messages.length === 0) return;
     await this.append(this.toMessageEntries(messages));
   }
@@ -124,63 +142,18 @@ export class LogEventBus implements EventBus {
     await Promise.all([...this.consumers.values()].map((c) => c.stop()));
     // Refuse new work only after the consumers committed their last batches.
     this.closed = true;
-    while (this.writing) await this.writing;
+    await this.committer?.idle();
     await this.journal?.close();
   }
 
-  /** Atomic, durable append: all of `entries` become visible together, after the fsync. */
+  /** Atomic, durable append: all of `entries` become visible together, after the fsync (group commit). */
   protected append(entries: LogEntry[]): Promise<void> {
-    if (!this.journal || !this.encode) {
+    if (!this.committer || !this.encode) {
       this.state.apply(entries);
       return Promise.resolve();
     }
     if (this.closed) return Promise.reject(new BusUnavailableError('event bus is closed'));
-    const frame = this.encode(entries);
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ entries, frame, resolve, reject });
-      if (!this.writing) {
-        this.writing = this.drain().finally(() => {
-          this.writing = null;
-        });
-      }
-    });
-  }
-
-  /**
-   * Group commit: everything queued while a write+fsync is in flight goes out in the next single write+fsync.
-   * Frames are written and then applied in queue order, so file order = offset order = apply order.
-   */
-  private async drain(): Promise<void> {
-    const journal = this.journal;
-    if (!journal) return;
-    while (this.pending.length > 0) {
-      let bytes = 0;
-      let count = 0;
-      while (
-        count < this.pending.length &&
-        (count === 0 || bytes + this.pending[count].frame.length <= MAX_GROUP_COMMIT_BYTES)
-      ) {
-        bytes += this.pending[count].frame.length;
-        count++;
-      }
-      const group = this.pending.splice(0, count);
-      try {
-        await journal.write(group.map((p) => p.frame));
-      } catch (err) {
-        this.logger.error({ frames: group.length, error: errorMessage(err) }, 'event log append failed');
-        for (const p of group) p.reject(new BusUnavailableError('event log append failed', { cause: err }));
-        continue;
-      }
-      for (const p of group) {
-        try {
-          this.state.apply(p.entries);
-          p.resolve();
-        } catch (err) {
-          // Entries are validated before they are queued, so this is a bug; report it to the caller.
-          p.reject(err as Error);
-        }
-      }
-    }
+    return this.committer.submit({ entries, frame: this.encode(entries) });
   }
 
   protected toMessageEntries(messages: readonly OutgoingMessage[]): LogEntry[] {

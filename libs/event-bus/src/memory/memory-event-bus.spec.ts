@@ -1,3 +1,4 @@
+import { BusUnavailableError } from '../event-bus.port';
 import { silentEventBusLogger } from '../event-bus.logger';
 import { describeEventBusContract, waitUntil } from '../testing';
 import { MemoryEventBus } from './memory-event-bus';
@@ -26,6 +27,29 @@ describe('MemoryEventBus', () => {
     const again = await bus.consume(options);
     await again.stop();
     await bus.close();
+  });
+
+  it("appends nothing for a caller whose deadline has passed (the publish's signal already aborted)", async () => {
+    const bus = new MemoryEventBus({ logger: silentEventBusLogger });
+    await bus.ensureTopics([{ topic: 't', partitions: 1 }]);
+    const late = bus.publish([{ topic: 't', key: 'k', value: Buffer.from('late') }], { signal: AbortSignal.abort() });
+    await expect(late).rejects.toBeInstanceOf(BusUnavailableError);
+    await bus.publish([{ topic: 't', key: 'k', value: Buffer.from('on time') }], {
+      signal: new AbortController().signal,
+    });
+    const seen: string[] = [];
+    const handle = await bus.consume({
+      groupId: 'g',
+      topics: ['t'],
+      eachBatch: async (batch) => {
+        seen.push(...batch.messages.map((m) => m.value.toString()));
+        return { outputs: [] };
+      },
+    });
+    await waitUntil(() => seen.length > 0, 10_000, 'the on-time message');
+    await handle.stop();
+    await bus.close();
+    expect(seen).toEqual(['on time']);
   });
 
   it('delivers null-key messages round robin over the partitions', async () => {

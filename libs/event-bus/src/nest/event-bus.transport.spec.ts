@@ -1,4 +1,4 @@
-import { Controller, type INestApplication, Module } from '@nestjs/common';
+import { Controller, type INestApplication, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { HealthService, ServiceKitModule, createMetricsRegistry } from '@zoom-pipeline/service-kit';
@@ -12,11 +12,16 @@ import { BusHandler, type HandlerBatch } from './bus-handler.decorator';
 import { startBusConsumers } from './event-bus.transport';
 
 const seen: string[] = [];
+let bootstrapHooks = 0;
 let failuresLeft = 0;
 let storeDown = false;
 
 @Controller()
-class UppercaseConsumer {
+class UppercaseConsumer implements OnApplicationBootstrap {
+  onApplicationBootstrap(): void {
+    bootstrapHooks++;
+  }
+
   @BusHandler('in', {
     name: 'upper',
     groupId: 'upper-group',
@@ -108,6 +113,7 @@ describe('EventBusTransport', () => {
 
   beforeEach(async () => {
     seen.length = 0;
+    bootstrapHooks = 0;
     storeDown = false;
     busWarnings.length = 0;
     bus = new MemoryEventBus({
@@ -133,6 +139,11 @@ describe('EventBusTransport', () => {
 
   afterEach(async () => {
     await app.close();
+  });
+
+  it('runs the lifecycle hooks once although the app and the transport share the container', () => {
+    // A second onApplicationBootstrap would start a feature's timers twice (e.g. two reconcile schedules).
+    expect(bootstrapHooks).toBe(1);
   });
 
   it('runs a declared handler: outputs published, topics created, readiness and lag registered', async () => {

@@ -1,5 +1,10 @@
 import { Catch, type INestApplication, type RpcExceptionFilter } from '@nestjs/common';
-import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
+import {
+  type CustomTransportStrategy,
+  type MessageHandler,
+  type NestMicroservice,
+  Server,
+} from '@nestjs/microservices';
 import { HealthService, LOGGER, METRICS_REGISTRY, consumerLagGauge } from '@zoom-pipeline/service-kit';
 import {
   ATTR,
@@ -289,11 +294,15 @@ export async function startBusConsumers(app: INestApplication): Promise<EventBus
     registry: app.get<Registry>(METRICS_REGISTRY),
     resolve: (token) => app.get(token),
   });
+  // The app and the transport share one container: the app runs the lifecycle hooks once, before any consumer
+  // starts (a deferred microservice would run onModuleInit/onApplicationBootstrap a second time otherwise).
+  await app.init();
   // Deferred: handlers take their exception filters when they are registered, so the filter must come first.
   const microservice = app.connectMicroservice(
     { strategy: transport },
     { inheritAppConfig: false, deferInitialization: true },
-  );
+  ) as NestMicroservice;
+  microservice.setIsInitHookCalled(true);
   microservice.useGlobalFilters(new RethrowRpcErrors());
   await app.startAllMicroservices();
   return transport;

@@ -3,7 +3,7 @@
  * behind, so tests can check recovery without killing processes.
  */
 import { promises as fs } from 'node:fs';
-import { FRAME_HEADER_BYTES, listSegments, scanFrames } from '../file-log/journal';
+import { FRAME_HEADER_BYTES, listSegments, scanFrames } from '@zoom-pipeline/file-journal';
 
 /**
  * Cuts the last frame of the newest segment in half (a write torn by a crash). Returns how many bytes of the

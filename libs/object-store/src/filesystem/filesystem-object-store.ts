@@ -4,6 +4,7 @@ import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm, st
 import { dirname, join, resolve, sep } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fsyncDirectory, processAlive, writeFully } from '@zoom-pipeline/file-journal';
 import type { ObjectInfo, ObjectStore, PutObjectInput, PutObjectResult } from '../object-store.port';
 import { ObjectStoreError } from '../object-store.port';
 import { firstError, MeteredStream, putFailure } from '../internal/metered-stream';
@@ -240,16 +241,6 @@ export class FilesystemObjectStore implements ObjectStore {
   }
 }
 
-/** Signal 0 checks existence only; EPERM means it exists under another user. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function fileWriter(handle: FileHandle): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -258,27 +249,10 @@ function fileWriter(handle: FileHandle): Writable {
   });
 }
 
-async function writeFully(handle: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-    offset += bytesWritten;
-  }
-}
-
 async function writeDurably(path: string, text: string): Promise<void> {
   const handle = await open(path, 'wx', 0o644);
   try {
     await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
     await handle.sync();
   } finally {
     await handle.close();

@@ -123,30 +123,34 @@ export function describeObjectStoreContract(name: string, harness: ObjectStoreHa
       });
     });
 
-    it('stores a body of unknown size (contentLength undefined) whole, small or multipart, and reports its size and SHA-256', async () => {
-      const s = await open();
-      for (const size of [4_000, MULTIPART_SIZE + 12_345]) {
-        const key = `${prefix()}captions-${size}.vtt`;
-        const body = testBody(size);
+    it(
+      'stores a body of unknown size (contentLength undefined) whole, small or multipart, and reports its ' +
+        'size and SHA-256',
+      async () => {
+        const s = await open();
+        for (const size of [4_000, MULTIPART_SIZE + 12_345]) {
+          const key = `${prefix()}captions-${size}.vtt`;
+          const body = testBody(size);
 
-        const result = await s.put({
-          key,
-          body: body.stream,
-          contentLength: undefined,
-          contentType: 'text/vtt',
-          metadata: { 'zoom-file-id': 'cc' },
-        });
+          const result = await s.put({
+            key,
+            body: body.stream,
+            contentLength: undefined,
+            contentType: 'text/vtt',
+            metadata: { 'zoom-file-id': 'cc' },
+          });
 
-        expect(result).toMatchObject({ key, size, sha256: body.sha256() });
-        expect(await s.head(key)).toMatchObject({
-          key,
-          size,
-          etag: result.etag,
-          sha256: body.sha256(),
-          metadata: { 'zoom-file-id': 'cc' },
-        });
-      }
-    });
+          expect(result).toMatchObject({ key, size, sha256: body.sha256() });
+          expect(await s.head(key)).toMatchObject({
+            key,
+            size,
+            etag: result.etag,
+            sha256: body.sha256(),
+            metadata: { 'zoom-file-id': 'cc' },
+          });
+        }
+      },
+    );
 
     it('stores nothing when a body of unknown size fails midway', async () => {
       const s = await open();

@@ -1,5 +1,5 @@
 /**
- * The standalone mode's durable log: append-only segment files `journal-000001.log`, `journal-000002.log`, …
+ * The embedded event log's durable journal: append-only segment files `journal-000001.log`, `journal-000002.log`, …
  * under one directory, holding frames
  *
  *   [u32 payload length][u32 crc32(payload)][payload]      (big-endian)
@@ -21,7 +21,12 @@
 import { crc32 } from 'node:zlib';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type EventBusLogger } from '../event-bus.logger';
+import { fsyncDirectory, writeFully } from './durable-file';
+
+/** Where recovery reports a torn tail it cut off (the event bus's logger fits). */
+export interface JournalLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
 
 export const FRAME_HEADER_BYTES = 8;
 /** Sanity bound: a length above this is a torn or garbage header, not a real batch. */
@@ -88,7 +93,7 @@ export class JournalCorruptError extends Error {
 export interface JournalOptions {
   dir: string;
   segmentBytes?: number;
-  logger: EventBusLogger;
+  logger: JournalLogger;
 }
 
 export interface JournalStats {
@@ -113,7 +118,7 @@ export class Journal {
   private constructor(
     private readonly dir: string,
     private readonly segmentBytes: number,
-    private readonly logger: EventBusLogger,
+    private readonly logger: JournalLogger,
   ) {}
 
   /**
@@ -122,7 +127,8 @@ export class Journal {
    */
   static async open(options: JournalOptions, replay: (payload: Buffer) => void): Promise<Journal> {
     const dir = resolve(options.dir);
-    await fs.mkdir(dir, { recursive: true });
+    // Owner only, like the embedded stores: the raw deliveries in it carry Zoom's download tokens.
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     await acquireLock(dir);
     const journal = new Journal(dir, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, options.logger);
     try {
@@ -150,11 +156,7 @@ export class Journal {
     const data = frames.length === 1 ? frames[0] : Buffer.concat(frames);
     const start = this.size;
     try {
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await fh.write(data, written, data.length - written, start + written);
-        written += bytesWritten;
-      }
+      await writeFully(fh, data, start);
     } catch (err) {
       // Cut the partial write off again, so the next batch does not land behind a torn frame (which recovery
       // would treat as the end of the log and drop).
@@ -238,20 +240,11 @@ export class Journal {
   private async createSegment(index: number): Promise<void> {
     const path = join(this.dir, segmentFileName(index));
     // 'wx': never reuse an existing file by accident.
-    this.fh = await fs.open(path, 'wx');
+    this.fh = await fs.open(path, 'wx', 0o600);
     this.segmentIndex = index;
     this.size = 0;
     // The new file's directory entry must be durable too, or a crash could lose the whole segment.
-    await fsyncDir(this.dir);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, fsConstants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await fsyncDirectory(this.dir);
   }
 }
 
@@ -274,7 +267,7 @@ async function acquireLock(dir: string): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number((await fs.readFile(lockPath, 'utf8').catch(() => '')).trim());
-      if (owner && owner !== process.pid && isAlive(owner)) {
+      if (owner && owner !== process.pid && processAlive(owner)) {
         throw new Error(`event log ${dir} is locked by running process ${owner}`, { cause: err });
       }
       // Stale: its owner is gone (or it is this very pid after an in-process crash simulation).
@@ -289,7 +282,8 @@ async function releaseLock(dir: string): Promise<void> {
   await fs.rm(join(dir, 'LOCK'), { force: true });
 }
 
-function isAlive(pid: number): boolean {
+/** Signal 0 checks existence only; EPERM means it exists under another user. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
