@@ -18,7 +18,7 @@ export {
   publishProducerConfig,
   type KafkaSaslConfig,
 } from './kafka/kafka-event-bus';
-export { type KafkaConsumerSettings } from './kafka/kafka-consumer';
+export { type KafkaConsumerSettings } from './kafka/kafka-group';
 export { FileLogEventBus, type FileLogEventBusOptions } from './file-log/file-log-event-bus';
 export { JournalCorruptError, type JournalStats } from '@zoom-pipeline/file-journal';
 export { MemoryEventBus, type MemoryEventBusOptions } from './memory/memory-event-bus';

@@ -34,7 +34,8 @@ import {
 import { consoleEventBusLogger, type EventBusLogger, errorMessage, type LogLevelName } from '../event-bus.logger';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
 import { type KafkaAdmin, kafkajsAdmin, platformaticAdmin } from './kafka-admin';
-import { KafkaBusConsumer, type KafkaConsumerSettings } from './kafka-consumer';
+import { KafkaBusConsumer } from './kafka-consumer';
+import { type KafkaConsumerSettings } from './kafka-group';
 import { PlatformaticBusConsumer } from './platformatic-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
 import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';

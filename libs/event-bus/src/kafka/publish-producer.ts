@@ -134,14 +134,7 @@ export function platformaticPublishProducer(settings: PublishProducerSettings): 
     ready: created.then(() => undefined),
     send: async (messages) => {
       const producer = await created;
-      await producer.send({
-        messages: messages.map((m) => ({
-          topic: m.topic,
-          key: m.key ?? undefined,
-          value: m.value,
-          headers: m.headers ? new Map(Object.entries(m.headers)) : undefined,
-        })),
-      });
+      await producer.send({ messages: toPlatformaticMessages(messages) });
     },
     close: async () => {
       const producer = await created;
@@ -149,4 +142,19 @@ export function platformaticPublishProducer(settings: PublishProducerSettings): 
       await producer.close(true);
     },
   };
+}
+
+/** Port messages as @platformatic/kafka sends them (the publish producer and the consumers' transactions). */
+export function toPlatformaticMessages(messages: OutgoingMessage[]): Array<{
+  topic: string;
+  key: string | undefined;
+  value: Buffer;
+  headers: Map<string, string> | undefined;
+}> {
+  return messages.map((m) => ({
+    topic: m.topic,
+    key: m.key ?? undefined,
+    value: m.value,
+    headers: m.headers ? new Map(Object.entries(m.headers)) : undefined,
+  }));
 }

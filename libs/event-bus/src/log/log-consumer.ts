@@ -1,26 +1,22 @@
 /**
  * Consumer of the embedded log (memory and file adapters). One loop per topic-partition, so a slow partition
  * (a long upload) never holds up the others, and at most one batch per partition in flight, so per-key order
- * holds. The rules match the Kafka adapter:
- * - a handler that throws gets the SAME messages again after an exponential backoff, nothing is committed
- *   meanwhile and nothing is skipped;
- * - a returned result is committed together with its outputs as ONE atomic append (one journal frame);
- * - messages after `commitThrough` are delivered again in the next batch.
+ * holds. The batch loop (handler retries, commitThrough, commit retries) is the Kafka adapters' one
+ * (batch-loop.ts); here a returned result is committed together with its outputs as ONE atomic append (one
+ * journal frame), and messages after `commitThrough` are read again from the next position.
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import {
-  DEFAULT_MAX_BATCH_SIZE,
-  type Batch,
   type BatchResult,
   type ConsumedMessage,
   type ConsumeOptions,
   type ConsumerHandle,
-  DEFAULT_MAX_BATCH_BYTES,
   chunkMessages,
 } from '../event-bus.port';
 import { type EventBusLogger, errorMessage } from '../event-bus.logger';
-import { backoffDelay, type RetryBackoff, sleep } from '../retry-backoff';
+import { type RetryBackoff } from '../retry-backoff';
+import { type BatchLoopDeps, batchLimits, batchLoopDeps, runBatch } from '../batch-loop';
 import { type LogEntry, type LogState } from './log-state';
 
 export interface LogConsumerDeps {
@@ -34,9 +30,6 @@ export interface LogConsumerDeps {
   onStopped(): void;
 }
 
-/** How often a stopping consumer retries the commit of a finished batch before leaving it for redelivery. */
-const COMMIT_ATTEMPTS_WHEN_STOPPING = 3;
-
 export class LogConsumer implements ConsumerHandle {
   /** Batch.assignment: one process owns all partitions of its group for the consumer's lifetime. */
   private readonly instanceId = randomUUID();
@@ -47,11 +40,14 @@ export class LogConsumer implements ConsumerHandle {
   /** Where each partition started when the group had no committed offset (for lag). */
   private readonly startPositions = new Map<string, number>();
   private stopping: Promise<void> | null = null;
+  private readonly loop: BatchLoopDeps;
 
   constructor(
     private readonly deps: LogConsumerDeps,
     private readonly options: ConsumeOptions,
-  ) {}
+  ) {
+    this.loop = batchLoopDeps(options, deps, this.abort.signal);
+  }
 
   start(): void {
     const { state } = this.deps;
@@ -111,16 +107,16 @@ export class LogConsumer implements ConsumerHandle {
   }
 
   private async run(topic: string, partition: number, start: number): Promise<void> {
-    const maxBatchSize = Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
+    const { maxCount, maxBytes } = batchLimits(this.options);
     let position = start;
     while (this.running) {
-      const read = this.deps.state.read(topic, partition, position, maxBatchSize);
+      const read = this.deps.state.read(topic, partition, position, maxCount);
       if (read.length === 0) {
         await this.waitForAppend(topic, partition, position);
         continue;
       }
       // Same byte bound as the Kafka adapter: the rest is read again from the next position.
-      const records = chunkMessages(read, maxBatchSize, this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES)[0];
+      const records = chunkMessages(read, maxCount, maxBytes)[0];
       const messages: ConsumedMessage[] = records.map((r, i) => ({
         topic,
         partition,
@@ -138,61 +134,19 @@ export class LogConsumer implements ConsumerHandle {
 
   /** Returns the next position after a committed batch, or null when the consumer stopped first. */
   private async processBatch(topic: string, partition: number, messages: ConsumedMessage[]): Promise<number | null> {
-    const batch: Batch = {
-      topic,
-      partition,
-      messages,
-      heartbeat: async () => undefined,
-      isActive: () => this.running,
-      assignment: this.instanceId,
-    };
-    for (let attempt = 1; ; attempt++) {
-      let entries: LogEntry[];
-      let next: number;
-      try {
-        const result = await this.options.eachBatch(batch);
-        next = nextPosition(result, messages);
-        entries = [
-          ...this.deps.toMessageEntries(result.outputs),
-          { kind: 'commit', groupId: this.options.groupId, topic, partition, offset: next },
-        ];
-      } catch (err) {
-        // "Not processed": commit nothing, back off, redeliver the same messages. Never skip.
-        this.deps.logger.warn(
-          {
-            groupId: this.options.groupId,
-            topic,
-            partition,
-            firstOffset: messages[0].offset,
-            attempt,
-            error: errorMessage(err),
-          },
-          'batch handler failed; redelivering after backoff',
-        );
-        if (!this.running) return null;
-        await sleep(backoffDelay(attempt, this.deps.backoff), this.abort.signal);
-        if (!this.running) return null;
-        continue;
-      }
-      // The handler's work is done: retry only the append, with the same outputs, rather than redo the work.
-      return (await this.commit(topic, partition, entries)) ? next : null;
-    }
-  }
-
-  private async commit(topic: string, partition: number, entries: LogEntry[]): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.append(entries);
-        return true;
-      } catch (err) {
-        this.deps.logger.warn(
-          { groupId: this.options.groupId, topic, partition, attempt, error: errorMessage(err) },
-          'batch commit failed; retrying',
-        );
-        if (!this.running && attempt >= COMMIT_ATTEMPTS_WHEN_STOPPING) return false;
-        await sleep(backoffDelay(attempt, this.deps.backoff), this.running ? this.abort.signal : undefined);
-      }
-    }
+    const isActive = (): boolean => this.running;
+    const handled = await runBatch(this.loop, {
+      batch: { topic, partition, messages, heartbeat: async () => undefined, isActive, assignment: this.instanceId },
+      isActive,
+      // Outputs and the group's offset go into ONE atomic append.
+      prepare: (result, through) => {
+        const next = Number(through) + 1;
+        const commit: LogEntry = { kind: 'commit', groupId: this.options.groupId, topic, partition, offset: next };
+        return { next, entries: [...this.deps.toMessageEntries(result.outputs), commit] };
+      },
+      commit: ({ entries }) => ({ run: () => this.deps.append(entries), stopping: () => !this.running }),
+    });
+    return handled?.plan ? handled.plan.next : null;
   }
 
   private waitForAppend(topic: string, partition: number, position: number): Promise<void> {
@@ -210,19 +164,4 @@ export class LogConsumer implements ConsumerHandle {
       if (!this.running || this.deps.state.endOffset(topic, partition) > position) done();
     });
   }
-}
-
-/**
- * Offset to commit (the next one to read). `commitThrough` must name a message of the batch, or the offset
- * just before it ("processed nothing"); anything else is a handler bug and is treated like a throw.
- */
-export function nextPosition(result: BatchResult, messages: ConsumedMessage[]): number {
-  const first = Number(messages[0].offset);
-  const last = Number(messages[messages.length - 1].offset);
-  if (result.commitThrough === undefined) return last + 1;
-  const through = Number(result.commitThrough);
-  if (!Number.isInteger(through) || through < first - 1 || through > last) {
-    throw new Error(`commitThrough ${result.commitThrough} is outside the batch [${first}, ${last}]`);
-  }
-  return through + 1;
 }

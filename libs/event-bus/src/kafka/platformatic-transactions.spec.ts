@@ -1,4 +1,4 @@
-import { txRetryDelay } from './platformatic-consumer';
+import { txRetryDelay } from './platformatic-transactions';
 
 describe('txRetryDelay (the transactional producer of the platformatic consumer)', () => {
   // The shape of @platformatic/kafka's errors: a ResponseError whose `errors` hold ProtocolErrors with `apiId`.
