@@ -7,6 +7,7 @@ import { type Admin, Kafka, type Message, CompressionTypes, logLevel } from 'kaf
 import { DEFAULT_PARTITIONS, TOPICS, encodeRawDelivery } from '@zoom-pipeline/contracts';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
 import { meetingStarted, participantJoined } from '@zoom-pipeline/zoom-sim';
+import { type AppTarget } from './lib/base-ref';
 import { fmt, kafkaBrokerPid, processCpuSeconds, ratio, sleep, startDistApp, writeSection } from './lib/bench-util';
 
 const N = Number(process.env.BENCH_DEDUP_N ?? 50_000);
@@ -200,7 +201,7 @@ async function passThrough(
   }
 }
 
-export async function runDedup(): Promise<DedupResults> {
+export async function runDedup(apps?: AppTarget): Promise<DedupResults> {
   const { kafkaBrokers, redisUrl } = loadEndpoints();
   const kafka = new Kafka({ clientId: 'zp-bench', brokers: kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -252,14 +253,19 @@ export async function runDedup(): Promise<DedupResults> {
     process.stderr.write(`  pass-through ${JSON.stringify(passResult)}\n`);
 
     const startedAt = Date.now();
-    const app = await startDistApp('dedup', {
-      KAFKA_BROKERS: kafkaBrokers,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}),
-      ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}),
-    });
+    const app = await startDistApp(
+      'dedup',
+      {
+        KAFKA_BROKERS: kafkaBrokers,
+        REDIS_URL: redisUrl,
+        REDIS_KEY_PREFIX: prefix,
+        LOG_LEVEL: 'warn',
+        ...(process.env.ZP_TXLOG ? { ZP_TXLOG: process.env.ZP_TXLOG } : {}),
+        ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}),
+      },
+      60_000,
+      apps,
+    );
     let dedupResult: DrainResult;
     try {
       dedupResult = await drain(admin, DEDUP_GROUP, target, low, startedAt, () => processCpuSeconds(app.child.pid));

@@ -1,5 +1,6 @@
 // Runs every benchmark in sequence and rewrites the tables of BENCHMARKS.md between their markers.
 // `bash scripts/infra.sh up && npm run build && npm run bench`
+import { compareMarkdown, runCompare } from './compare.bench';
 import { dedupMarkdown, runDedup } from './dedup.bench';
 import { e2eMarkdown, runE2eLatency } from './e2e-latency.bench';
 import { ingressMarkdown, runIngress } from './ingress.bench';
@@ -49,6 +50,12 @@ async function main(): Promise<void> {
     const upload = await runUpload();
     writeSection('upload', uploadMarkdown(upload));
     out.push(uploadMarkdown(upload));
+  }
+  // BENCH_BASE_REF=<git ref>: that commit's ingress, dedup and uploader against the current ones, alternating rounds.
+  if (process.env.BENCH_BASE_REF) {
+    const compare = await runCompare(process.env.BENCH_BASE_REF);
+    writeSection('compare', compareMarkdown(compare));
+    out.push(compareMarkdown(compare));
   }
   if (ONLY.has('rtms')) {
     const rtms = await runRtms();

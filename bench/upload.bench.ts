@@ -102,7 +102,7 @@ function infraPid(service: string): number | undefined {
   }
 }
 
-function item(f: SimFile): FileWorkItem {
+export function item(f: SimFile): FileWorkItem {
   return {
     v: 1,
     fileId: f.fileId,

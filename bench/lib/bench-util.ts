@@ -217,8 +217,14 @@ export interface DistApp {
  * works from the TypeScript sources (from dist/test/support it looks for dist/dist/apps): spawns
  * dist/apps/<name>/src/main.js and waits for /readyz.
  */
-export async function startDistApp(name: string, env: Record<string, string>, timeoutMs = 60_000): Promise<DistApp> {
-  const main = path.join(REPO_ROOT, 'dist/apps', name, 'src/main.js');
+export async function startDistApp(
+  name: string,
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  // Another build of the apps (BENCH_BASE_REF, lib/base-ref.ts): its root and its own node.
+  target: { root: string; node: string } = { root: REPO_ROOT, node: process.execPath },
+): Promise<DistApp> {
+  const main = path.join(target.root, 'dist/apps', name, 'src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const net = await import('node:net');
   const port = await new Promise<number>((resolve, reject) => {
@@ -233,8 +239,8 @@ export async function startDistApp(name: string, env: Record<string, string>, ti
   // BENCH_APP_NODE_ARGS go to the app under test only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it
   // (node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main], {
-    cwd: REPO_ROOT,
+  const child = spawn(target.node, [...nodeArgs, main], {
+    cwd: target.root,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
