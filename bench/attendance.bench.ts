@@ -3,7 +3,8 @@
 // Kafka (platformatic consumer, outputs + state changelog + offsets in one transaction), against a pass-through
 // handler (each event copied to an output topic, same transactional path) over the same events in the same run;
 // the state bytes per attendee (changelog); and the end of a 10,000-person meeting with everyone still in (every
-// session and the summary emitted at meeting.ended, in bounded steps). `bash scripts/infra.sh up && npm run build && node dist/bench/attendance.bench.js`
+// session and the summary emitted at meeting.ended, in bounded steps). `bash scripts/infra.sh up && npm run build &&
+// node dist/bench/attendance.bench.js`
 import { randomUUID } from 'node:crypto';
 import { MemoryAttendanceStore } from '@zoom-pipeline/attendance-store';
 import { AttendanceService } from '@zoom-pipeline/attendance-feature';
@@ -175,20 +176,27 @@ export async function runAttendance(): Promise<string> {
   await bus.close();
   const mach = machine();
   return [
-    `${ATTENDEES.toLocaleString('en')}-attendee webinar, 3 rejoins each (${events.length} events on one partition, its end included), platformatic client, ${mach.nproc} cores, node ${mach.node}; \`node dist/bench/attendance.bench.js\`.`,
+    `${ATTENDEES.toLocaleString('en')}-attendee webinar, 3 rejoins each (${events.length} events on one partition, ` +
+      `its end included), platformatic client, ${mach.nproc} cores, node ${mach.node}; \`node ` +
+      `dist/bench/attendance.bench.js\`.`,
     '',
     '| consumer | seconds | events/s |',
     '|---|---:|---:|',
-    `| pass-through (copy each event, transactional) | ${pass.seconds.toFixed(1)} | ${Math.round(events.length / pass.seconds)} |`,
-    `| attendance (pairing + sessions + state changelog, transactional) | ${att.seconds.toFixed(1)} | ${Math.round(events.length / att.seconds)} |`,
-    `| attendance, ${ATTENDEES.toLocaleString('en')} still in at the end (${endEvents.length} events) | ${endRun.seconds.toFixed(1)} | ${Math.round(endEvents.length / endRun.seconds)} |`,
+    '| pass-through (copy each event, transactional) | ' +
+      `${pass.seconds.toFixed(1)} | ${Math.round(events.length / pass.seconds)} |`,
+    '| attendance (pairing + sessions + state changelog, transactional) | ' +
+      `${att.seconds.toFixed(1)} | ${Math.round(events.length / att.seconds)} |`,
+    `| attendance, ${ATTENDEES.toLocaleString('en')} still in at the end (${endEvents.length} events) | ` +
+      `${endRun.seconds.toFixed(1)} | ${Math.round(endEvents.length / endRun.seconds)} |`,
     '',
     '| end | transactions (steps) | seconds | sessions | summary parts | largest step to one output partition |',
     '|---|---:|---:|---:|---:|---:|',
     webinarEnd.row('webinar (sessions emitted on the way)'),
     bigEnd.row(`${ATTENDEES.toLocaleString('en')} still in`),
     '',
-    `State: at most ${Math.round(peak / ATTENDEES)} bytes of live changelog values per attendee (device records of open and recent connections), ${Math.round(stateBytes / ATTENDEES)} bytes written to \`zoom.attendance.state\` per attendee over the webinar; ${svc.stats.sessions} sessions emitted.`,
+    `State: at most ${Math.round(peak / ATTENDEES)} bytes of live changelog values per attendee (device records of ` +
+      `open and recent connections), ${Math.round(stateBytes / ATTENDEES)} bytes written to ` +
+      `\`zoom.attendance.state\` per attendee over the webinar; ${svc.stats.sessions} sessions emitted.`,
   ].join('\n');
 }
 
@@ -229,7 +237,10 @@ function endWatch(svc: AttendanceService) {
     },
     row(name: string): string {
       const seconds = Number(last - first) / 1e9;
-      return `| ${name} | ${steps} | ${seconds.toFixed(1)} | ${sessions} | ${parts} | ${Math.round(largest / 1024)} KiB |`;
+      return (
+        `| ${name} | ${steps} | ${seconds.toFixed(1)} | ${sessions} | ` +
+        `${parts} | ${Math.round(largest / 1024)} KiB |`
+      );
     },
   };
 }

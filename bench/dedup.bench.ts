@@ -228,7 +228,8 @@ export async function runDedup(apps?: AppTarget): Promise<DedupResults> {
     }
     if (otherMembers > 0)
       process.stderr.write(
-        `WARNING: ${DEDUP_GROUP} already has ${otherMembers} member(s) (someone else's dedup): the measurement is shared\n`,
+        `WARNING: ${DEDUP_GROUP} already has ${otherMembers} member(s) ` +
+          `(someone else's dedup): the measurement is shared\n`,
       );
 
     const { messages, duplicates } = buildMessages();
@@ -238,7 +239,8 @@ export async function runDedup(apps?: AppTarget): Promise<DedupResults> {
     const before = await topicEnds(admin, RAW);
     const backlogBefore = lagTo(before.high, start);
     process.stderr.write(
-      `dedup bench: producing ${fmt(N)} raw deliveries (${fmt(duplicates)} duplicates, ~${avgValueBytes} B); backlog before: ${fmt(backlogBefore)}\n`,
+      `dedup bench: producing ${fmt(N)} raw deliveries (${fmt(duplicates)} duplicates, ` +
+        `~${avgValueBytes} B); backlog before: ${fmt(backlogBefore)}\n`,
     );
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
@@ -317,17 +319,25 @@ export async function runDedup(apps?: AppTarget): Promise<DedupResults> {
 
 export function dedupMarkdown(r: DedupResults): string {
   const row = (name: string, x: DrainResult, base: string) =>
-    `| ${name} | ${fmt(x.messages)} | ${fmt(x.rate)} | ${fmt(x.seconds, 2)} | ${fmt(x.wallSeconds, 2)} | ${fmt((x.cpuS * 1e6) / x.measured)} µs (${fmt(x.cpuS / x.seconds, 2)} / ${fmt(x.brokerCores, 2)}) | ${base} |`;
+    `| ${name} | ${fmt(x.messages)} | ${fmt(x.rate)} | ${fmt(x.seconds, 2)} | ${fmt(x.wallSeconds, 2)} | ` +
+    `${fmt((x.cpuS * 1e6) / x.measured)} µs (${fmt(x.cpuS / x.seconds, 2)} / ${fmt(x.brokerCores, 2)}) | ` +
+    `${base} |`;
   return [
-    `${fmt(r.n)} \`RawDelivery\` messages (${fmt(r.duplicates)} = ${Math.round((100 * r.duplicates) / r.n)}% duplicates, ~${fmt(r.avgValueBytes)} B each, meeting.started / participant_joined) pre-produced to \`${RAW}\`; ` +
-      `backlog of the dedup group before the run: ${fmt(r.backlogBefore)} (included in both rows: both drain the same offset range). ` +
-      'Rate = messages committed from the first committed progress to lag 0 (group join excluded); wall = process start → lag 0.' +
+    `${fmt(r.n)} \`RawDelivery\` messages (${fmt(r.duplicates)} = ${Math.round((100 * r.duplicates) / r.n)}% ` +
+      `duplicates, ~${fmt(r.avgValueBytes)} B each, meeting.started / participant_joined) pre-produced to ` +
+      `\`${RAW}\`; ` +
+      (`backlog of the dedup group before the run: ${fmt(r.backlogBefore)} ` +
+        '(included in both rows: both drain the same offset range). ') +
+      ('Rate = messages committed from the first committed progress to lag 0 ' +
+        '(group join excluded); wall = process start → lag 0.') +
       (r.otherMembers > 0 ? ` **Warning: ${r.otherMembers} other member(s) were in the dedup group.**` : ''),
     '',
-    '| consumer | messages | deliveries/s | s (progress→lag 0) | wall s | consumer CPU per delivery (consumer / broker cores) | vs pass-through |',
+    '| consumer | messages | deliveries/s | s (progress→lag 0) | wall s | consumer CPU ' +
+      'per delivery (consumer / broker cores) | vs pass-through |',
     '|---|---:|---:|---:|---:|---:|---:|',
     row(
-      'dedup app (Redis `SET NX PX` claims per batch; outputs + offsets in Kafka transactions, merged across the 12 partitions)',
+      'dedup app (Redis `SET NX PX` claims per batch; outputs + offsets in ' +
+        'Kafka transactions, merged across the 12 partitions)',
       r.dedup,
       ratio(r.dedup.rate, r.passThrough.rate),
     ),
@@ -337,9 +347,12 @@ export function dedupMarkdown(r: DedupResults): string {
       '100%',
     ),
     '',
-    "CPU per delivery: the consumer process's CPU time (user + system; /proc for dedup, `process.cpuUsage()` for the in-process pass-through) over the measured part; in brackets the cores it and the Kafka broker used then (Redis and the bench's offset polls not counted).",
+    "CPU per delivery: the consumer process's CPU time (user + system; /proc for dedup, `process.cpuUsage()` for " +
+      'the in-process pass-through) over the measured part; in brackets the cores it and the Kafka broker ' +
+      "used then (Redis and the bench's offset polls not counted).",
     '',
-    `Redis: ${fmt(r.keys)} \`claim\` keys under the bench prefix; \`MEMORY USAGE\` (sample of ${r.sampled}): **${fmt(r.bytesPerKey, 0)} B per claimed key**.`,
+    `Redis: ${fmt(r.keys)} \`claim\` keys under the bench prefix; \`MEMORY USAGE\` (sample of ` +
+      `${r.sampled}): **${fmt(r.bytesPerKey, 0)} B per claimed key**.`,
   ].join('\n');
 }
 

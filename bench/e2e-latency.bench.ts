@@ -255,7 +255,8 @@ async function measure(
     cores,
   };
   process.stderr.write(
-    `  ${label}: ${JSON.stringify({ ...run, latenciesMs: undefined, p50: percentile(latenciesMs, 0.5), p99: percentile(latenciesMs, 0.99) })}\n`,
+    `  ${label}: ` +
+      `${JSON.stringify({ ...run, latenciesMs: undefined, p50: percentile(latenciesMs, 0.5), p99: percentile(latenciesMs, 0.99) })}\n`,
   );
   return run;
 }
@@ -354,7 +355,10 @@ export async function runE2eLatency(): Promise<E2eResults> {
     return {
       events,
       recordings,
-      settings: `apps started from dist/ with their defaults (LOG_LEVEL=warn; dedup on KAFKA_CLIENT=${process.env.KAFKA_CLIENT ?? 'platformatic'}); uploader with S3Proxy and zoom-sim downloads; load average after the warm-up ${load}`,
+      settings:
+        'apps started from dist/ with their defaults (LOG_LEVEL=warn; dedup on ' +
+        `KAFKA_CLIENT=${process.env.KAFKA_CLIENT ?? 'platformatic'}); uploader with S3Proxy and zoom-sim ` +
+        `downloads; load average after the warm-up ${load}`,
     };
   } finally {
     for (const c of consumers) await c.disconnect().catch(() => undefined);
@@ -377,17 +381,36 @@ export function e2eMarkdown(r: E2eResults): string {
   const row = (x: LatencyRun, what: string) => {
     const l = x.latenciesMs;
     const c = x.cores;
-    return `| ${x.label} | ${what} | ${fmt(x.sent)} / ${fmt(x.acked)} / ${fmt(x.missing)} | ${fmt(percentile(l, 0.5), 1)} | ${fmt(percentile(l, 0.9), 1)} | ${fmt(percentile(l, 0.99), 1)} | ${fmt(l[l.length - 1] ?? Number.NaN, 1)} | ${fmt(x.ackP50, 1)} / ${fmt(x.ackP99, 1)} | ${fmt(x.readerLagP50, 1)} / ${fmt(x.readerLagP99, 1)} (${fmt(x.readerFetchP50, 1)}) | ${fmt(c.ingress, 2)} / ${fmt(c.dedup, 2)} / ${fmt(c.uploader, 2)} / ${fmt(c.broker, 2)} |`;
+    return (
+      `| ${x.label} | ${what} | ${fmt(x.sent)} / ${fmt(x.acked)} / ${fmt(x.missing)} | ` +
+      `${fmt(percentile(l, 0.5), 1)} | ${fmt(percentile(l, 0.9), 1)} | ${fmt(percentile(l, 0.99), 1)} | ` +
+      `${fmt(l[l.length - 1] ?? Number.NaN, 1)} | ${fmt(x.ackP50, 1)} / ${fmt(x.ackP99, 1)} | ` +
+      `${fmt(x.readerLagP50, 1)} / ${fmt(x.readerLagP99, 1)} (${fmt(x.readerFetchP50, 1)}) | ` +
+      `${fmt(c.ingress, 2)} / ${fmt(c.dedup, 2)} / ${fmt(c.uploader, 2)} / ${fmt(c.broker, 2)} |`
+    );
   };
   return [
-    `Signed deliveries paced open loop (one due every 1/rate s, up to ${CONNECTIONS} keep-alive connections) to \`dist/apps/ingress\`, with \`dist/apps/dedup\` and \`dist/apps/uploader\` running as separate processes on the same Kafka, Redis and S3Proxy (${r.settings}). Latency per delivery = from the ingress's 200 to the first time the bench's \`read_committed\` consumer (kafkajs, its own group, \`maxWaitTimeInMs\` ${READER_WAIT_MS}, no offset commits, all partitions at once) sees the record with that delivery's key: the canonical event on \`zoom.events\` (distinct meeting UUIDs: every delivery is new), or \`zoom.recording.uploaded\` for the recordings (5 MiB from zoom-sim, stored on S3Proxy). ${DURATION_S} s per rate after a 3 s warm-up; one run each.`,
+    `Signed deliveries paced open loop (one due every 1/rate s, up to ${CONNECTIONS} keep-alive connections) to ` +
+      `\`dist/apps/ingress\`, with \`dist/apps/dedup\` and \`dist/apps/uploader\` running as separate ` +
+      `processes on the same Kafka, Redis and S3Proxy (${r.settings}). Latency per delivery = from the ` +
+      `ingress's 200 to the first time the bench's \`read_committed\` consumer (kafkajs, its own group, ` +
+      `\`maxWaitTimeInMs\` ${READER_WAIT_MS}, no offset commits, all partitions at once) sees the record ` +
+      `with that delivery's key: the canonical event on \`zoom.events\` (distinct meeting UUIDs: every ` +
+      `delivery is new), or \`zoom.recording.uploaded\` for the recordings (5 MiB from zoom-sim, stored on ` +
+      `S3Proxy). ${DURATION_S} s per rate after a 3 s warm-up; one run each.`,
     '',
-    '| deliveries | measured | sent / 200 / missing | p50 ms | p90 ms | p99 ms | max ms | ingress answer p50 / p99 ms | output record → seen p50 / p99 ms (reader fetch p50) | cores: ingress / dedup / uploader / broker |',
+    '| deliveries | measured | sent / 200 / missing | p50 ms | p90 ms | p99 ms | max ms | ingress answer p50 / p99 ' +
+      'ms | output record → seen p50 / p99 ms (reader fetch p50) | cores: ingress / dedup / uploader / ' +
+      'broker |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.events.map((x) => row(x, '200 → `zoom.events`')),
     ...(r.recordings ? [row(r.recordings, '200 → `zoom.recording.uploaded`')] : []),
     '',
-    `Missing = acknowledged but not seen within ${SETTLE_MS / 1000} s of the last 200. Output record → seen: from the timestamp the writing app's producer gave the output record to this delivery's reader seeing it (the rest of the dedup's transaction, its commit markers, the reader's fetch); in brackets that reader's fetch round trip p50 (well under ${READER_WAIT_MS} ms: its fetches return when a transaction commits, not at their maximum wait).`,
+    `Missing = acknowledged but not seen within ${SETTLE_MS / 1000} s of the last 200. Output record → seen: from ` +
+      `the timestamp the writing app's producer gave the output record to this delivery's reader seeing it ` +
+      `(the rest of the dedup's transaction, its commit markers, the reader's fetch); in brackets that ` +
+      `reader's fetch round trip p50 (well under ${READER_WAIT_MS} ms: its fetches return when a ` +
+      'transaction commits, not at their maximum wait).',
   ].join('\n');
 }
 

@@ -95,7 +95,8 @@ export async function runIngress(): Promise<IngressResults> {
   const loadOpts = { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S };
   const brokerPid = kafkaBrokerPid();
   process.stderr.write(
-    `ingress bench: ${POOL} signed bodies of ~${bodyBytes} B, c=${CONNECTIONS}, ${ROUNDS} rounds of ${DURATION_S} s closed + ${DURATION_S} s paced\n`,
+    `ingress bench: ${POOL} signed bodies of ~${bodyBytes} B, c=${CONNECTIONS}, ${ROUNDS} ` +
+      `rounds of ${DURATION_S} s closed + ${DURATION_S} s paced\n`,
   );
 
   const targets: Target[] = [
@@ -264,7 +265,15 @@ export function ingressMarkdown(r: IngressResults): string {
     const rps = x.closed.map((c) => c.rps);
     const vs = (b: TargetKey) =>
       t[b].closed.length ? `${fmt(median(roundRatios(r, k, b, (c) => c.rps)), 2)}x` : 'n/a';
-    return `| ${x.label} | ${spread(rps)} | ${fmt(median(x.closed.map((c) => c.p50)), 1)} | ${fmt(median(x.closed.map((c) => c.p99)), 1)} | ${spread(x.closed.map(serverCpuPerDelivery))} | ${fmt(median(x.closed.map((c) => perDelivery(c.brokerCpuS, c.ok))))} | ${fmt(median(x.closed.map((c) => cores(c.serverCpuS, c.durationS))), 2)} / ${fmt(median(x.closed.map((c) => cores(c.brokerCpuS, c.durationS))), 2)} / ${fmt(median(x.closed.map((c) => cores(c.generatorCpuS, c.durationS))), 2)} | ${vs('go')} | ${vs('fastify')} |`;
+    return (
+      `| ${x.label} | ${spread(rps)} | ${fmt(median(x.closed.map((c) => c.p50)), 1)} | ` +
+      `${fmt(median(x.closed.map((c) => c.p99)), 1)} | ${spread(x.closed.map(serverCpuPerDelivery))} | ` +
+      `${fmt(median(x.closed.map((c) => perDelivery(c.brokerCpuS, c.ok))))} | ` +
+      `${fmt(median(x.closed.map((c) => cores(c.serverCpuS, c.durationS))), 2)} / ` +
+      `${fmt(median(x.closed.map((c) => cores(c.brokerCpuS, c.durationS))), 2)} / ` +
+      `${fmt(median(x.closed.map((c) => cores(c.generatorCpuS, c.durationS))), 2)} | ${vs('go')} | ` +
+      `${vs('fastify')} |`
+    );
   };
   const pacedRow = (k: TargetKey) => {
     const x = t[k];
@@ -281,21 +290,35 @@ export function ingressMarkdown(r: IngressResults): string {
     .map((k) => t[k].closed.reduce((n, c) => n + c.non2xx + c.errors + c.timeouts, 0))
     .reduce((a, b) => a + b, 0);
   return [
-    `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), load generator on the same machine. All servers are started once and stay up; ${r.rounds} rounds, each loading every server in turn (the order rotates per round): closed loop = autocannon c=${CONNECTIONS}, as fast as answers come, ${DURATION_S} s after a ${WARMUP_S} s warm-up; paced = one request due every ${fmt(1000 / FIXED_RATE, 1)} ms whatever the answers (open loop, \`bench/lib/paced-load.ts\`, up to ${CONNECTIONS} keep-alive connections, latency from the time each request was due), ${DURATION_S} s after 1 s. Medians over the rounds, every round in brackets; ratios are medians of the same-round ratios. The Go peer (\`bench/peers/go\`) appends the same record (body bytes, meeting UUID key, the three \`zp-\` headers) to a scratch topic with the raw topic's ${DEFAULT_PARTITIONS[TOPICS.raw]} partitions.`,
+    `Signed ~${fmt(r.bodyBytes)} B \`recording.completed\` bodies (pool of ${POOL}, distinct meeting UUIDs), load ` +
+      `generator on the same machine. All servers are started once and stay up; ${r.rounds} rounds, each ` +
+      'loading every server in turn (the order rotates per round): closed loop = autocannon ' +
+      `c=${CONNECTIONS}, as fast as answers come, ${DURATION_S} s after a ${WARMUP_S} s warm-up; paced = ` +
+      `one request due every ${fmt(1000 / FIXED_RATE, 1)} ms whatever the answers (open loop, ` +
+      `\`bench/lib/paced-load.ts\`, up to ${CONNECTIONS} keep-alive connections, latency from the time ` +
+      `each request was due), ${DURATION_S} s after 1 s. Medians over the rounds, every round in brackets; ` +
+      `ratios are medians of the same-round ratios. The Go peer (\`bench/peers/go\`) appends the same ` +
+      `record (body bytes, meeting UUID key, the three \`zp-\` headers) to a scratch topic with the raw ` +
+      `topic's ${DEFAULT_PARTITIONS[TOPICS.raw]} partitions.`,
     '',
     'Closed loop:',
     '',
-    '| server | deliveries/s (2xx) | p50 ms | p99 ms | server CPU per delivery, µs | broker CPU per delivery, µs | cores: server / broker / generator | vs Go peer | vs (b) |',
+    '| server | deliveries/s (2xx) | p50 ms | p99 ms | server CPU per delivery, µs | broker CPU per ' +
+      'delivery, µs | cores: server / broker / generator | vs Go peer | vs (b) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...(['ingress', 'go', 'fastify', 'http'] as TargetKey[]).map(closedRow),
     '',
     `Paced open loop at ${fmt(FIXED_RATE)} deliveries/s:`,
     '',
-    '| server | p50 ms | p99 ms | 2xx / non-2xx + errors (all rounds) | server CPU per delivery, µs | broker CPU per delivery, µs | cores: server / broker | p99 vs Go peer |',
+    '| server | p50 ms | p99 ms | 2xx / non-2xx + errors (all rounds) | server CPU per delivery, µs | ' +
+      'broker CPU per delivery, µs | cores: server / broker | p99 vs Go peer |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...(['ingress', 'go', 'fastify'] as TargetKey[]).map(pacedRow),
     '',
-    `CPU per delivery: the process's CPU time (user + system, from /proc) over its 2xx answers in the measured part of the run; the broker's is the Kafka broker of scripts/infra.sh over the same answers (for the servers that do not write to Kafka it is the broker's idle cost, the noise floor). Closed-loop non-2xx + errors, all servers and rounds: ${fmt(errs)}.`,
+    `CPU per delivery: the process's CPU time (user + system, from /proc) over its 2xx answers in the measured part ` +
+      `of the run; the broker's is the Kafka broker of scripts/infra.sh over the same answers (for the ` +
+      `servers that do not write to Kafka it is the broker's idle cost, the noise floor). Closed-loop ` +
+      `non-2xx + errors, all servers and rounds: ${fmt(errs)}.`,
   ].join('\n');
 }
 

@@ -163,7 +163,10 @@ export async function runRtms(): Promise<RtmsBenchResult> {
 
 export function rtmsMarkdown(r: RtmsBenchResult): string {
   return [
-    `${r.streams} streams from zoom-sim (20 ms L16 frames as JSON + base64, real time, 50 frames/s each, keep-alives every 5 s alternating text/binary), one rtms process on real Redis, S3Proxy and Kafka, 60 s WAV segments; measured over ${r.seconds} s after every stream connected and a 5 s warm-up. zoom-sim runs in the benchmark process on the same 2 cores.`,
+    `${r.streams} streams from zoom-sim (20 ms L16 frames as JSON + base64, real time, 50 frames/s each, ` +
+      'keep-alives every 5 s alternating text/binary), one rtms process on real Redis, S3Proxy and Kafka, ' +
+      `60 s WAV segments; measured over ${r.seconds} s after every stream connected and a 5 s warm-up. ` +
+      'zoom-sim runs in the benchmark process on the same 2 cores.',
     '',
     '| measure | value |',
     '|---|---:|',
@@ -171,8 +174,10 @@ export function rtmsMarkdown(r: RtmsBenchResult): string {
     `| CPU per stream (% of one core) | ${fmt(r.cpuPerStreamPct, 2)} |`,
     `| RSS before the streams / with them (MiB) | ${fmt(r.rssBaseMiB)} / ${fmt(r.rssMiB)} |`,
     `| memory per stream: RSS / JS heap (MiB) | ${fmt(r.rssPerStreamMiB, 2)} / ${fmt(r.heapPerStreamMiB, 2)} |`,
-    `| audio sent by zoom-sim / counted by the pod in the window (MiB) | ${fmt(r.sentMiB, 1)} / ${fmt(r.receivedMiB, 1)} |`,
-    `| sent but not yet counted, window start → end (KiB; ≈ 0 and not growing: it keeps up) | ${fmt(r.lagStartKiB)} → ${fmt(r.lagEndKiB)} |`,
+    '| audio sent by zoom-sim / counted by the pod in the window (MiB) | ' +
+      `${fmt(r.sentMiB, 1)} / ${fmt(r.receivedMiB, 1)} |`,
+    '| sent but not yet counted, window start → end (KiB; ≈ 0 and not growing: it ' +
+      `keeps up) | ${fmt(r.lagStartKiB)} → ${fmt(r.lagEndKiB)} |`,
     `| zoom-sim socket backlog at the end (KiB) | ${fmt(r.simBacklogEndKiB)} |`,
     `| keep-alive timeouts / connections (one per stream expected) | ${r.keepAliveTimeouts} / ${r.connections} |`,
     `| audio segments stored | ${r.segmentsStored} |`,

@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   writeSection(
     'machine',
     [
-      `Run ${new Date().toISOString()}; reproduce with \`bash scripts/infra.sh up && npm run build && npm run bench\` (one benchmark: \`node dist/bench/ingress.bench.js\`, \`node dist/bench/dedup.bench.js\`, \`node dist/bench/e2e-latency.bench.js\`, \`node dist/bench/upload.bench.js\`).`,
+      `Run ${new Date().toISOString()}; reproduce with \`bash scripts/infra.sh up && npm run build && npm run ` +
+        `bench\` (one benchmark: \`node dist/bench/ingress.bench.js\`, \`node dist/bench/dedup.bench.js\`, ` +
+        `\`node dist/bench/e2e-latency.bench.js\`, \`node dist/bench/upload.bench.js\`).`,
       '',
       '| nproc | CPU | RAM | node | load average at start (1/5/15 min) |',
       '|---:|---|---|---|---|',

@@ -322,14 +322,20 @@ export async function runUpload(): Promise<UploadBenchResult> {
 export function uploadMarkdown(r: UploadBenchResult): string {
   const mibs = (bytes: number, s: number) => bytes / MiB / s;
   const rows = [
-    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts of ${PART}, ${QUEUE} in flight for both (ours: the default \`S3_UPLOAD_MODE=stream\`, each part streamed into its request; rclone buffers its parts); peak RSS = the process's VmHWM; ${r.big.rounds} rounds in rotating order, medians; spread = (slowest - fastest) / median. Load average (1 min) before the runs: ${r.big.loadBefore.map((l) => l.toFixed(1)).join(', ')} on ${os.cpus().length} cores.`,
+    `One ${fmt(r.big.bytes / MiB)} MiB file from zoom-sim to S3Proxy, parts of ${PART}, ${QUEUE} in flight for both ` +
+      `(ours: the default \`S3_UPLOAD_MODE=stream\`, each part streamed into its request; rclone buffers ` +
+      `its parts); peak RSS = the process's VmHWM; ${r.big.rounds} rounds in rotating order, medians; ` +
+      'spread = (slowest - fastest) / median. Load average (1 min) before the runs: ' +
+      `${r.big.loadBefore.map((l) => l.toFixed(1)).join(', ')} on ${os.cpus().length} cores.`,
     '',
-    '| uploader | median seconds (each round) | spread | MiB/s | median peak RSS MiB | throughput vs rclone (median; per round) | RSS vs rclone |',
+    '| uploader | median seconds (each round) | spread | MiB/s | median peak RSS MiB | ' +
+      'throughput vs rclone (median; per round) | RSS vs rclone |',
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
   const ourRows: Array<[string, Run, Run[]]> = [
     [
-      'zoom-pipeline uploader, defaults (`S3_SHA256=sidecar`): download + sha256 + streamed multipart, then the `<key>.sha256` sidecar (one small PUT)',
+      'zoom-pipeline uploader, defaults (`S3_SHA256=sidecar`): download + sha256 + streamed ' +
+        'multipart, then the `<key>.sha256` sidecar (one small PUT)',
       r.big.ours,
       r.big.runs.ours,
     ],
@@ -339,7 +345,8 @@ export function uploadMarkdown(r: UploadBenchResult): string {
       r.big.runs.oursNoCopy,
     ],
     [
-      'zoom-pipeline uploader, `S3_SHA256=metadata` (the default before): a server-side copy that rewrites the object to add sha256 to its metadata',
+      'zoom-pipeline uploader, `S3_SHA256=metadata` (the default before): a server-side ' +
+        'copy that rewrites the object to add sha256 to its metadata',
       r.big.oursCopy,
       r.big.runs.oursCopy,
     ],
@@ -355,23 +362,31 @@ export function uploadMarkdown(r: UploadBenchResult): string {
       .map((x, i) => (r.big.runs.rclone[i] ? (r.big.runs.rclone[i].seconds / x.seconds).toFixed(2) : '?'))
       .join(' / ');
     rows.push(
-      `| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${(100 * spread).toFixed(0)}% | ${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ${(rc.seconds / o.seconds).toFixed(2)}x (${perRound}) | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`,
+      `| ${label} | ${fmt(o.seconds, 1)} (${each}) | ${(100 * spread).toFixed(0)}% | ` +
+        `${fmt(mibs(r.big.bytes, o.seconds), 1)} | ${fmt(o.peakMiB)} | ` +
+        `${(rc.seconds / o.seconds).toFixed(2)}x (${perRound}) | ${(o.peakMiB / rc.peakMiB).toFixed(2)}x |`,
     );
   }
   rows.push(
     '',
-    `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, UPLOAD_CONCURRENCY=1 per process (one transfer in flight per process).`,
+    `Scaling: ${r.scaling.files} files of ${fmt(r.scaling.bytes / r.scaling.files / MiB)} MiB, ` +
+      'UPLOAD_CONCURRENCY=1 per process (one transfer in flight per process).',
     '',
-    '| processes | seconds | MiB/s | speed-up | machine CPU busy (2 cores, whole run) | CPU waiting on disk | cores used: zoom-sim / S3Proxy / uploaders |',
+    '| processes | seconds | MiB/s | speed-up | machine CPU busy (2 cores, whole run) | CPU ' +
+      'waiting on disk | cores used: zoom-sim / S3Proxy / uploaders |',
     '|---:|---:|---:|---:|---:|---:|---|',
   );
   const cores = (c: { sim: number; s3: number; uploaders: number }) =>
     `${c.sim.toFixed(2)} / ${c.s3.toFixed(2)} / ${c.uploaders.toFixed(2)}`;
   rows.push(
-    `| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x | ${(100 * r.scaling.oneCpu).toFixed(0)}% | ${(100 * r.scaling.oneIowait).toFixed(0)}% | ${cores(r.scaling.oneCores)} |`,
+    `| 1 | ${fmt(r.scaling.one, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.one), 1)} | 1.00x | ` +
+      `${(100 * r.scaling.oneCpu).toFixed(0)}% | ${(100 * r.scaling.oneIowait).toFixed(0)}% | ` +
+      `${cores(r.scaling.oneCores)} |`,
   );
   rows.push(
-    `| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ${(r.scaling.one / r.scaling.two).toFixed(2)}x | ${(100 * r.scaling.twoCpu).toFixed(0)}% | ${(100 * r.scaling.twoIowait).toFixed(0)}% | ${cores(r.scaling.twoCores)} |`,
+    `| 2 | ${fmt(r.scaling.two, 1)} | ${fmt(mibs(r.scaling.bytes, r.scaling.two), 1)} | ` +
+      `${(r.scaling.one / r.scaling.two).toFixed(2)}x | ${(100 * r.scaling.twoCpu).toFixed(0)}% | ` +
+      `${(100 * r.scaling.twoIowait).toFixed(0)}% | ${cores(r.scaling.twoCores)} |`,
   );
   return rows.join('\n');
 }

@@ -168,136 +168,146 @@ describe('accounts: link, route, deauthorize (standalone on Kafka, Redis, S3)', 
     expect((await api('/accounts/links/attacker')).status).toBe(404);
   });
 
-  it("routes nothing for an unconfirmed link, then stores the linked user's recording under the app user with appuserid", async () => {
-    zoomAlice = oauth.addUser();
-    const { res } = await startAndConsent(alice.appUserId, zoomAlice);
-    const code = confirmationCode(res);
+  it(
+    'routes nothing for an unconfirmed link, then stores the linked ' +
+      "user's recording under the app user with appuserid",
+    async () => {
+      zoomAlice = oauth.addUser();
+      const { res } = await startAndConsent(alice.appUserId, zoomAlice);
+      const code = confirmationCode(res);
 
-    // Not confirmed yet: a recording of this Zoom user belongs to nobody.
-    const early = dl.addFile({ size: 200_000, fileExtension: 'MP4' });
-    const earlyBody = recordingCompleted({
-      downloadBaseUrl: dl.url,
-      hostId: zoomAlice.id,
-      accountId: zoomAlice.accountId,
-      downloadToken: early.token,
-      files: [{ id: early.fileId, size: early.size }],
-    });
-    expect((await sender.send(earlyBody)).attempts.at(-1)?.result).toBe(200);
-    // Its canonical event is out (routed, or not) before the link is confirmed; the confirmation code lives 6 s.
-    await waitFor(
-      'the unlinked canonical event',
-      async () =>
-        (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 5_000 })).find(
-          (r) => decodeCanonicalEvent(r.value).subject === earlyBody.payload.object.uuid,
-        ),
-      5_000,
-      200,
-    );
+      // Not confirmed yet: a recording of this Zoom user belongs to nobody.
+      const early = dl.addFile({ size: 200_000, fileExtension: 'MP4' });
+      const earlyBody = recordingCompleted({
+        downloadBaseUrl: dl.url,
+        hostId: zoomAlice.id,
+        accountId: zoomAlice.accountId,
+        downloadToken: early.token,
+        files: [{ id: early.fileId, size: early.size }],
+      });
+      expect((await sender.send(earlyBody)).attempts.at(-1)?.result).toBe(200);
+      // Its canonical event is out (routed, or not) before the link is confirmed; the confirmation code lives 6 s.
+      await waitFor(
+        'the unlinked canonical event',
+        async () =>
+          (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events), timeoutMs: 5_000 })).find(
+            (r) => decodeCanonicalEvent(r.value).subject === earlyBody.payload.object.uuid,
+          ),
+        5_000,
+        200,
+      );
 
-    const confirmed = await api('/accounts/links/confirm', {
-      method: 'POST',
-      body: { code, appUserId: alice.appUserId },
-    });
-    expect(confirmed.status).toBe(200);
-    expect(await confirmed.json()).toMatchObject({
-      appUserId: alice.appUserId,
-      zoomUserId: zoomAlice.id,
-      status: 'active',
-    });
-    expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({
-      status: 'active',
-      zoomUserId: zoomAlice.id,
-    });
+      const confirmed = await api('/accounts/links/confirm', {
+        method: 'POST',
+        body: { code, appUserId: alice.appUserId },
+      });
+      expect(confirmed.status).toBe(200);
+      expect(await confirmed.json()).toMatchObject({
+        appUserId: alice.appUserId,
+        zoomUserId: zoomAlice.id,
+        status: 'active',
+      });
+      expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({
+        status: 'active',
+        zoomUserId: zoomAlice.id,
+      });
 
-    // The webhook's download token is rejected (a fake one): the downloader falls back to Alice's OAuth token.
-    const f = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
-    const body = recordingCompleted({
-      downloadBaseUrl: dl.url,
-      hostId: zoomAlice.id,
-      accountId: zoomAlice.accountId,
-      files: [{ id: f.fileId, size: f.size }],
-    });
-    expect((await sender.send(body)).attempts.at(-1)?.result).toBe(200);
-    const uploaded = await waitFor(
-      'the linked upload',
-      async () =>
-        (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === f.fileId),
-      120_000,
-      500,
-    );
-    const result = decodeUploadResult(uploaded.value);
-    expect(result.key.startsWith(`${alice.appUserId}/`)).toBe(true);
-    expect(result.sha256).toBe(f.sha256);
-    const earlyUpload = await waitFor(
-      'the unlinked upload',
-      async () =>
-        (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === early.fileId),
-      120_000,
-      500,
-    );
-    expect(decodeUploadResult(earlyUpload.value).key.startsWith('unlinked/')).toBe(true);
-    const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) =>
-      decodeCanonicalEvent(r.value),
-    );
-    expect(events.find((ev) => ev.subject === body.payload.object.uuid)?.appuserid).toBe(alice.appUserId);
-    expect(events.find((ev) => ev.subject === earlyBody.payload.object.uuid)?.appuserid).toBeUndefined();
-    expect(dl.stats().authHeaderLeaks).toBe(0);
-  });
+      // The webhook's download token is rejected (a fake one): the downloader falls back to Alice's OAuth token.
+      const f = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
+      const body = recordingCompleted({
+        downloadBaseUrl: dl.url,
+        hostId: zoomAlice.id,
+        accountId: zoomAlice.accountId,
+        files: [{ id: f.fileId, size: f.size }],
+      });
+      expect((await sender.send(body)).attempts.at(-1)?.result).toBe(200);
+      const uploaded = await waitFor(
+        'the linked upload',
+        async () =>
+          (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === f.fileId),
+        120_000,
+        500,
+      );
+      const result = decodeUploadResult(uploaded.value);
+      expect(result.key.startsWith(`${alice.appUserId}/`)).toBe(true);
+      expect(result.sha256).toBe(f.sha256);
+      const earlyUpload = await waitFor(
+        'the unlinked upload',
+        async () =>
+          (await readTopic(TOPICS.uploaded, { from: marks.get(TOPICS.uploaded) })).find((r) => r.key === early.fileId),
+        120_000,
+        500,
+      );
+      expect(decodeUploadResult(earlyUpload.value).key.startsWith('unlinked/')).toBe(true);
+      const events = (await readTopic(TOPICS.events, { from: marks.get(TOPICS.events) })).map((r) =>
+        decodeCanonicalEvent(r.value),
+      );
+      expect(events.find((ev) => ev.subject === body.payload.object.uuid)?.appuserid).toBe(alice.appUserId);
+      expect(events.find((ev) => ev.subject === earlyBody.payload.object.uuid)?.appuserid).toBeUndefined();
+      expect(dl.stats().authHeaderLeaks).toBe(0);
+    },
+  );
 
-  it('app_deauthorized deletes the tokens (raw Redis), revokes the link and says so on zoom.accounts.links', async () => {
-    const link = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
-    expect(JSON.parse(link!).tokens).toMatch(/^zpe1\./);
-    expect((await oauth.deauthorize(zoomAlice.id, sender)).outcome?.attempts.at(-1)?.result).toBe(200);
-    await waitFor(
-      'the revoked link',
-      async () => {
-        const raw = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
-        return raw !== null && JSON.parse(raw).status === 'revoked' ? raw : undefined;
-      },
-      60_000,
-      250,
-    );
-    expect(JSON.parse((await redis.get(`${prefix}accounts:link:${alice.appUserId}`))!).tokens).toBeUndefined();
-    expect(await redis.get(`${prefix}accounts:zoomuser:${zoomAlice.id}`)).toBeNull();
-    expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({ status: 'revoked' });
-    // The store is written before the consumer's transaction (with the event) commits: wait for the event too.
-    const linkEvents: AccountLinkEvent[] = await waitFor(
-      'the revoked link event',
-      async () => {
-        const events = (await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) }))
-          .filter((r) => r.key === zoomAlice.id)
-          .map((r) => parseAccountLinkEvent(r.value));
-        return events.some((ev) => ev.status === 'revoked') ? events : undefined;
-      },
-      30_000,
-      250,
-    );
-    expect(linkEvents.map((ev) => ev.status)).toEqual(['linked', 'revoked']);
-    expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(
-      true,
-    );
-  });
+  it(
+    'app_deauthorized deletes the tokens (raw Redis), revokes ' + 'the link and says so on zoom.accounts.links',
+    async () => {
+      const link = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
+      expect(JSON.parse(link!).tokens).toMatch(/^zpe1\./);
+      expect((await oauth.deauthorize(zoomAlice.id, sender)).outcome?.attempts.at(-1)?.result).toBe(200);
+      await waitFor(
+        'the revoked link',
+        async () => {
+          const raw = await redis.get(`${prefix}accounts:link:${alice.appUserId}`);
+          return raw !== null && JSON.parse(raw).status === 'revoked' ? raw : undefined;
+        },
+        60_000,
+        250,
+      );
+      expect(JSON.parse((await redis.get(`${prefix}accounts:link:${alice.appUserId}`))!).tokens).toBeUndefined();
+      expect(await redis.get(`${prefix}accounts:zoomuser:${zoomAlice.id}`)).toBeNull();
+      expect(await (await api(`/accounts/links/${alice.appUserId}`)).json()).toMatchObject({ status: 'revoked' });
+      // The store is written before the consumer's transaction (with the event) commits: wait for the event too.
+      const linkEvents: AccountLinkEvent[] = await waitFor(
+        'the revoked link event',
+        async () => {
+          const events = (await readTopic(TOPICS.accountLinks, { from: marks.get(TOPICS.accountLinks) }))
+            .filter((r) => r.key === zoomAlice.id)
+            .map((r) => parseAccountLinkEvent(r.value));
+          return events.some((ev) => ev.status === 'revoked') ? events : undefined;
+        },
+        30_000,
+        250,
+      );
+      expect(linkEvents.map((ev) => ev.status)).toEqual(['linked', 'revoked']);
+      expect(linkEvents.every((ev) => ev.appUserId === alice.appUserId && ev.accountId === zoomAlice.accountId)).toBe(
+        true,
+      );
+    },
+  );
 
-  it('unlinks: DELETE revokes the grant at Zoom, deletes the link and its tokens, and frees the Zoom user', async () => {
-    const bobZoom = oauth.addUser();
-    const { res } = await startAndConsent('bob', bobZoom);
-    expect(
-      (
-        await api('/accounts/links/confirm', {
-          method: 'POST',
-          body: { code: confirmationCode(res), appUserId: 'bob' },
-        })
-      ).status,
-    ).toBe(200);
-    expect(oauth.grantsOf(bobZoom.id)).toBe(1);
-    const revocations = oauth.stats().revocations;
-    expect((await api('/accounts/links/bob', { method: 'DELETE' })).status).toBe(204);
-    expect(oauth.stats().revocations).toBe(revocations + 1);
-    expect(oauth.grantsOf(bobZoom.id)).toBe(0);
-    expect((await api('/accounts/links/bob')).status).toBe(404);
-    expect(await redis.get(`${prefix}accounts:link:bob`)).toBeNull();
-    expect(await redis.get(`${prefix}accounts:zoomuser:${bobZoom.id}`)).toBeNull();
-  });
+  it(
+    'unlinks: DELETE revokes the grant at Zoom, deletes the link ' + 'and its tokens, and frees the Zoom user',
+    async () => {
+      const bobZoom = oauth.addUser();
+      const { res } = await startAndConsent('bob', bobZoom);
+      expect(
+        (
+          await api('/accounts/links/confirm', {
+            method: 'POST',
+            body: { code: confirmationCode(res), appUserId: 'bob' },
+          })
+        ).status,
+      ).toBe(200);
+      expect(oauth.grantsOf(bobZoom.id)).toBe(1);
+      const revocations = oauth.stats().revocations;
+      expect((await api('/accounts/links/bob', { method: 'DELETE' })).status).toBe(204);
+      expect(oauth.stats().revocations).toBe(revocations + 1);
+      expect(oauth.grantsOf(bobZoom.id)).toBe(0);
+      expect((await api('/accounts/links/bob')).status).toBe(404);
+      expect(await redis.get(`${prefix}accounts:link:bob`)).toBeNull();
+      expect(await redis.get(`${prefix}accounts:zoomuser:${bobZoom.id}`)).toBeNull();
+    },
+  );
 
   it('apps/accounts (cluster mode) serves the same links from Redis, and only with the bearer', async () => {
     const { PORT: _port, ...env } = appEnv;

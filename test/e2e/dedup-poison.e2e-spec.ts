@@ -53,7 +53,9 @@ function rawRecord(key: string, event: string, body: Buffer) {
 }
 
 const recording = (uuid: string, extra = '') =>
-  `{"event":"recording.completed","payload":{"account_id":"acct-poison","object":{"uuid":"${uuid}","id":85746065123,"topic":"t","recording_files":[{"id":"file-${uuid}","file_type":"MP4"}]${extra}}},"download_token":"tok"}`;
+  `{"event":"recording.completed","payload":{"account_id":"acct-poison","object":{"uuid":"${uuid}","id":85746065123,` +
+  `"topic":"t","recording_files":[{"id":"file-${uuid}","file_type":"MP4"}]${extra}}},` +
+  '"download_token":"tok"}';
 
 describe('dedup with a poison record in front of a normal one (real Kafka and Redis)', () => {
   it('dead-letters the poison records with their reasons and emits the normal record behind them', async () => {

@@ -122,37 +122,40 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
   });
 
   describe(`ingress with real Kafka (publish client ${publishClient})`, () => {
-    it('acknowledges a signed delivery only once it is on zoom.webhooks.raw, byte for byte, keyed by meeting UUID', async () => {
-      const uuid = meetingUuid();
-      const raw = body('recording.completed', uuid, { download_token: 'tok-abc' });
-      const mark = await topicMark(TOPICS.raw);
-      const res = await post(raw, {
-        headers: {
-          traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02',
-          'x-zm-trackingid': 'v=2.0;clid=us02;rid=WEB_1',
-        },
-      });
-      expect(res.status).toBe(200);
-      const { id } = (await res.json()) as { id: string };
-      const records = await readTopic(TOPICS.raw, { from: mark });
-      const mine = records.filter((r) => deliveryIdOf(r) === id);
-      expect(mine).toHaveLength(1);
-      // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in the zp-delivery
-      // header.
-      expect(mine[0].value.equals(Buffer.from(raw, 'utf8'))).toBe(true);
-      expect(mine[0].headers['zp-delivery-id']).toBe(id);
-      // Never the signature (or anything secret-derived) next to the body.
-      expect(mine[0].headers['zp-delivery']).not.toMatch(/signature|v0=/i);
-      const delivery = decodeRawDelivery(mine[0].value, mine[0].headers);
-      expect(delivery.v).toBe(2);
-      expect(delivery.headers.timestamp).toMatch(/^\d+$/);
-      expect(delivery.headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02');
-      expect(delivery.body).toBe(raw);
-      expect(mine[0].key).toBe(uuid);
-      expect(delivery.event).toBe('recording.completed');
-      expect(delivery.headers.trackingId).toBe('v=2.0;clid=us02;rid=WEB_1');
-      expect(mine[0].headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02');
-    });
+    it(
+      'acknowledges a signed delivery only once it is on ' + 'zoom.webhooks.raw, byte for byte, keyed by meeting UUID',
+      async () => {
+        const uuid = meetingUuid();
+        const raw = body('recording.completed', uuid, { download_token: 'tok-abc' });
+        const mark = await topicMark(TOPICS.raw);
+        const res = await post(raw, {
+          headers: {
+            traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02',
+            'x-zm-trackingid': 'v=2.0;clid=us02;rid=WEB_1',
+          },
+        });
+        expect(res.status).toBe(200);
+        const { id } = (await res.json()) as { id: string };
+        const records = await readTopic(TOPICS.raw, { from: mark });
+        const mine = records.filter((r) => deliveryIdOf(r) === id);
+        expect(mine).toHaveLength(1);
+        // The record's value is Zoom's body, byte for byte (format 2); what we know about it is in the zp-delivery
+        // header.
+        expect(mine[0].value.equals(Buffer.from(raw, 'utf8'))).toBe(true);
+        expect(mine[0].headers['zp-delivery-id']).toBe(id);
+        // Never the signature (or anything secret-derived) next to the body.
+        expect(mine[0].headers['zp-delivery']).not.toMatch(/signature|v0=/i);
+        const delivery = decodeRawDelivery(mine[0].value, mine[0].headers);
+        expect(delivery.v).toBe(2);
+        expect(delivery.headers.timestamp).toMatch(/^\d+$/);
+        expect(delivery.headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02');
+        expect(delivery.body).toBe(raw);
+        expect(mine[0].key).toBe(uuid);
+        expect(delivery.event).toBe('recording.completed');
+        expect(delivery.headers.trackingId).toBe('v=2.0;clid=us02;rid=WEB_1');
+        expect(mine[0].headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02');
+      },
+    );
 
     it('accepts a delivery signed with the previous secret (rotation)', async () => {
       expect((await post(body('meeting.started', meetingUuid()), { secret: OLD_SECRET })).status).toBe(200);
@@ -161,7 +164,8 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
     it('answers endpoint.url_validation with the secret that verified it and appends nothing', async () => {
       const before = await topicSize(TOPICS.raw);
       const raw =
-        '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1740596809123,"event":"endpoint.url_validation"}';
+        '{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},' +
+        '"event_ts":1740596809123,"event":"endpoint.url_validation"}';
       const res = await post(raw, { path: '/webhooks/zoom/sales', secret: 'sales-secret' });
       expect(res.status).toBe(200);
       const answer = (await res.json()) as { plainToken: string; encryptedToken: string };
@@ -255,7 +259,8 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
         'a signed body nested 5,000 levels deep',
         () =>
           post(
-            `{"event":"recording.completed","payload":{"object":{"uuid":"${uuid}"},"notes":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`,
+            `{"event":"recording.completed","payload":{"object":{"uuid":"${uuid}"},` +
+              `"notes":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`,
           ),
         400,
         'body_too_deep',
@@ -311,7 +316,8 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       const before = await topicSize(TOPICS.raw);
       for (let i = 0; i < 10; i++) {
         const answer = await rawRequest(
-          `POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
+          'POST /webhooks/zoom HTTP/1.1\r\nHost: t\r\nContent-Type: ' +
+            `application/json\r\nContent-Length: ${fiveMiB.length}\r\n\r\n`,
           fiveMiB,
         );
         expect({ i, status: answer.status, error: answer.error, code: answer.json?.error }).toEqual({
@@ -338,28 +344,32 @@ export function ingressSuite(publishClient: 'kafkajs' | 'platformatic'): void {
       expect(new Set(records.map((r) => r.partition)).size).toBe(1);
     });
 
-    it('answers 503 with Retry-After within the ack deadline while the broker is down, and 200 again once it is back', async () => {
-      infra('stop', 'kafka');
-      try {
-        const started = Date.now();
-        const res = await post(body('meeting.started', meetingUuid()));
-        const elapsed = Date.now() - started;
-        expect(res.status).toBe(503);
-        expect(res.headers.get('retry-after')).toBe('5');
-        expect(((await res.json()) as { error: string }).error).toBe('log_unavailable');
-        // Zoom gives up after 3 s: the answer must come before that.
-        expect(elapsed).toBeLessThan(3_000);
-        expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
-      } finally {
-        infra('start', 'kafka');
-      }
-      await waitFor(
-        'ingress to accept again',
-        async () => (await post(body('meeting.started', meetingUuid()))).status === 200,
-        60_000,
-        500,
-      );
-    });
+    it(
+      'answers 503 with Retry-After within the ack deadline while the ' +
+        'broker is down, and 200 again once it is back',
+      async () => {
+        infra('stop', 'kafka');
+        try {
+          const started = Date.now();
+          const res = await post(body('meeting.started', meetingUuid()));
+          const elapsed = Date.now() - started;
+          expect(res.status).toBe(503);
+          expect(res.headers.get('retry-after')).toBe('5');
+          expect(((await res.json()) as { error: string }).error).toBe('log_unavailable');
+          // Zoom gives up after 3 s: the answer must come before that.
+          expect(elapsed).toBeLessThan(3_000);
+          expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
+        } finally {
+          infra('start', 'kafka');
+        }
+        await waitFor(
+          'ingress to accept again',
+          async () => (await post(body('meeting.started', meetingUuid()))).status === 200,
+          60_000,
+          500,
+        );
+      },
+    );
   });
 
   describe(`no acknowledged delivery is lost when the ingress is killed (publish client ${publishClient})`, () => {

@@ -93,122 +93,130 @@ describe('one trace from Zoom to S3', () => {
   let spans: CollectedSpan[] = [];
   const secrets: string[] = [SECRET];
 
-  it("ingress, dedup and uploader spans share the trace id of Zoom's unsampled traceparent, parent by parent down to S3", async () => {
-    const file = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
-    const downloadToken = dl.issueDownloadToken([file.fileId]);
-    secrets.push(downloadToken, file.token, e.s3.secretAccessKey);
-    const payload = recordingCompleted({
-      downloadBaseUrl: dl.url,
-      meetingUuid: zoomMeetingUuid(),
-      downloadToken,
-      files: [{ id: file.fileId, size: file.size, fileType: 'MP4' }],
-    });
-    const sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
-    // Flags 02: random trace id, sampled bit clear, as Zoom sends it (docs/ZOOM-FACTS.md §3).
-    const outcome = await sender.send(payload, { traceparent: `00-${traceId}-${zoomSpanId}-02` });
-    expect(outcome.acked).toBe(true);
+  it(
+    "ingress, dedup and uploader spans share the trace id of Zoom's " +
+      'unsampled traceparent, parent by parent down to S3',
+    async () => {
+      const file = dl.addFile({ size: 300_000, fileExtension: 'MP4' });
+      const downloadToken = dl.issueDownloadToken([file.fileId]);
+      secrets.push(downloadToken, file.token, e.s3.secretAccessKey);
+      const payload = recordingCompleted({
+        downloadBaseUrl: dl.url,
+        meetingUuid: zoomMeetingUuid(),
+        downloadToken,
+        files: [{ id: file.fileId, size: file.size, fileType: 'MP4' }],
+      });
+      const sender = new ZoomWebhookSender({ targetUrl: `${ingress.url}/webhooks/zoom`, secret: SECRET });
+      // Flags 02: random trace id, sampled bit clear, as Zoom sends it (docs/ZOOM-FACTS.md §3).
+      const outcome = await sender.send(payload, { traceparent: `00-${traceId}-${zoomSpanId}-02` });
+      expect(outcome.acked).toBe(true);
 
-    const stored = await waitFor(
-      'the file on zoom.recording.uploaded',
-      async () => (await readTopic(TOPICS.uploaded)).find((r) => r.key === file.fileId),
-      180_000,
-      1_000,
-    );
-    expect(decodeUploadResult(stored.value).size).toBe(file.size);
-    expect(stored.headers?.traceparent ?? '').toContain(traceId);
+      const stored = await waitFor(
+        'the file on zoom.recording.uploaded',
+        async () => (await readTopic(TOPICS.uploaded)).find((r) => r.key === file.fileId),
+        180_000,
+        1_000,
+      );
+      expect(decodeUploadResult(stored.value).size).toBe(file.size);
+      expect(stored.headers?.traceparent ?? '').toContain(traceId);
 
-    spans = await waitFor(
-      'the S3 span of the trace',
-      async () => {
-        const mine = receiver.spans().filter((s) => s.traceId === traceId);
-        // Each process exports on its own schedule: wait for all three, not only the last one's S3 span.
-        const all = ['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader'].every((svc) =>
-          mine.some((s) => s.service === svc),
-        );
-        return all &&
-          mine.some(
-            (s) =>
-              s.service === 'zoom-pipeline-uploader' &&
-              s.attributes['aws.s3.bucket'] === bucket &&
-              s.attributes['rpc.method'] === 'PutObject',
-          )
-          ? mine
-          : undefined;
-      },
-      30_000,
-      200,
-    );
-    const byId = new Map(spans.map((s) => [s.spanId, s]));
-    const services = new Set(spans.map((s) => s.service));
-    expect(services).toEqual(new Set(['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader']));
+      spans = await waitFor(
+        'the S3 span of the trace',
+        async () => {
+          const mine = receiver.spans().filter((s) => s.traceId === traceId);
+          // Each process exports on its own schedule: wait for all three, not only the last one's S3 span.
+          const all = ['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader'].every((svc) =>
+            mine.some((s) => s.service === svc),
+          );
+          return all &&
+            mine.some(
+              (s) =>
+                s.service === 'zoom-pipeline-uploader' &&
+                s.attributes['aws.s3.bucket'] === bucket &&
+                s.attributes['rpc.method'] === 'PutObject',
+            )
+            ? mine
+            : undefined;
+        },
+        30_000,
+        200,
+      );
+      const byId = new Map(spans.map((s) => [s.spanId, s]));
+      const services = new Set(spans.map((s) => s.service));
+      expect(services).toEqual(new Set(['zoom-pipeline-ingress', 'zoom-pipeline-dedup', 'zoom-pipeline-uploader']));
 
-    // Ingress: the HTTP server span continues Zoom's span; the publish span is its child.
-    const server = spans.find((s) => s.service === 'zoom-pipeline-ingress' && s.kind === SPAN_KIND_SERVER);
-    expect(server).toBeDefined();
-    expect(server?.parentSpanId).toBe(zoomSpanId);
-    expect(server?.attributes['zoom.event']).toBe('recording.completed');
-    const publish = spans.find((s) => s.name === `publish ${TOPICS.raw}`);
-    expect(publish?.parentSpanId).toBe(server?.spanId);
-    expect(publish?.attributes['messaging.system']).toBe('kafka');
-    expect(publish?.attributes['messaging.destination.name']).toBe(TOPICS.raw);
+      // Ingress: the HTTP server span continues Zoom's span; the publish span is its child.
+      const server = spans.find((s) => s.service === 'zoom-pipeline-ingress' && s.kind === SPAN_KIND_SERVER);
+      expect(server).toBeDefined();
+      expect(server?.parentSpanId).toBe(zoomSpanId);
+      expect(server?.attributes['zoom.event']).toBe('recording.completed');
+      const publish = spans.find((s) => s.name === `publish ${TOPICS.raw}`);
+      expect(publish?.parentSpanId).toBe(server?.spanId);
+      expect(publish?.attributes['messaging.system']).toBe('kafka');
+      expect(publish?.attributes['messaging.destination.name']).toBe(TOPICS.raw);
 
-    // Dedup: its process span's parent is an ingress span.
-    const dedupSpan = spans.find((s) => s.service === 'zoom-pipeline-dedup' && s.name === `process ${TOPICS.raw}`);
-    expect(dedupSpan).toBeDefined();
-    expect(byId.get(dedupSpan?.parentSpanId ?? '')?.service).toBe('zoom-pipeline-ingress');
-    expect(dedupSpan?.attributes['zoom.event']).toBe('recording.completed');
+      // Dedup: its process span's parent is an ingress span.
+      const dedupSpan = spans.find((s) => s.service === 'zoom-pipeline-dedup' && s.name === `process ${TOPICS.raw}`);
+      expect(dedupSpan).toBeDefined();
+      expect(byId.get(dedupSpan?.parentSpanId ?? '')?.service).toBe('zoom-pipeline-ingress');
+      expect(dedupSpan?.attributes['zoom.event']).toBe('recording.completed');
 
-    // Uploader: process span under dedup's; download and S3 upload under it.
-    const process = spans.find((s) => s.service === 'zoom-pipeline-uploader' && s.name === `process ${TOPICS.files}`);
-    expect(process?.parentSpanId).toBe(dedupSpan?.spanId);
-    expect(process?.attributes['zoom.file_id']).toBe(file.fileId);
-    const download = spans.find((s) => s.service === 'zoom-pipeline-uploader' && s.name === 'GET');
-    expect(download?.parentSpanId).toBe(process?.spanId);
-    expect(download?.attributes['server.address']).toBe(new URL(dl.url).hostname);
-    expect(download?.attributes['zoom.file_id']).toBe(file.fileId);
-    const put = spans.find((s) => s.attributes['rpc.method'] === 'PutObject');
-    expect(put?.attributes['aws.s3.key']).toBe(decodeUploadResult(stored.value).key);
+      // Uploader: process span under dedup's; download and S3 upload under it.
+      const process = spans.find((s) => s.service === 'zoom-pipeline-uploader' && s.name === `process ${TOPICS.files}`);
+      expect(process?.parentSpanId).toBe(dedupSpan?.spanId);
+      expect(process?.attributes['zoom.file_id']).toBe(file.fileId);
+      const download = spans.find((s) => s.service === 'zoom-pipeline-uploader' && s.name === 'GET');
+      expect(download?.parentSpanId).toBe(process?.spanId);
+      expect(download?.attributes['server.address']).toBe(new URL(dl.url).hostname);
+      expect(download?.attributes['zoom.file_id']).toBe(file.fileId);
+      const put = spans.find((s) => s.attributes['rpc.method'] === 'PutObject');
+      expect(put?.attributes['aws.s3.key']).toBe(decodeUploadResult(stored.value).key);
 
-    // The chain from the S3 span up reaches Zoom's span without leaving the trace.
-    const chain: string[] = [];
-    for (let s = put; s; s = byId.get(s.parentSpanId)) chain.push(`${s.service}:${s.name}`);
-    expect(chain[0]).toBe('zoom-pipeline-uploader:s3.put');
-    expect(chain).toContain(`zoom-pipeline-uploader:process ${TOPICS.files}`);
-    expect(chain).toContain(`zoom-pipeline-dedup:process ${TOPICS.raw}`);
-    expect(chain).toContain(`zoom-pipeline-ingress:publish ${TOPICS.raw}`);
-    expect(byId.get(server?.spanId ?? '')).toBeDefined();
-    expect(chain.at(-1)).toBe(`zoom-pipeline-ingress:${server?.name}`);
+      // The chain from the S3 span up reaches Zoom's span without leaving the trace.
+      const chain: string[] = [];
+      for (let s = put; s; s = byId.get(s.parentSpanId)) chain.push(`${s.service}:${s.name}`);
+      expect(chain[0]).toBe('zoom-pipeline-uploader:s3.put');
+      expect(chain).toContain(`zoom-pipeline-uploader:process ${TOPICS.files}`);
+      expect(chain).toContain(`zoom-pipeline-dedup:process ${TOPICS.raw}`);
+      expect(chain).toContain(`zoom-pipeline-ingress:publish ${TOPICS.raw}`);
+      expect(byId.get(server?.spanId ?? '')).toBeDefined();
+      expect(chain.at(-1)).toBe(`zoom-pipeline-ingress:${server?.name}`);
 
-    // Log lines written inside those spans carry their ids.
-    const logged = uploader
-      .output()
-      .split('\n')
-      .filter((l) => l.includes('"recording file stored"'))
-      .map((l) => JSON.parse(l) as { trace_id?: string; span_id?: string });
-    expect(logged.some((l) => l.trace_id === traceId && typeof l.span_id === 'string')).toBe(true);
-  });
+      // Log lines written inside those spans carry their ids.
+      const logged = uploader
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"recording file stored"'))
+        .map((l) => JSON.parse(l) as { trace_id?: string; span_id?: string });
+      expect(logged.some((l) => l.trace_id === traceId && typeof l.span_id === 'string')).toBe(true);
+    },
+  );
 
-  it('no span attribute, exported body, log line or /metrics text contains the webhook secret, a download token or the S3 secret key', async () => {
-    expect(secrets.length).toBeGreaterThan(1);
-    const attributeText = JSON.stringify(receiver.spans().map((s) => s.attributes));
-    const exported = receiver.rawBodies().join('\n');
-    const metrics = await Promise.all(
-      [ingress, dedup, uploader].map(async (a) => (await fetch(`${a.url}/metrics`)).text()),
-    );
-    const logs = [ingress, dedup, uploader].map((a) => a.output()).join('\n');
-    for (const secret of secrets) {
-      expect(attributeText).not.toContain(secret);
-      expect(exported).not.toContain(secret);
-      expect(logs).not.toContain(secret);
-      for (const m of metrics) expect(m).not.toContain(secret);
-    }
-    // No URL query (pre-signed URLs, access_token) in any span attribute.
-    for (const s of receiver.spans()) {
-      for (const [k, v] of Object.entries(s.attributes)) {
-        if (typeof v === 'string' && /^https?:\/\//.test(v)) expect(`${k}=${v}`).not.toMatch(/\?/);
+  it(
+    'no span attribute, exported body, log line or /metrics text contains the ' +
+      'webhook secret, a download token or the S3 secret key',
+    async () => {
+      expect(secrets.length).toBeGreaterThan(1);
+      const attributeText = JSON.stringify(receiver.spans().map((s) => s.attributes));
+      const exported = receiver.rawBodies().join('\n');
+      const metrics = await Promise.all(
+        [ingress, dedup, uploader].map(async (a) => (await fetch(`${a.url}/metrics`)).text()),
+      );
+      const logs = [ingress, dedup, uploader].map((a) => a.output()).join('\n');
+      for (const secret of secrets) {
+        expect(attributeText).not.toContain(secret);
+        expect(exported).not.toContain(secret);
+        expect(logs).not.toContain(secret);
+        for (const m of metrics) expect(m).not.toContain(secret);
       }
-    }
-  });
+      // No URL query (pre-signed URLs, access_token) in any span attribute.
+      for (const s of receiver.spans()) {
+        for (const [k, v] of Object.entries(s.attributes)) {
+          if (typeof v === 'string' && /^https?:\/\//.test(v)) expect(`${k}=${v}`).not.toMatch(/\?/);
+        }
+      }
+    },
+  );
 
   it('the Grafana dashboard parses and queries only metrics the running apps export', async () => {
     const dashboard = JSON.parse(

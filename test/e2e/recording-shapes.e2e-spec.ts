@@ -213,35 +213,38 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     bodies = copies.map((c) => JSON.parse(c.body.toString()) as { download_token: string });
   });
 
-  it("queues every fetchable file once, each URL with its own delivery's token and the other copy as fallback", async () => {
-    const { mp4, chat, processing } = fixture!;
-    // One work item per fetchable file (7 of 8), each with a pair from one delivery and the other copy's as fallback.
-    // Dedup's work items only: the uploader re-appends a file it must wait for (the processing one) with retry headers.
-    items = (await read(TOPICS.files))
-      .filter((r) => r.headers[RETRY_HEADERS.at] === undefined)
-      .map((r) => decodeFileWorkItem(r.value, { alternates: true }))
-      .filter((i) => i.canonicalId === id);
-    expect(items).toHaveLength(7);
-    expect(new Set(items.map((i) => i.fileId)).size).toBe(7);
-    for (const item of items) {
-      const own = bodies.find((b) => JSON.stringify(b).includes(JSON.stringify(item.downloadUrl)));
-      expect(own?.download_token).toBe(item.downloadToken);
-      // The other copy's pair rides along only when both copies reached dedup in one fetched batch.
-      for (const alternate of item.alternates ?? []) {
-        const other = bodies.find((b) => JSON.stringify(b).includes(JSON.stringify(alternate.downloadUrl)));
-        expect(other).not.toBe(own);
-        expect(other?.download_token).toBe(alternate.downloadToken);
+  it(
+    'queues every fetchable file once, each URL with its own ' + "delivery's token and the other copy as fallback",
+    async () => {
+      const { mp4, chat, processing } = fixture!;
+      // One work item per fetchable file (7 of 8), each with a pair from one delivery and the other copy's as fallback.
+      // Dedup's work items only: the uploader re-appends a file it must wait for (the processing one) with retry headers.
+      items = (await read(TOPICS.files))
+        .filter((r) => r.headers[RETRY_HEADERS.at] === undefined)
+        .map((r) => decodeFileWorkItem(r.value, { alternates: true }))
+        .filter((i) => i.canonicalId === id);
+      expect(items).toHaveLength(7);
+      expect(new Set(items.map((i) => i.fileId)).size).toBe(7);
+      for (const item of items) {
+        const own = bodies.find((b) => JSON.stringify(b).includes(JSON.stringify(item.downloadUrl)));
+        expect(own?.download_token).toBe(item.downloadToken);
+        // The other copy's pair rides along only when both copies reached dedup in one fetched batch.
+        for (const alternate of item.alternates ?? []) {
+          const other = bodies.find((b) => JSON.stringify(b).includes(JSON.stringify(alternate.downloadUrl)));
+          expect(other).not.toBe(own);
+          expect(other?.download_token).toBe(alternate.downloadToken);
+        }
       }
-    }
-    const byType = (t: string) => items.filter((i) => i.fileType === t);
-    expect(byType('CC').map((i) => [i.fileId.startsWith('derived-'), i.sizeUnknown])).toEqual([[true, true]]);
-    expect(byType('TIMELINE').map((i) => [i.fileId.startsWith('derived-'), i.sizeUnknown])).toEqual([[true, true]]);
-    expect(byType('CHAT').map((i) => [i.fileId, i.sizeUnknown])).toEqual([[chat.fileId, true]]);
-    expect(items.filter((i) => i.fileStatus === 'processing').map((i) => i.fileId)).toEqual([processing.fileId]);
-    const shared = items.filter((i) => i.zoomFileId === mp4.fileId);
-    expect(shared.map((i) => i.fileType).sort()).toEqual(['M4A', 'MP4']);
-    expect(shared.every((i) => i.fileId.startsWith(`${mp4.fileId}~`))).toBe(true);
-  });
+      const byType = (t: string) => items.filter((i) => i.fileType === t);
+      expect(byType('CC').map((i) => [i.fileId.startsWith('derived-'), i.sizeUnknown])).toEqual([[true, true]]);
+      expect(byType('TIMELINE').map((i) => [i.fileId.startsWith('derived-'), i.sizeUnknown])).toEqual([[true, true]]);
+      expect(byType('CHAT').map((i) => [i.fileId, i.sizeUnknown])).toEqual([[chat.fileId, true]]);
+      expect(items.filter((i) => i.fileStatus === 'processing').map((i) => i.fileId)).toEqual([processing.fileId]);
+      const shared = items.filter((i) => i.zoomFileId === mp4.fileId);
+      expect(shared.map((i) => i.fileType).sort()).toEqual(['M4A', 'MP4']);
+      expect(shared.every((i) => i.fileId.startsWith(`${mp4.fileId}~`))).toBe(true);
+    },
+  );
 
   it('puts the file without download_url on zoom.recording.failed and counts every file', async () => {
     // The file without download_url is on zoom.recording.failed with its reason, without any token.
@@ -290,45 +293,51 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     expect(dl.stats().authHeaderLeaks).toBe(0);
   });
 
-  it('stores every file of unknown size exactly once under its key, with its size and SHA-256, and never the processing one', async () => {
-    const unknown = items.filter((i) => i.sizeUnknown);
-    expect(unknown).toHaveLength(3);
-    const results = await waitFor(
-      'the files of unknown size on zoom.recording.uploaded',
-      async () => {
-        const uploaded = (await read(TOPICS.uploaded))
-          .map((r) => decodeUploadResult(r.value))
-          .filter((u) => u.canonicalId === id);
-        return unknown.every((i) => uploaded.some((u) => u.fileId === i.fileId)) ? uploaded : undefined;
-      },
-      180_000,
-      1_000,
-    );
-    for (const item of unknown) {
-      // The zoom-sim file behind the URL (copies differ only in the last path segment).
-      const sim = dl.getFile(decodeURIComponent(new URL(item.downloadUrl).pathname.split('/')[3]!))!;
-      const stored = results.filter((u) => u.fileId === item.fileId && !u.alreadyStored);
-      expect(stored).toHaveLength(1);
-      expect(stored[0]).toMatchObject({
-        key: objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item),
-        size: sim.size,
-        sha256: sim.sha256,
-      });
-      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(
-        sim.size,
+  it(
+    'stores every file of unknown size exactly once under its key, with its ' +
+      'size and SHA-256, and never the processing one',
+    async () => {
+      const unknown = items.filter((i) => i.sizeUnknown);
+      expect(unknown).toHaveLength(3);
+      const results = await waitFor(
+        'the files of unknown size on zoom.recording.uploaded',
+        async () => {
+          const uploaded = (await read(TOPICS.uploaded))
+            .map((r) => decodeUploadResult(r.value))
+            .filter((u) => u.canonicalId === id);
+          return unknown.every((i) => uploaded.some((u) => u.fileId === i.fileId)) ? uploaded : undefined;
+        },
+        180_000,
+        1_000,
       );
-      // The SHA-256 is on the stored object for an S3 user: the `<key>.sha256` sidecar, sha256sum format.
-      const sidecar = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${stored[0]!.key}.sha256` }));
-      expect(await sidecar.Body?.transformToString('utf8')).toBe(`${sim.sha256}  ${stored[0]!.key.split('/').pop()}\n`);
-    }
-    const failed = (await read(TOPICS.failed))
-      .map((r) => decodeUploadFailure(r.value))
-      .filter((f) => f.canonicalId === id);
-    expect(failed.map((f) => f.reason)).toEqual(['download_url_missing']);
-    const processing = items.find((i) => i.fileStatus === 'processing')!;
-    const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
-    expect(uploaded.some((u) => u.fileId === processing.fileId)).toBe(false);
-  });
+      for (const item of unknown) {
+        // The zoom-sim file behind the URL (copies differ only in the last path segment).
+        const sim = dl.getFile(decodeURIComponent(new URL(item.downloadUrl).pathname.split('/')[3]!))!;
+        const stored = results.filter((u) => u.fileId === item.fileId && !u.alreadyStored);
+        expect(stored).toHaveLength(1);
+        expect(stored[0]).toMatchObject({
+          key: objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, item),
+          size: sim.size,
+          sha256: sim.sha256,
+        });
+        expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stored[0]!.key }))).ContentLength).toBe(
+          sim.size,
+        );
+        // The SHA-256 is on the stored object for an S3 user: the `<key>.sha256` sidecar, sha256sum format.
+        const sidecar = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${stored[0]!.key}.sha256` }));
+        expect(await sidecar.Body?.transformToString('utf8')).toBe(
+          `${sim.sha256}  ${stored[0]!.key.split('/').pop()}\n`,
+        );
+      }
+      const failed = (await read(TOPICS.failed))
+        .map((r) => decodeUploadFailure(r.value))
+        .filter((f) => f.canonicalId === id);
+      expect(failed.map((f) => f.reason)).toEqual(['download_url_missing']);
+      const processing = items.find((i) => i.fileStatus === 'processing')!;
+      const uploaded = (await read(TOPICS.uploaded)).map((r) => decodeUploadResult(r.value));
+      expect(uploaded.some((u) => u.fileId === processing.fileId)).toBe(false);
+    },
+  );
 
   it('`zoom-pipeline status` on the uploader counts the six stored files and no failure', async () => {
     // The uploader shares its consumer group with earlier runs on these long-lived test services, so it may also

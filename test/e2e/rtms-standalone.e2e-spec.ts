@@ -50,64 +50,68 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('duplicate signed rtms_started webhooks through ingress and dedup: one connection, binary keep-alives answered, every sent audio byte stored', async () => {
-  const streamId = randomBytes(16).toString('hex');
-  const meetingUuid = zoomMeetingUuid();
-  sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 400 });
-  const body = rtmsEvent({
-    product: 'meeting',
-    streamId,
-    instanceId: meetingUuid,
-    accountId: 'acctSa',
-  }) as unknown as Record<string, unknown> & { payload: Record<string, unknown> };
-  body.payload.server_urls = sim.signalingUrl;
+test(
+  'duplicate signed rtms_started webhooks through ingress and dedup: one connection, ' +
+    'binary keep-alives answered, every sent audio byte stored',
+  async () => {
+    const streamId = randomBytes(16).toString('hex');
+    const meetingUuid = zoomMeetingUuid();
+    sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 400 });
+    const body = rtmsEvent({
+      product: 'meeting',
+      streamId,
+      instanceId: meetingUuid,
+      accountId: 'acctSa',
+    }) as unknown as Record<string, unknown> & { payload: Record<string, unknown> };
+    body.payload.server_urls = sim.signalingUrl;
 
-  // Two copies at the same moment, then the resend ~5 minutes later on Zoom's clock (x300: one real second).
-  const sender = new ZoomWebhookSender({
-    targetUrl: `${app.url}/webhooks/zoom`,
-    secret: SECRET,
-    clock: new FastClock(300),
-  });
-  const copies = await sender.sendCopies(body, 2);
-  expect(copies.every((c) => c.attempts.at(-1)?.result === 200)).toBe(true);
-  await waitFor('connected', async () => sim.stream(streamId).connections === 1);
-  await new Promise((r) => setTimeout(r, 1_000));
-  expect((await sender.send(body)).attempts.at(-1)?.result).toBe(200);
+    // Two copies at the same moment, then the resend ~5 minutes later on Zoom's clock (x300: one real second).
+    const sender = new ZoomWebhookSender({
+      targetUrl: `${app.url}/webhooks/zoom`,
+      secret: SECRET,
+      clock: new FastClock(300),
+    });
+    const copies = await sender.sendCopies(body, 2);
+    expect(copies.every((c) => c.attempts.at(-1)?.result === 200)).toBe(true);
+    await waitFor('connected', async () => sim.stream(streamId).connections === 1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await sender.send(body)).attempts.at(-1)?.result).toBe(200);
 
-  await waitFor('the stream ends', async () => sim.stream(streamId).ended, 60_000);
-  const dir = (): string | undefined => {
-    const walk = (d: string): string | undefined => {
-      for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) {
-          if (e.name === streamId) return p;
-          const found = walk(p);
-          if (found) return found;
+    await waitFor('the stream ends', async () => sim.stream(streamId).ended, 60_000);
+    const dir = (): string | undefined => {
+      const walk = (d: string): string | undefined => {
+        for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) {
+            if (e.name === streamId) return p;
+            const found = walk(p);
+            if (found) return found;
+          }
         }
-      }
-      return undefined;
+        return undefined;
+      };
+      return walk(path.join(dataDir, 'objects', 'rtms'));
     };
-    return walk(path.join(dataDir, 'objects', 'rtms'));
-  };
-  const streamDir = await waitFor('the manifest', async () => {
-    const d = dir();
-    return d && fs.existsSync(path.join(d, 'manifest.json')) ? d : undefined;
-  });
+    const streamDir = await waitFor('the manifest', async () => {
+      const d = dir();
+      return d && fs.existsSync(path.join(d, 'manifest.json')) ? d : undefined;
+    });
 
-  const st = sim.stream(streamId);
-  expect(st).toMatchObject({ connections: 1, refusedConcurrent: 0, maxConcurrent: 1 });
-  expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
-  expect(sim.stats().keepAliveTimeouts).toBe(0);
-  const wavs = fs
-    .readdirSync(path.join(streamDir, 'audio'))
-    .filter((f) => f.endsWith('.wav'))
-    .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]));
-  const stored = Buffer.concat(wavs.map((f) => fs.readFileSync(path.join(streamDir, 'audio', f)).subarray(44)));
-  expect(stored.equals(Buffer.concat(st.audioSent.map((f) => f.bytes)))).toBe(true);
-  const manifest = JSON.parse(fs.readFileSync(path.join(streamDir, 'manifest.json'), 'utf8')) as {
-    segments: unknown[];
-    ended: string;
-  };
-  expect(manifest.segments).toHaveLength(wavs.length);
-  expect(manifest.ended).toBe('zoom:meeting_ended');
-});
+    const st = sim.stream(streamId);
+    expect(st).toMatchObject({ connections: 1, refusedConcurrent: 0, maxConcurrent: 1 });
+    expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
+    expect(sim.stats().keepAliveTimeouts).toBe(0);
+    const wavs = fs
+      .readdirSync(path.join(streamDir, 'audio'))
+      .filter((f) => f.endsWith('.wav'))
+      .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]));
+    const stored = Buffer.concat(wavs.map((f) => fs.readFileSync(path.join(streamDir, 'audio', f)).subarray(44)));
+    expect(stored.equals(Buffer.concat(st.audioSent.map((f) => f.bytes)))).toBe(true);
+    const manifest = JSON.parse(fs.readFileSync(path.join(streamDir, 'manifest.json'), 'utf8')) as {
+      segments: unknown[];
+      ended: string;
+    };
+    expect(manifest.segments).toHaveLength(wavs.length);
+    expect(manifest.ended).toBe('zoom:meeting_ended');
+  },
+);

@@ -160,107 +160,122 @@ afterAll(async () => {
   await removeBucket(bucket);
 });
 
-test('duplicate rtms_started (simultaneous and 5 min later) with two pods: one connection the whole time; the holder is killed, the other takes over; audio and transcripts without duplicates', async () => {
-  const streamId = randomBytes(16).toString('hex');
-  const meetingUuid = zoomMeetingUuid();
-  const transcripts = Array.from({ length: 40 }, (_, i) => ({ atFrame: 25 + i * 50, text: `line ${i}` }));
-  sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 2000, transcripts });
+test(
+  'duplicate rtms_started (simultaneous and 5 min later) with two pods: one connection the whole ' +
+    'time; the holder is killed, the other takes over; audio and transcripts without duplicates',
+  async () => {
+    const streamId = randomBytes(16).toString('hex');
+    const meetingUuid = zoomMeetingUuid();
+    const transcripts = Array.from({ length: 40 }, (_, i) => ({ atFrame: 25 + i * 50, text: `line ${i}` }));
+    sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 2000, transcripts });
 
-  const body = started(streamId, meetingUuid, sim.signalingUrl);
-  await publish(meetingUuid, canonical(body), canonical(body));
-  await waitFor('first audio', async () => sim.stream(streamId).audioSent.length >= 200, 60_000);
-  // Zoom resends an unacknowledged rtms_started about 5 minutes later (its own time says so).
-  await publish(meetingUuid, canonical(body, new Date(Date.now() + 5 * 60_000)));
-  await waitFor('more audio', async () => sim.stream(streamId).audioSent.length >= 500, 60_000);
-  expect(sim.stream(streamId)).toMatchObject({ connections: 1, refusedConcurrent: 0, maxConcurrent: 1 });
+    const body = started(streamId, meetingUuid, sim.signalingUrl);
+    await publish(meetingUuid, canonical(body), canonical(body));
+    await waitFor('first audio', async () => sim.stream(streamId).audioSent.length >= 200, 60_000);
+    // Zoom resends an unacknowledged rtms_started about 5 minutes later (its own time says so).
+    await publish(meetingUuid, canonical(body, new Date(Date.now() + 5 * 60_000)));
+    await waitFor('more audio', async () => sim.stream(streamId).audioSent.length >= 500, 60_000);
+    expect(sim.stream(streamId)).toMatchObject({ connections: 1, refusedConcurrent: 0, maxConcurrent: 1 });
 
-  const holder = await waitFor('the holder logs its connection', async () =>
-    apps.find((a) => a.output().includes(streamId) && a.output().includes('rtms stream connected')),
-  );
-  const other = apps.find((a) => a !== holder)!;
-  const killedAt = Date.now();
-  const sentBeforeKill = sim.stream(streamId).audioSent.length;
-  await holder.kill('SIGKILL');
-  await waitFor('the other pod connects', async () => sim.stream(streamId).connections === 2, 60_000);
-  const takeoverMs = Date.now() - killedAt;
-  await waitFor('the stream ends', async () => sim.stream(streamId).ended, 120_000);
-  await waitFor('the manifest', () => objectExists(`${streamId}/manifest.json`), 30_000);
+    const holder = await waitFor('the holder logs its connection', async () =>
+      apps.find((a) => a.output().includes(streamId) && a.output().includes('rtms stream connected')),
+    );
+    const other = apps.find((a) => a !== holder)!;
+    const killedAt = Date.now();
+    const sentBeforeKill = sim.stream(streamId).audioSent.length;
+    await holder.kill('SIGKILL');
+    await waitFor('the other pod connects', async () => sim.stream(streamId).connections === 2, 60_000);
+    const takeoverMs = Date.now() - killedAt;
+    await waitFor('the stream ends', async () => sim.stream(streamId).ended, 120_000);
+    await waitFor('the manifest', () => objectExists(`${streamId}/manifest.json`), 30_000);
 
-  const st = sim.stream(streamId);
-  expect(st).toMatchObject({ connections: 2, refusedConcurrent: 0, maxConcurrent: 1 });
-  expect(other.output()).toContain('rtms stream taken over');
-  process.stdout.write(
-    `rtms takeover: ${takeoverMs} ms after SIGKILL (lease 3 s); frames lost while nobody was connected: ${st.audioDropped}\n`,
-  );
+    const st = sim.stream(streamId);
+    expect(st).toMatchObject({ connections: 2, refusedConcurrent: 0, maxConcurrent: 1 });
+    expect(other.output()).toContain('rtms stream taken over');
+    process.stdout.write(
+      `rtms takeover: ${takeoverMs} ms after SIGKILL (lease 3 s); frames lost ` +
+        `while nobody was connected: ${st.audioDropped}\n`,
+    );
 
-  // Audio: no frame stored twice; everything sent to the surviving pod stored byte for byte; of what was sent to the
-  // killed pod, only a tail is missing: its unstored segment (at most 50 frames) plus what was still in flight when
-  // it died (frames written after the kill went to a dead socket and do not count).
-  const segments = await storedAudio(streamId);
-  const frames = storedFrames(segments);
-  for (const [ts, copies] of frames) expect({ ts, copies: copies.length }).toEqual({ ts, copies: 1 });
-  const byConnection = new Map<number, typeof st.audioSent>();
-  for (const f of st.audioSent) byConnection.set(f.connection, [...(byConnection.get(f.connection) ?? []), f]);
-  const [first, second] = [...byConnection.values()];
-  for (const f of second!) expect(frames.get(f.timestamp)?.[0]?.equals(frameBytes(streamId, f.index))).toBe(true);
-  const storedOfFirst = first!.filter((f) => frames.has(f.timestamp));
-  expect(storedOfFirst).toEqual(first!.slice(0, storedOfFirst.length));
-  const sentToFirstBeforeKill = st.audioSent
-    .slice(0, sentBeforeKill)
-    .filter((f) => f.connection === first![0]!.connection);
-  expect(sentToFirstBeforeKill.length - storedOfFirst.length).toBeLessThanOrEqual(50 + 25); // one 1 s segment + 0.5 s in flight
-  for (const f of storedOfFirst) expect(frames.get(f.timestamp)![0]!.equals(frameBytes(streamId, f.index))).toBe(true);
-  expect(new Set(segments.map((s) => s.fence)).size).toBe(2);
+    // Audio: no frame stored twice; everything sent to the surviving pod stored byte for byte; of what was sent to the
+    // killed pod, only a tail is missing: its unstored segment (at most 50 frames) plus what was still in flight when
+    // it died (frames written after the kill went to a dead socket and do not count).
+    const segments = await storedAudio(streamId);
+    const frames = storedFrames(segments);
+    for (const [ts, copies] of frames) expect({ ts, copies: copies.length }).toEqual({ ts, copies: 1 });
+    const byConnection = new Map<number, typeof st.audioSent>();
+    for (const f of st.audioSent) byConnection.set(f.connection, [...(byConnection.get(f.connection) ?? []), f]);
+    const [first, second] = [...byConnection.values()];
+    for (const f of second!) expect(frames.get(f.timestamp)?.[0]?.equals(frameBytes(streamId, f.index))).toBe(true);
+    const storedOfFirst = first!.filter((f) => frames.has(f.timestamp));
+    expect(storedOfFirst).toEqual(first!.slice(0, storedOfFirst.length));
+    const sentToFirstBeforeKill = st.audioSent
+      .slice(0, sentBeforeKill)
+      .filter((f) => f.connection === first![0]!.connection);
+    expect(sentToFirstBeforeKill.length - storedOfFirst.length).toBeLessThanOrEqual(50 + 25); // one 1 s segment + 0.5 s in flight
+    for (const f of storedOfFirst)
+      expect(frames.get(f.timestamp)![0]!.equals(frameBytes(streamId, f.index))).toBe(true);
+    expect(new Set(segments.map((s) => s.fence)).size).toBe(2);
 
-  // Transcripts: keyed by the meeting, in order, none twice, all sent to the survivor present.
-  const records = (await readTopic(TOPICS.rtmsTranscripts, { from: marks.get(TOPICS.rtmsTranscripts) })).filter(
-    (r) => r.headers['zp-rtms-stream-id'] === streamId,
-  );
-  expect(new Set(records.map((r) => r.key))).toEqual(new Set([meetingUuid]));
-  const lines = records.map((r) => JSON.parse(r.value.toString()) as { text: string; timestamp: number });
-  expect(lines.map((l) => l.timestamp)).toEqual([...lines.map((l) => l.timestamp)].sort((a, b) => a - b));
-  expect(new Set(lines.map((l) => l.text)).size).toBe(lines.length);
-  const secondConn = second![0]!.connection;
-  for (const t of st.transcriptsSent.filter((x) => x.connection === secondConn))
-    expect(lines.map((l) => l.text)).toContain(t.text);
+    // Transcripts: keyed by the meeting, in order, none twice, all sent to the survivor present.
+    const records = (await readTopic(TOPICS.rtmsTranscripts, { from: marks.get(TOPICS.rtmsTranscripts) })).filter(
+      (r) => r.headers['zp-rtms-stream-id'] === streamId,
+    );
+    expect(new Set(records.map((r) => r.key))).toEqual(new Set([meetingUuid]));
+    const lines = records.map((r) => JSON.parse(r.value.toString()) as { text: string; timestamp: number });
+    expect(lines.map((l) => l.timestamp)).toEqual([...lines.map((l) => l.timestamp)].sort((a, b) => a - b));
+    expect(new Set(lines.map((l) => l.text)).size).toBe(lines.length);
+    const secondConn = second![0]!.connection;
+    for (const t of st.transcriptsSent.filter((x) => x.connection === secondConn))
+      expect(lines.map((l) => l.text)).toContain(t.text);
 
-  // Keep-alives, text and binary, all answered: no socket closed for an unanswered one.
-  expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
-  expect(sim.stats().keepAliveTimeouts).toBe(0);
-});
+    // Keep-alives, text and binary, all answered: no socket closed for an unanswered one.
+    expect(sim.stats().keepAlivesSent.binary).toBeGreaterThan(0);
+    expect(sim.stats().keepAliveTimeouts).toBe(0);
+  },
+);
 
-test('a stream without outage: the stored audio bytes equal the bytes zoom-sim sent; the end frees the lease and rtms_stopped changes nothing', async () => {
-  const streamId = randomBytes(16).toString('hex');
-  const meetingUuid = zoomMeetingUuid();
-  sim.addStream({ streamId, instanceId: meetingUuid, audioFrames: 600, transcripts: [{ atFrame: 10, text: 'hello' }] });
-  await publish(meetingUuid, canonical(started(streamId, meetingUuid, sim.signalingUrl)));
-  await waitFor('the stream ends', async () => sim.stream(streamId).ended, 60_000);
-  await waitFor('the manifest', () => objectExists(`${streamId}/manifest.json`), 30_000);
-
-  const st = sim.stream(streamId);
-  expect(st.audioDropped).toBe(0);
-  const stored = Buffer.concat((await storedAudio(streamId)).map((s) => s.pcm));
-  expect(stored.length).toBe(600 * 640);
-  expect(stored.equals(Buffer.concat(st.audioSent.map((f) => f.bytes)))).toBe(true);
-
-  const redis = new Redis(e.redisUrl, { lazyConnect: false });
-  try {
-    expect(await redis.exists(`${bucket}:fenced:rtms:${streamId}`)).toBe(0);
-    const stop = rtmsEvent({
-      product: 'meeting',
-      phase: 'stopped',
+test(
+  'a stream without outage: the stored audio bytes equal the bytes zoom-sim sent; ' +
+    'the end frees the lease and rtms_stopped changes nothing',
+  async () => {
+    const streamId = randomBytes(16).toString('hex');
+    const meetingUuid = zoomMeetingUuid();
+    sim.addStream({
       streamId,
       instanceId: meetingUuid,
-      accountId: ACCOUNT,
-    }) as unknown as Record<string, unknown>;
-    await publish(meetingUuid, canonical(stop), canonical(started(streamId, meetingUuid, sim.signalingUrl)));
-    await new Promise((r) => setTimeout(r, 3_000));
-    expect(await redis.exists(`${bucket}:fenced:rtms:${streamId}`)).toBe(0);
-  } finally {
-    redis.disconnect();
-  }
-  expect(sim.stream(streamId)).toMatchObject({ connections: 1, maxConcurrent: 1, refusedConcurrent: 0 });
-});
+      audioFrames: 600,
+      transcripts: [{ atFrame: 10, text: 'hello' }],
+    });
+    await publish(meetingUuid, canonical(started(streamId, meetingUuid, sim.signalingUrl)));
+    await waitFor('the stream ends', async () => sim.stream(streamId).ended, 60_000);
+    await waitFor('the manifest', () => objectExists(`${streamId}/manifest.json`), 30_000);
+
+    const st = sim.stream(streamId);
+    expect(st.audioDropped).toBe(0);
+    const stored = Buffer.concat((await storedAudio(streamId)).map((s) => s.pcm));
+    expect(stored.length).toBe(600 * 640);
+    expect(stored.equals(Buffer.concat(st.audioSent.map((f) => f.bytes)))).toBe(true);
+
+    const redis = new Redis(e.redisUrl, { lazyConnect: false });
+    try {
+      expect(await redis.exists(`${bucket}:fenced:rtms:${streamId}`)).toBe(0);
+      const stop = rtmsEvent({
+        product: 'meeting',
+        phase: 'stopped',
+        streamId,
+        instanceId: meetingUuid,
+        accountId: ACCOUNT,
+      }) as unknown as Record<string, unknown>;
+      await publish(meetingUuid, canonical(stop), canonical(started(streamId, meetingUuid, sim.signalingUrl)));
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await redis.exists(`${bucket}:fenced:rtms:${streamId}`)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+    expect(sim.stream(streamId)).toMatchObject({ connections: 1, maxConcurrent: 1, refusedConcurrent: 0 });
+  },
+);
 
 test("a wrong client secret: a clear error naming Zoom's reason, never the secret, and no retry storm", async () => {
   const streamId = randomBytes(16).toString('hex');

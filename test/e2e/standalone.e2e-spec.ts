@@ -116,24 +116,28 @@ describe('standalone: the whole pipeline in one process', () => {
     for (const o of stored) expect(o.key.split('/')).toHaveLength(6);
   });
 
-  it('a delivery acknowledged right before SIGKILL is processed after restart, and its duplicate is still recognised', async () => {
-    const file = dl.addFile({ size: 256 * 1024, fileExtension: 'MP4' });
-    const payload = recordingFor([file], ['MP4']);
-    const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
-    const before = storedObjects().length;
-    const first = await sender.send(payload);
-    expect(first.acked).toBe(true);
-    await app.kill('SIGKILL');
-    app = await startApp('standalone', env(), { waitFor: 'readyz' });
-    await waitFor('the file after restart', async () => storedObjects().length === before + 1, 60_000, 500);
-    const again = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
-    expect(
-      (await again.send(payload, { downloadTokenForCopy: () => dl.issueDownloadToken([file.fileId]) })).acked,
-    ).toBe(true);
-    await new Promise((r) => setTimeout(r, 3_000));
-    expect(storedObjects()).toHaveLength(before + 1);
-    expect(dl.stats().files[file.fileId].downloadsCompleted).toBe(1);
-  });
+  it(
+    'a delivery acknowledged right before SIGKILL is processed after ' +
+      'restart, and its duplicate is still recognised',
+    async () => {
+      const file = dl.addFile({ size: 256 * 1024, fileExtension: 'MP4' });
+      const payload = recordingFor([file], ['MP4']);
+      const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
+      const before = storedObjects().length;
+      const first = await sender.send(payload);
+      expect(first.acked).toBe(true);
+      await app.kill('SIGKILL');
+      app = await startApp('standalone', env(), { waitFor: 'readyz' });
+      await waitFor('the file after restart', async () => storedObjects().length === before + 1, 60_000, 500);
+      const again = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
+      expect(
+        (await again.send(payload, { downloadTokenForCopy: () => dl.issueDownloadToken([file.fileId]) })).acked,
+      ).toBe(true);
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(storedObjects()).toHaveLength(before + 1);
+      expect(dl.stats().files[file.fileId].downloadsCompleted).toBe(1);
+    },
+  );
 
   const signed = (body: string, opts: { secret?: string; ts?: number; ct?: string } = {}) => {
     const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));

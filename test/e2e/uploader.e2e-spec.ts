@@ -161,35 +161,39 @@ describe('uploader with real S3, Kafka and Redis', () => {
     expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: kb }))).ContentLength).toBe(120_000);
   });
 
-  it('never stores an HTML answer, a short body or a file from a disallowed host; each is dead-lettered with a reason', async () => {
-    const html = dl.addFile({ size: 50_000 });
-    const short = dl.addFile({ size: 60_000 });
-    const items = [
-      workItem(html, 'MP4', { downloadToken: 'not-a-valid-token' }),
-      workItem(short, 'MP4', { fileSize: 70_000 }),
-      workItem(dl.addFile({ size: 10 }), 'MP4', { downloadUrl: 'https://evil.example.com/rec/x' }),
-    ];
-    await enqueue(items);
-    const reasons = await Promise.all(
-      items.map(
-        async (i) =>
-          JSON.parse((await resultFor(i.fileId, TOPICS.failed)).value.toString()) as {
-            reason: string;
-            message: string;
-          },
-      ),
-    );
-    // Zoom answers a bad token with 200 + an HTML page: that is what the uploader reports.
-    expect(reasons.map((r) => r.reason)).toEqual([
-      'download_html_response',
-      'download_size_mismatch',
-      'download_forbidden_host',
-    ]);
-    for (const r of reasons) expect(r.message).not.toContain('not-a-valid-token');
-    const uploaded = (await readTopic(TOPICS.uploaded)).map((r) => r.key);
-    for (const i of items) expect(uploaded).not.toContain(i.fileId);
-    expect(dl.stats().authHeaderLeaks).toBe(0);
-  });
+  it(
+    'never stores an HTML answer, a short body or a file from a ' +
+      'disallowed host; each is dead-lettered with a reason',
+    async () => {
+      const html = dl.addFile({ size: 50_000 });
+      const short = dl.addFile({ size: 60_000 });
+      const items = [
+        workItem(html, 'MP4', { downloadToken: 'not-a-valid-token' }),
+        workItem(short, 'MP4', { fileSize: 70_000 }),
+        workItem(dl.addFile({ size: 10 }), 'MP4', { downloadUrl: 'https://evil.example.com/rec/x' }),
+      ];
+      await enqueue(items);
+      const reasons = await Promise.all(
+        items.map(
+          async (i) =>
+            JSON.parse((await resultFor(i.fileId, TOPICS.failed)).value.toString()) as {
+              reason: string;
+              message: string;
+            },
+        ),
+      );
+      // Zoom answers a bad token with 200 + an HTML page: that is what the uploader reports.
+      expect(reasons.map((r) => r.reason)).toEqual([
+        'download_html_response',
+        'download_size_mismatch',
+        'download_forbidden_host',
+      ]);
+      for (const r of reasons) expect(r.message).not.toContain('not-a-valid-token');
+      const uploaded = (await readTopic(TOPICS.uploaded)).map((r) => r.key);
+      for (const i of items) expect(uploaded).not.toContain(i.fileId);
+      expect(dl.stats().authHeaderLeaks).toBe(0);
+    },
+  );
 
   it('after SIGKILL mid-upload the file is stored once and no multipart upload stays open', async () => {
     await Promise.all(apps.splice(0).map((a) => a.kill('SIGTERM')));
@@ -249,7 +253,8 @@ describe('uploader with real S3, Kafka and Redis', () => {
     expect(result.size).toBe(f.size);
     expect(result.sha256).toBe(f.sha256);
     process.stdout.write(
-      `uploader 2 GiB to S3 (5 MiB parts x 2 in flight): peak RSS ${peak.toFixed(0)} MiB (before ${before.toFixed(0)} MiB), ${(result.durationMs / 1000).toFixed(1)} s\n`,
+      `uploader 2 GiB to S3 (5 MiB parts x 2 in flight): peak RSS ${peak.toFixed(0)} MiB (before ` +
+        `${before.toFixed(0)} MiB), ${(result.durationMs / 1000).toFixed(1)} s\n`,
     );
     // Configuration bound: part size x (queue + 1) per file, plus the process baseline; 2 GiB would be 2048 MiB.
     expect(peak).toBeLessThan(before + 200);
@@ -286,26 +291,30 @@ describe('no poison pill: per-record error policy', () => {
     return (await readTopic(topic)).filter((r) => r.key === fileId);
   }
 
-  it('a size mismatch that shows only mid-body (chunked answers) is dead-lettered once, and the file behind it is stored', async () => {
-    await freshUploader();
-    const short = dl.addFile({ size: 60_000, faults: { chunked: true } }); // serves fewer bytes than file_size
-    const long = dl.addFile({ size: 60_000, faults: { chunked: true } }); // serves more bytes than file_size
-    const normal = dl.addFile({ size: 80_000 });
-    await enqueueOn(3, [
-      workItem(short, 'MP4', { fileSize: 70_000 }),
-      workItem(long, 'MP4', { fileSize: 50_000 }),
-      workItem(normal),
-    ]);
+  it(
+    'a size mismatch that shows only mid-body (chunked answers) is ' +
+      'dead-lettered once, and the file behind it is stored',
+    async () => {
+      await freshUploader();
+      const short = dl.addFile({ size: 60_000, faults: { chunked: true } }); // serves fewer bytes than file_size
+      const long = dl.addFile({ size: 60_000, faults: { chunked: true } }); // serves more bytes than file_size
+      const normal = dl.addFile({ size: 80_000 });
+      await enqueueOn(3, [
+        workItem(short, 'MP4', { fileSize: 70_000 }),
+        workItem(long, 'MP4', { fileSize: 50_000 }),
+        workItem(normal),
+      ]);
 
-    expect(decodeUploadResult((await resultFor(normal.fileId)).value).sha256).toBe(normal.sha256);
-    expect((await failureOf(short.fileId)).reason).toBe('download_size_mismatch');
-    expect((await failureOf(long.fileId)).reason).toBe('download_size_mismatch');
-    // Dead-lettered once, not redelivered: one failure record each, and no stream of downloads.
-    expect(await recordsFor(TOPICS.failed, short.fileId)).toHaveLength(1);
-    expect(await recordsFor(TOPICS.failed, long.fileId)).toHaveLength(1);
-    expect(dl.stats().files[short.fileId]?.downloadsStarted).toBeLessThanOrEqual(2); // the body, and one resume that finds its end
-    expect(dl.stats().files[long.fileId]?.downloadsStarted).toBe(1);
-  });
+      expect(decodeUploadResult((await resultFor(normal.fileId)).value).sha256).toBe(normal.sha256);
+      expect((await failureOf(short.fileId)).reason).toBe('download_size_mismatch');
+      expect((await failureOf(long.fileId)).reason).toBe('download_size_mismatch');
+      // Dead-lettered once, not redelivered: one failure record each, and no stream of downloads.
+      expect(await recordsFor(TOPICS.failed, short.fileId)).toHaveLength(1);
+      expect(await recordsFor(TOPICS.failed, long.fileId)).toHaveLength(1);
+      expect(dl.stats().files[short.fileId]?.downloadsStarted).toBeLessThanOrEqual(2); // the body, and one resume that finds its end
+      expect(dl.stats().files[long.fileId]?.downloadsStarted).toBe(1);
+    },
+  );
 
   it('a non-ASCII file id is stored (its metadata encoded), and so is the file behind it', async () => {
     await freshUploader();
@@ -320,37 +329,41 @@ describe('no poison pill: per-record error policy', () => {
     expect(head.Metadata?.['zoom-file-id']).toBe(`=?UTF-8?B?${Buffer.from(odd.fileId).toString('base64')}?=`);
   });
 
-  it("file ids that sanitise alike (u/a, u?a) get two objects, and another file's object at a key is never overwritten", async () => {
-    await freshUploader();
-    const tag = uniqueName('u');
-    const a = dl.addFile({ fileId: `${tag}/a`, size: 11_000 });
-    const b = dl.addFile({ fileId: `${tag}?a`, size: 12_000 });
-    const ia = workItem(a);
-    const ib = workItem(b, 'MP4', { meetingUuid: ia.meetingUuid });
-    await enqueueOn(5, [ia, ib]);
-    const ka = decodeUploadResult((await resultFor(a.fileId)).value).key;
-    const kb = decodeUploadResult((await resultFor(b.fileId)).value).key;
-    expect(ka).not.toBe(kb);
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: ka }))).ContentLength).toBe(11_000);
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: kb }))).ContentLength).toBe(12_000);
+  it(
+    'file ids that sanitise alike (u/a, u?a) get two objects, and ' +
+      "another file's object at a key is never overwritten",
+    async () => {
+      await freshUploader();
+      const tag = uniqueName('u');
+      const a = dl.addFile({ fileId: `${tag}/a`, size: 11_000 });
+      const b = dl.addFile({ fileId: `${tag}?a`, size: 12_000 });
+      const ia = workItem(a);
+      const ib = workItem(b, 'MP4', { meetingUuid: ia.meetingUuid });
+      await enqueueOn(5, [ia, ib]);
+      const ka = decodeUploadResult((await resultFor(a.fileId)).value).key;
+      const kb = decodeUploadResult((await resultFor(b.fileId)).value).key;
+      expect(ka).not.toBe(kb);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: ka }))).ContentLength).toBe(11_000);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: kb }))).ContentLength).toBe(12_000);
 
-    // An object already at the key with another file id (written by anything else): dead-letter, keep it.
-    const c = dl.addFile({ size: 13_000 });
-    const ic = workItem(c);
-    const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, ic);
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: 'someone else',
-        Metadata: { 'zoom-file-id': 'another-file' },
-      }),
-    );
-    await enqueueOn(5, [ic]);
-    expect((await failureOf(c.fileId)).reason).toBe('object_key_collision');
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    expect([head.ContentLength, head.Metadata?.['zoom-file-id']]).toEqual([12, 'another-file']);
-  });
+      // An object already at the key with another file id (written by anything else): dead-letter, keep it.
+      const c = dl.addFile({ size: 13_000 });
+      const ic = workItem(c);
+      const key = objectKey(DEFAULT_OBJECT_KEY_TEMPLATE, ic);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: 'someone else',
+          Metadata: { 'zoom-file-id': 'another-file' },
+        }),
+      );
+      await enqueueOn(5, [ic]);
+      expect((await failureOf(c.fileId)).reason).toBe('object_key_collision');
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect([head.ContentLength, head.Metadata?.['zoom-file-id']]).toEqual([12, 'another-file']);
+    },
+  );
 
   it('a 429/503 storm with Retry-After ends with every file stored and none dead-lettered', async () => {
     await freshUploader();
@@ -367,22 +380,26 @@ describe('no poison pill: per-record error policy', () => {
     }
   });
 
-  it('a file that never recovers is dead-lettered as retry_budget_exhausted once its budget is spent; the file behind it is stored', async () => {
-    await freshUploader({ UPLOAD_RETRY_BUDGET: '4s' });
-    const down = dl.addFile({
-      size: 10_000,
-      faults: { failFirst: { count: Infinity, status: 503, retryAfterSec: 1 } },
-    });
-    const normal = dl.addFile({ size: 10_000 });
-    await enqueueOn(6, [workItem(down), workItem(normal)]);
+  it(
+    'a file that never recovers is dead-lettered as retry_budget_exhausted once ' +
+      'its budget is spent; the file behind it is stored',
+    async () => {
+      await freshUploader({ UPLOAD_RETRY_BUDGET: '4s' });
+      const down = dl.addFile({
+        size: 10_000,
+        faults: { failFirst: { count: Infinity, status: 503, retryAfterSec: 1 } },
+      });
+      const normal = dl.addFile({ size: 10_000 });
+      await enqueueOn(6, [workItem(down), workItem(normal)]);
 
-    expect(decodeUploadResult((await resultFor(normal.fileId)).value).sha256).toBe(normal.sha256);
-    const failure = await failureOf(down.fileId);
-    expect(failure.reason).toBe('retry_budget_exhausted');
-    expect(failure.message).toContain('HTTP 503');
-    expect(failure.attempts).toBeGreaterThan(1);
-    expect(await recordsFor(TOPICS.failed, down.fileId)).toHaveLength(1);
-  });
+      expect(decodeUploadResult((await resultFor(normal.fileId)).value).sha256).toBe(normal.sha256);
+      const failure = await failureOf(down.fileId);
+      expect(failure.reason).toBe('retry_budget_exhausted');
+      expect(failure.message).toContain('HTTP 503');
+      expect(failure.attempts).toBeGreaterThan(1);
+      expect(await recordsFor(TOPICS.failed, down.fileId)).toHaveLength(1);
+    },
+  );
 
   it('never runs two transfers of one file at once, even when one batch holds the file twice', async () => {
     await freshUploader();

@@ -202,37 +202,45 @@ describe('ZoomApiClient against zoom-sim', () => {
     }
   });
 
-  it('registers meeting registrants: unique join_url, same registrant for the same email, 429 honoured, refusals typed', async () => {
-    const { c, tokens, registry } = client();
-    api.addMeeting({ meetingId: '81234567890', registration: true });
-    api.addMeeting({ meetingId: '81234567891', registration: false });
-    api.rateLimitNext(1, 1);
-    const ana = await c.addMeetingRegistrant('81234567890', { email: 'ana@example.com', firstName: 'Ana' });
-    const bo = await c.addMeetingRegistrant('81234567890', { email: 'bo@example.com', firstName: 'Bo', lastName: 'K' });
-    expect(ana.joinUrl).not.toBe(bo.joinUrl);
-    expect(ana.registrantId).not.toBe(bo.registrantId);
-    expect(api.registrants('81234567890').map((r) => [r.email, r.firstName, r.lastName])).toEqual([
-      ['ana@example.com', 'Ana', undefined],
-      ['bo@example.com', 'Bo', 'K'],
-    ]);
-    expect(await c.addMeetingRegistrant('81234567890', { email: 'ana@example.com', firstName: 'Ana' })).toEqual(ana);
-    expect(await registry.metrics()).toMatch(
-      /zoom_api_requests_total\{endpoint="POST \/meetings\/\{meetingId\}\/registrants",status="429"\} 1/,
-    );
-    const token = await tokens.getToken();
-    const refusal = async (meetingId: string) =>
-      (await c
-        .addMeetingRegistrant(meetingId, { email: 'ana@example.com', firstName: 'Ana' })
-        .catch((e: unknown) => e)) as ZoomApiError;
-    const off = await refusal('81234567891');
-    expect(off).toBeInstanceOf(ZoomApiError);
-    expect(off.details).toMatchObject({ status: 400, zoomCode: 3000, retryable: false });
-    const missing = await refusal('81234567899');
-    expect(missing.details).toMatchObject({ status: 404, zoomCode: 3001 });
-    for (const e of [off, missing]) {
-      expect(e.message).not.toContain(token);
-      // Zoom's message is not repeated (it may echo what we sent).
-      expect(e.message).not.toMatch(/Registration has not been enabled|does not exist/);
-    }
-  });
+  it(
+    'registers meeting registrants: unique join_url, same registrant for ' +
+      'the same email, 429 honoured, refusals typed',
+    async () => {
+      const { c, tokens, registry } = client();
+      api.addMeeting({ meetingId: '81234567890', registration: true });
+      api.addMeeting({ meetingId: '81234567891', registration: false });
+      api.rateLimitNext(1, 1);
+      const ana = await c.addMeetingRegistrant('81234567890', { email: 'ana@example.com', firstName: 'Ana' });
+      const bo = await c.addMeetingRegistrant('81234567890', {
+        email: 'bo@example.com',
+        firstName: 'Bo',
+        lastName: 'K',
+      });
+      expect(ana.joinUrl).not.toBe(bo.joinUrl);
+      expect(ana.registrantId).not.toBe(bo.registrantId);
+      expect(api.registrants('81234567890').map((r) => [r.email, r.firstName, r.lastName])).toEqual([
+        ['ana@example.com', 'Ana', undefined],
+        ['bo@example.com', 'Bo', 'K'],
+      ]);
+      expect(await c.addMeetingRegistrant('81234567890', { email: 'ana@example.com', firstName: 'Ana' })).toEqual(ana);
+      expect(await registry.metrics()).toMatch(
+        /zoom_api_requests_total\{endpoint="POST \/meetings\/\{meetingId\}\/registrants",status="429"\} 1/,
+      );
+      const token = await tokens.getToken();
+      const refusal = async (meetingId: string) =>
+        (await c
+          .addMeetingRegistrant(meetingId, { email: 'ana@example.com', firstName: 'Ana' })
+          .catch((e: unknown) => e)) as ZoomApiError;
+      const off = await refusal('81234567891');
+      expect(off).toBeInstanceOf(ZoomApiError);
+      expect(off.details).toMatchObject({ status: 400, zoomCode: 3000, retryable: false });
+      const missing = await refusal('81234567899');
+      expect(missing.details).toMatchObject({ status: 404, zoomCode: 3001 });
+      for (const e of [off, missing]) {
+        expect(e.message).not.toContain(token);
+        // Zoom's message is not repeated (it may echo what we sent).
+        expect(e.message).not.toMatch(/Registration has not been enabled|does not exist/);
+      }
+    },
+  );
 });

@@ -153,118 +153,131 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
     return { sessions, summaries };
   }
 
-  it('emits every generated session once, with the app users of registrants and linked users, and a summary per meeting', async () => {
-    const { sessions, summaries } = await undisturbed();
-    const want = meetings
-      .flatMap((m) =>
-        m.sessions.map(
-          (s) =>
-            `${m.meetingUuid}|${s.identity}|${s.room}|${new Date(s.join).toISOString()}|${new Date(s.leave).toISOString()}|${m.people[s.person].appUserId ?? '-'}`,
-        ),
-      )
-      .sort();
-    expect(
-      sessions
-        .map(
-          (s) =>
-            `${s.meetingUuid}|${s.identity.kind}:${s.identity.value}|${s.room}|${s.joinedAt}|${s.leftAt}|${s.appUserId ?? '-'}`,
+  it(
+    'emits every generated session once, with the app users of ' +
+      'registrants and linked users, and a summary per meeting',
+    async () => {
+      const { sessions, summaries } = await undisturbed();
+      const want = meetings
+        .flatMap((m) =>
+          m.sessions.map(
+            (s) =>
+              `${m.meetingUuid}|${s.identity}|${s.room}|${new Date(s.join).toISOString()}|${new Date(s.leave).toISOString()}|${m.people[s.person].appUserId ?? '-'}`,
+          ),
         )
-        .sort(),
-    ).toEqual(want);
-    expect(summaries.map((s) => s.meetingUuid).sort()).toEqual(meetings.map((m) => m.meetingUuid).sort());
-  });
+        .sort();
+      expect(
+        sessions
+          .map(
+            (s) =>
+              `${s.meetingUuid}|${s.identity.kind}:${s.identity.value}|${s.room}|${s.joinedAt}|${s.leftAt}|${s.appUserId ?? '-'}`,
+          )
+          .sort(),
+      ).toEqual(want);
+      expect(summaries.map((s) => s.meetingUuid).sort()).toEqual(meetings.map((m) => m.meetingUuid).sort());
+    },
+  );
 
-  it('a lost commit (the batch comes again after the handler returned) and a restart give outputs identical to an undisturbed run', async () => {
-    const expected = await undisturbed();
-    const bus = new MemoryEventBus({ logger: silentEventBusLogger, retryBackoff: { initialMs: 1, maxMs: 5 } });
-    await publishMeetings(bus, meetings);
-    const store = storeFor(meetings);
-    // First process: every 3rd batch's commit is lost; it stops (a kill: its state is simply gone) after two
-    // of those redeliveries restored the state, before the end of the meetings.
-    let n = 0;
-    const first = await runConsumer(
-      bus,
-      store,
-      (s) => s.stats.restores >= 3,
-      (result) => {
-        if (++n % 3 === 0) {
-          throw new Error('commit lost');
-        }
-        return result;
-      },
-    );
-    await first.handle.stop();
-    expect(first.svc.stats.restores).toBeGreaterThanOrEqual(3);
-    // Second process: a new service (empty memory) restores from the changelog and finishes.
-    const second = await runConsumer(bus, store, () => true);
-    await waitForLag(second.handle, 0, 20_000);
-    await second.handle.stop();
-    expect(second.svc.stats.restores).toBe(1);
-    expect(second.svc.stats.events).toBeGreaterThan(0);
-    const sessions = decode<AttendanceSession>(await readAll(bus, TOPICS.attendanceSessions));
-    const summaries = decode<AttendanceMeetingSummary>(await readAll(bus, TOPICS.attendanceMeetings));
-    const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
-    expect(sessions.sort(byId)).toEqual(expected.sessions.sort(byId));
-    expect(summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1))).toEqual(
-      expected.summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1)),
-    );
-    await bus.close();
-  }, 30_000);
-
-  it('a large end goes out in bounded steps; lost commits and a restart mid-end still emit it exactly once', async () => {
-    // Everyone still in at the end: the end emits every session and the summary (parts of 10 people).
-    const first = generateMeeting({ seed: 7, participants: 120, stillInAtEnd: 1, maxRejoins: 0, breakoutRate: 0 });
-    let same = 0;
-    const home = partitionForKey(first.meetingUuid, DEFAULT_PARTITIONS[TOPICS.events]);
-    while (partitionForKey(`same-${same}`, DEFAULT_PARTITIONS[TOPICS.events]) !== home) same++;
-    const big = [
-      first,
-      generateMeeting({ seed: 8, participants: 30, meetingUuid: `same-${same}`, startAt: first.endAt + 60_000 }),
-    ];
-    const events = big.reduce((n, m) => n + m.deliveries.length, 0);
-    const base = { graceMs: 120_000, summaryPartSize: 10 };
-    const run = async (options: TrackerOptions, lose: boolean) => {
+  it(
+    'a lost commit (the batch comes again after the handler returned) and a ' +
+      'restart give outputs identical to an undisturbed run',
+    async () => {
+      const expected = await undisturbed();
       const bus = new MemoryEventBus({ logger: silentEventBusLogger, retryBackoff: { initialMs: 1, maxMs: 5 } });
-      // One zoom.events partition: the second meeting comes after the first one's end and must still go through.
-      await publishMeetings(bus, big);
-      const store = storeFor(big);
+      await publishMeetings(bus, meetings);
+      const store = storeFor(meetings);
+      // First process: every 3rd batch's commit is lost; it stops (a kill: its state is simply gone) after two
+      // of those redeliveries restored the state, before the end of the meetings.
       let n = 0;
-
-      if (lose) {
-        const first = await runConsumer(
-          bus,
-          store,
-          (s) => s.stats.endSteps >= 4,
-          (result) => {
-            if (++n % 3 === 0) throw new Error('commit lost');
-            return result;
-          },
-          options,
-        );
-        await first.handle.stop();
-        expect(first.svc.stats.endSteps).toBeGreaterThanOrEqual(4);
-      }
-      const second = await runConsumer(bus, store, (s) => s.stats.events >= events, undefined, options);
+      const first = await runConsumer(
+        bus,
+        store,
+        (s) => s.stats.restores >= 3,
+        (result) => {
+          if (++n % 3 === 0) {
+            throw new Error('commit lost');
+          }
+          return result;
+        },
+      );
+      await first.handle.stop();
+      expect(first.svc.stats.restores).toBeGreaterThanOrEqual(3);
+      // Second process: a new service (empty memory) restores from the changelog and finishes.
+      const second = await runConsumer(bus, store, () => true);
       await waitForLag(second.handle, 0, 20_000);
       await second.handle.stop();
-      const steps = second.svc.stats.endSteps;
+      expect(second.svc.stats.restores).toBe(1);
+      expect(second.svc.stats.events).toBeGreaterThan(0);
       const sessions = decode<AttendanceSession>(await readAll(bus, TOPICS.attendanceSessions));
       const summaries = decode<AttendanceMeetingSummary>(await readAll(bus, TOPICS.attendanceMeetings));
+      const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
+      expect(sessions.sort(byId)).toEqual(expected.sessions.sort(byId));
+      expect(summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1))).toEqual(
+        expected.summaries.sort((a, b) => (a.meetingUuid < b.meetingUuid ? -1 : 1)),
+      );
       await bus.close();
-      return { sessions, summaries, steps };
-    };
-    const whole = await run(base, false);
-    const stepped = await run({ ...base, endStepBytes: 3000 }, true);
-    expect(stepped.steps).toBeGreaterThan(5);
-    const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
-    expect(new Set(stepped.sessions.map((s) => s.id)).size).toBe(stepped.sessions.length);
-    expect(stepped.sessions.sort(byId)).toEqual(whole.sessions.sort(byId));
-    const order = (a: AttendanceMeetingSummary, b: AttendanceMeetingSummary) =>
-      a.meetingUuid < b.meetingUuid ? -1 : a.meetingUuid > b.meetingUuid ? 1 : a.part - b.part;
-    expect(stepped.summaries.sort(order)).toEqual(whole.summaries.sort(order));
-    expect(whole.summaries.filter((s) => s.meetingUuid === big[0].meetingUuid)).toHaveLength(12);
-    expect(
-      whole.sessions.filter((s) => s.meetingUuid === big[0].meetingUuid && s.flags.includes('leave_missing')),
-    ).toHaveLength(big[0].sessions.length);
-  }, 60_000);
+    },
+    30_000,
+  );
+
+  it(
+    'a large end goes out in bounded steps; lost commits and a ' + 'restart mid-end still emit it exactly once',
+    async () => {
+      // Everyone still in at the end: the end emits every session and the summary (parts of 10 people).
+      const first = generateMeeting({ seed: 7, participants: 120, stillInAtEnd: 1, maxRejoins: 0, breakoutRate: 0 });
+      let same = 0;
+      const home = partitionForKey(first.meetingUuid, DEFAULT_PARTITIONS[TOPICS.events]);
+      while (partitionForKey(`same-${same}`, DEFAULT_PARTITIONS[TOPICS.events]) !== home) same++;
+      const big = [
+        first,
+        generateMeeting({ seed: 8, participants: 30, meetingUuid: `same-${same}`, startAt: first.endAt + 60_000 }),
+      ];
+      const events = big.reduce((n, m) => n + m.deliveries.length, 0);
+      const base = { graceMs: 120_000, summaryPartSize: 10 };
+      const run = async (options: TrackerOptions, lose: boolean) => {
+        const bus = new MemoryEventBus({ logger: silentEventBusLogger, retryBackoff: { initialMs: 1, maxMs: 5 } });
+        // One zoom.events partition: the second meeting comes after the first one's end and must still go through.
+        await publishMeetings(bus, big);
+        const store = storeFor(big);
+        let n = 0;
+
+        if (lose) {
+          const first = await runConsumer(
+            bus,
+            store,
+            (s) => s.stats.endSteps >= 4,
+            (result) => {
+              if (++n % 3 === 0) throw new Error('commit lost');
+              return result;
+            },
+            options,
+          );
+          await first.handle.stop();
+          expect(first.svc.stats.endSteps).toBeGreaterThanOrEqual(4);
+        }
+        const second = await runConsumer(bus, store, (s) => s.stats.events >= events, undefined, options);
+        await waitForLag(second.handle, 0, 20_000);
+        await second.handle.stop();
+        const steps = second.svc.stats.endSteps;
+        const sessions = decode<AttendanceSession>(await readAll(bus, TOPICS.attendanceSessions));
+        const summaries = decode<AttendanceMeetingSummary>(await readAll(bus, TOPICS.attendanceMeetings));
+        await bus.close();
+        return { sessions, summaries, steps };
+      };
+      const whole = await run(base, false);
+      const stepped = await run({ ...base, endStepBytes: 3000 }, true);
+      expect(stepped.steps).toBeGreaterThan(5);
+      const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
+      expect(new Set(stepped.sessions.map((s) => s.id)).size).toBe(stepped.sessions.length);
+      expect(stepped.sessions.sort(byId)).toEqual(whole.sessions.sort(byId));
+      const order = (a: AttendanceMeetingSummary, b: AttendanceMeetingSummary) =>
+        a.meetingUuid < b.meetingUuid ? -1 : a.meetingUuid > b.meetingUuid ? 1 : a.part - b.part;
+      expect(stepped.summaries.sort(order)).toEqual(whole.summaries.sort(order));
+      expect(whole.summaries.filter((s) => s.meetingUuid === big[0].meetingUuid)).toHaveLength(12);
+      expect(
+        whole.sessions.filter((s) => s.meetingUuid === big[0].meetingUuid && s.flags.includes('leave_missing')),
+      ).toHaveLength(big[0].sessions.length);
+    },
+    60_000,
+  );
 });

@@ -109,27 +109,30 @@ describe('parseAttendanceInput', () => {
 describe('MeetingTracker', () => {
   const dana: ParticipantFields = { zoomUserId: 'Z1', email: 'dana@example.com', userName: 'Dana' };
 
-  it('pairs out-of-order rejoins by their own times (no participant_uuid; user_id differs between join and leave)', () => {
-    const { sessions, summaries } = run([
-      join(10, { ...dana, userId: '1' }),
-      join(130, { ...dana, userId: '2' }),
-      leave(100, { ...dana, userId: '3' }, 'Network'),
-      leave(500, dana),
-      ended(3600),
-    ]);
-    expect(sessions.map((s) => [s.joinedAt, s.leftAt, s.seconds, s.leaveReason ?? null, s.flags])).toEqual([
-      [new Date(at(10)).toISOString(), new Date(at(100)).toISOString(), 90, 'Network', []],
-      [new Date(at(130)).toISOString(), new Date(at(500)).toISOString(), 370, null, []],
-    ]);
-    expect(summaries[0].people).toEqual([
-      expect.objectContaining({
-        identity: { kind: 'zoom_user', value: 'Z1' },
-        totalSeconds: 460,
-        sessions: 2,
-        rejoins: 1,
-      }),
-    ]);
-  });
+  it(
+    'pairs out-of-order rejoins by their own times (no ' + 'participant_uuid; user_id differs between join and leave)',
+    () => {
+      const { sessions, summaries } = run([
+        join(10, { ...dana, userId: '1' }),
+        join(130, { ...dana, userId: '2' }),
+        leave(100, { ...dana, userId: '3' }, 'Network'),
+        leave(500, dana),
+        ended(3600),
+      ]);
+      expect(sessions.map((s) => [s.joinedAt, s.leftAt, s.seconds, s.leaveReason ?? null, s.flags])).toEqual([
+        [new Date(at(10)).toISOString(), new Date(at(100)).toISOString(), 90, 'Network', []],
+        [new Date(at(130)).toISOString(), new Date(at(500)).toISOString(), 370, null, []],
+      ]);
+      expect(summaries[0].people).toEqual([
+        expect.objectContaining({
+          identity: { kind: 'zoom_user', value: 'Z1' },
+          totalSeconds: 460,
+          sessions: 2,
+          rejoins: 1,
+        }),
+      ]);
+    },
+  );
 
   it('flags a leave without a join (start unknown) and a join without a leave (closed at meeting.ended)', () => {
     const { sessions, summaries } = run([
@@ -244,62 +247,66 @@ describe('MeetingTracker', () => {
     );
   });
 
-  it('property: an end in bounded steps, restored from the changelog between any steps, emits the whole end once', () => {
-    const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 60 }),
-        fc.integer({ min: 1, max: 4000 }),
-        fc.array(fc.boolean(), { maxLength: 200 }),
-        (people, budget, restores) => {
-          const inputs: AttendanceInput[] = [];
-          for (let i = 0; i < people; i++) {
-            const p = { registrantId: `r${i}`, participantUuid: `p${i}`, userName: `Person ${i}` };
-            inputs.push(join(i, p));
-            if (i % 3 === 0) inputs.push(leave(100 + i, p), join(200 + i, p));
-          }
-          inputs.push(ended(1000));
-          const options = { graceMs: 30_000, summaryPartSize: 7 };
-          const whole = MeetingTracker.create(M.meetingUuid, M.meetingId, options);
-          inputs.forEach((i) => whole.apply(i));
-          const want = whole.flush(none);
-          let t = MeetingTracker.create(M.meetingUuid, M.meetingId, options);
-          inputs.forEach((i) => t.apply(i));
-          const log = new Map<string, unknown>();
-          const sessions: AttendanceSession[] = [];
-          const summaries: AttendanceMeetingSummary[] = [];
-          for (let n = 0; ; n++) {
-            const step = t.flushEnd(none, budget);
-            sessions.push(...step.sessions);
-            summaries.push(...step.summaries);
-            // Bounded: over the budget only when the step is a single unit (one device's sessions or one part).
-            const units = new Set(step.sessions.map((x) => x.participant.participantUuid)).size + step.summaries.length;
-            if (step.bytes > budget) expect(units).toBe(1);
-            expect(step.sessions.length + step.summaries.length).toBeGreaterThan(0);
-            const dirty = t.takeDirty();
-            for (const [pk, d] of dirty.devices) {
-              if (d) log.set(pk, JSON.parse(JSON.stringify(d)));
-              else log.delete(pk);
+  it(
+    'property: an end in bounded steps, restored from the changelog ' + 'between any steps, emits the whole end once',
+    () => {
+      const byId = (a: AttendanceSession, b: AttendanceSession) => (a.id < b.id ? -1 : 1);
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 60 }),
+          fc.integer({ min: 1, max: 4000 }),
+          fc.array(fc.boolean(), { maxLength: 200 }),
+          (people, budget, restores) => {
+            const inputs: AttendanceInput[] = [];
+            for (let i = 0; i < people; i++) {
+              const p = { registrantId: `r${i}`, participantUuid: `p${i}`, userName: `Person ${i}` };
+              inputs.push(join(i, p));
+              if (i % 3 === 0) inputs.push(leave(100 + i, p), join(200 + i, p));
             }
-            if (step.done) break;
-            if (restores[n])
-              t = MeetingTracker.restore(
-                JSON.parse(JSON.stringify(dirty.header ?? t.header)),
-                log.values() as Iterable<never>,
-                options,
-              );
-          }
-          expect(t.header.closed).toBe(true);
-          expect(log.size).toBe(0);
-          expect(sessions.sort(byId)).toEqual(want.sessions.sort(byId));
-          expect(new Set(sessions.map((s) => s.id)).size).toBe(sessions.length);
-          expect(summaries).toEqual(want.summaries);
-          expect(summaries.map((s) => `${s.part}/${s.parts}`)).toEqual(
-            Array.from({ length: Math.ceil(people / 7) }, (_, i) => `${i + 1}/${Math.ceil(people / 7)}`),
-          );
-        },
-      ),
-      { numRuns: 200 },
-    );
-  });
+            inputs.push(ended(1000));
+            const options = { graceMs: 30_000, summaryPartSize: 7 };
+            const whole = MeetingTracker.create(M.meetingUuid, M.meetingId, options);
+            inputs.forEach((i) => whole.apply(i));
+            const want = whole.flush(none);
+            let t = MeetingTracker.create(M.meetingUuid, M.meetingId, options);
+            inputs.forEach((i) => t.apply(i));
+            const log = new Map<string, unknown>();
+            const sessions: AttendanceSession[] = [];
+            const summaries: AttendanceMeetingSummary[] = [];
+            for (let n = 0; ; n++) {
+              const step = t.flushEnd(none, budget);
+              sessions.push(...step.sessions);
+              summaries.push(...step.summaries);
+              // Bounded: over the budget only when the step is a single unit (one device's sessions or one part).
+              const units =
+                new Set(step.sessions.map((x) => x.participant.participantUuid)).size + step.summaries.length;
+              if (step.bytes > budget) expect(units).toBe(1);
+              expect(step.sessions.length + step.summaries.length).toBeGreaterThan(0);
+              const dirty = t.takeDirty();
+              for (const [pk, d] of dirty.devices) {
+                if (d) log.set(pk, JSON.parse(JSON.stringify(d)));
+                else log.delete(pk);
+              }
+              if (step.done) break;
+              if (restores[n])
+                t = MeetingTracker.restore(
+                  JSON.parse(JSON.stringify(dirty.header ?? t.header)),
+                  log.values() as Iterable<never>,
+                  options,
+                );
+            }
+            expect(t.header.closed).toBe(true);
+            expect(log.size).toBe(0);
+            expect(sessions.sort(byId)).toEqual(want.sessions.sort(byId));
+            expect(new Set(sessions.map((s) => s.id)).size).toBe(sessions.length);
+            expect(summaries).toEqual(want.summaries);
+            expect(summaries.map((s) => `${s.part}/${s.parts}`)).toEqual(
+              Array.from({ length: Math.ceil(people / 7) }, (_, i) => `${i + 1}/${Math.ceil(people / 7)}`),
+            );
+          },
+        ),
+        { numRuns: 200 },
+      );
+    },
+  );
 });

@@ -41,13 +41,17 @@ export class DedupMetrics {
     });
     this.files = new Counter({
       name: 'zoom_dedup_recording_files_total',
-      help: 'Recording file entries of canonical events: queued on zoom.recording.files, failed (cannot be fetched, on zoom.recording.failed), skipped (an entry repeated verbatim)',
+      help:
+        'Recording file entries of canonical events: queued on zoom.recording.files, failed (cannot be ' +
+        'fetched, on zoom.recording.failed), skipped (an entry repeated verbatim)',
       labelNames: ['outcome', 'reason'],
       registers: [registry],
     });
     this.flaggedFiles = new Counter({
       name: 'zoom_dedup_recording_files_flagged_total',
-      help: 'Queued files that need special handling: size_unknown, not_completed (Zoom status processing), derived_id (no Zoom id), no_download_token',
+      help:
+        'Queued files that need special handling: size_unknown, not_completed (Zoom status ' +
+        'processing), derived_id (no Zoom id), no_download_token',
       labelNames: ['flag'],
       registers: [registry],
     });

@@ -164,65 +164,84 @@ describe('DedupService (memory store, fake clock)', () => {
     expect(await store.getToken(ev.id)).toMatchObject({ token: 'tok-retry' });
   });
 
-  it('redacts download_token, password and recording_play_passcode on zoom.events by default, not on the work item', async () => {
-    const dedup = service(new MemoryDedupStore({ now: () => now }));
-    const out = (await dedup.handleBatch(batch([delivery(rec('tok-r', URL_A))]))).outputs;
-    const text = out[0].value.toString('utf8');
-    expect(text).not.toContain('tok-r');
-    expect(text).not.toContain('secret-password');
-    expect(decodeCanonicalEvent(text).zoomredacted).toBe('download_token,password');
-    expect(decodeFileWorkItem(out[1].value).downloadToken).toBe('tok-r');
-  });
+  it(
+    'redacts download_token, password and recording_play_passcode on ' + 'zoom.events by default, not on the work item',
+    async () => {
+      const dedup = service(new MemoryDedupStore({ now: () => now }));
+      const out = (await dedup.handleBatch(batch([delivery(rec('tok-r', URL_A))]))).outputs;
+      const text = out[0].value.toString('utf8');
+      expect(text).not.toContain('tok-r');
+      expect(text).not.toContain('secret-password');
+      expect(decodeCanonicalEvent(text).zoomredacted).toBe('download_token,password');
+      expect(decodeFileWorkItem(out[1].value).downloadToken).toBe('tok-r');
+    },
+  );
 
-  it('queues files without id or size, fails a file without download_url on zoom.recording.failed, and counts them', async () => {
-    const registry = new Registry();
-    const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h' });
-    const silent = createLogger({
-      name: 'test',
-      level: 'silent',
-      destination: new Writable({ write: (_c, _e, cb) => cb() }),
-    });
-    const dedup = new DedupService(
-      config,
-      new MemoryDedupStore({ now: () => now }),
-      silent,
-      registry,
-      new HealthService(),
-    );
-    const files = [
-      { file_type: 'CC', file_extension: 'VTT', download_url: `${URL_A}/cc`, recording_start: 's', recording_end: 'e' },
-      { id: 'chat', file_type: 'CHAT', file_extension: 'TXT', download_url: `${URL_A}/chat`, status: 'completed' },
-      {
-        id: 'busy',
-        file_type: 'MP4',
-        file_extension: 'MP4',
-        file_size: 5,
-        download_url: `${URL_A}/busy`,
-        status: 'processing',
-      },
-      { id: 'nourl', file_type: 'CSV', file_extension: 'CSV', file_size: 5, status: 'completed' },
-    ];
-    const out = (await dedup.handleBatch(batch([delivery(rec(undefined, URL_A, files))]))).outputs;
-    expect(topics(out)).toEqual([TOPICS.events, TOPICS.files, TOPICS.files, TOPICS.files, TOPICS.files, TOPICS.failed]);
-    const failure = decodeUploadFailure(out[5].value);
-    expect([failure.fileId, failure.reason]).toEqual(['nourl', 'download_url_missing']);
-    const metrics = await registry.getMetricsAsJSON();
-    const values = (name: string) => metrics.find((m) => m.name === name)?.values.map((v) => [v.labels, v.value]);
-    expect(values('zoom_dedup_recording_files_total')).toEqual(
-      expect.arrayContaining([
-        [{ outcome: 'queued', reason: '' }, 4],
-        [{ outcome: 'failed', reason: 'download_url_missing' }, 1],
-      ]),
-    );
-    expect(values('zoom_dedup_recording_files_flagged_total')).toEqual(
-      expect.arrayContaining([
-        [{ flag: 'size_unknown' }, 2],
-        [{ flag: 'not_completed' }, 1],
-        [{ flag: 'derived_id' }, 1],
-        [{ flag: 'no_download_token' }, 4],
-      ]),
-    );
-  });
+  it(
+    'queues files without id or size, fails a file without ' + 'download_url on zoom.recording.failed, and counts them',
+    async () => {
+      const registry = new Registry();
+      const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h' });
+      const silent = createLogger({
+        name: 'test',
+        level: 'silent',
+        destination: new Writable({ write: (_c, _e, cb) => cb() }),
+      });
+      const dedup = new DedupService(
+        config,
+        new MemoryDedupStore({ now: () => now }),
+        silent,
+        registry,
+        new HealthService(),
+      );
+      const files = [
+        {
+          file_type: 'CC',
+          file_extension: 'VTT',
+          download_url: `${URL_A}/cc`,
+          recording_start: 's',
+          recording_end: 'e',
+        },
+        { id: 'chat', file_type: 'CHAT', file_extension: 'TXT', download_url: `${URL_A}/chat`, status: 'completed' },
+        {
+          id: 'busy',
+          file_type: 'MP4',
+          file_extension: 'MP4',
+          file_size: 5,
+          download_url: `${URL_A}/busy`,
+          status: 'processing',
+        },
+        { id: 'nourl', file_type: 'CSV', file_extension: 'CSV', file_size: 5, status: 'completed' },
+      ];
+      const out = (await dedup.handleBatch(batch([delivery(rec(undefined, URL_A, files))]))).outputs;
+      expect(topics(out)).toEqual([
+        TOPICS.events,
+        TOPICS.files,
+        TOPICS.files,
+        TOPICS.files,
+        TOPICS.files,
+        TOPICS.failed,
+      ]);
+      const failure = decodeUploadFailure(out[5].value);
+      expect([failure.fileId, failure.reason]).toEqual(['nourl', 'download_url_missing']);
+      const metrics = await registry.getMetricsAsJSON();
+      const values = (name: string) => metrics.find((m) => m.name === name)?.values.map((v) => [v.labels, v.value]);
+      expect(values('zoom_dedup_recording_files_total')).toEqual(
+        expect.arrayContaining([
+          [{ outcome: 'queued', reason: '' }, 4],
+          [{ outcome: 'failed', reason: 'download_url_missing' }, 1],
+        ]),
+      );
+      expect(values('zoom_dedup_recording_files_flagged_total')).toEqual(
+        expect.arrayContaining([
+          [{ flag: 'size_unknown' }, 2],
+          [{ flag: 'not_completed' }, 1],
+          [{ flag: 'derived_id' }, 1],
+          [{ flag: 'no_download_token' }, 4],
+        ]),
+      );
+    },
+  );
 
   it('keys webinar RTMS events by webinar_uuid and suppresses their copies', async () => {
     const dedup = service(new MemoryDedupStore({ now: () => now }));
@@ -237,19 +256,22 @@ describe('DedupService (memory store, fake clock)', () => {
     expect(decodeCanonicalEvent(out[0].value).subject).toBe('W==');
   });
 
-  it('parks an undecodable raw record on the dead-letter topic instead of dropping or retrying it forever', async () => {
-    const dedup = service(new MemoryDedupStore({ now: () => now }));
-    const bad: ConsumedMessage = {
-      topic: TOPICS.raw,
-      partition: 0,
-      offset: '99',
-      key: null,
-      value: Buffer.from('{not json'),
-      headers: {},
-      timestamp: now,
-    };
-    expect(topics((await dedup.handleBatch(batch([bad]))).outputs)).toEqual(['zoom.webhooks.dead']);
-  });
+  it(
+    'parks an undecodable raw record on the dead-letter topic ' + 'instead of dropping or retrying it forever',
+    async () => {
+      const dedup = service(new MemoryDedupStore({ now: () => now }));
+      const bad: ConsumedMessage = {
+        topic: TOPICS.raw,
+        partition: 0,
+        offset: '99',
+        key: null,
+        value: Buffer.from('{not json'),
+        headers: {},
+        timestamp: now,
+      };
+      expect(topics((await dedup.handleBatch(batch([bad]))).outputs)).toEqual(['zoom.webhooks.dead']);
+    },
+  );
 
   /** A format-2 record whose value is exactly these bytes, as a misbehaving or older ingress could have written it. */
   function rawRecord(value: Buffer, event = 'recording.completed'): ConsumedMessage {
@@ -273,7 +295,8 @@ describe('DedupService (memory store, fake clock)', () => {
     };
   }
   const recording = (uuid: string, extra = '') =>
-    `{"event":"recording.completed","payload":{"account_id":"a","object":{"uuid":"${uuid}","id":5,"recording_files":[{"id":"f-${uuid}"}]${extra}}}}`;
+    `{"event":"recording.completed","payload":{"account_id":"a","object":{"uuid":"${uuid}",` +
+    `"id":5,"recording_files":[{"id":"f-${uuid}"}]${extra}}}}`;
 
   it.each([
     ['a UTF-8 BOM', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(recording('bom'))]), 'body_bom'],
@@ -302,32 +325,36 @@ describe('DedupService (memory store, fake clock)', () => {
     },
   );
 
-  it('dead-letters a record whose outputs cannot be built (e.g. a stack overflow serialising it) and emits the others', async () => {
-    const dedup = service(new MemoryDedupStore({ now: () => now }));
-    const poison = delivery(started('overflows'));
-    const normal = delivery(started('fine'));
-    const stringify = JSON.stringify;
-    // Stands in for what a body the rule does not foresee could do while its CloudEvent is serialised.
-    const spy = jest.spyOn(JSON, 'stringify').mockImplementation(function (
-      this: unknown,
-      value: unknown,
-      ...rest: unknown[]
-    ) {
-      if ((value as { subject?: string } | null)?.subject === 'overflows')
-        throw new RangeError('Maximum call stack size exceeded');
-      return (stringify as (...a: unknown[]) => string).call(JSON, value, ...rest);
-    } as typeof JSON.stringify);
-    let outputs;
-    try {
-      ({ outputs } = await dedup.handleBatch(batch([poison, normal])));
-    } finally {
-      spy.mockRestore();
-    }
-    expect(topics(outputs)).toEqual([RAW_DEAD_LETTER_TOPIC, TOPICS.events]);
-    expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.code]).toBe('processing_failed');
-    expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.error]).toContain('Maximum call stack size exceeded');
-    expect(decodeCanonicalEvent(outputs[1].value).subject).toBe('fine');
-  });
+  it(
+    'dead-letters a record whose outputs cannot be built (e.g. a stack ' +
+      'overflow serialising it) and emits the others',
+    async () => {
+      const dedup = service(new MemoryDedupStore({ now: () => now }));
+      const poison = delivery(started('overflows'));
+      const normal = delivery(started('fine'));
+      const stringify = JSON.stringify;
+      // Stands in for what a body the rule does not foresee could do while its CloudEvent is serialised.
+      const spy = jest.spyOn(JSON, 'stringify').mockImplementation(function (
+        this: unknown,
+        value: unknown,
+        ...rest: unknown[]
+      ) {
+        if ((value as { subject?: string } | null)?.subject === 'overflows')
+          throw new RangeError('Maximum call stack size exceeded');
+        return (stringify as (...a: unknown[]) => string).call(JSON, value, ...rest);
+      } as typeof JSON.stringify);
+      let outputs;
+      try {
+        ({ outputs } = await dedup.handleBatch(batch([poison, normal])));
+      } finally {
+        spy.mockRestore();
+      }
+      expect(topics(outputs)).toEqual([RAW_DEAD_LETTER_TOPIC, TOPICS.events]);
+      expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.code]).toBe('processing_failed');
+      expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.error]).toContain('Maximum call stack size exceeded');
+      expect(decodeCanonicalEvent(outputs[1].value).subject).toBe('fine');
+    },
+  );
 
   it('counts canonical events of unknown event names as event="other"', async () => {
     const registry = new Registry();
@@ -350,73 +377,77 @@ describe('DedupService (memory store, fake clock)', () => {
     expect(metric).not.toContain('xxxx');
   });
 
-  it('stamps the linked app user (host, else an account-level link) on canonical events and work items, and nothing for others', async () => {
-    const asked: Array<{ zoomUserId?: string; accountId?: string }> = [];
-    const links: AccountLinkLookup = {
-      appUserFor: async (q) => {
-        asked.push(q);
-        return q.zoomUserId === 'host-linked' ? 'app-7' : q.accountId === 'acct-linked' ? 'app-admin' : undefined;
-      },
-    };
-    const dedup = service(new MemoryDedupStore({ now: () => now }), {}, links);
-    const recording = (uuid: string, hostId: string, accountId: string) => ({
-      event: 'recording.completed',
-      payload: {
-        account_id: accountId,
-        object: {
-          uuid,
-          id: 5,
-          host_id: hostId,
-          recording_files: [
-            {
-              id: `f-${uuid}`,
-              file_type: 'MP4',
-              file_size: 10,
-              download_url: 'https://zoom.us/rec/webhook_download/x/y',
-            },
-          ],
+  it(
+    'stamps the linked app user (host, else an account-level link) on ' +
+      'canonical events and work items, and nothing for others',
+    async () => {
+      const asked: Array<{ zoomUserId?: string; accountId?: string }> = [];
+      const links: AccountLinkLookup = {
+        appUserFor: async (q) => {
+          asked.push(q);
+          return q.zoomUserId === 'host-linked' ? 'app-7' : q.accountId === 'acct-linked' ? 'app-admin' : undefined;
         },
-      },
-      download_token: 't',
-    });
-    const out = (
-      await dedup.handleBatch(
-        batch([
-          delivery(recording('r1', 'host-linked', 'a')),
-          delivery(recording('r2', 'host-other', 'acct-linked')),
-          delivery(recording('r3', 'host-other', 'a')),
-        ]),
-      )
-    ).outputs;
-    const events = out.filter((o) => o.topic === TOPICS.events).map((o) => decodeCanonicalEvent(o.value));
-    const items = out.filter((o) => o.topic === TOPICS.files).map((o) => decodeFileWorkItem(o.value));
-    expect(events.map((e) => [e.subject, e.appuserid])).toEqual([
-      ['r1', 'app-7'],
-      ['r2', 'app-admin'],
-      ['r3', undefined],
-    ]);
-    expect(items.map((i) => [i.meetingUuid, i.appUserId])).toEqual([
-      ['r1', 'app-7'],
-      ['r2', 'app-admin'],
-      ['r3', undefined],
-    ]);
-    expect(asked).toContainEqual({ zoomUserId: 'host-linked', accountId: 'a' });
-    // app_deauthorized names the user in payload.user_id.
-    const deauth = {
-      event: 'app_deauthorized',
-      payload: {
-        account_id: 'a',
-        user_id: 'host-linked',
-        client_id: 'c',
-        signature: 's',
-        deauthorization_time: '2026-11-23T10:00:00Z',
-      },
-    };
-    const [event] = (await dedup.handleBatch(batch([delivery(deauth)]))).outputs.map((o) =>
-      decodeCanonicalEvent(o.value),
-    );
-    expect(event.appuserid).toBe('app-7');
-  });
+      };
+      const dedup = service(new MemoryDedupStore({ now: () => now }), {}, links);
+      const recording = (uuid: string, hostId: string, accountId: string) => ({
+        event: 'recording.completed',
+        payload: {
+          account_id: accountId,
+          object: {
+            uuid,
+            id: 5,
+            host_id: hostId,
+            recording_files: [
+              {
+                id: `f-${uuid}`,
+                file_type: 'MP4',
+                file_size: 10,
+                download_url: 'https://zoom.us/rec/webhook_download/x/y',
+              },
+            ],
+          },
+        },
+        download_token: 't',
+      });
+      const out = (
+        await dedup.handleBatch(
+          batch([
+            delivery(recording('r1', 'host-linked', 'a')),
+            delivery(recording('r2', 'host-other', 'acct-linked')),
+            delivery(recording('r3', 'host-other', 'a')),
+          ]),
+        )
+      ).outputs;
+      const events = out.filter((o) => o.topic === TOPICS.events).map((o) => decodeCanonicalEvent(o.value));
+      const items = out.filter((o) => o.topic === TOPICS.files).map((o) => decodeFileWorkItem(o.value));
+      expect(events.map((e) => [e.subject, e.appuserid])).toEqual([
+        ['r1', 'app-7'],
+        ['r2', 'app-admin'],
+        ['r3', undefined],
+      ]);
+      expect(items.map((i) => [i.meetingUuid, i.appUserId])).toEqual([
+        ['r1', 'app-7'],
+        ['r2', 'app-admin'],
+        ['r3', undefined],
+      ]);
+      expect(asked).toContainEqual({ zoomUserId: 'host-linked', accountId: 'a' });
+      // app_deauthorized names the user in payload.user_id.
+      const deauth = {
+        event: 'app_deauthorized',
+        payload: {
+          account_id: 'a',
+          user_id: 'host-linked',
+          client_id: 'c',
+          signature: 's',
+          deauthorization_time: '2026-11-23T10:00:00Z',
+        },
+      };
+      const [event] = (await dedup.handleBatch(batch([delivery(deauth)]))).outputs.map((o) =>
+        decodeCanonicalEvent(o.value),
+      );
+      expect(event.appuserid).toBe('app-7');
+    },
+  );
 
   it('retries the batch (emits nothing) when the accounts lookup fails', async () => {
     const dedup = service(

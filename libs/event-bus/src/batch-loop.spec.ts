@@ -160,44 +160,47 @@ describe('runBatch (the batch loop every consumer shares)', () => {
     expect(committedAfterAll).toHaveBeenCalledTimes(1);
   });
 
-  it('gives the batch up when fenced, when the adapter refuses an attempt, or after a few tries while stopping', async () => {
-    const { deps, batch } = harness(() => ({ outputs: [] }));
-    const fail = async (): Promise<void> => {
-      throw new Error('fenced');
-    };
-    const fenced = jest.fn(fail);
-    expect(
-      await runBatch(deps, {
-        batch,
-        isActive: () => true,
-        prepare: () => 1,
-        commit: () => commitOf({ run: fenced, isFenced: () => true }),
-      }),
-    ).toBeNull();
-    expect(fenced).toHaveBeenCalledTimes(1);
+  it(
+    'gives the batch up when fenced, when the adapter refuses an ' + 'attempt, or after a few tries while stopping',
+    async () => {
+      const { deps, batch } = harness(() => ({ outputs: [] }));
+      const fail = async (): Promise<void> => {
+        throw new Error('fenced');
+      };
+      const fenced = jest.fn(fail);
+      expect(
+        await runBatch(deps, {
+          batch,
+          isActive: () => true,
+          prepare: () => 1,
+          commit: () => commitOf({ run: fenced, isFenced: () => true }),
+        }),
+      ).toBeNull();
+      expect(fenced).toHaveBeenCalledTimes(1);
 
-    const refused = jest.fn(fail);
-    expect(
-      await runBatch(deps, {
-        batch,
-        isActive: () => true,
-        prepare: () => 1,
-        commit: () => commitOf({ run: refused, mayAttempt: (attempt) => attempt < 2 }),
-      }),
-    ).toBeNull();
-    expect(refused).toHaveBeenCalledTimes(1);
+      const refused = jest.fn(fail);
+      expect(
+        await runBatch(deps, {
+          batch,
+          isActive: () => true,
+          prepare: () => 1,
+          commit: () => commitOf({ run: refused, mayAttempt: (attempt) => attempt < 2 }),
+        }),
+      ).toBeNull();
+      expect(refused).toHaveBeenCalledTimes(1);
 
-    const stopping = jest.fn(fail);
-    expect(
-      await runBatch(deps, {
-        batch,
-        isActive: () => true,
-        prepare: () => 1,
-        commit: () => commitOf({ run: stopping, stopping: () => true }),
-      }),
-    ).toBeNull();
-    expect(stopping).toHaveBeenCalledTimes(COMMIT_ATTEMPTS_WHEN_STOPPING);
-  });
+      const stopping = jest.fn(fail);
+      expect(
+        await runBatch(deps, {
+          batch,
+          isActive: () => true,
+          prepare: () => 1,
+          commit: () => commitOf({ run: stopping, stopping: () => true }),
+        }),
+      ).toBeNull();
+      expect(stopping).toHaveBeenCalledTimes(COMMIT_ATTEMPTS_WHEN_STOPPING);
+    },
+  );
 
   it('commits nothing when prepare says there is nothing to commit', async () => {
     const { deps, batch } = harness(() => ({ outputs: [], commitThrough: '9' }));

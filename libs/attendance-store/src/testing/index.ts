@@ -42,26 +42,30 @@ export function describeAttendanceStoreContract(name: string, harness: Attendanc
       for (const s of new Set(opened)) await s.close();
     });
 
-    it('keeps registrations per meeting by registrant id, customer key and case-insensitive email; the last write wins', async () => {
-      const store = await create();
-      const meetingId = id();
-      await store.putRegistration({ meetingId, kind: 'registrant', value: 'R1', appUserId: 'u1' });
-      await store.putRegistration({ meetingId, kind: 'customer_key', value: 'C1', appUserId: 'u2' });
-      await store.putRegistration({ meetingId, kind: 'email', value: 'Ana@Example.COM', appUserId: 'u3' });
-      await store.putRegistration({ meetingId, kind: 'registrant', value: 'R1', appUserId: 'u4' });
-      await store.putRegistration({ meetingId: id(), kind: 'registrant', value: 'R9', appUserId: 'other' });
-      expect(Object.fromEntries(await store.registrations(meetingId))).toEqual({
-        'r:R1': 'u4',
-        'c:C1': 'u2',
-        'e:ana@example.com': 'u3',
-      });
-      expect((await store.registrations(id())).size).toBe(0);
-      expect(Object.fromEntries(await store.registrations(meetingId, ['r:R1', 'e:nobody@x', 'c:C1']))).toEqual({
-        'r:R1': 'u4',
-        'c:C1': 'u2',
-      });
-      expect((await store.registrations(meetingId, [])).size).toBe(0);
-    });
+    it(
+      'keeps registrations per meeting by registrant id, customer key ' +
+        'and case-insensitive email; the last write wins',
+      async () => {
+        const store = await create();
+        const meetingId = id();
+        await store.putRegistration({ meetingId, kind: 'registrant', value: 'R1', appUserId: 'u1' });
+        await store.putRegistration({ meetingId, kind: 'customer_key', value: 'C1', appUserId: 'u2' });
+        await store.putRegistration({ meetingId, kind: 'email', value: 'Ana@Example.COM', appUserId: 'u3' });
+        await store.putRegistration({ meetingId, kind: 'registrant', value: 'R1', appUserId: 'u4' });
+        await store.putRegistration({ meetingId: id(), kind: 'registrant', value: 'R9', appUserId: 'other' });
+        expect(Object.fromEntries(await store.registrations(meetingId))).toEqual({
+          'r:R1': 'u4',
+          'c:C1': 'u2',
+          'e:ana@example.com': 'u3',
+        });
+        expect((await store.registrations(id())).size).toBe(0);
+        expect(Object.fromEntries(await store.registrations(meetingId, ['r:R1', 'e:nobody@x', 'c:C1']))).toEqual({
+          'r:R1': 'u4',
+          'c:C1': 'u2',
+        });
+        expect((await store.registrations(meetingId, [])).size).toBe(0);
+      },
+    );
 
     it('links and unlinks Zoom users', async () => {
       const store = await create();

@@ -203,7 +203,9 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
     const { consumers, progress } = this;
     new Gauge({
       name: STALLED_METRIC,
-      help: 'Seconds since a partition with lag last committed a batch (absent without lag): alert when it keeps growing',
+      help:
+        'Seconds since a partition with lag last committed a batch ' +
+        '(absent without lag): alert when it keeps growing',
       labelNames: ['group', 'topic', 'partition'],
       registers: [registry],
       async collect() {
