@@ -18,9 +18,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       // Prettier (120 columns, `npm run lint`) wraps code; it leaves long strings, template literals and comments alone.
-      'max-len': ['error', { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true, ignoreComments: true }],
+      'max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreStrings: true,
+          ignoreTemplateLiterals: true,
+          ignoreRegExpLiterals: true,
+          ignoreUrls: true,
+          ignoreComments: true,
+        },
+      ],
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { prefer: 'type-imports', fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       // Focused tests silently skip the rest of the suite.
       'no-restricted-properties': [
         'error',
@@ -34,12 +47,38 @@ export default tseslint.config(
           enforceBuildableLibDependency: false,
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:adapter', 'type:platform', 'type:domain'], bannedExternalImports: clients },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:adapter', 'type:platform', 'type:domain'], bannedExternalImports: [...clients, 'undici'] },
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: ['type:feature', 'type:adapter', 'type:platform', 'type:domain'],
+              bannedExternalImports: clients,
+            },
+            {
+              sourceTag: 'type:feature',
+              onlyDependOnLibsWithTags: ['type:adapter', 'type:platform', 'type:domain'],
+              bannedExternalImports: [...clients, 'undici'],
+            },
             { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:platform', 'type:domain'] },
-            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:platform', 'type:domain'], bannedExternalImports: clients },
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'], bannedExternalImports: ['@nestjs/*', ...clients, 'undici'] },
-            { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:test', 'type:app', 'type:feature', 'type:adapter', 'type:platform', 'type:domain'] },
+            {
+              sourceTag: 'type:platform',
+              onlyDependOnLibsWithTags: ['type:platform', 'type:domain'],
+              bannedExternalImports: clients,
+            },
+            {
+              sourceTag: 'type:domain',
+              onlyDependOnLibsWithTags: ['type:domain'],
+              bannedExternalImports: ['@nestjs/*', ...clients, 'undici'],
+            },
+            {
+              sourceTag: 'type:test',
+              onlyDependOnLibsWithTags: [
+                'type:test',
+                'type:app',
+                'type:feature',
+                'type:adapter',
+                'type:platform',
+                'type:domain',
+              ],
+            },
           ],
         },
       ],
@@ -47,10 +86,31 @@ export default tseslint.config(
   },
   {
     // Pure core: no I/O in domain libs (Temporal bans built-ins in workflows the same way).
-    files: ['libs/contracts/**/*.ts', 'libs/zoom-webhook/**/*.ts', 'libs/canonical/**/*.ts', 'libs/attendance-core/**/*.ts'],
+    files: [
+      'libs/contracts/**/*.ts',
+      'libs/zoom-webhook/**/*.ts',
+      'libs/canonical/**/*.ts',
+      'libs/attendance-core/**/*.ts',
+    ],
     ignores: ['**/*.spec.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ['node:fs', 'fs', 'node:net', 'net', 'node:http', 'http', 'node:https', 'https', 'node:fs/promises', 'fs/promises'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            'node:fs',
+            'fs',
+            'node:net',
+            'net',
+            'node:http',
+            'http',
+            'node:https',
+            'https',
+            'node:fs/promises',
+            'fs/promises',
+          ],
+        },
+      ],
     },
   },
   {

@@ -112,7 +112,8 @@ export async function runAttendance(): Promise<string> {
     key: m.meetingUuid,
     value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i))),
   }));
-  for (let i = 0; i < events.length; i += 400) await bus.publish(events.slice(i, i + 400)); // under the 1 MiB record-batch limit
+  // 400 per publish: under the 1 MiB record-batch limit.
+  for (let i = 0; i < events.length; i += 400) await bus.publish(events.slice(i, i + 400));
   process.stderr.write(`  ${events.length} events of a ${ATTENDEES}-attendee webinar on ${input}\n`);
 
   // Pass-through: every input copied to an output topic, outputs + offsets in one transaction.
@@ -228,7 +229,8 @@ function endWatch(svc: AttendanceService) {
           if (o.topic === TOPICS.attendanceState) continue;
           if (o.topic === TOPICS.attendanceSessions) sessions++;
           else parts++;
-          const key = `${o.topic}|${partitionForKey(o.key ?? '', DEFAULT_PARTITIONS[o.topic as keyof typeof DEFAULT_PARTITIONS])}`;
+          const partitions = DEFAULT_PARTITIONS[o.topic as keyof typeof DEFAULT_PARTITIONS];
+          const key = `${o.topic}|${partitionForKey(o.key ?? '', partitions)}`;
           perPartition.set(key, (perPartition.get(key) ?? 0) + o.value.length + (o.key?.length ?? 0));
         }
         largest = Math.max(largest, ...perPartition.values());

@@ -256,7 +256,12 @@ async function measure(
   };
   process.stderr.write(
     `  ${label}: ` +
-      `${JSON.stringify({ ...run, latenciesMs: undefined, p50: percentile(latenciesMs, 0.5), p99: percentile(latenciesMs, 0.99) })}\n`,
+      `${JSON.stringify({
+        ...run,
+        latenciesMs: undefined,
+        p50: percentile(latenciesMs, 0.5),
+        p99: percentile(latenciesMs, 0.99),
+      })}\n`,
   );
   return run;
 }

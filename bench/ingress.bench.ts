@@ -281,10 +281,18 @@ export function ingressMarkdown(r: IngressResults): string {
     const p = x.pacedRuns;
     const bad = p.reduce((n, c) => n + c.non2xx + c.errors + c.timeouts, 0);
     const vsGo = go ? `${fmt(median(roundRatios(r, k, 'go', (c) => c.p99, true)), 2)}x` : 'n/a';
-    return `| ${x.label} | ${fmt(median(p.map((c) => c.p50)), 1)} | ${spread(
-      p.map((c) => c.p99),
-      1,
-    )} | ${fmt(p.reduce((n, c) => n + c.ok, 0))} / ${fmt(bad)} | ${spread(p.map(serverCpuPerDelivery))} | ${fmt(median(p.map((c) => perDelivery(c.brokerCpuS, c.ok))))} | ${fmt(median(p.map((c) => cores(c.serverCpuS, c.durationS))), 2)} / ${fmt(median(p.map((c) => cores(c.brokerCpuS, c.durationS))), 2)} | ${vsGo} |`;
+    const ok = p.reduce((n, c) => n + c.ok, 0);
+    const brokerPerDelivery = fmt(median(p.map((c) => perDelivery(c.brokerCpuS, c.ok))));
+    const serverCores = fmt(median(p.map((c) => cores(c.serverCpuS, c.durationS))), 2);
+    const brokerCores = fmt(median(p.map((c) => cores(c.brokerCpuS, c.durationS))), 2);
+    return (
+      `| ${x.label} | ${fmt(median(p.map((c) => c.p50)), 1)} | ${spread(
+        p.map((c) => c.p99),
+        1,
+      )} | ` +
+      `${fmt(ok)} / ${fmt(bad)} | ${spread(p.map(serverCpuPerDelivery))} | ${brokerPerDelivery} | ` +
+      `${serverCores} / ${brokerCores} | ${vsGo} |`
+    );
   };
   const errs = (['ingress', 'go', 'fastify', 'http'] as TargetKey[])
     .map((k) => t[k].closed.reduce((n, c) => n + c.non2xx + c.errors + c.timeouts, 0))

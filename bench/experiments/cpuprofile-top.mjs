@@ -12,7 +12,9 @@ for (const s of prof.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
 // Percentages of the busy samples: a server profiled through a whole bench run idles while the others are loaded.
 const idleIds = new Set(prof.nodes.filter((x) => x.callFrame.functionName === '(idle)').map((x) => x.id));
 const total = prof.samples.filter((s) => !idleIds.has(s)).length;
-const label = (x) => `${x.callFrame.functionName || '(anonymous)'} ${x.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/dist\//, 'dist/')}:${x.callFrame.lineNumber + 1}`;
+const shortUrl = (u) => u.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/dist\//, 'dist/');
+const label = (x) =>
+  `${x.callFrame.functionName || '(anonymous)'} ${shortUrl(x.callFrame.url)}:${x.callFrame.lineNumber + 1}`;
 const pkg = (x) => {
   const u = x.callFrame.url;
   if (!u) return x.callFrame.functionName.startsWith('(') ? x.callFrame.functionName : '(native)';

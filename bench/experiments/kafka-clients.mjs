@@ -8,7 +8,8 @@
 //   node bench/experiments/kafka-clients.mjs            # RATE=6000 for a higher offered load
 //
 // Reports, per client and round: achieved rate, this process's CPU per message (the client plus the 1 ms pacing
-// timer, which is the same for both), the broker's CPU per message, and the latency from when each message was due to its acknowledgement.
+// timer, which is the same for both), the broker's CPU per message, and the latency from when each message was due to
+// its acknowledgement.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
@@ -22,12 +23,23 @@ const { dirname, join } = require('node:path');
 const { homedir } = require('node:os');
 
 const endpoints = JSON.parse(
-  readFileSync(process.env.ZP_ENDPOINTS_FILE ?? join(process.env.ZP_CACHE_DIR ?? join(homedir(), '.cache', 'zoom-pipeline'), 'run', 'endpoints.json'), 'utf8'),
+  readFileSync(
+    process.env.ZP_ENDPOINTS_FILE ??
+      join(process.env.ZP_CACHE_DIR ?? join(homedir(), '.cache', 'zoom-pipeline'), 'run', 'endpoints.json'),
+    'utf8',
+  ),
 );
 const brokers = endpoints.kafkaBrokers.split(',');
 // The broker's CPU (Linux /proc), when it is the one scripts/infra.sh started: a client that is cheaper for itself
 // may cost the broker more.
-const brokerPidFile = join(dirname(process.env.ZP_ENDPOINTS_FILE ?? join(process.env.ZP_CACHE_DIR ?? join(homedir(), '.cache', 'zoom-pipeline'), 'run', 'endpoints.json')), 'kafka', 'kafka.pid');
+const brokerPidFile = join(
+  dirname(
+    process.env.ZP_ENDPOINTS_FILE ??
+      join(process.env.ZP_CACHE_DIR ?? join(homedir(), '.cache', 'zoom-pipeline'), 'run', 'endpoints.json'),
+  ),
+  'kafka',
+  'kafka.pid',
+);
 function brokerCpuSeconds() {
   try {
     const stat = readFileSync(`/proc/${readFileSync(brokerPidFile, 'utf8').trim()}/stat`, 'utf8');
@@ -43,7 +55,15 @@ const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const topic = `bench-kafka-clients-${Date.now()}`;
 const body = Buffer.alloc(2300, 'x');
 const headers = {
-  'zp-delivery': JSON.stringify({ v: 2, id: 'x'.repeat(36), receivedAt: new Date().toISOString(), app: 'default', sourceIp: '127.0.0.1', event: 'recording.completed', timestamp: '1700000000' }),
+  'zp-delivery': JSON.stringify({
+    v: 2,
+    id: 'x'.repeat(36),
+    receivedAt: new Date().toISOString(),
+    app: 'default',
+    sourceIp: '127.0.0.1',
+    event: 'recording.completed',
+    timestamp: '1700000000',
+  }),
   'zp-delivery-id': 'x'.repeat(36),
   'zp-event': 'recording.completed',
 };
@@ -56,10 +76,15 @@ await admin.createTopics({ topics: [{ topic, numPartitions: 12 }], waitForLeader
 
 const clients = {
   kafkajs: () => {
-    const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const p = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     return {
       connect: () => p.connect(),
-      send: (batch) => p.send({ topic, acks: -1, messages: batch.map((i) => ({ key: keys[i % keys.length], value: body, headers })) }),
+      send: (batch) =>
+        p.send({ topic, acks: -1, messages: batch.map((i) => ({ key: keys[i % keys.length], value: body, headers })) }),
       close: () => p.disconnect(),
     };
   },
@@ -70,12 +95,20 @@ const clients = {
       idempotent: true,
       acks: ProduceAcks.ALL,
       partitioner: compatibilityPartitioner,
-      serializers: { key: stringSerializer, value: (v) => v, headerKey: stringSerializer, headerValue: stringSerializer },
+      serializers: {
+        key: stringSerializer,
+        value: (v) => v,
+        headerKey: stringSerializer,
+        headerValue: stringSerializer,
+      },
     });
     const headerMap = new Map(Object.entries(headers));
     return {
       connect: async () => undefined,
-      send: (batch) => p.send({ messages: batch.map((i) => ({ topic, key: keys[i % keys.length], value: body, headers: headerMap })) }),
+      send: (batch) =>
+        p.send({
+          messages: batch.map((i) => ({ topic, key: keys[i % keys.length], value: body, headers: headerMap })),
+        }),
       close: () => p.close(),
     };
   },
@@ -121,7 +154,10 @@ async function round(name) {
   await client.close();
   latencies.sort((a, b) => a - b);
   const q = (x) => latencies[Math.ceil(x * latencies.length) - 1].toFixed(1);
-  return `${name.padEnd(12)} ${(total / elapsed).toFixed(0)}/s, CPU ${((cpu.user + cpu.system) / total).toFixed(0)} µs/message (broker ${brokerUs.toFixed(0)}), p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`;
+  return (
+    `${name.padEnd(12)} ${(total / elapsed).toFixed(0)}/s, CPU ${((cpu.user + cpu.system) / total).toFixed(0)} ` +
+    `µs/message (broker ${brokerUs.toFixed(0)}), p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`
+  );
 }
 
 for (let r = 0; r < ROUNDS; r++) {

@@ -118,7 +118,8 @@ async function dedupCoordinator(brokers: string[]): Promise<{ node: string; tran
 const describeFailover = FAILOVER ? describe : describe.skip;
 const title = FAILOVER
   ? 'failover on a 3-broker cluster: nothing acknowledged lost, nothing doubled'
-  : 'failover on a 3-broker cluster (skipped: needs scripts/infra-cluster.sh; run `npm run chaos:failover`, which sets ZP_FAILOVER=1)';
+  : 'failover on a 3-broker cluster (skipped: needs scripts/infra-cluster.sh; run ' +
+    '`npm run chaos:failover`, which sets ZP_FAILOVER=1)';
 
 describeFailover(title, () => {
   let e: ReturnType<typeof loadEndpoints>;
@@ -139,7 +140,8 @@ describeFailover(title, () => {
     brokers = e.kafkaBrokers.split(',');
     if (brokers.length < 3)
       throw new Error(
-        `ZP_FAILOVER=1 needs the 3-broker cluster (scripts/infra-cluster.sh up; ZP_ENDPOINTS_FILE=<its endpoints.json>), got kafkaBrokers=${e.kafkaBrokers}`,
+        'ZP_FAILOVER=1 needs the 3-broker cluster (scripts/infra-cluster.sh up; ' +
+          `ZP_ENDPOINTS_FILE=<its endpoints.json>), got kafkaBrokers=${e.kafkaBrokers}`,
       );
     base = Math.min(...brokers.map((b) => Number(b.split(':')[1])));
     bucket = uniqueName('zp-failover');
@@ -238,7 +240,8 @@ describeFailover(title, () => {
     const waitIsr = async (what: string) => {
       const started = Date.now();
       await waitFor(
-        `${what}: every partition of ${TOPICS.raw}, ${TOPICS.events}, ${TOPICS.files} and __transaction_state back in sync`,
+        `${what}: every partition of ${TOPICS.raw}, ${TOPICS.events}, ` +
+          `${TOPICS.files} and __transaction_state back in sync`,
         async () => (await underReplicated([TOPICS.raw, TOPICS.events, TOPICS.files, '__transaction_state'])) === 0,
         120_000,
         1_000,
@@ -269,12 +272,14 @@ describeFailover(title, () => {
         const lead = [...(await leaders(TOPICS.raw)).entries()].sort((a, b) => b[1] - a[1])[0]!;
         const victim = lead[0]; // node.id = broker id (scripts/infra-cluster.sh)
         mark(
-          `SIGKILL broker ${victim} (leads ${lead[1]} of the ${TOPICS.raw} partitions; leaders ${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])})`,
+          `SIGKILL broker ${victim} (leads ${lead[1]} of the ${TOPICS.raw} partitions; leaders ` +
+            `${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])})`,
         );
         await cluster('kill', String(victim));
         await sleep(DOWN_MS);
         mark(
-          `leaders of ${TOPICS.raw} while broker ${victim} is down: ${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])}`,
+          `leaders of ${TOPICS.raw} while broker ${victim} is down: ` +
+            `${JSON.stringify([...(await leaders(TOPICS.raw)).entries()])}`,
         );
         await cluster('start', String(victim));
         mark(`broker ${victim} restarted`);
@@ -293,7 +298,8 @@ describeFailover(title, () => {
         await sleep(DOWN_MS);
         const moved = await dedupCoordinator(brokers);
         mark(
-          `dedup transactions while broker ${coordinator} is down: coordinated by ${moved ? `${moved.node} (${moved.transactionalIds.join(', ')})` : 'no broker answering yet'}`,
+          `dedup transactions while broker ${coordinator} is down: coordinated by ` +
+            `${moved ? `${moved.node} (${moved.transactionalIds.join(', ')})` : 'no broker answering yet'}`,
         );
         await cluster('start', String(coordinator));
         mark(`broker ${coordinator} restarted`);
@@ -449,11 +455,15 @@ describeFailover(title, () => {
       );
     if (doubledUploads.length > 0)
       process.stdout.write(
-        `doubled uploads: ${doubledUploads.map((f) => `${f.fileId} x${perFile.get(f.fileId)} (downloads ${downloads[f.fileId]?.downloadsCompleted})`).join(', ')}\n`,
+        `doubled uploads: ${doubledUploads
+          .map((f) => `${f.fileId} x${perFile.get(f.fileId)} (downloads ${downloads[f.fileId]?.downloadsCompleted})`)
+          .join(', ')}\n`,
       );
     if (doubledDownloads.length > 0)
       process.stdout.write(
-        `downloads != 1: ${doubledDownloads.map((f) => `${f.fileId}: ${downloads[f.fileId]?.downloadsCompleted}`).join(', ')}\n`,
+        `downloads != 1: ${doubledDownloads
+          .map((f) => `${f.fileId}: ${downloads[f.fileId]?.downloadsCompleted}`)
+          .join(', ')}\n`,
       );
 
     expect(acked.length).toBeGreaterThan(0);

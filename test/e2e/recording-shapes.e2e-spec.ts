@@ -217,8 +217,9 @@ describe('recording files in every shape, 2 simultaneous copies + 1 retry', () =
     'queues every fetchable file once, each URL with its own ' + "delivery's token and the other copy as fallback",
     async () => {
       const { mp4, chat, processing } = fixture!;
-      // One work item per fetchable file (7 of 8), each with a pair from one delivery and the other copy's as fallback.
-      // Dedup's work items only: the uploader re-appends a file it must wait for (the processing one) with retry headers.
+      // One work item per fetchable file (7 of 8), each with a pair from one delivery and the other copy's as
+      // fallback. Dedup's work items only: the uploader re-appends a file it must wait for (the processing one)
+      // with retry headers.
       items = (await read(TOPICS.files))
         .filter((r) => r.headers[RETRY_HEADERS.at] === undefined)
         .map((r) => decodeFileWorkItem(r.value, { alternates: true }))

@@ -311,7 +311,8 @@ describe('no poison pill: per-record error policy', () => {
       // Dead-lettered once, not redelivered: one failure record each, and no stream of downloads.
       expect(await recordsFor(TOPICS.failed, short.fileId)).toHaveLength(1);
       expect(await recordsFor(TOPICS.failed, long.fileId)).toHaveLength(1);
-      expect(dl.stats().files[short.fileId]?.downloadsStarted).toBeLessThanOrEqual(2); // the body, and one resume that finds its end
+      // The body, and one resume that finds its end.
+      expect(dl.stats().files[short.fileId]?.downloadsStarted).toBeLessThanOrEqual(2);
       expect(dl.stats().files[long.fileId]?.downloadsStarted).toBe(1);
     },
   );

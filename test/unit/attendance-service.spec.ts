@@ -162,7 +162,8 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
         .flatMap((m) =>
           m.sessions.map(
             (s) =>
-              `${m.meetingUuid}|${s.identity}|${s.room}|${new Date(s.join).toISOString()}|${new Date(s.leave).toISOString()}|${m.people[s.person].appUserId ?? '-'}`,
+              `${m.meetingUuid}|${s.identity}|${s.room}|${new Date(s.join).toISOString()}|` +
+              `${new Date(s.leave).toISOString()}|${m.people[s.person].appUserId ?? '-'}`,
           ),
         )
         .sort();
@@ -170,7 +171,8 @@ describe('AttendanceService on the event bus (memory adapter)', () => {
         sessions
           .map(
             (s) =>
-              `${s.meetingUuid}|${s.identity.kind}:${s.identity.value}|${s.room}|${s.joinedAt}|${s.leftAt}|${s.appUserId ?? '-'}`,
+              `${s.meetingUuid}|${s.identity.kind}:${s.identity.value}|${s.room}|${s.joinedAt}|${s.leftAt}|` +
+              `${s.appUserId ?? '-'}`,
           )
           .sort(),
       ).toEqual(want);

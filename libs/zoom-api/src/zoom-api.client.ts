@@ -342,8 +342,8 @@ export class ZoomApiClient {
         const zoomCode = retryable ? undefined : zoomErrorCode(outcome.body);
         throw new ZoomApiError(
           retryable ? 'zoom_api_unavailable' : 'zoom_api_rejected',
-          `${endpoint}: ` +
-            `${why}${zoomCode !== undefined ? ` (Zoom code ${zoomCode})` : ''}${retryable ? ` after ${attempt} attempts` : ''}`,
+          `${endpoint}: ${why}${zoomCode !== undefined ? ` (Zoom code ${zoomCode})` : ''}` +
+            `${retryable ? ` after ${attempt} attempts` : ''}`,
           { retryable, status, endpoint, ...(zoomCode !== undefined ? { zoomCode } : {}) },
         );
       }

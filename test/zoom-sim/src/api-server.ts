@@ -304,7 +304,9 @@ class SimZoomApi implements ZoomApiServer {
         email,
         firstName,
         ...(typeof body.last_name === 'string' ? { lastName: body.last_name } : {}),
-        joinUrl: `https://sim.zoom.us/w/${meetingId}?tk=${randomBytes(24).toString('base64url')}.DQ&uuid=WN_${registrantId}`,
+        joinUrl:
+          `https://sim.zoom.us/w/${meetingId}?tk=${randomBytes(24).toString('base64url')}.DQ` +
+          `&uuid=WN_${registrantId}`,
       };
       meeting.registrants.push(r);
     }

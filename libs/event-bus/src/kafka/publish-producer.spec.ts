@@ -16,7 +16,8 @@ function platformaticPartitions(
     const pk = require('@platformatic/kafka');
     const keys = JSON.parse(process.argv[1]);
     // The producer takes the partitioner's number modulo the topic's partition count (producer.js, send path).
-    process.stdout.write(JSON.stringify(keys.map((k) => pk.${partitioner}({}, Buffer.from(k, 'utf8')) % ${partitions})));
+    const partitionOf = (k) => pk.${partitioner}({}, Buffer.from(k, 'utf8')) % ${partitions};
+    process.stdout.write(JSON.stringify(keys.map(partitionOf)));
   `;
   return JSON.parse(
     execFileSync(process.execPath, ['-e', script, JSON.stringify(keys)], { encoding: 'utf8' }),
