@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
-import { loadEndpoints, removeBucket, uniqueName } from '@zoom-pipeline/test-support';
+import { loadEndpoints, removeBucket, uniqueName, uploaderS3Env } from '@zoom-pipeline/test-support';
 import { startDownloadServer } from '@zoom-pipeline/zoom-sim';
 import { runDedup } from './dedup.bench';
 import { signedPool } from './ingress.bench';
@@ -97,14 +97,7 @@ async function uploadOnce(t: AppTarget): Promise<Metrics> {
       KAFKA_BROKERS: e.kafkaBrokers,
       REDIS_URL: e.redisUrl,
       REDIS_KEY_PREFIX: `${bucket}:`,
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: e.s3.endpoint,
-      S3_REGION: e.s3.region,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_CREATE_BUCKET: 'true',
-      AWS_ACCESS_KEY_ID: e.s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: e.s3.secretAccessKey,
-      ZOOM_DOWNLOAD_ALLOWED_HOSTS: '127.0.0.1,127.0.0.2',
+      ...uploaderS3Env(e, bucket),
       LOG_LEVEL: 'warn',
     },
     60_000,
