@@ -237,15 +237,25 @@ export function compareMarkdown(r: CompareResults): string {
   return out.join('\n');
 }
 
+/** `BENCH_BASE_REF=a,b`: one comparison per base, in order, all in the one `compare` section. */
+export async function runCompares(refs: string): Promise<string> {
+  const parts: string[] = [];
+  for (const ref of refs
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean))
+    parts.push(compareMarkdown(await runCompare(ref)));
+  return parts.join('\n\n');
+}
+
 if (require.main === module) {
-  const ref = process.env.BENCH_BASE_REF;
-  if (!ref) {
-    process.stderr.write('BENCH_BASE_REF=<git ref> is required\n');
+  const refs = process.env.BENCH_BASE_REF;
+  if (!refs) {
+    process.stderr.write('BENCH_BASE_REF=<git ref>[,<git ref>...] is required\n');
     process.exit(2);
   }
-  runCompare(ref)
-    .then((r) => {
-      const md = compareMarkdown(r);
+  runCompares(refs)
+    .then((md) => {
       writeSection('compare', md);
       process.stdout.write(`${md}\n`);
       process.exit(0);
