@@ -39,7 +39,8 @@ const meeting = (headers: Record<string, string>) =>
 
 describe('attendance endpoints with ATTENDANCE_API_TOKEN (standalone)', () => {
   it('answer 401 without the token or with a wrong one, even from loopback', async () => {
-    for (const headers of [{}, { authorization: 'Bearer attendance-e2e-api-s3creT' }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer attendance-e2e-api-s3creT' }];
+    for (const headers of attempts) {
       for (const res of [await put(headers), await meeting(headers)]) {
         const text = await res.text();
         expect([res.status, res.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);

@@ -87,7 +87,8 @@ describe('attendance endpoints: who may call them', () => {
     'with ATTENDANCE_API_TOKEN, %s answers 401 without the Bearer token (even from loopback) and does nothing',
     async (route) => {
       const { put, register, calls } = setup(TOKEN);
-      for (const headers of [{}, { authorization: 'Bearer backend-s3creT' }]) {
+      const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer backend-s3creT' }];
+      for (const headers of attempts) {
         const err = await refusal(calls(request('127.0.0.1', headers), request('127.0.0.1', headers, signUp))[route]);
         expect(err).toMatchObject({
           status: 401,

@@ -55,7 +55,7 @@ describe('authorizeAdminRequest', () => {
       );
     });
 
-    it.each([{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }])(
+    it.each<Record<string, string>>([{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }])(
       'refuses loopback behind a forwarding proxy (%p) with 403',
       (headers) => {
         expect(refusal(request('127.0.0.1', headers), undefined)).toMatchObject({ status: 403, code: 'forbidden' });
