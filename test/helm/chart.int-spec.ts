@@ -47,6 +47,7 @@ const FULL_SECRETS = [
   'ci-accounts-api-token',
   'ci-oauth-client-id',
   'ci-oauth-client-secret',
+  'ci-attendance-api-token',
 ];
 
 jest.setTimeout(60_000);
@@ -598,12 +599,27 @@ describe('Kafka: topics and consumers match the code', () => {
     const deployment = named(docs, 'Deployment', 'attendance');
     const container = deployment.spec.template.spec.containers[0] as Manifest;
     expect(container.args).toEqual(['dist/apps/attendance/src/main.js']);
-    // REDIS_URL, and the S2S keys for POST /attendance/registrations (optional: without them it answers 503).
+    // REDIS_URL, the S2S keys for POST /attendance/registrations (optional: without them it answers 503), and the
+    // API token (optional: without it only loopback callers are answered).
     const secretEnv = (container.env as Manifest[]).filter((e) => e.valueFrom?.secretKeyRef);
     expect(secretEnv.map((e) => e.name).sort()).toEqual(
-      expect.arrayContaining(['REDIS_URL', 'ZOOM_ACCOUNT_ID', 'ZOOM_CLIENT_ID', 'ZOOM_CLIENT_SECRET']),
+      expect.arrayContaining([
+        'ATTENDANCE_API_TOKEN',
+        'REDIS_URL',
+        'ZOOM_ACCOUNT_ID',
+        'ZOOM_CLIENT_ID',
+        'ZOOM_CLIENT_SECRET',
+      ]),
     );
-    expect(secretEnv.find((e) => e.name === 'ZOOM_CLIENT_SECRET')!.valueFrom.secretKeyRef.optional).toBe(true);
+    for (const name of ['ZOOM_CLIENT_SECRET', 'ATTENDANCE_API_TOKEN'])
+      expect(secretEnv.find((e) => e.name === name)!.valueFrom.secretKeyRef).toMatchObject({
+        key: name,
+        optional: true,
+      });
+    // Only the attendance pod reads it.
+    for (const d of ofKind(render([ciValues('minimal')], ['attendance.enabled=true']), 'Deployment'))
+      if (d.metadata.labels?.['app.kubernetes.io/component'] !== 'attendance')
+        expect(JSON.stringify(d)).not.toContain('ATTENDANCE_API_TOKEN');
     expect(named(docs, 'Service', 'attendance').spec.type).toBe('ClusterIP');
     expect(named(docs, 'ConfigMap', 'attendance').data).toEqual(
       expect.objectContaining({
@@ -779,6 +795,11 @@ describe('checks.yaml refuses impossible combinations', () => {
       'a secret in a ConfigMap-bound env block',
       ['uploader.env.ZOOM_CLIENT_SECRET=oops'],
       'uploader.env.ZOOM_CLIENT_SECRET is a secret',
+    ],
+    [
+      'the attendance API token in its ConfigMap-bound env block',
+      ['attendance.enabled=true', 'attendance.env.ATTENDANCE_API_TOKEN=oops'],
+      'attendance.env.ATTENDANCE_API_TOKEN is a secret',
     ],
     [
       'a drain delay longer than the grace period',

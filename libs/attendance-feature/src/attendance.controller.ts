@@ -5,7 +5,8 @@ import {
   type MeetingView,
   type Registration,
 } from '@zoom-pipeline/attendance-store';
-import { HttpError } from '@zoom-pipeline/service-kit';
+import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
+import { HttpError, authorizeAdminRequest } from '@zoom-pipeline/service-kit';
 import type { FastifyRequest } from 'fastify';
 import { AttendanceRegistrar, type RegistrationResult, parseRegistrationRequest } from './attendance-registrar';
 
@@ -60,12 +61,26 @@ function jsonBody(req: FastifyRequest): unknown {
   }
 }
 
+/**
+ * Who may call the attendance endpoints: the product's backend with `Authorization: Bearer <ATTENDANCE_API_TOKEN>`,
+ * or, without that setting, loopback clients only. In standalone this port also faces Zoom, and these endpoints map
+ * registrants to app users and say who attended.
+ */
+export function authorizeAttendance(req: FastifyRequest, token: string | undefined): void {
+  authorizeAdminRequest(req, { token, setting: 'ATTENDANCE_API_TOKEN', what: 'the attendance endpoints' });
+}
+
 @Controller('attendance')
 export class AttendanceController {
+  private readonly apiToken: string | undefined;
+
   constructor(
     @Inject(ATTENDANCE_STORE) private readonly store: AttendanceStore,
     private readonly registrar: AttendanceRegistrar,
-  ) {}
+    @Inject(CONFIG) config: AppConfig,
+  ) {
+    this.apiToken = config.attendance.apiToken;
+  }
 
   /**
    * The product says who a registrant / customer key / email of a meeting is; applies to sessions emitted from now on.
@@ -73,6 +88,7 @@ export class AttendanceController {
   @Put('registrants')
   @HttpCode(200)
   async putRegistrant(@Req() req: FastifyRequest): Promise<Registration> {
+    authorizeAttendance(req, this.apiToken);
     const r = parseRegistration(jsonBody(req));
     await this.store.putRegistration(r);
     return r;
@@ -85,12 +101,14 @@ export class AttendanceController {
   @Post('registrations')
   @HttpCode(201)
   register(@Req() req: FastifyRequest): Promise<RegistrationResult> {
+    authorizeAttendance(req, this.apiToken);
     return this.registrar.register(parseRegistrationRequest(jsonBody(req)));
   }
 
   /** Sessions emitted so far and, once the meeting ended, its summary. The UUID is URL-encoded once in the path. */
   @Get('meetings/:uuid')
-  async meeting(@Param('uuid') uuid: string): Promise<MeetingView> {
+  async meeting(@Req() req: FastifyRequest, @Param('uuid') uuid: string): Promise<MeetingView> {
+    authorizeAttendance(req, this.apiToken);
     const view = await this.store.meeting(uuid);
     if (!view)
       throw new HttpError(

@@ -189,6 +189,11 @@ export interface AttendanceSettings {
    * Kafka's 1 MiB record-batch limit with room for the batch's other outputs.
    */
   endStepBytes: number;
+  /**
+   * ATTENDANCE_API_TOKEN: Bearer token for the attendance HTTP endpoints; unset: only loopback clients may call them.
+   * A secret: never logged.
+   */
+  apiToken?: string;
 }
 
 export const CONFIG = Symbol('CONFIG');

@@ -283,4 +283,10 @@ describe('loadConfig', () => {
       /RECONCILE_INTERVAL: must be at least 1m[\s\S]*RECONCILE_LOOKBACK[\s\S]*ZOOM_AFTER_UPLOAD: must be 'keep' or 'trash'[\s\S]*ZOOM_API_RATE/,
     );
   });
+
+  it('attendance: ATTENDANCE_API_TOKEN is optional; unset or blank means loopback callers only', () => {
+    expect(loadConfig(base).attendance.apiToken).toBeUndefined();
+    expect(loadConfig({ ...base, ATTENDANCE_API_TOKEN: '  ' }).attendance.apiToken).toBeUndefined();
+    expect(loadConfig({ ...base, ATTENDANCE_API_TOKEN: 'backend-token' }).attendance.apiToken).toBe('backend-token');
+  });
 });

@@ -306,6 +306,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         },
         256 * 1024,
       ),
+      apiToken: get('ATTENDANCE_API_TOKEN'),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,7 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { HttpError } from '@zoom-pipeline/service-kit';
+import { HttpError, authorizeAdminRequest } from '@zoom-pipeline/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RedriveService, type RedriveSummary } from './redrive.service';
 import {
@@ -101,29 +100,9 @@ export class ReconcileController {
   }
 }
 
-/** Loopback without a proxy in front, or the admin token (compared in constant time; never echoed). */
+/** Loopback without a proxy in front, or RECONCILE_ADMIN_TOKEN (service-kit's shared check). */
 export function authorize(req: FastifyRequest, token: string | undefined): void {
-  if (token !== undefined) {
-    const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-    const a = Buffer.from(presented ?? '');
-    const b = Buffer.from(token);
-    if (presented !== undefined && a.length === b.length && timingSafeEqual(a, b)) return;
-    throw new HttpError(
-      401,
-      'unauthorized',
-      'the reconcile endpoints need Authorization: Bearer <RECONCILE_ADMIN_TOKEN>',
-    );
-  }
-  const remote = req.raw.socket?.remoteAddress ?? '';
-  const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
-  // A local reverse proxy would make every client look like loopback: its forwarding header gives it away.
-  if (!loopback || req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined) {
-    throw new HttpError(
-      403,
-      'forbidden',
-      'the reconcile endpoints answer loopback clients only; set RECONCILE_ADMIN_TOKEN to call them from elsewhere',
-    );
-  }
+  authorizeAdminRequest(req, { token, setting: 'RECONCILE_ADMIN_TOKEN', what: 'the reconcile endpoints' });
 }
 
 function mapError(err: unknown): unknown {

@@ -6,3 +6,4 @@ export * from './service-kit.module';
 export * from './run-app';
 export * from './start-service';
 export * from './connection-errors';
+export * from './admin-auth';

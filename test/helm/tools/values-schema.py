@@ -83,6 +83,7 @@ overrides.update({
     "accounts.service.type": {"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
     "accounts.service.port": {"type": "integer", "minimum": 1, "maximum": 65535},
     "accounts.service.annotations": STR_MAP,
+    "attendance.env": ENV_MAP,
 })
 for c in ("ingress", "dedup", "uploader"):
     overrides.update({

@@ -138,6 +138,8 @@ dedup:
   {{- else }} {}
   {{- end }}
 attendance:
+  # Bearer token of the product's backend; without it only loopback clients (kubectl port-forward) get an answer.
+  ATTENDANCE_API_TOKEN: optional
   # POST /attendance/registrations (Zoom's registrants API)
   ZOOM_ACCOUNT_ID: optional
   ZOOM_CLIENT_ID: optional
