@@ -3,8 +3,7 @@ import { ATTENDANCE_STORE, type AttendanceStore } from '@zoom-pipeline/attendanc
 import { HttpError, LOGGER } from '@zoom-pipeline/service-kit';
 import type { Logger } from '@zoom-pipeline/telemetry';
 import { ZOOM_API, type ZoomApiClient, ZoomApiError } from '@zoom-pipeline/zoom-api';
-
-const MAX = 256;
+import { meetingIdField, requestFields } from './request-fields';
 
 /** `POST /attendance/registrations`: who to register for which meeting, as which app user. */
 export interface RegistrationRequest {
@@ -24,22 +23,8 @@ export interface RegistrationResult {
 }
 
 export function parseRegistrationRequest(body: unknown): RegistrationRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
-  const o = body as Record<string, unknown>;
-  const field = (name: string, required: boolean): string | undefined => {
-    const v = o[name];
-    if (v === undefined || v === null) {
-      if (required) throw new HttpError(400, 'bad_request', `${name} is required`);
-      return undefined;
-    }
-    const s = typeof v === 'number' && name === 'meetingId' ? String(v) : v;
-    if (typeof s !== 'string' || s.trim() === '' || s.length > MAX)
-      throw new HttpError(400, 'bad_request', `${name} must be a non-empty string of at most ${MAX} characters`);
-    return s.trim();
-  };
-  const meetingId = field('meetingId', true)!;
-  if (!/^\d+$/.test(meetingId)) throw new HttpError(400, 'bad_request', "meetingId must be Zoom's numeric meeting id");
+  const field = requestFields(body);
+  const meetingId = meetingIdField(field);
   const email = field('email', true)!;
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new HttpError(400, 'bad_request', 'email is not an email address');
   const lastName = field('lastName', false);

@@ -9,30 +9,15 @@ import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import { HttpError, authorizeAdminRequest } from '@zoom-pipeline/service-kit';
 import type { FastifyRequest } from 'fastify';
 import { AttendanceRegistrar, type RegistrationResult, parseRegistrationRequest } from './attendance-registrar';
-
-const MAX = 256;
+import { meetingIdField, requestFields } from './request-fields';
 
 /**
  * Validates `PUT /attendance/registrants`: `{meetingId, appUserId}` and exactly one of registrantId, customerKey,
  * email.
  */
 export function parseRegistration(body: unknown): Registration {
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
-  const o = body as Record<string, unknown>;
-  const field = (name: string, required: boolean): string | undefined => {
-    const v = o[name];
-    if (v === undefined || v === null) {
-      if (required) throw new HttpError(400, 'bad_request', `${name} is required`);
-      return undefined;
-    }
-    const s = typeof v === 'number' && name === 'meetingId' ? String(v) : v;
-    if (typeof s !== 'string' || s.trim() === '' || s.length > MAX)
-      throw new HttpError(400, 'bad_request', `${name} must be a non-empty string of at most ${MAX} characters`);
-    return s.trim();
-  };
-  const meetingId = field('meetingId', true)!;
-  if (!/^\d+$/.test(meetingId)) throw new HttpError(400, 'bad_request', "meetingId must be Zoom's numeric meeting id");
+  const field = requestFields(body);
+  const meetingId = meetingIdField(field);
   const appUserId = field('appUserId', true)!;
   const given = (
     [
