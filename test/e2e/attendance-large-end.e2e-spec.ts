@@ -187,7 +187,7 @@ describe('attendance: a 10,000-person meeting ending with everyone still in (rea
       )?.[1] ?? NaN,
     );
 
-  it('the end goes out whole, exactly once, and the next meeting on the same partition still gets through', async () => {
+  it('the end goes out whole, exactly once; the next meeting on the same partition gets through', async () => {
     const { big, next, partition } = meetings('whole', 1);
     expect(big.sessions.every((s) => s.leaveMissing)).toBe(true);
     expect(big.sessions.length).toBeGreaterThanOrEqual(PEOPLE);
@@ -200,7 +200,7 @@ describe('attendance: a 10,000-person meeting ending with everyone still in (rea
     expectExactlyOnce(next, await outputs(next));
   });
 
-  it('SIGKILL while the end is being emitted: after the restart every session and part is out exactly once', async () => {
+  it('SIGKILL while the end goes out: after the restart every session and part is out exactly once', async () => {
     const { big, next, partition } = meetings('kill', 2);
     const before = await handedOut();
     expect(before).toBeGreaterThanOrEqual(0);

@@ -218,7 +218,7 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     );
   }
 
-  it('a 300-person meeting with rejoins, breakout rooms, reordering and duplicates: sessions and totals equal the truth, with app users', async () => {
+  it('300 people, rejoins, breakouts, reordering, duplicates: sessions and totals true, with app users', async () => {
     // A new seed per run widens coverage; a failure names it (rerun with generateMeeting({ seed })).
     const seed = Date.now() % 100_000;
     const m = generateMeeting({
@@ -242,7 +242,7 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     expect(view.sessions).toHaveLength(got.sessions.length);
   });
 
-  it('SIGKILL of the attendance app mid-meeting: after the restart the outputs equal an undisturbed run (none lost, none doubled)', async () => {
+  it('SIGKILL mid-meeting: after the restart the outputs equal an undisturbed run (none lost or doubled)', async () => {
     const m = generateMeeting({
       seed: 4242,
       participants: 150,
@@ -275,7 +275,7 @@ describe('attendance with real Kafka and Redis (ingress → dedup → attendance
     expect(attendance.output()).toContain('state restored from the changelog');
   });
 
-  it('POST /attendance/registrations registers app users with Zoom; those registrants join and their sessions carry the app user', async () => {
+  it('POST /attendance/registrations registers app users; their sessions as registrants carry them', async () => {
     const generated = generateMeeting({
       seed: 777,
       participants: 40,

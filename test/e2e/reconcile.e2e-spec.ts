@@ -222,7 +222,7 @@ describe('reconcile and redrive', () => {
     expectOneCopyAndOneDownloadEach(ids, await objectKeys());
   });
 
-  it('closes the gap of lost webhooks: one run stores every file exactly once, a second run queues nothing', async () => {
+  it('closes the gap of lost webhooks: one run stores every file once, a second run queues nothing', async () => {
     const recs = lostRecordings(50, 'host-gap');
     const sender = new ZoomWebhookSender({ targetUrl: `${app.url}/webhooks/zoom`, secret: SECRET });
     sender.loseDeliveries(true);

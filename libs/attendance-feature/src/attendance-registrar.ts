@@ -56,7 +56,8 @@ export class AttendanceRegistrar {
       throw new HttpError(
         503,
         'zoom_api_not_configured',
-        'registering needs the Server-to-Server OAuth credentials (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
+        'registering needs the Server-to-Server OAuth credentials ' +
+          '(ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET)',
       );
     let registrant;
     try {

@@ -149,7 +149,8 @@ export async function readChangelog(options: ChangelogReadOptions): Promise<Map<
           () =>
             reject(
               new Error(
-                `attendance state restore: barriers of ${n - seen.size} changelog partitions not seen in ${options.timeoutMs ?? 120_000} ms`,
+                `attendance state restore: barriers of ${n - seen.size} changelog ` +
+                  `partitions not seen in ${options.timeoutMs ?? 120_000} ms`,
               ),
             ),
           options.timeoutMs ?? 120_000,

@@ -36,17 +36,21 @@ describe('loadConfig', () => {
     expect(c.trustProxy).toBe(false);
   });
 
-  it("redacts Zoom's credentials on zoom.events by default; EVENTS_REDACT_FIELDS replaces the list, `none` empties it", () => {
-    expect(loadConfig(base).events.redactFields).toEqual(['download_token', 'password', 'recording_play_passcode']);
-    expect(loadConfig({ ...base, EVENTS_REDACT_FIELDS: 'download_token, email' }).events.redactFields).toEqual([
-      'download_token',
-      'email',
-    ]);
-    expect(loadConfig({ ...base, EVENTS_REDACT_FIELDS: 'None' }).events.redactFields).toEqual([]);
-    expect(problemsOf({ ...base, EVENTS_REDACT_FIELDS: 'download_token,a b' })).toEqual([
-      'EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none',
-    ]);
-  });
+  it(
+    "redacts Zoom's credentials on zoom.events by default; " +
+      'EVENTS_REDACT_FIELDS replaces the list, `none` empties it',
+    () => {
+      expect(loadConfig(base).events.redactFields).toEqual(['download_token', 'password', 'recording_play_passcode']);
+      expect(loadConfig({ ...base, EVENTS_REDACT_FIELDS: 'download_token, email' }).events.redactFields).toEqual([
+        'download_token',
+        'email',
+      ]);
+      expect(loadConfig({ ...base, EVENTS_REDACT_FIELDS: 'None' }).events.redactFields).toEqual([]);
+      expect(problemsOf({ ...base, EVENTS_REDACT_FIELDS: 'download_token,a b' })).toEqual([
+        'EVENTS_REDACT_FIELDS: each entry must be a JSON member name (letters, digits, _ . -), or the single word none',
+      ]);
+    },
+  );
 
   it('reads the upload retry budget and maximum delay (30 min and 5 min by default) and names a bad one', () => {
     expect(loadConfig(base, { cwd: '/srv' }).upload).toMatchObject({
@@ -74,12 +78,14 @@ describe('loadConfig', () => {
     expect(c.objectStore).toMatchObject({ kind: 's3', bucket: 'rec', forcePathStyle: true, region: 'us-east-1' });
   });
 
-  it('puts the SHA-256 in a sidecar object by default (S3_SHA256), and still reads the older S3_SHA256_METADATA', () => {
+  it('puts the SHA-256 in a sidecar by default (S3_SHA256); still reads the older S3_SHA256_METADATA', () => {
     const s3 = { ...base, S3_BUCKET: 'rec' };
     expect(loadConfig(s3).objectStore).toMatchObject({ sha256Location: 'sidecar' });
     expect(loadConfig({ ...s3, S3_SHA256: 'metadata' }).objectStore).toMatchObject({ sha256Location: 'metadata' });
     expect(loadConfig({ ...s3, S3_SHA256: 'NONE' }).objectStore).toMatchObject({ sha256Location: 'none' });
-    expect(loadConfig({ ...s3, S3_SHA256_METADATA: 'true' }).objectStore).toMatchObject({ sha256Location: 'metadata' });
+    expect(loadConfig({ ...s3, S3_SHA256_METADATA: 'true' }).objectStore).toMatchObject({
+      sha256Location: 'metadata',
+    });
     expect(loadConfig({ ...s3, S3_SHA256_METADATA: 'false' }).objectStore).toMatchObject({ sha256Location: 'none' });
     expect(problemsOf({ ...s3, S3_SHA256: 'tags' })).toEqual(["S3_SHA256: must be 'sidecar', 'metadata' or 'none'"]);
     expect(problemsOf({ ...s3, S3_SHA256: 'none', S3_SHA256_METADATA: 'true' })).toEqual([
@@ -87,7 +93,7 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('chooses the publish client with KAFKA_PUBLISH_CLIENT (platformatic unless told otherwise) and refuses others', () => {
+  it('chooses the publish client with KAFKA_PUBLISH_CLIENT (default platformatic), refusing others', () => {
     const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
     expect(loadConfig(kafka).bus).toMatchObject({ kind: 'kafka', publishClient: 'platformatic' });
     expect(loadConfig({ ...kafka, KAFKA_PUBLISH_CLIENT: 'kafkajs' }).bus).toMatchObject({ publishClient: 'kafkajs' });
@@ -96,26 +102,32 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('chooses the consumer client with KAFKA_CLIENT (platformatic unless told otherwise), which also sets the publish default', () => {
-    const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
-    expect(loadConfig(kafka).bus).toMatchObject({ client: 'platformatic', publishClient: 'platformatic' });
-    expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'platformatic' }).bus).toMatchObject({
-      client: 'platformatic',
-      publishClient: 'platformatic',
-    });
-    // KAFKA_CLIENT=kafkajs puts the whole adapter on kafkajs; KAFKA_PUBLISH_CLIENT still overrides the producer.
-    expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs' }).bus).toMatchObject({
-      client: 'kafkajs',
-      publishClient: 'kafkajs',
-    });
-    expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs', KAFKA_PUBLISH_CLIENT: 'platformatic' }).bus).toMatchObject({
-      client: 'kafkajs',
-      publishClient: 'platformatic',
-    });
-    expect(problemsOf({ ...kafka, KAFKA_CLIENT: 'node-rdkafka' })).toEqual([
-      "KAFKA_CLIENT: must be 'kafkajs' or 'platformatic'",
-    ]);
-  });
+  it(
+    'chooses the consumer client with KAFKA_CLIENT (platformatic unless told ' +
+      'otherwise), which also sets the publish default',
+    () => {
+      const kafka = { ...base, KAFKA_BROKERS: 'k1:9092' };
+      expect(loadConfig(kafka).bus).toMatchObject({ client: 'platformatic', publishClient: 'platformatic' });
+      expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'platformatic' }).bus).toMatchObject({
+        client: 'platformatic',
+        publishClient: 'platformatic',
+      });
+      // KAFKA_CLIENT=kafkajs puts the whole adapter on kafkajs; KAFKA_PUBLISH_CLIENT still overrides the producer.
+      expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs' }).bus).toMatchObject({
+        client: 'kafkajs',
+        publishClient: 'kafkajs',
+      });
+      expect(loadConfig({ ...kafka, KAFKA_CLIENT: 'kafkajs', KAFKA_PUBLISH_CLIENT: 'platformatic' }).bus).toMatchObject(
+        {
+          client: 'kafkajs',
+          publishClient: 'platformatic',
+        },
+      );
+      expect(problemsOf({ ...kafka, KAFKA_CLIENT: 'node-rdkafka' })).toEqual([
+        "KAFKA_CLIENT: must be 'kafkajs' or 'platformatic'",
+      ]);
+    },
+  );
 
   it('reads per-app secrets for /webhooks/zoom/:app', () => {
     const c = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN_SALES_EU: 's1' });
@@ -220,28 +232,37 @@ describe('loadConfig', () => {
     });
   });
 
-  it('reads the RTMS settings: own credentials, else the Zoom app client credentials; audio and transcript by default', () => {
-    const c = loadConfig({ ...base, RTMS_CLIENT_ID: 'rid', RTMS_CLIENT_SECRET: 'rsecret', RTMS_INSTANCE_ID: 'pod-1' });
-    expect(c.rtms).toEqual({
-      credentials: { clientId: 'rid', clientSecret: 'rsecret' },
-      media: ['audio', 'transcript'],
-      leaseTtlMs: 15_000,
-      audioSegmentMs: 60_000,
-      reconnectMaxDelayMs: 30_000,
-      maxStreamAgeMs: 24 * 3_600_000,
-      instanceId: 'pod-1',
-    });
-    const reuse = loadConfig({
-      ...base,
-      ZOOM_ACCOUNT_ID: 'a',
-      ZOOM_CLIENT_ID: 'zid',
-      ZOOM_CLIENT_SECRET: 'zs',
-      RTMS_MEDIA: 'chat, transcript',
-    });
-    expect(reuse.rtms.credentials).toEqual({ clientId: 'zid', clientSecret: 'zs' });
-    expect(reuse.rtms.media).toEqual(['chat', 'transcript']);
-    expect(loadConfig(base).rtms.credentials).toBeUndefined();
-  });
+  it(
+    'reads the RTMS settings: own credentials, else the Zoom app client ' +
+      'credentials; audio and transcript by default',
+    () => {
+      const c = loadConfig({
+        ...base,
+        RTMS_CLIENT_ID: 'rid',
+        RTMS_CLIENT_SECRET: 'rsecret',
+        RTMS_INSTANCE_ID: 'pod-1',
+      });
+      expect(c.rtms).toEqual({
+        credentials: { clientId: 'rid', clientSecret: 'rsecret' },
+        media: ['audio', 'transcript'],
+        leaseTtlMs: 15_000,
+        audioSegmentMs: 60_000,
+        reconnectMaxDelayMs: 30_000,
+        maxStreamAgeMs: 24 * 3_600_000,
+        instanceId: 'pod-1',
+      });
+      const reuse = loadConfig({
+        ...base,
+        ZOOM_ACCOUNT_ID: 'a',
+        ZOOM_CLIENT_ID: 'zid',
+        ZOOM_CLIENT_SECRET: 'zs',
+        RTMS_MEDIA: 'chat, transcript',
+      });
+      expect(reuse.rtms.credentials).toEqual({ clientId: 'zid', clientSecret: 'zs' });
+      expect(reuse.rtms.media).toEqual(['chat', 'transcript']);
+      expect(loadConfig(base).rtms.credentials).toBeUndefined();
+    },
+  );
 
   it('refuses bad RTMS settings by name, never printing the secret', () => {
     const problems = problemsOf({
@@ -280,7 +301,10 @@ describe('loadConfig', () => {
         ZOOM_API_RATE: '0',
       }),
     ).toThrow(
-      /RECONCILE_INTERVAL: must be at least 1m[\s\S]*RECONCILE_LOOKBACK[\s\S]*ZOOM_AFTER_UPLOAD: must be 'keep' or 'trash'[\s\S]*ZOOM_API_RATE/,
+      new RegExp(
+        String.raw`RECONCILE_INTERVAL: must be at least 1m[\s\S]*RECONCILE_LOOKBACK[\s\S]*` +
+          String.raw`ZOOM_AFTER_UPLOAD: must be 'keep' or 'trash'[\s\S]*ZOOM_API_RATE`,
+      ),
     );
   });
 

@@ -81,10 +81,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     );
   }
   for (const [app, list] of Object.entries(secretsByApp)) {
-    if (list.length === 0)
-      problems.push(
-        `${app === 'default' ? 'ZOOM_WEBHOOK_SECRET_TOKEN' : APP_SECRET_PREFIX + app.toUpperCase()}: has no non-empty token`,
-      );
+    const setting = app === 'default' ? 'ZOOM_WEBHOOK_SECRET_TOKEN' : APP_SECRET_PREFIX + app.toUpperCase();
+    if (list.length === 0) problems.push(`${setting}: has no non-empty token`);
   }
 
   const dataDir = path.resolve(cwd, get('DATA_DIR') ?? './data');
@@ -96,7 +94,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   }
   if (signatureToleranceMs >= dedupWindowMs) {
     problems.push(
-      'SIGNATURE_TOLERANCE: must be below DEDUP_WINDOW, or a replay inside the tolerance could become a second canonical event',
+      'SIGNATURE_TOLERANCE: must be below DEDUP_WINDOW, or a replay inside the ' +
+        'tolerance could become a second canonical event',
     );
   }
   if (ackDeadlineMs >= 3_000) problems.push("ACK_DEADLINE: must be below Zoom's 3 s timeout");
@@ -233,7 +232,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     get('ZOOM_OAUTH_CLIENT_ID') === undefined
   ) {
     problems.push(
-      'ACCOUNTS_ENCRYPTION_KEY: required by the accounts service (32 random bytes in base64, e.g. k1:$(openssl rand -base64 32))',
+      'ACCOUNTS_ENCRYPTION_KEY: required by the accounts service (32 random ' +
+        'bytes in base64, e.g. k1:$(openssl rand -base64 32))',
     );
   }
 
@@ -320,7 +320,8 @@ function parseKey(text: string): { id: string; key: Buffer } | { error: string }
   if (!m || key.length !== 32)
     return {
       error:
-        'must be 32 random bytes in base64, optionally prefixed with a key id and ":" (e.g. k2:...; openssl rand -base64 32)',
+        'must be 32 random bytes in base64, optionally prefixed with a key id ' +
+        'and ":" (e.g. k2:...; openssl rand -base64 32)',
     };
   return { id: m[1] ?? createHash('sha256').update(key).digest('hex').slice(0, 8), key };
 }
@@ -335,7 +336,8 @@ function readAccounts(
   if (keyText === undefined) {
     if (get('ACCOUNTS_API_TOKEN') !== undefined || get('ZOOM_OAUTH_CLIENT_ID') !== undefined) {
       problems.push(
-        'ACCOUNTS_ENCRYPTION_KEY: required when ACCOUNTS_API_TOKEN or ZOOM_OAUTH_CLIENT_ID is set (the accounts feature stores tokens encrypted)',
+        'ACCOUNTS_ENCRYPTION_KEY: required when ACCOUNTS_API_TOKEN or ' +
+          'ZOOM_OAUTH_CLIENT_ID is set (the accounts feature stores tokens encrypted)',
       );
     }
     return undefined;
@@ -367,7 +369,8 @@ function readAccounts(
   for (const u of returnUrls) {
     if (!/^https?:\/\/[^/?#]+\/[^?#]*$/.test(u))
       problems.push(
-        'ACCOUNTS_RETURN_URLS: each entry must be an absolute http(s) URL prefix with a path (e.g. https://app.example.com/zoom/)',
+        'ACCOUNTS_RETURN_URLS: each entry must be an absolute http(s) URL prefix ' +
+          'with a path (e.g. https://app.example.com/zoom/)',
       );
   }
   const linkTtlMs = read('ACCOUNTS_LINK_TTL', parseDuration, 10 * 60_000);
@@ -439,7 +442,8 @@ export function loadConfigOrExit(env: Env, options: LoadConfigOptions = {}): App
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(
-        `zoom-pipeline: cannot start: ${err.problems.length} configuration problem(s)\n${err.problems.map((p) => `  ${p}\n`).join('')}`,
+        `zoom-pipeline: cannot start: ${err.problems.length} configuration ` +
+          `problem(s)\n${err.problems.map((p) => `  ${p}\n`).join('')}`,
       );
       process.exit(2);
     }
