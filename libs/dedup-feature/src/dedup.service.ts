@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { ACCOUNT_LINK_LOOKUP, type AccountLinkLookup, NO_LINKS } from '@zoom-pipeline/accounts-store';
-import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems, zoomUserOf } from '@zoom-pipeline/canonical';
+import {
+  FILE_EVENTS,
+  buildCanonicalEvent,
+  canonicalId,
+  canonicalKey,
+  fileWorkItems,
+  zoomUserOf,
+} from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import {
   type DuplicateDelivery,
@@ -229,6 +236,13 @@ export class DedupService implements OnApplicationBootstrap {
     outputs: OutgoingMessage[],
     headers: Record<string, string>,
   ): void {
+    const receivedAtMs = Date.parse(p.delivery.receivedAt);
+    if (!FILE_EVENTS.has(p.envelope.event)) {
+      // No files to build (fileWorkItems would return none); an unreadable receivedAt still fails the record, as
+      // building the token time below does for a recording event.
+      if (Number.isNaN(receivedAtMs)) throw new RangeError('Invalid time value');
+      return;
+    }
     const copies = copiesInBatch
       .filter((o) => o !== p)
       .map((o) => ({ envelope: o.envelope, receivedAt: o.delivery.receivedAt }));
@@ -236,7 +250,7 @@ export class DedupService implements OnApplicationBootstrap {
       envelope: p.envelope,
       canonicalId: p.id,
       app: p.delivery.app,
-      tokenReceivedAt: new Date(Date.parse(p.delivery.receivedAt)).toISOString(),
+      tokenReceivedAt: new Date(receivedAtMs).toISOString(),
       copies,
       failedAt: new Date().toISOString(),
       appUserId: p.appUserId,
