@@ -36,7 +36,11 @@ export function buildCanonicalEvent(input: CanonicalEventInput): CanonicalEvent 
   const { envelope } = input;
   // `data` is the canonical delivery's own body: its URLs stay with its own download_token (never another copy's).
   const redacted = new Set<string>();
-  const data = redact({ ...envelope }, new Set(input.redactFields ?? []), redacted) as Record<string, unknown>;
+  const fields = new Set(input.redactFields ?? []);
+  // Most bodies carry no credential: look first (no allocation), copy the tree only when something is replaced.
+  const data = (
+    containsField(envelope, fields) ? redact({ ...envelope }, fields, redacted) : { ...envelope }
+  ) as Record<string, unknown>;
   return {
     specversion: '1.0',
     id: input.canonicalId,
@@ -66,38 +70,33 @@ export function zoomUserOf(envelope: ZoomEnvelope): string | undefined {
   return undefined;
 }
 
-/**
- * The value with the values of `fields` replaced at any depth; the names actually found go into `found`. Objects
- * and arrays with nothing to redact inside are returned as they are (shared with the input, which is never
- * modified): most events carry no credential, and copying every body was a measurable part of dedup's CPU.
- */
+/** A copy of the value with the values of `fields` replaced at any depth; the names actually found go into `found`. */
 function redact(value: unknown, fields: ReadonlySet<string>, found: Set<string>): unknown {
   if (fields.size === 0) return value;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const v = redact(value[i], fields, found);
-      if (v !== value[i] && out === undefined) out = value.slice(0, i);
-      out?.push(v);
-    }
-    return out ?? value;
-  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, fields, found));
   if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value);
-  let changed = false;
-  const mapped = entries.map(([k, v]): unknown => {
-    if (fields.has(k) && v !== undefined && v !== null) {
-      found.add(k);
-      changed = true;
-      return REDACTED;
-    }
-    const r = redact(v, fields, found);
-    if (r !== v) changed = true;
-    return r;
-  });
-  if (!changed) return value;
   // No prototype: a `__proto__` member (legal JSON) must stay data.
   const out = Object.create(null) as Record<string, unknown>;
-  entries.forEach(([k], i) => (out[k] = mapped[i]));
+  for (const [k, v] of Object.entries(value)) {
+    if (fields.has(k) && v !== undefined && v !== null) {
+      out[k] = REDACTED;
+      found.add(k);
+    } else out[k] = redact(v, fields, found);
+  }
   return out;
+}
+
+/** Whether redact() would replace anything in the value (false for no fields). */
+function containsField(value: unknown, fields: ReadonlySet<string>): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (containsField(v, fields)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k of Object.keys(record)) {
+    const v = record[k];
+    if (fields.has(k) ? v !== undefined && v !== null : containsField(v, fields)) return true;
+  }
+  return false;
 }
