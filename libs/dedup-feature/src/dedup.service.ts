@@ -109,7 +109,7 @@ export class DedupService implements OnApplicationBootstrap {
     const started = process.hrtime.bigint();
     let results;
     try {
-      // One pipelined round trip for the whole batch (SET NX PX per key).
+      // One round trip for the whole batch (on Redis: one script call, SET NX PX per key).
       results = await this.store.claimMany(
         prepared.map((p) => ({
           key: p.id,
