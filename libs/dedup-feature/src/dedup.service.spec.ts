@@ -360,7 +360,6 @@ describe('DedupService (memory store, fake clock)', () => {
     const dedup = service(new MemoryDedupStore({ now: () => now }));
     const body = started('fine');
     const encoded = encodeRawDelivery({
-      v: 1,
       id: 'd-bad-time',
       receivedAt: 'yesterday',
       app: 'default',
