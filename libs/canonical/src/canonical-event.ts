@@ -36,7 +36,11 @@ export function buildCanonicalEvent(input: CanonicalEventInput): CanonicalEvent 
   const { envelope } = input;
   // `data` is the canonical delivery's own body: its URLs stay with its own download_token (never another copy's).
   const redacted = new Set<string>();
-  const data = redact({ ...envelope }, new Set(input.redactFields ?? []), redacted) as Record<string, unknown>;
+  const fields = new Set(input.redactFields ?? []);
+  // Most bodies carry no credential: look first (no allocation), copy the tree only when something is replaced.
+  const data = (
+    containsField(envelope, fields) ? redact({ ...envelope }, fields, redacted) : { ...envelope }
+  ) as Record<string, unknown>;
   return {
     specversion: '1.0',
     id: input.canonicalId,
@@ -66,7 +70,7 @@ export function zoomUserOf(envelope: ZoomEnvelope): string | undefined {
   return undefined;
 }
 
-/** A copy with the values of `fields` replaced at any depth; the names actually found go into `found`. */
+/** A copy of the value with the values of `fields` replaced at any depth; the names actually found go into `found`. */
 function redact(value: unknown, fields: ReadonlySet<string>, found: Set<string>): unknown {
   if (fields.size === 0) return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, fields, found));
@@ -80,4 +84,19 @@ function redact(value: unknown, fields: ReadonlySet<string>, found: Set<string>)
     } else out[k] = redact(v, fields, found);
   }
   return out;
+}
+
+/** Whether redact() would replace anything in the value (false for no fields). */
+function containsField(value: unknown, fields: ReadonlySet<string>): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (containsField(v, fields)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k of Object.keys(record)) {
+    const v = record[k];
+    if (fields.has(k) ? v !== undefined && v !== null : containsField(v, fields)) return true;
+  }
+  return false;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type ZoomEnvelope, meetingUuidOf } from '@zoom-pipeline/zoom-webhook';
 import { canonicalJson, withStringObjectId, withoutVolatile } from './canonical-json';
 import { asRecord, idString, nonEmptyString } from './normalise';
@@ -52,7 +52,8 @@ export function canonicalKey(envelope: ZoomEnvelope): string {
 
 /** The CloudEvent `id` and dedup claim for a key: the full 64-hex-character SHA-256 of the key's UTF-8 bytes. */
 export function canonicalId(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  // One-shot hash (strings are hashed as UTF-8): no Hash object per record.
+  return hash('sha256', key, 'hex');
 }
 
 function ruleKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
@@ -143,9 +144,7 @@ function recordingKey(envelope: ZoomEnvelope): KeyPart[] | undefined {
 }
 
 function payloadDigest(envelope: ZoomEnvelope): string {
-  return createHash('sha256')
-    .update(canonicalJson(withoutVolatile(withStringObjectId(envelope))), 'utf8')
-    .digest('hex');
+  return hash('sha256', canonicalJson(withoutVolatile(withStringObjectId(envelope))), 'hex');
 }
 
 function sortedByCodeUnit(values: Iterable<string>): string[] {

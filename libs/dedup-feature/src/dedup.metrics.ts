@@ -24,7 +24,7 @@ export class DedupMetrics {
     });
     this.claimSeconds = new Histogram({
       name: 'zoom_dedup_claim_seconds',
-      help: 'Latency of one pipelined claim round trip for a fetched batch',
+      help: 'Latency of the one claim round trip of a fetched batch',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
       registers: [registry],
     });

@@ -356,6 +356,26 @@ describe('DedupService (memory store, fake clock)', () => {
     },
   );
 
+  it('dead-letters a record whose receivedAt is not a time (processing_failed) and emits the others', async () => {
+    const dedup = service(new MemoryDedupStore({ now: () => now }));
+    const body = started('fine');
+    const encoded = encodeRawDelivery({
+      id: 'd-bad-time',
+      receivedAt: 'yesterday',
+      app: 'default',
+      sourceIp: '203.0.113.9',
+      event: body.event,
+      headers: { timestamp: String(Math.floor(now / 1000)) },
+      body: JSON.stringify(body),
+    });
+    const bad = { ...delivery(body), value: encoded.value, headers: encoded.headers };
+    const other = delivery(started('other'));
+    const { outputs } = await dedup.handleBatch(batch([bad, other]));
+    expect(topics(outputs)).toEqual([RAW_DEAD_LETTER_TOPIC, TOPICS.events]);
+    expect(outputs[0].headers?.[DEAD_LETTER_HEADERS.code]).toBe('processing_failed');
+    expect(decodeCanonicalEvent(outputs[1].value).subject).toBe('other');
+  });
+
   it('counts canonical events of unknown event names as event="other"', async () => {
     const registry = new Registry();
     const config = loadConfig({ ZOOM_WEBHOOK_SECRET_TOKEN: 's', DEDUP_WINDOW: '24h' });

@@ -1,6 +1,13 @@
 import { Inject, Injectable, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { ACCOUNT_LINK_LOOKUP, type AccountLinkLookup, NO_LINKS } from '@zoom-pipeline/accounts-store';
-import { buildCanonicalEvent, canonicalId, canonicalKey, fileWorkItems, zoomUserOf } from '@zoom-pipeline/canonical';
+import {
+  FILE_EVENTS,
+  buildCanonicalEvent,
+  canonicalId,
+  canonicalKey,
+  fileWorkItems,
+  zoomUserOf,
+} from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
 import {
   type DuplicateDelivery,
@@ -102,7 +109,7 @@ export class DedupService implements OnApplicationBootstrap {
     const started = process.hrtime.bigint();
     let results;
     try {
-      // One pipelined round trip for the whole batch (SET NX PX per key).
+      // One round trip for the whole batch (on Redis: one script call, SET NX PX per key).
       results = await this.store.claimMany(
         prepared.map((p) => ({
           key: p.id,
@@ -126,9 +133,14 @@ export class DedupService implements OnApplicationBootstrap {
     }
     this.metrics.claimSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
-    // Copies of one occurrence inside this batch, for the CloudEvent's delivery count.
-    const copiesInBatch = new Map<string, number>();
-    for (const p of prepared) copiesInBatch.set(p.id, (copiesInBatch.get(p.id) ?? 0) + 1);
+    // The copies of each occurrence inside this batch, in batch order: the CloudEvent's delivery count and a
+    // recording's alternates. Grouped once (a per-record scan of the batch was quadratic in the batch size).
+    const copiesInBatch = new Map<string, Prepared[]>();
+    for (const p of prepared) {
+      const copies = copiesInBatch.get(p.id);
+      if (copies) copies.push(p);
+      else copiesInBatch.set(p.id, [p]);
+    }
 
     prepared.forEach((p, i) =>
       batch.withRecord(p.msg, () => {
@@ -137,7 +149,7 @@ export class DedupService implements OnApplicationBootstrap {
         // claim stays, so its copies are suppressed as duplicates of it: the dead letter is where that occurrence is.
         const mine: OutgoingMessage[] = [];
         try {
-          this.emit(p, results[i], copiesInBatch, prepared, mine);
+          this.emit(p, results[i], copiesInBatch.get(p.id) ?? [p], mine);
           outputs.push(...mine);
         } catch (err) {
           this.deadLetter(p.msg, outputs, p.span, 'processing_failed', err);
@@ -162,13 +174,7 @@ export class DedupService implements OnApplicationBootstrap {
     );
   }
 
-  private emit(
-    p: Prepared,
-    r: ClaimResult,
-    copiesInBatch: Map<string, number>,
-    prepared: Prepared[],
-    outputs: OutgoingMessage[],
-  ): void {
+  private emit(p: Prepared, r: ClaimResult, copiesInBatch: Prepared[], outputs: OutgoingMessage[]): void {
     p.span.setAttribute('zoom.duplicate', r.status === 'duplicate');
     // Outputs carry this span's context: the uploader's span becomes its child.
     const headers = forwardTraceHeaders(p.msg.headers);
@@ -195,7 +201,7 @@ export class DedupService implements OnApplicationBootstrap {
       canonicalId: p.id,
       app: p.delivery.app,
       deliveryId: p.delivery.id,
-      deliveryCount: copiesInBatch.get(p.id) ?? 1,
+      deliveryCount: copiesInBatch.length,
       receivedAt: p.delivery.receivedAt,
       redactFields: this.config.events.redactFields,
       appUserId: p.appUserId,
@@ -210,7 +216,7 @@ export class DedupService implements OnApplicationBootstrap {
         [HEADERS.contentType]: 'application/cloudevents+json; charset=utf-8',
       },
     });
-    this.emitFiles(p, prepared, outputs, headers);
+    this.emitFiles(p, copiesInBatch, outputs, headers);
     // Counted once every output is built: a record dead-lettered above is not a canonical event.
     this.metrics.canonical.inc({ event: eventLabel(p.delivery.event) });
     this.logger.info(
@@ -226,18 +232,25 @@ export class DedupService implements OnApplicationBootstrap {
    */
   private emitFiles(
     p: Prepared,
-    prepared: Prepared[],
+    copiesInBatch: Prepared[],
     outputs: OutgoingMessage[],
     headers: Record<string, string>,
   ): void {
-    const copies = prepared
-      .filter((o) => o !== p && o.id === p.id)
+    const receivedAtMs = Date.parse(p.delivery.receivedAt);
+    if (!FILE_EVENTS.has(p.envelope.event)) {
+      // No files to build (fileWorkItems would return none); an unreadable receivedAt still fails the record, as
+      // building the token time below does for a recording event.
+      if (Number.isNaN(receivedAtMs)) throw new RangeError('Invalid time value');
+      return;
+    }
+    const copies = copiesInBatch
+      .filter((o) => o !== p)
       .map((o) => ({ envelope: o.envelope, receivedAt: o.delivery.receivedAt }));
     const { items, failures, skipped } = fileWorkItems({
       envelope: p.envelope,
       canonicalId: p.id,
       app: p.delivery.app,
-      tokenReceivedAt: new Date(Date.parse(p.delivery.receivedAt)).toISOString(),
+      tokenReceivedAt: new Date(receivedAtMs).toISOString(),
       copies,
       failedAt: new Date().toISOString(),
       appUserId: p.appUserId,

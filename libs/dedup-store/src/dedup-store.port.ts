@@ -41,7 +41,7 @@ export interface FencedLease {
 }
 
 export interface DedupStore {
-  /** Claims many keys in one round trip (SET NX PX pipelined), results in request order. */
+  /** Claims many keys in one round trip (Redis: one script call, SET NX PX per key), results in request order. */
   claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]>;
   /**
    * The owners of live claims, in request order (null: not claimed or expired), without claiming anything. One round

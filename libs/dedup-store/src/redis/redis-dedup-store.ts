@@ -1,12 +1,12 @@
 import { backoffDelay } from '@zoom-pipeline/async-kit';
-import { type ChainableCommander, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, DedupStore, FencedLease, TokenRecord } from '../dedup-store.port';
 import { DedupStoreUnavailableError } from '../dedup-store.port';
 import { assertClaimRequests, assertFencedLease, assertName, assertTokenOffer, assertTtl } from '../state/validate';
 import {
   ACQUIRE_FENCED_LEASE_SCRIPT,
   ACQUIRE_LEASE_SCRIPT,
-  CLAIM_SCRIPT,
+  CLAIM_MANY_SCRIPT,
   OFFER_TOKEN_SCRIPT,
   RELEASE_FENCED_LEASE_SCRIPT,
   RELEASE_LEASE_SCRIPT,
@@ -33,7 +33,7 @@ export interface RedisDedupStoreOptions {
 
 /** The scripts registered with `defineCommand`; ioredis adds them at runtime, so we declare them here. */
 interface ScriptCommands<R> {
-  zpClaim(key: string, owner: string, ttlMs: number): R;
+  zpClaimMany(numberOfKeys: number, ...keysThenArgs: Array<string | number>): R;
   zpOfferToken(key: string, token: string, receivedAt: number, ttlMs: number): R;
   zpAcquireLease(key: string, owner: string, ttlMs: number): R;
   zpRenewLease(key: string, owner: string, ttlMs: number): R;
@@ -43,7 +43,6 @@ interface ScriptCommands<R> {
   zpReleaseFencedLease(key: string, owner: string, token: number): R;
 }
 type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>>;
-type ScriptedPipeline = ChainableCommander & ScriptCommands<ScriptedPipeline>;
 
 /**
  * Reconnect backoff: 100, 200, 400, 800 ms, then every second, forever (the adapter is never recreated). ioredis
@@ -110,7 +109,8 @@ export class RedisDedupStore implements DedupStore {
     redis.on('error', (err: Error) => {
       this.lastError = this.redact(err.message);
     });
-    redis.defineCommand('zpClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    // Variable key count: given as the first argument of each call.
+    redis.defineCommand('zpClaimMany', { lua: CLAIM_MANY_SCRIPT });
     redis.defineCommand('zpOfferToken', { numberOfKeys: 1, lua: OFFER_TOKEN_SCRIPT });
     redis.defineCommand('zpAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LEASE_SCRIPT });
     redis.defineCommand('zpRenewLease', { numberOfKeys: 1, lua: RENEW_LEASE_SCRIPT });
@@ -121,30 +121,19 @@ export class RedisDedupStore implements DedupStore {
     this.redis = redis as ScriptedRedis;
   }
 
-  /** One round trip: one pipeline of claim scripts, results in request order. */
+  /** One round trip: one script call claiming every key, results in request order. */
   async claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]> {
     assertClaimRequests(requests);
     if (requests.length === 0) {
       return [];
     }
-    await this.connected('claimMany');
-    const pipeline = this.redis.pipeline() as ScriptedPipeline;
-    for (const request of requests) {
-      pipeline.zpClaim(this.key('claim', request.key), request.owner, request.ttlMs);
+    const args: Array<string | number> = requests.map((r) => this.key('claim', r.key));
+    for (const r of requests) args.push(r.owner, r.ttlMs);
+    const replies = await this.run('claimMany', () => this.redis.zpClaimMany(requests.length, ...args));
+    if (!Array.isArray(replies) || replies.length !== requests.length) {
+      throw new DedupStoreUnavailableError('redis claimMany failed: incomplete reply');
     }
-    let replies: Array<[Error | null, unknown]> | null;
-    try {
-      replies = await pipeline.exec();
-    } catch (err) {
-      throw this.unavailable('claimMany', err);
-    }
-    if (!replies || replies.length !== requests.length) {
-      throw new DedupStoreUnavailableError('redis claimMany failed: incomplete pipeline reply');
-    }
-    return replies.map(([err, reply], index): ClaimResult => {
-      if (err) {
-        throw this.unavailable('claimMany', err);
-      }
+    return replies.map((reply: unknown, index): ClaimResult => {
       // The script returns the integer 1 for a new claim and the owner as a bulk string otherwise,
       // so an owner named "1" is still told apart by type.
       if (typeof reply === 'number') {

@@ -236,18 +236,17 @@ export class EventBusTransport extends Server implements CustomTransportStrategy
 export function openRecordSpans(batch: Batch, groupId: string): { batch: HandlerBatch; end(err?: unknown): void } {
   const spans = new Map<ConsumedMessage, { span: Span; ctx: Context }>();
   for (const msg of batch.messages) {
-    const span = tracer().startSpan(
-      `process ${msg.topic}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: kafkaAttributes(msg.topic, 'process', {
+    const span = tracer().startSpan(`process ${msg.topic}`, { kind: SpanKind.CONSUMER }, extractContext(msg.headers));
+    // Built only for a span that records (the samplers in use do not read attributes): with tracing off, per record.
+    if (span.isRecording()) {
+      span.setAttributes(
+        kafkaAttributes(msg.topic, 'process', {
           [ATTR.messagingConsumerGroup]: groupId,
           [ATTR.messagingPartition]: String(msg.partition),
           [ATTR.messagingOffset]: Number(msg.offset),
         }),
-      },
-      extractContext(msg.headers),
-    );
+      );
+    }
     spans.set(msg, { span, ctx: trace.setSpan(context.active(), span) });
   }
   const entry = (msg: ConsumedMessage) => {
