@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { IngressService } from './ingress.service';
-import { WebhookController } from './webhook.controller';
+import { WebhookRoutes } from './webhook.routes';
 
 /** Needs CONFIG, EVENT_BUS and the service kit (LOGGER, METRICS_REGISTRY) from the app module. */
-@Module({ controllers: [WebhookController], providers: [IngressService], exports: [IngressService] })
+@Module({ providers: [IngressService, WebhookRoutes], exports: [IngressService] })
 export class IngressFeatureModule {}
