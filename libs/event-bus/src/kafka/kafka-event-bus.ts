@@ -1,7 +1,8 @@
 /**
  * The cluster-mode event bus. Consumers and their transactions on @platformatic/kafka (platformatic-consumer.ts,
  * the default) or kafkajs 2.2.4 (kafka-consumer.ts), chosen by `client`; the publish producer on either
- * (`publishClient`, default: `client`; see publish-producer.ts); admin calls on `client` too (kafka-admin.ts).
+ * (`publishClient`, default: `client`; see publish-producer.ts); admin calls on `client` too (kafka-admin.ts); the
+ * topics it knows exist in kafka-topics.ts.
  *
  * Publishing (the ingress ack path, SPEC §3): an idempotent producer with acks=-1 (all in-sync replicas) and
  * one batch in flight, so a retried send can neither duplicate nor reorder records. Concurrent publish calls are
@@ -19,7 +20,7 @@
  * redelivery, fencing by group generation).
  */
 import { type ConnectionOptions } from 'node:tls';
-import { sleep, untilAborted, withDeadline, withTimeout } from '@zoom-pipeline/async-kit';
+import { withDeadline, withTimeout } from '@zoom-pipeline/async-kit';
 import { type ISocketFactory, Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import {
   BusUnavailableError,
@@ -29,13 +30,13 @@ import {
   type OutgoingMessage,
   type PublishOptions,
   type TopicSpec,
-  UnknownTopicError,
 } from '../event-bus.port';
 import { consoleEventBusLogger, type EventBusLogger, errorMessage, type LogLevelName } from '../event-bus.logger';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from '../retry-backoff';
 import { type KafkaAdmin, kafkajsAdmin, platformaticAdmin } from './kafka-admin';
 import { KafkaBusConsumer } from './kafka-consumer';
 import { type KafkaConsumerSettings } from './kafka-group';
+import { KafkaTopics } from './kafka-topics';
 import { PlatformaticBusConsumer } from './platformatic-consumer';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-log';
 import { PublishBatcher, type PublishBatcherStats } from './publish-batcher';
@@ -95,7 +96,6 @@ export type KafkaClientName = PublishClientName;
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_500;
 /** How long close() waits for abandoned sends and metadata calls to finish their (bounded) retries. */
 const CLOSE_BACKGROUND_WAIT_MS = 10_000;
-const TOPIC_LEADERS_WAIT_MS = 30_000;
 const CONSUMER_TOPIC_CHECK_MS = 30_000;
 
 const DEFAULT_CONSUMER_SETTINGS: KafkaConsumerSettings = {
@@ -120,11 +120,10 @@ export class KafkaEventBus implements EventBus {
   private readonly consumerSettings: KafkaConsumerSettings;
   private readonly backoff: RetryBackoff;
   private readonly consumers = new Set<KafkaBusConsumer | PlatformaticBusConsumer>();
-  private readonly knownTopics = new Set<string>();
+  private readonly topics: KafkaTopics;
   private producer: PublishProducer | null = null;
   private fastAdmin: KafkaAdmin | null = null;
   private slowAdmin: KafkaAdmin | null = null;
-  private topicLookup: Promise<void> | null = null;
   private readiness: Promise<boolean> | null = null;
   private producersCreated = 0;
   private closed = false;
@@ -167,6 +166,13 @@ export class KafkaEventBus implements EventBus {
       { brokers: options.brokers.join(','), client: this.client(), publishClient: this.publishClient() },
       'kafka event bus',
     );
+    this.topics = new KafkaTopics({
+      logger: this.logger,
+      replicationFactor: options.replicationFactor ?? -1,
+      admin: () => this.admin(),
+      listTopicsFast: () => this.listTopicsFast(),
+      inBackground: (work) => this.inBackground(work),
+    });
     this.batcher = new PublishBatcher({
       send: (messages) => this.inBackground(this.send(messages)),
       onSendAbandoned: () => this.discardProducer(this.producer),
@@ -192,64 +198,15 @@ export class KafkaEventBus implements EventBus {
   private async publishUntil(messages: OutgoingMessage[], signal: AbortSignal): Promise<void> {
     // Check topics before queueing: a publish to a missing topic inside a coalesced batch would make kafkajs
     // retry metadata and then fail every other caller's messages in that batch too.
-    await this.assertTopicsExist(
+    await this.topics.assertExist(
       messages.map((m) => m.topic),
       signal,
     );
     return this.batcher.publish(messages, signal);
   }
 
-  async ensureTopics(topics: TopicSpec[]): Promise<void> {
-    if (topics.length === 0) return;
-    const admin = await this.admin();
-    const existing = new Set(await admin.listTopics());
-    // Create only what is missing (asking the broker to create existing topics makes clients log an error on
-    // every start). Existing topics keep their partition count: repartitioning would move keys.
-    const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length > 0) {
-      await admin.createTopics(
-        missing.map((t) => ({
-          topic: t.topic,
-          partitions: t.partitions,
-          replicationFactor: this.options.replicationFactor ?? -1,
-          compacted: t.compacted,
-        })),
-      );
-      await this.waitForLeaders(
-        admin,
-        missing.map((t) => t.topic),
-      );
-    }
-    const present = topics.filter((t) => existing.has(t.topic));
-    if (present.length > 0) {
-      const metadata = await admin.topicPartitions(present.map((t) => t.topic));
-      for (const spec of present) {
-        const actual = metadata.get(spec.topic)?.partitions;
-        if (actual !== undefined && actual !== spec.partitions) {
-          this.logger.warn(
-            { topic: spec.topic, existing: actual, requested: spec.partitions },
-            'topic exists with a different partition count; keeping the existing count',
-          );
-        }
-      }
-    }
-    for (const t of topics) this.knownTopics.add(t.topic);
-  }
-
-  /** Polls metadata until every partition of `topics` has a leader, so a publish right after succeeds. */
-  private async waitForLeaders(admin: KafkaAdmin, topics: string[]): Promise<void> {
-    const deadlineAt = Date.now() + TOPIC_LEADERS_WAIT_MS;
-    for (;;) {
-      try {
-        const metadata = await admin.topicPartitions(topics);
-        if (topics.every((t) => metadata.get(t)?.led === true)) return;
-      } catch (err) {
-        if (Date.now() >= deadlineAt) throw err;
-      }
-      if (Date.now() >= deadlineAt)
-        throw new Error(`topics ${topics.join(', ')} have no leaders after ${TOPIC_LEADERS_WAIT_MS} ms`);
-      await sleep(100);
-    }
+  ensureTopics(topics: TopicSpec[]): Promise<void> {
+    return this.topics.ensure(topics);
   }
 
   async consume(requested: ConsumeOptions): Promise<ConsumerHandle> {
@@ -411,46 +368,24 @@ export class KafkaEventBus implements EventBus {
     this.retire({ disconnect: () => slot.close() }, slot.ready);
   }
 
-  private async assertTopicsExist(topics: string[], signal: AbortSignal): Promise<void> {
-    if (topics.every((t) => this.knownTopics.has(t))) return;
-    try {
-      await untilAborted(this.refreshKnownTopics(), signal);
-    } catch (err) {
-      throw err instanceof BusUnavailableError
-        ? err
-        : new BusUnavailableError(`cannot read kafka topic metadata: ${errorMessage(err)}`, { cause: err });
-    }
-    const missing = topics.find((t) => !this.knownTopics.has(t));
-    if (missing !== undefined) throw new UnknownTopicError(missing);
-  }
-
   /** The topic check of a consumer (off the ack path), under a deadline of its own. */
   private assertTopicsExistWithin(topics: string[], ms: number): Promise<void> {
     return withDeadline(
       ms,
-      (signal) => this.assertTopicsExist(topics, signal),
+      (signal) => this.topics.assertExist(topics, signal),
       () => new BusUnavailableError('topic metadata did not complete in time'),
     );
   }
 
-  /** One metadata call shared by everyone who meets an unknown topic at the same time. */
-  private refreshKnownTopics(): Promise<void> {
-    if (!this.topicLookup) {
-      this.topicLookup = this.inBackground(
-        (async () => {
-          const admin = await this.connectedFastAdmin();
-          try {
-            for (const topic of await admin.listTopics()) this.knownTopics.add(topic);
-          } catch (err) {
-            this.discardFastAdmin(this.fastAdmin);
-            throw err;
-          }
-        })(),
-      ).finally(() => {
-        this.topicLookup = null;
-      });
+  /** listTopics on the fast admin, dropped when the call fails (the next call connects afresh). */
+  private async listTopicsFast(): Promise<string[]> {
+    const admin = await this.connectedFastAdmin();
+    try {
+      return await admin.listTopics();
+    } catch (err) {
+      this.discardFastAdmin(this.fastAdmin);
+      throw err;
     }
-    return this.topicLookup;
   }
 
   private async connectedFastAdmin(): Promise<KafkaAdmin> {
