@@ -2,6 +2,7 @@
 // and runs the ingress, dedup and upload benches on its apps and on the current ones, in alternating rounds
 // (BENCH_COMPARE_ROUNDS, default 3; BENCH_COMPARE=ingress,dedup,upload picks some). Run by run-all.ts, or alone:
 // `BENCH_BASE_REF=53797b7^ node dist/bench/compare.bench.js`.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS, decodeUploadResult } from '@zoom-pipeline/contracts';
@@ -179,8 +180,8 @@ export async function runCompare(ref: string): Promise<CompareResults> {
     lines.push(line);
   }
   return {
-    base: `${base.label}, node ${base.node}`,
-    current: `current checkout, node ${process.execPath}`,
+    base: `${base.label}, Node ${nodeVersion(base.node)}`,
+    current: `current checkout, Node ${process.version}`,
     rounds: ROUNDS,
     lines,
     limits: [
@@ -235,6 +236,11 @@ export function compareMarkdown(r: CompareResults): string {
   }
   out.push('', 'Limits:', ...r.limits.map((x) => `- ${x}`));
   return out.join('\n');
+}
+
+/** The version a node binary reports (paths of this machine stay out of BENCHMARKS.md). */
+function nodeVersion(node: string): string {
+  return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 
 /** `BENCH_BASE_REF=a,b`: one comparison per base, in order, all in the one `compare` section. */
