@@ -9,7 +9,14 @@ import {
   resolveAppUser,
 } from '@zoom-pipeline/attendance-core';
 import { ATTENDANCE_STORE, type AttendanceStore } from '@zoom-pipeline/attendance-store';
-import { HEADERS, TOPICS, decodeCanonicalEvent, type ParticipantFields } from '@zoom-pipeline/contracts';
+import {
+  HEADERS,
+  type ParticipantFields,
+  TOPICS,
+  decodeCanonicalEvent,
+  encodeAttendanceMeetingSummary,
+  encodeAttendanceSession,
+} from '@zoom-pipeline/contracts';
 import {
   type BatchResult,
   EVENT_BUS,
@@ -144,14 +151,14 @@ export class AttendanceService {
       outputs.push({
         topic: TOPICS.attendanceSessions,
         key: uuid,
-        value: Buffer.from(JSON.stringify(s)),
+        value: encodeAttendanceSession(s),
         headers: json,
       });
     for (const s of out.summaries)
       outputs.push({
         topic: TOPICS.attendanceMeetings,
         key: uuid,
-        value: Buffer.from(JSON.stringify(s)),
+        value: encodeAttendanceMeetingSummary(s),
         headers: json,
       });
     this.stats.sessions += out.sessions.length;

@@ -3,6 +3,8 @@
  * "Attendance". Produced by the attendance feature.
  */
 
+import { encodeJson } from './validate';
+
 /** Which identifier made two events the same person, strongest first (docs/ZOOM-FACTS.md, "Attendance"). */
 export type IdentityKind = 'zoom_user' | 'registrant' | 'customer_key' | 'email' | 'participant' | 'user_id' | 'name';
 
@@ -79,4 +81,12 @@ export interface AttendanceMeetingSummary {
   /** How many parts the summary has (at least 1, even with no people). */
   parts: number;
   people: AttendancePerson[];
+}
+
+export function encodeAttendanceSession(session: AttendanceSession): Buffer {
+  return encodeJson(session);
+}
+
+export function encodeAttendanceMeetingSummary(summary: AttendanceMeetingSummary): Buffer {
+  return encodeJson(summary);
 }

@@ -1,5 +1,6 @@
 import { type CanonicalEvent, decodeCanonicalEvent, encodeCanonicalEvent } from './canonical-event';
 import { type UploadResult, decodeUploadResult, encodeUploadResult } from './recording-file';
+import { type RtmsTextMessage, encodeRtmsTextMessage } from './rtms';
 
 // What a producer encodes, every consumer must decode to the same value (the topics are the contract).
 describe('topic encoders', () => {
@@ -38,5 +39,20 @@ describe('topic encoders', () => {
       uploadedAt: '2026-12-03T10:00:00Z',
     };
     expect(decodeUploadResult(encodeUploadResult(result))).toEqual(result);
+  });
+
+  it('writes an RTMS text message as UTF-8 JSON that parses back to the same value', () => {
+    const message: RtmsTextMessage = {
+      v: 1,
+      media: 'transcript',
+      product: 'meeting',
+      instanceId: 'i==',
+      streamId: 's',
+      userName: 'Zoë 王',
+      text: 'Guten Tag — 你好',
+      timestamp: 1_764_756_000_000,
+      fence: 3,
+    };
+    expect(JSON.parse(encodeRtmsTextMessage(message).toString('utf8'))).toEqual(message);
   });
 });

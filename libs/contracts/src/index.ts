@@ -5,3 +5,4 @@ export * from './canonical-event';
 export * from './recording-file';
 export * from './account-link';
 export * from './attendance';
+export * from './rtms';

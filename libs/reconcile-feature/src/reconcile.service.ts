@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { canonicalId, canonicalKey, fileWorkItems, uploadFileTypeFilter } from '@zoom-pipeline/canonical';
 import { type AppConfig, CONFIG } from '@zoom-pipeline/config';
-import { type FileWorkItem, HEADERS, TOPICS } from '@zoom-pipeline/contracts';
+import { type FileWorkItem, HEADERS, TOPICS, encodeFileWorkItem } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
 import { EVENT_BUS, type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { LOGGER } from '@zoom-pipeline/service-kit';
@@ -357,7 +357,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       outputs.push({
         topic: TOPICS.files,
         key: item.fileId,
-        value: Buffer.from(JSON.stringify(item)),
+        value: encodeFileWorkItem(item),
         headers: injectTraceHeaders({ [HEADERS.canonicalId]: item.canonicalId, 'zp-source': 'reconcile' }),
       });
     });

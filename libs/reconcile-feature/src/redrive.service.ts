@@ -7,6 +7,7 @@ import {
   TOPICS,
   type UploadFailure,
   decodeUploadFailure,
+  encodeFileWorkItem,
   topicSpec,
 } from '@zoom-pipeline/contracts';
 import { DEDUP_STORE, type DedupStore } from '@zoom-pipeline/dedup-store';
@@ -155,7 +156,7 @@ export class RedriveService {
       outputs.push({
         topic: TOPICS.files,
         key: item.fileId,
-        value: Buffer.from(JSON.stringify(clean)),
+        value: encodeFileWorkItem(clean),
         headers: injectTraceHeaders({ [HEADERS.canonicalId]: item.canonicalId, 'zp-source': 'redrive' }),
       });
     });

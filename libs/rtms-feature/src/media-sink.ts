@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sanitiseKeyId } from '@zoom-pipeline/canonical';
-import { TOPICS } from '@zoom-pipeline/contracts';
+import { type RtmsTextMessage, TOPICS, encodeRtmsTextMessage } from '@zoom-pipeline/contracts';
 import { type EventBus, type OutgoingMessage } from '@zoom-pipeline/event-bus';
 import { type ObjectStore } from '@zoom-pipeline/object-store';
 import {
@@ -26,21 +26,7 @@ export const RTMS_HEADERS = {
   fence: 'zp-rtms-fence',
 } as const;
 
-/** Value of zoom.rtms.transcripts and zoom.rtms.chat (key: the meeting, webinar or session instance id). */
-export interface RtmsTextMessage {
-  v: 1;
-  media: 'transcript' | 'chat';
-  product: RtmsStreamInfo['product'];
-  instanceId: string;
-  streamId: string;
-  accountId?: string;
-  userId?: string;
-  userName?: string;
-  text: string;
-  /** Zoom's timestamp of the message (ms). */
-  timestamp?: number;
-  fence: number;
-}
+export type { RtmsTextMessage } from '@zoom-pipeline/contracts';
 
 export interface StoredSegment {
   key: string;
@@ -117,7 +103,7 @@ export class MediaSink {
       this.pendingMessages.push({
         topic: frame.media === 'transcript' ? TOPICS.rtmsTranscripts : TOPICS.rtmsChat,
         key: this.info.instanceId,
-        value: Buffer.from(JSON.stringify(value)),
+        value: encodeRtmsTextMessage(value),
         headers: { [RTMS_HEADERS.streamId]: this.info.streamId, [RTMS_HEADERS.fence]: String(this.fence) },
       });
       // One publish for whatever queued up meanwhile, in arrival order.
