@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { MemoryAttendanceStore } from '@zoom-pipeline/attendance-store';
 import { AttendanceService } from '@zoom-pipeline/attendance-feature';
-import { type CanonicalEvent, DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
+import { DEFAULT_PARTITIONS, TOPICS } from '@zoom-pipeline/contracts';
 import {
   type Batch,
   type BatchResult,
@@ -21,28 +21,11 @@ import {
 } from '@zoom-pipeline/event-bus';
 import { createLogger } from '@zoom-pipeline/telemetry';
 import { loadEndpoints } from '@zoom-pipeline/test-support';
-import { generateMeeting } from '@zoom-pipeline/zoom-sim';
+import { canonicalEventOf, generateMeeting } from '@zoom-pipeline/zoom-sim';
 import { Writable } from 'node:stream';
 import { machine } from './lib/bench-util';
 
 const ATTENDEES = Number(process.env.ATTENDANCE_BENCH_ATTENDEES ?? 10_000);
-
-function canonical(body: Record<string, unknown>, i: number): CanonicalEvent {
-  const object = (body.payload as { object: { uuid: string } }).object;
-  return {
-    specversion: '1.0',
-    id: `bench-${i}`,
-    source: 'zoom-pipeline/default',
-    type: `us.zoom.${String(body.event)}`,
-    subject: object.uuid,
-    time: new Date(Number(body.event_ts)).toISOString(),
-    datacontenttype: 'application/json',
-    data: body,
-    deliverycount: 1,
-    zoomdeliveryid: `d-${i}`,
-    zoomapp: 'default',
-  };
-}
 
 async function drain(
   bus: EventBus,
@@ -110,7 +93,7 @@ export async function runAttendance(): Promise<string> {
   const events = deliveries.map((d, i) => ({
     topic: input,
     key: m.meetingUuid,
-    value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i))),
+    value: Buffer.from(JSON.stringify(canonicalEventOf(d, `bench-${i}`, `d-${i}`))),
   }));
   // 400 per publish: under the 1 MiB record-batch limit.
   for (let i = 0; i < events.length; i += 400) await bus.publish(events.slice(i, i + 400));
@@ -167,7 +150,7 @@ export async function runAttendance(): Promise<string> {
   const endEvents = stillIn.deliveries.map((d, i) => ({
     topic: endInput,
     key: stillIn.meetingUuid,
-    value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i))),
+    value: Buffer.from(JSON.stringify(canonicalEventOf(d, `bench-${i}`, `d-${i}`))),
   }));
   for (let i = 0; i < endEvents.length; i += 400) await bus.publish(endEvents.slice(i, i + 400));
   const endSvc = new AttendanceService(bus, store, silent, { graceMs: 120_000 });

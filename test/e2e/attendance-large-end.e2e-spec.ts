@@ -9,7 +9,6 @@
 import {
   type AttendanceMeetingSummary,
   type AttendanceSession,
-  type CanonicalEvent,
   DEFAULT_PARTITIONS,
   TOPICS,
   encodeCanonicalEvent,
@@ -26,29 +25,12 @@ import {
   testKafka,
   waitFor,
 } from '@zoom-pipeline/test-support';
-import { type GeneratedMeeting, generateMeeting } from '@zoom-pipeline/zoom-sim';
+import { type GeneratedMeeting, canonicalEventOf, generateMeeting } from '@zoom-pipeline/zoom-sim';
 
 jest.setTimeout(420_000);
 
 const ATTENDANCE = 'attendance' as AppName;
 const PEOPLE = 10_000;
-
-function canonical(body: Record<string, unknown>, id: string): CanonicalEvent {
-  const object = (body.payload as { object: { uuid: string } }).object;
-  return {
-    specversion: '1.0',
-    id,
-    source: 'zoom-pipeline/default',
-    type: `us.zoom.${String(body.event)}`,
-    subject: object.uuid,
-    time: new Date(Number(body.event_ts)).toISOString(),
-    datacontenttype: 'application/json',
-    data: body,
-    deliverycount: 1,
-    zoomdeliveryid: `d-${id}`,
-    zoomapp: 'default',
-  };
-}
 
 describe('attendance: a 10,000-person meeting ending with everyone still in (real Kafka)', () => {
   const prefix = `zp-e2e-attbig-${process.pid}:`;
@@ -120,7 +102,7 @@ describe('attendance: a 10,000-person meeting ending with everyone still in (rea
             key: m.meetingUuid,
             partition,
             value: encodeCanonicalEvent(
-              canonical(d as unknown as Record<string, unknown>, `${m.meetingUuid}-${i + j}`),
+              canonicalEventOf(d, `${m.meetingUuid}-${i + j}`, `d-${m.meetingUuid}-${i + j}`),
             ),
           })),
         });

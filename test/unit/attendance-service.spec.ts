@@ -4,7 +4,6 @@ import { MemoryAttendanceStore } from '@zoom-pipeline/attendance-store';
 import {
   type AttendanceMeetingSummary,
   type AttendanceSession,
-  type CanonicalEvent,
   DEFAULT_PARTITIONS,
   TOPICS,
 } from '@zoom-pipeline/contracts';
@@ -18,7 +17,7 @@ import {
 } from '@zoom-pipeline/event-bus';
 import { handlerBatch, waitForLag } from '@zoom-pipeline/event-bus/testing';
 import { createLogger } from '@zoom-pipeline/telemetry';
-import { type GeneratedMeeting, generateMeeting } from '@zoom-pipeline/zoom-sim';
+import { type GeneratedMeeting, canonicalEventOf, generateMeeting } from '@zoom-pipeline/zoom-sim';
 import { Writable } from 'node:stream';
 import { AttendanceService } from '@zoom-pipeline/attendance-feature';
 import type { TrackerOptions } from '@zoom-pipeline/attendance-core';
@@ -28,23 +27,6 @@ const silent = createLogger({
   level: 'silent',
   destination: new Writable({ write: (_c, _e, cb) => cb() }),
 });
-
-function canonical(body: Record<string, unknown>, i: number): CanonicalEvent {
-  const object = (body.payload as { object: { uuid: string } }).object;
-  return {
-    specversion: '1.0',
-    id: `c-${i}`,
-    source: 'zoom-pipeline/default',
-    type: `us.zoom.${String(body.event)}`,
-    subject: object.uuid,
-    time: new Date(Number(body.event_ts)).toISOString(),
-    datacontenttype: 'application/json',
-    data: body,
-    deliverycount: 1,
-    zoomdeliveryid: `d-${i}`,
-    zoomapp: 'default',
-  };
-}
 
 async function publishMeetings(bus: EventBus, meetings: GeneratedMeeting[]): Promise<void> {
   await bus.ensureTopics(
@@ -59,7 +41,7 @@ async function publishMeetings(bus: EventBus, meetings: GeneratedMeeting[]): Pro
       m.deliveries.map((d) => ({
         topic: TOPICS.events,
         key: m.meetingUuid,
-        value: Buffer.from(JSON.stringify(canonical(d as unknown as Record<string, unknown>, i++))),
+        value: Buffer.from(JSON.stringify(canonicalEventOf(d, `c-${i}`, `d-${i++}`))),
       })),
     );
   }

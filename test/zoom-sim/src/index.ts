@@ -110,4 +110,5 @@ export {
   type TruthPerson,
   type TruthSession,
   type ZoomParticipantEvent,
+  canonicalEventOf,
 } from './meeting-generator';

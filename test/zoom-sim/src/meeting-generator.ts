@@ -3,6 +3,7 @@
  * started/ended) with the truth the attendance feature must reconstruct: every session and each person's total.
  * Deterministic for a seed. Facts behind the shapes: docs/ZOOM-FACTS.md, "Attendance".
  */
+import type { CanonicalEvent } from '@zoom-pipeline/contracts';
 
 export type PersonKind = 'signed_in' | 'registrant' | 'customer' | 'guest' | 'phone';
 
@@ -404,5 +405,27 @@ export function generateMeeting(options: MeetingGeneratorOptions = {}): Generate
     totals,
     registrations,
     links,
+  };
+}
+
+/**
+ * The canonical event dedup would emit for one generated delivery, for feeding `zoom.events` directly (skipping
+ * ingress and dedup) in attendance tests and benches.
+ */
+export function canonicalEventOf(delivery: ZoomParticipantEvent, id: string, deliveryId: string): CanonicalEvent {
+  const body = delivery as unknown as Record<string, unknown>;
+  const object = (body.payload as { object: { uuid: string } }).object;
+  return {
+    specversion: '1.0',
+    id,
+    source: 'zoom-pipeline/default',
+    type: `us.zoom.${String(body.event)}`,
+    subject: object.uuid,
+    time: new Date(Number(body.event_ts)).toISOString(),
+    datacontenttype: 'application/json',
+    data: body,
+    deliverycount: 1,
+    zoomdeliveryid: deliveryId,
+    zoomapp: 'default',
   };
 }
